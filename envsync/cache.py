@@ -1,0 +1,43 @@
+"""Where envsync keeps what it can reuse: downloads, unpacked wheels, metadata, probes.
+
+Everything in the cache is keyed by content (a sha256) or by what it was derived
+from, and written by rename so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def cache_dir() -> Path:
+    """ENVSYNC_CACHE_DIR, else $XDG_CACHE_HOME/envsync, else ~/.cache/envsync."""
+    explicit = os.environ.get("ENVSYNC_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".cache"
+    return base / "envsync"
+
+
+def cache_subdir(name: str) -> Path:
+    path = cache_dir() / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def write_atomic(target: Path, data: bytes) -> None:
+    """Write `data` to `target` through a temp file in the same folder and a rename."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

@@ -1,0 +1,1 @@
+"""Putting packages into venvs: validate and unpack wheels, link them in, create venvs."""

@@ -1,0 +1,202 @@
+"""The frozen values that flow between stages: config → desired → plan ← actual.
+
+Nothing here does I/O. Every stage takes and returns these, so each stage can be
+tested with plain values and the planner stays a pure function.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import NormalizedName
+from packaging.version import Version
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    """Where packages come from, after environment overrides are applied."""
+
+    index_url: str | None
+    extra_index_urls: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+    prereleases: bool = False
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """One env as the user declared it, with inheritance already flattened."""
+
+    name: str
+    path: Path  # absolute
+    display_path: str  # as written in the config, or relative to the config's folder
+    python: str | None  # "3.12", ">=3.11,<3.13", a path, or None for envsync's own
+    requirements: tuple[Requirement, ...]
+    index: IndexSettings
+
+
+@dataclass(frozen=True)
+class Config:
+    """A loaded and validated envs.toml."""
+
+    path: Path  # the envs.toml file, absolute
+    root: Path  # absolute parent folder of envs that have no explicit path
+    envs: tuple[EnvSpec, ...]
+
+    @property
+    def directory(self) -> Path:
+        return self.path.parent
+
+    def env(self, name: str) -> EnvSpec:
+        for spec in self.envs:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    """A Python interpreter on this machine, as it describes itself."""
+
+    executable: Path
+    version: Version  # full, e.g. 3.12.4
+    implementation: str  # "cpython", "pypy"
+    markers: dict[str, str] = field(hash=False)  # PEP 508 marker environment
+    tags: tuple[str, ...] = field(hash=False)  # supported wheel tags, most preferred first
+    stdlib: Path | None = None
+
+    @property
+    def short_version(self) -> str:
+        return f"{self.version.major}.{self.version.minor}"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One downloadable file of a project: a wheel (or an sdist, which we can't yet build)."""
+
+    filename: str
+    url: str
+    sha256: str | None
+    size: int | None = None
+    requires_python: str | None = None
+    yanked: bool = False
+    has_metadata_file: bool = False  # PEP 658/714: url + ".metadata" exists
+    metadata_sha256: str | None = None
+    upload_time: str | None = None
+
+
+@dataclass(frozen=True)
+class Pin:
+    """A package version chosen for an env, with the file it installs from."""
+
+    name: NormalizedName
+    version: Version
+    artifact: Artifact
+    required_by: tuple[str, ...] = ()  # "<root>" or names of packages that pulled it in
+    dependencies: tuple[NormalizedName, ...] = ()
+
+
+@dataclass(frozen=True)
+class Desired:
+    """What an env should be: its interpreter and exactly these packages."""
+
+    spec: EnvSpec
+    interpreter: Interpreter
+    pins: dict[NormalizedName, Pin] = field(hash=False)
+
+
+@dataclass(frozen=True)
+class Installed:
+    """One distribution found in a venv's site-packages."""
+
+    name: NormalizedName
+    version: Version
+    dist_info: Path
+    installer: str | None = None
+    direct_url: str | None = None  # the url from direct_url.json, if any
+    intact: bool = True  # False when the files its RECORD lists are missing
+
+
+class EnvKind(enum.Enum):
+    MISSING = "missing"
+    VENV = "venv"
+    FOREIGN = "foreign"  # something that is not a venv: never touched
+
+
+@dataclass(frozen=True)
+class Actual:
+    """What is really at an env's path."""
+
+    path: Path
+    kind: EnvKind
+    python_version: Version | None = None
+    python_home: str | None = None
+    interpreter_ok: bool = True  # False when bin/python is missing or dangling
+    created_by_envsync: bool = False
+    installed: dict[NormalizedName, Installed] = field(default_factory=dict, hash=False)
+
+
+class ActionKind(enum.Enum):
+    CREATE_ENV = "create-env"
+    RECREATE_ENV = "recreate-env"
+    REMOVE_ENV = "remove-env"
+    INSTALL = "install"
+    UPGRADE = "upgrade"
+    DOWNGRADE = "downgrade"
+    REINSTALL = "reinstall"
+    REMOVE = "remove"
+
+
+@dataclass(frozen=True)
+class Action:
+    """One change to one env. `reason` is for people; apply never looks at it."""
+
+    kind: ActionKind
+    package: NormalizedName | None = None
+    from_version: Version | None = None
+    to_version: Version | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class EnvPlan:
+    """The ordered changes that bring one env from its actual to its desired state."""
+
+    name: str
+    path: Path
+    display_path: str
+    python: str | None  # the full version the env will have (or has, for remove-env)
+    actions: tuple[Action, ...]
+    desired: Desired | None = field(default=None, compare=False, hash=False)
+    error: str | None = None  # the env can't be planned: e.g. its path is not a venv
+
+    @property
+    def in_sync(self) -> bool:
+        return not self.actions and self.error is None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every selected env's plan, in config order; undeclared envsync envs last."""
+
+    config_path: Path
+    envs: tuple[EnvPlan, ...]
+
+    @property
+    def has_changes(self) -> bool:
+        return any(env.actions for env in self.envs)
+
+    @property
+    def errors(self) -> tuple[EnvPlan, ...]:
+        return tuple(env for env in self.envs if env.error)
+
+    def summary(self) -> dict[str, int]:
+        counts = {kind.value: 0 for kind in ActionKind}
+        for env in self.envs:
+            for action in env.actions:
+                counts[action.kind.value] += 1
+        order = ["install", "upgrade", "downgrade", "reinstall", "remove",
+                 "create-env", "recreate-env", "remove-env"]
+        return {key: counts[key] for key in order}
