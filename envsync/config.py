@@ -1,0 +1,299 @@
+"""Load envs.toml: parse, validate with pydantic, flatten `inherits`, return frozen EnvSpecs.
+
+All validation happens here, once; every later stage trusts what it gets. Errors
+name the file, the key path (`envs.dev.dependencies[2]`) and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError
+from .model import Config, EnvSpec, IndexSettings
+
+CONFIG_NAME = "envs.toml"
+ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+# Names that would collide with envsync's own files in the env root or confuse the CLI.
+RESERVED_NAMES = frozenset({"envsync", "locks", "tmp"})
+NOT_YET_SUPPORTED = ("project", "requirements", "constraints", "solve-group")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class SettingsModel(_Strict):
+    root: str = ".envs"
+    python: str | None = None
+    index_url: str = Field("https://pypi.org/simple", alias="index-url")
+    extra_index_urls: list[str] = Field(default_factory=list, alias="extra-index-urls")
+    find_links: list[str] = Field(default_factory=list, alias="find-links")
+    prereleases: bool = False
+
+
+class ProjectModel(_Strict):
+    path: str = "."
+    editable: bool = True
+    extras: list[str] = Field(default_factory=list)
+
+
+class EnvModel(_Strict):
+    python: str | None = None
+    path: str | None = None
+    dependencies: list[str] = Field(default_factory=list)
+    inherits: list[str] = Field(default_factory=list)
+    groups: list[str] = Field(default_factory=list)
+    project: ProjectModel | None = None
+    requirements: list[str] = Field(default_factory=list)
+    constraints: list[str] = Field(default_factory=list)
+    solve_group: str | None = Field(None, alias="solve-group")
+
+    @field_validator("dependencies")
+    @classmethod
+    def _parse_requirements(cls, values: list[str]) -> list[str]:
+        for position, text in enumerate(values):
+            try:
+                Requirement(text)
+            except InvalidRequirement as exc:
+                reason = str(exc).splitlines()[0]
+                raise ValueError(f"[{position}] {text!r} is not a valid PEP 508 requirement: {reason}") from None
+        return values
+
+
+class FileModel(_Strict):
+    settings: SettingsModel = Field(default_factory=SettingsModel)
+    envs: dict[str, EnvModel] = Field(default_factory=dict)
+
+
+def find_config(explicit: str | None, start: Path | None = None) -> Path:
+    """`explicit` if given, else the nearest envs.toml in the current folder or a parent."""
+    if explicit:
+        path = Path(explicit).expanduser().absolute()
+        if not path.is_file():
+            raise ConfigError(f"{explicit}: no such config file", "check the --config path")
+        return path
+    here = (start or Path.cwd()).absolute()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(
+        f"no {CONFIG_NAME} found in {here} or any parent folder",
+        "create one (see the README), or pass --config PATH",
+    )
+
+
+def load(path: Path) -> Config:
+    """Read, validate and flatten the config at `path`."""
+    raw = _read_toml(path)
+    try:
+        model = FileModel.model_validate(raw)
+    except ValidationError as exc:
+        raise _config_error(path, exc) from None
+    directory = path.parent
+    for name in model.envs:
+        _check_env_name(path, name, model.envs)
+    flat = _flatten_inherits(path, model.envs)
+    index = _index_settings(model.settings, directory)
+    root = _resolve_path(directory, model.settings.root)
+    envs = []
+    for name, env in model.envs.items():
+        for key in NOT_YET_SUPPORTED:
+            if getattr(env, key.replace("-", "_")):
+                raise ConfigError(
+                    f"{path.name}: envs.{name}.{key} is not supported yet by envsync {_version()}",
+                    "declare the packages in `dependencies` for now",
+                )
+        requirements = [Requirement(text) for text in flat[name]]
+        requirements += _group_requirements(path, name, _inherited(name, model.envs, "groups"))
+        written_path = env.path if env.path is not None else f"{model.settings.root}/{name}"
+        envs.append(EnvSpec(
+            name=name,
+            path=_resolve_path(directory, written_path),
+            display_path=written_path,
+            python=env.python or model.settings.python,
+            requirements=tuple(requirements),
+            index=index,
+        ))
+    _check_distinct_paths(path, envs)
+    return Config(path=path, root=root, envs=tuple(envs))
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path.name}: invalid TOML: {exc}", "fix the syntax at that line") from None
+
+
+def _key_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+_KNOWN_KEYS = {
+    "settings": set(SettingsModel.model_fields) | {f.alias for f in SettingsModel.model_fields.values() if f.alias},
+    "envs": set(EnvModel.model_fields) | {f.alias for f in EnvModel.model_fields.values() if f.alias},
+    "": {"settings", "envs"},
+}
+
+
+def _config_error(path: Path, exc: ValidationError) -> ConfigError:
+    lines = []
+    for error in exc.errors():
+        loc = error["loc"]
+        where = _key_path(loc)
+        if error["type"] == "extra_forbidden":
+            section = "" if len(loc) == 1 else ("settings" if loc[0] == "settings" else "envs")
+            known = sorted(k for k in _KNOWN_KEYS[section] if "_" not in k)
+            close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
+            lines.append(f"{where}: unknown key{hint}")
+        elif error["type"] == "value_error":
+            message = str(error["ctx"]["error"]) if "ctx" in error else error["msg"]
+            if message.startswith("["):
+                position, _, rest = message.partition("] ")
+                lines.append(f"{where}{position}]: {rest}")
+            else:
+                lines.append(f"{where}: {message}")
+        else:
+            got = error.get("input")
+            lines.append(f"{where}: {error['msg'].lower()} (got {got!r})" if got is not None
+                         else f"{where}: {error['msg'].lower()}")
+    return ConfigError(f"{path.name}: " + "; ".join(lines), "fix the key named above; see the README's config reference")
+
+
+def _check_env_name(path: Path, name: str, envs: dict[str, EnvModel]) -> None:
+    if not ENV_NAME.match(name):
+        hint = "env names use letters, digits, - and _ (at most 64), starting with a letter or digit"
+        if "." in name:
+            hint = (f"a dot is not allowed because the lock file is pylock.<env>.toml: "
+                    f"write {name.replace('.', '-')!r} instead of {name!r}")
+        raise ConfigError(f"{path.name}: envs.{name}: invalid env name {name!r}", hint)
+    if name.lower() in RESERVED_NAMES:
+        raise ConfigError(f"{path.name}: envs.{name}: {name!r} is reserved", "pick another env name")
+    clashes = [other for other in envs if other != name and other.lower() == name.lower()]
+    if clashes:
+        raise ConfigError(
+            f"{path.name}: envs.{name} and envs.{clashes[0]} differ only in case",
+            "env names must stay distinct on case-insensitive file systems: rename one",
+        )
+
+
+def _flatten_inherits(path: Path, envs: dict[str, EnvModel]) -> dict[str, list[str]]:
+    """Each env's own dependencies followed by those of every env it inherits, transitively."""
+    for name, env in envs.items():
+        for position, parent in enumerate(env.inherits):
+            if parent not in envs:
+                close = difflib.get_close_matches(parent, list(envs), n=1)
+                hint = f"did you mean {close[0]!r}?" if close else f"declared envs: {', '.join(envs)}"
+                raise ConfigError(f"{path.name}: envs.{name}.inherits[{position}]: unknown env {parent!r}", hint)
+    result: dict[str, list[str]] = {}
+
+    def visit(name: str, trail: list[str]) -> list[str]:
+        if name in trail:
+            cycle = " -> ".join([*trail[trail.index(name):], name])
+            raise ConfigError(f"{path.name}: envs.{trail[0]}.inherits: cycle {cycle}",
+                              "remove one of the inherits entries in the cycle")
+        if name in result:
+            return result[name]
+        collected = list(envs[name].dependencies)
+        for parent in envs[name].inherits:
+            collected += [dep for dep in visit(parent, [*trail, name]) if dep not in collected]
+        result[name] = collected
+        return collected
+
+    for name in envs:
+        visit(name, [])
+    return result
+
+
+def _inherited(name: str, envs: dict[str, EnvModel], key: str) -> list[str]:
+    seen: list[str] = []
+    for value in getattr(envs[name], key):
+        if value not in seen:
+            seen.append(value)
+    for parent in envs[name].inherits:
+        for value in _inherited(parent, envs, key):
+            if value not in seen:
+                seen.append(value)
+    return seen
+
+
+def _group_requirements(path: Path, env: str, groups: list[str]) -> list[Requirement]:
+    """PEP 735 dependency groups of the pyproject.toml beside envs.toml."""
+    if not groups:
+        return []
+    from packaging.dependency_groups import resolve_dependency_groups
+
+    pyproject = path.parent / "pyproject.toml"
+    if not pyproject.is_file():
+        raise ConfigError(f"{path.name}: envs.{env}.groups: no pyproject.toml beside {path.name}",
+                          "add [dependency-groups] to pyproject.toml or remove `groups`")
+    declared = _read_toml(pyproject).get("dependency-groups", {})
+    for position, group in enumerate(groups):
+        if group not in declared:
+            close = difflib.get_close_matches(group, list(declared), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else "declare it under [dependency-groups] in pyproject.toml"
+            raise ConfigError(f"{path.name}: envs.{env}.groups[{position}]: unknown dependency group {group!r}", hint)
+    try:
+        texts = resolve_dependency_groups(declared, *groups)
+        return [Requirement(text) for text in texts]
+    except (ValueError, TypeError, InvalidRequirement) as exc:
+        raise ConfigError(f"pyproject.toml: [dependency-groups]: {exc}", "fix the group in pyproject.toml") from None
+
+
+def _index_settings(settings: SettingsModel, directory: Path) -> IndexSettings:
+    index_url = os.environ.get("ENVSYNC_INDEX_URL") or settings.index_url
+    extra = os.environ.get("ENVSYNC_EXTRA_INDEX_URLS")
+    extras = extra.split() if extra is not None else settings.extra_index_urls
+    return IndexSettings(
+        index_url=_as_url(index_url, directory),
+        extra_index_urls=tuple(_as_url(url, directory) for url in extras),
+        find_links=tuple(str(_resolve_path(directory, link)) for link in settings.find_links),
+        prereleases=settings.prereleases,
+    )
+
+
+def _as_url(value: str, directory: Path) -> str:
+    """URLs stay as written; a plain path becomes a file:// URL relative to the config."""
+    if "://" in value:
+        return value.rstrip("/")
+    return _resolve_path(directory, value).as_uri()
+
+
+def _resolve_path(directory: Path, value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else Path(os.path.normpath(directory / path))
+
+
+def _check_distinct_paths(path: Path, envs: list[EnvSpec]) -> None:
+    seen: dict[Path, str] = {}
+    for env in envs:
+        if env.path in seen:
+            raise ConfigError(f"{path.name}: envs.{env.name} and envs.{seen[env.path]} use the same path {env.display_path}",
+                              "give each env its own `path`")
+        seen[env.path] = env.name

@@ -1,0 +1,254 @@
+"""Choose one version of every package an env needs, for that env's own interpreter.
+
+The resolvelib algorithm knows nothing about packages; `Provider` answers its
+questions from the index: which versions exist (filtered by wheel tags,
+Requires-Python, yanked and pre-release rules), and what each one depends on
+(its metadata, markers evaluated for the target interpreter). `resolve` takes a
+list of root requirements, so several envs' roots can be resolved together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from packaging.metadata import parse_email
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import (
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+from resolvelib import AbstractProvider, BaseReporter, Resolver
+from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
+
+from .errors import PackageNotFound, ResolutionConflict
+from .index import IndexClient
+from .model import Artifact, Interpreter, Pin
+
+ROOT = "<root>"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One version of one project (with some extras enabled), installable from `artifact`."""
+
+    name: NormalizedName
+    version: Version
+    extras: frozenset[str]
+    artifact: Artifact
+
+    @property
+    def key(self) -> str:
+        return identify(self.name, self.extras)
+
+
+def identify(name: NormalizedName, extras: Iterable[str]) -> str:
+    extras = sorted(extras)
+    return f"{name}[{','.join(extras)}]" if extras else name
+
+
+def split_key(key: str) -> tuple[NormalizedName, frozenset[str]]:
+    name, _, rest = key.partition("[")
+    return NormalizedName(name), frozenset(filter(None, rest.rstrip("]").split(",")))
+
+
+class Provider(AbstractProvider):
+    """Answers resolvelib's questions for one target interpreter."""
+
+    def __init__(self, index: IndexClient, interpreter: Interpreter, *, prereleases: bool = False,
+                 preferred: Mapping[NormalizedName, Version] | None = None) -> None:
+        self.index = index
+        self.interpreter = interpreter
+        self.prereleases = prereleases
+        self.preferred = dict(preferred or {})
+        self._tag_rank = {tag: rank for rank, tag in enumerate(interpreter.tags)}
+        self._python = Version(interpreter.markers["python_full_version"].rstrip("+"))
+        self.why_empty: dict[NormalizedName, str] = {}
+
+    def identify(self, requirement_or_candidate: Requirement | Candidate) -> str:
+        if isinstance(requirement_or_candidate, Candidate):
+            return requirement_or_candidate.key
+        return identify(canonicalize_name(requirement_or_candidate.name), requirement_or_candidate.extras)
+
+    def get_preference(self, identifier, resolutions, candidates, information, backtrack_causes):
+        # Exact pins first (cheap and decisive), then what recently caused backtracking.
+        requirements = [info.requirement for info in information[identifier]]
+        exact = any(spec.operator in ("==", "===") for req in requirements for spec in req.specifier)
+        in_conflict = any(self.identify(cause.requirement) == identifier for cause in backtrack_causes)
+        return (not exact, not in_conflict, identifier)
+
+    def find_matches(self, identifier, requirements, incompatibilities):
+        name, extras = split_key(identifier)
+        wanted = list(requirements[identifier])
+        excluded = {candidate.version for candidate in incompatibilities[identifier]}
+        for requirement in wanted:
+            if requirement.url:
+                raise ResolutionConflict(f"{requirement}: direct URL requirements are not supported yet",
+                                         "publish the package to an index or a find-links folder")
+        candidates = [c for c in self._candidates(name, wanted) if c.version not in excluded]
+        result = [Candidate(name, c.version, extras, c.artifact) for c in candidates]
+        if result:
+            self.index.prefetch_metadata(result[0].artifact)
+        return result
+
+    def is_satisfied_by(self, requirement: Requirement, candidate: Candidate) -> bool:
+        return requirement.specifier.contains(candidate.version, prereleases=True)
+
+    def get_dependencies(self, candidate: Candidate) -> Iterable[Requirement]:
+        requires = self._requirements_of(candidate)
+        dependencies = []
+        if candidate.extras:
+            # An extras candidate stands for "the base package, plus these extra requirements".
+            dependencies.append(Requirement(f"{candidate.name}=={candidate.version}"))
+            for requirement in requires:
+                if requirement.marker is None:
+                    continue
+                if any(self._applies(requirement, extra) for extra in candidate.extras) \
+                        and not self._applies(requirement, ""):
+                    dependencies.append(requirement)
+        else:
+            dependencies = [r for r in requires if self._applies(r, "")]
+        self.index.prefetch([canonicalize_name(r.name) for r in dependencies])
+        return dependencies
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _applies(self, requirement: Requirement, extra: str) -> bool:
+        if requirement.marker is None:
+            return True
+        return requirement.marker.evaluate({**self.interpreter.markers, "extra": extra})
+
+    def _requirements_of(self, candidate: Candidate) -> list[Requirement]:
+        raw, _ = parse_email(self.index.metadata(candidate.artifact))
+        requirements = []
+        for text in raw.get("requires_dist", []):
+            try:
+                requirements.append(Requirement(text))
+            except InvalidRequirement:
+                continue  # one malformed line in someone else's metadata must not stop the resolve
+        return requirements
+
+    def _candidates(self, name: NormalizedName, wanted: Sequence[Requirement]) -> list[Candidate]:
+        """Installable versions of `name` meeting every requirement, most preferred first."""
+        artifacts = self.index.artifacts(name)
+        if not artifacts:
+            self.why_empty[name] = "no such package on the configured indexes"
+            return []
+        best: dict[Version, tuple[int, Artifact]] = {}
+        rejected: set[str] = set()
+        exact_pins = {spec.version for req in wanted for spec in req.specifier if spec.operator in ("==", "===")}
+        for artifact in artifacts:
+            if not artifact.filename.endswith(".whl"):
+                rejected.add("only a source distribution (building sdists is not supported yet)")
+                continue
+            try:
+                _, version, _, tags = parse_wheel_filename(artifact.filename)
+            except (InvalidWheelFilename, InvalidVersion):
+                continue
+            rank = min((self._tag_rank.get(str(tag), 1 << 30) for tag in tags), default=1 << 30)
+            if rank == 1 << 30:
+                rejected.add(f"no wheel for this interpreter ({self.interpreter.tags[0]})")
+                continue
+            if not self._python_ok(artifact):
+                rejected.add(f"Requires-Python {artifact.requires_python} excludes Python {self._python}")
+                continue
+            if artifact.yanked and str(version) not in exact_pins:
+                continue
+            if version not in best or rank < best[version][0]:
+                best[version] = (rank, artifact)
+        versions = self._allowed_versions(list(best), wanted)
+        if not versions:
+            self.why_empty[name] = "; ".join(sorted(rejected)) or "no version matches"
+        preferred = self.preferred.get(name)
+        versions.sort(key=lambda v: (v == preferred, v), reverse=True)
+        return [Candidate(name, v, frozenset(), best[v][1]) for v in versions]
+
+    def _allowed_versions(self, versions: list[Version], wanted: Sequence[Requirement]) -> list[Version]:
+        """Versions meeting every specifier; pre-releases only when asked for or nothing else fits."""
+        specifiers = SpecifierSet()
+        for requirement in wanted:
+            specifiers &= requirement.specifier
+        allow_pre = self.prereleases or any(spec.prereleases for spec in specifiers)
+        matching = [v for v in versions if specifiers.contains(v, prereleases=True)]
+        finals = [v for v in matching if allow_pre or not v.is_prerelease]
+        return finals or matching
+
+    def _python_ok(self, artifact: Artifact) -> bool:
+        if not artifact.requires_python:
+            return True
+        try:
+            return SpecifierSet(artifact.requires_python).contains(self._python, prereleases=True)
+        except InvalidSpecifier:
+            return True  # a broken Requires-Python on an index is ignored, as pip does
+
+
+def resolve(requirements: Sequence[Requirement], interpreter: Interpreter, index: IndexClient, *,
+            prereleases: bool = False, preferred: Mapping[NormalizedName, Version] | None = None,
+            reporter: BaseReporter | None = None) -> dict[NormalizedName, Pin]:
+    """Pins for `requirements` on `interpreter`; `preferred` versions win whenever they still fit."""
+    provider = Provider(index, interpreter, prereleases=prereleases, preferred=preferred)
+    roots = [r for r in requirements if r.marker is None or r.marker.evaluate({**interpreter.markers, "extra": ""})]
+    index.prefetch([canonicalize_name(r.name) for r in roots])
+    resolver = Resolver(provider, reporter or BaseReporter())
+    try:
+        result = resolver.resolve(roots, max_rounds=20000)
+    except ResolutionImpossible as exc:
+        raise _explain(exc, provider) from None
+    except ResolutionTooDeep:
+        raise ResolutionConflict("the requirements could not be resolved within 20000 rounds",
+                                 "add tighter version bounds to the requirements") from None
+    return _pins(result)
+
+
+def _explain(exc: ResolutionImpossible, provider: Provider) -> Exception:
+    causes = exc.causes
+    names = {canonicalize_name(cause.requirement.name) for cause in causes}
+    missing = [n for n in sorted(names) if provider.why_empty.get(n) == "no such package on the configured indexes"]
+    if missing:
+        return PackageNotFound(
+            f"package {missing[0]!r} was not found on {provider.index.describe()}",
+            "check the spelling on the index, or add the index that has it to [settings] extra-index-urls",
+        )
+    lines = []
+    for cause in causes:
+        who = ROOT if cause.parent is None else f"{cause.parent.name} {cause.parent.version}"
+        lines.append(f"{who} requires {cause.requirement}")
+    reasons = [f"{n}: {provider.why_empty[n]}" for n in sorted(names) if n in provider.why_empty]
+    detail = "; ".join(dict.fromkeys(lines))
+    if reasons:
+        detail += " (" + "; ".join(reasons) + ")"
+    return ResolutionConflict(
+        f"cannot satisfy the requirements for {', '.join(sorted(names))}: {detail}",
+        "relax one of these version bounds, or pick an interpreter the packages support",
+    )
+
+
+def _pins(result) -> dict[NormalizedName, Pin]:
+    graph = result.graph
+    pins: dict[NormalizedName, Pin] = {}
+    parents: dict[NormalizedName, set[str]] = {}
+    children: dict[NormalizedName, set[NormalizedName]] = {}
+    for key in result.mapping:
+        name, _ = split_key(key)
+        for parent in graph.iter_parents(key):
+            parent_name = ROOT if parent is None else split_key(parent)[0]
+            if parent_name != name:
+                parents.setdefault(name, set()).add(parent_name)
+        for child in graph.iter_children(key):
+            child_name = split_key(child)[0]
+            if child_name != name:
+                children.setdefault(name, set()).add(child_name)
+    for candidate in result.mapping.values():
+        if candidate.extras:
+            continue
+        pins[candidate.name] = Pin(
+            name=candidate.name, version=candidate.version, artifact=candidate.artifact,
+            required_by=tuple(sorted(parents.get(candidate.name, ()))),
+            dependencies=tuple(sorted(children.get(candidate.name, ()))),
+        )
+    return dict(sorted(pins.items()))
+
