@@ -6,6 +6,7 @@ from, and written by rename so a reader never sees half a file.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -36,8 +37,6 @@ def write_atomic(target: Path, data: bytes) -> None:
             handle.write(data)
         os.replace(tmp, target)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise

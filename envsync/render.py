@@ -1,0 +1,116 @@
+"""Show a Plan to people (text, coloured on a terminal) and to programs (JSON, SPEC §2)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from .model import Action, ActionKind, EnvPlan, Plan
+
+SYMBOLS = {
+    ActionKind.CREATE_ENV: ("+", "green"), ActionKind.RECREATE_ENV: ("±", "yellow"),
+    ActionKind.REMOVE_ENV: ("-", "red"), ActionKind.INSTALL: ("+", "green"),
+    ActionKind.UPGRADE: ("~", "yellow"), ActionKind.DOWNGRADE: ("~", "yellow"),
+    ActionKind.REINSTALL: ("±", "yellow"), ActionKind.REMOVE: ("-", "red"),
+}
+COLOURS = {"green": "32", "yellow": "33", "red": "31", "bold": "1", "dim": "2"}
+
+
+def use_colour(stream) -> bool:
+    return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def _paint(text: str, colour: str, enabled: bool) -> str:
+    return f"\033[{COLOURS[colour]}m{text}\033[0m" if enabled else text
+
+
+def describe_action(action: Action) -> str:
+    """One action as a line of text, without the symbol: 'upgrade  urllib3 1.26 -> 2.2'."""
+    kind = action.kind
+    if kind is ActionKind.CREATE_ENV:
+        return "create environment"
+    if kind is ActionKind.RECREATE_ENV:
+        return f"recreate environment ({action.reason})"
+    if kind is ActionKind.REMOVE_ENV:
+        return f"remove environment ({action.reason})" if action.reason else "remove environment"
+    label = f"{kind.value:<8}"
+    if kind is ActionKind.INSTALL:
+        return f"{label} {action.package} {action.to_version}"
+    if kind is ActionKind.REMOVE:
+        return f"{label} {action.package} {action.from_version}"
+    if kind is ActionKind.REINSTALL:
+        return f"{label} {action.package} {action.to_version} ({action.reason})"
+    return f"{label} {action.package} {action.from_version} -> {action.to_version}"
+
+
+def env_header(env: EnvPlan) -> str:
+    python = f", Python {env.python}" if env.python else ""
+    return f"env {env.name} ({env.display_path}{python})"
+
+
+def render_text(plan: Plan, colour: bool = False) -> str:
+    lines = []
+    for env in plan.envs:
+        if env.error:
+            lines.append(f"{env_header(env)}: " + _paint(f"error: {env.error}", "red", colour))
+        elif not env.actions:
+            lines.append(f"{env_header(env)}: in sync")
+        else:
+            lines.append(_paint(env_header(env), "bold", colour))
+            for action in env.actions:
+                symbol, hue = SYMBOLS[action.kind]
+                lines.append(_paint(f"  {symbol} {describe_action(action)}", hue, colour))
+    lines.append("")
+    lines.append(summary_line(plan))
+    return "\n".join(lines)
+
+
+def summary_line(plan: Plan) -> str:
+    counts = plan.summary()
+    if not plan.has_changes:
+        return "No changes. Every environment is in sync."
+    change = counts["upgrade"] + counts["downgrade"] + counts["reinstall"]
+    parts = [f"{counts['install']} to install", f"{change} to change", f"{counts['remove']} to remove"]
+    for key, word in (("create-env", "create"), ("recreate-env", "recreate"), ("remove-env", "remove")):
+        if counts[key]:
+            parts.append(f"{counts[key]} env{'s' if counts[key] != 1 else ''} to {word}")
+    return "Plan: " + ", ".join(parts) + "."
+
+
+def action_json(action: Action) -> dict[str, str]:
+    out: dict[str, str] = {"action": action.kind.value}
+    if action.package:
+        out["package"] = action.package
+    kind = action.kind
+    if kind in (ActionKind.UPGRADE, ActionKind.DOWNGRADE):
+        out["from"], out["to"] = str(action.from_version), str(action.to_version)
+    elif kind is ActionKind.REMOVE:
+        out["version"] = str(action.from_version)
+    elif kind in (ActionKind.INSTALL, ActionKind.REINSTALL):
+        out["version"] = str(action.to_version)
+    if action.reason and kind in (ActionKind.REINSTALL, ActionKind.RECREATE_ENV, ActionKind.REMOVE_ENV):
+        out["reason"] = action.reason
+    return out
+
+
+def render_json(plan: Plan, cwd: Path | None = None) -> str:
+    config = plan.config_path
+    try:
+        shown = os.path.relpath(config, cwd or Path.cwd())
+    except ValueError:
+        shown = str(config)
+    document = {
+        "version": 1,
+        "config": shown,
+        "envs": [
+            {
+                "name": env.name, "path": env.display_path, "python": env.python,
+                "actions": [action_json(action) for action in env.actions],
+                **({"error": env.error} if env.error else {}),
+            }
+            for env in plan.envs
+        ],
+        "summary": plan.summary(),
+    }
+    return json.dumps(document, indent=2)

@@ -1,0 +1,135 @@
+"""What is really at an env's path: is it a venv, from which Python, with which dists.
+
+Reads only files (pyvenv.cfg, dist-info folders); it never runs the env's
+interpreter, so surveying stays cheap enough for every `plan`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from .model import Actual, EnvKind, Installed
+
+
+def read_pyvenv_cfg(path: Path) -> dict[str, str]:
+    """The key = value lines of a venv's pyvenv.cfg (keys lower-cased)."""
+    values: dict[str, str] = {}
+    try:
+        text = (path / "pyvenv.cfg").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return values
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            values[key.strip().lower()] = value.strip()
+    return values
+
+
+def site_packages(path: Path, python_version: Version | None) -> Path | None:
+    """The venv's site-packages folder (posix layout)."""
+    if python_version is not None:
+        candidate = path / "lib" / f"python{python_version.major}.{python_version.minor}" / "site-packages"
+        if candidate.is_dir():
+            return candidate
+    found = sorted((path / "lib").glob("python*/site-packages"))
+    return found[0] if found else None
+
+
+def survey(path: Path) -> Actual:
+    """The actual state of the env at `path`."""
+    if not os.path.lexists(path):
+        return Actual(path=path, kind=EnvKind.MISSING)
+    if not path.is_dir() or not (path / "pyvenv.cfg").is_file():
+        return Actual(path=path, kind=EnvKind.FOREIGN)
+    cfg = read_pyvenv_cfg(path)
+    version = _version(cfg.get("version_info") or cfg.get("version") or "")
+    python = path / "bin" / "python"
+    folder = site_packages(path, version)
+    return Actual(
+        path=path,
+        kind=EnvKind.VENV,
+        python_version=version,
+        python_home=cfg.get("home"),
+        interpreter_ok=python.exists(),
+        created_by_envsync="envsync" in cfg,
+        installed=installed_dists(folder) if folder else {},
+    )
+
+
+def _version(text: str) -> Version | None:
+    try:
+        return Version(text) if text else None
+    except InvalidVersion:
+        return None
+
+
+def installed_dists(folder: Path) -> dict:
+    """Every `*.dist-info` in `folder`, by normalised name."""
+    found = {}
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return found
+    for entry in entries:
+        if not entry.name.endswith(".dist-info") or not entry.is_dir():
+            continue
+        dist = _read_dist_info(Path(entry.path))
+        if dist is not None:
+            found[dist.name] = dist
+    return dict(sorted(found.items()))
+
+
+def _read_dist_info(folder: Path) -> Installed | None:
+    name, version = _name_and_version(folder)
+    if name is None or version is None:
+        return None
+    return Installed(
+        name=canonicalize_name(name),
+        version=version,
+        dist_info=folder,
+        installer=_read_text(folder / "INSTALLER"),
+        direct_url=_direct_url(folder),
+        intact=(folder / "RECORD").is_file(),
+    )
+
+
+def _name_and_version(folder: Path) -> tuple[str | None, Version | None]:
+    """Name and Version from METADATA's headers; the folder name is the fallback."""
+    name = version = None
+    try:
+        with open(folder / "METADATA", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if not line.strip():
+                    break
+                key, _, value = line.partition(":")
+                key = key.strip().lower()
+                if key == "name":
+                    name = value.strip()
+                elif key == "version":
+                    version = value.strip()
+    except OSError:
+        stem = folder.name.removesuffix(".dist-info")
+        name, _, version = stem.partition("-")
+    return name, _version(version or "")
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").strip() or None
+    except OSError:
+        return None
+
+
+def _direct_url(folder: Path) -> str | None:
+    text = _read_text(folder / "direct_url.json")
+    if not text:
+        return None
+    try:
+        return str(json.loads(text).get("url")) or None
+    except (ValueError, AttributeError):
+        return None
