@@ -1,0 +1,38 @@
+"""Shared fixtures: an isolated environment per test and a real local package index."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+TESTS_DIR = Path(__file__).resolve().parent
+if str(TESTS_DIR) not in sys.path:  # so `from helpers import ...` works under any import mode
+    sys.path.insert(0, str(TESTS_DIR))
+
+from localindex import LocalIndex  # noqa: E402 - needs the path set above
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A fresh cache per test, no index settings from the outside, no colour."""
+    monkeypatch.setenv("ENVSYNC_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.delenv("ENVSYNC_INDEX_URL", raising=False)
+    monkeypatch.delenv("ENVSYNC_EXTRA_INDEX_URLS", raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> Iterator[LocalIndex]:
+    """A running JSON-capable index with PEP 658 metadata."""
+    with LocalIndex(tmp_path / "index") as served:
+        yield served
+
+
+@pytest.fixture
+def html_index(tmp_path: Path) -> Iterator[LocalIndex]:
+    """A running HTML-only index without metadata files."""
+    with LocalIndex(tmp_path / "html-index", mode="html", metadata=False) as served:
+        yield served
