@@ -1,0 +1,186 @@
+"""The command line: parse arguments, run one command, print, and pick the exit code.
+
+Only this module prints or exits. Heavy modules are imported inside the command
+that needs them, so `envsync --help` and the no-op path stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+
+from . import __version__
+from .errors import EnvsyncError
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors exit 1 with a one-paragraph message, as SPEC §2 asks."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_ERROR, f"envsync: error: {message}\n  hint: run `{self.prog} --help`\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-c", "--config", help="path to envs.toml (default: nearest in this folder or a parent)")
+    common.add_argument("-v", "--verbose", action="store_true", help="say more about what happens")
+    common.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+
+    parser = _Parser(prog="envsync", description="Declare Python virtual environments in envs.toml; "
+                                                 "plan and apply them.", parents=[common])
+    parser.add_argument("--version", action="version", version=f"envsync {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    plan = commands.add_parser("plan", parents=[common], help="show what apply would change, changing nothing")
+    plan.add_argument("envs", nargs="*", metavar="ENV")
+    plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    plan.add_argument("--detailed-exitcode", action="store_true", help="exit 0 in sync, 2 with changes pending")
+    _lock_mode(plan)
+
+    apply = commands.add_parser("apply", parents=[common], help="make the envs match envs.toml")
+    apply.add_argument("envs", nargs="*", metavar="ENV")
+    _lock_mode(apply)
+
+    listing = commands.add_parser("list", parents=[common], help="each env's path, interpreter and status")
+    listing.add_argument("envs", nargs="*", metavar="ENV")
+    return parser
+
+
+def _lock_mode(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--locked", action="store_true", help="fail if a lock file is missing or stale")
+    group.add_argument("--frozen", action="store_true", help="install from the lock files as they are")
+
+
+class Output:
+    """Where the CLI's words go: progress and results to stdout, errors to stderr."""
+
+    def __init__(self, quiet: bool, verbose: bool) -> None:
+        self.quiet, self.verbose = quiet, verbose
+
+    def info(self, text: str) -> None:
+        if not self.quiet:
+            print(text, flush=True)
+
+    def detail(self, text: str) -> None:
+        if self.verbose and not self.quiet:
+            print(text, file=sys.stderr, flush=True)
+
+    @staticmethod
+    def error(error: BaseException) -> None:
+        print(f"envsync: error: {error}", file=sys.stderr, flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return EXIT_ERROR
+    out = Output(args.quiet, args.verbose)
+    try:
+        return COMMANDS[args.command](args, out)
+    except EnvsyncError as error:
+        out.error(error)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("envsync: interrupted; the next `envsync apply` repairs any env left half-changed",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as error:  # noqa: BLE001 — anything else is our bug, and we say so
+        if args.verbose:
+            import traceback
+
+            traceback.print_exc()
+        print(f"envsync: internal error (this is a bug in envsync {__version__}, please report it): "
+              f"{type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _session(args: argparse.Namespace, out: Output):
+    from .config import find_config, load
+    from .reconcile import Session
+
+    config = load(find_config(args.config))
+    return Session(config, progress=out.detail)
+
+
+def cmd_plan(args: argparse.Namespace, out: Output) -> int:
+    from .reconcile import make_plan
+    from .render import render_json, render_text, use_colour
+
+    session = _session(args, out)
+    try:
+        plan = make_plan(session, args.envs)
+    finally:
+        session.close()
+    if args.json:
+        print(render_json(plan))
+    elif not args.quiet:
+        print(render_text(plan, use_colour(sys.stdout)))
+    if plan.errors:
+        for env in plan.errors:
+            print(f"envsync: error: env {env.name}: {env.error}", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_CHANGES if args.detailed_exitcode and plan.has_changes else EXIT_OK
+
+
+def cmd_apply(args: argparse.Namespace, out: Output) -> int:
+    from .reconcile import make_plan
+    from .render import env_header
+
+    started = time.monotonic()
+    session = _session(args, out)
+    try:
+        plan = make_plan(session, args.envs)
+        if not plan.has_changes and not plan.errors:
+            out.info(f"No changes. Every environment is in sync ({time.monotonic() - started:.2f}s).")
+            return EXIT_OK
+        from .install.apply import apply_plan
+
+        result = apply_plan(plan, lambda env: session.index(env.desired.spec.index), out.info)
+    finally:
+        session.close()
+    for env in plan.envs:
+        if not env.actions:
+            out.info(f"{env_header(env)}: in sync")
+    out.info(f"Applied {result.actions} change{'s' if result.actions != 1 else ''} to {result.envs_changed} "
+             f"env{'s' if result.envs_changed != 1 else ''} in {time.monotonic() - started:.2f}s.")
+    return EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace, out: Output) -> int:
+    from .model import ActionKind
+    from .reconcile import make_plan
+
+    session = _session(args, out)
+    try:
+        plan = make_plan(session, args.envs)
+    finally:
+        session.close()
+    rows = []
+    for env in plan.envs:
+        kinds = {action.kind for action in env.actions}
+        if env.error:
+            status = "error: not a virtual environment"
+        elif ActionKind.CREATE_ENV in kinds:
+            status = "missing"
+        elif ActionKind.REMOVE_ENV in kinds:
+            status = "undeclared (apply removes it)"
+        else:
+            status = "drifted" if env.actions else "in sync"
+        rows.append((env.name, env.display_path, f"Python {env.python}" if env.python else "-", status))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)] if rows else [0, 0, 0]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[3])
+    return EXIT_OK
+
+
+COMMANDS = {"plan": cmd_plan, "apply": cmd_apply, "list": cmd_list}
+
+if __name__ == "__main__":
+    sys.exit(main())
