@@ -1,0 +1,114 @@
+"""Loading envs.toml: what a valid file gives, and the message each mistake gets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import run_envsync, write_config
+
+from envsync.config import find_config, load
+from envsync.errors import ConfigError
+
+
+def names(reqs) -> list[str]:
+    return [str(r) for r in reqs]
+
+
+def test_full_config_loads_with_inheritance_and_defaults(tmp_path: Path):
+    path = write_config(tmp_path, """
+        [settings]
+        python = "3.11"
+        index-url = "http://127.0.0.1:1/simple/"
+        find-links = ["wheels"]
+
+        [envs.base]
+        dependencies = ["requests>=2.31", "rich"]
+
+        [envs.dev]
+        inherits = ["base"]
+        python = "3.12"
+        path = ".venv"
+        dependencies = ["pytest>=8", "rich"]
+    """)
+    config = load(path)
+    base, dev = config.envs
+    assert base.path == tmp_path / ".envs" / "base" and base.display_path == ".envs/base"
+    assert base.python == "3.11" and dev.python == "3.12"
+    assert dev.path == tmp_path / ".venv"
+    assert names(dev.requirements) == ["pytest>=8", "rich", "requests>=2.31"]
+    assert dev.index.index_url == "http://127.0.0.1:1/simple"
+    assert dev.index.find_links == (str(tmp_path / "wheels"),)
+
+
+def test_environment_variables_replace_index_settings(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("ENVSYNC_INDEX_URL", "http://mirror/simple")
+    monkeypatch.setenv("ENVSYNC_EXTRA_INDEX_URLS", "http://a/simple http://b/simple")
+    config = load(write_config(tmp_path, '[settings]\nindex-url = "http://x/simple"\n[envs.a]\n'))
+    assert config.envs[0].index.index_url == "http://mirror/simple"
+    assert config.envs[0].index.extra_index_urls == ("http://a/simple", "http://b/simple")
+
+
+def test_dependency_groups_come_from_pyproject(tmp_path: Path):
+    (tmp_path / "pyproject.toml").write_text(
+        '[dependency-groups]\ntest = ["pytest>=8", {include-group = "lint"}]\nlint = ["ruff"]\n')
+    config = load(write_config(tmp_path, '[envs.t]\ngroups = ["test"]\n'))
+    assert names(config.envs[0].requirements) == ["pytest>=8", "ruff"]
+
+
+BAD = {
+    "invalid toml names the line": ('[envs.a\ndependencies = []\n', ["invalid TOML", "line 1"]),
+    "unknown key with suggestion": ('[envs.a]\npythn = "3.11"\n', ["envs.a.pythn", "unknown key", "'python'"]),
+    "unknown settings key": ('[settings]\nindex_url = "x"\n', ["settings.index_url", "unknown key", "index-url"]),
+    "wrong type": ('[envs.a]\ndependencies = "requests"\n', ["envs.a.dependencies", "valid list"]),
+    "bad pep 508 names the position": ('[envs.a]\ndependencies = ["ok", "bad>>1"]\n',
+                                        ["envs.a.dependencies[1]", "'bad>>1'", "PEP 508"]),
+    "dotted env name": ('[envs."py3.12"]\n', ["py3.12", "py3-12", "pylock"]),
+    "env name with a space": ('[envs."my env"]\n', ["invalid env name"]),
+    "unknown inherits": ('[envs.a]\ninherits = ["bse"]\n[envs.base]\n', ["envs.a.inherits[0]", "'bse'", "'base'"]),
+    "inherits cycle": ('[envs.a]\ninherits = ["b"]\n[envs.b]\ninherits = ["a"]\n', ["cycle", "a -> b -> a"]),
+    "case collision": ('[envs.Dev]\n[envs.dev]\n', ["differ only in case"]),
+    "shared path": ('[envs.a]\npath = "x"\n[envs.b]\npath = "x"\n', ["same path"]),
+    "unknown group": ('[envs.a]\ngroups = ["tst"]\n', ["pyproject.toml"]),
+    "not yet supported key": ('[envs.a]\nrequirements = ["r.txt"]\n', ["envs.a.requirements", "not supported yet"]),
+}
+
+
+@pytest.mark.parametrize("text,expected", list(BAD.values()), ids=list(BAD))
+def test_bad_config_is_a_clear_error(tmp_path: Path, text: str, expected: list[str]):
+    path = tmp_path / "envs.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    message = str(caught.value)
+    assert message.startswith("envs.toml") or "pyproject" in message
+    for fragment in expected:
+        assert fragment in message
+
+
+def test_config_is_found_in_a_parent_folder(tmp_path: Path):
+    write_config(tmp_path, "[envs.a]\n")
+    nested = tmp_path / "src" / "pkg"
+    nested.mkdir(parents=True)
+    assert find_config(None, nested) == tmp_path / "envs.toml"
+    with pytest.raises(ConfigError, match="no envs.toml found"):
+        find_config(None, Path("/"))
+
+
+def test_cli_reports_config_errors_without_traceback(tmp_path: Path):
+    write_config(tmp_path, '[envs.a]\ndependencies = ["requests>>"]\n')
+    result = run_envsync("plan", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "envs.a.dependencies[0]" in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_unknown_env_on_command_line_gets_did_you_mean(tmp_path: Path):
+    write_config(tmp_path, "[envs.docs]\n")
+    result = run_envsync("plan", "doc", cwd=tmp_path)
+    assert result.returncode == 1 and "did you mean 'docs'" in result.stderr
+
+
+def test_usage_error_exits_1(tmp_path: Path):
+    result = run_envsync("plan", "--no-such-flag", cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
