@@ -35,6 +35,7 @@ def write_atomic(target: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; cached and lock files are meant to be shared
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):

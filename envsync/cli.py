@@ -45,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("envs", nargs="*", metavar="ENV")
     _lock_mode(apply)
 
+    lock = commands.add_parser("lock", parents=[common], help="resolve and write the PEP 751 lock files")
+    lock.add_argument("envs", nargs="*", metavar="ENV")
+    lock.add_argument("--upgrade", action="store_true", help="re-resolve everything to the newest allowed versions")
+    lock.add_argument("--upgrade-package", action="append", default=[], metavar="PACKAGE",
+                      help="let only this package (repeatable) move to its newest allowed version")
+
     listing = commands.add_parser("list", parents=[common], help="each env's path, interpreter and status")
     listing.add_argument("envs", nargs="*", metavar="ENV")
     return parser
@@ -109,13 +115,21 @@ def _session(args: argparse.Namespace, out: Output):
     return Session(config, progress=out.detail)
 
 
+def _mode(args: argparse.Namespace):
+    from .reconcile import LockMode
+
+    if getattr(args, "frozen", False):
+        return LockMode.FROZEN
+    return LockMode.LOCKED if getattr(args, "locked", False) else LockMode.AUTO
+
+
 def cmd_plan(args: argparse.Namespace, out: Output) -> int:
     from .reconcile import make_plan
     from .render import render_json, render_text, use_colour
 
     session = _session(args, out)
     try:
-        plan = make_plan(session, args.envs)
+        plan = make_plan(session, args.envs, _mode(args))
     finally:
         session.close()
     if args.json:
@@ -136,13 +150,17 @@ def cmd_apply(args: argparse.Namespace, out: Output) -> int:
     started = time.monotonic()
     session = _session(args, out)
     try:
-        plan = make_plan(session, args.envs)
+        plan = make_plan(session, args.envs, _mode(args))
         if not plan.has_changes and not plan.errors:
+            for path in session.write_locks():
+                out.info(f"wrote {path.name}")
             out.info(f"No changes. Every environment is in sync ({time.monotonic() - started:.2f}s).")
             return EXIT_OK
         from .install.apply import apply_plan
 
         result = apply_plan(plan, lambda env: session.index(env.desired.spec.index), out.info)
+        for path in session.write_locks():
+            out.info(f"wrote {path.name}")
     finally:
         session.close()
     for env in plan.envs:
@@ -151,6 +169,33 @@ def cmd_apply(args: argparse.Namespace, out: Output) -> int:
     out.info(f"Applied {result.actions} change{'s' if result.actions != 1 else ''} to {result.envs_changed} "
              f"env{'s' if result.envs_changed != 1 else ''} in {time.monotonic() - started:.2f}s.")
     return EXIT_OK
+
+
+def cmd_lock(args: argparse.Namespace, out: Output) -> int:
+    from .reconcile import Upgrade, desired_state, select_envs
+
+    upgrade = Upgrade(everything=args.upgrade,
+                      packages=frozenset(_normalise(name) for name in args.upgrade_package))
+    session = _session(args, out)
+    try:
+        for spec in select_envs(session.config, args.envs):
+            resolution = desired_state(session, spec, upgrade=upgrade)
+            count = len(resolution.desired.pins)
+            if resolution.new_lock is None:
+                out.info(f"{resolution.lock_path.name} is up to date ({count} packages)")
+            else:
+                session.pending_locks[resolution.lock_path] = resolution.new_lock
+                session.write_locks()
+                out.info(f"wrote {resolution.lock_path.name} ({count} packages)")
+    finally:
+        session.close()
+    return EXIT_OK
+
+
+def _normalise(name: str) -> str:
+    from packaging.utils import canonicalize_name
+
+    return canonicalize_name(name)
 
 
 def cmd_list(args: argparse.Namespace, out: Output) -> int:
@@ -180,7 +225,7 @@ def cmd_list(args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"plan": cmd_plan, "apply": cmd_apply, "list": cmd_list}
+COMMANDS = {"plan": cmd_plan, "apply": cmd_apply, "lock": cmd_lock, "list": cmd_list}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -171,6 +171,7 @@ class EnvPlan:
     actions: tuple[Action, ...]
     desired: Desired | None = field(default=None, compare=False, hash=False)
     error: str | None = None  # the env can't be planned: e.g. its path is not a venv
+    lock_note: str | None = None  # e.g. "pylock.dev.toml will be written"
 
     @property
     def in_sync(self) -> bool:

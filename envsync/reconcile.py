@@ -6,11 +6,13 @@ This is the only place that strings the stages together for `plan`, `apply` and
 
 from __future__ import annotations
 
+import enum
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
-from .errors import ConfigError
+from .errors import ConfigError, LockError
 from .model import Config, Desired, EnvKind, EnvPlan, EnvSpec, IndexSettings, Interpreter, Plan
 from .planner import plan_env, plan_env_removal
 from .survey import read_pyvenv_cfg, survey
@@ -30,6 +32,7 @@ class Session:
     progress: Progress = _quiet
     _indexes: dict[IndexSettings, object] = field(default_factory=dict)
     _interpreters: dict[str | None, Interpreter] = field(default_factory=dict)
+    pending_locks: dict[Path, str] = field(default_factory=dict)
 
     def index(self, settings: IndexSettings):
         from .index import IndexClient
@@ -44,6 +47,17 @@ class Session:
         if request not in self._interpreters:
             self._interpreters[request] = find_interpreter(request, self.config.directory)
         return self._interpreters[request]
+
+    def write_locks(self) -> list[Path]:
+        """Write every lock that planning found missing or stale; returns their paths."""
+        from .cache import write_atomic
+
+        written = []
+        for path, text in self.pending_locks.items():
+            write_atomic(path, text.encode())
+            written.append(path)
+        self.pending_locks.clear()
+        return written
 
     def close(self) -> None:
         for client in self._indexes.values():
@@ -65,23 +79,92 @@ def select_envs(config: Config, names: Sequence[str]) -> list[EnvSpec]:
     return [env for env in config.envs if env.name in names]
 
 
-def desired_state(session: Session, spec: EnvSpec) -> Desired:
-    """Resolve `spec` for its own interpreter."""
+class LockMode(enum.Enum):
+    """How `plan`/`apply` treat lock files (SPEC §2)."""
+
+    AUTO = "auto"  # use a fresh lock; re-resolve a stale one, keeping its pins where they still fit
+    LOCKED = "locked"  # a missing or stale lock is an error (CI)
+    FROZEN = "frozen"  # install the lock as it is; never resolve
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    """What `lock --upgrade` / `--upgrade-package` frees from the existing pins."""
+
+    everything: bool = False
+    packages: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """An env's desired state, and the lock text to write when the lock on disk differs."""
+
+    desired: Desired
+    lock_path: Path
+    new_lock: str | None
+
+
+def desired_state(session: Session, spec: EnvSpec, mode: LockMode = LockMode.AUTO,
+                  upgrade: Upgrade = Upgrade()) -> Resolution:
+    """The pins for `spec`: from its lock when that is fresh (or frozen), else resolved."""
+    from .lockfile import input_digest, lock_path, pins_from_lock, read_lock
+
+    config = session.config
+    interpreter = session.interpreter(spec.python)
+    path = lock_path(config, spec.name)
+    lock = read_lock(path)
+    if mode is LockMode.FROZEN:
+        if lock is None:
+            raise LockError(f"{path.name} does not exist, and --frozen installs only from a lock",
+                            f"run `envsync lock {spec.name}` first, or drop --frozen")
+        if not lock.valid_for(interpreter):
+            raise LockError(f"{path.name} was not made for Python {interpreter.version} on this platform",
+                            f"run `envsync lock {spec.name}` on this machine")
+        return Resolution(Desired(spec, interpreter, pins_from_lock(lock, interpreter)), path, None)
+    digest = input_digest(spec, interpreter, config.directory)
+    upgrading = upgrade.everything or bool(upgrade.packages)
+    if lock is not None and lock.is_fresh(digest, interpreter) and not upgrading:
+        return Resolution(Desired(spec, interpreter, pins_from_lock(lock, interpreter)), path, None)
+    if mode is LockMode.LOCKED:
+        state = "does not exist" if lock is None else "is out of date with envs.toml"
+        raise LockError(f"{path.name} {state} (env {spec.name}), and --locked forbids changing it",
+                        f"run `envsync lock {spec.name}` and commit {path.name}")
+    preferred = {}
+    if lock is not None and lock.valid_for(interpreter) and not upgrade.everything:
+        preferred = {name: v for name, v in lock.versions().items() if name not in upgrade.packages}
+    return _resolve(session, spec, interpreter, path, digest, preferred)
+
+
+def _resolve(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Path, digest: str,
+             preferred: dict) -> Resolution:
+    from .lockfile import render_lock
     from .resolver import resolve
 
-    interpreter = session.interpreter(spec.python)
     session.progress(f"resolving {spec.name} for Python {interpreter.version}")
-    pins = resolve(spec.requirements, interpreter, session.index(spec.index), prereleases=spec.index.prereleases)
-    return Desired(spec=spec, interpreter=interpreter, pins=pins)
+    pins = resolve(spec.requirements, interpreter, session.index(spec.index),
+                   prereleases=spec.index.prereleases, preferred=preferred)
+    text = render_lock(spec, interpreter, pins, digest, session.config.directory)
+    try:
+        unchanged = path.read_text(encoding="utf-8") == text
+    except OSError:
+        unchanged = False
+    return Resolution(Desired(spec, interpreter, pins), path, None if unchanged else text)
 
 
-def make_plan(session: Session, names: Sequence[str] = ()) -> Plan:
-    """The plan for the selected envs, plus removal of envsync envs no longer declared."""
+def make_plan(session: Session, names: Sequence[str] = (), mode: LockMode = LockMode.AUTO) -> Plan:
+    """The plan for the selected envs, plus removal of envsync envs no longer declared.
+
+    Locks that need rewriting are remembered in `session.pending_locks` for apply to write.
+    """
     config = session.config
     plans: list[EnvPlan] = []
     for spec in select_envs(config, names):
-        desired = desired_state(session, spec)
-        plans.append(plan_env(desired, survey(spec.path)))
+        resolution = desired_state(session, spec, mode)
+        plan = plan_env(resolution.desired, survey(spec.path))
+        if resolution.new_lock is not None:
+            session.pending_locks[resolution.lock_path] = resolution.new_lock
+            plan = replace(plan, lock_note=f"{resolution.lock_path.name} will be written")
+        plans.append(plan)
     if not names:
         plans += undeclared_envs(config)
     return Plan(config_path=config.path, envs=tuple(plans))

@@ -61,6 +61,8 @@ def render_text(plan: Plan, colour: bool = False) -> str:
             for action in env.actions:
                 symbol, hue = SYMBOLS[action.kind]
                 lines.append(_paint(f"  {symbol} {describe_action(action)}", hue, colour))
+        if env.lock_note:
+            lines.append(_paint(f"  lock: {env.lock_note}", "dim", colour))
     lines.append("")
     lines.append(summary_line(plan))
     return "\n".join(lines)

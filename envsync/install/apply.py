@@ -98,6 +98,7 @@ def apply_env(env: EnvPlan, unpacked: dict[str, UnpackedWheel], report: Callable
     from ..render import SYMBOLS, describe_action
 
     done = 0
+    roots = root_names(env)
     for action in env.actions:
         kind = action.kind
         if kind is ActionKind.REMOVE_ENV:
@@ -112,7 +113,7 @@ def apply_env(env: EnvPlan, unpacked: dict[str, UnpackedWheel], report: Callable
                 _remove_installed(env.path, action.package, layout)
             if kind in INSTALLING:
                 pin = env.desired.pins[action.package]
-                install_wheel(unpacked[pin.artifact.url], layout, requested="<root>" in pin.required_by)
+                install_wheel(unpacked[pin.artifact.url], layout, requested=pin.name in roots)
         report(f"{env.name}: {SYMBOLS[kind][0]} {describe_action(action)}")
         done += 1
         if kind in (ActionKind.CREATE_ENV, ActionKind.RECREATE_ENV):
@@ -126,14 +127,22 @@ def _install_all(env: EnvPlan, unpacked: dict[str, UnpackedWheel], report) -> in
     from ..render import describe_action
 
     layout = layout_for(env.path, env.desired.interpreter.short_version)
+    roots = root_names(env)
     count = 0
     for action in env.actions:
         if action.kind is ActionKind.INSTALL:
             pin = env.desired.pins[action.package]
-            install_wheel(unpacked[pin.artifact.url], layout, requested="<root>" in pin.required_by)
+            install_wheel(unpacked[pin.artifact.url], layout, requested=pin.name in roots)
             report(f"{env.name}: + {describe_action(action)}")
             count += 1
     return count
+
+
+def root_names(env: EnvPlan) -> set[str]:
+    """Packages the user asked for by name: they get a REQUESTED file, as pip writes."""
+    from packaging.utils import canonicalize_name
+
+    return {canonicalize_name(r.name) for r in env.desired.spec.requirements}
 
 
 def _remove_installed(path: Path, package: str, layout: SiteLayout) -> None:

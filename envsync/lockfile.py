@@ -1,0 +1,203 @@
+"""PEP 751 lock files, one per env: build, write (tomli-w), read, and tell fresh from stale.
+
+A lock records a digest of the inputs it was made from (requirements, interpreter,
+index settings) under [tool.envsync], so "is it stale?" is answered by hashing the
+config, without resolving. Built and validated with packaging.pylock, so what we
+write is what other PEP 751 installers read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.markers import Marker
+from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filename
+from packaging.version import Version
+
+from .errors import LockError
+from .index import redact
+from .model import Artifact, Config, EnvSpec, Interpreter, Pin
+
+LOCK_VERSION = "1.0"
+DIGEST_SCHEME = 1  # bump when the digest's inputs change, so old locks read as stale
+
+
+def lock_path(config: Config, env: str) -> Path:
+    return config.directory / f"pylock.{env}.toml"
+
+
+def environment_marker(interpreter: Interpreter) -> str:
+    """Where a lock made for `interpreter` is valid: same implementation, minor version, OS, CPU."""
+    m = interpreter.markers
+    return (f"implementation_name == '{m['implementation_name']}' and python_version == '{m['python_version']}'"
+            f" and sys_platform == '{m['sys_platform']}' and platform_machine == '{m['platform_machine']}'")
+
+
+def input_digest(spec: EnvSpec, interpreter: Interpreter, config_dir: Path) -> str:
+    """A digest of everything a resolve for `spec` depends on, the same on every machine."""
+    index = spec.index
+    inputs = {
+        "scheme": DIGEST_SCHEME,
+        "requirements": sorted(str(r) for r in spec.requirements),
+        "python": spec.python,
+        "environment": environment_marker(interpreter),
+        "index-url": redact(index.index_url or ""),
+        "extra-index-urls": [redact(url) for url in index.extra_index_urls],
+        "find-links": [os.path.relpath(link, config_dir) for link in index.find_links],
+        "prereleases": index.prereleases,
+    }
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class LockFile:
+    """A lock as read from disk: its packages and the inputs digest it was made from."""
+
+    path: Path
+    document: object  # packaging.pylock.Pylock
+    digest: str | None  # None for a lock another tool wrote
+
+    def is_fresh(self, digest: str, interpreter: Interpreter) -> bool:
+        return self.digest == digest and self.valid_for(interpreter)
+
+    def valid_for(self, interpreter: Interpreter) -> bool:
+        environments = self.document.environments
+        if not environments:
+            return True
+        return any(marker.evaluate({**interpreter.markers, "extra": ""}) for marker in environments)
+
+    def versions(self) -> dict[NormalizedName, Version]:
+        return {pkg.name: pkg.version for pkg in self.document.packages if pkg.version is not None}
+
+
+def read_lock(path: Path) -> LockFile | None:
+    """The lock at `path`, or None if there is none; an invalid lock is a LockError."""
+    import tomllib
+
+    from packaging.pylock import Pylock, PylockUnsupportedVersionError, PylockValidationError
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise LockError(f"{path.name}: cannot read: {exc}") from None
+    try:
+        document = Pylock.from_dict(tomllib.loads(text))
+    except (tomllib.TOMLDecodeError, PylockValidationError, PylockUnsupportedVersionError) as exc:
+        raise LockError(f"{path.name}: not a valid PEP 751 lock file: {exc}",
+                        "delete it and run `envsync lock` to write a new one") from None
+    tool = (document.tool or {}).get("envsync", {})
+    digest = tool.get("inputs") if isinstance(tool, Mapping) else None
+    return LockFile(path=path, document=document, digest=digest)
+
+
+def pins_from_lock(lock: LockFile, interpreter: Interpreter) -> dict[NormalizedName, Pin]:
+    """The pins a lock gives `interpreter`: per package, its best wheel for the interpreter's tags."""
+    env = {**interpreter.markers, "extra": ""}
+    rank = {tag: position for position, tag in enumerate(interpreter.tags)}
+    pins: dict[NormalizedName, Pin] = {}
+    for package in lock.document.packages:
+        if package.marker is not None and not package.marker.evaluate(env):
+            continue
+        if package.version is None or not package.wheels:
+            raise LockError(f"{lock.path.name}: package {package.name} has no wheel to install from",
+                            "envsync installs locked packages from wheels only; re-lock with `envsync lock`")
+        wheel = _best_wheel(package.wheels, rank)
+        if wheel is None:
+            raise LockError(f"{lock.path.name}: package {package.name} {package.version} has no wheel for "
+                            f"this interpreter ({interpreter.tags[0]})", "re-lock on this machine: `envsync lock`")
+        dependencies = tuple(sorted(canonicalize_name(d["name"]) for d in package.dependencies or () if "name" in d))
+        pins[package.name] = Pin(name=package.name, version=package.version,
+                                 artifact=_artifact(lock.path, wheel), dependencies=dependencies)
+    return dict(sorted(pins.items()))
+
+
+def _best_wheel(wheels, rank: Mapping[str, int]):
+    best, best_rank = None, None
+    for wheel in wheels:
+        _, _, _, tags = parse_wheel_filename(wheel.filename)
+        position = min((rank.get(str(tag), 1 << 30) for tag in tags), default=1 << 30)
+        if position < (1 << 30) and (best_rank is None or position < best_rank):
+            best, best_rank = wheel, position
+    return best
+
+
+def _artifact(lock_path: Path, wheel) -> Artifact:
+    url = wheel.url
+    if url is None:
+        url = (lock_path.parent / wheel.path).resolve().as_uri()
+    sha256 = wheel.hashes.get("sha256")
+    if not sha256:
+        raise LockError(f"{lock_path.name}: wheel {wheel.filename} has no sha256 hash",
+                        "every locked file must carry a sha256; re-lock with `envsync lock`")
+    return Artifact(filename=wheel.filename, url=url, sha256=sha256, size=wheel.size)
+
+
+def render_lock(spec: EnvSpec, interpreter: Interpreter, pins: Mapping[NormalizedName, Pin],
+                digest: str, config_dir: Path) -> str:
+    """The lock file's text: stable for the same inputs and pins (no timestamps)."""
+    import tomli_w
+    from packaging.pylock import Package, PackageWheel, Pylock
+    from packaging.specifiers import SpecifierSet
+
+    from . import __version__
+
+    packages = []
+    for pin in pins.values():
+        artifact = pin.artifact
+        packages.append(Package(
+            name=pin.name,
+            version=pin.version,
+            index=_index_of(artifact.url, spec),
+            dependencies=[{"name": dep} for dep in pin.dependencies] or None,
+            wheels=[PackageWheel(
+                name=artifact.filename,
+                **_location(artifact, config_dir),
+                size=artifact.size,
+                hashes={"sha256": _sha256_of(artifact)},
+            )],
+        ))
+    document = Pylock(
+        lock_version=Version(LOCK_VERSION),
+        environments=[Marker(environment_marker(interpreter))],
+        requires_python=SpecifierSet(f"=={interpreter.short_version}.*"),
+        created_by="envsync",
+        packages=packages,
+        tool={"envsync": {"inputs": digest, "version": __version__, "env": spec.name}},
+    )
+    document.validate()
+    return tomli_w.dumps(document.to_dict())
+
+
+def _sha256_of(artifact: Artifact) -> str:
+    """The artifact's sha256; a find-links file is only hashed when it gets locked."""
+    if artifact.sha256:
+        return artifact.sha256
+    local = Path(urllib.parse.unquote(urllib.parse.urlsplit(artifact.url).path))
+    digest = hashlib.sha256()
+    with open(local, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _location(artifact: Artifact, config_dir: Path) -> dict[str, str]:
+    """An index URL without credentials, or a local file as a path relative to the lock."""
+    if artifact.url.startswith("file:"):
+        local = urllib.parse.unquote(urllib.parse.urlsplit(artifact.url).path)
+        return {"path": os.path.relpath(local, config_dir)}
+    return {"url": redact(artifact.url)}
+
+
+def _index_of(url: str, spec: EnvSpec) -> str | None:
+    for base in (spec.index.index_url, *spec.index.extra_index_urls):
+        if base and not base.startswith("file:") and urllib.parse.urlsplit(base).netloc == urllib.parse.urlsplit(url).netloc:
+            return redact(base)
+    return None
