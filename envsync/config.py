@@ -271,7 +271,7 @@ def _index_settings(settings: SettingsModel, directory: Path) -> IndexSettings:
     extra = os.environ.get("ENVSYNC_EXTRA_INDEX_URLS")
     extras = extra.split() if extra is not None else settings.extra_index_urls
     return IndexSettings(
-        index_url=_as_url(index_url, directory),
+        index_url=_as_url(index_url, directory) if index_url else None,  # "" turns the index off
         extra_index_urls=tuple(_as_url(url, directory) for url in extras),
         find_links=tuple(str(_resolve_path(directory, link)) for link in settings.find_links),
         prereleases=settings.prereleases,
