@@ -142,6 +142,8 @@ def root_names(env: EnvPlan) -> set[str]:
     """Packages the user asked for by name: they get a REQUESTED file, as pip writes."""
     from packaging.utils import canonicalize_name
 
+    if env.desired is None:  # remove-env: nothing is installed
+        return set()
     return {canonicalize_name(r.name) for r in env.desired.spec.requirements}
 
 

@@ -1,0 +1,186 @@
+"""The core loop end to end: envs.toml -> plan -> apply, with real venvs and a real local index."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import installed, make_venv, python_path, run_envsync, venv_python, write_config
+from localindex import LocalIndex
+from wheelfactory import WheelSpec, make_wheel
+
+PY = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def publish_basics(index: LocalIndex) -> None:
+    """A small world: app needs lib; lib has two versions; tool has a console script."""
+    index.add(WheelSpec("lib", "1.0"))
+    index.add(WheelSpec("lib", "2.0"))
+    index.add(WheelSpec("app", "1.0", requires=["lib>=1.0"]))
+    index.add(WheelSpec("tool", "0.5", console_scripts={"tool": "tool:main"}))
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """The folder holding envs.toml (the index fixture lives beside it in tmp_path)."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    return folder
+
+
+def config(project: Path, index_url: str, envs: str, settings: str = "") -> Path:
+    return write_config(project, f'[settings]\nindex-url = "{index_url}"\n{settings}\n{envs}')
+
+
+def envsync(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_envsync(*args, cwd=project)
+
+
+def test_plan_shows_everything_and_changes_nothing(project: Path, index: LocalIndex):
+    publish_basics(index)
+    config(project, index.url, '[envs.dev]\ndependencies = ["app"]\n')
+    result = envsync(project, "plan")
+    assert result.returncode == 0, result.stderr
+    assert "env dev (.envs/dev, Python " in result.stdout
+    assert "+ create environment" in result.stdout
+    assert "+ install  app 1.0" in result.stdout and "+ install  lib 2.0" in result.stdout
+    assert "Plan: 2 to install, 0 to change, 0 to remove, 1 env to create." in result.stdout
+    assert sorted(p.name for p in project.iterdir()) == ["envs.toml"]
+
+
+def test_plan_json_and_detailed_exitcode(project: Path, index: LocalIndex):
+    publish_basics(index)
+    config(project, index.url, '[envs.dev]\ndependencies = ["App"]\n')
+    result = envsync(project, "plan", "--json", "--detailed-exitcode")
+    assert result.returncode == 2, result.stderr
+    document = json.loads(result.stdout)
+    assert document["version"] == 1 and document["config"] == "envs.toml"
+    (env,) = document["envs"]
+    assert env["name"] == "dev" and env["path"] == ".envs/dev" and env["python"].startswith(PY)
+    assert env["actions"] == [
+        {"action": "create-env"},
+        {"action": "install", "package": "app", "version": "1.0"},
+        {"action": "install", "package": "lib", "version": "2.0"},
+    ]
+    assert document["summary"] == {"install": 2, "upgrade": 0, "downgrade": 0, "reinstall": 0, "remove": 0,
+                                   "create-env": 1, "recreate-env": 0, "remove-env": 0}
+    assert envsync(project, "apply").returncode == 0
+    again = envsync(project, "plan", "--json", "--detailed-exitcode")
+    assert again.returncode == 0 and json.loads(again.stdout)["envs"][0]["actions"] == []
+
+
+def test_apply_builds_the_env_and_a_second_apply_changes_nothing(project: Path, index: LocalIndex):
+    publish_basics(index)
+    config(project, index.url, '[envs.dev]\ndependencies = ["app", "tool"]\n')
+    first = envsync(project, "apply")
+    assert first.returncode == 0, first.stderr
+    env = project / ".envs" / "dev"
+    assert installed(env) == {"app": "1.0", "lib": "2.0", "tool": "0.5"}
+    script = subprocess.run([str(env / "bin" / "tool")], capture_output=True, text=True, check=True)
+    assert script.stdout.strip() == "tool 0.5"
+    assert (project / "pylock.dev.toml").is_file()
+    second = envsync(project, "apply")
+    assert second.returncode == 0 and "No changes" in second.stdout
+    listing = envsync(project, "list")
+    assert "dev" in listing.stdout and "in sync" in listing.stdout
+
+
+def test_upgrade_downgrade_and_remove(project: Path, index: LocalIndex):
+    publish_basics(index)
+    index.add(WheelSpec("extra", "1.0"))
+    config(project, index.url, '[envs.dev]\ndependencies = ["lib==1.0", "tool", "extra"]\n')
+    assert envsync(project, "apply").returncode == 0
+    config(project, index.url, '[envs.dev]\ndependencies = ["lib==2.0", "tool==0.5"]\n')
+    plan = envsync(project, "plan")
+    assert "~ upgrade  lib 1.0 -> 2.0" in plan.stdout and "- remove   extra 1.0" in plan.stdout
+    assert envsync(project, "apply").returncode == 0
+    assert installed(project / ".envs" / "dev") == {"lib": "2.0", "tool": "0.5"}
+    config(project, index.url, '[envs.dev]\ndependencies = ["lib<2", "tool"]\n')
+    assert "~ downgrade lib 2.0 -> 1.0" in envsync(project, "plan").stdout
+    assert envsync(project, "apply").returncode == 0
+    assert installed(project / ".envs" / "dev") == {"lib": "1.0", "tool": "0.5"}
+
+
+def test_packages_another_tool_installed_are_removed(project: Path, index: LocalIndex):
+    publish_basics(index)
+    stray = make_wheel(project / "stray", WheelSpec("stray", "3.0"))
+    env = make_venv(project / ".envs" / "dev")
+    subprocess.run([getattr(sys, "_base_executable", sys.executable), "-m", "pip", "--python", str(venv_python(env)), "install", "-q",
+                    "--no-index", str(stray)], check=True, capture_output=True)
+    assert installed(env) == {"stray": "3.0"}
+    config(project, index.url, '[envs.dev]\ndependencies = ["lib"]\n')
+    assert "- remove   stray 3.0" in envsync(project, "plan").stdout
+    assert envsync(project, "apply").returncode == 0
+    assert installed(env) == {"lib": "2.0"}
+    assert not list((env / "lib").glob("python*/site-packages/stray*"))
+
+
+def test_apply_one_env_touches_only_that_env(project: Path, index: LocalIndex):
+    publish_basics(index)
+    config(project, index.url, '[envs.a]\ndependencies = ["lib"]\n[envs.b]\ndependencies = ["tool"]\n')
+    assert envsync(project, "apply", "b").returncode == 0
+    assert not (project / ".envs" / "a").exists()
+    assert installed(project / ".envs" / "b") == {"tool": "0.5"}
+
+
+def test_inherits_and_custom_path(project: Path, index: LocalIndex):
+    publish_basics(index)
+    config(project, index.url,
+           '[envs.base]\ndependencies = ["lib==1.0"]\n[envs.dev]\ninherits = ["base"]\npath = ".venv"\n'
+           'dependencies = ["tool"]\n')
+    assert envsync(project, "apply").returncode == 0
+    assert installed(project / ".venv") == {"lib": "1.0", "tool": "0.5"}
+    assert installed(project / ".envs" / "base") == {"lib": "1.0"}
+
+
+def test_interpreter_change_recreates_the_env(project: Path, index: LocalIndex):
+    older, newer = python_path("3.10"), python_path("3.12")
+    if not (older and newer):
+        pytest.skip("needs CPython 3.10 and 3.12 under ~/.pyenv/versions")
+    publish_basics(index)
+    config(project, index.url, '[envs.dev]\npython = "3.10"\ndependencies = ["lib"]\n')
+    assert envsync(project, "apply").returncode == 0
+    env = project / ".envs" / "dev"
+    version = subprocess.run([str(venv_python(env)), "-c", "import sys; print(sys.version_info[:2])"],
+                             capture_output=True, text=True, check=True).stdout
+    assert version.strip() == "(3, 10)"
+    config(project, index.url, '[envs.dev]\npython = "3.12"\ndependencies = ["lib"]\n')
+    plan = envsync(project, "plan")
+    assert "± recreate environment (Python 3.10." in plan.stdout
+    assert envsync(project, "apply").returncode == 0
+    version = subprocess.run([str(venv_python(env)), "-c", "import sys; print(sys.version_info[:2])"],
+                             capture_output=True, text=True, check=True).stdout
+    assert version.strip() == "(3, 12)" and installed(env) == {"lib": "2.0"}
+
+
+def test_undeclared_envsync_env_is_removed(project: Path, index: LocalIndex):
+    publish_basics(index)
+    config(project, index.url, '[envs.a]\ndependencies = ["lib"]\n[envs.old]\ndependencies = ["lib"]\n')
+    assert envsync(project, "apply").returncode == 0
+    config(project, index.url, '[envs.a]\ndependencies = ["lib"]\n')
+    plan = envsync(project, "plan", "--json")
+    removal = [e for e in json.loads(plan.stdout)["envs"] if e["name"] == "old"]
+    assert removal and removal[0]["actions"][0]["action"] == "remove-env"
+    assert envsync(project, "apply").returncode == 0
+    assert not (project / ".envs" / "old").exists() and (project / ".envs" / "a").exists()
+
+
+def test_adopted_venv_is_kept_and_a_folder_that_is_not_a_venv_is_never_touched(project: Path, index: LocalIndex):
+    publish_basics(index)
+    make_venv(project / "adopted")
+    user = project / "notes"
+    user.mkdir()
+    (user / "diary.txt").write_text("mine")
+    config(project, index.url, '[envs.a]\npath = "adopted"\ndependencies = ["lib"]\n'
+                                '[envs.b]\npath = "notes"\ndependencies = ["lib"]\n')
+    plan = envsync(project, "plan")
+    assert plan.returncode == 1 and "notes exists but is not a virtual environment" in plan.stderr
+    result = envsync(project, "apply")
+    assert result.returncode == 1 and "nothing was changed" in result.stderr
+    assert sorted(p.name for p in user.iterdir()) == ["diary.txt"]
+    assert installed(project / "adopted") == {}
+    assert envsync(project, "apply", "a").returncode == 0
+    assert installed(project / "adopted") == {"lib": "2.0"}
