@@ -41,6 +41,9 @@ class WheelSpec:
     record_extra_entries: bool = True
     record_override: str | None = None  # replace RECORD's text entirely
     symlinks: dict[str, str] = field(default_factory=dict)  # archive path -> link target
+    gui_scripts: dict[str, str] = field(default_factory=dict)  # name -> "module:func"
+    wheel_version: str = "1.0"  # the WHEEL file's Wheel-Version
+    omit: tuple[str, ...] = ()  # dist-info files to leave out: "METADATA", "WHEEL", "RECORD"
 
     @property
     def filename(self) -> str:
@@ -78,12 +81,18 @@ def make_wheel(directory: Path, spec: WheelSpec) -> Path:
     di = spec.dist_info
     files[f"{di}/METADATA"] = metadata_text(spec)
     files[f"{di}/WHEEL"] = (
-        "Wheel-Version: 1.0\nGenerator: envsync-tests\nRoot-Is-Purelib: true\n"
+        f"Wheel-Version: {spec.wheel_version}\nGenerator: envsync-tests\nRoot-Is-Purelib: true\n"
         f"Tag: {spec.tag}\n"
     )
-    if spec.console_scripts:
-        body = "".join(f"{name} = {target}\n" for name, target in spec.console_scripts.items())
-        files[f"{di}/entry_points.txt"] = "[console_scripts]\n" + body
+    sections = {"console_scripts": spec.console_scripts, "gui_scripts": spec.gui_scripts}
+    entry_points = "".join(
+        f"[{section}]\n" + "".join(f"{name} = {target}\n" for name, target in scripts.items())
+        for section, scripts in sections.items() if scripts
+    )
+    if entry_points:
+        files[f"{di}/entry_points.txt"] = entry_points
+    for omitted in spec.omit:
+        files.pop(f"{di}/{omitted}", None)
     encoded = {path: (c.encode() if isinstance(c, str) else c) for path, c in files.items()}
 
     record_lines = [f"{path},{record_hash(data)},{len(data)}" for path, data in encoded.items()]
@@ -103,7 +112,8 @@ def make_wheel(directory: Path, spec: WheelSpec) -> Path:
             zf.writestr(info, link_target)
         for path, data in spec.extra_entries:
             zf.writestr(path, data)
-        zf.writestr(f"{di}/RECORD", record)
+        if "RECORD" not in spec.omit:
+            zf.writestr(f"{di}/RECORD", record)
     return target
 
 
