@@ -1,0 +1,387 @@
+"""Link an unpacked wheel into a venv and take it out again, never touching anything outside the venv."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import errno
+import io
+import os
+import re
+import shutil
+import stat
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from envsync.errors import EnvsyncError, UnsafeWheel
+from envsync.install.wheel import RecordEntry, UnpackedWheel, record_hash, script_name_problem
+
+# When os.link fails with one of these, copying works where linking can't (other device, no permission...).
+_LINK_FALLBACK = frozenset(
+    code for code in (errno.EXDEV, errno.EPERM, errno.EACCES, errno.EMLINK, errno.ENOTSUP,
+                      errno.EOPNOTSUPP, errno.ENOSYS) if code is not None
+)
+_SHEBANG_MAX = 127  # the kernel truncates longer #! lines on older Linux
+_WRITTEN_BY_US = frozenset({"INSTALLER", "REQUESTED", "RECORD", "RECORD.jws", "RECORD.p7s"})
+_PROTECTED_SCRIPTS = re.compile(r"^python(\d+(\.\d+)?)?$")  # the venv's own interpreter links
+_LAUNCHER = """\
+import sys
+from {module} import {head}
+if __name__ == "__main__":
+    sys.exit({attr}())
+"""
+
+
+@dataclass(frozen=True)
+class SiteLayout:
+    """Where each wheel scheme goes in one venv (posix layout)."""
+
+    root: Path
+    site_packages: Path
+    scripts: Path
+    include: Path  # headers go to include/<project name>/
+    data: Path
+    python: Path  # the interpreter written into script shebangs
+
+
+def layout_for(venv: Path, python_short_version: str) -> SiteLayout:
+    """The layout of a posix venv at `venv` made by Python `X.Y`."""
+    if not re.fullmatch(r"\d+\.\d+", python_short_version):
+        raise ValueError(f"expected a Python version like '3.12', got {python_short_version!r}")
+    root = Path(os.path.abspath(venv))
+    pyver = f"python{python_short_version}"
+    return SiteLayout(
+        root=root,
+        site_packages=root / "lib" / pyver / "site-packages",
+        scripts=root / "bin",
+        include=root / "include" / "site" / pyver,
+        data=root,
+        python=root / "bin" / "python",
+    )
+
+
+@dataclass(frozen=True)
+class _Op:
+    """One file the install creates: linked from the cache (`source`) or written (`content`)."""
+
+    dest: Path
+    origin: str  # the archive path, or what generated the file, for messages
+    source: Path | None = None
+    content: bytes | None = None
+    executable: bool = False
+    entry: RecordEntry | None = None  # the verified hash of `source`
+
+
+# --- install ---------------------------------------------------------------------------------
+
+
+def install_wheel(unpacked: UnpackedWheel, layout: SiteLayout, *, requested: bool = False) -> None:
+    """Put `unpacked` into the venv of `layout`; all or nothing (best effort on rollback)."""
+    ops = _plan(unpacked, layout, requested)
+    record_path = layout.site_packages / unpacked.dist_info / "RECORD"
+    _check_targets(ops, record_path, layout)
+    created_files: list[Path] = []
+    created_dirs: list[Path] = []
+    try:
+        linker = _Linker()
+        for op in ops:
+            _make_parents(op.dest.parent, created_dirs)
+            _place(op, linker, created_files)
+        rows = [_record_row(op, layout) for op in ops]
+        rows.append((_relative(record_path, layout), "", ""))
+        _write_new(record_path, _csv_bytes(rows), created_files)
+    except BaseException:
+        _rollback(created_files, created_dirs)
+        raise
+
+
+def _plan(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool) -> list[_Op]:
+    ops: list[_Op] = []
+    for entry in unpacked.record:
+        folder, _, base = entry.path.rpartition("/")
+        if folder == unpacked.dist_info and base in _WRITTEN_BY_US:
+            continue  # ours replace the wheel's
+        dest, scheme = _destination(entry.path, unpacked, layout)
+        source = unpacked.path(entry.path)
+        if scheme == "scripts":
+            ops.append(_script_op(source, dest, entry, layout))
+        else:
+            ops.append(_Op(dest, entry.path, source=source, entry=entry))
+    ops += _launcher_ops(unpacked, layout)
+    dist_info = layout.site_packages / unpacked.dist_info
+    ops.append(_Op(dist_info / "INSTALLER", "INSTALLER", content=b"envsync\n"))
+    if requested:
+        ops.append(_Op(dist_info / "REQUESTED", "REQUESTED", content=b""))
+    return ops
+
+
+def _destination(path: str, unpacked: UnpackedWheel, layout: SiteLayout) -> tuple[Path, str]:
+    parts = path.split("/")
+    if unpacked.data_dir is None or parts[0] != unpacked.data_dir:
+        return layout.site_packages.joinpath(*parts), "purelib" if unpacked.root_is_purelib else "platlib"
+    scheme, rest = parts[1], parts[2:]
+    bases = {
+        "purelib": layout.site_packages,
+        "platlib": layout.site_packages,
+        "headers": layout.include / unpacked.name,
+        "scripts": layout.scripts,
+        "data": layout.data,
+    }
+    if scheme not in bases or not rest:
+        raise UnsafeWheel(f"{unpacked.dist_info}: {path!r} is not in a known scheme folder")
+    return bases[scheme].joinpath(*rest), scheme
+
+
+def _script_op(source: Path, dest: Path, entry: RecordEntry, layout: SiteLayout) -> _Op:
+    """Scripts starting with `#!python` get the venv's interpreter; others are linked as they are."""
+    with source.open("rb") as handle:
+        first = handle.readline(4096)
+        match = re.match(rb"#!pythonw?(\s.*)?\r?\n?$", first)
+        if not match:
+            return _Op(dest, entry.path, source=source, executable=True, entry=entry)
+        rest = handle.read()
+    args = (match.group(1) or b"").strip()
+    return _Op(dest, entry.path, content=shebang(layout.python, args) + rest, executable=True)
+
+
+def _launcher_ops(unpacked: UnpackedWheel, layout: SiteLayout) -> list[_Op]:
+    ops = []
+    for kind, scripts in (("console", unpacked.console_scripts), ("gui", unpacked.gui_scripts)):
+        for name, target in scripts:
+            problem = script_name_problem(name)
+            if problem:
+                raise UnsafeWheel(f"{unpacked.dist_info}: {kind} script name {name!r} {problem}")
+            module, _, attr = target.partition(":")
+            body = _LAUNCHER.format(module=module, head=attr.split(".")[0], attr=attr)
+            content = shebang(layout.python) + body.encode()
+            ops.append(_Op(layout.scripts / name, f"{kind} script {name!r}", content=content, executable=True))
+    return ops
+
+
+def shebang(python: Path, args: bytes = b"") -> bytes:
+    """A first line running the script with `python`; via /bin/sh when #! can't hold the path."""
+    exe = os.fsencode(python)
+    line = b"#!" + exe + (b" " + args if args else b"") + b"\n"
+    if b" " not in exe and len(line) <= _SHEBANG_MAX:
+        return line
+    if any(char in exe for char in (b'"', b"$", b"`", b"\\", b"'", b"\n")):
+        raise EnvsyncError(f"cannot write scripts for an interpreter at {python}: its path has quotes or $")
+    # Valid sh (exec the interpreter on this file) and a harmless string statement in Python.
+    exec_args = b" " + args if args else b""
+    return b"#!/bin/sh\n'''exec' \"" + exe + b'"' + exec_args + b' "$0" "$@"\n' + b"' '''\n"
+
+
+def _check_targets(ops: list[_Op], record_path: Path, layout: SiteLayout) -> None:
+    """Refuse, before writing anything, a destination outside the venv, twice used, or existing."""
+    root = Path(os.path.realpath(layout.root))
+    resolved: dict[Path, Path] = {}  # folder -> its realpath: many files share few folders
+    seen: dict[str, str] = {}
+    existing: list[Path] = []
+    for dest, origin in [*((op.dest, op.origin) for op in ops), (record_path, "RECORD")]:
+        folder = resolved.get(dest.parent)
+        if folder is None:
+            folder = resolved[dest.parent] = Path(os.path.realpath(dest.parent))
+        # An existing dest (a symlink too) is refused below, so its folder decides where it lands.
+        if not folder.is_relative_to(root) or dest.name in ("", ".", ".."):
+            raise UnsafeWheel(f"refusing {origin!r}: it would be written to {dest}, outside the env {layout.root}")
+        key = os.path.normcase(os.path.normpath(dest))
+        if key in seen:
+            raise UnsafeWheel(f"refusing {origin!r}: {seen[key]!r} is also installed to {dest}")
+        seen[key] = origin
+        if os.path.lexists(dest):
+            existing.append(dest)
+    if existing:
+        raise _conflict(existing, layout)
+
+
+def _conflict(existing: list[Path], layout: SiteLayout) -> UnsafeWheel:
+    owners = _owners(existing, layout)
+    described = ", ".join(
+        str(path) + (f" (installed by {owners[path]})" if path in owners else "") for path in existing[:5]
+    )
+    more = f" and {len(existing) - 5} more" if len(existing) > 5 else ""
+    return UnsafeWheel(
+        f"refusing to overwrite existing files: {described}{more}",
+        hint="uninstall the package that owns them first",
+    )
+
+
+def _owners(paths: list[Path], layout: SiteLayout) -> dict[Path, str]:
+    """Which installed distribution lists each path in its RECORD (scans only on conflict)."""
+    wanted = {os.path.normpath(path): path for path in paths}
+    owners: dict[Path, str] = {}
+    for dist_info in sorted(layout.site_packages.glob("*.dist-info")):
+        for listed in _record_paths(dist_info / "RECORD"):
+            found = wanted.get(os.path.normpath(os.path.join(layout.site_packages, listed)))
+            if found is not None and found not in owners:
+                owners[found] = _describe(dist_info)
+        if len(owners) == len(wanted):
+            break
+    return owners
+
+
+def _describe(dist_info: Path) -> str:
+    name, _, version = dist_info.name.removesuffix(".dist-info").rpartition("-")
+    return f"{name} {version}" if name else dist_info.name
+
+
+class _Linker:
+    """Hard-links from the cache until the filesystem refuses once, then copies."""
+
+    def __init__(self) -> None:
+        self.linking = True
+
+    def link_or_copy(self, source: Path, dest: Path, created: list[Path]) -> None:
+        if self.linking:
+            try:
+                os.link(source, dest)
+                created.append(dest)
+                return
+            except OSError as exc:
+                if exc.errno not in _LINK_FALLBACK:
+                    raise
+                self.linking = False
+        with source.open("rb") as src, _create(dest, created) as out:
+            shutil.copyfileobj(src, out, 1 << 20)
+        shutil.copymode(source, dest)
+
+
+def _create(path: Path, created: list[Path]) -> io.BufferedWriter:
+    handle = path.open("xb")  # never replace a file that appeared since the check
+    created.append(path)
+    return handle
+
+
+def _place(op: _Op, linker: _Linker, created: list[Path]) -> None:
+    if op.content is not None:
+        _write_new(op.dest, op.content, created)
+    elif op.source is not None:
+        linker.link_or_copy(op.source, op.dest, created)
+    if op.executable and not os.stat(op.dest).st_mode & stat.S_IXUSR:
+        os.chmod(op.dest, 0o755)
+
+
+def _write_new(path: Path, content: bytes, created: list[Path]) -> None:
+    with _create(path, created) as out:
+        out.write(content)
+
+
+def _make_parents(folder: Path, created: list[Path]) -> None:
+    missing = []
+    while not folder.is_dir():
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        path.mkdir()
+        created.append(path)
+
+
+def _record_row(op: _Op, layout: SiteLayout) -> tuple[str, str, str]:
+    if op.content is not None:
+        return _relative(op.dest, layout), record_hash(op.content), str(len(op.content))
+    assert op.entry is not None
+    return _relative(op.dest, layout), op.entry.hash, str(op.entry.size)
+
+
+def _relative(path: Path, layout: SiteLayout) -> str:
+    return os.path.relpath(path, layout.site_packages).replace(os.sep, "/")
+
+
+def _csv_bytes(rows: Iterable[tuple[str, str, str]]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+def _rollback(files: list[Path], folders: list[Path]) -> None:
+    for path in reversed(files):
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+    for folder in reversed(folders):
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
+
+
+# --- uninstall -------------------------------------------------------------------------------
+
+
+def uninstall(dist_info: Path, layout: SiteLayout) -> None:
+    """Remove the files `dist_info`'s RECORD lists inside the venv, then the dist-info itself."""
+    dist_info = Path(os.path.abspath(dist_info))
+    site = Path(os.path.realpath(layout.site_packages))
+    if not dist_info.name.endswith(".dist-info") or Path(os.path.realpath(dist_info.parent)) != site:
+        raise EnvsyncError(f"refusing to uninstall {dist_info}: not a .dist-info folder in {layout.site_packages}")
+    if dist_info.is_symlink():
+        raise EnvsyncError(f"refusing to uninstall {dist_info}: it is a symbolic link")
+    if not dist_info.is_dir():
+        return  # already gone
+    touched: set[Path] = set()
+    for listed in _record_paths(dist_info / "RECORD"):
+        touched |= _remove_listed(listed, layout)
+    _prune(touched, layout)
+    if dist_info.is_dir():
+        shutil.rmtree(dist_info)
+
+
+def _record_paths(record: Path) -> Iterator[str]:
+    """The first column of a RECORD; nothing when it is missing or unreadable."""
+    try:
+        text = record.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return
+    for row in csv.reader(text.splitlines()):
+        if row and row[0]:
+            yield row[0]
+
+
+def _remove_listed(listed: str, layout: SiteLayout) -> set[Path]:
+    """Unlink one RECORD path if it is a file or symlink inside the venv; the folders it touched."""
+    target = Path(os.path.normpath(os.path.join(layout.site_packages, listed)))
+    if not _removable(target, layout):
+        return set()
+    try:
+        mode = os.lstat(target).st_mode
+    except OSError:
+        return set()  # already gone: uninstall is idempotent
+    if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+        return set()
+    os.unlink(target)
+    touched = {target.parent}
+    if target.suffix == ".py":
+        touched |= _remove_bytecode(target)
+    return touched
+
+
+def _removable(target: Path, layout: SiteLayout) -> bool:
+    """Inside the venv both as written and after following symlinked folders; not the venv's own files."""
+    if not target.is_relative_to(Path(os.path.normpath(layout.root))):
+        return False
+    if not Path(os.path.realpath(target.parent)).is_relative_to(Path(os.path.realpath(layout.root))):
+        return False
+    if target == layout.root / "pyvenv.cfg":
+        return False
+    return not (target.parent == layout.scripts and _PROTECTED_SCRIPTS.match(target.name))
+
+
+def _remove_bytecode(source: Path) -> set[Path]:
+    cache = source.parent / "__pycache__"
+    if cache.is_symlink() or not cache.is_dir():
+        return set()
+    pattern = re.compile(re.escape(source.stem) + r"\.[^.]+(\.opt-\d+)?\.pyc")
+    for entry in os.scandir(cache):
+        if pattern.fullmatch(entry.name) and not entry.is_dir(follow_symlinks=False):
+            os.unlink(entry.path)
+    return {cache}
+
+
+def _prune(folders: set[Path], layout: SiteLayout) -> None:
+    """Remove folders left empty, bottom-up, stopping at the scheme roots."""
+    roots = [layout.site_packages, layout.scripts, layout.include]
+    for folder in sorted(folders, key=lambda path: len(path.parts), reverse=True):
+        while any(folder != root and folder.is_relative_to(root) for root in roots):
+            try:
+                os.rmdir(folder)
+            except OSError:
+                break  # not empty (or already gone with a sibling): stop climbing
+            folder = folder.parent
