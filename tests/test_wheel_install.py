@@ -1,0 +1,481 @@
+"""Wheels into real venvs and out again: layout, RECORD, links, and every refusal of a hostile wheel."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import errno
+import hashlib
+import os
+import subprocess
+import sys
+import threading
+import warnings
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pytest
+from wheelfactory import WheelSpec, make_wheel, record_hash
+
+from envsync.errors import EnvsyncError, HashMismatch, UnsafeWheel
+from envsync.install.site import SiteLayout, install_wheel, layout_for, uninstall
+from envsync.install.wheel import Limits, UnpackedWheel, unpack_wheel
+
+PY = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def venv(tmp_path: Path) -> Path:
+    path = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True, timeout=120)
+    return path
+
+
+@pytest.fixture
+def layout(venv: Path) -> SiteLayout:
+    return layout_for(venv, PY)
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> Path:
+    return tmp_path / "cache"
+
+
+def build(directory: Path, spec: WheelSpec) -> Path:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about the duplicates some tests want
+        return make_wheel(directory, spec)
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def unpack(wheel: Path, cache: Path, limits: Limits | None = None) -> UnpackedWheel:
+    kwargs = {"limits": limits} if limits else {}
+    return unpack_wheel(wheel, sha256_of(wheel), cache, **kwargs)
+
+
+def run_py(venv: Path, code: str) -> str:
+    result = subprocess.run(
+        [str(venv / "bin" / "python"), "-I", "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    return result.stdout.strip()
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file and symlink under `root` with its contents (or link target)."""
+    found: dict[str, bytes] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
+            path = os.path.join(dirpath, name)
+            rel = os.path.relpath(path, root)
+            found[rel] = os.readlink(path).encode() if os.path.islink(path) else Path(path).read_bytes()
+    return found
+
+
+def alpha(**changes: object) -> WheelSpec:
+    """A wheel using every scheme: module, console and gui scripts, script, header and data file."""
+    spec = WheelSpec(
+        "alpha",
+        "1.0",
+        files={
+            "alpha/__init__.py": "def main():\n    print('alpha says hi')\n",
+            "alpha/sub/mod.py": "VALUE = 42\n",
+            "alpha-1.0.data/scripts/alpha-tool": "#!python\nprint('tool ran')\n",
+            "alpha-1.0.data/headers/alpha.h": "#define ALPHA 1\n",
+            "alpha-1.0.data/data/share/alpha/data.txt": "some data\n",
+            "alpha-1.0.data/purelib/alpha_extra.py": "EXTRA = True\n",
+        },
+        console_scripts={"alpha": "alpha:main"},
+        gui_scripts={"alpha-gui": "alpha:main"},
+    )
+    return replace(spec, **changes)
+
+
+def record_of(spec: WheelSpec, tmp_path: Path) -> list[str]:
+    """The RECORD lines `spec` would get, to edit into a lie."""
+    wheel = build(tmp_path / "probe", spec)
+    with zipfile.ZipFile(wheel) as zf:
+        return zf.read(spec.dist_info + "/RECORD").decode().splitlines()
+
+
+def installed_record(layout: SiteLayout, dist_info: str) -> list[list[str]]:
+    text = (layout.site_packages / dist_info / "RECORD").read_text()
+    return [row for row in csv.reader(text.splitlines()) if row]
+
+
+# --- installing ---------------------------------------------------------------------------------
+
+
+def test_installed_package_works_in_its_venv(tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout) -> None:
+    install_wheel(unpack(build(tmp_path / "w", alpha()), cache), layout, requested=True)
+
+    code = "import alpha, alpha.sub.mod, alpha_extra, importlib.metadata as m; print(m.version('alpha'))"
+    assert run_py(venv, code) == "1.0"
+    for script in ("alpha", "alpha-gui"):
+        out = subprocess.run([str(venv / "bin" / script)], capture_output=True, text=True, check=True)
+        assert out.stdout == "alpha says hi\n"
+        assert os.stat(venv / "bin" / script).st_mode & 0o777 == 0o755
+    tool = venv / "bin" / "alpha-tool"
+    assert tool.read_text().startswith(f"#!{venv / 'bin' / 'python'}\n") or tool.read_text().startswith("#!/bin/sh")
+    assert subprocess.run([str(tool)], capture_output=True, text=True, check=True).stdout == "tool ran\n"
+    assert (venv / "include" / "site" / f"python{PY}" / "alpha" / "alpha.h").read_text() == "#define ALPHA 1\n"
+    assert (venv / "share" / "alpha" / "data.txt").read_text() == "some data\n"
+    dist_info = layout.site_packages / "alpha-1.0.dist-info"
+    assert (dist_info / "INSTALLER").read_text() == "envsync\n"
+    assert (dist_info / "REQUESTED").exists()
+
+
+def test_requested_is_written_only_when_asked(tmp_path: Path, cache: Path, layout: SiteLayout) -> None:
+    install_wheel(unpack(build(tmp_path / "w", alpha()), cache), layout)
+    assert not (layout.site_packages / "alpha-1.0.dist-info" / "REQUESTED").exists()
+
+
+def test_record_lists_every_installed_file_with_its_hash(
+    tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout
+) -> None:
+    before = snapshot(venv)
+    install_wheel(unpack(build(tmp_path / "w", alpha()), cache), layout, requested=True)
+    rows = installed_record(layout, "alpha-1.0.dist-info")
+    for path, digest, size in rows:
+        data = (layout.site_packages / path).read_bytes()
+        if path == "alpha-1.0.dist-info/RECORD":
+            assert (digest, size) == ("", "")
+        else:
+            assert digest == record_hash(data) and int(size) == len(data), path
+    paths = {row[0] for row in rows}
+    assert {"../../../bin/alpha", "../../../bin/alpha-gui", "../../../bin/alpha-tool",
+            f"../../../include/site/python{PY}/alpha/alpha.h", "../../../share/alpha/data.txt",
+            "alpha-1.0.dist-info/INSTALLER", "alpha-1.0.dist-info/REQUESTED", "alpha/__init__.py",
+            "alpha_extra.py"} <= paths
+    new_files = set(snapshot(venv)) - set(before)
+    site = layout.site_packages.relative_to(venv)
+    assert new_files == {os.path.normpath(site / path) for path in paths}
+
+
+def test_files_are_hard_linked_from_the_cache(tmp_path: Path, cache: Path, layout: SiteLayout) -> None:
+    unpacked = unpack(build(tmp_path / "w", alpha()), cache)
+    install_wheel(unpacked, layout)
+    installed = layout.site_packages / "alpha" / "__init__.py"
+    assert os.stat(installed).st_ino == os.stat(unpacked.path("alpha/__init__.py")).st_ino
+    assert os.stat(installed).st_nlink > 1
+    tool = layout.scripts / "alpha-tool"
+    assert os.stat(tool).st_nlink == 1  # rewritten shebang: written, not linked
+
+
+def test_copies_when_linking_fails(
+    tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unpacked = unpack(build(tmp_path / "w", alpha()), cache)
+
+    def no_link(src: object, dst: object) -> None:
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", no_link)
+    install_wheel(unpacked, layout)
+    installed = layout.site_packages / "alpha" / "__init__.py"
+    assert os.stat(installed).st_nlink == 1
+    assert os.stat(installed).st_ino != os.stat(unpacked.path("alpha/__init__.py")).st_ino
+    assert run_py(venv, "import alpha.sub.mod as m; print(m.VALUE)") == "42"
+
+
+def test_a_failure_midway_leaves_the_venv_as_it_was(
+    tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unpacked = unpack(build(tmp_path / "w", alpha()), cache)
+    before = snapshot(venv)
+    real_link = os.link
+    calls = []
+
+    def link_then_fail(src: str, dst: str) -> None:
+        calls.append(dst)
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_link(src, dst)
+
+    monkeypatch.setattr(os, "link", link_then_fail)
+    with pytest.raises(OSError, match="No space"):
+        install_wheel(unpacked, layout)
+    assert snapshot(venv) == before
+    assert not (layout.site_packages / "alpha").exists()
+
+
+def test_refuses_to_overwrite_another_packages_file(tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout) -> None:
+    shared = {"shared/helpers.py": "X = 1\n"}
+    install_wheel(unpack(build(tmp_path / "a", WheelSpec("beta", "2.0", files=shared)), cache), layout)
+    before = snapshot(venv)
+    intruder = unpack(build(tmp_path / "b", WheelSpec("gamma", "1.0", files=shared)), cache)
+    with pytest.raises(UnsafeWheel) as caught:
+        install_wheel(intruder, layout)
+    assert "beta 2.0" in str(caught.value)
+    assert str(layout.site_packages / "shared" / "helpers.py") in str(caught.value)
+    assert snapshot(venv) == before
+
+
+def test_refuses_a_destination_that_resolves_outside_the_venv(
+    tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (venv / "share").symlink_to(elsewhere)  # data files would follow the link out of the env
+    before = snapshot(venv)
+    with pytest.raises(UnsafeWheel, match="outside the env") as caught:
+        install_wheel(unpack(build(tmp_path / "w", alpha()), cache), layout)
+    assert "alpha-1.0.data/data/share/alpha/data.txt" in str(caught.value)
+    assert snapshot(venv) == before and list(elsewhere.iterdir()) == []
+
+
+def test_install_refuses_bad_script_names_even_from_the_cache(
+    tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout
+) -> None:
+    unpacked = unpack(build(tmp_path / "w", alpha()), cache)
+    before = snapshot(venv)
+    for name in ("../../evil", "a\\b", ".profile"):
+        with pytest.raises(UnsafeWheel) as caught:
+            install_wheel(replace(unpacked, console_scripts=((name, "alpha:main"),)), layout)
+        assert repr(name) in str(caught.value)
+    assert snapshot(venv) == before
+
+
+def test_installing_the_same_wheel_twice_is_refused(tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout) -> None:
+    unpacked = unpack(build(tmp_path / "w", alpha()), cache)
+    install_wheel(unpacked, layout)
+    before = snapshot(venv)
+    with pytest.raises(UnsafeWheel, match="alpha 1.0"):
+        install_wheel(unpacked, layout)
+    assert snapshot(venv) == before
+
+
+def test_long_interpreter_paths_get_a_sh_trampoline(tmp_path: Path, cache: Path) -> None:
+    deep = tmp_path / ("d" * 60) / ("e" * 60) / "my venv"
+    deep.parent.mkdir(parents=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(deep)], check=True)
+    install_wheel(unpack(build(tmp_path / "w", alpha()), cache), layout_for(deep, PY))
+    for script in ("alpha", "alpha-tool"):
+        assert (deep / "bin" / script).read_text().startswith("#!/bin/sh\n")
+    assert subprocess.run([str(deep / "bin" / "alpha")], capture_output=True, text=True, check=True).stdout == (
+        "alpha says hi\n"
+    )
+    assert subprocess.run([str(deep / "bin" / "alpha-tool")], capture_output=True, text=True,
+                          check=True).stdout == "tool ran\n"
+
+
+# --- the cache ----------------------------------------------------------------------------------
+
+
+def test_unpacking_again_reuses_the_cache(tmp_path: Path, cache: Path) -> None:
+    wheel = build(tmp_path / "w", alpha())
+    digest = sha256_of(wheel)
+    first = unpack_wheel(wheel, digest, cache)
+    wheel.unlink()  # a cache hit does not need the wheel
+    assert unpack_wheel(wheel, digest, cache) == first
+    assert first.root == cache / digest
+    (cache / f"{digest}.json").unlink()  # a lost marker is rebuilt from the wheel
+    build(tmp_path / "w", alpha())
+    assert unpack_wheel(wheel, digest, cache) == first
+    assert sorted(p.name for p in cache.iterdir()) == [digest, f"{digest}.json"]
+
+
+def test_concurrent_unpacks_agree(tmp_path: Path, cache: Path) -> None:
+    wheel = build(tmp_path / "w", alpha())
+    results: list[UnpackedWheel] = []
+    threads = [threading.Thread(target=lambda: results.append(unpack(wheel, cache))) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 8 and all(result == results[0] for result in results)
+    assert sorted(p.name for p in cache.iterdir()) == sorted([results[0].root.name, results[0].root.name + ".json"])
+
+
+def test_a_wheel_that_differs_from_its_sha256_is_refused(tmp_path: Path, cache: Path) -> None:
+    wheel = build(tmp_path / "w", alpha())
+    with pytest.raises(HashMismatch):
+        unpack_wheel(wheel, "0" * 64, cache)
+    with pytest.raises(ValueError):
+        unpack_wheel(wheel, "../../etc", cache)
+    assert not cache.exists()
+
+
+# --- uninstalling -------------------------------------------------------------------------------
+
+
+def test_uninstall_removes_exactly_the_package(tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout) -> None:
+    install_wheel(unpack(build(tmp_path / "b", WheelSpec("beta", "2.0")), cache), layout)
+    before = snapshot(venv)
+    install_wheel(unpack(build(tmp_path / "a", alpha()), cache), layout)
+    assert run_py(venv, "import alpha.sub.mod, alpha_extra, beta; print('ok')") == "ok"  # writes __pycache__
+    assert (layout.site_packages / "alpha" / "sub" / "__pycache__").is_dir()
+
+    uninstall(layout.site_packages / "alpha-1.0.dist-info", layout)
+    assert without_beta_bytecode(snapshot(venv)) == before
+    for gone in ("alpha", "alpha-1.0.dist-info"):
+        assert not (layout.site_packages / gone).exists()
+    assert not (layout.include / "alpha").exists()
+    assert layout.site_packages.is_dir() and layout.scripts.is_dir() and layout.include.is_dir()
+    assert run_py(venv, "import beta; print(beta.__version__)") == "2.0"
+
+    uninstall(layout.site_packages / "alpha-1.0.dist-info", layout)  # a second time: harmless
+    assert without_beta_bytecode(snapshot(venv)) == before
+
+
+def without_beta_bytecode(files: dict[str, bytes]) -> dict[str, bytes]:
+    """What importing beta added (its __pycache__) is not part of alpha's uninstall."""
+    return {path: data for path, data in files.items() if f"beta{os.sep}__pycache__" not in path}
+
+
+def test_uninstall_of_a_half_removed_package(tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout) -> None:
+    before = snapshot(venv)
+    install_wheel(unpack(build(tmp_path / "a", alpha()), cache), layout)
+    (layout.site_packages / "alpha" / "__init__.py").unlink()
+    (layout.scripts / "alpha").unlink()
+    uninstall(layout.site_packages / "alpha-1.0.dist-info", layout)
+    assert snapshot(venv) == before
+
+
+def test_uninstall_never_leaves_the_venv(tmp_path: Path, venv: Path, layout: SiteLayout) -> None:
+    outside = tmp_path / "outside.txt"
+    absolute = tmp_path / "absolute.txt"
+    behind_link = tmp_path / "elsewhere" / "victim.txt"
+    for path in (outside, absolute, behind_link):
+        path.parent.mkdir(exist_ok=True)
+        path.write_text("keep me")
+    (layout.site_packages / "link").symlink_to(behind_link.parent)
+    dist_info = layout.site_packages / "evil-1.0.dist-info"
+    dist_info.mkdir()
+    (layout.site_packages / "evil.py").write_text("")
+    lines = ["../../../../outside.txt", str(absolute), "link/victim.txt", "../../../pyvenv.cfg",
+             "../../../bin/python", "evil.py", "evil-1.0.dist-info/RECORD"]
+    (dist_info / "RECORD").write_text("".join(f"{line},,\n" for line in lines))
+
+    uninstall(dist_info, layout)
+    assert outside.read_text() == absolute.read_text() == behind_link.read_text() == "keep me"
+    assert (venv / "pyvenv.cfg").is_file() and (venv / "bin" / "python").exists()
+    assert not (layout.site_packages / "evil.py").exists() and not dist_info.exists()
+    assert run_py(venv, "print('still a venv')") == "still a venv"
+
+
+def test_uninstall_without_record_removes_only_the_dist_info(venv: Path, layout: SiteLayout) -> None:
+    (layout.site_packages / "orphan.py").write_text("")
+    dist_info = layout.site_packages / "orphan-1.0.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text("Name: orphan\nVersion: 1.0\n")
+    uninstall(dist_info, layout)
+    assert not dist_info.exists()
+    assert (layout.site_packages / "orphan.py").exists()
+
+
+def test_uninstall_refuses_a_dist_info_outside_site_packages(tmp_path: Path, layout: SiteLayout) -> None:
+    stray = tmp_path / "stray-1.0.dist-info"
+    stray.mkdir()
+    (stray / "RECORD").write_text("")
+    with pytest.raises(EnvsyncError):
+        uninstall(stray, layout)
+    assert stray.is_dir()
+
+
+# --- hostile wheels -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hostile:
+    """A wheel that must be refused, and the entry the refusal must name."""
+
+    entry: str
+    make: Callable[[Path], WheelSpec]
+    limits: Limits | None = None
+    rename: str | None = None  # give the wheel file this name
+    message: tuple[str, ...] = field(default=())  # further words the message must hold
+
+
+def lie(edit: Callable[[list[str]], list[str]], **changes: object) -> Callable[[Path], WheelSpec]:
+    """A spec whose RECORD is the honest one passed through `edit`."""
+
+    def make(tmp_path: Path) -> WheelSpec:
+        spec = WheelSpec("alpha", "1.0", **changes)  # type: ignore[arg-type]
+        return replace(spec, record_override="\n".join(edit(record_of(spec, tmp_path))) + "\n")
+
+    return make
+
+
+def extra(path: str, data: bytes = b"x = 1\n", **changes: object) -> Callable[[Path], WheelSpec]:
+    return lambda _: WheelSpec("alpha", "1.0", extra_entries=[(path, data)], **changes)  # type: ignore[arg-type]
+
+
+def spec(**changes: object) -> Callable[[Path], WheelSpec]:
+    return lambda _: WheelSpec("alpha", "1.0", **changes)  # type: ignore[arg-type]
+
+
+def tweak_init(line: str, new_hash: str | None = None, new_size: str | None = None) -> str:
+    if not line.startswith("alpha/__init__.py,"):
+        return line
+    path, digest, size = line.split(",")
+    return ",".join([path, digest if new_hash is None else new_hash, size if new_size is None else new_size])
+
+
+WRONG_HASH = "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(b"other").digest()).rstrip(b"=").decode()
+
+HOSTILE = {
+    "absolute path": Hostile("/tmp/evil.py", extra("/tmp/evil.py")),
+    "drive letter": Hostile("C:/evil.py", extra("C:/evil.py")),
+    "backslash": Hostile("alpha\\evil.py", extra("alpha\\evil.py")),
+    "dot-dot": Hostile("../evil.py", extra("../evil.py")),
+    "nested dot-dot": Hostile("alpha/../../evil.py", extra("alpha/../../evil.py")),
+    "control character": Hostile("alpha/ev\x07il.py", extra("alpha/ev\x07il.py")),
+    "newline in name": Hostile("alpha/a\nb.py", extra("alpha/a\nb.py")),
+    "symlink entry": Hostile("alpha/link", spec(symlinks={"alpha/link": "/etc/passwd"}), message=("symbolic link",)),
+    "duplicate entry": Hostile("alpha/__init__.py", extra("alpha/__init__.py"), message=("duplicated",)),
+    "duplicate by case": Hostile("Alpha/__init__.py", extra("Alpha/__init__.py"), message=("case",)),
+    "file and folder": Hostile("alpha/__init__.py/x.py", extra("alpha/__init__.py/x.py")),
+    "second dist-info": Hostile("other-1.0.dist-info", extra("other-1.0.dist-info/METADATA")),
+    "dist-info of another project": Hostile("alpha-1.0.dist-info", spec(), rename="beta-1.0-py3-none-any.whl"),
+    "dist-info of another version": Hostile("alpha-1.0.dist-info", spec(), rename="alpha-2.0-py3-none-any.whl"),
+    "missing METADATA": Hostile("alpha-1.0.dist-info/METADATA", spec(omit=("METADATA",)), message=("missing",)),
+    "missing WHEEL": Hostile("alpha-1.0.dist-info/WHEEL", spec(omit=("WHEEL",)), message=("missing",)),
+    "missing RECORD": Hostile("alpha-1.0.dist-info/RECORD", spec(omit=("RECORD",)), message=("missing",)),
+    "Wheel-Version 2": Hostile("alpha-1.0.dist-info/WHEEL", spec(wheel_version="2.0"), message=("2.0",)),
+    "unknown scheme": Hostile("alpha-1.0.data/evil/x.txt", extra("alpha-1.0.data/evil/x.txt")),
+    "file in .data root": Hostile("alpha-1.0.data/x.txt", extra("alpha-1.0.data/x.txt")),
+    "foreign .data": Hostile("beta-1.0.data", extra("beta-1.0.data/purelib/x.py")),
+    "file not in RECORD": Hostile("alpha/extra.py", extra("alpha/extra.py", record_extra_entries=False)),
+    "wrong hash": Hostile("alpha/__init__.py", lie(lambda rows: [tweak_init(r, new_hash=WRONG_HASH) for r in rows])),
+    "wrong size": Hostile("alpha/__init__.py", lie(lambda rows: [tweak_init(r, new_size="3") for r in rows])),
+    "no hash": Hostile("alpha/__init__.py", lie(lambda rows: [tweak_init(r, new_hash="") for r in rows])),
+    "md5 hash": Hostile("alpha/__init__.py", lie(lambda rows: [tweak_init(r, new_hash="md5=abc") for r in rows])),
+    "RECORD names a missing file": Hostile("alpha/ghost.py", lie(lambda rows: [*rows, "alpha/ghost.py,sha256=x,1"])),
+    "RECORD points up": Hostile("../outside.py", lie(lambda rows: [*rows, "../outside.py,sha256=x,1"])),
+    "RECORD points to /": Hostile("/etc/passwd", lie(lambda rows: [*rows, "/etc/passwd,sha256=x,1"])),
+    "zip bomb ratio": Hostile("alpha/bomb.bin", extra("alpha/bomb.bin", b"\0" * (4 << 20)), message=("200:1",)),
+    "total size cap": Hostile("alpha/big.bin", extra("alpha/big.bin", os.urandom(20_000)),
+                              limits=Limits(max_total_size=10_000)),
+    "script name with slash": Hostile("../evil", spec(console_scripts={"../evil": "alpha:main"})),
+    "script name with backslash": Hostile("a\\b", spec(console_scripts={"a\\b": "alpha:main"})),
+    "dot script name": Hostile(".bashrc", spec(gui_scripts={".bashrc": "alpha:main"})),
+    "script target is code": Hostile("runme", spec(console_scripts={"runme": "os; import os"})),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_wheel_is_refused_before_anything_is_written(
+    case: Hostile, tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout
+) -> None:
+    spec = case.make(tmp_path)
+    wheel = build(tmp_path / "wheels", spec)
+    if case.rename:
+        wheel = wheel.rename(wheel.with_name(case.rename))
+    before = snapshot(venv)
+    with pytest.raises(UnsafeWheel) as caught:
+        install_wheel(unpack(wheel, cache, case.limits), layout)
+    message = str(caught.value)
+    assert repr(case.entry) in message or case.entry in message, message
+    assert wheel.name in message
+    for word in case.message:
+        assert word in message
+    assert not cache.exists() or list(cache.iterdir()) == []
+    assert snapshot(venv) == before
