@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from pathlib import Path
 
 
@@ -30,6 +29,8 @@ def cache_subdir(name: str) -> Path:
 
 def write_atomic(target: Path, data: bytes) -> None:
     """Write `data` to `target` through a temp file in the same folder and a rename."""
+    import tempfile  # not at module level: the no-op path never writes
+
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
     try:

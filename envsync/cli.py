@@ -40,10 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
     plan.add_argument("--detailed-exitcode", action="store_true", help="exit 0 in sync, 2 with changes pending")
     _lock_mode(plan)
+    _refresh(plan)
 
     apply = commands.add_parser("apply", parents=[common], help="make the envs match envs.toml")
     apply.add_argument("envs", nargs="*", metavar="ENV")
     _lock_mode(apply)
+    _refresh(apply)
 
     lock = commands.add_parser("lock", parents=[common], help="resolve and write the PEP 751 lock files")
     lock.add_argument("envs", nargs="*", metavar="ENV")
@@ -53,7 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", parents=[common], help="each env's path, interpreter and status")
     listing.add_argument("envs", nargs="*", metavar="ENV")
+    _refresh(listing)
     return parser
+
+
+def _refresh(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--refresh", action="store_true",
+                        help="inspect every env in full, ignoring the record of the last in-sync run")
 
 
 def _lock_mode(parser: argparse.ArgumentParser) -> None:
@@ -108,11 +116,43 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _session(args: argparse.Namespace, out: Output):
-    from .config import find_config, load
+    from .config import load
+    from .paths import find_config
     from .reconcile import Session
 
     config = load(find_config(args.config))
     return Session(config, progress=out.detail)
+
+
+def _stamp(args: argparse.Namespace):
+    """The stamp proving the selected envs are still in sync, or None (take the full path)."""
+    if args.refresh:
+        return None
+    from .paths import find_config
+    from .stamp import still_in_sync
+
+    return still_in_sync(find_config(args.config), args.envs)
+
+
+def _stamped_plan(stamp, config_path):
+    from pathlib import Path
+
+    from .model import EnvPlan, Plan
+
+    return Plan(config_path, tuple(EnvPlan(e.name, Path(e.path), e.display_path, e.python, ()) for e in stamp.envs))
+
+
+def _full_plan(args: argparse.Namespace, out: Output):
+    """Load, resolve (or read locks), survey and diff; stamp the result when all is in sync."""
+    from .reconcile import make_plan, record_in_sync
+    from .stamp import inputs_digest
+
+    inputs = inputs_digest(_config_path(args))
+    session = _session(args, out)
+    plan = make_plan(session, args.envs, _mode(args))
+    if not args.envs and not getattr(args, "frozen", False):
+        record_in_sync(session, plan, inputs)
+    return session, plan
 
 
 def _mode(args: argparse.Namespace):
@@ -124,13 +164,15 @@ def _mode(args: argparse.Namespace):
 
 
 def cmd_plan(args: argparse.Namespace, out: Output) -> int:
-    from .reconcile import make_plan
+    stamp = _stamp(args)
+    if stamp is not None and stamp.text is not None:
+        return _print_stamped(args, stamp)
     from .render import render_json, render_text, use_colour
 
-    session = _session(args, out)
-    try:
-        plan = make_plan(session, args.envs, _mode(args))
-    finally:
+    if stamp is not None:
+        plan = _stamped_plan(stamp, _config_path(args))
+    else:
+        session, plan = _full_plan(args, out)
         session.close()
     if args.json:
         print(render_json(plan))
@@ -143,32 +185,61 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
     return EXIT_CHANGES if args.detailed_exitcode and plan.has_changes else EXIT_OK
 
 
+def _config_path(args: argparse.Namespace):
+    from .paths import find_config
+
+    return find_config(args.config)
+
+
+def _print_stamped(args: argparse.Namespace, stamp) -> int:
+    """Print a whole-config in-sync plan from the stamp, importing nothing heavy."""
+    if args.json:
+        import json
+        import os
+
+        shown = os.path.relpath(_config_path(args))
+        print(json.dumps({"version": 1, "config": shown, **stamp.document}, indent=2))
+    elif not args.quiet:
+        print(stamp.text)
+    return EXIT_OK
+
+
 def cmd_apply(args: argparse.Namespace, out: Output) -> int:
-    from .reconcile import make_plan
     from .render import env_header
 
     started = time.monotonic()
-    session = _session(args, out)
+    if _stamp(args) is not None:
+        out.info(f"No changes. Every environment is in sync ({time.monotonic() - started:.2f}s).")
+        return EXIT_OK
+    session, plan = _full_plan(args, out)
     try:
-        plan = make_plan(session, args.envs, _mode(args))
-        if not plan.has_changes and not plan.errors:
-            for path in session.write_locks():
-                out.info(f"wrote {path.name}")
-            out.info(f"No changes. Every environment is in sync ({time.monotonic() - started:.2f}s).")
-            return EXIT_OK
-        from .install.apply import apply_plan
+        result = None
+        if plan.has_changes or plan.errors:
+            from .install.apply import apply_plan
 
-        result = apply_plan(plan, lambda env: session.index(env.desired.spec.index), out.info)
-        for path in session.write_locks():
+            result = apply_plan(plan, lambda env: session.index(env.desired.spec.index), out.info)
+        written = session.write_locks()
+        for path in written:
             out.info(f"wrote {path.name}")
+        if (result or written) and not args.envs and not args.frozen:
+            _stamp_after_apply(args, out)
     finally:
         session.close()
+    if result is None:
+        out.info(f"No changes. Every environment is in sync ({time.monotonic() - started:.2f}s).")
+        return EXIT_OK
     for env in plan.envs:
         if not env.actions:
             out.info(f"{env_header(env)}: in sync")
     out.info(f"Applied {result.actions} change{'s' if result.actions != 1 else ''} to {result.envs_changed} "
              f"env{'s' if result.envs_changed != 1 else ''} in {time.monotonic() - started:.2f}s.")
     return EXIT_OK
+
+
+def _stamp_after_apply(args: argparse.Namespace, out: Output) -> None:
+    """Plan again from the fresh locks (no index needed) and stamp it if all is in sync."""
+    session, _ = _full_plan(args, out)
+    session.close()
 
 
 def cmd_lock(args: argparse.Namespace, out: Output) -> int:
@@ -200,12 +271,12 @@ def _normalise(name: str) -> str:
 
 def cmd_list(args: argparse.Namespace, out: Output) -> int:
     from .model import ActionKind
-    from .reconcile import make_plan
 
-    session = _session(args, out)
-    try:
-        plan = make_plan(session, args.envs)
-    finally:
+    stamp = _stamp(args)
+    if stamp is not None:
+        plan = _stamped_plan(stamp, _config_path(args))
+    else:
+        session, plan = _full_plan(args, out)
         session.close()
     rows = []
     for env in plan.envs:

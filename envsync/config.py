@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import ConfigError
 from .model import Config, EnvSpec, IndexSettings
+from .paths import CONFIG_NAME, find_config  # noqa: F401 - re-exported for callers of config
 
-CONFIG_NAME = "envs.toml"
 ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 # Names that would collide with envsync's own files in the env root or confuse the CLI.
 RESERVED_NAMES = frozenset({"envsync", "locks", "tmp"})
@@ -71,24 +71,6 @@ class EnvModel(_Strict):
 class FileModel(_Strict):
     settings: SettingsModel = Field(default_factory=SettingsModel)
     envs: dict[str, EnvModel] = Field(default_factory=dict)
-
-
-def find_config(explicit: str | None, start: Path | None = None) -> Path:
-    """`explicit` if given, else the nearest envs.toml in the current folder or a parent."""
-    if explicit:
-        path = Path(explicit).expanduser().absolute()
-        if not path.is_file():
-            raise ConfigError(f"{explicit}: no such config file", "check the --config path")
-        return path
-    here = (start or Path.cwd()).absolute()
-    for folder in (here, *here.parents):
-        candidate = folder / CONFIG_NAME
-        if candidate.is_file():
-            return candidate
-    raise ConfigError(
-        f"no {CONFIG_NAME} found in {here} or any parent folder",
-        "create one (see the README), or pass --config PATH",
-    )
 
 
 def load(path: Path) -> Config:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from packaging.requirements import Requirement
-from packaging.utils import NormalizedName
-from packaging.version import Version
+if TYPE_CHECKING:  # annotations only: the no-op path must not pay for importing packaging
+    from packaging.requirements import Requirement
+    from packaging.utils import NormalizedName
+    from packaging.version import Version
 
 
 @dataclass(frozen=True)

@@ -189,3 +189,21 @@ def undeclared_envs(config: Config) -> list[EnvPlan]:
             plans.append(plan_env_removal(child.name, actual, shown))
     return plans
 
+
+
+def record_in_sync(session: Session, plan: Plan, inputs: list) -> None:
+    """Stamp a whole-config plan that is in sync, so the next no-op run can skip all of this."""
+    from .render import plan_document, render_text
+    from .stamp import StampedEnv, record
+    from .survey import site_packages
+
+    if plan.has_changes or plan.errors or session.pending_locks:
+        return
+    stamped = []
+    for env in plan.envs:
+        desired = env.desired
+        folder = site_packages(env.path, desired.interpreter.version) if desired else None
+        if desired is None or folder is None:
+            return
+        stamped.append(StampedEnv(env.name, str(env.path), env.display_path, env.python or "", str(folder)))
+    record(session.config.path, inputs, session.config.root, stamped, render_text(plan), plan_document(plan))

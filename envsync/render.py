@@ -96,15 +96,22 @@ def action_json(action: Action) -> dict[str, str]:
     return out
 
 
-def render_json(plan: Plan, cwd: Path | None = None) -> str:
-    config = plan.config_path
+def config_shown(config: Path, cwd: Path | None = None) -> str:
+    """The config's path as JSON shows it: relative to the current folder."""
     try:
-        shown = os.path.relpath(config, cwd or Path.cwd())
+        return os.path.relpath(config, cwd or Path.cwd())
     except ValueError:
-        shown = str(config)
-    document = {
-        "version": 1,
-        "config": shown,
+        return str(config)
+
+
+def render_json(plan: Plan, cwd: Path | None = None) -> str:
+    document = plan_document(plan)
+    return json.dumps({"version": 1, "config": config_shown(plan.config_path, cwd), **document}, indent=2)
+
+
+def plan_document(plan: Plan) -> dict:
+    """The JSON plan without its `version` and `config` keys (SPEC §2)."""
+    return {
         "envs": [
             {
                 "name": env.name, "path": env.display_path, "python": env.python,
@@ -115,4 +122,3 @@ def render_json(plan: Plan, cwd: Path | None = None) -> str:
         ],
         "summary": plan.summary(),
     }
-    return json.dumps(document, indent=2)

@@ -1,0 +1,122 @@
+"""The no-op fast path: prove "nothing changed since the last in-sync run" from a few stats.
+
+After a run that left every env in sync, we record a stamp: digests of the config
+inputs and of each lock, and a cheap fingerprint of each venv (pyvenv.cfg,
+site-packages and bin/ folder times). Any install or removal by any tool changes a
+folder's mtime, so when every fingerprint and digest still matches, the envs are
+still in sync and the full survey, resolver, HTTP client and pydantic are never
+imported. Anything that disagrees falls back to the full path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections import namedtuple
+from collections.abc import Iterable
+from pathlib import Path
+
+from .cache import cache_subdir, write_atomic
+
+SCHEME = 1
+INPUT_VARIABLES = ("ENVSYNC_INDEX_URL", "ENVSYNC_EXTRA_INDEX_URLS")
+
+
+# Named tuples, not dataclasses: importing dataclasses would cost this path more than it saves.
+StampedEnv = namedtuple("StampedEnv", "name path display_path python site_packages")
+StampedEnv.__doc__ = "An env as the last in-sync run saw it."
+Stamp = namedtuple("Stamp", "envs text document")
+Stamp.__doc__ = """What a proven no-op prints: the selected envs, and the whole plan pre-rendered
+(`text`, and `document` — the JSON without its cwd-relative "config" key) when no envs were named."""
+
+
+def _signature(path: str | Path) -> list[int] | None:
+    """A file's identity and last change, as git's index keeps it: (inode, mtime_ns, size)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return [info.st_ino, info.st_mtime_ns, info.st_size]
+
+
+def inputs_digest(config_path: Path) -> list:
+    """Everything the desired state is computed from, besides the locks."""
+    files = [_signature(config_path), _signature(config_path.parent / "pyproject.toml")]
+    return [files, [os.environ.get(name, "") for name in INPUT_VARIABLES]]
+
+
+def fingerprint(env_path: str, site_packages: str) -> list:
+    """Cheap evidence of a venv's contents: changes whenever a package is added or removed."""
+    return [_signature(os.path.join(env_path, "pyvenv.cfg")), _signature(site_packages),
+            _signature(os.path.join(env_path, "bin")), _signature(os.path.join(env_path, "bin", "python"))]
+
+
+def _root_listing(root: Path) -> list[str]:
+    try:
+        return sorted(os.listdir(root))
+    except OSError:
+        return []
+
+
+def _stamp_path(config_path: Path) -> Path:
+    key = str(config_path).strip("/").replace("/", "%")  # one readable file per config path
+    return cache_subdir("stamps") / f"{key[-200:]}.json"
+
+
+def _lock_file(config_path: Path, env: str) -> Path:
+    return config_path.parent / f"pylock.{env}.toml"
+
+
+def record(config_path: Path, inputs: list, root: Path, envs: Iterable[StampedEnv], text: str,
+           plan_document: dict) -> None:
+    """Remember that every env in `envs` (the config's whole set) is in sync right now.
+
+    `inputs` is `inputs_digest` taken before the config was read, so an edit made while
+    planning leaves a stamp that no longer matches.
+    """
+    document = {
+        "scheme": SCHEME,
+        "text": text,
+        "document": plan_document,
+        "inputs": inputs,
+        "root": str(root),
+        "root_listing": _root_listing(root),
+        "envs": [
+            {**env._asdict(), "lock": _signature(_lock_file(config_path, env.name)),
+             "fingerprint": fingerprint(env.path, env.site_packages)}
+            for env in envs
+        ],
+    }
+    write_atomic(_stamp_path(config_path), json.dumps(document).encode())
+
+
+def forget(config_path: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(_stamp_path(config_path))
+
+
+def still_in_sync(config_path: Path, names: list[str]) -> Stamp | None:
+    """The selected envs if the stamp proves they are in sync, else None (take the full path)."""
+    try:
+        document = json.loads(_stamp_path(config_path).read_bytes())
+    except (OSError, ValueError):
+        return None
+    if document.get("scheme") != SCHEME or document.get("inputs") != inputs_digest(config_path):
+        return None
+    entries = {entry["name"]: entry for entry in document["envs"]}
+    if names:
+        if any(name not in entries for name in names):
+            return None
+    elif _root_listing(Path(document["root"])) != document["root_listing"]:
+        return None  # a folder appeared or vanished under the env root: maybe an env to remove
+    selected = [entries[name] for name in names] if names else list(entries.values())
+    for entry in selected:
+        if entry["lock"] != _signature(_lock_file(config_path, entry["name"])):
+            return None
+        if entry["fingerprint"] != fingerprint(entry["path"], entry["site_packages"]):
+            return None
+    envs = [StampedEnv(**{key: entry[key] for key in StampedEnv._fields}) for entry in selected]
+    if names:
+        return Stamp(envs, None, None)
+    return Stamp(envs, document["text"], document["document"])
