@@ -150,6 +150,7 @@ def _full_plan(args: argparse.Namespace, out: Output):
     inputs = inputs_digest(_config_path(args))
     session = _session(args, out)
     plan = make_plan(session, args.envs, _mode(args))
+    session.inputs = inputs
     if not args.envs and not getattr(args, "frozen", False):
         record_in_sync(session, plan, inputs)
     return session, plan
@@ -205,12 +206,14 @@ def _print_stamped(args: argparse.Namespace, stamp) -> int:
 
 
 def cmd_apply(args: argparse.Namespace, out: Output) -> int:
-    from .render import env_header
 
     started = time.monotonic()
     if _stamp(args) is not None:
         out.info(f"No changes. Every environment is in sync ({time.monotonic() - started:.2f}s).")
         return EXIT_OK
+    from .reconcile import record_in_sync
+    from .render import env_header
+
     session, plan = _full_plan(args, out)
     try:
         result = None
@@ -222,7 +225,7 @@ def cmd_apply(args: argparse.Namespace, out: Output) -> int:
         for path in written:
             out.info(f"wrote {path.name}")
         if (result or written) and not args.envs and not args.frozen:
-            _stamp_after_apply(args, out)
+            record_in_sync(session, plan.as_applied(), session.inputs)
     finally:
         session.close()
     if result is None:
@@ -234,12 +237,6 @@ def cmd_apply(args: argparse.Namespace, out: Output) -> int:
     out.info(f"Applied {result.actions} change{'s' if result.actions != 1 else ''} to {result.envs_changed} "
              f"env{'s' if result.envs_changed != 1 else ''} in {time.monotonic() - started:.2f}s.")
     return EXIT_OK
-
-
-def _stamp_after_apply(args: argparse.Namespace, out: Output) -> None:
-    """Plan again from the fresh locks (no index needed) and stamp it if all is in sync."""
-    session, _ = _full_plan(args, out)
-    session.close()
 
 
 def cmd_lock(args: argparse.Namespace, out: Output) -> int:

@@ -7,7 +7,7 @@ tested with plain values and the planner stays a pure function.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -190,6 +190,14 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         return any(env.actions for env in self.envs)
+
+    def as_applied(self) -> Plan:
+        """The plan of the same envs once this one has been carried out: nothing left to do."""
+        kept = tuple(
+            replace(env, actions=(), lock_note=None) for env in self.envs
+            if not any(action.kind is ActionKind.REMOVE_ENV for action in env.actions)
+        )
+        return replace(self, envs=kept)
 
     @property
     def errors(self) -> tuple[EnvPlan, ...]:

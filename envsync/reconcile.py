@@ -33,6 +33,7 @@ class Session:
     _indexes: dict[IndexSettings, object] = field(default_factory=dict)
     _interpreters: dict[str | None, Interpreter] = field(default_factory=dict)
     pending_locks: dict[Path, str] = field(default_factory=dict)
+    inputs: list | None = None  # the stamp's view of the config files, taken before loading them
 
     def index(self, settings: IndexSettings):
         from .index import IndexClient

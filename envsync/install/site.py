@@ -175,24 +175,43 @@ def shebang(python: Path, args: bytes = b"") -> bytes:
 def _check_targets(ops: list[_Op], record_path: Path, layout: SiteLayout) -> None:
     """Refuse, before writing anything, a destination outside the venv, twice used, or existing."""
     root = Path(os.path.realpath(layout.root))
-    resolved: dict[Path, Path] = {}  # folder -> its realpath: many files share few folders
+    folders = _FolderCache()
     seen: dict[str, str] = {}
     existing: list[Path] = []
     for dest, origin in [*((op.dest, op.origin) for op in ops), (record_path, "RECORD")]:
-        folder = resolved.get(dest.parent)
-        if folder is None:
-            folder = resolved[dest.parent] = Path(os.path.realpath(dest.parent))
+        real, present = folders.lookup(dest.parent)
         # An existing dest (a symlink too) is refused below, so its folder decides where it lands.
-        if not folder.is_relative_to(root) or dest.name in ("", ".", ".."):
+        if not real.is_relative_to(root) or dest.name in ("", ".", ".."):
             raise UnsafeWheel(f"refusing {origin!r}: it would be written to {dest}, outside the env {layout.root}")
         key = os.path.normcase(os.path.normpath(dest))
         if key in seen:
             raise UnsafeWheel(f"refusing {origin!r}: {seen[key]!r} is also installed to {dest}")
         seen[key] = origin
-        if os.path.lexists(dest):
+        if present and os.path.lexists(dest):  # in a folder that does not exist yet, nothing can
             existing.append(dest)
     if existing:
         raise _conflict(existing, layout)
+
+
+class _FolderCache:
+    """Real path and existence of destination folders: many files share few folders.
+
+    A folder that does not exist yet will be made by us as a plain folder, so its real
+    path is its nearest existing ancestor's real path plus the rest, read lexically.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[Path, tuple[Path, bool]] = {}
+
+    def lookup(self, folder: Path) -> tuple[Path, bool]:
+        known = self._known.get(folder)
+        if known is None:
+            if os.path.isdir(folder) or folder.parent == folder:
+                known = (Path(os.path.realpath(folder)), True)
+            else:
+                known = (self.lookup(folder.parent)[0] / folder.name, False)
+            self._known[folder] = known
+        return known
 
 
 def _conflict(existing: list[Path], layout: SiteLayout) -> UnsafeWheel:
@@ -285,6 +304,9 @@ def _record_row(op: _Op, layout: SiteLayout) -> tuple[str, str, str]:
 
 
 def _relative(path: Path, layout: SiteLayout) -> str:
+    text, base = str(path), str(layout.site_packages) + os.sep
+    if text.startswith(base):  # most files: no need for relpath's general walk
+        return text[len(base):].replace(os.sep, "/")
     return os.path.relpath(path, layout.site_packages).replace(os.sep, "/")
 
 
