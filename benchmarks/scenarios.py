@@ -1,0 +1,257 @@
+"""The five scenarios. Each one builds its folders under .work/, then measures every tool on a workload.
+
+Every scenario returns `Row`s; a tool that fails (envsync included) gives a row that
+records the failure, and the other rows are still measured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness import Bench, Logger, Once, Row, Step, StepFailed, bench, run_steps
+from report import Metric
+from tools import Toolchain, remove, venv_python, write_envs_toml, write_lines, write_uv_project
+from workloads import Workload
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every scenario needs: the tools, a work folder, and how often to measure."""
+
+    tools: Toolchain
+    work: Path
+    repeat: int
+    pip_repeat: int
+    timeout: float
+    log: Logger
+
+    def run(self, steps: Sequence[Step]) -> None:
+        """Run untimed steps (setup); raise StepFailed if one fails."""
+        run_steps(steps, self.timeout)
+
+    def measure(self, workload: Workload, specs: Sequence[Bench]) -> list[Row]:
+        return [bench(spec, workload.name, self.repeat, self.timeout, self.log) for spec in specs]
+
+
+def fresh_dir(path: Path) -> Path:
+    remove(path)
+    path.mkdir(parents=True)
+    return path
+
+
+def count_dists(venv: Path) -> str:
+    """How many distributions a venv holds, as a note ("" when there is no venv)."""
+    found = list(venv.glob("lib/python*/site-packages/*.dist-info"))
+    return f"{len(found)} dists in venv" if venv.is_dir() else ""
+
+
+def ensure_in_sync(ctx: Context, config: Path) -> Callable[[], None]:
+    """Setup for a no-op: apply, then check that `plan --detailed-exitcode` says in sync (exit 0)."""
+    def setup() -> None:
+        tools = ctx.tools
+        ctx.run([tools.envsync_step("apply", config)])
+        try:
+            ctx.run([tools.envsync_step("plan", config, "--detailed-exitcode")])
+        except StepFailed as failure:
+            raise StepFailed(failure.command, "not in sync right after apply:\n" + failure.detail) from None
+    return setup
+
+
+# -- 1. no-op ---------------------------------------------------------------------------------
+
+NOOP_RATIOS = {"÷ uv sync": "uv sync", "÷ uv pip sync": "uv pip sync", "÷ pip-sync": "pip-sync"}
+
+
+def noop(ctx: Context, wl: Workload) -> list[Row]:
+    """Everything already in sync, locks fresh: how long does each tool take to say so?"""
+    tools, root, pins = ctx.tools, fresh_dir(ctx.work / "noop" / wl.name), wl.pins
+    config3 = write_envs_toml(root / "envsync-3", tools.python, {"a": pins, "b": pins, "c": pins})
+    config1 = write_envs_toml(root / "envsync-1", tools.python, {"a": pins})
+    project = root / "uv-project"
+    write_uv_project(project, pins, tools.python)
+    uv_venv, pip_venv = root / "uv-venv", root / "pip-sync-venv"
+
+    synced3 = Once(ensure_in_sync(ctx, config3))
+    synced1 = Once(ensure_in_sync(ctx, config1))
+    uv_project = Once(lambda: ctx.run([tools.uv_step("sync", "-q", cwd=project)]))
+    uv_synced = Once(lambda: ctx.run(tools.uv_venv_sync(uv_venv, wl.pins_file)))
+
+    def pip_sync_target() -> None:
+        tools.pip_tool("pip-sync")  # fails first when pip-tools is missing
+        ctx.run(tools.uv_seeded_venv_install(pip_venv, wl.pins_file))
+        ctx.run([tools.pip_sync_step(pip_venv, wl.pins_file)])  # pip-sync's own first run, untimed
+
+    pip_installed = Once(pip_sync_target)
+    return ctx.measure(wl, [
+        Bench("envsync plan (3 envs)", lambda: [tools.envsync_step("plan", config3)], setup=synced3,
+              ratios=NOOP_RATIOS),
+        Bench("envsync apply (3 envs)", lambda: [tools.envsync_step("apply", config3)], setup=synced3,
+              ratios=NOOP_RATIOS),
+        Bench("envsync plan (1 env)", lambda: [tools.envsync_step("plan", config1)], setup=synced1,
+              ratios=NOOP_RATIOS),
+        Bench("envsync apply (1 env)", lambda: [tools.envsync_step("apply", config1)], setup=synced1,
+              ratios=NOOP_RATIOS),
+        Bench("uv sync", lambda: [tools.uv_step("sync", "-q", cwd=project)], setup=uv_project),
+        Bench("uv sync --frozen", lambda: [tools.uv_step("sync", "-q", "--frozen", cwd=project)], setup=uv_project),
+        Bench("uv pip sync", lambda: [tools.uv_step("pip", "sync", "-q", "--python", str(venv_python(uv_venv)),
+                                                    str(wl.pins_file), cwd=root)], setup=uv_synced),
+        Bench("pip-sync", lambda: [tools.pip_sync_step(pip_venv, wl.pins_file)], setup=pip_installed),
+    ])
+
+
+# -- 2. warm install into a fresh venv ----------------------------------------------------------
+
+def install(ctx: Context, wl: Workload) -> list[Row]:
+    """Every cache warm, the venv deleted before each run: build it again from the pins."""
+    tools, root = ctx.tools, fresh_dir(ctx.work / "install" / wl.name)
+    config = write_envs_toml(root / "envsync", tools.python, {"a": wl.pins})
+    envsync_venv, uv_venv, pip_venv = root / "envsync" / ".envs" / "a", root / "uv-venv", root / "pip-venv"
+    rows = ctx.measure(wl, [
+        Bench("envsync apply", lambda: [tools.envsync_step("apply", config)],
+              setup=Once(lambda: ctx.run([tools.envsync_step("apply", config)])),
+              prepare=lambda: remove(envsync_venv),
+              ratios={"÷ uv": "uv venv + uv pip sync", "÷ pip": "venv + pip install -r"}),
+        Bench("uv venv + uv pip sync", lambda: tools.uv_venv_sync(uv_venv, wl.pins_file),
+              setup=Once(lambda: ctx.run(tools.uv_venv_sync(uv_venv, wl.pins_file))),
+              prepare=lambda: remove(uv_venv)),
+        Bench("venv + pip install -r", lambda: tools.pip_venv_install(pip_venv, wl.pins_file),
+              setup=Once(lambda: ctx.run(tools.pip_venv_install(pip_venv, wl.pins_file))),
+              prepare=lambda: remove(pip_venv), repeat=ctx.pip_repeat),
+    ])
+    for row, venv in zip(rows, (envsync_venv, uv_venv, pip_venv), strict=True):
+        row.note = count_dists(venv)
+    return rows
+
+
+# -- 3. resolve ---------------------------------------------------------------------------------
+
+def resolve(ctx: Context, wl: Workload) -> list[Row]:
+    """Resolve the top-level requirements to a full pinned set, with a warm cache and with an empty one."""
+    tools, root = ctx.tools, fresh_dir(ctx.work / "resolve" / wl.name)
+    config = write_envs_toml(root / "envsync", tools.python, {"a": wl.inputs})
+    cold = root / "cold-cache"
+    uv_out, pip_out = root / "uv-requirements.txt", root / "pip-requirements.txt"
+
+    def empty_cache() -> None:
+        fresh_dir(cold)
+
+    def envsync_lock(cache: Path | None = None) -> list[Step]:
+        return [tools.envsync_step("lock", config, "--upgrade", cache=cache)]
+
+    def uv_compile(cache: Path | None = None) -> list[Step]:
+        return [tools.uv_step("pip", "compile", "-q", "--upgrade", "--no-header", str(wl.in_file),
+                              "-o", str(uv_out), cwd=root, cache=cache)]
+
+    def pip_compile(cache: Path | None = None) -> list[Step]:
+        return [tools.pip_compile_step(wl.in_file, pip_out, cache)]
+
+    return ctx.measure(wl, [
+        Bench("envsync lock --upgrade (warm)", envsync_lock, setup=Once(lambda: ctx.run(envsync_lock())),
+              ratios={"÷ uv": "uv pip compile (warm)", "÷ pip-compile": "pip-compile (warm)"}),
+        Bench("envsync lock --upgrade (cold)", lambda: envsync_lock(cold / "envsync"), prepare=empty_cache,
+              ratios={"÷ uv": "uv pip compile (cold)", "÷ pip-compile": "pip-compile (cold)"}),
+        Bench("uv pip compile (warm)", uv_compile, setup=Once(lambda: ctx.run(uv_compile()))),
+        Bench("uv pip compile (cold)", lambda: uv_compile(cold / "uv"), prepare=empty_cache),
+        Bench("pip-compile (warm)", pip_compile, setup=Once(lambda: ctx.run(pip_compile())), repeat=ctx.pip_repeat),
+        Bench("pip-compile (cold)", lambda: pip_compile(cold), prepare=empty_cache, repeat=ctx.pip_repeat),
+    ])
+
+
+# -- 4. several envs ----------------------------------------------------------------------------
+
+MULTI_RATIOS_3 = {"3 envs ÷ 1 env": "envsync apply (1 env)", "÷ uv": "uv: 3 × (venv + pip sync)"}
+UV_RATIOS_3 = {"3 envs ÷ 1 env": "uv: 1 × (venv + pip sync)"}
+
+
+def multi_env(ctx: Context, wl: Workload) -> list[Row]:
+    """Three envs that share the workload's pins and add one package each, from fresh venvs, vs one env."""
+    tools, root, pins = ctx.tools, fresh_dir(ctx.work / "multi-env" / wl.name), wl.pins
+    envs3 = {f"e{n}": [*pins, extra] for n, extra in enumerate(wl.extras[:3], 1)}
+    config3 = write_envs_toml(root / "envsync-3", tools.python, envs3)
+    config1 = write_envs_toml(root / "envsync-1", tools.python, {"e0": pins})
+    pins_files = [write_lines(root / f"{name}.pins.txt", deps) for name, deps in envs3.items()]
+    uv_venvs = [root / "uv" / name for name in envs3]
+    uv_single = root / "uv" / "e0"
+
+    def uv_three() -> list[Step]:
+        return [step for venv, pins_file in zip(uv_venvs, pins_files, strict=True)
+                for step in tools.uv_venv_sync(venv, pins_file)]
+
+    def drop_uv_three() -> None:
+        for venv in uv_venvs:
+            remove(venv)
+
+    return ctx.measure(wl, [
+        Bench("envsync apply (3 envs)", lambda: [tools.envsync_step("apply", config3)],
+              setup=Once(lambda: ctx.run([tools.envsync_step("apply", config3)])),
+              prepare=lambda: remove(root / "envsync-3" / ".envs"), ratios=MULTI_RATIOS_3),
+        Bench("envsync apply (1 env)", lambda: [tools.envsync_step("apply", config1)],
+              setup=Once(lambda: ctx.run([tools.envsync_step("apply", config1)])),
+              prepare=lambda: remove(root / "envsync-1" / ".envs"), ratios={"÷ uv": "uv: 1 × (venv + pip sync)"}),
+        Bench("uv: 3 × (venv + pip sync)", uv_three, setup=Once(lambda: ctx.run(uv_three())),
+              prepare=drop_uv_three, ratios=UV_RATIOS_3),
+        Bench("uv: 1 × (venv + pip sync)", lambda: tools.uv_venv_sync(uv_single, wl.pins_file),
+              setup=Once(lambda: ctx.run(tools.uv_venv_sync(uv_single, wl.pins_file))),
+              prepare=lambda: remove(uv_single)),
+    ])
+
+
+# -- 5. memory ----------------------------------------------------------------------------------
+
+def memory(ctx: Context, wl: Workload) -> list[Row]:
+    """Peak RSS of a warm apply into a fresh venv (the largest process, envsync or one it waited for)."""
+    tools, root = ctx.tools, fresh_dir(ctx.work / "memory" / wl.name)
+    config = write_envs_toml(root / "envsync", tools.python, {"a": wl.pins})
+    envsync_venv, uv_venv = root / "envsync" / ".envs" / "a", root / "uv-venv"
+    return ctx.measure(wl, [
+        Bench("envsync apply (fresh venv)", lambda: [tools.envsync_step("apply", config)],
+              setup=Once(lambda: ctx.run([tools.envsync_step("apply", config)])),
+              prepare=lambda: remove(envsync_venv), ratios={"RSS ÷ uv": "uv venv + uv pip sync"}),
+        Bench("uv venv + uv pip sync", lambda: tools.uv_venv_sync(uv_venv, wl.pins_file),
+              setup=Once(lambda: ctx.run(tools.uv_venv_sync(uv_venv, wl.pins_file))),
+              prepare=lambda: remove(uv_venv)),
+    ])
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    title: str
+    about: str
+    run: Callable[[Context, Workload], list[Row]]
+    metric: Metric = "seconds"
+
+
+SCENARIOS = {
+    s.name: s for s in [
+        Scenario("noop", "1. No-op (everything in sync, locks fresh)",
+                 "Wall-clock of the whole process when there is nothing to do. envsync on a config of 3 envs "
+                 "(each with the workload's pins) and of 1 env; `uv sync` (checks that uv.lock is up to date) and "
+                 "`uv sync --frozen` on an equivalent, already synced uv project (1 venv); `uv pip sync pins.txt` "
+                 "on a synced venv; `pip-sync pins.txt` on a synced venv that has pip (made by `uv venv --seed`). Ratios: envsync's median ÷ the "
+                 "tool's median, same workload.", noop),
+        Scenario("install", "2. Warm install into a fresh venv",
+                 "Every cache warm (one untimed run first); before each timed run the venv is deleted. envsync: "
+                 "`envsync apply` with a fresh lock. uv: `uv venv && uv pip sync pins.txt`. pip: "
+                 "`python -m venv && pip install -r pins.txt` (pip's own venv also gets pip and setuptools).",
+                 install),
+        Scenario("resolve", "3. Resolve",
+                 "The workload's top-level requirements (`.in`) to a full pinned set, ignoring any earlier result. "
+                 "envsync: `envsync lock --upgrade`; uv: `uv pip compile --upgrade`; pip-tools: "
+                 "`pip-compile --upgrade`. Warm: the tool's cache kept from an untimed first run. Cold: an empty "
+                 "cache folder for every run (ENVSYNC_CACHE_DIR, UV_CACHE_DIR, PIP_CACHE_DIR and pip-compile's "
+                 "--cache-dir).", resolve),
+        Scenario("multi-env", "4. Several envs",
+                 "Three envs that each hold the workload's pins plus one extra package, applied from fresh venvs "
+                 "in one command, against one env with the pins alone (caches warm). uv does the same with three "
+                 "`uv venv && uv pip sync` runs. `3 envs ÷ 1 env` near 1 means shared, concurrent work; 3 means "
+                 "none is shared.", multi_env),
+        Scenario("memory", "5. Peak memory",
+                 "Peak RSS (`getrusage(RUSAGE_CHILDREN).ru_maxrss` in a fresh child process per run: the largest "
+                 "of the tool's process and the processes it waited for) of a warm apply into a fresh venv. "
+                 "Budget (SPEC §5): under 200 MB for a 150-package env. The ratio divides peak RSS.",
+                 memory, metric="rss"),
+    ]
+}
