@@ -44,7 +44,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="use synthetic wheels on a local index on 127.0.0.1 instead of PyPI")
     parser.add_argument("--python", help="interpreter every venv is made from (default: python3.11 on PATH)")
     parser.add_argument("--envsync-cmd", default=f"{shlex.quote(sys.executable)} -m envsync",
-                        help="how to run envsync, from the repository root (default: this Python -m envsync)")
+                        help="how to run envsync, from the repository root or the --envsync-ref snapshot "
+                             "(default: this Python -m envsync)")
+    parser.add_argument("--envsync-ref", metavar="GITREF",
+                        help="measure envsync as committed at GITREF (a snapshot under .work/), not the working tree")
     parser.add_argument("--no-pip-tools", action="store_true", help="skip pip-sync and pip-compile")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds before one command counts as failed")
     parser.add_argument("--output", type=Path, default=WORK_DIR / "last-run.md", help="where to write the report")
@@ -68,10 +71,26 @@ def git(*args: str) -> str:
     return proc.stdout.strip() if proc.returncode == 0 else "?"
 
 
-def envsync_revision() -> str:
-    """The commit envsync is measured at, flagged when envsync/ has uncommitted changes."""
+def envsync_revision(ref: str | None) -> str:
+    """The commit envsync is measured at, flagged when it is the working tree with uncommitted changes."""
+    if ref:
+        return f"{git('rev-parse', '--short', ref)} ({ref}, committed snapshot)"
     dirty = git("status", "--porcelain", "--", "envsync")
     return git("rev-parse", "--short", "HEAD") + (" + uncommitted changes in envsync/" if dirty else "")
+
+
+def envsync_snapshot(ref: str) -> Path:
+    """envsync/ as committed at `ref`, extracted once into .work/envsync-<commit>/."""
+    commit = git("rev-parse", ref)
+    if commit == "?":
+        raise SystemExit(f"run.py: --envsync-ref {ref!r} is not a commit of {REPO_ROOT}")
+    target = WORK_DIR / f"envsync-{commit[:12]}"
+    if not (target / "envsync" / "__main__.py").is_file():
+        target.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "-C", str(REPO_ROOT), "archive", commit, "envsync"],
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
 
 
 def machine_header(args: argparse.Namespace, tools: Toolchain, notes: list[str]) -> list[str]:
@@ -84,7 +103,8 @@ def machine_header(args: argparse.Namespace, tools: Toolchain, notes: list[str])
         f"- machine: {platform.platform()}, nproc {os.cpu_count()}, load average at start "
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}",
         f"- python (every venv): {python} ({version_of([python, '--version'])})",
-        f"- envsync: {version_of([*tools.envsync, '--version'])} at {envsync_revision()}, "
+        f"- envsync: {version_of([*tools.envsync, '--version'], tools.envsync_cwd)} at "
+        f"{envsync_revision(args.envsync_ref)}, "
         f"run as `{shlex.join(tools.envsync)}`",
         f"- uv: {version_of([str(tools.uv), '--version']) if tools.uv else 'not found'}",
         f"- pip (in venvs made by `python -m venv`): {pip_version}",
@@ -107,7 +127,8 @@ def make_toolchain(args: argparse.Namespace, work: Path, index_url: str | None) 
                                                 WORK_DIR / "tools" / "pip-cache", args.offline)
         notes.append(note)
     envsync = tuple(shlex.split(args.envsync_cmd))
-    tools = Toolchain(python, envsync, real_executable("uv"), pip_tools_bin, work / "cache", index_url)
+    envsync_cwd = envsync_snapshot(args.envsync_ref) if args.envsync_ref else REPO_ROOT
+    tools = Toolchain(python, envsync, envsync_cwd, real_executable("uv"), pip_tools_bin, work / "cache", index_url)
     return tools, notes
 
 

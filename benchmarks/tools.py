@@ -50,11 +50,11 @@ def clean_environ() -> dict[str, str]:
     return env
 
 
-def version_of(argv: Sequence[str]) -> str:
+def version_of(argv: Sequence[str], cwd: Path = REPO_ROOT) -> str:
     """The first line a `--version` style command prints, or why it could not run."""
     try:
         proc = subprocess.run(list(argv), capture_output=True, text=True, check=False, timeout=120,
-                              env=clean_environ(), cwd=REPO_ROOT)
+                              env=clean_environ(), cwd=cwd)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"unavailable ({exc})"
     text = (proc.stdout or proc.stderr).strip()
@@ -115,6 +115,7 @@ class Toolchain:
 
     python: Path  # the interpreter every venv is built with, for every tool
     envsync: tuple[str, ...]  # argv prefix that runs envsync
+    envsync_cwd: Path  # where envsync runs from: the repository, or a snapshot of one commit (--envsync-ref)
     uv: Path | None
     pip_tools_bin: Path | None  # bin folder holding pip-sync and pip-compile, or None to skip them
     cache_root: Path
@@ -153,7 +154,7 @@ class Toolchain:
                      ok_codes: tuple[int, ...] = (0,)) -> Step:
         """`envsync COMMAND -c CONFIG ARGS`, run from the repository root (`-c` after the command)."""
         argv = (*self.envsync, command, "-c", str(config), *args)
-        return Step(argv, self.env_envsync(cache), REPO_ROOT, ok_codes)
+        return Step(argv, self.env_envsync(cache), self.envsync_cwd, ok_codes)
 
     def uv_step(self, *args: str, cwd: Path, cache: Path | None = None) -> Step:
         if self.uv is None:
