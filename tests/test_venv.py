@@ -68,7 +68,9 @@ def test_nothing_names_the_staging_folder(tmp_path: Path) -> None:
     create_venv(env, probe(Path(sys.executable)))
     for file in [env / "pyvenv.cfg", *(env / "bin").iterdir()]:
         if file.is_file() and not file.is_symlink():
-            assert b".envsync-tmp-" not in file.read_bytes(), file.name
+            data = file.read_bytes()
+            assert b".envsync-tmp-" not in data and b"venv-templates" not in data, file.name
+            assert b"envsync-template-prompt" not in data, file.name
     assert str(env).encode() in (env / "bin" / "activate").read_bytes()
     assert str(env).encode() in (env / "bin" / "activate.fish").read_bytes()
     assert str(env).encode() in (env / "bin" / "activate.csh").read_bytes()
@@ -89,6 +91,22 @@ def test_default_prompt_is_the_env_folder_name(tmp_path: Path) -> None:
     create_venv(env, probe(Path(sys.executable)))
     assert "envsync-tmp" not in (env / "bin" / "activate").read_text()
     assert "dev" in read_pyvenv_cfg(env).get("prompt", "dev")
+
+
+def test_second_venv_of_an_interpreter_is_copied_from_its_template(tmp_path: Path, monkeypatch) -> None:
+    interpreter = probe(Path(sys.executable))
+    create_venv(tmp_path / "first", interpreter, prompt="one")
+
+    def no_subprocess(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the template should have been reused")
+
+    monkeypatch.setattr(venv_module.subprocess, "run", no_subprocess)
+    env = tmp_path / "second"
+    create_venv(env, interpreter, prompt="two")
+    monkeypatch.undo()
+    virtual_env, python, ps1 = activate(env)
+    assert (virtual_env, python) == (env, env / "bin" / "python") and "(two)" in ps1
+    assert read_pyvenv_cfg(env)["prompt"].strip("'\"") == "two"
 
 
 def test_create_refuses_an_existing_path(tmp_path: Path) -> None:

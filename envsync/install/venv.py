@@ -162,6 +162,53 @@ def _unused_sibling(path: Path, tag: str) -> Path:
 
 
 def _run_venv(interpreter: Interpreter, staged: Path, path: Path, prompt: str) -> None:
+    """Fill `staged` with a venv for `path`: a copy of this interpreter's template, retargeted.
+
+    The template is made once per interpreter by the interpreter's own `venv` module,
+    so every Python version gets exactly the files (activate scripts, links, pyvenv.cfg)
+    it would make itself; copying it costs a few file writes instead of a process.
+    """
+    template = _template_for(interpreter)
+    shutil.copytree(template, staged, symlinks=True, dirs_exist_ok=True)
+    old_path, new_path = os.fsencode(template), os.fsencode(path)
+    old_prompt, new_prompt = _TEMPLATE_PROMPT.encode(), prompt.encode()
+    for file in [staged / "pyvenv.cfg", *sorted((staged / "bin").iterdir())]:
+        if file.is_symlink() or not file.is_file():
+            continue
+        data = file.read_bytes()
+        if b"\0" not in data and (old_path in data or old_prompt in data):
+            file.write_bytes(data.replace(old_path, new_path).replace(old_prompt, new_prompt))
+
+
+_TEMPLATE_PROMPT = "envsync-template-prompt"
+
+
+def _template_for(interpreter: Interpreter) -> Path:
+    """The cached template venv of `interpreter`, made by `python -m venv` on first use."""
+    import hashlib
+
+    from envsync.cache import cache_subdir
+
+    key = hashlib.sha256(f"{interpreter.executable}\0{interpreter.version}".encode()).hexdigest()[:24]
+    folder = cache_subdir("venv-templates")
+    template = folder / key
+    if (template / "pyvenv.cfg").is_file():
+        return template
+    staged = _make_staging_dir(template)
+    try:
+        _python_m_venv(interpreter, staged, template, _TEMPLATE_PROMPT)
+        _retarget(staged, template)
+        try:
+            os.rename(staged, template)
+        except OSError:
+            _rmtree(staged)  # another run made it first: theirs is as good as ours
+    except BaseException:
+        _rmtree(staged)
+        raise
+    return template
+
+
+def _python_m_venv(interpreter: Interpreter, staged: Path, path: Path, prompt: str) -> None:
     command = [str(interpreter.executable), "-I", "-m", "venv", "--without-pip", "--prompt", prompt, str(staged)]
     try:
         subprocess.run(command, check=True, capture_output=True, text=True, stdin=subprocess.DEVNULL)
