@@ -219,6 +219,9 @@ def cmd_apply(args: argparse.Namespace, out: Output) -> int:
         result = None
         if plan.has_changes or plan.errors:
             from .install.apply import apply_plan
+            from .stamp import forget
+
+            forget(session.config.path)  # until apply has finished, nothing is proven in sync
 
             result = apply_plan(plan, lambda env: session.index(env.desired.spec.index), out.info)
         written = session.write_locks()

@@ -94,7 +94,9 @@ def _read_dist_info(folder: Path) -> Installed | None:
         dist_info=folder,
         installer=_read_text(folder / "INSTALLER"),
         direct_url=_direct_url(folder),
-        intact=(folder / "RECORD").is_file(),
+        # Every installer writes RECORD and INSTALLER; envsync writes INSTALLER last and
+        # removes it first, so a dist-info without both is a half-done install or uninstall.
+        intact=(folder / "RECORD").is_file() and (folder / "INSTALLER").is_file(),
     )
 
 

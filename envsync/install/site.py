@@ -83,14 +83,17 @@ def install_wheel(unpacked: UnpackedWheel, layout: SiteLayout, *, requested: boo
     _check_targets(ops, record_path, layout)
     created_files: list[Path] = []
     created_dirs: list[Path] = []
+    # RECORD is written first and INSTALLER (the last op) last: killed at any moment, the
+    # dist-info lists every file placed so far and reads as incomplete until INSTALLER lands.
+    rows = [_record_row(op, layout) for op in ops]
+    rows.append((_relative(record_path, layout), "", ""))
     try:
+        _make_parents(record_path.parent, created_dirs)
+        _write_new(record_path, _csv_bytes(rows), created_files)
         linker = _Linker()
         for op in ops:
             _make_parents(op.dest.parent, created_dirs)
             _place(op, linker, created_files)
-        rows = [_record_row(op, layout) for op in ops]
-        rows.append((_relative(record_path, layout), "", ""))
-        _write_new(record_path, _csv_bytes(rows), created_files)
     except BaseException:
         _rollback(created_files, created_dirs)
         raise
@@ -110,9 +113,9 @@ def _plan(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool) -> list[
             ops.append(_Op(dest, entry.path, source=source, entry=entry))
     ops += _launcher_ops(unpacked, layout)
     dist_info = layout.site_packages / unpacked.dist_info
-    ops.append(_Op(dist_info / "INSTALLER", "INSTALLER", content=b"envsync\n"))
     if requested:
         ops.append(_Op(dist_info / "REQUESTED", "REQUESTED", content=b""))
+    ops.append(_Op(dist_info / "INSTALLER", "INSTALLER", content=b"envsync\n"))  # last: marks it complete
     return ops
 
 
@@ -338,9 +341,15 @@ def uninstall(dist_info: Path, layout: SiteLayout) -> None:
         raise EnvsyncError(f"refusing to uninstall {dist_info}: it is a symbolic link")
     if not dist_info.is_dir():
         return  # already gone
+    # INSTALLER goes first and RECORD last, so a kill at any moment leaves a dist-info that
+    # reads as incomplete (no INSTALLER) yet still lists every file left to remove.
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(dist_info / "INSTALLER")
+    record = dist_info / "RECORD"
     touched: set[Path] = set()
-    for listed in _record_paths(dist_info / "RECORD"):
-        touched |= _remove_listed(listed, layout)
+    for listed in _record_paths(record):
+        if Path(os.path.normpath(os.path.join(layout.site_packages, listed))) != record:
+            touched |= _remove_listed(listed, layout)
     _prune(touched, layout)
     if dist_info.is_dir():
         shutil.rmtree(dist_info)
