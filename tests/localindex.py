@@ -132,7 +132,11 @@ class LocalIndex:
     `mode` ("json" negotiates PEP 691 vs PEP 503; "html" always answers HTML), `metadata`
     (PEP 658 files on/off), `fail_with` (answer every request with that status; with
     `fail_count` set, only the next N requests) and `delay` (seconds to wait before
-    answering) may be changed while the server runs.
+    answering) may be changed while the server runs. So may the hostile toggles:
+    `retry_after` (a Retry-After header on failures), `truncate` (file downloads send half
+    their bytes: "cut" promises the full Content-Length and hangs up, "short" announces the
+    short length), `files_base` (pages link files on another server, e.g. another
+    LocalIndex's base_url) and `raw_pages` (project -> (body, content type) served as is).
     """
 
     def __init__(self, root: Path, *, mode: Mode = "json", metadata: bool = True) -> None:
@@ -144,6 +148,11 @@ class LocalIndex:
         self.fail_with: int | None = None
         self.fail_count: int | None = None
         self.delay: float = 0.0
+        self.retry_after: str | None = None
+        self.truncate: Literal["cut", "short"] | None = None
+        self.files_base: str | None = None
+        self.raw_pages: dict[str, tuple[bytes, str]] = {}
+        self._headers: list[tuple[str, dict[str, str]]] = []
         self._projects: dict[str, dict[str, IndexFile]] = {}
         self._lock = threading.Lock()
         self._requests: list[str] = []
@@ -296,13 +305,21 @@ class LocalIndex:
         with self._lock:
             return list(self._requests)
 
+    @property
+    def request_headers(self) -> list[tuple[str, dict[str, str]]]:
+        """(path, headers with lower-case names) of every request so far, in arrival order; a copy."""
+        with self._lock:
+            return list(self._headers)
+
     def clear_requests(self) -> None:
         with self._lock:
             self._requests.clear()
+            self._headers.clear()
 
-    def _record(self, path: str) -> None:
+    def _record(self, path: str, headers: dict[str, str] | None = None) -> None:
         with self._lock:
             self._requests.append(path)
+            self._headers.append((path, dict(headers or {})))
 
     def _take_failure(self) -> int | None:
         """The status to fail this request with, counting down `fail_count` if set."""
@@ -325,7 +342,9 @@ class LocalIndex:
                                 "projects": [{"name": name} for name in names]})
         return _html_page("Simple index", [f'<a href="{n}/">{n}</a><br>' for n in names])
 
-    def project_page(self, project: str, as_json: bool, href_prefix: str = "../../files/") -> bytes:
+    def project_page(self, project: str, as_json: bool, href_prefix: str | None = None) -> bytes:
+        if href_prefix is None:
+            href_prefix = f"{self.files_base}/files/" if self.files_base else "../../files/"
         files = self.files(project)
         if as_json:
             versions = sorted({f.version for f in files if f.version is not None})
@@ -440,12 +459,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, send_body: bool) -> None:
         path = unquote(urlsplit(self.path).path)
-        self.index._record(path)
+        self.index._record(path, {name.lower(): value for name, value in self.headers.items()})
         if self.index.delay:
             time.sleep(self.index.delay)
         status = self.index._take_failure()
         if status is not None:
-            self._send(status, b"failing on purpose\n", "text/plain", send_body)
+            extra = {"Retry-After": self.index.retry_after} if self.index.retry_after else {}
+            self._send(status, b"failing on purpose\n", "text/plain", send_body, extra)
             return
         self._route(path, send_body)
 
@@ -472,6 +492,10 @@ class _Handler(BaseHTTPRequestHandler):
         if name != canonical or not path.endswith("/"):
             self._redirect(f"/simple/{canonical}/")
             return
+        if canonical in self.index.raw_pages:
+            body, content_type = self.index.raw_pages[canonical]
+            self._send(200, body, content_type, send_body)
+            return
         if canonical not in self.index.projects():
             self._send(404, b"no such project\n", "text/plain", send_body)
             return
@@ -490,8 +514,25 @@ class _Handler(BaseHTTPRequestHandler):
         file = self.index.find_file(name)
         if file is None:
             self._send(404, b"no such file\n", "text/plain", send_body)
+        elif self.index.truncate is not None:
+            self._send_truncated(file.path.read_bytes(), send_body)
         else:
             self._send(200, file.path.read_bytes(), "application/octet-stream", send_body)
+
+    def _send_truncated(self, body: bytes, send_body: bool) -> None:
+        """Half the file: with the full Content-Length and a hang-up ("cut"), or a short one ("short")."""
+        half = body[: len(body) // 2]
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(body) if self.index.truncate == "cut" else len(half)))
+        self.end_headers()
+        if send_body:
+            self.wfile.write(half)
+            self.wfile.flush()
+        if self.index.truncate == "cut":
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
 
     def _as_json(self) -> bool:
         return self.index.mode == "json" and _wants_json(self.headers.get("Accept", ""))
@@ -506,7 +547,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def _send(self, status: int, body: bytes, content_type: str, send_body: bool) -> None:
+    def _send(self, status: int, body: bytes, content_type: str, send_body: bool,
+              extra_headers: dict[str, str] | None = None) -> None:
         etag = f'"{sha256_hex(body)[:32]}"'
         if status == 200 and self.headers.get("If-None-Match") == etag:
             self.send_response(304)
@@ -517,6 +559,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        for name, value in (extra_headers or {}).items():
+            self.send_header(name, value)
         if status == 200:
             self.send_header("ETag", etag)
             if content_type != "application/octet-stream":
