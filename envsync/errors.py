@@ -4,17 +4,21 @@
     ├── ConfigError              envs.toml (or a file it names) is invalid
     ├── InterpreterNotFound      no interpreter satisfies an env's `python`
     ├── IndexUnavailable         an index or find-links source can't be read
+    │   └── InsecureRedirect     an https index redirected to plain http
     ├── PackageNotFound          no index knows a requested package
     ├── ResolutionConflict       the requirements can't all be satisfied
     ├── HashMismatch             a downloaded file differs from what the index/lock says
     ├── UnsafeWheel              a wheel that would write outside the env, or lies in RECORD
     ├── EnvPathError             an env path holds something that is not a venv
+    ├── DiskError                the disk refused a write: full, read-only, no permission
     └── LockError                a lock file is missing, stale (with --locked) or invalid
 
 Anything else reaching the CLI is a bug in envsync and is reported as one.
 """
 
 from __future__ import annotations
+
+import errno
 
 
 class EnvsyncError(Exception):
@@ -45,6 +49,10 @@ class IndexUnavailable(EnvsyncError):
     """An index or find-links location can't be reached or read."""
 
 
+class InsecureRedirect(IndexUnavailable):
+    """An https index sent envsync to plain http, where pages, files and credentials travel in clear."""
+
+
 class PackageNotFound(EnvsyncError):
     """A requested project exists on none of the configured indexes."""
 
@@ -67,3 +75,31 @@ class EnvPathError(EnvsyncError):
 
 class LockError(EnvsyncError):
     """A lock file is missing, stale (under --locked) or not valid PEP 751."""
+
+
+class DiskError(EnvsyncError):
+    """The file system refused a write: the disk is full, read-only, or not ours to write."""
+
+
+# errno -> (what happened, what to do). Kept as data so the message for each cause is in one place.
+_DISK_ERRORS: dict[int, tuple[str, str]] = {
+    errno.ENOSPC: ("no space left on the device", "free some space"),
+    errno.EDQUOT: ("disk quota exceeded", "free some space or raise the quota"),
+    errno.EROFS: ("the file system is read-only", "point the env's `path` at a writable folder, or remount it"),
+    errno.EACCES: ("permission denied", "check the folder's owner and permissions"),
+    errno.EPERM: ("operation not permitted", "check the folder's owner, permissions and attributes"),
+}
+
+
+def from_os_error(exc: OSError, path: object) -> EnvsyncError:
+    """An OSError from writing an env, as a message naming the path and the cause, not a traceback.
+
+    Called at the apply boundary (install/* raises plain OSError). `path` is what was being
+    changed (the env); the file the OS complained about, when it says, is named too. The
+    env may be half changed: the hint says the next `apply` repairs it, which SPEC §4 promises.
+    """
+    what, fix = _DISK_ERRORS.get(exc.errno or 0, (exc.strerror or type(exc).__name__, "fix the cause"))
+    culprit = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(path) else ""
+    error_type = DiskError if exc.errno in _DISK_ERRORS else EnvsyncError
+    return error_type(f"cannot write {path}: {what}{culprit}",
+                      f"{fix}, then run `envsync apply` again: it repairs anything left half-changed")

@@ -8,28 +8,51 @@ every error names the index with its credentials removed.
 
 from __future__ import annotations
 
+import contextlib
+import email.utils
 import hashlib
 import html.parser
 import json
+import math
+import os
+import tempfile
 import threading
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 from packaging.utils import NormalizedName
 
 from .cache import cache_subdir, write_atomic
-from .errors import HashMismatch, IndexUnavailable
+from .errors import ConfigError, HashMismatch, IndexUnavailable, InsecureRedirect
 from .model import Artifact, IndexSettings
+
+T = TypeVar("T")
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 ACCEPT = f"{JSON_TYPE}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-ATTEMPTS = 3
 ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz")
+
+TIMEOUT_VARIABLE = "ENVSYNC_HTTP_TIMEOUT"
+DEFAULT_TIMEOUT = 30.0  # seconds without a byte from the server before a request is given up
+CONNECT_TIMEOUT = 5.0
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+ATTEMPTS = 3  # per request, so a dead index costs about one second, not minutes
+FIRST_BACKOFF = 0.25  # seconds before the second attempt; tripled before each later one
+BACKOFF_FACTOR = 3.0
+RETRY_AFTER_CAP = 10.0  # a server may ask us to wait, but not to hang the run
+CHUNK = 1 << 16
+MAX_PAGE_BYTES = 128 << 20  # larger than any real project page; a bound for a hostile one
+MAX_METADATA_BYTES = 16 << 20
+DEFAULT_PORTS = {"http": 80, "https": 443}
+# Errors worth another attempt: the server may answer next time. Anything else fails at once.
+TRANSIENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
 
 def redact(url: str) -> str:
@@ -43,13 +66,101 @@ def redact(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, "***@" + host, parts.path, parts.query, parts.fragment))
 
 
-def make_client() -> httpx.Client:
-    """The shared HTTP client: bounded timeouts, connection reuse across threads."""
+def strip_credentials(url: str) -> str:
+    """The URL with no userinfo at all: what is requested, stored and shown.
+
+    Credentials travel only in an Authorization header chosen per origin (`_auth_for`), so
+    they can't follow a file link to another host or end up in a lock file or the cache.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+Origin = tuple[str, str, int | None]
+
+
+def origin(url: str) -> Origin | None:
+    """(scheme, host, port) with default ports filled in, as browsers compare origins; None if unparseable."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        scheme = parts.scheme.lower()
+        return scheme, (parts.hostname or "").lower(), parts.port or DEFAULT_PORTS.get(scheme)
+    except ValueError:
+        return None
+
+
+def http_timeout() -> httpx.Timeout:
+    """Bounds on every phase of every request, so a silent server fails the run instead of hanging it.
+
+    ENVSYNC_HTTP_TIMEOUT (seconds) replaces the read timeout: slow mirrors need more, tests less.
+    """
+    raw = os.environ.get(TIMEOUT_VARIABLE, "").strip()
+    seconds = DEFAULT_TIMEOUT
+    if raw:
+        try:
+            seconds = float(raw)
+        except ValueError:
+            seconds = math.nan
+        if not (math.isfinite(seconds) and seconds > 0):
+            raise ConfigError(f"{TIMEOUT_VARIABLE}={raw!r} is not a positive number of seconds",
+                              f"set it to, for example, {DEFAULT_TIMEOUT:g}, or unset it")
+    return httpx.Timeout(seconds, connect=min(CONNECT_TIMEOUT, seconds))
+
+
+def backoff(attempt: int) -> float:
+    """Seconds to wait after failed attempt number `attempt` (1-based): 0.25, 0.75, 2.25, ..."""
+    return FIRST_BACKOFF * BACKOFF_FACTOR ** (attempt - 1)
+
+
+def retry_delay(attempt: int, retry_after: str | None, now: float | None = None) -> float:
+    """The server's Retry-After (seconds or an HTTP date) when it gives one, capped; else our backoff."""
+    if retry_after:
+        value = retry_after.strip()
+        seconds: float | None = None
+        if value.isdigit():
+            seconds = float(value)
+        else:
+            with contextlib.suppress(TypeError, ValueError, IndexError, OverflowError):
+                when = email.utils.parsedate_to_datetime(value)
+                seconds = when.timestamp() - (time.time() if now is None else now)
+        if seconds is not None:
+            return min(max(seconds, 0.0), RETRY_AFTER_CAP)
+    return backoff(attempt)
+
+
+def refuse_downgrade(response: httpx.Response) -> None:
+    """Response hook, called by httpx for every hop: an https URL may not redirect to plain http.
+
+    Following it would send the page request (and its Authorization) in clear, and let
+    anyone on the path swap the files listed; pip and uv refuse it too.
+    """
+    if not response.has_redirect_location:
+        return
+    source = response.request.url
+    target = source.join(response.headers["location"])
+    if source.scheme == "https" and target.scheme != "https":
+        raise InsecureRedirect(
+            f"refused a redirect from {redact(str(source))} to {redact(str(target))}: "
+            "an https index must not send envsync to plain http",
+            "fix the index URL, or the server's redirect",
+        )
+
+
+def make_client(transport: httpx.BaseTransport | None = None) -> httpx.Client:
+    """The shared HTTP client: bounded timeouts, no https->http redirects, connection reuse across threads.
+
+    `transport` is for tests of the HTTP layer (httpx.MockTransport); by default, the network.
+    """
     from . import __version__
 
     return httpx.Client(
-        timeout=httpx.Timeout(30.0, connect=5.0),
+        transport=transport,
+        timeout=http_timeout(),
         follow_redirects=True,
+        max_redirects=10,
+        event_hooks={"response": [refuse_downgrade]},
         headers={"User-Agent": f"envsync/{__version__}"},
         limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
     )
@@ -73,7 +184,8 @@ class _LinkParser(html.parser.HTMLParser):
 def _metadata_hint(value: object) -> tuple[bool, str | None]:
     """PEP 658/714: the core-metadata field is true, a dict of hashes, or a 'sha256=…' string."""
     if isinstance(value, dict):
-        return True, value.get("sha256")
+        sha256 = value.get("sha256")
+        return True, sha256 if isinstance(sha256, str) else None
     if isinstance(value, str):
         if value.startswith("sha256="):
             return True, value.removeprefix("sha256=")
@@ -84,22 +196,57 @@ def _metadata_hint(value: object) -> tuple[bool, str | None]:
 def _split_hash(url: str) -> tuple[str, str | None]:
     base, _, fragment = url.partition("#")
     if fragment.startswith("sha256="):
-        return base, fragment.removeprefix("sha256=")
+        return base, fragment.removeprefix("sha256=") or None
     return base, None
 
 
+def safe_filename(filename: str) -> bool:
+    """Whether `filename` can name a file in the cache: one plain path component, nothing hidden.
+
+    The name comes from an index page or a lock, so it may try `../` or a leading dot.
+    """
+    return (bool(filename) and not filename.startswith(".")
+            and not any(char in filename for char in ("/", "\\", "\x00")))
+
+
+def _file_url(page_url: str, href: str, allowed_schemes: frozenset[str]) -> str | None:
+    """`href` made absolute against the page, without credentials; None if unusable or off-limits.
+
+    A remote page may only point at http(s) files: a `file:` link would make envsync read
+    (and install) a local file the index chose.
+    """
+    try:
+        url = strip_credentials(urllib.parse.urljoin(page_url, href))
+        scheme = urllib.parse.urlsplit(url).scheme.lower()
+    except ValueError:
+        return None
+    return url if scheme in allowed_schemes else None
+
+
+def _allowed_schemes(page_url: str) -> frozenset[str]:
+    if page_url.startswith("file:"):
+        return frozenset({"file", "http", "https"})
+    return frozenset({"http", "https"})
+
+
 def parse_html(page_url: str, text: str) -> list[Artifact]:
-    """Artifacts from a PEP 503 project page."""
+    """Artifacts from a PEP 503 project page; links that can't be used are skipped, as pip does."""
     parser = _LinkParser()
     parser.feed(text)
-    base = urllib.parse.urljoin(page_url, parser.base) if parser.base else page_url
+    parser.close()
+    base = page_url
+    if parser.base:
+        base = _file_url(page_url, parser.base, _allowed_schemes(page_url)) or page_url
     artifacts = []
     for link in parser.links:
         href = link.get("href")
-        if not href:
+        url = _file_url(base, href, _allowed_schemes(page_url)) if href else None
+        if url is None:
             continue
-        url, sha256 = _split_hash(urllib.parse.urljoin(base, href))
+        url, sha256 = _split_hash(url)
         filename = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
+        if not safe_filename(filename):
+            continue
         core = link.get("data-core-metadata") or link.get("data-dist-info-metadata")
         has_metadata, metadata_sha = _metadata_hint(core) if core is not None else (False, None)
         artifacts.append(Artifact(
@@ -111,25 +258,63 @@ def parse_html(page_url: str, text: str) -> list[Artifact]:
     return artifacts
 
 
-def parse_json(page_url: str, document: dict) -> list[Artifact]:
-    """Artifacts from a PEP 691 project document."""
+def _field(entry: dict, key: str, types: type | tuple[type, ...], default: Any = None) -> Any:
+    """entry[key] when absent, null or of one of `types` (a bool is no int); else ValueError naming it."""
+    value = entry.get(key)
+    if value is None:
+        return default
+    allowed = types if isinstance(types, tuple) else (types,)
+    if isinstance(value, allowed) and (bool in allowed or not isinstance(value, bool)):
+        return value
+    raise ValueError(f"{key!r} of {entry.get('filename')!r} is {type(value).__name__}")
+
+
+def parse_json(page_url: str, document: object) -> list[Artifact]:
+    """Artifacts from a PEP 691 project document.
+
+    Every field is type-checked, because a broken or hostile index must end in a clear
+    IndexUnavailable (the caller turns ValueError into one), never in an AttributeError later.
+    """
+    if not isinstance(document, dict):
+        raise ValueError(f"the document is a {type(document).__name__}, not an object")
+    files = document.get("files", [])
+    if not isinstance(files, list):
+        raise ValueError(f"'files' is {type(files).__name__}, not a list")
     artifacts = []
-    for entry in document.get("files", []):
-        url = urllib.parse.urljoin(page_url, entry["url"])
-        url, fragment_hash = _split_hash(url)
-        core = entry.get("core-metadata", entry.get("dist-info-metadata", False))
-        has_metadata, metadata_sha = _metadata_hint(core)
-        yanked = entry.get("yanked", False)
-        artifacts.append(Artifact(
-            filename=entry["filename"], url=url,
-            sha256=entry.get("hashes", {}).get("sha256") or fragment_hash,
-            size=entry.get("size"),
-            requires_python=entry.get("requires-python") or None,
-            yanked=bool(yanked),
-            has_metadata_file=has_metadata, metadata_sha256=metadata_sha,
-            upload_time=entry.get("upload-time"),
-        ))
+    for entry in files:
+        artifact = _json_artifact(page_url, entry)
+        if artifact is not None:
+            artifacts.append(artifact)
     return artifacts
+
+
+def _json_artifact(page_url: str, entry: object) -> Artifact | None:
+    """One PEP 691 file entry; None for a file envsync must not use (unsafe name or URL)."""
+    if not isinstance(entry, dict):
+        raise ValueError(f"a file entry is {type(entry).__name__}, not an object")
+    filename = _field(entry, "filename", str)
+    href = _field(entry, "url", str)
+    if filename is None or href is None:
+        raise ValueError("a file entry has no 'filename' or 'url'")
+    hashes = _field(entry, "hashes", dict, {})
+    sha256 = hashes.get("sha256")
+    if sha256 is not None and not isinstance(sha256, str):
+        raise ValueError(f"'hashes' of {filename!r} has a sha256 that is {type(sha256).__name__}")
+    url = _file_url(page_url, href, _allowed_schemes(page_url))
+    if url is None or not safe_filename(filename):
+        return None
+    url, fragment_hash = _split_hash(url)
+    size = _field(entry, "size", int)
+    if size is not None and size < 0:
+        raise ValueError(f"'size' of {filename!r} is negative")
+    has_metadata, metadata_sha = _metadata_hint(entry.get("core-metadata", entry.get("dist-info-metadata", False)))
+    return Artifact(
+        filename=filename, url=url, sha256=sha256 or fragment_hash, size=size,
+        requires_python=_field(entry, "requires-python", str) or None,
+        yanked=bool(_field(entry, "yanked", (bool, str), False)),
+        has_metadata_file=has_metadata, metadata_sha256=metadata_sha,
+        upload_time=_field(entry, "upload-time", str),
+    )
 
 
 def project_of(filename: str) -> NormalizedName | None:
@@ -148,6 +333,14 @@ def _file_path(url: str) -> Path:
     return Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
 
 
+class _Retry(Exception):
+    """One attempt failed in a way the next may not: wait `wait` seconds, or give up with `error`."""
+
+    def __init__(self, error: IndexUnavailable, wait: float) -> None:
+        super().__init__(error.message)
+        self.error, self.wait = error, wait
+
+
 class IndexClient:
     """Answers "which files does project X have" and fetches metadata and files.
 
@@ -162,6 +355,9 @@ class IndexClient:
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="envsync-index")
         self._metadata: dict[str, Future[bytes]] = {}
         self._find_links: dict[NormalizedName, list[Artifact]] | None = None
+        self._auth = _credentials_by_origin(self._bases())
+        self._secrets = _secrets(self._auth.values())
+        self.sleep: Callable[[float], None] = time.sleep  # the wait between attempts; tests record it
 
     @property
     def client(self) -> httpx.Client:
@@ -177,9 +373,12 @@ class IndexClient:
 
     def describe(self) -> str:
         """The configured sources, credentials removed, for error messages."""
-        sources = [redact(u) for u in (self.settings.index_url, *self.settings.extra_index_urls) if u]
+        sources = [redact(u) for u in self._bases()]
         sources += [f"find-links {folder}" for folder in self.settings.find_links]
         return ", ".join(sources) or "no index (index-url is empty)"
+
+    def _bases(self) -> list[str]:
+        return [u for u in (self.settings.index_url, *self.settings.extra_index_urls) if u]
 
     # -- project pages ---------------------------------------------------------------
 
@@ -201,39 +400,50 @@ class IndexClient:
             return future
 
     def _collect(self, name: NormalizedName) -> list[Artifact]:
+        """The project's files; one an index lists under `name` but named for another project is dropped."""
         found: list[Artifact] = []
-        for base in (self.settings.index_url, *self.settings.extra_index_urls):
-            if base:
-                found += [a for a in self._project_page(base, name) if project_of(a.filename) == name]
+        for base in self._bases():
+            found += [a for a in self._project_page(base, name) if project_of(a.filename) == name]
         found += self._find_links_index().get(name, [])
         return found
 
     def _project_page(self, base: str, name: NormalizedName) -> list[Artifact]:
         page_url = f"{base.rstrip('/')}/{name}/"
         if page_url.startswith("file:"):
-            return self._file_page(page_url)
-        response = self._get(page_url, base, headers={"Accept": ACCEPT}, missing_ok=True)
-        if response is None:
+            return self._file_page(base, page_url, name)
+        page = self._request(page_url, accept=ACCEPT, missing_ok=True,
+                             consume=lambda r: _read_limited(r, MAX_PAGE_BYTES, f"the page of {name}"))
+        if page is None:
             return []
-        content_type = response.headers.get("content-type", "").split(";")[0].strip()
-        if content_type == JSON_TYPE:
-            try:
-                return parse_json(str(response.url), response.json())
-            except (ValueError, KeyError, TypeError) as exc:
-                raise IndexUnavailable(f"index {redact(base)} sent an invalid JSON page for {name}: {exc}") from None
-        return parse_html(str(response.url), response.text)
+        try:
+            if page.content_type == JSON_TYPE:
+                return parse_json(page.url, json.loads(page.content))
+            return parse_html(page.url, page.text)
+        except ValueError as exc:  # json and UnicodeDecodeError are ValueErrors too
+            raise self._bad_page(base, name, exc) from None
 
-    def _file_page(self, page_url: str) -> list[Artifact]:
+    def _file_page(self, base: str, page_url: str, name: NormalizedName) -> list[Artifact]:
         folder = _file_path(page_url)
-        for candidate, parse in (("index.json", None), ("index.html", parse_html)):
-            path = folder / candidate
-            if path.is_file():
-                text = path.read_text(encoding="utf-8")
-                url = path.as_uri()
-                return parse_json(url, json.loads(text)) if parse is None else parse(url, text)
+        try:
+            for candidate, parse in (("index.json", None), ("index.html", parse_html)):
+                path = folder / candidate
+                if path.is_file():
+                    text = path.read_text(encoding="utf-8")
+                    url = path.as_uri()
+                    return parse_json(url, json.loads(text)) if parse is None else parse(url, text)
+        except ValueError as exc:
+            raise self._bad_page(base, name, exc) from None
+        except OSError as exc:
+            raise IndexUnavailable(f"index {redact(base)}: cannot read the page of {name}: {exc}") from None
         if folder.is_dir():
             return [self._local_artifact(p) for p in sorted(folder.iterdir()) if p.name.endswith(ARCHIVE_SUFFIXES)]
         return []
+
+    def _bad_page(self, base: str, name: NormalizedName, exc: Exception) -> IndexUnavailable:
+        return IndexUnavailable(
+            f"index {redact(base)} sent an invalid page for {name}: {self._scrub(str(exc))}",
+            "the index is broken or is not a PEP 503/691 simple index; check index-url",
+        )
 
     def _find_links_index(self) -> dict[NormalizedName, list[Artifact]]:
         with self._lock:
@@ -258,35 +468,79 @@ class IndexClient:
 
     # -- HTTP ---------------------------------------------------------------------------
 
-    def _get(self, url: str, base: str, *, headers: dict[str, str] | None = None,
-             missing_ok: bool = False) -> httpx.Response | None:
-        """GET with retries on connection errors, 429 and 5xx; None for 404 when missing_ok."""
-        delay = 0.25
+    def _request(self, url: str, *, consume: Callable[[httpx.Response], T], accept: str | None = None,
+                 missing_ok: bool = False) -> T | None:
+        """GET `url` and hand the open response to `consume`, retrying what may pass.
+
+        Connection errors, timeouts, cut bodies, 429 and 5xx are retried (ATTEMPTS in all,
+        with backoff or the server's Retry-After); 404 and other 4xx never are. With
+        `missing_ok`, 404/410 give None. Errors name the index without credentials.
+        """
+        url = strip_credentials(url)
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                response = self.client.get(url, headers=headers)
-            except httpx.TransportError as exc:
+                return self._attempt(url, attempt, consume, accept, missing_ok)
+            except _Retry as retry:
                 if attempt == ATTEMPTS:
-                    raise IndexUnavailable(
-                        f"index {redact(base)} is unreachable: {type(exc).__name__}: {exc}",
-                        "check the URL and your network, or set ENVSYNC_INDEX_URL to a mirror",
-                    ) from None
-            else:
-                if response.status_code in (404, 410) and missing_ok:
-                    return None
-                if response.status_code < 400:
-                    return response
-                if response.status_code not in RETRY_STATUSES or attempt == ATTEMPTS:
-                    raise IndexUnavailable(
-                        f"index {redact(base)} answered HTTP {response.status_code} for {redact(url)}",
-                        "check the index URL and its credentials",
-                    )
-                retry_after = response.headers.get("retry-after", "")
-                if retry_after.isdigit():
-                    delay = min(float(retry_after), 10.0)
-            time.sleep(delay)
-            delay *= 3
+                    raise IndexUnavailable(f"{retry.error.message} (gave up after {ATTEMPTS} attempts)",
+                                           retry.error.hint) from None
+                self.sleep(retry.wait)
         raise AssertionError("unreachable")
+
+    def _attempt(self, url: str, attempt: int, consume: Callable[[httpx.Response], T], accept: str | None,
+                 missing_ok: bool) -> T | None:
+        headers = {"Accept": accept} if accept else None
+        try:
+            with self.client.stream("GET", url, headers=headers, auth=self._auth_for(url)) as response:
+                status = response.status_code
+                if missing_ok and status in (404, 410):
+                    return None
+                if status < 400:
+                    return consume(response)
+                error = IndexUnavailable(f"index {self._name_for(url)} answered HTTP {status} for {url}",
+                                         "check the index URL and its credentials")
+                if status in RETRY_STATUSES:
+                    raise _Retry(error, retry_delay(attempt, response.headers.get("retry-after")))
+                raise error
+        except TRANSIENT as exc:
+            raise _Retry(self._network_error(url, exc), backoff(attempt)) from None
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise self._network_error(url, exc) from None
+
+    def _network_error(self, url: str, exc: Exception) -> IndexUnavailable:
+        """A failure below HTTP, in words: which index, what happened, what to try."""
+        where = f"index {self._name_for(url)}"
+        detail = self._scrub(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+            return IndexUnavailable(f"{where} is unreachable: {detail}",
+                                    "check the URL and your network, or set ENVSYNC_INDEX_URL to a mirror")
+        if isinstance(exc, httpx.TimeoutException):
+            return IndexUnavailable(f"{where} did not answer in time for {url}: {detail}",
+                                    f"the index is slow or stuck; try again, or raise {TIMEOUT_VARIABLE} (seconds)")
+        if isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError):
+            return IndexUnavailable(f"{where} broke the connection while sending {url}: {detail}",
+                                    "the download was cut short; try again")
+        return IndexUnavailable(f"{where}: cannot fetch {url}: {detail}", "check the index URL")
+
+    def _name_for(self, url: str) -> str:
+        """The configured index on the same origin as `url` (redacted), else `url`'s own origin."""
+        target = origin(url)
+        for base in self._bases():
+            if origin(base) == target:
+                return redact(base)
+        parts = urllib.parse.urlsplit(url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def _auth_for(self, url: str) -> httpx.BasicAuth | None:
+        """The credentials of the configured index on `url`'s origin: never any other host's."""
+        found = self._auth.get(origin(url))
+        return httpx.BasicAuth(*found) if found else None
+
+    def _scrub(self, text: str) -> str:
+        """`text` with every configured credential blanked, for messages built from foreign errors."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
 
     # -- metadata and files ---------------------------------------------------------------
 
@@ -308,13 +562,13 @@ class IndexClient:
 
     def _fetch_metadata(self, artifact: Artifact) -> bytes:
         """From the persistent cache, else the PEP 658 file, else the wheel itself."""
-        cache_key = artifact.sha256 or hashlib.sha256(artifact.url.encode()).hexdigest()
+        cache_key = artifact.sha256 or hashlib.sha256(strip_credentials(artifact.url).encode()).hexdigest()
         cached = cache_subdir("metadata") / f"{cache_key}.METADATA"
         if artifact.sha256 and cached.is_file():
             return cached.read_bytes()
         data = None
         if artifact.has_metadata_file:
-            data = self._read_url(artifact.url + ".metadata")
+            data = self._read_metadata_file(artifact.url + ".metadata")
             expected = artifact.metadata_sha256
             if data is not None and expected and hashlib.sha256(data).hexdigest() != expected:
                 raise HashMismatch(f"metadata of {artifact.filename} does not match its sha256 on the index",
@@ -325,18 +579,12 @@ class IndexClient:
             write_atomic(cached, data)
         return data
 
-    def _read_url(self, url: str) -> bytes | None:
+    def _read_metadata_file(self, url: str) -> bytes | None:
         if url.startswith("file:"):
             path = _file_path(url)
             return path.read_bytes() if path.is_file() else None
-        response = self._get(url, self._base_for(url), missing_ok=True)
-        return None if response is None else response.content
-
-    def _base_for(self, url: str) -> str:
-        for base in (self.settings.index_url, *self.settings.extra_index_urls):
-            if base and urllib.parse.urlsplit(base).netloc == urllib.parse.urlsplit(url).netloc:
-                return base
-        return url
+        return self._request(url, missing_ok=True,
+                             consume=lambda r: _read_limited(r, MAX_METADATA_BYTES, "a metadata file").content)
 
     def _metadata_from_wheel(self, artifact: Artifact) -> bytes:
         import zipfile
@@ -352,7 +600,15 @@ class IndexClient:
         raise UnsafeWheel(f"{artifact.filename} has no .dist-info/METADATA", "the wheel is broken; report it to its authors")
 
     def download(self, artifact: Artifact) -> Path:
-        """The file, fetched once into the download cache and checked against its sha256."""
+        """The file, fetched once into the download cache and checked against its size and sha256.
+
+        It streams into a temp file in the cache folder while being hashed, and is renamed
+        into place only when complete and matching: a cut or forged download never lands in
+        the cache, and a wheel is never held in memory whole.
+        """
+        if not safe_filename(artifact.filename):
+            raise IndexUnavailable(f"refused to download a file named {artifact.filename!r}",
+                                   "the index or lock names a file outside the download folder")
         if artifact.url.startswith("file:") and artifact.sha256 is None:
             return _file_path(artifact.url)
         folder = cache_subdir("downloads")
@@ -360,24 +616,102 @@ class IndexClient:
             target = folder / artifact.sha256 / artifact.filename
             if target.is_file():
                 return target
-        data = self._read_url(artifact.url) if artifact.url.startswith("file:") else self._fetch_file(artifact)
-        if data is None:
-            raise IndexUnavailable(f"{artifact.filename} is listed but missing at {redact(artifact.url)}")
-        digest = hashlib.sha256(data).hexdigest()
-        if artifact.sha256 and digest != artifact.sha256:
-            raise HashMismatch(
-                f"{artifact.filename}: sha256 {digest} does not match the expected {artifact.sha256}",
-                "the file on the index changed or was tampered with; nothing was installed from it",
-            )
-        target = folder / digest / artifact.filename
-        write_atomic(target, data)
-        return target
+        if artifact.url.startswith("file:"):
+            return self._copy_local(artifact, folder)
+        stored = self._request(artifact.url, consume=lambda r: _store(r.iter_bytes(CHUNK), artifact, folder,
+                                                                    f"index {self._name_for(artifact.url)}"))
+        assert stored is not None  # missing_ok is off: a 404 raised
+        return stored
 
-    def _fetch_file(self, artifact: Artifact) -> bytes:
-        response = self._get(artifact.url, self._base_for(artifact.url))
-        assert response is not None
-        data = response.content
-        if artifact.size is not None and len(data) != artifact.size:
-            raise IndexUnavailable(f"{artifact.filename}: got {len(data)} bytes, the index promised {artifact.size}",
-                                   "the download was cut short; try again")
-        return data
+    def _copy_local(self, artifact: Artifact, folder: Path) -> Path:
+        path = _file_path(artifact.url)
+        try:
+            with open(path, "rb") as handle:
+                return _store(iter(lambda: handle.read(CHUNK), b""), artifact, folder, str(path.parent))
+        except FileNotFoundError:
+            raise IndexUnavailable(f"{artifact.filename} is listed but missing at {artifact.url}") from None
+
+
+def _credentials_by_origin(bases: list[str]) -> dict[Origin | None, tuple[str, str]]:
+    """user, password of each configured index that has them, by the index's origin."""
+    found: dict[Origin | None, tuple[str, str]] = {}
+    for base in bases:
+        parts = urllib.parse.urlsplit(base)
+        if parts.username is not None or parts.password is not None:
+            user = urllib.parse.unquote(parts.username or "")
+            found[origin(base)] = (user, urllib.parse.unquote(parts.password or ""))
+    return found
+
+
+@dataclass(frozen=True)
+class _Body:
+    """A response read in full: where it ended up after redirects, its media type and bytes."""
+
+    url: str
+    content_type: str
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+
+def _secrets(credentials: Iterable[tuple[str, str]]) -> tuple[str, ...]:
+    """What to blank in messages: each password, or the user name when it is the token (no password)."""
+    found = {password or user for user, password in credentials}
+    return tuple(sorted((s for s in found if len(s) >= 4), key=len, reverse=True))
+
+
+def _read_limited(response: httpx.Response, limit: int, what: str) -> _Body:
+    """Read the whole body, but no more than `limit` bytes: an endless page must not fill memory."""
+    body = bytearray()
+    for chunk in response.iter_bytes(CHUNK):
+        body += chunk
+        if len(body) > limit:
+            raise IndexUnavailable(f"{what} at {response.url} is larger than {limit >> 20} MB",
+                                   "the index is broken or hostile")
+    content_type = response.headers.get("content-type", "").split(";")[0].strip()
+    return _Body(str(response.url), content_type, bytes(body))
+
+
+def _store(chunks: Iterable[bytes], artifact: Artifact, folder: Path, source: str) -> Path:
+    """Write `chunks` to a temp file in `folder` while hashing, then rename it to <sha256>/<filename>.
+
+    Nothing is left behind when the bytes run short or long, or their sha256 differs from
+    what the index or lock promised: the temp file is removed and nothing is renamed.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=".part-", dir=folder)
+    try:
+        digest, size = hashlib.sha256(), 0
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chunks:
+                size += len(chunk)
+                if artifact.size is not None and size > artifact.size:
+                    break  # more than promised: stop reading now, report below
+                digest.update(chunk)
+                out.write(chunk)
+        sha256 = digest.hexdigest()
+        _check_download(artifact, size, sha256, source)
+        target = folder / sha256 / artifact.filename
+        target.parent.mkdir(exist_ok=True)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the cache is meant to be shared
+        os.replace(tmp, target)
+        return target
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _check_download(artifact: Artifact, size: int, sha256: str, source: str) -> None:
+    if artifact.size is not None and size != artifact.size:
+        got = f"more than {artifact.size}" if size > artifact.size else str(size)
+        raise IndexUnavailable(
+            f"{artifact.filename} from {source}: got {got} bytes, the index promised {artifact.size}",
+            "the download was cut short or the file changed; try again. Nothing was installed from it",
+        )
+    if artifact.sha256 and sha256 != artifact.sha256:
+        raise HashMismatch(
+            f"{artifact.filename}: sha256 {sha256} does not match the expected {artifact.sha256}",
+            "the file on the index changed, was cut short or was tampered with; nothing was installed from it",
+        )
