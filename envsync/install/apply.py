@@ -1,7 +1,8 @@
 """Carry out a Plan: fetch every wheel once (in parallel), then change each env in order.
 
-Apply never decides *what* to do — the plan did. It re-reads the env only to find
-the dist-info folders it must remove, and it holds a per-env lock throughout.
+Apply never decides *what* to do — the planner does. Under each env's lock it
+re-reads the env and plans it again (a pure, cheap step), because another process
+may have changed it between our plan and our lock.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,14 +20,17 @@ from pathlib import Path
 
 from ..cache import cache_subdir
 from ..errors import EnvsyncError
-from ..model import ActionKind, Artifact, EnvPlan, Plan
+from ..model import ActionKind, Actual, Artifact, EnvKind, EnvPlan, Plan
+from ..planner import plan_env
 from ..survey import survey
-from .site import SiteLayout, install_wheel, layout_for, uninstall
+from .site import install_wheel, layout_for, uninstall
 from .venv import create_venv, recreate_venv, remove_venv
 from .wheel import UnpackedWheel, unpack_wheel
 
 INSTALLING = (ActionKind.INSTALL, ActionKind.UPGRADE, ActionKind.DOWNGRADE, ActionKind.REINSTALL)
 REPLACING = (ActionKind.UPGRADE, ActionKind.DOWNGRADE, ActionKind.REINSTALL, ActionKind.REMOVE)
+ENV_ACTIONS = (ActionKind.CREATE_ENV, ActionKind.RECREATE_ENV)
+Report = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -35,19 +40,48 @@ class ApplyResult:
     seconds: float
 
 
-def apply_plan(plan: Plan, index_for: Callable[[EnvPlan], object], report: Callable[[str], None]) -> ApplyResult:
+class Wheels:
+    """Unpacked wheels by URL: fetched together up front, or one by one when a re-plan needs more."""
+
+    def __init__(self, index_for: Callable[[EnvPlan], object]) -> None:
+        self._index_for = index_for
+        self._unpacked: dict[str, UnpackedWheel] = {}
+        self._lock = threading.Lock()
+
+    def fetch_all(self, needed: dict[str, tuple[Artifact, EnvPlan]], report: Report) -> None:
+        if not needed:
+            return
+        report(f"fetching {len(needed)} wheel{'s' if len(needed) != 1 else ''}")
+        with ThreadPoolExecutor(max_workers=min(16, len(needed)), thread_name_prefix="envsync-fetch") as pool:
+            for _ in pool.map(lambda item: self.get(*item), needed.values()):
+                pass
+
+    def get(self, artifact: Artifact, env: EnvPlan) -> UnpackedWheel:
+        with self._lock:
+            found = self._unpacked.get(artifact.url)
+        if found is None:
+            path = self._index_for(env).download(artifact)
+            found = unpack_wheel(path, artifact.sha256 or _sha256_of(path), cache_subdir("unpacked"))
+            with self._lock:
+                self._unpacked[artifact.url] = found
+        return found
+
+
+def apply_plan(plan: Plan, index_for: Callable[[EnvPlan], object], report: Report) -> ApplyResult:
     """Make every env in `plan` match its desired state; report each action as it is done."""
     start = time.monotonic()
     if plan.errors:
         first = plan.errors[0]
         raise EnvsyncError(f"env {first.name}: {first.error}", "nothing was changed")
-    unpacked = fetch_wheels(plan, index_for, report)
+    wheels = Wheels(index_for)
+    wheels.fetch_all(_needed(plan), report)
     changed = done = 0
-    for env in plan.envs:
-        if not env.actions:
+    for planned in plan.envs:
+        if not planned.actions:
             continue
-        with env_lock(env.path):
-            done += apply_env(env, unpacked, report)
+        with env_lock(planned.path, report):
+            env, actual = _replan(planned)
+            done += apply_env(env, actual, wheels, report)
         changed += 1
     return ApplyResult(changed, done, time.monotonic() - start)
 
@@ -56,33 +90,24 @@ def _needed(plan: Plan) -> dict[str, tuple[Artifact, EnvPlan]]:
     """Each artifact some env must install, once, keyed by its URL."""
     needed: dict[str, tuple[Artifact, EnvPlan]] = {}
     for env in plan.envs:
-        if env.desired is None:
-            continue
         for action in env.actions:
-            if action.kind in INSTALLING or action.kind in (ActionKind.CREATE_ENV, ActionKind.RECREATE_ENV):
+            if action.kind in INSTALLING or action.kind in ENV_ACTIONS:
                 pins = env.desired.pins.values() if action.package is None else [env.desired.pins[action.package]]
                 for pin in pins:
                     needed.setdefault(pin.artifact.url, (pin.artifact, env))
     return needed
 
 
-def fetch_wheels(plan: Plan, index_for, report) -> dict[str, UnpackedWheel]:
-    """Download (or find in the cache), verify and unpack every wheel the plan installs."""
-    needed = _needed(plan)
-    if not needed:
-        return {}
-    cache_root = cache_subdir("unpacked")
-
-    def fetch(item: tuple[Artifact, EnvPlan]) -> tuple[str, UnpackedWheel]:
-        artifact, env = item
-        path = index_for(env).download(artifact)
-        sha256 = artifact.sha256 or _sha256_of(path)
-        return artifact.url, unpack_wheel(path, sha256, cache_root)
-
-    report(f"fetching {len(needed)} wheel{'s' if len(needed) != 1 else ''}")
-    workers = min(16, len(needed))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="envsync-fetch") as pool:
-        return dict(pool.map(fetch, needed.values()))
+def _replan(planned: EnvPlan) -> tuple[EnvPlan, Actual]:
+    """The env's plan against what is on disk now that we hold its lock."""
+    actual = survey(planned.path)
+    if planned.desired is None:  # remove-env: only while it is still a venv
+        return (planned if actual.kind is EnvKind.VENV else EnvPlan(planned.name, planned.path,
+                planned.display_path, planned.python, ())), actual
+    fresh = plan_env(planned.desired, actual)
+    if fresh.error:
+        raise EnvsyncError(f"env {fresh.name}: {fresh.error}")
+    return fresh, actual
 
 
 def _sha256_of(path: Path) -> str:
@@ -93,12 +118,12 @@ def _sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def apply_env(env: EnvPlan, unpacked: dict[str, UnpackedWheel], report: Callable[[str], None]) -> int:
+def apply_env(env: EnvPlan, actual: Actual, wheels: Wheels, report: Report) -> int:
     """Carry out one env's actions in plan order. Returns how many were done."""
     from ..render import SYMBOLS, describe_action
 
-    done = 0
     roots = root_names(env)
+    layout = layout_for(env.path, env.desired.interpreter.short_version) if env.desired else None
     for action in env.actions:
         kind = action.kind
         if kind is ActionKind.REMOVE_ENV:
@@ -108,34 +133,13 @@ def apply_env(env: EnvPlan, unpacked: dict[str, UnpackedWheel], report: Callable
         elif kind is ActionKind.RECREATE_ENV:
             recreate_venv(env.path, env.desired.interpreter, prompt=env.name)
         else:
-            layout = layout_for(env.path, env.desired.interpreter.short_version)
-            if kind in REPLACING:
-                _remove_installed(env.path, action.package, layout)
+            if kind in REPLACING and action.package in actual.installed:
+                uninstall(actual.installed[action.package].dist_info, layout)
             if kind in INSTALLING:
                 pin = env.desired.pins[action.package]
-                install_wheel(unpacked[pin.artifact.url], layout, requested=pin.name in roots)
+                install_wheel(wheels.get(pin.artifact, env), layout, requested=pin.name in roots)
         report(f"{env.name}: {SYMBOLS[kind][0]} {describe_action(action)}")
-        done += 1
-        if kind in (ActionKind.CREATE_ENV, ActionKind.RECREATE_ENV):
-            done += _install_all(env, unpacked, report)
-            break
-    return done
-
-
-def _install_all(env: EnvPlan, unpacked: dict[str, UnpackedWheel], report) -> int:
-    """After a (re)create every remaining action is an install into the fresh env."""
-    from ..render import describe_action
-
-    layout = layout_for(env.path, env.desired.interpreter.short_version)
-    roots = root_names(env)
-    count = 0
-    for action in env.actions:
-        if action.kind is ActionKind.INSTALL:
-            pin = env.desired.pins[action.package]
-            install_wheel(unpacked[pin.artifact.url], layout, requested=pin.name in roots)
-            report(f"{env.name}: + {describe_action(action)}")
-            count += 1
-    return count
+    return len(env.actions)
 
 
 def root_names(env: EnvPlan) -> set[str]:
@@ -147,15 +151,10 @@ def root_names(env: EnvPlan) -> set[str]:
     return {canonicalize_name(r.name) for r in env.desired.spec.requirements}
 
 
-def _remove_installed(path: Path, package: str, layout: SiteLayout) -> None:
-    installed = survey(path).installed.get(package)
-    if installed is not None:
-        uninstall(installed.dist_info, layout)
-
-
 @contextmanager
-def env_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock for the env at `path`, kept in the cache (outside the env)."""
+def env_lock(path: Path, report: Report) -> Iterator[None]:
+    """Hold an exclusive lock for the env at `path`, kept in the cache (outside the env,
+    so recreating the env can't delete it). A second process waits, and says for whom."""
     key = hashlib.sha256(str(path).encode()).hexdigest()[:24]
     lock_path = cache_subdir("locks") / f"{key}.lock"
     with open(lock_path, "a+") as handle:
@@ -164,11 +163,11 @@ def env_lock(path: Path) -> Iterator[None]:
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
-            print(f"envsync: waiting for {holder} to finish with {path}", flush=True)
+            report(f"waiting for {holder} to finish with {path}")
             fcntl.flock(handle, fcntl.LOCK_EX)
         handle.seek(0)
         handle.truncate()
-        handle.write(f"envsync pid {os.getpid()}")
+        handle.write(f"envsync (pid {os.getpid()})")
         handle.flush()
         try:
             yield
