@@ -7,17 +7,22 @@ name the file, the key path (`envs.dev.dependencies[2]`) and the fix.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import os
+import pickle
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.requirements import InvalidRequirement, Requirement
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .cache import cache_subdir, write_atomic
 from .errors import ConfigError
 from .model import Config, EnvSpec, IndexSettings
+
+if TYPE_CHECKING:
+    from .schema import EnvModel, SettingsModel
 from .paths import CONFIG_NAME, find_config  # noqa: F401 - re-exported for callers of config
 
 ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -26,60 +31,44 @@ RESERVED_NAMES = frozenset({"envsync", "locks", "tmp"})
 NOT_YET_SUPPORTED = ("project", "requirements", "constraints", "solve-group")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
-class SettingsModel(_Strict):
-    root: str = ".envs"
-    python: str | None = None
-    index_url: str = Field("https://pypi.org/simple", alias="index-url")
-    extra_index_urls: list[str] = Field(default_factory=list, alias="extra-index-urls")
-    find_links: list[str] = Field(default_factory=list, alias="find-links")
-    prereleases: bool = False
-
-
-class ProjectModel(_Strict):
-    path: str = "."
-    editable: bool = True
-    extras: list[str] = Field(default_factory=list)
-
-
-class EnvModel(_Strict):
-    python: str | None = None
-    path: str | None = None
-    dependencies: list[str] = Field(default_factory=list)
-    inherits: list[str] = Field(default_factory=list)
-    groups: list[str] = Field(default_factory=list)
-    project: ProjectModel | None = None
-    requirements: list[str] = Field(default_factory=list)
-    constraints: list[str] = Field(default_factory=list)
-    solve_group: str | None = Field(None, alias="solve-group")
-
-    @field_validator("dependencies")
-    @classmethod
-    def _parse_requirements(cls, values: list[str]) -> list[str]:
-        for position, text in enumerate(values):
-            try:
-                Requirement(text)
-            except InvalidRequirement as exc:
-                reason = str(exc).splitlines()[0]
-                raise ValueError(f"[{position}] {text!r} is not a valid PEP 508 requirement: {reason}") from None
-        return values
-
-
-class FileModel(_Strict):
-    settings: SettingsModel = Field(default_factory=SettingsModel)
-    envs: dict[str, EnvModel] = Field(default_factory=dict)
-
-
 def load(path: Path) -> Config:
-    """Read, validate and flatten the config at `path`."""
+    """The validated, flattened config at `path`; from the cache when its inputs are unchanged."""
+    key = _cache_key(path)
+    cached = cache_subdir("configs") / f"{key}.pickle"
+    try:
+        with open(cached, "rb") as handle:
+            return pickle.load(handle)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
+        pass
+    config = _load(path)
+    write_atomic(cached, pickle.dumps(config))
+    return config
+
+
+def _cache_key(path: Path) -> str:
+    """Everything a loaded Config depends on: both files' bytes, the overriding variables, our version."""
+    digest = hashlib.sha256(f"{_version()}\0{path}\0".encode())
+    for source in (path, path.parent / "pyproject.toml"):
+        try:
+            digest.update(source.read_bytes())
+        except OSError:
+            digest.update(b"\0absent\0")
+    for name in ("ENVSYNC_INDEX_URL", "ENVSYNC_EXTRA_INDEX_URLS"):
+        digest.update(f"\0{name}={os.environ.get(name)}".encode())
+    return digest.hexdigest()[:40]
+
+
+def _load(path: Path) -> Config:
+    """Read, validate with pydantic and flatten the config at `path`."""
+    from pydantic import ValidationError
+
+    from .schema import FileModel, config_error
+
     raw = _read_toml(path)
     try:
         model = FileModel.model_validate(raw)
     except ValidationError as exc:
-        raise _config_error(path, exc) from None
+        raise config_error(path, exc) from None
     directory = path.parent
     for name in model.envs:
         _check_env_name(path, name, model.envs)
@@ -124,48 +113,6 @@ def _read_toml(path: Path) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path.name}: invalid TOML: {exc}", "fix the syntax at that line") from None
-
-
-def _key_path(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
-_KNOWN_KEYS = {
-    "settings": set(SettingsModel.model_fields) | {f.alias for f in SettingsModel.model_fields.values() if f.alias},
-    "envs": set(EnvModel.model_fields) | {f.alias for f in EnvModel.model_fields.values() if f.alias},
-    "": {"settings", "envs"},
-}
-
-
-def _config_error(path: Path, exc: ValidationError) -> ConfigError:
-    lines = []
-    for error in exc.errors():
-        loc = error["loc"]
-        where = _key_path(loc)
-        if error["type"] == "extra_forbidden":
-            section = "" if len(loc) == 1 else ("settings" if loc[0] == "settings" else "envs")
-            known = sorted(k for k in _KNOWN_KEYS[section] if "_" not in k)
-            close = difflib.get_close_matches(str(loc[-1]), known, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
-            lines.append(f"{where}: unknown key{hint}")
-        elif error["type"] == "value_error":
-            message = str(error["ctx"]["error"]) if "ctx" in error else error["msg"]
-            if message.startswith("["):
-                position, _, rest = message.partition("] ")
-                lines.append(f"{where}{position}]: {rest}")
-            else:
-                lines.append(f"{where}: {message}")
-        else:
-            got = error.get("input")
-            lines.append(f"{where}: {error['msg'].lower()} (got {got!r})" if got is not None
-                         else f"{where}: {error['msg'].lower()}")
-    return ConfigError(f"{path.name}: " + "; ".join(lines), "fix the key named above; see the README's config reference")
 
 
 def _check_env_name(path: Path, name: str, envs: dict[str, EnvModel]) -> None:

@@ -1,0 +1,107 @@
+"""The shape of envs.toml as pydantic models, and pydantic's errors turned into ours.
+
+Only imported when a config must really be validated: a config already seen is
+loaded from the cache without pydantic (see config.load).
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class SettingsModel(_Strict):
+    root: str = ".envs"
+    python: str | None = None
+    index_url: str = Field("https://pypi.org/simple", alias="index-url")
+    extra_index_urls: list[str] = Field(default_factory=list, alias="extra-index-urls")
+    find_links: list[str] = Field(default_factory=list, alias="find-links")
+    prereleases: bool = False
+
+
+class ProjectModel(_Strict):
+    path: str = "."
+    editable: bool = True
+    extras: list[str] = Field(default_factory=list)
+
+
+class EnvModel(_Strict):
+    python: str | None = None
+    path: str | None = None
+    dependencies: list[str] = Field(default_factory=list)
+    inherits: list[str] = Field(default_factory=list)
+    groups: list[str] = Field(default_factory=list)
+    project: ProjectModel | None = None
+    requirements: list[str] = Field(default_factory=list)
+    constraints: list[str] = Field(default_factory=list)
+    solve_group: str | None = Field(None, alias="solve-group")
+
+    @field_validator("dependencies")
+    @classmethod
+    def _parse_requirements(cls, values: list[str]) -> list[str]:
+        for position, text in enumerate(values):
+            try:
+                Requirement(text)
+            except InvalidRequirement as exc:
+                reason = str(exc).splitlines()[0]
+                raise ValueError(f"[{position}] {text!r} is not a valid PEP 508 requirement: {reason}") from None
+        return values
+
+
+class FileModel(_Strict):
+    settings: SettingsModel = Field(default_factory=SettingsModel)
+    envs: dict[str, EnvModel] = Field(default_factory=dict)
+
+
+def _key_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+_KNOWN_KEYS = {
+    "settings": set(SettingsModel.model_fields) | {f.alias for f in SettingsModel.model_fields.values() if f.alias},
+    "envs": set(EnvModel.model_fields) | {f.alias for f in EnvModel.model_fields.values() if f.alias},
+    "": {"settings", "envs"},
+}
+
+
+def config_error(path: Path, exc: ValidationError) -> ConfigError:
+    lines = []
+    for error in exc.errors():
+        loc = error["loc"]
+        where = _key_path(loc)
+        if error["type"] == "extra_forbidden":
+            section = "" if len(loc) == 1 else ("settings" if loc[0] == "settings" else "envs")
+            known = sorted(k for k in _KNOWN_KEYS[section] if "_" not in k)
+            close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
+            lines.append(f"{where}: unknown key{hint}")
+        elif error["type"] == "value_error":
+            message = str(error["ctx"]["error"]) if "ctx" in error else error["msg"]
+            if message.startswith("["):
+                position, _, rest = message.partition("] ")
+                lines.append(f"{where}{position}]: {rest}")
+            else:
+                lines.append(f"{where}: {message}")
+        else:
+            got = error.get("input")
+            lines.append(f"{where}: {error['msg'].lower()} (got {got!r})" if got is not None
+                         else f"{where}: {error['msg'].lower()}")
+    return ConfigError(f"{path.name}: " + "; ".join(lines), "fix the key named above; see the README's config reference")
+
+
