@@ -41,8 +41,17 @@ def load(path: Path) -> Config:
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
         pass
     config = _load(path)
-    write_atomic(cached, pickle.dumps(config))
+    if not _has_credentials(config):
+        write_atomic(cached, pickle.dumps(config))
     return config
+
+
+def _has_credentials(config: Config) -> bool:
+    """Whether an index URL carries user:password: such a config is never written to the cache (SPEC §4)."""
+    from urllib.parse import urlsplit
+
+    urls = {url for env in config.envs for url in (env.index.index_url, *env.index.extra_index_urls) if url}
+    return any("@" in urlsplit(url).netloc for url in urls)
 
 
 def _cache_key(path: Path) -> str:
@@ -73,8 +82,8 @@ def _load(path: Path) -> Config:
     for name in model.envs:
         _check_env_name(path, name, model.envs)
     flat = _flatten_inherits(path, model.envs)
-    index = _index_settings(model.settings, directory)
-    root = _resolve_path(directory, model.settings.root)
+    index = _index_settings(model.settings, path)
+    root = _resolve_path(directory, model.settings.root, f"{path.name}: settings.root")
     envs = []
     for name, env in model.envs.items():
         for key in NOT_YET_SUPPORTED:
@@ -86,9 +95,10 @@ def _load(path: Path) -> Config:
         requirements = [Requirement(text) for text in flat[name]]
         requirements += _group_requirements(path, name, _inherited(name, model.envs, "groups"))
         written_path = env.path if env.path is not None else f"{model.settings.root}/{name}"
+        where = f"{path.name}: " + (f"envs.{name}.path" if env.path is not None else "settings.root")
         envs.append(EnvSpec(
             name=name,
-            path=_resolve_path(directory, written_path),
+            path=_resolve_path(directory, written_path, where),
             display_path=written_path,
             python=env.python or model.settings.python,
             requirements=tuple(requirements),
@@ -195,27 +205,41 @@ def _group_requirements(path: Path, env: str, groups: list[str]) -> list[Require
         raise ConfigError(f"pyproject.toml: [dependency-groups]: {exc}", "fix the group in pyproject.toml") from None
 
 
-def _index_settings(settings: SettingsModel, directory: Path) -> IndexSettings:
+def _index_settings(settings: SettingsModel, path: Path) -> IndexSettings:
+    directory, file = path.parent, path.name
     index_url = os.environ.get("ENVSYNC_INDEX_URL") or settings.index_url
     extra = os.environ.get("ENVSYNC_EXTRA_INDEX_URLS")
     extras = extra.split() if extra is not None else settings.extra_index_urls
     return IndexSettings(
-        index_url=_as_url(index_url, directory) if index_url else None,  # "" turns the index off
-        extra_index_urls=tuple(_as_url(url, directory) for url in extras),
-        find_links=tuple(str(_resolve_path(directory, link)) for link in settings.find_links),
+        index_url=_as_url(index_url, directory, f"{file}: settings.index-url") if index_url else None,  # "" = off
+        extra_index_urls=tuple(_as_url(url, directory, f"{file}: settings.extra-index-urls[{position}]")
+                               for position, url in enumerate(extras)),
+        find_links=tuple(str(_resolve_path(directory, link, f"{file}: settings.find-links[{position}]"))
+                         for position, link in enumerate(settings.find_links)),
         prereleases=settings.prereleases,
     )
 
 
-def _as_url(value: str, directory: Path) -> str:
+def _as_url(value: str, directory: Path, where: str) -> str:
     """URLs stay as written; a plain path becomes a file:// URL relative to the config."""
     if "://" in value:
         return value.rstrip("/")
-    return _resolve_path(directory, value).as_uri()
+    return _resolve_path(directory, value, where).as_uri()
 
 
-def _resolve_path(directory: Path, value: str) -> Path:
-    path = Path(value).expanduser()
+def _resolve_path(directory: Path, value: str, where: str) -> Path:
+    """`value` made absolute against the config's folder, `~` expanded.
+
+    A path no file system can hold (a NUL byte) or a `~user` with no home folder is a
+    ConfigError naming `where`: both would otherwise surface later as a traceback.
+    """
+    if "\0" in value:
+        raise ConfigError(f"{where}: {value!r} contains a NUL character", "remove it from the path")
+    try:
+        path = Path(value).expanduser()
+    except RuntimeError:
+        raise ConfigError(f"{where}: {value!r} starts with ~ but that user has no home folder here",
+                          "write the path out in full, or start it with ~/ for your own home") from None
     return path if path.is_absolute() else Path(os.path.normpath(directory / path))
 
 
