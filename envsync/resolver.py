@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
 from packaging.metadata import parse_email
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -25,11 +26,13 @@ from packaging.version import InvalidVersion, Version
 from resolvelib import AbstractProvider, BaseReporter, Resolver
 from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 
-from .errors import PackageNotFound, ResolutionConflict
+from .errors import ConfigError, PackageNotFound, ResolutionConflict
 from .index import IndexClient
 from .model import Artifact, Interpreter, Pin
 
 ROOT = "<root>"
+# A marker that parses but can't be evaluated, e.g. `platform_release ~= 'x'` (not a version).
+MARKER_ERRORS = (UndefinedComparison, UndefinedEnvironmentName)
 
 
 @dataclass(frozen=True)
@@ -118,9 +121,14 @@ class Provider(AbstractProvider):
     # -- helpers -------------------------------------------------------------------------------
 
     def _applies(self, requirement: Requirement, extra: str) -> bool:
+        """Whether a dependency's marker holds; one that can't be evaluated holds nowhere (as uv reads it),
+        because a broken line in someone else's metadata must not stop the resolve."""
         if requirement.marker is None:
             return True
-        return requirement.marker.evaluate({**self.interpreter.markers, "extra": extra})
+        try:
+            return requirement.marker.evaluate({**self.interpreter.markers, "extra": extra})
+        except MARKER_ERRORS:
+            return False
 
     def _requirements_of(self, candidate: Candidate) -> list[Requirement]:
         raw, _ = parse_email(self.index.metadata(candidate.artifact))
@@ -191,7 +199,7 @@ def resolve(requirements: Sequence[Requirement], interpreter: Interpreter, index
             reporter: BaseReporter | None = None) -> dict[NormalizedName, Pin]:
     """Pins for `requirements` on `interpreter`; `preferred` versions win whenever they still fit."""
     provider = Provider(index, interpreter, prereleases=prereleases, preferred=preferred)
-    roots = [r for r in requirements if r.marker is None or r.marker.evaluate({**interpreter.markers, "extra": ""})]
+    roots = [r for r in requirements if _root_applies(r, interpreter)]
     index.prefetch([canonicalize_name(r.name) for r in roots])
     resolver = Resolver(provider, reporter or BaseReporter())
     try:
@@ -202,6 +210,18 @@ def resolve(requirements: Sequence[Requirement], interpreter: Interpreter, index
         raise ResolutionConflict("the requirements could not be resolved within 20000 rounds",
                                  "add tighter version bounds to the requirements") from None
     return _pins(result)
+
+
+def _root_applies(requirement: Requirement, interpreter: Interpreter) -> bool:
+    """Whether a requirement the user wrote applies to `interpreter`; a marker that can't be evaluated
+    is the user's to fix, so it is a ConfigError rather than silently skipped."""
+    if requirement.marker is None:
+        return True
+    try:
+        return requirement.marker.evaluate({**interpreter.markers, "extra": ""})
+    except MARKER_ERRORS as exc:
+        raise ConfigError(f"requirement {str(requirement)!r}: its marker can't be evaluated for Python "
+                          f"{interpreter.version}: {exc}", "compare versions only with version-like values") from None
 
 
 def _explain(exc: ResolutionImpossible, provider: Provider) -> Exception:

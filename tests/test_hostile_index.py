@@ -287,3 +287,27 @@ def test_unsafe_names_on_a_page_are_skipped(index: LocalIndex, clients):
                for name in ("../lib-1.0-py3-none-any.whl", ".lib-1.0-py3-none-any.whl", LIB_WHEEL)]
     index.raw_pages["lib"] = (json.dumps({"files": entries}).encode(), JSON_TYPE)
     assert [a.filename for a in client_for(clients, index.url).artifacts(LIB)] == [LIB_WHEEL]
+
+
+# -- metadata that parses but can't be evaluated ---------------------------------------------
+
+
+def test_a_dependency_marker_that_cannot_be_evaluated_is_skipped(index: LocalIndex, tmp_path: Path):
+    """`platform_release ~= 'x'` parses, but comparing a kernel release with ~= raises in packaging."""
+    index.add(WheelSpec("lib", "1.0", requires=["dep; platform_release ~= 'x'"]))
+    index.add(WheelSpec("dep", "1.0"))
+    project = tmp_path / "project"
+    write_config(project, f'[settings]\nindex-url = "{index.url}"\n[envs.e]\ndependencies = ["lib"]\n')
+    result = run_envsync("apply", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert installed(project / ".envs" / "e") == {"lib": "1.0"}
+
+
+def test_a_root_marker_that_cannot_be_evaluated_is_a_clear_error(index: LocalIndex, tmp_path: Path):
+    index.add(WheelSpec("lib", "1.0"))
+    project = tmp_path / "project"
+    write_config(project, f'[settings]\nindex-url = "{index.url}"\n'
+                          '[envs.e]\ndependencies = ["lib; platform_release ~= \'x\'"]\n')
+    result = run_envsync("plan", cwd=project)
+    assert result.returncode == 1 and "Traceback" not in result.stderr and "internal error" not in result.stderr
+    assert "platform_release ~= \"x\"" in result.stderr and "can't be evaluated" in result.stderr
