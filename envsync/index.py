@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import hashlib
-import html.parser
 import json
 import math
 import os
@@ -24,7 +23,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
 from packaging.utils import NormalizedName
@@ -32,12 +31,12 @@ from packaging.utils import NormalizedName
 from .cache import cache_subdir, write_atomic
 from .errors import ConfigError, HashMismatch, IndexUnavailable, InsecureRedirect
 from .model import Artifact, IndexSettings
+from .pages import ARCHIVE_SUFFIXES, JSON_TYPE, file_path, parse_html, parse_json, project_of, safe_filename
+from .urls import Origin, origin, redact, strip_credentials
 
 T = TypeVar("T")
 
-JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 ACCEPT = f"{JSON_TYPE}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
-ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz")
 
 TIMEOUT_VARIABLE = "ENVSYNC_HTTP_TIMEOUT"
 DEFAULT_TIMEOUT = 30.0  # seconds without a byte from the server before a request is given up
@@ -50,45 +49,8 @@ RETRY_AFTER_CAP = 10.0  # a server may ask us to wait, but not to hang the run
 CHUNK = 1 << 16
 MAX_PAGE_BYTES = 128 << 20  # larger than any real project page; a bound for a hostile one
 MAX_METADATA_BYTES = 16 << 20
-DEFAULT_PORTS = {"http": 80, "https": 443}
 # Errors worth another attempt: the server may answer next time. Anything else fails at once.
 TRANSIENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
-
-
-def redact(url: str) -> str:
-    """The URL without user:password, safe to print or store."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    return urllib.parse.urlunsplit((parts.scheme, "***@" + host, parts.path, parts.query, parts.fragment))
-
-
-def strip_credentials(url: str) -> str:
-    """The URL with no userinfo at all: what is requested, stored and shown.
-
-    Credentials travel only in an Authorization header chosen per origin (`_auth_for`), so
-    they can't follow a file link to another host or end up in a lock file or the cache.
-    """
-    parts = urllib.parse.urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-
-
-Origin = tuple[str, str, int | None]
-
-
-def origin(url: str) -> Origin | None:
-    """(scheme, host, port) with default ports filled in, as browsers compare origins; None if unparseable."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-        scheme = parts.scheme.lower()
-        return scheme, (parts.hostname or "").lower(), parts.port or DEFAULT_PORTS.get(scheme)
-    except ValueError:
-        return None
 
 
 def http_timeout() -> httpx.Timeout:
@@ -164,173 +126,6 @@ def make_client(transport: httpx.BaseTransport | None = None) -> httpx.Client:
         headers={"User-Agent": f"envsync/{__version__}"},
         limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
     )
-
-
-class _LinkParser(html.parser.HTMLParser):
-    """Collect the anchors of a PEP 503 page with their data-* attributes."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.links: list[dict[str, str | None]] = []
-        self.base: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "a":
-            self.links.append(dict(attrs))
-        elif tag == "base" and self.base is None:
-            self.base = dict(attrs).get("href")
-
-
-def _metadata_hint(value: object) -> tuple[bool, str | None]:
-    """PEP 658/714: the core-metadata field is true, a dict of hashes, or a 'sha256=…' string."""
-    if isinstance(value, dict):
-        sha256 = value.get("sha256")
-        return True, sha256 if isinstance(sha256, str) else None
-    if isinstance(value, str):
-        if value.startswith("sha256="):
-            return True, value.removeprefix("sha256=")
-        return value.lower() == "true", None
-    return bool(value), None
-
-
-def _split_hash(url: str) -> tuple[str, str | None]:
-    base, _, fragment = url.partition("#")
-    if fragment.startswith("sha256="):
-        return base, fragment.removeprefix("sha256=") or None
-    return base, None
-
-
-def safe_filename(filename: str) -> bool:
-    """Whether `filename` can name a file in the cache: one plain path component, nothing hidden.
-
-    The name comes from an index page or a lock, so it may try `../` or a leading dot.
-    """
-    return (bool(filename) and not filename.startswith(".")
-            and not any(char in filename for char in ("/", "\\", "\x00")))
-
-
-def _file_url(page_url: str, href: str, allowed_schemes: frozenset[str]) -> str | None:
-    """`href` made absolute against the page, without credentials; None if unusable or off-limits.
-
-    A remote page may only point at http(s) files: a `file:` link would make envsync read
-    (and install) a local file the index chose.
-    """
-    try:
-        url = strip_credentials(urllib.parse.urljoin(page_url, href))
-        scheme = urllib.parse.urlsplit(url).scheme.lower()
-    except ValueError:
-        return None
-    return url if scheme in allowed_schemes else None
-
-
-def _allowed_schemes(page_url: str) -> frozenset[str]:
-    if page_url.startswith("file:"):
-        return frozenset({"file", "http", "https"})
-    return frozenset({"http", "https"})
-
-
-def parse_html(page_url: str, text: str) -> list[Artifact]:
-    """Artifacts from a PEP 503 project page; links that can't be used are skipped, as pip does."""
-    parser = _LinkParser()
-    parser.feed(text)
-    parser.close()
-    base = page_url
-    if parser.base:
-        base = _file_url(page_url, parser.base, _allowed_schemes(page_url)) or page_url
-    artifacts = []
-    for link in parser.links:
-        href = link.get("href")
-        url = _file_url(base, href, _allowed_schemes(page_url)) if href else None
-        if url is None:
-            continue
-        url, sha256 = _split_hash(url)
-        filename = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
-        if not safe_filename(filename):
-            continue
-        core = link.get("data-core-metadata") or link.get("data-dist-info-metadata")
-        has_metadata, metadata_sha = _metadata_hint(core) if core is not None else (False, None)
-        artifacts.append(Artifact(
-            filename=filename, url=url, sha256=sha256,
-            requires_python=link.get("data-requires-python") or None,
-            yanked="data-yanked" in link,
-            has_metadata_file=has_metadata, metadata_sha256=metadata_sha,
-        ))
-    return artifacts
-
-
-def _field(entry: dict, key: str, types: type | tuple[type, ...], default: Any = None) -> Any:
-    """entry[key] when absent, null or of one of `types` (a bool is no int); else ValueError naming it."""
-    value = entry.get(key)
-    if value is None:
-        return default
-    allowed = types if isinstance(types, tuple) else (types,)
-    if isinstance(value, allowed) and (bool in allowed or not isinstance(value, bool)):
-        return value
-    raise ValueError(f"{key!r} of {entry.get('filename')!r} is {type(value).__name__}")
-
-
-def parse_json(page_url: str, document: object) -> list[Artifact]:
-    """Artifacts from a PEP 691 project document.
-
-    Every field is type-checked, because a broken or hostile index must end in a clear
-    IndexUnavailable (the caller turns ValueError into one), never in an AttributeError later.
-    """
-    if not isinstance(document, dict):
-        raise ValueError(f"the document is a {type(document).__name__}, not an object")
-    files = document.get("files", [])
-    if not isinstance(files, list):
-        raise ValueError(f"'files' is {type(files).__name__}, not a list")
-    artifacts = []
-    for entry in files:
-        artifact = _json_artifact(page_url, entry)
-        if artifact is not None:
-            artifacts.append(artifact)
-    return artifacts
-
-
-def _json_artifact(page_url: str, entry: object) -> Artifact | None:
-    """One PEP 691 file entry; None for a file envsync must not use (unsafe name or URL)."""
-    if not isinstance(entry, dict):
-        raise ValueError(f"a file entry is {type(entry).__name__}, not an object")
-    filename = _field(entry, "filename", str)
-    href = _field(entry, "url", str)
-    if filename is None or href is None:
-        raise ValueError("a file entry has no 'filename' or 'url'")
-    hashes = _field(entry, "hashes", dict, {})
-    sha256 = hashes.get("sha256")
-    if sha256 is not None and not isinstance(sha256, str):
-        raise ValueError(f"'hashes' of {filename!r} has a sha256 that is {type(sha256).__name__}")
-    url = _file_url(page_url, href, _allowed_schemes(page_url))
-    if url is None or not safe_filename(filename):
-        return None
-    url, fragment_hash = _split_hash(url)
-    size = _field(entry, "size", int)
-    if size is not None and size < 0:
-        raise ValueError(f"'size' of {filename!r} is negative")
-    has_metadata, metadata_sha = _metadata_hint(entry.get("core-metadata", entry.get("dist-info-metadata", False)))
-    return Artifact(
-        filename=filename, url=url, sha256=sha256 or fragment_hash, size=size,
-        requires_python=_field(entry, "requires-python", str) or None,
-        yanked=bool(_field(entry, "yanked", (bool, str), False)),
-        has_metadata_file=has_metadata, metadata_sha256=metadata_sha,
-        upload_time=_field(entry, "upload-time", str),
-    )
-
-
-def project_of(filename: str) -> NormalizedName | None:
-    """The normalised project name a distribution file belongs to, or None if unparseable."""
-    from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
-
-    try:
-        if filename.endswith(".whl"):
-            return parse_wheel_filename(filename)[0]
-        return parse_sdist_filename(filename)[0]
-    except (InvalidWheelFilename, InvalidSdistFilename):
-        return None
-
-
-def _file_path(url: str) -> Path:
-    return Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
 
 
 class _Retry(Exception):
@@ -423,7 +218,7 @@ class IndexClient:
             raise self._bad_page(base, name, exc) from None
 
     def _file_page(self, base: str, page_url: str, name: NormalizedName) -> list[Artifact]:
-        folder = _file_path(page_url)
+        folder = file_path(page_url)
         try:
             for candidate, parse in (("index.json", None), ("index.html", parse_html)):
                 path = folder / candidate
@@ -581,7 +376,7 @@ class IndexClient:
 
     def _read_metadata_file(self, url: str) -> bytes | None:
         if url.startswith("file:"):
-            path = _file_path(url)
+            path = file_path(url)
             return path.read_bytes() if path.is_file() else None
         return self._request(url, missing_ok=True,
                              consume=lambda r: _read_limited(r, MAX_METADATA_BYTES, "a metadata file").content)
@@ -610,7 +405,7 @@ class IndexClient:
             raise IndexUnavailable(f"refused to download a file named {artifact.filename!r}",
                                    "the index or lock names a file outside the download folder")
         if artifact.url.startswith("file:") and artifact.sha256 is None:
-            return _file_path(artifact.url)
+            return file_path(artifact.url)
         folder = cache_subdir("downloads")
         if artifact.sha256:
             target = folder / artifact.sha256 / artifact.filename
@@ -624,7 +419,7 @@ class IndexClient:
         return stored
 
     def _copy_local(self, artifact: Artifact, folder: Path) -> Path:
-        path = _file_path(artifact.url)
+        path = file_path(artifact.url)
         try:
             with open(path, "rb") as handle:
                 return _store(iter(lambda: handle.read(CHUNK), b""), artifact, folder, str(path.parent))

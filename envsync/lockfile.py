@@ -21,8 +21,8 @@ from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filen
 from packaging.version import Version
 
 from .errors import LockError
-from .index import redact
 from .model import Artifact, Config, EnvSpec, Interpreter, Pin
+from .urls import redact
 
 LOCK_VERSION = "1.0"
 DIGEST_SCHEME = 1  # bump when the digest's inputs change, so old locks read as stale
