@@ -22,7 +22,7 @@ from packaging.version import Version
 
 from .errors import LockError
 from .model import Artifact, Config, EnvSpec, Interpreter, Pin
-from .urls import redact
+from .urls import origin, redact, strip_credentials
 
 LOCK_VERSION = "1.0"
 DIGEST_SCHEME = 1  # bump when the digest's inputs change, so old locks read as stale
@@ -70,7 +70,7 @@ class LockFile:
         environments = self.document.environments
         if not environments:
             return True
-        return any(marker.evaluate({**interpreter.markers, "extra": ""}) for marker in environments)
+        return any(_holds(marker, interpreter.markers, self.path) for marker in environments)
 
     def versions(self) -> dict[NormalizedName, Version]:
         return {pkg.name: pkg.version for pkg in self.document.packages if pkg.version is not None}
@@ -100,11 +100,10 @@ def read_lock(path: Path) -> LockFile | None:
 
 def pins_from_lock(lock: LockFile, interpreter: Interpreter) -> dict[NormalizedName, Pin]:
     """The pins a lock gives `interpreter`: per package, its best wheel for the interpreter's tags."""
-    env = {**interpreter.markers, "extra": ""}
     rank = {tag: position for position, tag in enumerate(interpreter.tags)}
     pins: dict[NormalizedName, Pin] = {}
     for package in lock.document.packages:
-        if package.marker is not None and not package.marker.evaluate(env):
+        if package.marker is not None and not _holds(package.marker, interpreter.markers, lock.path):
             continue
         if package.version is None or not package.wheels:
             raise LockError(f"{lock.path.name}: package {package.name} has no wheel to install from",
@@ -117,6 +116,17 @@ def pins_from_lock(lock: LockFile, interpreter: Interpreter) -> dict[NormalizedN
         pins[package.name] = Pin(name=package.name, version=package.version,
                                  artifact=_artifact(lock.path, wheel), dependencies=dependencies)
     return dict(sorted(pins.items()))
+
+
+def _holds(marker: Marker, environment: Mapping[str, str], path: Path) -> bool:
+    """Evaluate a marker from a lock; one that can't be evaluated is a LockError, not a traceback."""
+    from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
+
+    try:
+        return marker.evaluate({**environment, "extra": ""})
+    except (UndefinedComparison, UndefinedEnvironmentName) as exc:
+        raise LockError(f"{path.name}: marker {str(marker)!r} cannot be evaluated here: {exc}",
+                        "fix or remove that marker, or re-lock with `envsync lock`") from None
 
 
 def _best_wheel(wheels, rank: Mapping[str, int]):
@@ -193,11 +203,12 @@ def _location(artifact: Artifact, config_dir: Path) -> dict[str, str]:
     if artifact.url.startswith("file:"):
         local = urllib.parse.unquote(urllib.parse.urlsplit(artifact.url).path)
         return {"path": os.path.relpath(local, config_dir)}
-    return {"url": redact(artifact.url)}
+    return {"url": strip_credentials(artifact.url)}
 
 
 def _index_of(url: str, spec: EnvSpec) -> str | None:
+    """The index a file came from (compared by origin: credentials never reach the lock)."""
     for base in (spec.index.index_url, *spec.index.extra_index_urls):
-        if base and not base.startswith("file:") and urllib.parse.urlsplit(base).netloc == urllib.parse.urlsplit(url).netloc:
-            return redact(base)
+        if base and not base.startswith("file:") and origin(base) == origin(url):
+            return strip_credentials(base)
     return None

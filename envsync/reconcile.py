@@ -52,10 +52,14 @@ class Session:
     def write_locks(self) -> list[Path]:
         """Write every lock that planning found missing or stale; returns their paths."""
         from .cache import write_atomic
+        from .errors import from_os_error
 
         written = []
         for path, text in self.pending_locks.items():
-            write_atomic(path, text.encode())
+            try:
+                write_atomic(path, text.encode())
+            except OSError as exc:
+                raise from_os_error(exc, path) from exc
             written.append(path)
         self.pending_locks.clear()
         return written

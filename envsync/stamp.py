@@ -43,7 +43,12 @@ def _signature(path: str | Path) -> list[int] | None:
 def inputs_digest(config_path: Path) -> list:
     """Everything the desired state is computed from, besides the locks."""
     files = [_signature(config_path), _signature(config_path.parent / "pyproject.toml")]
-    return [files, [os.environ.get(name, "") for name in INPUT_VARIABLES]]
+    values = [os.environ.get(name, "") for name in INPUT_VARIABLES]
+    if not any(values):
+        return [files, ""]
+    import hashlib  # only when set: hashed, not stored, since these URLs may carry credentials
+
+    return [files, hashlib.sha256("\0".join(values).encode()).hexdigest()]
 
 
 def fingerprint(env_path: str, site_packages: str) -> list:

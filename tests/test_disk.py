@@ -21,9 +21,6 @@ from wheelfactory import WheelSpec
 from envsync.config import load
 from envsync.errors import ConfigError, DiskError, EnvsyncError, from_os_error
 
-WIRING = ("OSError from install/* is not yet translated at the apply boundary: apply_plan should wrap "
-          "each env's apply_env in `except OSError as exc: raise from_os_error(exc, env.path)`")
-
 
 def _mount(*args: str) -> None:
     result = subprocess.run(["mount", *args], capture_output=True, text=True, timeout=30, check=False)
@@ -139,7 +136,6 @@ def project(tmp_path: Path) -> Path:
     return folder
 
 
-@pytest.mark.xfail(strict=True, reason=WIRING)
 def test_a_read_only_site_packages_is_a_clear_error(project: Path, index: LocalIndex):
     index.add(WheelSpec("lib", "1.0"))
     index.add(WheelSpec("lib", "2.0"))
@@ -170,7 +166,6 @@ def test_apply_repairs_the_env_once_it_is_writable_again(project: Path, index: L
 BIG = {"big/__init__.py": "", "big/blob.bin": os.urandom(1 << 20)}  # 1 MiB that no compression shrinks
 
 
-@pytest.mark.xfail(strict=True, reason=WIRING)
 def test_a_full_disk_is_a_clear_error(project: Path, index: LocalIndex):
     index.add(WheelSpec("big", "1.0", files=BIG))
     config(project, index, '"big"', path="small/dev")
@@ -192,8 +187,6 @@ def test_apply_after_a_full_disk_reaches_the_desired_state(project: Path, index:
         assert run_envsync("plan", "--detailed-exitcode", cwd=project).returncode == 0
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py writes the locks (Session.write_locks) without translating OSError; "
-                                       "wrap it in `except OSError as exc: raise from_os_error(exc, path)`")
 def test_a_read_only_project_folder_is_a_clear_error_when_writing_locks(project: Path, index: LocalIndex):
     index.add(WheelSpec("lib", "1.0"))
     config(project, index, '"lib"', path=str(project.parent / "envs-elsewhere" / "dev"))

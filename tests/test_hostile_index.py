@@ -169,8 +169,6 @@ def test_credentials_are_not_printed_locked_or_cached(index: LocalIndex, tmp_pat
         assert any(path.startswith("/files/") for path in files_host.requests)
 
 
-@pytest.mark.xfail(strict=True, reason="stamp.py records ENVSYNC_INDEX_URL verbatim in the cache's stamps "
-                                       "folder (inputs_digest); it should store a digest of it instead")
 def test_credentials_from_the_environment_are_not_cached(index: LocalIndex, tmp_path: Path):
     index.add(WheelSpec("lib", "1.0"))
     project = tmp_path / "project"

@@ -18,8 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..cache import cache_subdir
-from ..errors import EnvsyncError
+from ..cache import cache_dir, cache_subdir
+from ..errors import EnvsyncError, from_os_error
 from ..model import ActionKind, Actual, Artifact, EnvKind, EnvPlan, Plan
 from ..planner import plan_env
 from ..survey import survey
@@ -74,14 +74,20 @@ def apply_plan(plan: Plan, index_for: Callable[[EnvPlan], object], report: Repor
         first = plan.errors[0]
         raise EnvsyncError(f"env {first.name}: {first.error}", "nothing was changed")
     wheels = Wheels(index_for)
-    wheels.fetch_all(_needed(plan), report)
+    try:
+        wheels.fetch_all(_needed(plan), report)
+    except OSError as exc:
+        raise from_os_error(exc, cache_dir()) from exc
     changed = done = 0
     for planned in plan.envs:
         if not planned.actions:
             continue
         with env_lock(planned.path, report):
             env, actual = _replan(planned)
-            done += apply_env(env, actual, wheels, report)
+            try:
+                done += apply_env(env, actual, wheels, report)
+            except OSError as exc:  # a full disk, a read-only folder: name the env, not a traceback
+                raise from_os_error(exc, planned.path) from exc
         changed += 1
     return ApplyResult(changed, done, time.monotonic() - start)
 
