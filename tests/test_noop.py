@@ -98,3 +98,13 @@ def test_broken_interpreter_link_is_seen(synced: Path):
     (synced / ".envs" / "a" / "bin" / "python").unlink()
     result = plan(synced)
     assert result.returncode == 2 and "recreate environment" in result.stdout
+
+
+def test_rebuilding_a_deleted_env_from_fresh_locks_needs_no_resolver_client_or_pydantic(synced: Path):
+    shutil.rmtree(synced / ".envs" / "a")
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "envsync", "apply"], cwd=synced,
+                            env=env, capture_output=True, text=True, check=True)
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    assert not imported & {"pydantic", "httpx", "resolvelib"}
+    assert installed(synced / ".envs" / "a") == {"lib": "1.0"}

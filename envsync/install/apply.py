@@ -25,7 +25,7 @@ from ..planner import plan_env
 from ..survey import survey
 from .site import install_wheel, layout_for, uninstall
 from .venv import create_venv, recreate_venv, remove_venv
-from .wheel import UnpackedWheel, unpack_wheel
+from .wheel import UnpackedWheel, cached_wheel, unpack_wheel
 
 INSTALLING = (ActionKind.INSTALL, ActionKind.UPGRADE, ActionKind.DOWNGRADE, ActionKind.REINSTALL)
 REPLACING = (ActionKind.UPGRADE, ActionKind.DOWNGRADE, ActionKind.REINSTALL, ActionKind.REMOVE)
@@ -59,6 +59,8 @@ class Wheels:
     def get(self, artifact: Artifact, env: EnvPlan) -> UnpackedWheel:
         with self._lock:
             found = self._unpacked.get(artifact.url)
+        if found is None and artifact.sha256:
+            found = cached_wheel(artifact.sha256, cache_subdir("unpacked"))  # no index client needed
         if found is None:
             path = self._index_for(env).download(artifact)
             found = unpack_wheel(path, artifact.sha256 or _sha256_of(path), cache_subdir("unpacked"))

@@ -89,15 +89,12 @@ def unpack_wheel(wheel: Path, sha256: str, cache_root: Path, *, limits: Limits =
     The folder appears by one rename of a fully extracted and verified temp folder, so
     its existence means it is complete; concurrent callers race harmlessly on that rename.
     """
+    cached = cached_wheel(sha256, cache_root)
+    if cached is not None:
+        return cached
     digest = sha256.lower()
-    if not _SHA256.match(digest):
-        raise ValueError(f"not a sha256 hex digest: {sha256!r}")
     target = cache_root / digest
     marker = cache_root / f"{digest}.json"
-    if target.is_dir():
-        cached = _read_marker(marker, target)
-        if cached is not None:
-            return cached
     _check_file_hash(wheel, digest)
     with _open_zip(wheel) as zf:
         unpacked = inspect_wheel(zf, wheel.name, target, limits)
@@ -106,6 +103,15 @@ def unpack_wheel(wheel: Path, sha256: str, cache_root: Path, *, limits: Limits =
         else:
             write_atomic(marker, _marker_bytes(unpacked))
     return unpacked
+
+
+def cached_wheel(sha256: str, cache_root: Path) -> UnpackedWheel | None:
+    """The wheel with this sha256 if it is already unpacked in the cache; no file needed."""
+    digest = sha256.lower()
+    if not _SHA256.match(digest):
+        raise ValueError(f"not a sha256 hex digest: {sha256!r}")
+    target = cache_root / digest
+    return _read_marker(cache_root / f"{digest}.json", target) if target.is_dir() else None
 
 
 def inspect_wheel(zf: zipfile.ZipFile, filename: str, root: Path, limits: Limits = DEFAULT_LIMITS) -> UnpackedWheel:
