@@ -121,7 +121,8 @@ def _session(args: argparse.Namespace, out: Output):
     from .reconcile import Session
 
     config = load(find_config(args.config))
-    return Session(config, progress=out.detail)
+    refresh = getattr(args, "refresh", False) or getattr(args, "upgrade", False) or getattr(args, "upgrade_package", [])
+    return Session(config, progress=out.detail, refresh=bool(refresh))
 
 
 def _stamp(args: argparse.Namespace):

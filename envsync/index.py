@@ -28,6 +28,7 @@ from typing import TypeVar
 import httpx
 from packaging.utils import NormalizedName
 
+from . import pagecache
 from .cache import cache_subdir, write_atomic
 from .errors import ConfigError, HashMismatch, IndexUnavailable, InsecureRedirect
 from .model import Artifact, IndexSettings
@@ -142,8 +143,10 @@ class IndexClient:
     Thread-safe: the resolver asks for pages from several threads through `prefetch`.
     """
 
-    def __init__(self, settings: IndexSettings, client: httpx.Client | None = None) -> None:
+    def __init__(self, settings: IndexSettings, client: httpx.Client | None = None, *,
+                 revalidate: bool = False) -> None:
         self.settings = settings
+        self.revalidate = revalidate  # ask the index even about pages the HTTP cache holds as fresh
         self._client = client
         self._pages: dict[NormalizedName, Future[list[Artifact]]] = {}
         self._lock = threading.Lock()
@@ -206,8 +209,7 @@ class IndexClient:
         page_url = f"{base.rstrip('/')}/{name}/"
         if page_url.startswith("file:"):
             return self._file_page(base, page_url, name)
-        page = self._request(page_url, accept=ACCEPT, missing_ok=True,
-                             consume=lambda r: _read_limited(r, MAX_PAGE_BYTES, f"the page of {name}"))
+        page = self._cached_request(page_url, name)
         if page is None:
             return []
         try:
@@ -216,6 +218,28 @@ class IndexClient:
             return parse_html(page.url, page.text)
         except ValueError as exc:  # json and UnicodeDecodeError are ValueErrors too
             raise self._bad_page(base, name, exc) from None
+
+    def _cached_request(self, page_url: str, name: NormalizedName) -> _Body | None:
+        """The page from the HTTP cache while fresh; else fetched, or revalidated (304) when cached."""
+        key = strip_credentials(page_url)
+        cached = pagecache.load(key)
+        if cached is not None and not self.revalidate and cached.is_fresh():
+            return _Body(cached.url, cached.content_type, cached.content)
+
+        def consume(response: httpx.Response) -> _Body:
+            control = response.headers.get("cache-control")
+            if response.status_code == 304 and cached is not None:
+                pagecache.store(key, cached.revalidated(control))
+                return _Body(cached.url, cached.content_type, cached.content)
+            body = _read_limited(response, MAX_PAGE_BYTES, f"the page of {name}")
+            if pagecache.storable(control) and (response.headers.get("etag") or pagecache.max_age(control)):
+                pagecache.store(key, pagecache.CachedPage(
+                    body.url, body.content_type, body.content, response.headers.get("etag"),
+                    response.headers.get("last-modified"), time.time(), pagecache.max_age(control)))
+            return body
+
+        validators = cached.validators() if cached is not None else {}
+        return self._request(page_url, accept=ACCEPT, missing_ok=True, consume=consume, headers=validators)
 
     def _file_page(self, base: str, page_url: str, name: NormalizedName) -> list[Artifact]:
         folder = file_path(page_url)
@@ -264,7 +288,7 @@ class IndexClient:
     # -- HTTP ---------------------------------------------------------------------------
 
     def _request(self, url: str, *, consume: Callable[[httpx.Response], T], accept: str | None = None,
-                 missing_ok: bool = False) -> T | None:
+                 missing_ok: bool = False, headers: dict[str, str] | None = None) -> T | None:
         """GET `url` and hand the open response to `consume`, retrying what may pass.
 
         Connection errors, timeouts, cut bodies, 429 and 5xx are retried (ATTEMPTS in all,
@@ -274,7 +298,7 @@ class IndexClient:
         url = strip_credentials(url)
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                return self._attempt(url, attempt, consume, accept, missing_ok)
+                return self._attempt(url, attempt, consume, accept, missing_ok, headers or {})
             except _Retry as retry:
                 if attempt == ATTEMPTS:
                     raise IndexUnavailable(f"{retry.error.message} (gave up after {ATTEMPTS} attempts)",
@@ -283,8 +307,8 @@ class IndexClient:
         raise AssertionError("unreachable")
 
     def _attempt(self, url: str, attempt: int, consume: Callable[[httpx.Response], T], accept: str | None,
-                 missing_ok: bool) -> T | None:
-        headers = {"Accept": accept} if accept else None
+                 missing_ok: bool, extra_headers: dict[str, str]) -> T | None:
+        headers = {**extra_headers, **({"Accept": accept} if accept else {})}
         try:
             with self.client.stream("GET", url, headers=headers, auth=self._auth_for(url)) as response:
                 status = response.status_code

@@ -30,6 +30,7 @@ class Session:
 
     config: Config
     progress: Progress = _quiet
+    refresh: bool = False  # revalidate every index page, however fresh the HTTP cache says it is
     _indexes: dict[IndexSettings, object] = field(default_factory=dict)
     _interpreters: dict[str | None, Interpreter] = field(default_factory=dict)
     pending_locks: dict[Path, str] = field(default_factory=dict)
@@ -39,7 +40,7 @@ class Session:
         from .index import IndexClient
 
         if settings not in self._indexes:
-            self._indexes[settings] = IndexClient(settings)
+            self._indexes[settings] = IndexClient(settings, revalidate=self.refresh)
         return self._indexes[settings]
 
     def interpreter(self, request: str | None) -> Interpreter:

@@ -152,6 +152,7 @@ class LocalIndex:
         self.truncate: Literal["cut", "short"] | None = None
         self.files_base: str | None = None
         self.raw_pages: dict[str, tuple[bytes, str]] = {}
+        self.cache_control: str | None = None  # sent with every page (not files), e.g. "max-age=600"
         self._headers: list[tuple[str, dict[str, str]]] = []
         self._projects: dict[str, dict[str, IndexFile]] = {}
         self._lock = threading.Lock()
@@ -565,6 +566,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("ETag", etag)
             if content_type != "application/octet-stream":
                 self.send_header("Vary", "Accept")
+                if self.server.index.cache_control:
+                    self.send_header("Cache-Control", self.server.index.cache_control)
         self.end_headers()
         if send_body:
             self.wfile.write(body)
