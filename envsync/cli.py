@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     lock.add_argument("--upgrade", action="store_true", help="re-resolve everything to the newest allowed versions")
     lock.add_argument("--upgrade-package", action="append", default=[], metavar="PACKAGE",
                       help="let only this package (repeatable) move to its newest allowed version")
+    _refresh(lock)
 
     listing = commands.add_parser("list", parents=[common], help="each env's path, interpreter and status")
     listing.add_argument("envs", nargs="*", metavar="ENV")
@@ -61,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _refresh(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--refresh", action="store_true",
-                        help="inspect every env in full, ignoring the record of the last in-sync run")
+                        help="look again at everything: every env in full (not the record of the last in-sync "
+                             "run) and every index page (not the HTTP cache)")
 
 
 def _lock_mode(parser: argparse.ArgumentParser) -> None:
