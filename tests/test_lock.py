@@ -147,7 +147,13 @@ def test_tampered_lock_is_refused(project: Path, index: LocalIndex):
     assert broken.returncode == 1 and "pylock.dev.toml: not a valid PEP 751 lock file" in broken.stderr
 
 
-uv = shutil.which("uv")
+def _find_uv() -> str | None:
+    """uv from PATH, or installed beside the interpreter running the tests (a venv's bin/)."""
+    beside = Path(sys.executable).parent / "uv"
+    return shutil.which("uv") or (str(beside) if beside.is_file() else None)
+
+
+uv = _find_uv()
 needs_uv = pytest.mark.skipif(uv is None, reason="uv is not installed in the test environment")
 
 
