@@ -80,7 +80,7 @@ def noop(ctx: Context, wl: Workload) -> list[Row]:
 
     def pip_sync_target() -> None:
         tools.pip_tool("pip-sync")  # fails first when pip-tools is missing
-        ctx.run(tools.uv_seeded_venv_install(pip_venv, wl.pins_file))
+        ctx.run(tools.pip_venv_uv_install(pip_venv, wl.pins_file))
         ctx.run([tools.pip_sync_step(pip_venv, wl.pins_file)])  # pip-sync's own first run, untimed
 
     pip_installed = Once(pip_sync_target)
@@ -93,6 +93,8 @@ def noop(ctx: Context, wl: Workload) -> list[Row]:
               ratios=NOOP_RATIOS),
         Bench("envsync apply (1 env)", lambda: [tools.envsync_step("apply", config1)], setup=synced1,
               ratios=NOOP_RATIOS),
+        Bench("python -c pass (start-up floor)",
+              lambda: [Step((str(tools.python), "-c", "pass"), tools.env_envsync(), root)]),
         Bench("uv sync", lambda: [tools.uv_step("sync", "-q", cwd=project)], setup=uv_project),
         Bench("uv sync --frozen", lambda: [tools.uv_step("sync", "-q", "--frozen", cwd=project)], setup=uv_project),
         Bench("uv pip sync", lambda: [tools.uv_step("pip", "sync", "-q", "--python", str(venv_python(uv_venv)),
@@ -230,8 +232,9 @@ SCENARIOS = {
                  "Wall-clock of the whole process when there is nothing to do. envsync on a config of 3 envs "
                  "(each with the workload's pins) and of 1 env; `uv sync` (checks that uv.lock is up to date) and "
                  "`uv sync --frozen` on an equivalent, already synced uv project (1 venv); `uv pip sync pins.txt` "
-                 "on a synced venv; `pip-sync pins.txt` on a synced venv that has pip (made by `uv venv --seed`). Ratios: envsync's median ÷ the "
-                 "tool's median, same workload.", noop),
+                 "on a synced venv; `pip-sync pins.txt` on a synced venv that has pip (`python -m venv`, pins "
+                 "installed by uv). `python -c pass` is the interpreter's own start-up, the floor for any Python "
+                 "tool. Ratios: envsync's median ÷ the tool's median, same workload.", noop),
         Scenario("install", "2. Warm install into a fresh venv",
                  "Every cache warm (one untimed run first); before each timed run the venv is deleted. envsync: "
                  "`envsync apply` with a fresh lock. uv: `uv venv && uv pip sync pins.txt`. pip: "

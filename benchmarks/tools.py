@@ -170,11 +170,11 @@ class Toolchain:
                          cwd=venv.parent, cache=cache),
         ]
 
-    def uv_seeded_venv_install(self, venv: Path, pins: Path) -> list[Step]:
-        """A venv with pip in it (`uv venv --seed`) and the pins installed by uv: pip-sync's target, made fast."""
+    def pip_venv_uv_install(self, venv: Path, pins: Path) -> list[Step]:
+        """pip-sync's target: a venv with pip in it (`python -m venv`, no index needed), the pins installed by uv."""
         venv.parent.mkdir(parents=True, exist_ok=True)
         return [
-            self.uv_step("venv", "-q", "--seed", str(venv), cwd=venv.parent),
+            Step((str(self.python), "-m", "venv", str(venv)), self.env_pip(), venv.parent),
             self.uv_step("pip", "install", "-q", "--python", str(venv_python(venv)), "-r", str(pins), cwd=venv.parent),
         ]
 
