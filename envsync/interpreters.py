@@ -514,10 +514,27 @@ def _platforms(info: dict[str, Any]) -> Iterator[str]:
         major, minor = ([int(n) for n in release.split(".")[:2]] + [0])[:2]
         arch = ("ppc" if machine.startswith("ppc") else "i386") if is_32bit else machine
         yield from mac_platforms((major, minor), arch)
+    elif system == "Linux" and _same_platform_as_ours(info):
+        from packaging.tags import platform_tags
+
+        yield from platform_tags()  # exactly the order our packaging gives this machine
     elif system == "Linux":
         yield from _linux_platforms(info, is_32bit)
     else:
         yield _normalize(info["platform"])
+
+
+def _same_platform_as_ours(info: dict[str, Any]) -> bool:
+    """Whether the interpreter runs on the platform, word size and libc of the running envsync."""
+    import struct
+    import sysconfig
+
+    try:
+        libc_ok = list(info.get("libc") or []) == ["glibc", os.confstr("CS_GNU_LIBC_VERSION").rsplit()[1]]
+    except (ValueError, OSError, IndexError, AttributeError):
+        libc_ok = False  # not glibc (musl, or no confstr): computed the long way
+    return (libc_ok and info.get("platform") == sysconfig.get_platform()
+            and info.get("pointer_bits") == struct.calcsize("P") * 8)
 
 
 def _linux_platforms(info: dict[str, Any], is_32bit: bool) -> Iterator[str]:
