@@ -36,3 +36,12 @@ def html_index(tmp_path: Path) -> Iterator[LocalIndex]:
     """A running HTML-only index without metadata files."""
     with LocalIndex(tmp_path / "html-index", mode="html", metadata=False) as served:
         yield served
+
+
+@pytest.fixture
+def clients() -> Iterator[list]:
+    """IndexClients made by a test (see helpers.client_for), closed after it."""
+    made: list = []
+    yield made
+    for client in made:
+        client.close()

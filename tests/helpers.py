@@ -89,3 +89,13 @@ def python_path(version: str) -> str | None:
             if exe.is_file() and os.access(exe, os.X_OK):
                 return str(exe)
     return None
+
+
+def client_for(clients: list, url: str, transport: object | None = None):
+    """An IndexClient for `url` (over `transport` if given), closed by the `clients` fixture."""
+    from envsync.index import IndexClient, make_client
+    from envsync.model import IndexSettings
+
+    client = IndexClient(IndexSettings(index_url=url), client=make_client(transport) if transport else None)
+    clients.append(client)
+    return client

@@ -9,38 +9,24 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from helpers import installed, run_envsync, write_config
+from helpers import client_for, installed, run_envsync, write_config
 from localindex import JSON_TYPE, LocalIndex, sha256_hex
 from packaging.utils import canonicalize_name
 from wheelfactory import WheelSpec, make_wheel
 
 from envsync.cache import cache_dir
 from envsync.errors import IndexUnavailable, InsecureRedirect
-from envsync.index import IndexClient, make_client
-from envsync.model import Artifact, IndexSettings
+from envsync.model import Artifact
 
 USER, SECRET = "alice", "s3cret-token"
 LIB = canonicalize_name("lib")
 LIB_WHEEL = "lib-1.0-py3-none-any.whl"
 
 
-@pytest.fixture
-def clients() -> Iterator[list[IndexClient]]:
-    made: list[IndexClient] = []
-    yield made
-    for client in made:
-        client.close()
-
-
-def client_for(clients: list[IndexClient], url: str, transport: httpx.BaseTransport | None = None) -> IndexClient:
-    client = IndexClient(IndexSettings(index_url=url), client=make_client(transport) if transport else None)
-    clients.append(client)
-    return client
 
 
 def with_credentials(url: str) -> str:

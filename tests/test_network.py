@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import run_envsync, write_config
+from helpers import client_for, run_envsync, write_config
 from localindex import LocalIndex
 from packaging.utils import canonicalize_name
 from wheelfactory import WheelSpec
@@ -30,19 +30,6 @@ from envsync.model import Artifact, IndexSettings
 LIB = canonicalize_name("lib")
 
 
-@pytest.fixture
-def clients() -> Iterator[list[IndexClient]]:
-    """IndexClients made by a test, closed after it."""
-    made: list[IndexClient] = []
-    yield made
-    for client in made:
-        client.close()
-
-
-def client_for(clients: list[IndexClient], url: str) -> IndexClient:
-    client = IndexClient(IndexSettings(index_url=url))
-    clients.append(client)
-    return client
 
 
 def downloads_left() -> list[Path]:
