@@ -242,6 +242,9 @@ class IndexClient:
         return self._request(page_url, accept=ACCEPT, missing_ok=True, consume=consume, headers=validators)
 
     def _file_page(self, base: str, page_url: str, name: NormalizedName) -> list[Artifact]:
+        if not file_path(base).is_dir():
+            raise IndexUnavailable(f"index {redact(base)} is not an existing folder",
+                                   "set index-url to an http(s) URL, or to a folder laid out as a PEP 503 index")
         folder = file_path(page_url)
         try:
             for candidate, parse in (("index.json", None), ("index.html", parse_html)):

@@ -77,3 +77,8 @@ def test_sdist_only_package_says_so(project: Path, index: LocalIndex, tmp_path: 
     index.add_file("onlysrc", sdist)
     write_config(project, f'[settings]\nindex-url = "{index.url}"\n[envs.e]\ndependencies = ["onlysrc"]\n')
     fails(project, "plan", expect=["onlysrc", "source distribution"])
+
+
+def test_index_url_that_is_neither_url_nor_folder(project: Path):
+    write_config(project, '[settings]\nindex-url = "htp:/typo"\n[envs.e]\ndependencies = ["x"]\n')
+    fails(project, "plan", expect=["is not an existing folder", "index-url"])
