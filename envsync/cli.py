@@ -25,13 +25,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-c", "--config", help="path to envs.toml (default: nearest in this folder or a parent)")
-    common.add_argument("-v", "--verbose", action="store_true", help="say more about what happens")
-    common.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    # The shared options work before or after the command (`envsync -c X plan`, `envsync plan -c X`).
+    # Under a command they default to SUPPRESS, so an option given before it is not reset.
+    top, common = _common_options(argparse.ArgumentParser(add_help=False), None), _common_options(
+        argparse.ArgumentParser(add_help=False), argparse.SUPPRESS)
 
     parser = _Parser(prog="envsync", description="Declare Python virtual environments in envs.toml; "
-                                                 "plan and apply them.", parents=[common])
+                                                 "plan and apply them.", parents=[top])
     parser.add_argument("--version", action="version", version=f"envsync {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
@@ -64,6 +64,15 @@ def _refresh(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--refresh", action="store_true",
                         help="look again at everything: every env in full (not the record of the last in-sync "
                              "run) and every index page (not the HTTP cache)")
+
+
+def _common_options(parser: argparse.ArgumentParser, default: object) -> argparse.ArgumentParser:
+    flag_default = False if default is None else default
+    parser.add_argument("-c", "--config", default=default,
+                        help="path to envs.toml (default: nearest in this folder or a parent)")
+    parser.add_argument("-v", "--verbose", action="store_true", default=flag_default, help="say more about what happens")
+    parser.add_argument("-q", "--quiet", action="store_true", default=flag_default, help="print only errors")
+    return parser
 
 
 def _lock_mode(parser: argparse.ArgumentParser) -> None:

@@ -112,3 +112,14 @@ def test_unknown_env_on_command_line_gets_did_you_mean(tmp_path: Path):
 def test_usage_error_exits_1(tmp_path: Path):
     result = run_envsync("plan", "--no-such-flag", cwd=tmp_path)
     assert result.returncode == 1 and "Traceback" not in result.stderr
+
+
+def test_global_options_work_before_or_after_the_command(tmp_path: Path):
+    write_config(tmp_path / "elsewhere", '[envs.docs]\n')
+    config = str(tmp_path / "elsewhere" / "envs.toml")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for args in (("-c", config, "list"), ("list", "-c", config), ("-q", "list", "-c", config)):
+        result = run_envsync(*args, cwd=empty)
+        assert result.returncode == 0, (args, result.stderr)
+        assert "docs" in result.stdout
