@@ -132,8 +132,7 @@ def _session(args: argparse.Namespace, out: Output):
     from .reconcile import Session
 
     config = load(find_config(args.config))
-    refresh = getattr(args, "refresh", False) or getattr(args, "upgrade", False) or getattr(args, "upgrade_package", [])
-    return Session(config, progress=out.detail, refresh=bool(refresh))
+    return Session(config, progress=out.detail, refresh=getattr(args, "refresh", False))
 
 
 def _stamp(args: argparse.Namespace):

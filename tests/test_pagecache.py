@@ -27,7 +27,7 @@ def test_fresh_pages_are_not_asked_for_again(tmp_path: Path, index: LocalIndex):
     assert run_envsync("lock", cwd=project).returncode == 0
     assert len(pages(index)) == 2
     index.clear_requests()
-    assert run_envsync("lock", "--upgrade-package", "app", cwd=project).returncode == 0  # asks again
+    assert run_envsync("lock", "--upgrade", "--refresh", cwd=project).returncode == 0  # asks again
     assert len(pages(index)) == 2
     index.clear_requests()
     (project / "pylock.e.toml").unlink()
