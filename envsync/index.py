@@ -32,7 +32,7 @@ from . import pagecache
 from .cache import cache_subdir, write_atomic
 from .errors import ConfigError, HashMismatch, IndexUnavailable, InsecureRedirect
 from .model import Artifact, IndexSettings
-from .pages import ARCHIVE_SUFFIXES, JSON_TYPE, file_path, parse_html, parse_json, project_of, safe_filename
+from .pages import ARCHIVE_SUFFIXES, JSON_TYPE, belongs_to, file_path, parse_html, parse_json, project_of, safe_filename
 from .urls import Origin, origin, redact, strip_credentials
 
 T = TypeVar("T")
@@ -201,7 +201,7 @@ class IndexClient:
         """The project's files; one an index lists under `name` but named for another project is dropped."""
         found: list[Artifact] = []
         for base in self._bases():
-            found += [a for a in self._project_page(base, name) if project_of(a.filename) == name]
+            found += [a for a in self._project_page(base, name) if belongs_to(a.filename, name)]
         found += self._find_links_index().get(name, [])
         return found
 

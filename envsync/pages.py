@@ -7,6 +7,7 @@ names, and a remote page may not point at local files. Nothing here does I/O.
 from __future__ import annotations
 
 import html.parser
+import re
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -70,6 +71,8 @@ def _file_url(page_url: str, href: str, allowed_schemes: frozenset[str]) -> str 
     A remote page may only point at http(s) files: a `file:` link would make envsync read
     (and install) a local file the index chose.
     """
+    if href.startswith(("https://", "http://")) and not any(c in href.split("/", 3)[2] for c in "@[]"):
+        return href  # absolute, plain host, no credentials: most files on most indexes, checked cheaply
     try:
         url = strip_credentials(urllib.parse.urljoin(page_url, href))
         scheme = urllib.parse.urlsplit(url).scheme.lower()
@@ -182,6 +185,20 @@ def project_of(filename: str) -> NormalizedName | None:
         return parse_sdist_filename(filename)[0]
     except (InvalidWheelFilename, InvalidSdistFilename):
         return None
+
+
+_SEPARATORS = re.compile(r"[-_.]+")
+
+
+def belongs_to(filename: str, name: NormalizedName) -> bool:
+    """Whether a file listed under project `name` really is one of its files.
+
+    A wheel's name part is read straight from the file name (cheap: big projects list
+    thousands of wheels); anything unusual goes through packaging's full parse.
+    """
+    if filename.endswith(".whl") and _SEPARATORS.sub("-", filename.split("-", 1)[0]).lower() == name:
+        return True
+    return project_of(filename) == name
 
 
 def file_path(url: str) -> Path:

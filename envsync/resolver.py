@@ -9,7 +9,9 @@ list of root requirements, so several envs' roots can be resolved together.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
@@ -59,6 +61,17 @@ def split_key(key: str) -> tuple[NormalizedName, frozenset[str]]:
     return NormalizedName(name), frozenset(filter(None, rest.rstrip("]").split(",")))
 
 
+NO_RANK = 1 << 30  # a wheel whose tags this interpreter does not support
+
+
+@dataclass(frozen=True)
+class Installable:
+    """What a project offers this interpreter: per version (rank, wheel, yanked), and why nothing if so."""
+
+    versions: dict[Version, tuple[int, Artifact, bool]]
+    why_none: str
+
+
 class Provider(AbstractProvider):
     """Answers resolvelib's questions for one target interpreter."""
 
@@ -71,6 +84,43 @@ class Provider(AbstractProvider):
         self._tag_rank = {tag: rank for rank, tag in enumerate(interpreter.tags)}
         self._python = Version(interpreter.markers["python_full_version"].rstrip("+"))
         self.why_empty: dict[NormalizedName, str] = {}
+        self._installable_memo: dict[NormalizedName, Installable] = {}
+        self._requires_memo: dict[str, list[Requirement]] = {}
+        self._speculated: set[NormalizedName] = set()
+        self._speculation_lock = threading.Lock()
+        self._speculator = ThreadPoolExecutor(max_workers=8, thread_name_prefix="envsync-speculate")
+
+    def close(self) -> None:
+        self._speculator.shutdown(wait=False, cancel_futures=True)
+
+    # -- looking ahead ------------------------------------------------------------------------
+
+    def speculate(self, names: Iterable[NormalizedName]) -> None:
+        """Walk the dependency tree ahead of the resolver, in the background.
+
+        For each new name: its page, then its newest installable version's metadata, then the
+        same for that version's dependencies. The resolver usually picks those versions, so
+        by the time it asks, pages and metadata are already here: network latency is paid
+        once per tree level in parallel, instead of once per package in turn.
+        """
+        with self._speculation_lock:
+            fresh = [name for name in names if name not in self._speculated]
+            self._speculated.update(fresh)
+        for name in fresh:
+            self.index.prefetch([name])
+            self._speculator.submit(self._speculate_one, name)
+
+    def _speculate_one(self, name: NormalizedName) -> None:
+        try:
+            installable = self._installable(name)
+            finals = [v for v in installable.versions if not v.is_prerelease and not installable.versions[v][2]]
+            if not finals:
+                return
+            best = installable.versions[max(finals)][1]
+            requires = self._requirements_of_artifact(best)
+            self.speculate(canonicalize_name(r.name) for r in requires if self._applies(r, ""))
+        except Exception:  # noqa: BLE001 — a guess that fails costs nothing; the resolver will ask for real
+            return
 
     def identify(self, requirement_or_candidate: Requirement | Candidate) -> str:
         if isinstance(requirement_or_candidate, Candidate):
@@ -115,7 +165,7 @@ class Provider(AbstractProvider):
                     dependencies.append(requirement)
         else:
             dependencies = [r for r in requires if self._applies(r, "")]
-        self.index.prefetch([canonicalize_name(r.name) for r in dependencies])
+        self.speculate(canonicalize_name(r.name) for r in dependencies)
         return dependencies
 
     # -- helpers -------------------------------------------------------------------------------
@@ -131,49 +181,76 @@ class Provider(AbstractProvider):
             return False
 
     def _requirements_of(self, candidate: Candidate) -> list[Requirement]:
-        raw, _ = parse_email(self.index.metadata(candidate.artifact))
+        return self._requirements_of_artifact(candidate.artifact)
+
+    def _requirements_of_artifact(self, artifact: Artifact) -> list[Requirement]:
+        """Requires-Dist of a wheel, parsed once however often the resolver (or speculation) asks."""
+        cached = self._requires_memo.get(artifact.url)
+        if cached is not None:
+            return cached
+        raw, _ = parse_email(self.index.metadata(artifact))
         requirements = []
         for text in raw.get("requires_dist", []):
             try:
                 requirements.append(Requirement(text))
             except InvalidRequirement:
                 continue  # one malformed line in someone else's metadata must not stop the resolve
+        self._requires_memo[artifact.url] = requirements
         return requirements
 
     def _candidates(self, name: NormalizedName, wanted: Sequence[Requirement]) -> list[Candidate]:
         """Installable versions of `name` meeting every requirement, most preferred first."""
-        artifacts = self.index.artifacts(name)
-        if not artifacts:
-            self.why_empty[name] = "no such package on the configured indexes"
-            return []
-        best: dict[Version, tuple[int, Artifact]] = {}
-        rejected: set[str] = set()
+        installable = self._installable(name)
         exact_pins = {spec.version for req in wanted for spec in req.specifier if spec.operator in ("==", "===")}
+        usable = [v for v, (_, _, yanked) in installable.versions.items() if not yanked or str(v) in exact_pins]
+        versions = self._allowed_versions(usable, wanted)
+        if not versions:
+            self.why_empty[name] = installable.why_none or "no version matches"
+        preferred = self.preferred.get(name)
+        versions.sort(key=lambda v: (v == preferred, v), reverse=True)
+        return [Candidate(name, v, frozenset(), installable.versions[v][1]) for v in versions]
+
+    def _installable(self, name: NormalizedName) -> Installable:
+        """Per version, the best wheel for this interpreter; parsed once per project."""
+        memo = self._installable_memo.get(name)
+        if memo is not None:
+            return memo
+        artifacts = self.index.artifacts(name)
+        best: dict[Version, tuple[int, Artifact, bool]] = {}
+        rejected: set[str] = set()
         for artifact in artifacts:
             if not artifact.filename.endswith(".whl"):
                 rejected.add("only a source distribution (building sdists is not supported yet)")
                 continue
-            try:
-                _, version, _, tags = parse_wheel_filename(artifact.filename)
-            except (InvalidWheelFilename, InvalidVersion):
-                continue
-            rank = min((self._tag_rank.get(str(tag), 1 << 30) for tag in tags), default=1 << 30)
-            if rank == 1 << 30:
+            rank = self._rank(artifact.filename)
+            if rank == NO_RANK:
                 rejected.add(f"no wheel for this interpreter ({self.interpreter.tags[0]})")
+                continue
+            try:
+                _, version, _, _ = parse_wheel_filename(artifact.filename)
+            except (InvalidWheelFilename, InvalidVersion):
                 continue
             if not self._python_ok(artifact):
                 rejected.add(f"Requires-Python {artifact.requires_python} excludes Python {self._python}")
-                continue
-            if artifact.yanked and str(version) not in exact_pins:
-                continue
-            if version not in best or rank < best[version][0]:
-                best[version] = (rank, artifact)
-        versions = self._allowed_versions(list(best), wanted)
-        if not versions:
-            self.why_empty[name] = "; ".join(sorted(rejected)) or "no version matches"
-        preferred = self.preferred.get(name)
-        versions.sort(key=lambda v: (v == preferred, v), reverse=True)
-        return [Candidate(name, v, frozenset(), best[v][1]) for v in versions]
+            elif version not in best or rank < best[version][0]:
+                best[version] = (rank, artifact, artifact.yanked)
+        why = "no such package on the configured indexes" if not artifacts else "; ".join(sorted(rejected))
+        memo = Installable(best, why)
+        self._installable_memo[name] = memo
+        return memo
+
+    def _rank(self, filename: str) -> int:
+        """How much this interpreter prefers a wheel's tags (lower is better), from the file name alone.
+
+        Most files of a big project are for other platforms; reading the tag triple straight
+        from the name skips packaging's full parse for all of them.
+        """
+        parts = filename[:-4].lower().split("-")
+        if len(parts) not in (5, 6):
+            return NO_RANK
+        ranks = self._tag_rank
+        return min((ranks.get(f"{py}-{abi}-{plat}", NO_RANK) for py in parts[-3].split(".")
+                    for abi in parts[-2].split(".") for plat in parts[-1].split(".")), default=NO_RANK)
 
     def _allowed_versions(self, versions: list[Version], wanted: Sequence[Requirement]) -> list[Version]:
         """Versions meeting every specifier; pre-releases only when asked for or nothing else fits."""
@@ -200,7 +277,7 @@ def resolve(requirements: Sequence[Requirement], interpreter: Interpreter, index
     """Pins for `requirements` on `interpreter`; `preferred` versions win whenever they still fit."""
     provider = Provider(index, interpreter, prereleases=prereleases, preferred=preferred)
     roots = [r for r in requirements if _root_applies(r, interpreter)]
-    index.prefetch([canonicalize_name(r.name) for r in roots])
+    provider.speculate(canonicalize_name(r.name) for r in roots)
     resolver = Resolver(provider, reporter or BaseReporter())
     try:
         result = resolver.resolve(roots, max_rounds=20000)
@@ -209,6 +286,8 @@ def resolve(requirements: Sequence[Requirement], interpreter: Interpreter, index
     except ResolutionTooDeep:
         raise ResolutionConflict("the requirements could not be resolved within 20000 rounds",
                                  "add tighter version bounds to the requirements") from None
+    finally:
+        provider.close()
     return _pins(result)
 
 
