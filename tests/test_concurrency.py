@@ -65,3 +65,18 @@ def test_racing_applies_both_succeed_and_agree(tmp_path: Path, index: LocalIndex
     cache = Path(os.environ["ENVSYNC_CACHE_DIR"])
     leftovers = [p for p in cache.rglob("*") if p.name.startswith((".tmp", ".tmp-"))]
     assert leftovers == []
+
+
+def test_envs_applied_side_by_side_report_a_failure_and_finish_the_others(tmp_path: Path, index: LocalIndex):
+    from helpers import make_venv
+
+    project = setup(tmp_path, index)
+    env_b = make_venv(project / ".envs" / "b")
+    site = next(env_b.glob("lib/python*/site-packages"))
+    (site / "gamma").mkdir()
+    (site / "gamma" / "__init__.py").write_text("# a file no package owns\n")
+    result = run_envsync("apply", cwd=project)
+    assert result.returncode == 1
+    assert "refusing to overwrite existing files" in result.stderr and "gamma" in result.stderr
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    assert installed(project / ".envs" / "a") == {"alpha": "1.0", "beta": "1.0"}

@@ -80,18 +80,78 @@ def apply_plan(plan: Plan, index_for: Callable[[EnvPlan], object], report: Repor
         wheels.fetch_all(_needed(plan), report)
     except OSError as exc:
         raise from_os_error(exc, cache_dir()) from exc
-    changed = done = 0
-    for planned in plan.envs:
-        if not planned.actions:
-            continue
-        with env_lock(planned.path, report):
-            env, actual = _replan(planned)
-            try:
-                done += apply_env(env, actual, wheels, report)
-            except OSError as exc:  # a full disk, a read-only folder: name the env, not a traceback
-                raise from_os_error(exc, planned.path) from exc
-        changed += 1
-    return ApplyResult(changed, done, time.monotonic() - start)
+    pending = [env for env in plan.envs if env.actions]
+    if len(pending) > 1 and hasattr(os, "fork") and (os.cpu_count() or 1) > 1:
+        done = _apply_side_by_side(pending, wheels, report)
+    else:
+        done = sum(_apply_locked(env, wheels, report) for env in pending)
+    return ApplyResult(len(pending), done, time.monotonic() - start)
+
+
+def _apply_locked(planned: EnvPlan, wheels: Wheels, report: Report) -> int:
+    """One env, under its lock, re-planned against what is on disk now."""
+    with env_lock(planned.path, report):
+        env, actual = _replan(planned)
+        try:
+            return apply_env(env, actual, wheels, report)
+        except OSError as exc:  # a full disk, a read-only folder: name the env, not a traceback
+            raise from_os_error(exc, planned.path) from exc
+
+
+def _apply_side_by_side(envs: list[EnvPlan], wheels: Wheels, report: Report) -> int:
+    """Apply several envs at once, one child process each, as many at a time as there are CPUs.
+
+    Installing is CPU- and syscall-bound Python, so threads would queue on the GIL; forked
+    children share the fetched wheels and the plan for free. The first failure is raised
+    once every child has finished, so no env is left mid-change by us.
+    """
+    import pickle
+    import sys
+
+    workers = min(len(envs), os.cpu_count() or 1)
+    queue, running, done, failure = list(envs), {}, 0, None
+    while queue or running:
+        while queue and len(running) < workers:
+            env = queue.pop(0)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            read_end, write_end = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the child: apply one env, send back a count or an error, never return
+                os.close(read_end)
+                _child(env, wheels, report, write_end)
+            os.close(write_end)
+            running[pid] = (read_end, env)
+        pid, _ = os.wait()
+        read_end, env = running.pop(pid)
+        with os.fdopen(read_end, "rb") as pipe:
+            payload = pipe.read()
+        outcome = pickle.loads(payload) if payload else EnvsyncError(f"env {env.name}: the process applying it died")
+        if isinstance(outcome, int):
+            done += outcome
+        elif failure is None:
+            failure = outcome
+    if failure is not None:
+        raise failure
+    return done
+
+
+def _child(env: EnvPlan, wheels: Wheels, report: Report, write_end: int) -> None:
+    import pickle
+
+    code = 0
+    try:
+        outcome: object = _apply_locked(env, wheels, report)
+    except EnvsyncError as exc:
+        outcome, code = exc, 1
+    except BaseException as exc:  # noqa: BLE001 — reported to the parent, which decides
+        outcome, code = EnvsyncError(f"env {env.name}: internal error (a bug in envsync, please report it): "
+                                     f"{type(exc).__name__}: {exc}"), 1
+    try:
+        with os.fdopen(write_end, "wb") as pipe:
+            pipe.write(pickle.dumps(outcome))
+    finally:
+        os._exit(code)
 
 
 def _needed(plan: Plan) -> dict[str, tuple[Artifact, EnvPlan]]:
