@@ -217,7 +217,6 @@ def _print_stamped(args: argparse.Namespace, stamp) -> int:
 
 
 def cmd_apply(args: argparse.Namespace, out: Output) -> int:
-
     started = time.monotonic()
     if _stamp(args) is not None:
         out.info(f"No changes. Every environment is in sync ({time.monotonic() - started:.2f}s).")
