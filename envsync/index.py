@@ -411,6 +411,10 @@ class IndexClient:
     def _metadata_from_wheel(self, artifact: Artifact) -> bytes:
         import zipfile
 
+        if not artifact.url.startswith("file:"):
+            data = self._metadata_by_ranges(artifact)
+            if data is not None:
+                return data
         path = self.download(artifact)
         with zipfile.ZipFile(path) as archive:
             for info in archive.infolist():
@@ -420,6 +424,38 @@ class IndexClient:
         from .errors import UnsafeWheel
 
         raise UnsafeWheel(f"{artifact.filename} has no .dist-info/METADATA", "the wheel is broken; report it to its authors")
+
+    def _metadata_by_ranges(self, artifact: Artifact) -> bytes | None:
+        """METADATA from a few range requests (see lazywheel); None if the server can't, or it fails."""
+        import zipfile
+
+        from .lazywheel import NoRanges, remote_metadata
+
+        def fetch(start: int, end: int) -> tuple[bytes, int]:
+            return self._ranged(artifact.url, f"bytes={start}-{end - 1}")
+
+        def fetch_tail(length: int) -> tuple[bytes, int]:
+            return self._ranged(artifact.url, f"bytes=-{length}")
+
+        try:
+            return remote_metadata(fetch_tail, fetch)
+        except (NoRanges, zipfile.BadZipFile, EOFError, ValueError, KeyError, NotImplementedError):
+            return None  # a whole download will do, and validates the wheel properly
+
+    def _ranged(self, url: str, byte_range: str) -> tuple[bytes, int]:
+        """One range request: the bytes and the file's total size (from Content-Range)."""
+        def consume(response: httpx.Response) -> tuple[bytes, int]:
+            if response.status_code != 206:
+                from .lazywheel import NoRanges
+
+                raise NoRanges(f"HTTP {response.status_code} to a range request")
+            total = response.headers.get("content-range", "").rpartition("/")[2]
+            body = _read_limited(response, MAX_METADATA_BYTES, "a range of a wheel").content
+            return body, int(total)
+
+        result = self._request(url, consume=consume, headers={"Range": byte_range})
+        assert result is not None
+        return result
 
     def download(self, artifact: Artifact) -> Path:
         """The file, fetched once into the download cache and checked against its size and sha256.

@@ -140,10 +140,36 @@ def parse_json(page_url: str, document: object) -> list[Artifact]:
         raise ValueError(f"'files' is {type(files).__name__}, not a list")
     artifacts = []
     for entry in files:
+        if isinstance(entry, dict) and not runs_on_this_os(entry.get("filename")):
+            continue  # most files of a big project are for other systems: skip them before parsing
         artifact = _json_artifact(page_url, entry)
         if artifact is not None:
             artifacts.append(artifact)
     return artifacts
+
+
+def _os_platform_prefixes() -> tuple[str, ...]:
+    """Wheel platform tags any interpreter on this machine could accept, by prefix."""
+    import sys
+
+    if sys.platform.startswith("linux"):
+        return ("any", "linux", "manylinux", "musllinux")
+    if sys.platform == "darwin":
+        return ("any", "macosx")
+    if sys.platform.startswith("win"):
+        return ("any", "win")
+    return ()  # an unusual system: keep everything, the resolver decides
+
+
+_THIS_OS = _os_platform_prefixes()
+
+
+def runs_on_this_os(filename: object) -> bool:
+    """False only for a wheel built solely for another operating system (a cheap, safe pre-filter)."""
+    if not _THIS_OS or not isinstance(filename, str) or not filename.endswith(".whl"):
+        return True
+    platforms = filename[:-4].rpartition("-")[2].lower().split(".")
+    return any(platform.startswith(_THIS_OS) for platform in platforms)
 
 
 def _json_artifact(page_url: str, entry: object) -> Artifact | None:

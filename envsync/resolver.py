@@ -86,6 +86,7 @@ class Provider(AbstractProvider):
         self.why_empty: dict[NormalizedName, str] = {}
         self._installable_memo: dict[NormalizedName, Installable] = {}
         self._requires_memo: dict[str, list[Requirement]] = {}
+        self._satisfied_memo: dict[tuple[int, Version], tuple[Requirement, bool]] = {}
         self._speculated: set[NormalizedName] = set()
         self._speculation_lock = threading.Lock()
         self._speculator = ThreadPoolExecutor(max_workers=8, thread_name_prefix="envsync-speculate")
@@ -149,7 +150,14 @@ class Provider(AbstractProvider):
         return result
 
     def is_satisfied_by(self, requirement: Requirement, candidate: Candidate) -> bool:
-        return requirement.specifier.contains(candidate.version, prereleases=True)
+        # resolvelib asks this for every pin in every round; the answer never changes. The memo
+        # holds the requirement itself, so its id can't be reused by another object meanwhile.
+        key = (id(requirement), candidate.version)
+        known = self._satisfied_memo.get(key)
+        if known is None:
+            known = self._satisfied_memo[key] = (requirement, requirement.specifier.contains(
+                candidate.version, prereleases=True))
+        return known[1]
 
     def get_dependencies(self, candidate: Candidate) -> Iterable[Requirement]:
         requires = self._requirements_of(candidate)

@@ -153,6 +153,7 @@ class LocalIndex:
         self.files_base: str | None = None
         self.raw_pages: dict[str, tuple[bytes, str]] = {}
         self.cache_control: str | None = None  # sent with every page (not files), e.g. "max-age=600"
+        self.ranges = False  # answer Range requests for files with 206, as PyPI's file host does
         self._headers: list[tuple[str, dict[str, str]]] = []
         self._projects: dict[str, dict[str, IndexFile]] = {}
         self._lock = threading.Lock()
@@ -517,8 +518,27 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, b"no such file\n", "text/plain", send_body)
         elif self.index.truncate is not None:
             self._send_truncated(file.path.read_bytes(), send_body)
+        elif self.index.ranges and self.headers.get("Range"):
+            self._send_range(file.path.read_bytes(), self.headers["Range"], send_body)
         else:
             self._send(200, file.path.read_bytes(), "application/octet-stream", send_body)
+
+    def _send_range(self, body: bytes, header: str, send_body: bool) -> None:
+        """A single-range 206 answer (`bytes=a-b` or the suffix form `bytes=-n`), as file hosts give."""
+        spec = header.removeprefix("bytes=")
+        first, _, last = spec.partition("-")
+        if first == "":
+            start, end = max(0, len(body) - int(last)), len(body) - 1
+        else:
+            start, end = int(first), min(len(body) - 1, int(last) if last else len(body) - 1)
+        part = body[start:end + 1]
+        self.send_response(206)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(part)))
+        self.send_header("Content-Range", f"bytes {start}-{end}/{len(body)}")
+        self.end_headers()
+        if send_body:
+            self.wfile.write(part)
 
     def _send_truncated(self, body: bytes, send_body: bool) -> None:
         """Half the file: with the full Content-Length and a hang-up ("cut"), or a short one ("short")."""
