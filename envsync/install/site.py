@@ -65,9 +65,9 @@ def layout_for(venv: Path, python_short_version: str) -> SiteLayout:
 class _Op:
     """One file the install creates: linked from the cache (`source`) or written (`content`)."""
 
-    dest: Path
+    dest: str  # strings, not Paths: an install handles tens of thousands of these
     origin: str  # the archive path, or what generated the file, for messages
-    source: Path | None = None
+    source: str | None = None
     content: bytes | None = None
     executable: bool = False
     entry: RecordEntry | None = None  # the verified hash of `source`
@@ -79,20 +79,21 @@ class _Op:
 def install_wheel(unpacked: UnpackedWheel, layout: SiteLayout, *, requested: bool = False) -> None:
     """Put `unpacked` into the venv of `layout`; all or nothing (best effort on rollback)."""
     ops = _plan(unpacked, layout, requested)
-    record_path = layout.site_packages / unpacked.dist_info / "RECORD"
+    record_path = os.path.join(layout.site_packages, unpacked.dist_info, "RECORD")
     _check_targets(ops, record_path, layout)
-    created_files: list[Path] = []
-    created_dirs: list[Path] = []
+    created_files: list[str] = []
+    created_dirs: list[str] = []
+    made: set[str] = set()
     # RECORD is written first and INSTALLER (the last op) last: killed at any moment, the
     # dist-info lists every file placed so far and reads as incomplete until INSTALLER lands.
     rows = [_record_row(op, layout) for op in ops]
     rows.append((_relative(record_path, layout), "", ""))
     try:
-        _make_parents(record_path.parent, created_dirs)
+        _make_parents(os.path.dirname(record_path), created_dirs, made)
         _write_new(record_path, _csv_bytes(rows), created_files)
         linker = _Linker()
         for op in ops:
-            _make_parents(op.dest.parent, created_dirs)
+            _make_parents(os.path.dirname(op.dest), created_dirs, made)
             _place(op, linker, created_files)
     except BaseException:
         _rollback(created_files, created_dirs)
@@ -101,28 +102,29 @@ def install_wheel(unpacked: UnpackedWheel, layout: SiteLayout, *, requested: boo
 
 def _plan(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool) -> list[_Op]:
     ops: list[_Op] = []
+    cache = str(unpacked.root)
     for entry in unpacked.record:
         folder, _, base = entry.path.rpartition("/")
         if folder == unpacked.dist_info and base in _WRITTEN_BY_US:
             continue  # ours replace the wheel's
         dest, scheme = _destination(entry.path, unpacked, layout)
-        source = unpacked.path(entry.path)
+        source = os.path.join(cache, *entry.path.split("/"))
         if scheme == "scripts":
             ops.append(_script_op(source, dest, entry, layout))
         else:
             ops.append(_Op(dest, entry.path, source=source, entry=entry))
     ops += _launcher_ops(unpacked, layout)
-    dist_info = layout.site_packages / unpacked.dist_info
+    dist_info = os.path.join(layout.site_packages, unpacked.dist_info)
     if requested:
-        ops.append(_Op(dist_info / "REQUESTED", "REQUESTED", content=b""))
-    ops.append(_Op(dist_info / "INSTALLER", "INSTALLER", content=b"envsync\n"))  # last: marks it complete
+        ops.append(_Op(os.path.join(dist_info, "REQUESTED"), "REQUESTED", content=b""))
+    ops.append(_Op(os.path.join(dist_info, "INSTALLER"), "INSTALLER", content=b"envsync\n"))  # last: marks it complete
     return ops
 
 
-def _destination(path: str, unpacked: UnpackedWheel, layout: SiteLayout) -> tuple[Path, str]:
-    parts = path.split("/")
+def _destination(path: str, unpacked: UnpackedWheel, layout: SiteLayout) -> tuple[str, str]:
+    parts = path.split("/")  # every part was checked by wheel.py: no "..", no absolute paths
     if unpacked.data_dir is None or parts[0] != unpacked.data_dir:
-        return layout.site_packages.joinpath(*parts), "purelib" if unpacked.root_is_purelib else "platlib"
+        return os.path.join(layout.site_packages, *parts), "purelib" if unpacked.root_is_purelib else "platlib"
     scheme, rest = parts[1], parts[2:]
     bases = {
         "purelib": layout.site_packages,
@@ -133,12 +135,12 @@ def _destination(path: str, unpacked: UnpackedWheel, layout: SiteLayout) -> tupl
     }
     if scheme not in bases or not rest:
         raise UnsafeWheel(f"{unpacked.dist_info}: {path!r} is not in a known scheme folder")
-    return bases[scheme].joinpath(*rest), scheme
+    return os.path.join(bases[scheme], *rest), scheme
 
 
-def _script_op(source: Path, dest: Path, entry: RecordEntry, layout: SiteLayout) -> _Op:
+def _script_op(source: str, dest: str, entry: RecordEntry, layout: SiteLayout) -> _Op:
     """Scripts starting with `#!python` get the venv's interpreter; others are linked as they are."""
-    with source.open("rb") as handle:
+    with open(source, "rb") as handle:
         first = handle.readline(4096)
         match = re.match(rb"#!pythonw?(\s.*)?\r?\n?$", first)
         if not match:
@@ -158,7 +160,8 @@ def _launcher_ops(unpacked: UnpackedWheel, layout: SiteLayout) -> list[_Op]:
             module, _, attr = target.partition(":")
             body = _LAUNCHER.format(module=module, head=attr.split(".")[0], attr=attr)
             content = shebang(layout.python) + body.encode()
-            ops.append(_Op(layout.scripts / name, f"{kind} script {name!r}", content=content, executable=True))
+            ops.append(_Op(os.path.join(layout.scripts, name), f"{kind} script {name!r}", content=content,
+                           executable=True))
     return ops
 
 
@@ -175,16 +178,15 @@ def shebang(python: Path, args: bytes = b"") -> bytes:
     return b"#!/bin/sh\n'''exec' \"" + exe + b'"' + exec_args + b' "$0" "$@"\n' + b"' '''\n"
 
 
-def _check_targets(ops: list[_Op], record_path: Path, layout: SiteLayout) -> None:
+def _check_targets(ops: list[_Op], record_path: str, layout: SiteLayout) -> None:
     """Refuse, before writing anything, a destination outside the venv, twice used, or existing."""
-    root = Path(os.path.realpath(layout.root))
-    folders = _FolderCache()
+    folders = _FolderCache(Path(os.path.realpath(layout.root)))
     seen: dict[str, str] = {}
-    existing: list[Path] = []
+    existing: list[str] = []
     for dest, origin in [*((op.dest, op.origin) for op in ops), (record_path, "RECORD")]:
-        real, present = folders.lookup(dest.parent)
+        inside, present = folders.lookup(os.path.dirname(dest))
         # An existing dest (a symlink too) is refused below, so its folder decides where it lands.
-        if not real.is_relative_to(root) or dest.name in ("", ".", ".."):
+        if not inside or os.path.basename(dest) in ("", ".", ".."):
             raise UnsafeWheel(f"refusing {origin!r}: it would be written to {dest}, outside the env {layout.root}")
         key = os.path.normcase(os.path.normpath(dest))
         if key in seen:
@@ -197,27 +199,39 @@ def _check_targets(ops: list[_Op], record_path: Path, layout: SiteLayout) -> Non
 
 
 class _FolderCache:
-    """Real path and existence of destination folders: many files share few folders.
+    """Per destination folder: is its real path inside the env (by path components), does it exist?
 
-    A folder that does not exist yet will be made by us as a plain folder, so its real
-    path is its nearest existing ancestor's real path plus the rest, read lexically.
+    Many files share few folders, so each is resolved once. A folder that does not exist yet
+    will be made by us as a plain folder, so its real path is its nearest existing ancestor's
+    real path plus the rest, read lexically.
     """
 
-    def __init__(self) -> None:
-        self._known: dict[Path, tuple[Path, bool]] = {}
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._real: dict[str, tuple[Path, bool]] = {}
+        self._answers: dict[str, tuple[bool, bool]] = {}
 
-    def lookup(self, folder: Path) -> tuple[Path, bool]:
-        known = self._known.get(folder)
+    def lookup(self, folder: str) -> tuple[bool, bool]:
+        """(inside the env, exists now) for a destination folder."""
+        answer = self._answers.get(folder)
+        if answer is None:
+            real, present = self._resolve(folder)
+            answer = self._answers[folder] = (real.is_relative_to(self._root), present)
+        return answer
+
+    def _resolve(self, folder: str) -> tuple[Path, bool]:
+        known = self._real.get(folder)
         if known is None:
-            if os.path.isdir(folder) or folder.parent == folder:
+            parent = os.path.dirname(folder)
+            if os.path.isdir(folder) or parent == folder:
                 known = (Path(os.path.realpath(folder)), True)
             else:
-                known = (self.lookup(folder.parent)[0] / folder.name, False)
-            self._known[folder] = known
+                known = (self._resolve(parent)[0] / os.path.basename(folder), False)
+            self._real[folder] = known
         return known
 
 
-def _conflict(existing: list[Path], layout: SiteLayout) -> UnsafeWheel:
+def _conflict(existing: list[str], layout: SiteLayout) -> UnsafeWheel:
     owners = _owners(existing, layout)
     described = ", ".join(
         str(path) + (f" (installed by {owners[path]})" if path in owners else "") for path in existing[:5]
@@ -229,10 +243,10 @@ def _conflict(existing: list[Path], layout: SiteLayout) -> UnsafeWheel:
     )
 
 
-def _owners(paths: list[Path], layout: SiteLayout) -> dict[Path, str]:
+def _owners(paths: list[str], layout: SiteLayout) -> dict[str, str]:
     """Which installed distribution lists each path in its RECORD (scans only on conflict)."""
     wanted = {os.path.normpath(path): path for path in paths}
-    owners: dict[Path, str] = {}
+    owners: dict[str, str] = {}
     for dist_info in sorted(layout.site_packages.glob("*.dist-info")):
         for listed in _record_paths(dist_info / "RECORD"):
             found = wanted.get(os.path.normpath(os.path.join(layout.site_packages, listed)))
@@ -254,7 +268,7 @@ class _Linker:
     def __init__(self) -> None:
         self.linking = True
 
-    def link_or_copy(self, source: Path, dest: Path, created: list[Path]) -> None:
+    def link_or_copy(self, source: str, dest: str, created: list[str]) -> None:
         if self.linking:
             try:
                 os.link(source, dest)
@@ -264,18 +278,18 @@ class _Linker:
                 if exc.errno not in _LINK_FALLBACK:
                     raise
                 self.linking = False
-        with source.open("rb") as src, _create(dest, created) as out:
+        with open(source, "rb") as src, _create(dest, created) as out:
             shutil.copyfileobj(src, out, 1 << 20)
         shutil.copymode(source, dest)
 
 
-def _create(path: Path, created: list[Path]) -> io.BufferedWriter:
-    handle = path.open("xb")  # never replace a file that appeared since the check
+def _create(path: str, created: list[str]) -> io.BufferedWriter:
+    handle = open(path, "xb")  # noqa: SIM115 - returned open; never replace a file that appeared since the check
     created.append(path)
     return handle
 
 
-def _place(op: _Op, linker: _Linker, created: list[Path]) -> None:
+def _place(op: _Op, linker: _Linker, created: list[str]) -> None:
     if op.content is not None:
         _write_new(op.dest, op.content, created)
     elif op.source is not None:
@@ -284,19 +298,24 @@ def _place(op: _Op, linker: _Linker, created: list[Path]) -> None:
         os.chmod(op.dest, 0o755)
 
 
-def _write_new(path: Path, content: bytes, created: list[Path]) -> None:
+def _write_new(path: str, content: bytes, created: list[str]) -> None:
     with _create(path, created) as out:
         out.write(content)
 
 
-def _make_parents(folder: Path, created: list[Path]) -> None:
+def _make_parents(folder: str, created: list[str], made: set[str]) -> None:
+    """Make `folder` and its missing parents; `made` remembers folders already seen to exist."""
+    if folder in made:
+        return
     missing = []
-    while not folder.is_dir():
-        missing.append(folder)
-        folder = folder.parent
+    current = folder
+    while not os.path.isdir(current):
+        missing.append(current)
+        current = os.path.dirname(current)
     for path in reversed(missing):
-        path.mkdir()
+        os.mkdir(path)
         created.append(path)
+    made.add(folder)
 
 
 def _record_row(op: _Op, layout: SiteLayout) -> tuple[str, str, str]:
@@ -306,8 +325,8 @@ def _record_row(op: _Op, layout: SiteLayout) -> tuple[str, str, str]:
     return _relative(op.dest, layout), op.entry.hash, str(op.entry.size)
 
 
-def _relative(path: Path, layout: SiteLayout) -> str:
-    text, base = str(path), str(layout.site_packages) + os.sep
+def _relative(path: str, layout: SiteLayout) -> str:
+    text, base = path, str(layout.site_packages) + os.sep
     if text.startswith(base):  # most files: no need for relpath's general walk
         return text[len(base):].replace(os.sep, "/")
     return os.path.relpath(path, layout.site_packages).replace(os.sep, "/")
@@ -319,7 +338,7 @@ def _csv_bytes(rows: Iterable[tuple[str, str, str]]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def _rollback(files: list[Path], folders: list[Path]) -> None:
+def _rollback(files: list[str], folders: list[str]) -> None:
     for path in reversed(files):
         with contextlib.suppress(OSError):
             os.unlink(path)
