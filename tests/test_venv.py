@@ -12,9 +12,10 @@ import pytest
 import envsync
 from envsync.errors import EnvPathError
 from envsync.install import venv as venv_module
-from envsync.install.venv import create_venv, is_venv, read_pyvenv_cfg, recreate_venv, remove_venv
+from envsync.install.venv import create_venv, is_venv, recreate_venv, remove_venv
 from envsync.interpreters import probe
 from envsync.model import Interpreter
+from envsync.survey import read_pyvenv_cfg
 
 PYENV_VERSIONS = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
 
@@ -217,5 +218,4 @@ def test_leftovers_of_interrupted_runs_are_swept(tmp_path: Path) -> None:
 
 def test_read_pyvenv_cfg_of_a_non_venv(tmp_path: Path) -> None:
     assert not is_venv(tmp_path)
-    with pytest.raises(EnvPathError, match="not a virtual environment"):
-        read_pyvenv_cfg(tmp_path)
+    assert read_pyvenv_cfg(tmp_path) == {}

@@ -28,24 +28,6 @@ def is_venv(path: Path) -> bool:
     return (Path(path) / "pyvenv.cfg").is_file()
 
 
-def read_pyvenv_cfg(path: Path) -> dict[str, str]:
-    """The `key = value` lines of a venv's pyvenv.cfg, keys lower-cased as the interpreter reads them."""
-    cfg = Path(path) / "pyvenv.cfg"
-    try:
-        text = cfg.read_text(encoding="utf-8", errors="replace")
-    except OSError as error:
-        raise EnvPathError(
-            f"{path} is not a virtual environment: cannot read {cfg} ({error.strerror}).",
-            hint="check the env's `path`, or let envsync create the environment there",
-        ) from error
-    values: dict[str, str] = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition("=")
-        if sep and key.strip():
-            values[key.strip().lower()] = value.strip()
-    return values
-
-
 def create_venv(path: Path, interpreter: Interpreter, *, prompt: str | None = None) -> None:
     """Make a new venv at `path` (which must not exist) from `interpreter`, atomically."""
     path = Path(os.path.abspath(path))
