@@ -174,6 +174,8 @@ class EnvPlan:
     desired: Desired | None = field(default=None, compare=False, hash=False)
     error: str | None = None  # the env can't be planned: e.g. its path is not a venv
     lock_note: str | None = None  # e.g. "pylock.dev.toml will be written"
+    # (.pth file, "package version") the installs add: code that runs at every interpreter start.
+    startup_hooks: tuple[tuple[str, str], ...] = ()
 
     @property
     def in_sync(self) -> bool:

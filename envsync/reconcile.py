@@ -167,6 +167,9 @@ def make_plan(session: Session, names: Sequence[str] = (), mode: LockMode = Lock
     for spec in select_envs(config, names):
         resolution = desired_state(session, spec, mode)
         plan = plan_env(resolution.desired, survey(spec.path))
+        hooks = startup_hooks(plan)
+        if hooks:
+            plan = replace(plan, startup_hooks=hooks)
         if resolution.new_lock is not None:
             session.pending_locks[resolution.lock_path] = resolution.new_lock
             plan = replace(plan, lock_note=f"{resolution.lock_path.name} will be written")
@@ -174,6 +177,25 @@ def make_plan(session: Session, names: Sequence[str] = (), mode: LockMode = Lock
     if not names:
         plans += undeclared_envs(config)
     return Plan(config_path=config.path, envs=tuple(plans))
+
+
+def startup_hooks(plan: EnvPlan) -> tuple[tuple[str, str], ...]:
+    """The `.pth` files the plan's installs add, for wheels whose contents the cache already knows.
+
+    (Apply names every hook it installs in any case; the plan can only say what it has seen.)
+    """
+    from .cache import cache_subdir
+    from .install.wheel import cached_wheel
+    from .model import ActionKind
+
+    hooks = []
+    installing = (ActionKind.INSTALL, ActionKind.UPGRADE, ActionKind.DOWNGRADE, ActionKind.REINSTALL)
+    for action in plan.actions:
+        if action.kind in installing and plan.desired is not None:
+            pin = plan.desired.pins[action.package]
+            unpacked = cached_wheel(pin.artifact.sha256, cache_subdir("unpacked")) if pin.artifact.sha256 else None
+            hooks += [(hook, f"{pin.name} {pin.version}") for hook in (unpacked.startup_hooks if unpacked else ())]
+    return tuple(sorted(hooks))
 
 
 def undeclared_envs(config: Config) -> list[EnvPlan]:

@@ -61,6 +61,9 @@ def render_text(plan: Plan, colour: bool = False) -> str:
             for action in env.actions:
                 symbol, hue = SYMBOLS[action.kind]
                 lines.append(_paint(f"  {symbol} {describe_action(action)}", hue, colour))
+        for hook, package in env.startup_hooks:
+            lines.append(_paint(f"  ! startup hook {hook} (from {package}): runs at every start of this env's Python",
+                                "yellow", colour))
         if env.lock_note:
             lines.append(_paint(f"  lock: {env.lock_note}", "dim", colour))
     lines.append("")
@@ -117,6 +120,8 @@ def plan_document(plan: Plan) -> dict:
                 "name": env.name, "path": env.display_path, "python": env.python,
                 "actions": [action_json(action) for action in env.actions],
                 **({"error": env.error} if env.error else {}),
+                **({"startup_hooks": [{"file": hook, "package": package} for hook, package in env.startup_hooks]}
+                   if env.startup_hooks else {}),
             }
             for env in plan.envs
         ],

@@ -205,7 +205,10 @@ def apply_env(env: EnvPlan, actual: Actual, wheels: Wheels, report: Report) -> i
                 uninstall(actual.installed[action.package].dist_info, layout)
             if kind in INSTALLING:
                 pin = env.desired.pins[action.package]
-                install_wheel(wheels.get(pin.artifact, env), layout, requested=pin.name in roots)
+                unpacked = wheels.get(pin.artifact, env)
+                install_wheel(unpacked, layout, requested=pin.name in roots)
+                for hook in unpacked.startup_hooks:
+                    report(f"{env.name}: ! {pin.name} {pin.version} added startup hook {hook}")
         report(f"{env.name}: {SYMBOLS[kind][0]} {describe_action(action)}")
     return len(env.actions)
 

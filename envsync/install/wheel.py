@@ -82,6 +82,17 @@ class UnpackedWheel:
         """Where an archive file lies in the cache."""
         return self.root.joinpath(*archive_path.split("/"))
 
+    @property
+    def startup_hooks(self) -> tuple[str, ...]:
+        """`.pth` files it puts at the top of site-packages: Python runs their import lines at
+        every start of the env's interpreter, so the plan names them."""
+        tops = [path for path in self.files if "/" not in path]
+        if self.data_dir:
+            prefixes = (f"{self.data_dir}/purelib/", f"{self.data_dir}/platlib/")
+            tops += [path.split("/", 2)[2] for path in self.files
+                     if path.startswith(prefixes) and path.count("/") == 2]
+        return tuple(sorted(path for path in tops if path.endswith(".pth")))
+
 
 def unpack_wheel(wheel: Path, sha256: str, cache_root: Path, *, limits: Limits = DEFAULT_LIMITS) -> UnpackedWheel:
     """Validate `wheel` whole, then extract it to `cache_root/<sha256>/` (reused when already there).

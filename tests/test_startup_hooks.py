@@ -1,0 +1,31 @@
+"""`.pth` files run code at every interpreter start: envsync names them in plan and apply."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from helpers import run_envsync, write_config
+from localindex import LocalIndex
+from wheelfactory import WheelSpec
+
+
+def test_pth_files_are_named_in_apply_and_plan(tmp_path: Path, index: LocalIndex):
+    index.add(WheelSpec("hooky", "1.0", files={"hooky.pth": "import hooky\n", "hooky/__init__.py": ""}))
+    index.add(WheelSpec("plain", "1.0"))
+    project = tmp_path / "project"
+    write_config(project, f'[settings]\nindex-url = "{index.url}"\n[envs.a]\ndependencies = ["hooky", "plain"]\n')
+    applied = run_envsync("apply", cwd=project)
+    assert applied.returncode == 0, applied.stderr
+    assert "a: ! hooky 1.0 added startup hook hooky.pth" in applied.stdout
+    assert "plain 1.0 added" not in applied.stdout
+    site = next((project / ".envs" / "a").glob("lib/python*/site-packages"))
+    assert (site / "hooky.pth").is_file()
+
+    # A second env with the same package: its wheel is known now, so the plan names the hook.
+    write_config(project, f'[settings]\nindex-url = "{index.url}"\n[envs.a]\ndependencies = ["hooky", "plain"]\n'
+                          '[envs.b]\ndependencies = ["hooky"]\n')
+    plan = run_envsync("plan", "b", cwd=project)
+    assert "! startup hook hooky.pth (from hooky 1.0)" in plan.stdout
+    document = json.loads(run_envsync("plan", "--json", "b", cwd=project).stdout)
+    assert document["envs"][0]["startup_hooks"] == [{"file": "hooky.pth", "package": "hooky 1.0"}]
