@@ -7,6 +7,8 @@ that needs them, so `envsync --help` and the no-op path stay fast.
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -82,21 +84,39 @@ def _lock_mode(parser: argparse.ArgumentParser) -> None:
 
 
 class Output:
-    """Where the CLI's words go: progress and results to stdout, errors to stderr."""
+    """Where the CLI's words go: results to stdout, progress and errors to stderr.
+
+    Progress is a live status line on a terminal (rewritten in place); piped or in CI it is
+    plain lines, and only with -v, so logs never hold control characters.
+    """
 
     def __init__(self, quiet: bool, verbose: bool) -> None:
         self.quiet, self.verbose = quiet, verbose
+        self.live = sys.stderr.isatty() and not quiet and os.environ.get("TERM") != "dumb"
+        self._status = False
 
     def info(self, text: str) -> None:
         if not self.quiet:
+            self._clear()
             print(text, flush=True)
 
-    def detail(self, text: str) -> None:
-        if self.verbose and not self.quiet:
+    def progress(self, text: str) -> None:
+        if self.live:
+            width = shutil.get_terminal_size((80, 20)).columns - 1
+            sys.stderr.write("\r\033[K" + text[:width])
+            sys.stderr.flush()
+            self._status = True
+        elif self.verbose and not self.quiet:
             print(text, file=sys.stderr, flush=True)
 
-    @staticmethod
-    def error(error: BaseException) -> None:
+    def _clear(self) -> None:
+        if self._status:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+            self._status = False
+
+    def error(self, error: BaseException) -> None:
+        self._clear()
         print(f"envsync: error: {error}", file=sys.stderr, flush=True)
 
 
@@ -132,7 +152,7 @@ def _session(args: argparse.Namespace, out: Output):
     from .reconcile import Session
 
     config = load(find_config(args.config))
-    return Session(config, progress=out.detail, refresh=getattr(args, "refresh", False))
+    return Session(config, progress=out.progress, refresh=getattr(args, "refresh", False))
 
 
 def _stamp(args: argparse.Namespace):
@@ -233,7 +253,7 @@ def cmd_apply(args: argparse.Namespace, out: Output) -> int:
 
             forget(session.config.path)  # until apply has finished, nothing is proven in sync
 
-            result = apply_plan(plan, lambda env: session.index(env.desired.spec.index), out.info)
+            result = apply_plan(plan, lambda env: session.index(env.desired.spec.index), out.info, out.progress)
         written = session.write_locks()
         for path in written:
             out.info(f"wrote {path.name}")

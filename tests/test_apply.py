@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from helpers import installed, make_venv, python_path, run_envsync, venv_python, write_config
+from helpers import REPO_ROOT, installed, make_venv, python_path, run_envsync, venv_python, write_config
 from localindex import LocalIndex
 from wheelfactory import WheelSpec, make_wheel
 
@@ -184,3 +186,22 @@ def test_adopted_venv_is_kept_and_a_folder_that_is_not_a_venv_is_never_touched(p
     assert installed(project / "adopted") == {}
     assert envsync(project, "apply", "a").returncode == 0
     assert installed(project / "adopted") == {"lib": "2.0"}
+
+
+def test_progress_is_live_on_a_terminal_and_plain_when_piped(project: Path, index: LocalIndex):
+    publish_basics(index)
+    config(project, index.url, '[envs.dev]\ndependencies = ["app", "tool"]\n')
+    piped = envsync(project, "apply")
+    assert piped.returncode == 0
+    assert "\x1b" not in piped.stdout + piped.stderr and "\r" not in piped.stdout + piped.stderr
+    script = shutil.which("script")
+    if script is None:
+        pytest.skip("util-linux `script` is needed to run envsync on a pseudo-terminal")
+    shutil.rmtree(project / ".envs")
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    env.pop("NO_COLOR", None)
+    on_tty = subprocess.run([script, "-qec", f"{sys.executable} -m envsync apply", "/dev/null"], cwd=project,
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert on_tty.returncode == 0, on_tty.stdout
+    assert "\x1b[Kfetched 3/3 wheels" in on_tty.stdout  # rewritten in place (\r, read as a newline here)
+    assert "dev: + install  tool 0.5" in on_tty.stdout

@@ -48,13 +48,16 @@ class Wheels:
         self._unpacked: dict[str, UnpackedWheel] = {}
         self._lock = threading.Lock()
 
-    def fetch_all(self, needed: dict[str, tuple[Artifact, EnvPlan]], report: Report) -> None:
+    def fetch_all(self, needed: dict[str, tuple[Artifact, EnvPlan]], progress: Report) -> None:
         if not needed:
             return
-        report(f"fetching {len(needed)} wheel{'s' if len(needed) != 1 else ''}")
-        with ThreadPoolExecutor(max_workers=min(16, len(needed)), thread_name_prefix="envsync-fetch") as pool:
-            for _ in pool.map(lambda item: self.get(*item), needed.values()):
-                pass
+        total, done, size = len(needed), 0, 0
+        progress(f"fetching {total} wheel{'s' if total != 1 else ''}")
+        with ThreadPoolExecutor(max_workers=min(16, total), thread_name_prefix="envsync-fetch") as pool:
+            for (artifact, _), _ in zip(needed.values(), pool.map(lambda item: self.get(*item), needed.values()),
+                                        strict=True):
+                done, size = done + 1, size + (artifact.size or 0)
+                progress(f"fetched {done}/{total} wheels ({size / 1e6:.1f} MB)")
 
     def get(self, artifact: Artifact, env: EnvPlan) -> UnpackedWheel:
         with self._lock:
@@ -69,15 +72,17 @@ class Wheels:
         return found
 
 
-def apply_plan(plan: Plan, index_for: Callable[[EnvPlan], object], report: Report) -> ApplyResult:
-    """Make every env in `plan` match its desired state; report each action as it is done."""
+def apply_plan(plan: Plan, index_for: Callable[[EnvPlan], object], report: Report,
+               progress: Report | None = None) -> ApplyResult:
+    """Make every env in `plan` match its desired state; report each action as it is done,
+    and pass transient news (downloads) to `progress`."""
     start = time.monotonic()
     if plan.errors:
         first = plan.errors[0]
         raise EnvsyncError(f"env {first.name}: {first.error}", "nothing was changed")
     wheels = Wheels(index_for)
     try:
-        wheels.fetch_all(_needed(plan), report)
+        wheels.fetch_all(_needed(plan), progress or (lambda _: None))
     except OSError as exc:
         raise from_os_error(exc, cache_dir()) from exc
     pending = [env for env in plan.envs if env.actions]
