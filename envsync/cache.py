@@ -23,7 +23,14 @@ def cache_dir() -> Path:
 
 def cache_subdir(name: str) -> Path:
     path = cache_dir() / name
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        from .errors import from_os_error
+
+        error = from_os_error(exc, cache_dir())
+        error.hint = "set ENVSYNC_CACHE_DIR to a writable folder, or fix this one"
+        raise error from exc
     return path
 
 

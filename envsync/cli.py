@@ -180,7 +180,11 @@ def _full_plan(args: argparse.Namespace, out: Output):
 
     inputs = inputs_digest(_config_path(args))
     session = _session(args, out)
-    plan = make_plan(session, args.envs, _mode(args))
+    try:
+        plan = make_plan(session, args.envs, _mode(args))
+    except BaseException:
+        session.close()  # stop background prefetches before reporting the error
+        raise
     session.inputs = inputs
     if not args.envs and not getattr(args, "frozen", False):
         record_in_sync(session, plan, inputs)

@@ -20,6 +20,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from .cache import cache_subdir, write_atomic
 from .errors import ConfigError
 from .model import Config, EnvSpec, IndexSettings
+from .urls import redact
 
 if TYPE_CHECKING:
     from .schema import EnvModel, SettingsModel
@@ -28,6 +29,7 @@ from .paths import CONFIG_NAME, find_config  # noqa: F401 - re-exported for call
 ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 # Names that would collide with envsync's own files in the env root or confuse the CLI.
 RESERVED_NAMES = frozenset({"envsync", "locks", "tmp"})
+CACHE_FORMAT = 2  # bump when the cached Config's shape changes
 NOT_YET_SUPPORTED = ("project", "requirements", "constraints", "solve-group")
 
 
@@ -56,7 +58,7 @@ def _has_credentials(config: Config) -> bool:
 
 def _cache_key(path: Path) -> str:
     """Everything a loaded Config depends on: both files' bytes, the overriding variables, our version."""
-    digest = hashlib.sha256(f"{_version()}\0{path}\0".encode())
+    digest = hashlib.sha256(f"{_version()}\0{CACHE_FORMAT}\0{path}\0".encode())
     for source in (path, path.parent / "pyproject.toml"):
         try:
             digest.update(source.read_bytes())
@@ -210,10 +212,15 @@ def _index_settings(settings: SettingsModel, path: Path) -> IndexSettings:
     index_url = os.environ.get("ENVSYNC_INDEX_URL") or settings.index_url
     extra = os.environ.get("ENVSYNC_EXTRA_INDEX_URLS")
     extras = extra.split() if extra is not None else settings.extra_index_urls
+    written = (settings.index_url, *settings.extra_index_urls)
+    for position, url in enumerate(written):  # validated as written, even where a variable replaces them
+        key = "settings.index-url" if position == 0 else f"settings.extra-index-urls[{position - 1}]"
+        if url:
+            _as_url(url, directory, f"{file}: {key}")
     return IndexSettings(
-        index_url=_as_url(index_url, directory, f"{file}: settings.index-url") if index_url else None,  # "" = off
-        extra_index_urls=tuple(_as_url(url, directory, f"{file}: settings.extra-index-urls[{position}]")
-                               for position, url in enumerate(extras)),
+        configured=tuple(redact(url) for url in written),
+        index_url=_as_url(index_url, directory, "ENVSYNC_INDEX_URL") if index_url else None,  # "" = off
+        extra_index_urls=tuple(_as_url(url, directory, "ENVSYNC_EXTRA_INDEX_URLS") for url in extras),
         find_links=tuple(str(_resolve_path(directory, link, f"{file}: settings.find-links[{position}]"))
                          for position, link in enumerate(settings.find_links)),
         prereleases=settings.prereleases,
@@ -221,10 +228,19 @@ def _index_settings(settings: SettingsModel, path: Path) -> IndexSettings:
 
 
 def _as_url(value: str, directory: Path, where: str) -> str:
-    """URLs stay as written; a plain path becomes a file:// URL relative to the config."""
-    if "://" in value:
-        return value.rstrip("/")
-    return _resolve_path(directory, value, where).as_uri()
+    """http(s) and file URLs stay as written; a plain path becomes a file:// URL relative to the config."""
+    if "://" not in value:
+        return _resolve_path(directory, value, where).as_uri()
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {value!r} is not a valid URL: {exc}", "fix the URL") from None
+    if parts.scheme.lower() not in ("http", "https", "file"):
+        raise ConfigError(f"{where}: {parts.scheme}:// is not supported", "use an http(s):// or file:// URL, or a path")
+    return value.rstrip("/")
 
 
 def _resolve_path(directory: Path, value: str, where: str) -> Path:

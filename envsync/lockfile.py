@@ -47,8 +47,11 @@ def input_digest(spec: EnvSpec, interpreter: Interpreter, config_dir: Path) -> s
         "requirements": sorted(str(r) for r in spec.requirements),
         "python": spec.python,
         "environment": environment_marker(interpreter),
-        "index-url": redact(index.index_url or ""),
-        "extra-index-urls": [redact(url) for url in index.extra_index_urls],
+        # As written in the config: a CI mirror set through ENVSYNC_INDEX_URL serves the same
+        # packages, so it must not make a committed lock stale under --locked.
+        "index-url": redact(index.configured[0] if index.configured else (index.index_url or "")),
+        "extra-index-urls": [redact(url) for url in (index.configured[1:] if index.configured
+                                                     else index.extra_index_urls)],
         "find-links": [os.path.relpath(link, config_dir) for link in index.find_links],
         "prereleases": index.prereleases,
     }
@@ -86,6 +89,9 @@ def read_lock(path: Path) -> LockFile | None:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
+    except UnicodeDecodeError:
+        raise LockError(f"{path.name}: not a valid PEP 751 lock file: it is not UTF-8 text",
+                        "delete it and run `envsync lock` to write a new one") from None
     except OSError as exc:
         raise LockError(f"{path.name}: cannot read: {exc}") from None
     try:

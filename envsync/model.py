@@ -25,6 +25,8 @@ class IndexSettings:
     extra_index_urls: tuple[str, ...] = ()
     find_links: tuple[str, ...] = ()
     prereleases: bool = False
+    # index-url then extra-index-urls as the config wrote them, before ENVSYNC_* overrides
+    configured: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -199,7 +199,7 @@ def startup_hooks(plan: EnvPlan) -> tuple[tuple[str, str], ...]:
 
 
 def undeclared_envs(config: Config) -> list[EnvPlan]:
-    """Venvs under the env root that envsync created and the config no longer declares."""
+    """Venvs under the env root that envsync created for this config and it no longer declares."""
     declared = {env.path for env in config.envs}
     try:
         children = sorted(config.root.iterdir())
@@ -209,8 +209,8 @@ def undeclared_envs(config: Config) -> list[EnvPlan]:
     for child in children:
         if child in declared or child.name.startswith(".") or not child.is_dir():
             continue
-        if "envsync" not in read_pyvenv_cfg(child):
-            continue
+        if read_pyvenv_cfg(child).get("envsync-config") != str(config.path):
+            continue  # made by hand, by another tool, or for another config sharing this root
         actual = survey(child)
         if actual.kind is EnvKind.VENV:
             shown = os.path.relpath(child, config.directory)

@@ -21,8 +21,8 @@ class _Strict(BaseModel):
 
 
 class SettingsModel(_Strict):
-    root: str = ".envs"
-    python: str | None = None
+    root: str = Field(".envs", min_length=1)
+    python: str | None = Field(None, min_length=1)
     index_url: str = Field("https://pypi.org/simple", alias="index-url")
     extra_index_urls: list[str] = Field(default_factory=list, alias="extra-index-urls")
     find_links: list[str] = Field(default_factory=list, alias="find-links")
@@ -36,8 +36,8 @@ class ProjectModel(_Strict):
 
 
 class EnvModel(_Strict):
-    python: str | None = None
-    path: str | None = None
+    python: str | None = Field(None, min_length=1)
+    path: str | None = Field(None, min_length=1)
     dependencies: list[str] = Field(default_factory=list)
     inherits: list[str] = Field(default_factory=list)
     groups: list[str] = Field(default_factory=list)

@@ -41,8 +41,14 @@ def _signature(path: str | Path) -> list[int] | None:
 
 
 def inputs_digest(config_path: Path) -> list:
-    """Everything the desired state is computed from, besides the locks."""
-    files = [_signature(config_path), _signature(config_path.parent / "pyproject.toml")]
+    """Everything the desired state is computed from, besides the locks: the config files, the
+    override variables, and what decides which interpreter an env gets (envsync's own one when
+    `python` is unset; PATH and pyenv's versions folder when a version is asked for)."""
+    import sys
+
+    pyenv = os.path.join(os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv"), "versions")
+    files = [_signature(config_path), _signature(config_path.parent / "pyproject.toml"), _signature(pyenv),
+             sys.executable, os.environ.get("PATH", "")]
     values = [os.environ.get(name, "") for name in INPUT_VARIABLES]
     if not any(values):
         return [files, ""]
@@ -65,8 +71,10 @@ def _root_listing(root: Path) -> list[str]:
 
 
 def _stamp_path(config_path: Path) -> Path:
-    key = str(config_path).strip("/").replace("/", "%")  # one readable file per config path
-    return cache_subdir("stamps") / f"{key[-200:]}.json"
+    import zlib  # cheap, unlike hashlib; a collision only costs a full run (the stamp names its inputs)
+
+    data = str(config_path).encode("utf-8", "surrogateescape")
+    return cache_subdir("stamps") / f"{zlib.crc32(data):08x}{zlib.adler32(data):08x}.json"
 
 
 def _lock_file(config_path: Path, env: str) -> Path:
@@ -84,6 +92,7 @@ def record(config_path: Path, inputs: list, root: Path, envs: Iterable[StampedEn
         "scheme": SCHEME,
         "text": text,
         "document": plan_document,
+        "config": str(config_path),
         "inputs": inputs,
         "root": str(root),
         "root_listing": _root_listing(root),
@@ -93,7 +102,11 @@ def record(config_path: Path, inputs: list, root: Path, envs: Iterable[StampedEn
             for env in envs
         ],
     }
-    write_atomic(_stamp_path(config_path), json.dumps(document).encode())
+    from .errors import EnvsyncError
+
+    # The stamp only saves time later: failing to write it must not fail the command.
+    with contextlib.suppress(OSError, EnvsyncError):
+        write_atomic(_stamp_path(config_path), json.dumps(document).encode())
 
 
 def forget(config_path: Path) -> None:
@@ -107,7 +120,8 @@ def still_in_sync(config_path: Path, names: list[str]) -> Stamp | None:
         document = json.loads(_stamp_path(config_path).read_bytes())
     except (OSError, ValueError):
         return None
-    if document.get("scheme") != SCHEME or document.get("inputs") != inputs_digest(config_path):
+    if (document.get("scheme") != SCHEME or document.get("config") != str(config_path)
+            or document.get("inputs") != inputs_digest(config_path)):
         return None
     entries = {entry["name"]: entry for entry in document["envs"]}
     if names:

@@ -205,3 +205,16 @@ def test_progress_is_live_on_a_terminal_and_plain_when_piped(project: Path, inde
     assert on_tty.returncode == 0, on_tty.stdout
     assert "\x1b[Kfetched 3/3 wheels" in on_tty.stdout  # rewritten in place (\r, read as a newline here)
     assert "dev: + install  tool 0.5" in on_tty.stdout
+
+
+def test_projects_sharing_a_root_never_remove_each_others_envs(tmp_path: Path, index: LocalIndex):
+    publish_basics(index)
+    shared = tmp_path / "shared-root"
+    for name in ("one", "two"):
+        write_config(tmp_path / name, f'[settings]\nroot = "{shared}"\nindex-url = "{index.url}"\n'
+                                      f'[envs.{name}]\ndependencies = ["lib"]\n')
+        assert envsync(tmp_path / name, "apply").returncode == 0
+    for name in ("one", "two"):
+        plan = json.loads(envsync(tmp_path / name, "plan", "--json", "--refresh").stdout)
+        assert [env["name"] for env in plan["envs"]] == [name]
+    assert sorted(p.name for p in shared.iterdir() if not p.name.startswith(".")) == ["one", "two"]

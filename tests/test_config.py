@@ -70,6 +70,12 @@ BAD = {
     "case collision": ('[envs.Dev]\n[envs.dev]\n', ["differ only in case"]),
     "shared path": ('[envs.a]\npath = "x"\n[envs.b]\npath = "x"\n', ["same path"]),
     "unknown group": ('[envs.a]\ngroups = ["tst"]\n', ["pyproject.toml"]),
+    "index-url that is not a url": ('[settings]\nindex-url = "http://[bad"\n[envs.a]\n',
+                                    ["settings.index-url", "not a valid URL"]),
+    "unsupported url scheme": ('[settings]\nextra-index-urls = ["ftp://x/simple"]\n[envs.a]\n',
+                               ["settings.extra-index-urls[0]", "ftp://"]),
+    "empty path": ('[envs.a]\npath = ""\n', ["envs.a.path"]),
+    "empty python": ('[envs.a]\npython = ""\n', ["envs.a.python"]),
     "not yet supported key": ('[envs.a]\nrequirements = ["r.txt"]\n', ["envs.a.requirements", "not supported yet"]),
 }
 

@@ -82,3 +82,19 @@ def test_sdist_only_package_says_so(project: Path, index: LocalIndex, tmp_path: 
 def test_index_url_that_is_neither_url_nor_folder(project: Path):
     write_config(project, '[settings]\nindex-url = "htp:/typo"\n[envs.e]\ndependencies = ["x"]\n')
     fails(project, "plan", expect=["is not an existing folder", "index-url"])
+
+
+def test_unusable_cache_folder_is_named(project: Path, tmp_path: Path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    write_config(project, '[envs.e]\n')
+    result = run_envsync("plan", cwd=project, env={"ENVSYNC_CACHE_DIR": str(blocker)})
+    assert result.returncode == 1 and "Traceback" not in result.stderr and "internal error" not in result.stderr
+    assert str(blocker) in result.stderr and "ENVSYNC_CACHE_DIR" in result.stderr
+
+
+def test_lock_that_is_not_text(project: Path, index: LocalIndex):
+    index.add(WheelSpec("lib", "1.0"))
+    write_config(project, f'[settings]\nindex-url = "{index.url}"\n[envs.e]\ndependencies = ["lib"]\n')
+    (project / "pylock.e.toml").write_bytes(b"\xff\xfe\x00garbage")
+    fails(project, "plan", expect=["pylock.e.toml: not a valid PEP 751 lock file", "not UTF-8"])

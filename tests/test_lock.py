@@ -179,3 +179,13 @@ def test_envsync_installs_a_lock_written_by_uv(project: Path, index: LocalIndex)
     configure(project, index, '"app"')
     ok(project, "apply", "--frozen")
     assert installed(project / ".envs" / "dev") == {"app": "1.0", "lib": "1.0"}
+
+
+def test_a_ci_mirror_override_does_not_make_a_lock_stale(project: Path, index: LocalIndex):
+    publish(index)
+    configure(project, index, '"app"')
+    ok(project, "lock")
+    mirror = index.url.replace("127.0.0.1", "localhost")  # the same packages under another URL
+    result = run_envsync("apply", "--locked", cwd=project, env={"ENVSYNC_INDEX_URL": mirror})
+    assert result.returncode == 0, result.stderr
+    assert installed(project / ".envs" / "dev") == {"app": "1.0", "lib": "1.0"}

@@ -108,3 +108,20 @@ def test_rebuilding_a_deleted_env_from_fresh_locks_needs_no_resolver_client_or_p
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}
     assert not imported & {"pydantic", "httpx", "resolvelib"}
     assert installed(synced / ".envs" / "a") == {"lib": "1.0"}
+
+
+def test_a_change_of_path_or_interpreter_is_not_trusted_to_the_stamp(synced: Path):
+    assert heavy_imports(synced, "plan") == set()
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "envsync", "plan"], cwd=synced,
+                            env=env, capture_output=True, text=True, check=True)
+    assert "packaging" in result.stderr, "a different PATH may mean another interpreter: plan in full"
+
+
+def test_stamp_of_a_long_non_ascii_path(tmp_path: Path, index: LocalIndex):
+    index.add(WheelSpec("lib", "1.0"))
+    deep = tmp_path / ("中" * 80) / ("文" * 80)
+    write_config(deep, f'[settings]\nindex-url = "{index.url}"\n[envs.a]\ndependencies = ["lib"]\n')
+    assert run_envsync("apply", cwd=deep).returncode == 0
+    assert plan(deep).returncode == 0
+    assert heavy_imports(deep, "plan") == set()

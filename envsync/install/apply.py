@@ -7,6 +7,7 @@ may have changed it between our plan and our lock.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -86,67 +87,99 @@ def apply_plan(plan: Plan, index_for: Callable[[EnvPlan], object], report: Repor
     except OSError as exc:
         raise from_os_error(exc, cache_dir()) from exc
     pending = [env for env in plan.envs if env.actions]
+    owner = str(plan.config_path)
     if len(pending) > 1 and hasattr(os, "fork") and (os.cpu_count() or 1) > 1:
-        done = _apply_side_by_side(pending, wheels, report)
+        done = _apply_side_by_side(pending, wheels, report, owner)
     else:
-        done = sum(_apply_locked(env, wheels, report) for env in pending)
+        done = sum(_apply_locked(env, wheels, report, owner) for env in pending)
     return ApplyResult(len(pending), done, time.monotonic() - start)
 
 
-def _apply_locked(planned: EnvPlan, wheels: Wheels, report: Report) -> int:
+def _apply_locked(planned: EnvPlan, wheels: Wheels, report: Report, owner: str) -> int:
     """One env, under its lock, re-planned against what is on disk now."""
     with env_lock(planned.path, report):
         env, actual = _replan(planned)
         try:
-            return apply_env(env, actual, wheels, report)
+            return apply_env(env, actual, wheels, report, owner)
         except OSError as exc:  # a full disk, a read-only folder: name the env, not a traceback
             raise from_os_error(exc, planned.path) from exc
 
 
-def _apply_side_by_side(envs: list[EnvPlan], wheels: Wheels, report: Report) -> int:
+def _apply_side_by_side(envs: list[EnvPlan], wheels: Wheels, report: Report, owner: str) -> int:
     """Apply several envs at once, one child process each, as many at a time as there are CPUs.
 
     Installing is CPU- and syscall-bound Python, so threads would queue on the GIL; forked
-    children share the fetched wheels and the plan for free. The first failure is raised
-    once every child has finished, so no env is left mid-change by us.
+    children share the fetched wheels and the plan for free. After a failure no new env is
+    started; every failure is reported once all children have finished, and if we are
+    interrupted, the children are stopped and waited for before we leave.
     """
-    import pickle
+    import signal
     import sys
 
     workers = min(len(envs), os.cpu_count() or 1)
-    queue, running, done, failure = list(envs), {}, 0, None
-    while queue or running:
-        while queue and len(running) < workers:
-            env = queue.pop(0)
-            sys.stdout.flush()
-            sys.stderr.flush()
-            read_end, write_end = os.pipe()
-            pid = os.fork()
-            if pid == 0:  # the child: apply one env, send back a count or an error, never return
-                os.close(read_end)
-                _child(env, wheels, report, write_end)
-            os.close(write_end)
-            running[pid] = (read_end, env)
-        pid, _ = os.wait()
-        read_end, env = running.pop(pid)
-        with os.fdopen(read_end, "rb") as pipe:
-            payload = pipe.read()
-        outcome = pickle.loads(payload) if payload else EnvsyncError(f"env {env.name}: the process applying it died")
-        if isinstance(outcome, int):
-            done += outcome
-        elif failure is None:
-            failure = outcome
-    if failure is not None:
-        raise failure
+    queue, running, done, failures = list(envs), {}, 0, []
+    try:
+        while queue or running:
+            while queue and len(running) < workers and not failures:
+                env = queue.pop(0)
+                sys.stdout.flush()
+                sys.stderr.flush()
+                read_end, write_end = os.pipe()
+                pid = os.fork()
+                if pid == 0:  # the child: apply one env, send back a count or an error, never return
+                    os.close(read_end)
+                    _child(env, wheels, report, owner, write_end)
+                os.close(write_end)
+                running[pid] = (read_end, env)
+            if not running:
+                break
+            pid, status = os.wait()
+            if pid not in running:
+                continue
+            read_end, env = running.pop(pid)
+            outcome = _outcome(read_end, env, status)
+            if isinstance(outcome, int):
+                done += outcome
+            else:
+                failures.append(outcome)
+    except BaseException:
+        for pid in running:  # Ctrl-C or a bug here: stop the children, reap them, then leave
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)
+        for pid in running:
+            with contextlib.suppress(OSError):
+                os.waitpid(pid, 0)
+        raise
+    if len(failures) == 1:
+        raise failures[0]
+    if failures:
+        raise EnvsyncError("; ".join(failure.message for failure in failures),
+                           "fix the causes above, then run `envsync apply` again: it repairs what was left")
     return done
 
 
-def _child(env: EnvPlan, wheels: Wheels, report: Report, write_end: int) -> None:
+def _outcome(read_end: int, env: EnvPlan, status: int) -> object:
+    """What a child sent back: its count of actions, or the EnvsyncError it ended with."""
     import pickle
 
+    with os.fdopen(read_end, "rb") as pipe:
+        payload = pipe.read()
+    try:
+        return pickle.loads(payload)
+    except Exception:  # noqa: BLE001 — a child killed mid-write sends half a message
+        code = os.waitstatus_to_exitcode(status)
+        return EnvsyncError(f"env {env.name}: the process applying it ended with status {code}",
+                            "run `envsync apply` again: it repairs what was left")
+
+
+def _child(env: EnvPlan, wheels: Wheels, report: Report, owner: str, write_end: int) -> None:
+    import pickle
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interrupt means
     code = 0
     try:
-        outcome: object = _apply_locked(env, wheels, report)
+        outcome: object = _apply_locked(env, wheels, report, owner)
     except EnvsyncError as exc:
         outcome, code = exc, 1
     except BaseException as exc:  # noqa: BLE001 — reported to the parent, which decides
@@ -157,7 +190,6 @@ def _child(env: EnvPlan, wheels: Wheels, report: Report, write_end: int) -> None
             pipe.write(pickle.dumps(outcome))
     finally:
         os._exit(code)
-
 
 def _needed(plan: Plan) -> dict[str, tuple[Artifact, EnvPlan]]:
     """Each artifact some env must install, once, keyed by its URL."""
@@ -191,8 +223,10 @@ def _sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def apply_env(env: EnvPlan, actual: Actual, wheels: Wheels, report: Report) -> int:
-    """Carry out one env's actions in plan order. Returns how many were done."""
+def apply_env(env: EnvPlan, actual: Actual, wheels: Wheels, report: Report, owner: str | None = None) -> int:
+    """Carry out one env's actions in plan order. Returns how many were done.
+
+    `owner` is the config that declares the env, recorded in the venvs it creates."""
     from ..render import SYMBOLS, describe_action
 
     roots = root_names(env)
@@ -202,9 +236,9 @@ def apply_env(env: EnvPlan, actual: Actual, wheels: Wheels, report: Report) -> i
         if kind is ActionKind.REMOVE_ENV:
             remove_venv(env.path)
         elif kind is ActionKind.CREATE_ENV:
-            create_venv(env.path, env.desired.interpreter, prompt=env.name)
+            create_venv(env.path, env.desired.interpreter, prompt=env.name, owner=owner)
         elif kind is ActionKind.RECREATE_ENV:
-            recreate_venv(env.path, env.desired.interpreter, prompt=env.name)
+            recreate_venv(env.path, env.desired.interpreter, prompt=env.name, owner=owner)
         else:
             if kind in REPLACING and action.package in actual.installed:
                 uninstall(actual.installed[action.package].dist_info, layout)

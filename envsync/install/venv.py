@@ -28,8 +28,12 @@ def is_venv(path: Path) -> bool:
     return (Path(path) / "pyvenv.cfg").is_file()
 
 
-def create_venv(path: Path, interpreter: Interpreter, *, prompt: str | None = None) -> None:
-    """Make a new venv at `path` (which must not exist) from `interpreter`, atomically."""
+def create_venv(path: Path, interpreter: Interpreter, *, prompt: str | None = None, owner: str | None = None) -> None:
+    """Make a new venv at `path` (which must not exist) from `interpreter`, atomically.
+
+    `owner` (the envs.toml that declares it) is written into pyvenv.cfg, so that only that
+    config ever offers to remove the env once it is no longer declared.
+    """
     path = Path(os.path.abspath(path))
     if os.path.lexists(path):
         raise EnvPathError(
@@ -37,7 +41,7 @@ def create_venv(path: Path, interpreter: Interpreter, *, prompt: str | None = No
             hint="recreate it if it is a venv, or choose another `path` for this env",
         )
     _sweep_leftovers(path)
-    staged = _build_aside(path, interpreter, prompt)
+    staged = _build_aside(path, interpreter, prompt, owner)
     try:
         os.rename(staged, path)
     except OSError as error:
@@ -48,18 +52,19 @@ def create_venv(path: Path, interpreter: Interpreter, *, prompt: str | None = No
         ) from error
 
 
-def recreate_venv(path: Path, interpreter: Interpreter, *, prompt: str | None = None) -> None:
+def recreate_venv(path: Path, interpreter: Interpreter, *, prompt: str | None = None,
+                  owner: str | None = None) -> None:
     """Replace the venv at `path` by a new one from `interpreter`; the old one goes only once the new is in place.
 
     A missing `path` is simply created, so an interrupted recreate can be repeated.
     """
     path = Path(os.path.abspath(path))
     if not os.path.lexists(path):
-        create_venv(path, interpreter, prompt=prompt)
+        create_venv(path, interpreter, prompt=prompt, owner=owner)
         return
     _refuse_unless_venv(path, "replace")
     _sweep_leftovers(path)
-    staged = _build_aside(path, interpreter, prompt)
+    staged = _build_aside(path, interpreter, prompt, owner)
     trash = _unused_sibling(path, _TRASH)
     try:
         os.rename(path, trash)
@@ -112,14 +117,14 @@ def _refuse_unless_venv(path: Path, verb: str) -> None:
 # -- building aside -----------------------------------------------------------------------
 
 
-def _build_aside(path: Path, interpreter: Interpreter, prompt: str | None) -> Path:
+def _build_aside(path: Path, interpreter: Interpreter, prompt: str | None, owner: str | None = None) -> Path:
     """A complete venv in a hidden sibling of `path`, already pointing at `path`; removed on any failure."""
     path.parent.mkdir(parents=True, exist_ok=True)
     staged = _make_staging_dir(path)
     try:
         _run_venv(interpreter, staged, path, prompt or path.name)
         _retarget(staged, path)
-        _mark_as_ours(staged)
+        _mark_as_ours(staged, owner)
     except BaseException:
         _rmtree(staged)
         raise
@@ -218,12 +223,15 @@ def _retarget(staged: Path, path: Path) -> None:
             file.write_bytes(data.replace(old, new))
 
 
-def _mark_as_ours(staged: Path) -> None:
+def _mark_as_ours(staged: Path, owner: str | None) -> None:
     cfg = staged / "pyvenv.cfg"
     text = cfg.read_text(encoding="utf-8")
     if text and not text.endswith("\n"):
         text += "\n"
-    cfg.write_text(f"{text}envsync = {envsync.__version__}\n", encoding="utf-8")
+    text += f"envsync = {envsync.__version__}\n"
+    if owner:
+        text += f"envsync-config = {owner}\n"
+    cfg.write_text(text, encoding="utf-8")
 
 
 # -- removing -----------------------------------------------------------------------------
