@@ -150,9 +150,11 @@ def _session(args: argparse.Namespace, out: Output):
     from .config import load
     from .paths import find_config
     from .reconcile import Session
+    from .stamp import inputs_digest
 
-    config = load(find_config(args.config))
-    return Session(config, progress=out.progress, refresh=getattr(args, "refresh", False))
+    path = find_config(args.config)
+    inputs = inputs_digest(path)  # before reading the config: an edit made meanwhile voids the stamp
+    return Session(load(path), progress=out.progress, refresh=getattr(args, "refresh", False), inputs=inputs)
 
 
 def _stamp(args: argparse.Namespace):
@@ -165,29 +167,26 @@ def _stamp(args: argparse.Namespace):
     return still_in_sync(find_config(args.config), args.envs)
 
 
-def _stamped_plan(stamp, config_path):
+def _stamped_plan(stamp):
     from pathlib import Path
 
     from .model import EnvPlan, Plan
 
-    return Plan(config_path, tuple(EnvPlan(e.name, Path(e.path), e.display_path, e.python, ()) for e in stamp.envs))
+    return Plan(stamp.config, tuple(EnvPlan(e.name, Path(e.path), e.display_path, e.python, ()) for e in stamp.envs))
 
 
 def _full_plan(args: argparse.Namespace, out: Output):
     """Load, resolve (or read locks), survey and diff; stamp the result when all is in sync."""
     from .reconcile import make_plan, record_in_sync
-    from .stamp import inputs_digest
 
-    inputs = inputs_digest(_config_path(args))
     session = _session(args, out)
     try:
         plan = make_plan(session, args.envs, _mode(args))
     except BaseException:
         session.close()  # stop background prefetches before reporting the error
         raise
-    session.inputs = inputs
     if not args.envs and not getattr(args, "frozen", False):
-        record_in_sync(session, plan, inputs)
+        record_in_sync(session, plan)
     return session, plan
 
 
@@ -206,7 +205,7 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
     from .render import render_json, render_text, use_colour
 
     if stamp is not None:
-        plan = _stamped_plan(stamp, _config_path(args))
+        plan = _stamped_plan(stamp)
     else:
         session, plan = _full_plan(args, out)
         session.close()
@@ -221,19 +220,13 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
     return EXIT_CHANGES if args.detailed_exitcode and plan.has_changes else EXIT_OK
 
 
-def _config_path(args: argparse.Namespace):
-    from .paths import find_config
-
-    return find_config(args.config)
-
-
 def _print_stamped(args: argparse.Namespace, stamp) -> int:
     """Print a whole-config in-sync plan from the stamp, importing nothing heavy."""
     if args.json:
         import json
         import os
 
-        shown = os.path.relpath(_config_path(args))
+        shown = os.path.relpath(stamp.config)
         print(json.dumps({"version": 1, "config": shown, **stamp.document}, indent=2))
     elif not args.quiet:
         print(stamp.text)
@@ -262,7 +255,7 @@ def cmd_apply(args: argparse.Namespace, out: Output) -> int:
         for path in written:
             out.info(f"wrote {path.name}")
         if (result or written) and not args.envs and not args.frozen:
-            record_in_sync(session, plan.as_applied(), session.inputs)
+            record_in_sync(session, plan.as_applied())
     finally:
         session.close()
     if result is None:
@@ -308,7 +301,7 @@ def cmd_list(args: argparse.Namespace, out: Output) -> int:
 
     stamp = _stamp(args)
     if stamp is not None:
-        plan = _stamped_plan(stamp, _config_path(args))
+        plan = _stamped_plan(stamp)
     else:
         session, plan = _full_plan(args, out)
         session.close()

@@ -34,7 +34,7 @@ class Session:
     _indexes: dict[IndexSettings, object] = field(default_factory=dict)
     _interpreters: dict[str | None, Interpreter] = field(default_factory=dict)
     pending_locks: dict[Path, str] = field(default_factory=dict)
-    inputs: list | None = None  # the stamp's view of the config files, taken before loading them
+    inputs: list | None = None  # the stamp's view of the config's inputs, taken before loading it
 
     def index(self, settings: IndexSettings):
         from .index import IndexClient
@@ -219,13 +219,13 @@ def undeclared_envs(config: Config) -> list[EnvPlan]:
 
 
 
-def record_in_sync(session: Session, plan: Plan, inputs: list) -> None:
+def record_in_sync(session: Session, plan: Plan) -> None:
     """Stamp a whole-config plan that is in sync, so the next no-op run can skip all of this."""
     from .render import plan_document, render_text
     from .stamp import StampedEnv, record
     from .survey import site_packages
 
-    if plan.has_changes or plan.errors or session.pending_locks:
+    if plan.has_changes or plan.errors or session.pending_locks or session.inputs is None:
         return
     stamped = []
     for env in plan.envs:
@@ -234,4 +234,4 @@ def record_in_sync(session: Session, plan: Plan, inputs: list) -> None:
         if desired is None or folder is None:
             return
         stamped.append(StampedEnv(env.name, str(env.path), env.display_path, env.python or "", str(folder)))
-    record(session.config.path, inputs, session.config.root, stamped, render_text(plan), plan_document(plan))
+    record(session.config.path, session.inputs, session.config.root, stamped, render_text(plan), plan_document(plan))

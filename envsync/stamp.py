@@ -26,8 +26,8 @@ INPUT_VARIABLES = ("ENVSYNC_INDEX_URL", "ENVSYNC_EXTRA_INDEX_URLS")
 # Named tuples, not dataclasses: importing dataclasses would cost this path more than it saves.
 StampedEnv = namedtuple("StampedEnv", "name path display_path python site_packages")
 StampedEnv.__doc__ = "An env as the last in-sync run saw it."
-Stamp = namedtuple("Stamp", "envs text document")
-Stamp.__doc__ = """What a proven no-op prints: the selected envs, and the whole plan pre-rendered
+Stamp = namedtuple("Stamp", "config envs text document")
+Stamp.__doc__ = """What a proven no-op prints: the config, the selected envs, and the whole plan pre-rendered
 (`text`, and `document` — the JSON without its cwd-relative "config" key) when no envs were named."""
 
 
@@ -137,5 +137,5 @@ def still_in_sync(config_path: Path, names: list[str]) -> Stamp | None:
             return None
     envs = [StampedEnv(**{key: entry[key] for key in StampedEnv._fields}) for entry in selected]
     if names:
-        return Stamp(envs, None, None)
-    return Stamp(envs, document["text"], document["document"])
+        return Stamp(config_path, envs, None, None)
+    return Stamp(config_path, envs, document["text"], document["document"])
