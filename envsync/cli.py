@@ -147,8 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _session(args: argparse.Namespace, out: Output):
-    from .config import load
-    from .paths import find_config
+    from .config.load import load
+    from .config.paths import find_config
     from .reconcile import Session
     from .stamp import inputs_digest
 
@@ -161,7 +161,7 @@ def _stamp(args: argparse.Namespace):
     """The stamp proving the selected envs are still in sync, or None (take the full path)."""
     if args.refresh:
         return None
-    from .paths import find_config
+    from .config.paths import find_config
     from .stamp import still_in_sync
 
     return still_in_sync(find_config(args.config), args.envs)

@@ -37,7 +37,7 @@ class Session:
     inputs: list | None = None  # the stamp's view of the config's inputs, taken before loading it
 
     def index(self, settings: IndexSettings):
-        from .index import IndexClient
+        from .resolve.index import IndexClient
 
         if settings not in self._indexes:
             self._indexes[settings] = IndexClient(settings, revalidate=self.refresh)
@@ -113,7 +113,7 @@ class Resolution:
 def desired_state(session: Session, spec: EnvSpec, mode: LockMode = LockMode.AUTO,
                   upgrade: Upgrade = Upgrade()) -> Resolution:
     """The pins for `spec`: from its lock when that is fresh (or frozen), else resolved."""
-    from .lockfile import input_digest, lock_path, pins_from_lock, read_lock
+    from .resolve.lockfile import input_digest, lock_path, pins_from_lock, read_lock
 
     config = session.config
     interpreter = session.interpreter(spec.python)
@@ -143,8 +143,8 @@ def desired_state(session: Session, spec: EnvSpec, mode: LockMode = LockMode.AUT
 
 def _resolve(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Path, digest: str,
              preferred: dict) -> Resolution:
-    from .lockfile import render_lock
-    from .resolver import resolve
+    from .resolve.lockfile import render_lock
+    from .resolve.resolver import resolve
 
     session.progress(f"resolving {spec.name} for Python {interpreter.version}")
     pins = resolve(spec.requirements, interpreter, session.index(spec.index),

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from helpers import run_envsync, write_config
 
-from envsync.config import find_config, load
+from envsync.config.load import find_config, load
 from envsync.errors import ConfigError
 
 

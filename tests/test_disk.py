@@ -18,7 +18,7 @@ from helpers import installed, run_envsync, write_config
 from localindex import LocalIndex
 from wheelfactory import WheelSpec
 
-from envsync.config import load
+from envsync.config.load import load
 from envsync.errors import ConfigError, DiskError, EnvsyncError, from_os_error
 
 

@@ -24,8 +24,16 @@ from wheelfactory import WheelSpec
 
 from envsync.cache import cache_dir
 from envsync.errors import ConfigError, HashMismatch, IndexUnavailable
-from envsync.index import ATTEMPTS, DEFAULT_TIMEOUT, RETRY_AFTER_CAP, IndexClient, backoff, make_client, retry_delay
 from envsync.model import Artifact, IndexSettings
+from envsync.resolve.index import (
+    ATTEMPTS,
+    DEFAULT_TIMEOUT,
+    RETRY_AFTER_CAP,
+    IndexClient,
+    backoff,
+    make_client,
+    retry_delay,
+)
 
 LIB = canonicalize_name("lib")
 

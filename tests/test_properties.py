@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
-from envsync.config import load
+from envsync.config.load import load
 from envsync.errors import ConfigError, EnvsyncError
 from envsync.model import (
     Action,

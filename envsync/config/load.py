@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from .cache import cache_subdir, write_atomic
-from .errors import ConfigError
-from .model import Config, EnvSpec, IndexSettings
-from .urls import redact
+from ..cache import cache_subdir, write_atomic
+from ..errors import ConfigError
+from ..model import Config, EnvSpec, IndexSettings
+from ..resolve.urls import redact
 
 if TYPE_CHECKING:
     from .schema import EnvModel, SettingsModel
@@ -111,7 +111,7 @@ def _load(path: Path) -> Config:
 
 
 def _version() -> str:
-    from . import __version__
+    from .. import __version__
 
     return __version__
 

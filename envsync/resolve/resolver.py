@@ -28,9 +28,9 @@ from packaging.version import InvalidVersion, Version
 from resolvelib import AbstractProvider, BaseReporter, Resolver
 from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 
-from .errors import ConfigError, PackageNotFound, ResolutionConflict
+from ..errors import ConfigError, PackageNotFound, ResolutionConflict
+from ..model import Artifact, Interpreter, Pin
 from .index import IndexClient
-from .model import Artifact, Interpreter, Pin
 
 ROOT = "<root>"
 # A marker that parses but can't be evaluated, e.g. `platform_release ~= 'x'` (not a version).

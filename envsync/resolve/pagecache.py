@@ -15,7 +15,7 @@ import re
 import time
 from dataclasses import dataclass, replace
 
-from .cache import cache_subdir, write_atomic
+from ..cache import cache_subdir, write_atomic
 
 MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*(\d+)", re.IGNORECASE)
 NO_STORE = re.compile(r"(?:^|,)\s*(no-store|private)\b", re.IGNORECASE)

@@ -28,10 +28,10 @@ from typing import TypeVar
 import httpx
 from packaging.utils import NormalizedName
 
+from ..cache import cache_subdir, write_atomic
+from ..errors import ConfigError, HashMismatch, IndexUnavailable, InsecureRedirect
+from ..model import Artifact, IndexSettings
 from . import pagecache
-from .cache import cache_subdir, write_atomic
-from .errors import ConfigError, HashMismatch, IndexUnavailable, InsecureRedirect
-from .model import Artifact, IndexSettings
 from .pages import ARCHIVE_SUFFIXES, JSON_TYPE, belongs_to, file_path, parse_html, parse_json, project_of, safe_filename
 from .urls import Origin, origin, redact, strip_credentials
 
@@ -116,7 +116,7 @@ def make_client(transport: httpx.BaseTransport | None = None) -> httpx.Client:
 
     `transport` is for tests of the HTTP layer (httpx.MockTransport); by default, the network.
     """
-    from . import __version__
+    from .. import __version__
 
     return httpx.Client(
         transport=transport,
@@ -421,7 +421,7 @@ class IndexClient:
                 parts = info.filename.split("/")
                 if len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] == "METADATA":
                     return archive.read(info)
-        from .errors import UnsafeWheel
+        from ..errors import UnsafeWheel
 
         raise UnsafeWheel(f"{artifact.filename} has no .dist-info/METADATA", "the wheel is broken; report it to its authors")
 

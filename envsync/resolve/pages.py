@@ -15,7 +15,7 @@ from typing import Any
 
 from packaging.utils import NormalizedName
 
-from .model import Artifact
+from ..model import Artifact
 from .urls import strip_credentials
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"

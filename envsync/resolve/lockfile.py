@@ -20,8 +20,8 @@ from packaging.markers import Marker
 from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
-from .errors import LockError
-from .model import Artifact, Config, EnvSpec, Interpreter, Pin
+from ..errors import LockError
+from ..model import Artifact, Config, EnvSpec, Interpreter, Pin
 from .urls import origin, redact, strip_credentials
 
 LOCK_VERSION = "1.0"
@@ -163,7 +163,7 @@ def render_lock(spec: EnvSpec, interpreter: Interpreter, pins: Mapping[Normalize
     from packaging.pylock import Package, PackageWheel, Pylock
     from packaging.specifiers import SpecifierSet
 
-    from . import __version__
+    from .. import __version__
 
     packages = []
     for pin in pins.values():

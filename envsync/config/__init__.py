@@ -1,0 +1,1 @@
+"""Reading envs.toml: finding the file, validating it, and turning it into frozen EnvSpec values."""
