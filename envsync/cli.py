@@ -167,14 +167,6 @@ def _stamp(args: argparse.Namespace):
     return still_in_sync(find_config(args.config), args.envs)
 
 
-def _stamped_plan(stamp):
-    from pathlib import Path
-
-    from .model import EnvPlan, Plan
-
-    return Plan(stamp.config, tuple(EnvPlan(e.name, Path(e.path), e.display_path, e.python, ()) for e in stamp.envs))
-
-
 def _full_plan(args: argparse.Namespace, out: Output):
     """Load, resolve (or read locks), survey and diff; stamp the result when all is in sync."""
     from .reconcile import make_plan, record_in_sync
@@ -200,15 +192,12 @@ def _mode(args: argparse.Namespace):
 
 def cmd_plan(args: argparse.Namespace, out: Output) -> int:
     stamp = _stamp(args)
-    if stamp is not None and stamp.text is not None:
+    if stamp is not None:
         return _print_stamped(args, stamp)
     from .render import render_json, render_text, use_colour
 
-    if stamp is not None:
-        plan = _stamped_plan(stamp)
-    else:
-        session, plan = _full_plan(args, out)
-        session.close()
+    session, plan = _full_plan(args, out)
+    session.close()
     if args.json:
         print(render_json(plan))
     elif not args.quiet:
@@ -221,15 +210,17 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
 
 
 def _print_stamped(args: argparse.Namespace, stamp) -> int:
-    """Print a whole-config in-sync plan from the stamp, importing nothing heavy."""
+    """Print the in-sync plan of the selected envs from the stamp, importing nothing heavy."""
     if args.json:
         import json
         import os
 
         shown = os.path.relpath(stamp.config)
-        print(json.dumps({"version": 1, "config": shown, **stamp.document}, indent=2))
+        envs = [env.document for env in stamp.envs]
+        print(json.dumps({"version": 1, "config": shown, "envs": envs, "summary": stamp.summary,
+                          "changes_pending": False}, indent=2))
     elif not args.quiet:
-        print(stamp.text)
+        print("\n".join([*(env.text for env in stamp.envs), "", stamp.closing]))
     return EXIT_OK
 
 
@@ -243,29 +234,36 @@ def cmd_apply(args: argparse.Namespace, out: Output) -> int:
 
     session, plan = _full_plan(args, out)
     try:
-        result = None
-        if plan.has_changes or plan.errors:
-            from .install.apply import apply_plan
-            from .stamp import forget
+        if not (plan.has_changes or plan.errors):
+            out.info(f"No changes. Every environment is in sync ({time.monotonic() - started:.2f}s).")
+            return EXIT_OK
+        from .stamp import forget
 
-            forget(session.config.path)  # until apply has finished, nothing is proven in sync
+        forget(session.config.path)  # until apply has finished, nothing is proven in sync
+        result = None
+        if any(env.actions for env in plan.entries) or plan.errors:
+            from .install.apply import apply_plan
 
             result = apply_plan(plan, lambda env: session.index(env.desired.spec.index), out.info, out.progress)
-        written = session.write_locks()
-        for path in written:
-            out.info(f"wrote {path.name}")
-        if (result or written) and not args.envs and not args.frozen:
+        if plan.lock_writes:
+            from .resolve.lockfile import write_lock
+
+            for lock in plan.lock_writes:
+                write_lock(lock)
+                out.info(f"wrote {lock.path.name}")
+        if not args.envs and not args.frozen:
             record_in_sync(session, plan.as_applied())
     finally:
         session.close()
-    if result is None:
-        out.info(f"No changes. Every environment is in sync ({time.monotonic() - started:.2f}s).")
-        return EXIT_OK
     for env in plan.envs:
         if not env.actions:
             out.info(f"{env_header(env)}: in sync")
+    seconds = time.monotonic() - started
+    if result is None:
+        out.info(f"Every environment is in sync; lock files written ({seconds:.2f}s).")
+        return EXIT_OK
     out.info(f"Applied {result.actions} change{'s' if result.actions != 1 else ''} to {result.envs_changed} "
-             f"env{'s' if result.envs_changed != 1 else ''} in {time.monotonic() - started:.2f}s.")
+             f"env{'s' if result.envs_changed != 1 else ''} in {seconds:.2f}s.")
     return EXIT_OK
 
 
@@ -279,11 +277,12 @@ def cmd_lock(args: argparse.Namespace, out: Output) -> int:
         for spec in select_envs(session.config, args.envs):
             resolution = desired_state(session, spec, upgrade=upgrade)
             count = len(resolution.desired.pins)
-            if resolution.new_lock is None:
+            if resolution.lock_write is None:
                 out.info(f"{resolution.lock_path.name} is up to date ({count} packages)")
             else:
-                session.pending_locks[resolution.lock_path] = resolution.new_lock
-                session.write_locks()
+                from .resolve.lockfile import write_lock
+
+                write_lock(resolution.lock_write)
                 out.info(f"wrote {resolution.lock_path.name} ({count} packages)")
     finally:
         session.close()
@@ -297,30 +296,33 @@ def _normalise(name: str) -> str:
 
 
 def cmd_list(args: argparse.Namespace, out: Output) -> int:
-    from .model import ActionKind
-
     stamp = _stamp(args)
     if stamp is not None:
-        plan = _stamped_plan(stamp)
+        rows = [(env.name, env.display_path, f"Python {env.python}" if env.python else "-", "in sync")
+                for env in stamp.envs]
     else:
         session, plan = _full_plan(args, out)
         session.close()
-    rows = []
-    for env in plan.envs:
-        kinds = {action.kind for action in env.actions}
-        if env.error:
-            status = "error: not a virtual environment"
-        elif ActionKind.CREATE_ENV in kinds:
-            status = "missing"
-        elif ActionKind.REMOVE_ENV in kinds:
-            status = "undeclared (apply removes it)"
-        else:
-            status = "drifted" if env.actions else "in sync"
-        rows.append((env.name, env.display_path, f"Python {env.python}" if env.python else "-", status))
+        rows = [(env.name, env.display_path, f"Python {env.python}" if env.python else "-", _status(env))
+                for env in plan.entries]
     widths = [max(len(row[i]) for row in rows) for i in range(3)] if rows else [0, 0, 0]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[3])
     return EXIT_OK
+
+
+def _status(env) -> str:
+    """An env's one-word state for `list`."""
+    from .model import ActionKind
+
+    kinds = {action.kind for action in env.actions}
+    if env.error:
+        return "error: not a virtual environment"
+    if ActionKind.CREATE_ENV in kinds:
+        return "missing"
+    if ActionKind.REMOVE_ENV in kinds:
+        return "undeclared (apply removes it)"
+    return "drifted" if env.actions else "in sync"
 
 
 COMMANDS = {"plan": cmd_plan, "apply": cmd_apply, "lock": cmd_lock, "list": cmd_list}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:  # annotations only: the no-op path must not pay for importing packaging
     from packaging.requirements import Requirement
@@ -140,6 +140,7 @@ class Actual:
     interpreter_ok: bool = True  # False when bin/python is missing or dangling
     created_by_envsync: bool = False
     installed: dict[NormalizedName, Installed] = field(default_factory=dict, hash=False)
+    owner: str | None = None  # the config that created it, as recorded in its pyvenv.cfg
 
 
 class ActionKind(enum.Enum):
@@ -151,6 +152,20 @@ class ActionKind(enum.Enum):
     DOWNGRADE = "downgrade"
     REINSTALL = "reinstall"
     REMOVE = "remove"
+
+    @property
+    def installs(self) -> bool:
+        """True for the kinds that put a wheel into the env."""
+        return self in _INSTALLING
+
+    @property
+    def replaces(self) -> bool:
+        """True for the kinds that take an installed version out of the env."""
+        return self in _REPLACING
+
+
+_INSTALLING = frozenset({ActionKind.INSTALL, ActionKind.UPGRADE, ActionKind.DOWNGRADE, ActionKind.REINSTALL})
+_REPLACING = frozenset({ActionKind.UPGRADE, ActionKind.DOWNGRADE, ActionKind.REINSTALL, ActionKind.REMOVE})
 
 
 @dataclass(frozen=True)
@@ -165,43 +180,83 @@ class Action:
 
 
 @dataclass(frozen=True)
+class LockWrite:
+    """A lock file the plan (re)writes: the env's lock is missing or no longer matches its resolve."""
+
+    path: Path
+    text: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class EnvPlan:
-    """The ordered changes that bring one env from its actual to its desired state."""
+    """The ordered changes that bring one declared env from its actual to its desired state."""
 
     name: str
     path: Path
     display_path: str
-    python: str | None  # the full version the env will have (or has, for remove-env)
+    python: str | None  # the full version the env will have
     actions: tuple[Action, ...]
-    desired: Desired | None = field(default=None, compare=False, hash=False)
+    desired: Desired = field(compare=False, hash=False)
     error: str | None = None  # the env can't be planned: e.g. its path is not a venv
-    lock_note: str | None = None  # e.g. "pylock.dev.toml will be written"
+    lock_write: LockWrite | None = None
     # (.pth file, "package version") the installs add: code that runs at every interpreter start.
     startup_hooks: tuple[tuple[str, str], ...] = ()
 
     @property
     def in_sync(self) -> bool:
+        """The env on disk already matches (a lock may still have to be written)."""
         return not self.actions and self.error is None
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.actions) or self.lock_write is not None
+
+
+@dataclass(frozen=True)
+class EnvRemoval:
+    """A venv this config's envsync made that the config no longer declares: apply deletes it."""
+
+    name: str
+    path: Path
+    display_path: str
+    python: str | None  # the version it has
+    owner: str  # the config it was made for (from its pyvenv.cfg)
+    reason: str = "no longer declared in the config"
+    error: ClassVar[None] = None
+    lock_write: ClassVar[None] = None
+    startup_hooks: ClassVar[tuple[tuple[str, str], ...]] = ()
+    has_changes: ClassVar[bool] = True
+
+    @property
+    def actions(self) -> tuple[Action, ...]:
+        return (Action(ActionKind.REMOVE_ENV, reason=self.reason),)
 
 
 @dataclass(frozen=True)
 class Plan:
-    """Every selected env's plan, in config order; undeclared envsync envs last."""
+    """Every selected env's plan, in config order, and the undeclared envs to remove."""
 
     config_path: Path
     envs: tuple[EnvPlan, ...]
+    removals: tuple[EnvRemoval, ...] = ()
+
+    @property
+    def entries(self) -> tuple[EnvPlan | EnvRemoval, ...]:
+        """Declared envs then removals: the order in which plans are shown and carried out."""
+        return self.envs + self.removals
 
     @property
     def has_changes(self) -> bool:
-        return any(env.actions for env in self.envs)
+        """Anything `apply` would change on disk: env actions, removals or lock files."""
+        return bool(self.removals) or any(env.has_changes for env in self.envs)
+
+    @property
+    def lock_writes(self) -> tuple[LockWrite, ...]:
+        return tuple(env.lock_write for env in self.envs if env.lock_write is not None)
 
     def as_applied(self) -> Plan:
         """The plan of the same envs once this one has been carried out: nothing left to do."""
-        kept = tuple(
-            replace(env, actions=(), lock_note=None) for env in self.envs
-            if not any(action.kind is ActionKind.REMOVE_ENV for action in env.actions)
-        )
-        return replace(self, envs=kept)
+        return Plan(self.config_path, tuple(replace(env, actions=(), lock_write=None) for env in self.envs))
 
     @property
     def errors(self) -> tuple[EnvPlan, ...]:
@@ -209,9 +264,9 @@ class Plan:
 
     def summary(self) -> dict[str, int]:
         counts = {kind.value: 0 for kind in ActionKind}
-        for env in self.envs:
+        for env in self.entries:
             for action in env.actions:
                 counts[action.kind.value] += 1
         order = ["install", "upgrade", "downgrade", "reinstall", "remove",
                  "create-env", "recreate-env", "remove-env"]
-        return {key: counts[key] for key in order}
+        return {**{key: counts[key] for key in order}, "write-lock": len(self.lock_writes)}

@@ -6,7 +6,11 @@ nowhere else; apply only carries the actions out.
 
 from __future__ import annotations
 
-from .model import Action, ActionKind, Actual, Desired, EnvKind, EnvPlan
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from .model import Action, ActionKind, Actual, Desired, EnvKind, EnvPlan, EnvRemoval, LockWrite
 
 # Display and execution order of action kinds within one env.
 ORDER = {kind: rank for rank, kind in enumerate([
@@ -15,14 +19,16 @@ ORDER = {kind: rank for rank, kind in enumerate([
 ])}
 
 
-def plan_env(desired: Desired, actual: Actual) -> EnvPlan:
-    """What must change for the env at `actual.path` to become `desired`."""
+def plan_env(desired: Desired, actual: Actual, lock_write: LockWrite | None = None) -> EnvPlan:
+    """What must change for the env at `actual.path` to become `desired` (and its lock, if
+    `lock_write` is given: the resolve that produced `desired` differs from the lock on disk)."""
     spec = desired.spec
     python = str(desired.interpreter.version)
 
     def result(actions: list[Action], error: str | None = None) -> EnvPlan:
         ordered = tuple(sorted(actions, key=lambda a: (ORDER[a.kind], a.package or "")))
-        return EnvPlan(spec.name, spec.path, spec.display_path, python, ordered, desired, error)
+        return EnvPlan(spec.name, spec.path, spec.display_path, python, ordered, desired, error,
+                       None if error else lock_write)
 
     if actual.kind is EnvKind.FOREIGN:
         return result([], error=(
@@ -73,8 +79,23 @@ def package_actions(desired: Desired, actual: Actual) -> list[Action]:
     return actions
 
 
-def plan_env_removal(name: str, actual: Actual, display_path: str) -> EnvPlan:
-    """An env envsync made that the config no longer declares."""
-    python = str(actual.python_version) if actual.python_version else None
-    return EnvPlan(name, actual.path, display_path, python,
-                   (Action(ActionKind.REMOVE_ENV, reason="no longer declared in the config"),))
+def plan_removals(config_path: Path, declared: Iterable[Path], found: Iterable[Actual]) -> tuple[EnvRemoval, ...]:
+    """Which of the folders `found` under the env root are envs to delete: venvs that envsync made
+    for this very config (their pyvenv.cfg says so) and that no declared env uses. A venv made by
+    hand, by another tool, or for another config sharing the root is never removed."""
+    taken = set(declared)
+    removals = []
+    for actual in sorted(found, key=lambda a: a.path):
+        if actual.path in taken or actual.path.name.startswith("."):
+            continue
+        if actual.kind is EnvKind.VENV and actual.owner == str(config_path):
+            python = str(actual.python_version) if actual.python_version else None
+            shown = os.path.relpath(actual.path, config_path.parent)
+            removals.append(EnvRemoval(actual.path.name, actual.path, shown, python, actual.owner))
+    return tuple(removals)
+
+
+def still_to_remove(removal: EnvRemoval, actual: Actual) -> bool:
+    """Whether a planned removal still applies to what is at its path now (another process may
+    have removed the env, or put something else there, since the plan was made)."""
+    return actual.kind is EnvKind.VENV and actual.owner == removal.owner

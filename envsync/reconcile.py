@@ -7,15 +7,21 @@ This is the only place that strings the stages together for `plan`, `apply` and
 from __future__ import annotations
 
 import enum
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from .config.paths import lock_path
 from .errors import ConfigError, LockError
-from .model import Config, Desired, EnvKind, EnvPlan, EnvSpec, IndexSettings, Interpreter, Plan
-from .planner import plan_env, plan_env_removal
-from .survey import read_pyvenv_cfg, survey
+from .model import Config, Desired, EnvPlan, EnvRemoval, EnvSpec, IndexSettings, Interpreter, LockWrite, Plan
+from .planner import plan_env, plan_removals
+from .survey import survey
+
+if TYPE_CHECKING:
+    from packaging.version import Version
+
+    from .resolve.index import IndexClient
 
 Progress = Callable[[str], None]
 
@@ -26,17 +32,20 @@ def _quiet(_: str) -> None:
 
 @dataclass
 class Session:
-    """Shared, lazily built helpers for one command: index clients and interpreters."""
+    """Shared, lazily built helpers for one command: index clients and interpreters.
+
+    It caches what is costly to make and the same for every plan (clients, interpreter probes);
+    it holds no results, so one session can plan many times (watch mode) without leftovers.
+    """
 
     config: Config
     progress: Progress = _quiet
     refresh: bool = False  # revalidate every index page, however fresh the HTTP cache says it is
-    _indexes: dict[IndexSettings, object] = field(default_factory=dict)
-    _interpreters: dict[str | None, Interpreter] = field(default_factory=dict)
-    pending_locks: dict[Path, str] = field(default_factory=dict)
     inputs: list | None = None  # the stamp's view of the config's inputs, taken before loading it
+    _indexes: dict[IndexSettings, IndexClient] = field(default_factory=dict)
+    _interpreters: dict[str | None, Interpreter] = field(default_factory=dict)
 
-    def index(self, settings: IndexSettings):
+    def index(self, settings: IndexSettings) -> IndexClient:
         from .resolve.index import IndexClient
 
         if settings not in self._indexes:
@@ -49,21 +58,6 @@ class Session:
         if request not in self._interpreters:
             self._interpreters[request] = find_interpreter(request, self.config.directory)
         return self._interpreters[request]
-
-    def write_locks(self) -> list[Path]:
-        """Write every lock that planning found missing or stale; returns their paths."""
-        from .cache import write_atomic
-        from .errors import from_os_error
-
-        written = []
-        for path, text in self.pending_locks.items():
-            try:
-                write_atomic(path, text.encode())
-            except OSError as exc:
-                raise from_os_error(exc, path) from exc
-            written.append(path)
-        self.pending_locks.clear()
-        return written
 
     def close(self) -> None:
         for client in self._indexes.values():
@@ -86,7 +80,7 @@ def select_envs(config: Config, names: Sequence[str]) -> list[EnvSpec]:
 
 
 class LockMode(enum.Enum):
-    """How `plan`/`apply` treat lock files (SPEC §2)."""
+    """How `plan`/`apply` treat lock files: `--locked`, `--frozen`, or neither."""
 
     AUTO = "auto"  # use a fresh lock; re-resolve a stale one, keeping its pins where they still fit
     LOCKED = "locked"  # a missing or stale lock is an error (CI)
@@ -103,21 +97,21 @@ class Upgrade:
 
 @dataclass(frozen=True)
 class Resolution:
-    """An env's desired state, and the lock text to write when the lock on disk differs."""
+    """An env's desired state, and the lock to write when the lock on disk differs from it."""
 
     desired: Desired
     lock_path: Path
-    new_lock: str | None
+    lock_write: LockWrite | None
 
 
 def desired_state(session: Session, spec: EnvSpec, mode: LockMode = LockMode.AUTO,
                   upgrade: Upgrade = Upgrade()) -> Resolution:
     """The pins for `spec`: from its lock when that is fresh (or frozen), else resolved."""
-    from .resolve.lockfile import input_digest, lock_path, pins_from_lock, read_lock
+    from .resolve.lockfile import input_digest, pins_from_lock, read_lock
 
     config = session.config
     interpreter = session.interpreter(spec.python)
-    path = lock_path(config, spec.name)
+    path = lock_path(config.path, spec.name)
     lock = read_lock(path)
     if mode is LockMode.FROZEN:
         if lock is None:
@@ -142,7 +136,7 @@ def desired_state(session: Session, spec: EnvSpec, mode: LockMode = LockMode.AUT
 
 
 def _resolve(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Path, digest: str,
-             preferred: dict) -> Resolution:
+             preferred: dict[str, Version]) -> Resolution:
     from .resolve.lockfile import render_lock
     from .resolve.resolver import resolve
 
@@ -154,29 +148,23 @@ def _resolve(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Pa
         unchanged = path.read_text(encoding="utf-8") == text
     except OSError:
         unchanged = False
-    return Resolution(Desired(spec, interpreter, pins), path, None if unchanged else text)
+    return Resolution(Desired(spec, interpreter, pins), path, None if unchanged else LockWrite(path, text))
 
 
 def make_plan(session: Session, names: Sequence[str] = (), mode: LockMode = LockMode.AUTO) -> Plan:
-    """The plan for the selected envs, plus removal of envsync envs no longer declared.
-
-    Locks that need rewriting are remembered in `session.pending_locks` for apply to write.
-    """
+    """The plan for the selected envs (lock writes included), plus removal of envsync envs
+    no longer declared when every env is selected."""
     config = session.config
     plans: list[EnvPlan] = []
     for spec in select_envs(config, names):
         resolution = desired_state(session, spec, mode)
-        plan = plan_env(resolution.desired, survey(spec.path))
+        plan = plan_env(resolution.desired, survey(spec.path), resolution.lock_write)
         hooks = startup_hooks(plan)
         if hooks:
             plan = replace(plan, startup_hooks=hooks)
-        if resolution.new_lock is not None:
-            session.pending_locks[resolution.lock_path] = resolution.new_lock
-            plan = replace(plan, lock_note=f"{resolution.lock_path.name} will be written")
         plans.append(plan)
-    if not names:
-        plans += undeclared_envs(config)
-    return Plan(config_path=config.path, envs=tuple(plans))
+    removals = undeclared_envs(config) if not names else ()
+    return Plan(config_path=config.path, envs=tuple(plans), removals=removals)
 
 
 def startup_hooks(plan: EnvPlan) -> tuple[tuple[str, str], ...]:
@@ -186,52 +174,38 @@ def startup_hooks(plan: EnvPlan) -> tuple[tuple[str, str], ...]:
     """
     from .cache import cache_subdir
     from .install.wheel import cached_wheel
-    from .model import ActionKind
 
     hooks = []
-    installing = (ActionKind.INSTALL, ActionKind.UPGRADE, ActionKind.DOWNGRADE, ActionKind.REINSTALL)
     for action in plan.actions:
-        if action.kind in installing and plan.desired is not None:
+        if action.kind.installs and action.package is not None:
             pin = plan.desired.pins[action.package]
             unpacked = cached_wheel(pin.artifact.sha256, cache_subdir("unpacked")) if pin.artifact.sha256 else None
             hooks += [(hook, f"{pin.name} {pin.version}") for hook in (unpacked.startup_hooks if unpacked else ())]
     return tuple(sorted(hooks))
 
 
-def undeclared_envs(config: Config) -> list[EnvPlan]:
-    """Venvs under the env root that envsync created for this config and it no longer declares."""
-    declared = {env.path for env in config.envs}
+def undeclared_envs(config: Config) -> tuple[EnvRemoval, ...]:
+    """Survey every folder under the env root; the planner decides which are envs to remove."""
     try:
-        children = sorted(config.root.iterdir())
+        children = [child for child in config.root.iterdir() if child.is_dir()]
     except OSError:
-        return []
-    plans = []
-    for child in children:
-        if child in declared or child.name.startswith(".") or not child.is_dir():
-            continue
-        if read_pyvenv_cfg(child).get("envsync-config") != str(config.path):
-            continue  # made by hand, by another tool, or for another config sharing this root
-        actual = survey(child)
-        if actual.kind is EnvKind.VENV:
-            shown = os.path.relpath(child, config.directory)
-            plans.append(plan_env_removal(child.name, actual, shown))
-    return plans
-
+        return ()
+    return plan_removals(config.path, (env.path for env in config.envs), (survey(child) for child in children))
 
 
 def record_in_sync(session: Session, plan: Plan) -> None:
     """Stamp a whole-config plan that is in sync, so the next no-op run can skip all of this."""
-    from .render import plan_document, render_text
+    from .render import env_document, env_header, summary_line
     from .stamp import StampedEnv, record
     from .survey import site_packages
 
-    if plan.has_changes or plan.errors or session.pending_locks or session.inputs is None:
+    if plan.has_changes or plan.errors or session.inputs is None:
         return
     stamped = []
     for env in plan.envs:
-        desired = env.desired
-        folder = site_packages(env.path, desired.interpreter.version) if desired else None
-        if desired is None or folder is None:
+        folder = site_packages(env.path, env.desired.interpreter.version)
+        if folder is None:
             return
-        stamped.append(StampedEnv(env.name, str(env.path), env.display_path, env.python or "", str(folder)))
-    record(session.config.path, session.inputs, session.config.root, stamped, render_text(plan), plan_document(plan))
+        stamped.append(StampedEnv(env.name, str(env.path), env.display_path, env.python or "", str(folder),
+                                  f"{env_header(env)}: in sync", env_document(env)))
+    record(session.config.path, session.inputs, session.config.root, stamped, summary_line(plan), plan.summary())

@@ -1,4 +1,4 @@
-"""Show a Plan to people (text, coloured on a terminal) and to programs (JSON, SPEC §2)."""
+"""Show a Plan to people (text, coloured on a terminal) and to programs (JSON)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from .model import Action, ActionKind, EnvPlan, Plan
+from .model import Action, ActionKind, EnvPlan, EnvRemoval, Plan
 
 SYMBOLS = {
     ActionKind.CREATE_ENV: ("+", "green"), ActionKind.RECREATE_ENV: ("±", "yellow"),
@@ -44,14 +44,14 @@ def describe_action(action: Action) -> str:
     return f"{label} {action.package} {action.from_version} -> {action.to_version}"
 
 
-def env_header(env: EnvPlan) -> str:
+def env_header(env: EnvPlan | EnvRemoval) -> str:
     python = f", Python {env.python}" if env.python else ""
     return f"env {env.name} ({env.display_path}{python})"
 
 
 def render_text(plan: Plan, colour: bool = False) -> str:
     lines = []
-    for env in plan.envs:
+    for env in plan.entries:
         if env.error:
             lines.append(f"{env_header(env)}: " + _paint(f"error: {env.error}", "red", colour))
         elif not env.actions:
@@ -64,8 +64,8 @@ def render_text(plan: Plan, colour: bool = False) -> str:
         for hook, package in env.startup_hooks:
             lines.append(_paint(f"  ! startup hook {hook} (from {package}): runs at every start of this env's Python",
                                 "yellow", colour))
-        if env.lock_note:
-            lines.append(_paint(f"  lock: {env.lock_note}", "dim", colour))
+        if env.lock_write is not None:
+            lines.append(_paint(f"  lock: {env.lock_write.path.name} will be written", "dim", colour))
     lines.append("")
     lines.append(summary_line(plan))
     return "\n".join(lines)
@@ -75,11 +75,17 @@ def summary_line(plan: Plan) -> str:
     counts = plan.summary()
     if not plan.has_changes:
         return "No changes. Every environment is in sync."
+    locks = counts["write-lock"]
+    lock_part = f"{locks} lock file{'s' if locks != 1 else ''} to write"
+    if not any(env.actions for env in plan.entries):
+        return f"Plan: {lock_part}; every environment is in sync."
     change = counts["upgrade"] + counts["downgrade"] + counts["reinstall"]
     parts = [f"{counts['install']} to install", f"{change} to change", f"{counts['remove']} to remove"]
     for key, word in (("create-env", "create"), ("recreate-env", "recreate"), ("remove-env", "remove")):
         if counts[key]:
             parts.append(f"{counts[key]} env{'s' if counts[key] != 1 else ''} to {word}")
+    if locks:
+        parts.append(lock_part)
     return "Plan: " + ", ".join(parts) + "."
 
 
@@ -113,17 +119,34 @@ def render_json(plan: Plan, cwd: Path | None = None) -> str:
 
 
 def plan_document(plan: Plan) -> dict:
-    """The JSON plan without its `version` and `config` keys (SPEC §2)."""
+    """The JSON plan without its `version` and `config` keys."""
     return {
-        "envs": [
-            {
-                "name": env.name, "path": env.display_path, "python": env.python,
-                "actions": [action_json(action) for action in env.actions],
-                **({"error": env.error} if env.error else {}),
-                **({"startup_hooks": [{"file": hook, "package": package} for hook, package in env.startup_hooks]}
-                   if env.startup_hooks else {}),
-            }
-            for env in plan.envs
-        ],
+        "envs": [env_document(env) for env in plan.entries],
         "summary": plan.summary(),
+        "changes_pending": plan.has_changes,
+    }
+
+
+def env_status(env: EnvPlan | EnvRemoval) -> str:
+    """One word a program can switch on: in-sync, lock-stale, changes-pending, remove or error."""
+    if env.error:
+        return "error"
+    if isinstance(env, EnvRemoval):
+        return "remove"
+    if env.actions:
+        return "changes-pending"
+    return "lock-stale" if env.lock_write is not None else "in-sync"
+
+
+def env_document(env: EnvPlan | EnvRemoval) -> dict:
+    """One env's entry in the JSON plan; a lock to write is listed as a `write-lock` action."""
+    actions = [action_json(action) for action in env.actions]
+    if env.lock_write is not None:
+        actions.append({"action": "write-lock", "path": env.lock_write.path.name})
+    return {
+        "name": env.name, "path": env.display_path, "python": env.python, "status": env_status(env),
+        "actions": actions,
+        **({"error": env.error} if env.error else {}),
+        **({"startup_hooks": [{"file": hook, "package": package} for hook, package in env.startup_hooks]}
+           if env.startup_hooks else {}),
     }

@@ -18,17 +18,18 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .cache import cache_subdir, write_atomic
+from .config.paths import lock_path
 
-SCHEME = 1
+SCHEME = 2
 INPUT_VARIABLES = ("ENVSYNC_INDEX_URL", "ENVSYNC_EXTRA_INDEX_URLS")
 
 
 # Named tuples, not dataclasses: importing dataclasses would cost this path more than it saves.
-StampedEnv = namedtuple("StampedEnv", "name path display_path python site_packages")
-StampedEnv.__doc__ = "An env as the last in-sync run saw it."
-Stamp = namedtuple("Stamp", "config envs text document")
-Stamp.__doc__ = """What a proven no-op prints: the config, the selected envs, and the whole plan pre-rendered
-(`text`, and `document` — the JSON without its cwd-relative "config" key) when no envs were named."""
+StampedEnv = namedtuple("StampedEnv", "name path display_path python site_packages text document")
+StampedEnv.__doc__ = """An env as the last in-sync run saw it, with its line of the plan pre-rendered
+(`text`, and `document`, its entry in the JSON plan)."""
+Stamp = namedtuple("Stamp", "config envs closing summary")
+Stamp.__doc__ = """What a proven no-op prints: the selected envs, the plan's closing line and its JSON summary."""
 
 
 def _signature(path: str | Path) -> list[int] | None:
@@ -77,12 +78,8 @@ def _stamp_path(config_path: Path) -> Path:
     return cache_subdir("stamps") / f"{zlib.crc32(data):08x}{zlib.adler32(data):08x}.json"
 
 
-def _lock_file(config_path: Path, env: str) -> Path:
-    return config_path.parent / f"pylock.{env}.toml"
-
-
-def record(config_path: Path, inputs: list, root: Path, envs: Iterable[StampedEnv], text: str,
-           plan_document: dict) -> None:
+def record(config_path: Path, inputs: list, root: Path, envs: Iterable[StampedEnv], closing: str,
+           summary: dict) -> None:
     """Remember that every env in `envs` (the config's whole set) is in sync right now.
 
     `inputs` is `inputs_digest` taken before the config was read, so an edit made while
@@ -90,14 +87,14 @@ def record(config_path: Path, inputs: list, root: Path, envs: Iterable[StampedEn
     """
     document = {
         "scheme": SCHEME,
-        "text": text,
-        "document": plan_document,
+        "closing": closing,
+        "summary": summary,
         "config": str(config_path),
         "inputs": inputs,
         "root": str(root),
         "root_listing": _root_listing(root),
         "envs": [
-            {**env._asdict(), "lock": _signature(_lock_file(config_path, env.name)),
+            {**env._asdict(), "lock": _signature(lock_path(config_path, env.name)),
              "fingerprint": fingerprint(env.path, env.site_packages)}
             for env in envs
         ],
@@ -131,11 +128,9 @@ def still_in_sync(config_path: Path, names: list[str]) -> Stamp | None:
         return None  # a folder appeared or vanished under the env root: maybe an env to remove
     selected = [entries[name] for name in names] if names else list(entries.values())
     for entry in selected:
-        if entry["lock"] != _signature(_lock_file(config_path, entry["name"])):
+        if entry["lock"] != _signature(lock_path(config_path, entry["name"])):
             return None
         if entry["fingerprint"] != fingerprint(entry["path"], entry["site_packages"]):
             return None
     envs = [StampedEnv(**{key: entry[key] for key in StampedEnv._fields}) for entry in selected]
-    if names:
-        return Stamp(config_path, envs, None, None)
-    return Stamp(config_path, envs, document["text"], document["document"])
+    return Stamp(config_path, envs, document["closing"], document["summary"])

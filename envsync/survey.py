@@ -15,6 +15,8 @@ from packaging.version import InvalidVersion, Version
 
 from .model import Actual, EnvKind, Installed
 
+OWNER_KEY = "envsync-config"  # the pyvenv.cfg line naming the config an env was made for
+
 
 def read_pyvenv_cfg(path: Path) -> dict[str, str]:
     """The key = value lines of a venv's pyvenv.cfg (keys lower-cased)."""
@@ -58,6 +60,7 @@ def survey(path: Path) -> Actual:
         interpreter_ok=python.exists(),
         created_by_envsync="envsync" in cfg,
         installed=installed_dists(folder) if folder else {},
+        owner=cfg.get(OWNER_KEY),
     )
 
 

@@ -49,7 +49,7 @@ def test_plan_shows_everything_and_changes_nothing(project: Path, index: LocalIn
     assert "env dev (.envs/dev, Python " in result.stdout
     assert "+ create environment" in result.stdout
     assert "+ install  app 1.0" in result.stdout and "+ install  lib 2.0" in result.stdout
-    assert "Plan: 2 to install, 0 to change, 0 to remove, 1 env to create." in result.stdout
+    assert "Plan: 2 to install, 0 to change, 0 to remove, 1 env to create, 1 lock file to write." in result.stdout
     assert sorted(p.name for p in project.iterdir()) == ["envs.toml"]
 
 
@@ -66,12 +66,38 @@ def test_plan_json_and_detailed_exitcode(project: Path, index: LocalIndex):
         {"action": "create-env"},
         {"action": "install", "package": "app", "version": "1.0"},
         {"action": "install", "package": "lib", "version": "2.0"},
+        {"action": "write-lock", "path": "pylock.dev.toml"},
     ]
+    assert env["status"] == "changes-pending" and document["changes_pending"] is True
     assert document["summary"] == {"install": 2, "upgrade": 0, "downgrade": 0, "reinstall": 0, "remove": 0,
-                                   "create-env": 1, "recreate-env": 0, "remove-env": 0}
+                                   "create-env": 1, "recreate-env": 0, "remove-env": 0, "write-lock": 1}
     assert envsync(project, "apply").returncode == 0
     again = envsync(project, "plan", "--json", "--detailed-exitcode")
-    assert again.returncode == 0 and json.loads(again.stdout)["envs"][0]["actions"] == []
+    assert again.returncode == 0, again.stdout
+    document = json.loads(again.stdout)
+    assert document["envs"][0]["actions"] == [] and document["envs"][0]["status"] == "in-sync"
+    assert document["changes_pending"] is False
+
+
+def test_a_lock_to_write_is_a_planned_change(project: Path, index: LocalIndex):
+    """An env in sync whose lock is missing: the plan says the lock will be written (text and JSON),
+    --detailed-exitcode counts it as pending, and apply writes it and nothing else."""
+    publish_basics(index)
+    config(project, index.url, '[envs.dev]\ndependencies = ["app"]\n')
+    assert envsync(project, "apply").returncode == 0
+    (project / "pylock.dev.toml").unlink()
+    text = envsync(project, "plan", "--detailed-exitcode")
+    assert text.returncode == 2, text.stderr
+    assert "lock: pylock.dev.toml will be written" in text.stdout
+    assert "Plan: 1 lock file to write; every environment is in sync." in text.stdout
+    document = json.loads(envsync(project, "plan", "--json").stdout)
+    (env,) = document["envs"]
+    assert env["status"] == "lock-stale" and env["actions"] == [{"action": "write-lock", "path": "pylock.dev.toml"}]
+    assert not (project / "pylock.dev.toml").exists()  # plan changes nothing
+    applied = envsync(project, "apply")
+    assert applied.returncode == 0 and "wrote pylock.dev.toml" in applied.stdout
+    assert (project / "pylock.dev.toml").is_file()
+    assert "No changes" in envsync(project, "plan").stdout
 
 
 def test_apply_builds_the_env_and_a_second_apply_changes_nothing(project: Path, index: LocalIndex):

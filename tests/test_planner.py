@@ -20,7 +20,7 @@ from envsync.model import (
     Interpreter,
     Pin,
 )
-from envsync.planner import plan_env, plan_env_removal
+from envsync.planner import plan_env, plan_removals, still_to_remove
 
 PATH = Path("/work/envs/dev")
 
@@ -115,9 +115,40 @@ def test_foreign_folder_is_an_error_never_an_action():
     assert not plan.in_sync
 
 
-def test_removal_of_undeclared_env():
-    plan = plan_env_removal("old", venv({"a": "1"}), ".envs/old")
-    assert [a.kind for a in plan.actions] == [ActionKind.REMOVE_ENV]
+CONFIG = Path("/work/envs.toml")
+ROOT = Path("/work/.envs")
+
+
+def found(name: str, kind: EnvKind = EnvKind.VENV, owner: str | None = str(CONFIG)) -> Actual:
+    """A folder under the env root, as the survey saw it."""
+    return Actual(path=ROOT / name, kind=kind, python_version=Version("3.12.4"), owner=owner)
+
+
+# name: (folders under the root, declared env paths, names the planner removes)
+REMOVAL_CASES = {
+    "undeclared env of this config": ([found("old")], [], ["old"]),
+    "declared env is kept": ([found("dev")], [ROOT / "dev"], []),
+    "made by hand (no owner)": ([found("mine", owner=None)], [], []),
+    "made for another config": ([found("theirs", owner="/elsewhere/envs.toml")], [], []),
+    "not a venv": ([found("data", kind=EnvKind.FOREIGN)], [], []),
+    "hidden folder": ([found(".cache")], [], []),
+    "sorted by path": ([found("zeta"), found("alpha")], [], ["alpha", "zeta"]),
+}
+
+
+@pytest.mark.parametrize("folders,declared,expected", list(REMOVAL_CASES.values()), ids=list(REMOVAL_CASES))
+def test_which_undeclared_envs_are_removed(folders, declared, expected):
+    removals = plan_removals(CONFIG, declared, folders)
+    assert [r.name for r in removals] == expected
+    assert all([a.kind for a in r.actions] == [ActionKind.REMOVE_ENV] for r in removals)
+
+
+def test_a_planned_removal_is_dropped_when_the_env_changed_hands():
+    (removal,) = plan_removals(CONFIG, [], [found("old")])
+    assert still_to_remove(removal, found("old"))
+    assert not still_to_remove(removal, Actual(path=ROOT / "old", kind=EnvKind.MISSING))
+    assert not still_to_remove(removal, found("old", owner="/elsewhere/envs.toml"))
+    assert not still_to_remove(removal, found("old", kind=EnvKind.FOREIGN))
 
 
 def apply_to(actual: Actual, plan, want: Desired) -> Actual:

@@ -12,6 +12,11 @@ from ..errors import ConfigError
 CONFIG_NAME = "envs.toml"
 
 
+def lock_path(config_path: Path, env: str) -> Path:
+    """Where env `env`'s PEP 751 lock lives: `pylock.<env>.toml` beside the config."""
+    return config_path.parent / f"pylock.{env}.toml"
+
+
 def find_config(explicit: str | None, start: Path | None = None) -> Path:
     """`explicit` if given, else the nearest envs.toml in the current folder or a parent."""
     if explicit:

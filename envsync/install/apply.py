@@ -21,15 +21,13 @@ from pathlib import Path
 
 from ..cache import cache_dir, cache_subdir
 from ..errors import EnvsyncError, from_os_error
-from ..model import ActionKind, Actual, Artifact, EnvKind, EnvPlan, Plan
-from ..planner import plan_env
+from ..model import ActionKind, Actual, Artifact, EnvPlan, EnvRemoval, Plan
+from ..planner import plan_env, still_to_remove
 from ..survey import survey
 from .site import install_wheel, layout_for, uninstall
 from .venv import create_venv, recreate_venv, remove_venv
 from .wheel import UnpackedWheel, cached_wheel, unpack_wheel
 
-INSTALLING = (ActionKind.INSTALL, ActionKind.UPGRADE, ActionKind.DOWNGRADE, ActionKind.REINSTALL)
-REPLACING = (ActionKind.UPGRADE, ActionKind.DOWNGRADE, ActionKind.REINSTALL, ActionKind.REMOVE)
 ENV_ACTIONS = (ActionKind.CREATE_ENV, ActionKind.RECREATE_ENV)
 Report = Callable[[str], None]
 
@@ -86,7 +84,7 @@ def apply_plan(plan: Plan, index_for: Callable[[EnvPlan], object], report: Repor
         wheels.fetch_all(_needed(plan), progress or (lambda _: None))
     except OSError as exc:
         raise from_os_error(exc, cache_dir()) from exc
-    pending = [env for env in plan.envs if env.actions]
+    pending: list[EnvPlan | EnvRemoval] = [env for env in plan.entries if env.actions]
     owner = str(plan.config_path)
     if len(pending) > 1 and hasattr(os, "fork") and (os.cpu_count() or 1) > 1:
         done = _apply_side_by_side(pending, wheels, report, owner)
@@ -95,17 +93,31 @@ def apply_plan(plan: Plan, index_for: Callable[[EnvPlan], object], report: Repor
     return ApplyResult(len(pending), done, time.monotonic() - start)
 
 
-def _apply_locked(planned: EnvPlan, wheels: Wheels, report: Report, owner: str) -> int:
+def _apply_locked(planned: EnvPlan | EnvRemoval, wheels: Wheels, report: Report, owner: str) -> int:
     """One env, under its lock, re-planned against what is on disk now."""
     with env_lock(planned.path, report):
-        env, actual = _replan(planned)
         try:
+            if isinstance(planned, EnvRemoval):
+                return _remove_env(planned, report)
+            env, actual = _replan(planned)
             return apply_env(env, actual, wheels, report, owner)
         except OSError as exc:  # a full disk, a read-only folder: name the env, not a traceback
             raise from_os_error(exc, planned.path) from exc
 
 
-def _apply_side_by_side(envs: list[EnvPlan], wheels: Wheels, report: Report, owner: str) -> int:
+def _remove_env(removal: EnvRemoval, report: Report) -> int:
+    """Delete an undeclared env, if the planner still says so for what is there now."""
+    from ..render import SYMBOLS, describe_action
+
+    if not still_to_remove(removal, survey(removal.path)):
+        return 0
+    remove_venv(removal.path)
+    (action,) = removal.actions
+    report(f"{removal.name}: {SYMBOLS[action.kind][0]} {describe_action(action)}")
+    return 1
+
+
+def _apply_side_by_side(envs: list[EnvPlan | EnvRemoval], wheels: Wheels, report: Report, owner: str) -> int:
     """Apply several envs at once, one child process each, as many at a time as there are CPUs.
 
     Installing is CPU- and syscall-bound Python, so threads would queue on the GIL; forked
@@ -158,7 +170,7 @@ def _apply_side_by_side(envs: list[EnvPlan], wheels: Wheels, report: Report, own
     return done
 
 
-def _outcome(read_end: int, env: EnvPlan, status: int) -> object:
+def _outcome(read_end: int, env: EnvPlan | EnvRemoval, status: int) -> object:
     """What a child sent back: its count of actions, or the EnvsyncError it ended with."""
     import pickle
 
@@ -172,7 +184,7 @@ def _outcome(read_end: int, env: EnvPlan, status: int) -> object:
                             "run `envsync apply` again: it repairs what was left")
 
 
-def _child(env: EnvPlan, wheels: Wheels, report: Report, owner: str, write_end: int) -> None:
+def _child(env: EnvPlan | EnvRemoval, wheels: Wheels, report: Report, owner: str, write_end: int) -> None:
     import pickle
     import signal
 
@@ -196,7 +208,7 @@ def _needed(plan: Plan) -> dict[str, tuple[Artifact, EnvPlan]]:
     needed: dict[str, tuple[Artifact, EnvPlan]] = {}
     for env in plan.envs:
         for action in env.actions:
-            if action.kind in INSTALLING or action.kind in ENV_ACTIONS:
+            if action.kind.installs or action.kind in ENV_ACTIONS:
                 pins = env.desired.pins.values() if action.package is None else [env.desired.pins[action.package]]
                 for pin in pins:
                     needed.setdefault(pin.artifact.url, (pin.artifact, env))
@@ -206,9 +218,6 @@ def _needed(plan: Plan) -> dict[str, tuple[Artifact, EnvPlan]]:
 def _replan(planned: EnvPlan) -> tuple[EnvPlan, Actual]:
     """The env's plan against what is on disk now that we hold its lock."""
     actual = survey(planned.path)
-    if planned.desired is None:  # remove-env: only while it is still a venv
-        return (planned if actual.kind is EnvKind.VENV else EnvPlan(planned.name, planned.path,
-                planned.display_path, planned.python, ())), actual
     fresh = plan_env(planned.desired, actual)
     if fresh.error:
         raise EnvsyncError(f"env {fresh.name}: {fresh.error}")
@@ -230,19 +239,17 @@ def apply_env(env: EnvPlan, actual: Actual, wheels: Wheels, report: Report, owne
     from ..render import SYMBOLS, describe_action
 
     roots = root_names(env)
-    layout = layout_for(env.path, env.desired.interpreter.short_version) if env.desired else None
+    layout = layout_for(env.path, env.desired.interpreter.short_version)
     for action in env.actions:
         kind = action.kind
-        if kind is ActionKind.REMOVE_ENV:
-            remove_venv(env.path)
-        elif kind is ActionKind.CREATE_ENV:
+        if kind is ActionKind.CREATE_ENV:
             create_venv(env.path, env.desired.interpreter, prompt=env.name, owner=owner)
         elif kind is ActionKind.RECREATE_ENV:
             recreate_venv(env.path, env.desired.interpreter, prompt=env.name, owner=owner)
         else:
-            if kind in REPLACING and action.package in actual.installed:
+            if kind.replaces and action.package in actual.installed:
                 uninstall(actual.installed[action.package].dist_info, layout)
-            if kind in INSTALLING:
+            if kind.installs:
                 pin = env.desired.pins[action.package]
                 unpacked = wheels.get(pin.artifact, env)
                 install_wheel(unpacked, layout, requested=pin.name in roots)
@@ -256,8 +263,6 @@ def root_names(env: EnvPlan) -> set[str]:
     """Packages the user asked for by name: they get a REQUESTED file, as pip writes."""
     from packaging.utils import canonicalize_name
 
-    if env.desired is None:  # remove-env: nothing is installed
-        return set()
     return {canonicalize_name(r.name) for r in env.desired.spec.requirements}
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import envsync
 from envsync.errors import EnvPathError
 from envsync.model import Interpreter
+from envsync.survey import OWNER_KEY
 
 _STAGING = ".envsync-tmp-"  # a venv being built: .<name>.envsync-tmp-<hex>
 _TRASH = ".envsync-trash-"  # an old venv being deleted: .<name>.envsync-trash-<hex>
@@ -230,7 +231,7 @@ def _mark_as_ours(staged: Path, owner: str | None) -> None:
         text += "\n"
     text += f"envsync = {envsync.__version__}\n"
     if owner:
-        text += f"envsync-config = {owner}\n"
+        text += f"{OWNER_KEY} = {owner}\n"
     cfg.write_text(text, encoding="utf-8")
 
 

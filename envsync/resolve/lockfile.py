@@ -20,16 +20,13 @@ from packaging.markers import Marker
 from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
-from ..errors import LockError
-from ..model import Artifact, Config, EnvSpec, Interpreter, Pin
+from ..cache import write_atomic
+from ..errors import LockError, from_os_error
+from ..model import Artifact, EnvSpec, Interpreter, LockWrite, Pin
 from .urls import origin, redact, strip_credentials
 
 LOCK_VERSION = "1.0"
 DIGEST_SCHEME = 1  # bump when the digest's inputs change, so old locks read as stale
-
-
-def lock_path(config: Config, env: str) -> Path:
-    return config.directory / f"pylock.{env}.toml"
 
 
 def environment_marker(interpreter: Interpreter) -> str:
@@ -154,6 +151,14 @@ def _artifact(lock_path: Path, wheel) -> Artifact:
         raise LockError(f"{lock_path.name}: wheel {wheel.filename} has no sha256 hash",
                         "every locked file must carry a sha256; re-lock with `envsync lock`")
     return Artifact(filename=wheel.filename, url=url, sha256=sha256, size=wheel.size)
+
+
+def write_lock(lock: LockWrite) -> None:
+    """Write a planned lock file in one rename, so a reader never sees half of it."""
+    try:
+        write_atomic(lock.path, lock.text.encode())
+    except OSError as exc:
+        raise from_os_error(exc, lock.path) from exc
 
 
 def render_lock(spec: EnvSpec, interpreter: Interpreter, pins: Mapping[NormalizedName, Pin],
