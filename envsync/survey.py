@@ -13,6 +13,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from .metadata import name_and_version
 from .model import Actual, EnvKind, Installed
 
 OWNER_KEY = "envsync-config"  # the pyvenv.cfg line naming the config an env was made for
@@ -105,18 +106,9 @@ def _read_dist_info(folder: Path) -> Installed | None:
 
 def _name_and_version(folder: Path) -> tuple[str | None, Version | None]:
     """Name and Version from METADATA's headers; the folder name is the fallback."""
-    name = version = None
     try:
         with open(folder / "METADATA", encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                if not line.strip():
-                    break
-                key, _, value = line.partition(":")
-                key = key.strip().lower()
-                if key == "name":
-                    name = value.strip()
-                elif key == "version":
-                    version = value.strip()
+            name, version = name_and_version(handle)
     except OSError:
         stem = folder.name.removesuffix(".dist-info")
         name, _, version = stem.partition("-")

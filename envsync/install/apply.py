@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..cache import cache_dir, cache_subdir
 from ..errors import EnvsyncError, from_os_error
+from ..hashes import sha256_of_file
 from ..model import ActionKind, Actual, Artifact, EnvPlan, EnvRemoval, Plan
 from ..planner import plan_env, still_to_remove
 from ..survey import survey
@@ -65,7 +66,7 @@ class Wheels:
             found = cached_wheel(artifact.sha256, cache_subdir("unpacked"))  # no index client needed
         if found is None:
             path = self._index_for(env).download(artifact)
-            found = unpack_wheel(path, artifact.sha256 or _sha256_of(path), cache_subdir("unpacked"))
+            found = unpack_wheel(path, artifact.sha256 or sha256_of_file(path), cache_subdir("unpacked"))
             with self._lock:
                 self._unpacked[artifact.url] = found
         return found
@@ -222,14 +223,6 @@ def _replan(planned: EnvPlan) -> tuple[EnvPlan, Actual]:
     if fresh.error:
         raise EnvsyncError(f"env {fresh.name}: {fresh.error}")
     return fresh, actual
-
-
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def apply_env(env: EnvPlan, actual: Actual, wheels: Wheels, report: Report, owner: str | None = None) -> int:

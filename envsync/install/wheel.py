@@ -27,6 +27,8 @@ from packaging.version import InvalidVersion, Version
 
 from envsync.cache import write_atomic
 from envsync.errors import EnvsyncError, HashMismatch, UnsafeWheel
+from envsync.hashes import sha256_of_file
+from envsync.metadata import name_and_version
 
 SCHEMES = frozenset({"purelib", "platlib", "headers", "scripts", "data"})
 UNRECORDED = frozenset({"RECORD", "RECORD.jws", "RECORD.p7s"})  # dist-info files RECORD can't hash
@@ -185,16 +187,13 @@ def _refuse(filename: str, entry: str, problem: str) -> UnsafeWheel:
 
 
 def _check_file_hash(wheel: Path, digest: str) -> None:
-    hasher = hashlib.sha256()
     try:
-        with wheel.open("rb") as handle:
-            while chunk := handle.read(_CHUNK):
-                hasher.update(chunk)
+        found = sha256_of_file(wheel)
     except OSError as exc:
         raise EnvsyncError(f"cannot read wheel {wheel}: {exc.strerror or exc}") from exc
-    if hasher.hexdigest() != digest:
+    if found != digest:
         raise HashMismatch(
-            f"{wheel.name} has sha256 {hasher.hexdigest()}, expected {digest}",
+            f"{wheel.name} has sha256 {found}, expected {digest}",
             hint="the download is corrupt or the index changed the file; remove it and retry",
         )
 
@@ -331,11 +330,9 @@ def _read_text(zf: zipfile.ZipFile, files: dict[str, zipfile.ZipInfo], filename:
 
 def _read_metadata(read: _Reader, filename: str, dist_info: str) -> tuple[str, str]:
     entry = f"{dist_info}/METADATA"
-    headers = HeaderParser().parsestr(read(entry))
-    name, version = headers.get("Name"), headers.get("Version")
-    if not name or not version or not _PROJECT_NAME.match(name.strip()):
+    name, version = name_and_version(read(entry).splitlines())
+    if not name or not version or not _PROJECT_NAME.match(name):
         raise _refuse(filename, entry, "lacks a valid Name or Version")
-    name, version = name.strip(), version.strip()
     expected = _split_versioned(dist_info, ".dist-info")
     try:
         actual = (canonicalize_name(name), Version(version))

@@ -17,12 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.markers import Marker
-from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filename
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from ..cache import write_atomic
 from ..errors import LockError, from_os_error
+from ..hashes import sha256_of_file
 from ..model import Artifact, EnvSpec, Interpreter, LockWrite, Pin
+from .tags import WheelRanker
 from .urls import origin, redact, strip_credentials
 
 LOCK_VERSION = "1.0"
@@ -103,7 +105,7 @@ def read_lock(path: Path) -> LockFile | None:
 
 def pins_from_lock(lock: LockFile, interpreter: Interpreter) -> dict[NormalizedName, Pin]:
     """The pins a lock gives `interpreter`: per package, its best wheel for the interpreter's tags."""
-    rank = {tag: position for position, tag in enumerate(interpreter.tags)}
+    ranker = WheelRanker(interpreter.tags)
     pins: dict[NormalizedName, Pin] = {}
     for package in lock.document.packages:
         if package.marker is not None and not _holds(package.marker, interpreter.markers, lock.path):
@@ -111,7 +113,7 @@ def pins_from_lock(lock: LockFile, interpreter: Interpreter) -> dict[NormalizedN
         if package.version is None or not package.wheels:
             raise LockError(f"{lock.path.name}: package {package.name} has no wheel to install from",
                             "envsync installs locked packages from wheels only; re-lock with `envsync lock`")
-        wheel = _best_wheel(package.wheels, rank)
+        wheel = ranker.best((wheel.filename, wheel) for wheel in package.wheels)
         if wheel is None:
             raise LockError(f"{lock.path.name}: package {package.name} {package.version} has no wheel for "
                             f"this interpreter ({interpreter.tags[0]})", "re-lock on this machine: `envsync lock`")
@@ -130,16 +132,6 @@ def _holds(marker: Marker, environment: Mapping[str, str], path: Path) -> bool:
     except (UndefinedComparison, UndefinedEnvironmentName) as exc:
         raise LockError(f"{path.name}: marker {str(marker)!r} cannot be evaluated here: {exc}",
                         "fix or remove that marker, or re-lock with `envsync lock`") from None
-
-
-def _best_wheel(wheels, rank: Mapping[str, int]):
-    best, best_rank = None, None
-    for wheel in wheels:
-        _, _, _, tags = parse_wheel_filename(wheel.filename)
-        position = min((rank.get(str(tag), 1 << 30) for tag in tags), default=1 << 30)
-        if position < (1 << 30) and (best_rank is None or position < best_rank):
-            best, best_rank = wheel, position
-    return best
 
 
 def _artifact(lock_path: Path, wheel) -> Artifact:
@@ -201,12 +193,7 @@ def _sha256_of(artifact: Artifact) -> str:
     """The artifact's sha256; a find-links file is only hashed when it gets locked."""
     if artifact.sha256:
         return artifact.sha256
-    local = Path(urllib.parse.unquote(urllib.parse.urlsplit(artifact.url).path))
-    digest = hashlib.sha256()
-    with open(local, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256_of_file(urllib.parse.unquote(urllib.parse.urlsplit(artifact.url).path))
 
 
 def _location(artifact: Artifact, config_dir: Path) -> dict[str, str]:

@@ -31,6 +31,7 @@ from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 from ..errors import ConfigError, PackageNotFound, ResolutionConflict
 from ..model import Artifact, Interpreter, Pin
 from .index import IndexClient
+from .tags import UNSUPPORTED, WheelRanker
 
 ROOT = "<root>"
 # A marker that parses but can't be evaluated, e.g. `platform_release ~= 'x'` (not a version).
@@ -61,8 +62,6 @@ def split_key(key: str) -> tuple[NormalizedName, frozenset[str]]:
     return NormalizedName(name), frozenset(filter(None, rest.rstrip("]").split(",")))
 
 
-NO_RANK = 1 << 30  # a wheel whose tags this interpreter does not support
-
 
 @dataclass(frozen=True)
 class Installable:
@@ -81,7 +80,7 @@ class Provider(AbstractProvider):
         self.interpreter = interpreter
         self.prereleases = prereleases
         self.preferred = dict(preferred or {})
-        self._tag_rank = {tag: rank for rank, tag in enumerate(interpreter.tags)}
+        self._ranker = WheelRanker(interpreter.tags)
         self._python = Version(interpreter.markers["python_full_version"].rstrip("+"))
         self.why_empty: dict[NormalizedName, str] = {}
         self._installable_memo: dict[NormalizedName, Installable] = {}
@@ -230,8 +229,8 @@ class Provider(AbstractProvider):
             if not artifact.filename.endswith(".whl"):
                 rejected.add("only a source distribution (building sdists is not supported yet)")
                 continue
-            rank = self._rank(artifact.filename)
-            if rank == NO_RANK:
+            rank = self._ranker.rank(artifact.filename)
+            if rank == UNSUPPORTED:
                 rejected.add(f"no wheel for this interpreter ({self.interpreter.tags[0]})")
                 continue
             try:
@@ -246,19 +245,6 @@ class Provider(AbstractProvider):
         memo = Installable(best, why)
         self._installable_memo[name] = memo
         return memo
-
-    def _rank(self, filename: str) -> int:
-        """How much this interpreter prefers a wheel's tags (lower is better), from the file name alone.
-
-        Most files of a big project are for other platforms; reading the tag triple straight
-        from the name skips packaging's full parse for all of them.
-        """
-        parts = filename[:-4].lower().split("-")
-        if len(parts) not in (5, 6):
-            return NO_RANK
-        ranks = self._tag_rank
-        return min((ranks.get(f"{py}-{abi}-{plat}", NO_RANK) for py in parts[-3].split(".")
-                    for abi in parts[-2].split(".") for plat in parts[-1].split(".")), default=NO_RANK)
 
     def _allowed_versions(self, versions: list[Version], wanted: Sequence[Requirement]) -> list[Version]:
         """Versions meeting every specifier; pre-releases only when asked for or nothing else fits."""
