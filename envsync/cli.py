@@ -150,11 +150,13 @@ def _session(args: argparse.Namespace, out: Output):
     from .config.load import load
     from .config.paths import find_config
     from .reconcile import Session
-    from .stamp import inputs_digest
+    from .stamp import extend_inputs, inputs_digest
 
     path = find_config(args.config)
     inputs = inputs_digest(path)  # before reading the config: an edit made meanwhile voids the stamp
-    return Session(load(path), progress=out.progress, refresh=getattr(args, "refresh", False), inputs=inputs)
+    config = load(path)
+    return Session(config, progress=out.progress, refresh=getattr(args, "refresh", False),
+                   inputs=extend_inputs(inputs, config))
 
 
 def _stamp(args: argparse.Namespace):

@@ -55,6 +55,13 @@ def input_digest(spec: EnvSpec, interpreter: Interpreter, config_dir: Path) -> s
         "find-links": [os.path.relpath(link, config_dir) for link in index.find_links],
         "prereleases": index.prereleases,
     }
+    # Only when used, so locks of envs without requirements files keep their digest.
+    if spec.files:
+        inputs["files"] = [list(entry) for entry in spec.files]
+    if spec.constraints:
+        inputs["constraints"] = sorted(str(c) for c in spec.constraints)
+    if spec.hashes is not None:
+        inputs["hashes"] = [[name, sorted(allowed)] for name, allowed, _ in spec.hashes]
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 
@@ -122,6 +129,22 @@ def pins_from_lock(lock: LockFile, interpreter: Interpreter) -> dict[NormalizedN
         pins[package.name] = Pin(name=package.name, version=package.version,
                                  artifact=_artifact(lock.path, wheel), dependencies=dependencies)
     return dict(sorted(pins.items()))
+
+
+def check_hashes(spec: EnvSpec, lock: LockFile, pins: dict[NormalizedName, Pin]) -> dict[NormalizedName, Pin]:
+    """`pins`, once each is proven to carry a sha256 the env's --hash values allow (hash-checking mode)."""
+    if spec.hashes is None:
+        return pins
+    allowed = {name: (hashes, where) for name, hashes, where in spec.hashes}
+    from ..errors import HashMismatch
+
+    for name, pin in pins.items():
+        hashes, where = allowed.get(name, (frozenset(), "none of the env's requirements files"))
+        if pin.artifact.sha256 not in hashes:
+            raise HashMismatch(f"{lock.path.name}: {name} {pin.version} ({pin.artifact.filename}) has a sha256 "
+                               f"that the --hash values at {where} do not allow",
+                               f"re-lock with `envsync lock {spec.name}`, or fix the hashes")
+    return pins
 
 
 def _holds(marker: Marker, environment: Mapping[str, str], path: Path) -> bool:
