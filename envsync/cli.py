@@ -59,6 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", parents=[common], help="each env's path, interpreter and status")
     listing.add_argument("envs", nargs="*", metavar="ENV")
     _refresh(listing)
+
+    # Commands with a module of their own under envsync/commands/.
+    export = commands.add_parser("export", parents=[common], help="the env's locked packages for other tools")
+    export.add_argument("env", metavar="ENV")
+    export.add_argument("--format", choices=["requirements-txt", "pylock"], default="requirements-txt",
+                        help="requirements-txt (default; pinned, with hashes) or pylock (the PEP 751 lock)")
+    export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     return parser
 
 
@@ -325,7 +332,21 @@ def cmd_list(args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"plan": cmd_plan, "apply": cmd_apply, "lock": cmd_lock, "list": cmd_list}
+def _module_command(name: str, needs_config: bool = True):
+    """A command carried out by envsync/commands/<name>.py's `run`, given a session when it needs one."""
+    def command(args: argparse.Namespace, out: Output) -> int:
+        import importlib
+
+        module = importlib.import_module(f".commands.{name}", __package__)
+        if not needs_config:
+            return module.run(args, out)
+        return module.run(args, out, _session(args, out))
+
+    return command
+
+
+COMMANDS = {"plan": cmd_plan, "apply": cmd_apply, "lock": cmd_lock, "list": cmd_list,
+            "export": _module_command("export")}
 
 if __name__ == "__main__":
     sys.exit(main())
