@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["requirements-txt", "pylock"], default="requirements-txt",
                         help="requirements-txt (default; pinned, with hashes) or pylock (the PEP 751 lock)")
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    freeze = commands.add_parser("freeze", parents=[common], help="what is installed in an env now")
+    freeze.add_argument("env", metavar="ENV")
     return parser
 
 
@@ -346,7 +348,7 @@ def _module_command(name: str, needs_config: bool = True):
 
 
 COMMANDS = {"plan": cmd_plan, "apply": cmd_apply, "lock": cmd_lock, "list": cmd_list,
-            "export": _module_command("export")}
+            "export": _module_command("export"), "freeze": _module_command("freeze")}
 
 if __name__ == "__main__":
     sys.exit(main())
