@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     freeze = commands.add_parser("freeze", parents=[common], help="what is installed in an env now")
     freeze.add_argument("env", metavar="ENV")
+    tree = commands.add_parser("tree", parents=[common], help="an env's packages as a dependency tree")
+    tree.add_argument("env", metavar="ENV")
+    tree.add_argument("--invert", metavar="PKG", help="show why PKG is in the env: every path to it")
     return parser
 
 
@@ -348,7 +351,8 @@ def _module_command(name: str, needs_config: bool = True):
 
 
 COMMANDS = {"plan": cmd_plan, "apply": cmd_apply, "lock": cmd_lock, "list": cmd_list,
-            "export": _module_command("export"), "freeze": _module_command("freeze")}
+            "export": _module_command("export"), "freeze": _module_command("freeze"),
+            "tree": _module_command("tree")}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -111,6 +111,8 @@ class Pin:
     artifact: Artifact
     required_by: tuple[str, ...] = ()  # "<root>" or names of packages that pulled it in
     dependencies: tuple[NormalizedName, ...] = ()
+    # (who, the requirement that pulled it in): who is "<root>" or a package name; for `tree`.
+    reasons: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -127,7 +127,8 @@ def pins_from_lock(lock: LockFile, interpreter: Interpreter) -> dict[NormalizedN
                             f"this interpreter ({interpreter.tags[0]})", "re-lock on this machine: `envsync lock`")
         dependencies = tuple(sorted(canonicalize_name(d["name"]) for d in package.dependencies or () if "name" in d))
         pins[package.name] = Pin(name=package.name, version=package.version,
-                                 artifact=_artifact(lock.path, wheel), dependencies=dependencies)
+                                 artifact=_artifact(lock.path, wheel), dependencies=dependencies,
+                                 reasons=_reasons(package))
     return dict(sorted(pins.items()))
 
 
@@ -145,6 +146,15 @@ def check_hashes(spec: EnvSpec, lock: LockFile, pins: dict[NormalizedName, Pin])
                                f"that the --hash values at {where} do not allow",
                                f"re-lock with `envsync lock {spec.name}`, or fix the hashes")
     return pins
+
+
+def _reasons(package) -> tuple[tuple[str, str], ...]:
+    """The (who, requirement) pairs envsync keeps under the package's [tool.envsync], if any."""
+    tool = (package.tool or {}).get("envsync")
+    required_by = tool.get("required-by") if isinstance(tool, Mapping) else None
+    if not isinstance(required_by, Mapping):
+        return ()
+    return tuple(sorted((str(who), str(text)) for who, text in required_by.items()))
 
 
 def _holds(marker: Marker, environment: Mapping[str, str], path: Path) -> bool:
@@ -202,6 +212,8 @@ def render_lock(spec: EnvSpec, interpreter: Interpreter, pins: Mapping[Normalize
                 size=artifact.size,
                 hashes={"sha256": _sha256_of(artifact)},
             )],
+            # What pulled it in, for `envsync tree`: who -> the requirement it wrote.
+            tool={"envsync": {"required-by": dict(pin.reasons)}} if pin.reasons else None,
         ))
     document = Pylock(
         lock_version=Version(LOCK_VERSION),

@@ -398,6 +398,15 @@ def _pins(result) -> dict[NormalizedName, Pin]:
             child_name = split_key(child)[0]
             if child_name != name:
                 children.setdefault(name, set()).add(child_name)
+    reasons: dict[NormalizedName, dict[str, list[str]]] = {}
+    for key, criterion in result.criteria.items():
+        name, _ = split_key(key)
+        for information in criterion.information:
+            who = ROOT if information.parent is None else information.parent.name
+            if who != name:
+                texts = reasons.setdefault(name, {}).setdefault(who, [])
+                if str(information.requirement) not in texts:
+                    texts.append(str(information.requirement))
     for candidate in result.mapping.values():
         if candidate.extras:
             continue
@@ -405,6 +414,7 @@ def _pins(result) -> dict[NormalizedName, Pin]:
             name=candidate.name, version=candidate.version, artifact=candidate.artifact,
             required_by=tuple(sorted(parents.get(candidate.name, ()))),
             dependencies=tuple(sorted(children.get(candidate.name, ()))),
+            reasons=tuple(sorted((who, ", ".join(texts)) for who, texts in reasons.get(candidate.name, {}).items())),
         )
     return dict(sorted(pins.items()))
 
