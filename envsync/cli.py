@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     tree = commands.add_parser("tree", parents=[common], help="an env's packages as a dependency tree")
     tree.add_argument("env", metavar="ENV")
     tree.add_argument("--invert", metavar="PKG", help="show why PKG is in the env: every path to it")
+    init = commands.add_parser("init", parents=[common], help="write a commented envs.toml for this folder")
+    init.add_argument("--from", dest="source", metavar="PATH", help="adopt this existing venv, packages pinned")
+    init.add_argument("--force", action="store_true", help="replace an existing envs.toml (kept as envs.toml.bak)")
     return parser
 
 
@@ -352,7 +355,7 @@ def _module_command(name: str, needs_config: bool = True):
 
 COMMANDS = {"plan": cmd_plan, "apply": cmd_apply, "lock": cmd_lock, "list": cmd_list,
             "export": _module_command("export"), "freeze": _module_command("freeze"),
-            "tree": _module_command("tree")}
+            "tree": _module_command("tree"), "init": _module_command("init", needs_config=False)}
 
 if __name__ == "__main__":
     sys.exit(main())
