@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..config.paths import CONFIG_NAME
 from ..errors import ConfigError, EnvPathError, from_os_error
-from ..model import EnvKind
+from ..model import EnvKind, Installed
 from ..survey import survey
 
 HEADER = """\
@@ -79,11 +79,11 @@ def _pyproject_env(folder: Path, taken: set[str]) -> list[str]:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"pyproject.toml: cannot read: {exc}", "fix pyproject.toml, then run init again") from None
-    project = document.get("project") if isinstance(document.get("project"), dict) else {}
+    project: dict = document["project"] if isinstance(document.get("project"), dict) else {}
     groups = [g for g in document.get("dependency-groups", {}) if isinstance(g, str)] \
         if isinstance(document.get("dependency-groups"), dict) else []
     dependencies = [d for d in project.get("dependencies", []) if isinstance(d, str)]
-    extras = project.get("optional-dependencies") if isinstance(project.get("optional-dependencies"), dict) else {}
+    extras: dict = project["optional-dependencies"] if isinstance(project.get("optional-dependencies"), dict) else {}
     if not (project or groups):
         return []
     lines = [f"\n[envs.{env_name('project', taken)}]\n"]
@@ -109,7 +109,8 @@ def from_venv(folder: Path, venv: Path) -> str:
     if actual.python_version is None:
         raise EnvPathError(f"--from {venv}: its pyvenv.cfg does not say which Python made it",
                            "recreate that venv, or write envs.toml by hand")
-    pinned, skipped = [], []
+    pinned: list[Installed] = []
+    skipped: list[Installed] = []
     for dist in actual.installed.values():
         (skipped if dist.direct_url else pinned).append(dist)
     name = env_name(venv.name.lstrip(".") or "venv", set())
