@@ -59,6 +59,21 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", parents=[common], help="each env's path, interpreter and status")
     listing.add_argument("envs", nargs="*", metavar="ENV")
     _refresh(listing)
+
+    # Commands with a module of their own under envsync/commands/.
+    export = commands.add_parser("export", parents=[common], help="the env's locked packages for other tools")
+    export.add_argument("env", metavar="ENV")
+    export.add_argument("--format", choices=["requirements-txt", "pylock"], default="requirements-txt",
+                        help="requirements-txt (default; pinned, with hashes) or pylock (the PEP 751 lock)")
+    export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    freeze = commands.add_parser("freeze", parents=[common], help="what is installed in an env now")
+    freeze.add_argument("env", metavar="ENV")
+    tree = commands.add_parser("tree", parents=[common], help="an env's packages as a dependency tree")
+    tree.add_argument("env", metavar="ENV")
+    tree.add_argument("--invert", metavar="PKG", help="show why PKG is in the env: every path to it")
+    init = commands.add_parser("init", parents=[common], help="write a commented envs.toml for this folder")
+    init.add_argument("--from", dest="source", metavar="PATH", help="adopt this existing venv, packages pinned")
+    init.add_argument("--force", action="store_true", help="replace an existing envs.toml (kept as envs.toml.bak)")
     return parser
 
 
@@ -150,11 +165,13 @@ def _session(args: argparse.Namespace, out: Output):
     from .config.load import load
     from .config.paths import find_config
     from .reconcile import Session
-    from .stamp import inputs_digest
+    from .stamp import extend_inputs, inputs_digest
 
     path = find_config(args.config)
     inputs = inputs_digest(path)  # before reading the config: an edit made meanwhile voids the stamp
-    return Session(load(path), progress=out.progress, refresh=getattr(args, "refresh", False), inputs=inputs)
+    config = load(path)
+    return Session(config, progress=out.progress, refresh=getattr(args, "refresh", False),
+                   inputs=extend_inputs(inputs, config))
 
 
 def _stamp(args: argparse.Namespace):
@@ -325,7 +342,22 @@ def _status(env) -> str:
     return "drifted" if env.actions else "in sync"
 
 
-COMMANDS = {"plan": cmd_plan, "apply": cmd_apply, "lock": cmd_lock, "list": cmd_list}
+def _module_command(name: str, needs_config: bool = True):
+    """A command carried out by envsync/commands/<name>.py's `run`, given a session when it needs one."""
+    def command(args: argparse.Namespace, out: Output) -> int:
+        import importlib
+
+        module = importlib.import_module(f".commands.{name}", __package__)
+        if not needs_config:
+            return module.run(args, out)
+        return module.run(args, out, _session(args, out))
+
+    return command
+
+
+COMMANDS = {"plan": cmd_plan, "apply": cmd_apply, "lock": cmd_lock, "list": cmd_list,
+            "export": _module_command("export"), "freeze": _module_command("freeze"),
+            "tree": _module_command("tree"), "init": _module_command("init", needs_config=False)}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -39,6 +39,13 @@ class EnvSpec:
     python: str | None  # "3.12", ">=3.11,<3.13", a path, or None for envsync's own
     requirements: tuple[Requirement, ...]
     index: IndexSettings
+    # From requirements/constraints files: constraints cap versions of required names only.
+    constraints: tuple[Requirement, ...] = ()
+    # Hash-checking mode (pip's --require-hashes): per name, (allowed sha256s, "file:line");
+    # None when no file asked for it.
+    hashes: tuple[tuple[str, frozenset[str], str], ...] | None = None
+    # Every requirements/constraints file read for this env: (path relative to the config, sha256).
+    files: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,10 @@ class Config:
     path: Path  # the envs.toml file, absolute
     root: Path  # absolute parent folder of envs that have no explicit path
     envs: tuple[EnvSpec, ...]
+    # Inputs beyond envs.toml and pyproject.toml: every file an env read (absolute path, sha256)
+    # and every ${VAR} expanded (name, sha256 of its value), so a cached Config can be checked.
+    files: tuple[tuple[str, str], ...] = ()
+    variables: tuple[tuple[str, str], ...] = ()
 
     @property
     def directory(self) -> Path:
@@ -100,6 +111,8 @@ class Pin:
     artifact: Artifact
     required_by: tuple[str, ...] = ()  # "<root>" or names of packages that pulled it in
     dependencies: tuple[NormalizedName, ...] = ()
+    # (who, the requirement that pulled it in): who is "<root>" or a package name; for `tree`.
+    reasons: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,7 @@ class Resolution:
 def desired_state(session: Session, spec: EnvSpec, mode: LockMode = LockMode.AUTO,
                   upgrade: Upgrade = Upgrade()) -> Resolution:
     """The pins for `spec`: from its lock when that is fresh (or frozen), else resolved."""
-    from .resolve.lockfile import input_digest, pins_from_lock, read_lock
+    from .resolve.lockfile import check_hashes, input_digest, pins_from_lock, read_lock
 
     config = session.config
     interpreter = session.interpreter(spec.python)
@@ -120,11 +120,11 @@ def desired_state(session: Session, spec: EnvSpec, mode: LockMode = LockMode.AUT
         if not lock.valid_for(interpreter):
             raise LockError(f"{path.name} was not made for Python {interpreter.version} on this platform",
                             f"run `envsync lock {spec.name}` on this machine")
-        return Resolution(Desired(spec, interpreter, pins_from_lock(lock, interpreter)), path, None)
+        return Resolution(Desired(spec, interpreter, check_hashes(spec, lock, pins_from_lock(lock, interpreter))), path, None)
     digest = input_digest(spec, interpreter, config.directory)
     upgrading = upgrade.everything or bool(upgrade.packages)
     if lock is not None and lock.is_fresh(digest, interpreter) and not upgrading:
-        return Resolution(Desired(spec, interpreter, pins_from_lock(lock, interpreter)), path, None)
+        return Resolution(Desired(spec, interpreter, check_hashes(spec, lock, pins_from_lock(lock, interpreter))), path, None)
     if mode is LockMode.LOCKED:
         state = "does not exist" if lock is None else "is out of date with envs.toml"
         raise LockError(f"{path.name} {state} (env {spec.name}), and --locked forbids changing it",
@@ -142,7 +142,8 @@ def _resolve(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Pa
 
     session.progress(f"resolving {spec.name} for Python {interpreter.version}")
     pins = resolve(spec.requirements, interpreter, session.index(spec.index),
-                   prereleases=spec.index.prereleases, preferred=preferred)
+                   prereleases=spec.index.prereleases, preferred=preferred, constraints=spec.constraints,
+                   hashes=None if spec.hashes is None else {name: (ok, at) for name, ok, at in spec.hashes})
     text = render_lock(spec, interpreter, pins, digest, session.config.directory)
     try:
         unchanged = path.read_text(encoding="utf-8") == text

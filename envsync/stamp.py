@@ -14,7 +14,7 @@ import contextlib
 import json
 import os
 from collections import namedtuple
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from .cache import cache_subdir, write_atomic
@@ -41,21 +41,39 @@ def _signature(path: str | Path) -> list[int] | None:
     return [info.st_ino, info.st_mtime_ns, info.st_size]
 
 
-def inputs_digest(config_path: Path) -> list:
+def inputs_digest(config_path: Path, extra_files: Sequence[str] = (), extra_variables: Sequence[str] = ()) -> list:
     """Everything the desired state is computed from, besides the locks: the config files, the
     override variables, and what decides which interpreter an env gets (envsync's own one when
-    `python` is unset; PATH and pyenv's versions folder when a version is asked for)."""
+    `python` is unset; PATH and pyenv's versions folder when a version is asked for).
+
+    `extra_files` and `extra_variables` are the requirements files and ${VAR}s the config read;
+    their names are kept in the result, so a stamp knows what to look at without the config."""
     import sys
 
     pyenv = os.path.join(os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv"), "versions")
     files = [_signature(config_path), _signature(config_path.parent / "pyproject.toml"), _signature(pyenv),
-             sys.executable, os.environ.get("PATH", "")]
-    values = [os.environ.get(name, "") for name in INPUT_VARIABLES]
+             sys.executable, os.environ.get("PATH", ""), *(_signature(path) for path in extra_files)]
+    extras = [[*extra_files], [*extra_variables]] if extra_files or extra_variables else []
+    values = [os.environ.get(name, "") for name in (*INPUT_VARIABLES, *extra_variables)]
     if not any(values):
-        return [files, ""]
+        return [files, "", *extras]
     import hashlib  # only when set: hashed, not stored, since these URLs may carry credentials
 
-    return [files, hashlib.sha256("\0".join(values).encode()).hexdigest()]
+    return [files, hashlib.sha256("\0".join(values).encode()).hexdigest(), *extras]
+
+
+def extend_inputs(before: list, config) -> list | None:
+    """`before` (taken before the config was read) plus the config's requirements files and ${VAR}s.
+
+    None when anything changed since it was read: no stamp can be trusted from this run."""
+    if not config.files and not config.variables:
+        return before
+    from .config.load import other_inputs_unchanged
+
+    after = inputs_digest(config.path, [path for path, _ in config.files], [name for name, _ in config.variables])
+    if after[0][:len(before[0])] != before[0] or not other_inputs_unchanged(config):
+        return None
+    return after
 
 
 def fingerprint(env_path: str, site_packages: str) -> list:
@@ -117,8 +135,10 @@ def still_in_sync(config_path: Path, names: list[str]) -> Stamp | None:
         document = json.loads(_stamp_path(config_path).read_bytes())
     except (OSError, ValueError):
         return None
+    stored = document.get("inputs")
+    extras = stored[2:4] if isinstance(stored, list) and len(stored) == 4 else ()
     if (document.get("scheme") != SCHEME or document.get("config") != str(config_path)
-            or document.get("inputs") != inputs_digest(config_path)):
+            or stored != inputs_digest(config_path, *extras)):
         return None
     entries = {entry["name"]: entry for entry in document["envs"]}
     if names:

@@ -76,7 +76,7 @@ BAD = {
                                ["settings.extra-index-urls[0]", "ftp://"]),
     "empty path": ('[envs.a]\npath = ""\n', ["envs.a.path"]),
     "empty python": ('[envs.a]\npython = ""\n', ["envs.a.python"]),
-    "not yet supported key": ('[envs.a]\nrequirements = ["r.txt"]\n', ["envs.a.requirements", "not supported yet"]),
+    "not yet supported key": ('[envs.a]\nsolve-group = "g"\n', ["envs.a.solve-group", "not supported yet"]),
 }
 
 

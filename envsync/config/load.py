@@ -29,8 +29,8 @@ from .paths import CONFIG_NAME, find_config  # noqa: F401 - re-exported for call
 ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 # Names that would collide with envsync's own files in the env root or confuse the CLI.
 RESERVED_NAMES = frozenset({"envsync", "locks", "tmp"})
-CACHE_FORMAT = 2  # bump when the cached Config's shape changes
-NOT_YET_SUPPORTED = ("project", "requirements", "constraints", "solve-group")
+CACHE_FORMAT = 3  # bump when the cached Config's shape changes
+NOT_YET_SUPPORTED = ("project", "solve-group")
 
 
 def load(path: Path) -> Config:
@@ -39,13 +39,34 @@ def load(path: Path) -> Config:
     cached = cache_subdir("configs") / f"{key}.pickle"
     try:
         with open(cached, "rb") as handle:
-            return pickle.load(handle)
+            config = pickle.load(handle)
+        if other_inputs_unchanged(config):
+            return config
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
         pass
     config = _load(path)
     if not _has_credentials(config):
         write_atomic(cached, pickle.dumps(config))
     return config
+
+
+def other_inputs_unchanged(config: Config) -> bool:
+    """Whether the requirements files and ${VAR}s a cached config was read from are as they were."""
+    for name, digest in config.variables:
+        if _digest_of_variable(name) != digest:
+            return False
+    for path, digest in config.files:
+        try:
+            if hashlib.sha256(Path(path).read_bytes()).hexdigest() != digest:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def _digest_of_variable(name: str) -> str:
+    value = os.environ.get(name)
+    return "unset" if value is None else hashlib.sha256(value.encode()).hexdigest()
 
 
 def _has_credentials(config: Config) -> bool:
@@ -87,6 +108,8 @@ def _load(path: Path) -> Config:
     index = _index_settings(model.settings, path)
     root = _resolve_path(directory, model.settings.root, f"{path.name}: settings.root")
     envs = []
+    files: dict[str, str] = {}
+    variables: dict[str, str] = {}
     for name, env in model.envs.items():
         for key in NOT_YET_SUPPORTED:
             if getattr(env, key.replace("-", "_")):
@@ -96,6 +119,11 @@ def _load(path: Path) -> Config:
                 )
         requirements = [Requirement(text) for text in flat[name]]
         requirements += _group_requirements(path, name, _inherited(name, model.envs, "groups"))
+        parsed = _read_requirement_files(path, name, model.envs)
+        requirements += [line.requirement for line in parsed.requirements]
+        files.update((str(file), digest) for file, digest in parsed.files)
+        variables.update((variable, _digest_of_variable(variable)) for variable in parsed.variables)
+        hashes = parsed.hashes() if parsed.require_hashes else None
         written_path = env.path if env.path is not None else f"{model.settings.root}/{name}"
         where = f"{path.name}: " + (f"envs.{name}.path" if env.path is not None else "settings.root")
         envs.append(EnvSpec(
@@ -104,10 +132,52 @@ def _load(path: Path) -> Config:
             display_path=written_path,
             python=env.python or model.settings.python,
             requirements=tuple(requirements),
-            index=index,
+            index=_with_file_options(index, model.settings, parsed, directory),
+            constraints=tuple(line.requirement for line in parsed.constraints),
+            hashes=None if hashes is None else tuple(
+                (package, allowed, where) for package, (allowed, where) in sorted(hashes.items())),
+            files=tuple((os.path.relpath(file, directory), digest) for file, digest in parsed.files),
         ))
     _check_distinct_paths(path, envs)
-    return Config(path=path, root=root, envs=tuple(envs))
+    return Config(path=path, root=root, envs=tuple(envs), files=tuple(sorted(files.items())),
+                  variables=tuple(sorted(variables.items())))
+
+
+def _read_requirement_files(path: Path, name: str, envs: dict[str, EnvModel]):
+    """The env's requirements and constraints files (its own and inherited ones), parsed."""
+    from .requirements import ParsedFiles, read_files
+
+    lists = {key: _inherited(name, envs, key) for key in ("requirements", "constraints")}
+    if not any(lists.values()):
+        return ParsedFiles()
+    named = {
+        key: [(_resolve_path(path.parent, value, f"{path.name}: envs.{name}.{key}[{position}]"),
+               f"{path.name}: envs.{name}.{key}[{position}]") for position, value in enumerate(values)]
+        for key, values in lists.items()
+    }
+    return read_files(path.parent, named["requirements"], named["constraints"])
+
+
+def _with_file_options(index: IndexSettings, settings: SettingsModel, parsed, directory: Path) -> IndexSettings:
+    """The env's index settings once its files' index options are applied: envs.toml (and the
+    ENVSYNC_* variables) win wherever they set the same thing, as the README says."""
+    from dataclasses import replace
+
+    chosen = settings.model_fields_set
+    index_url, extras, configured = index.index_url, index.extra_index_urls, list(index.configured)
+    if parsed.index_url is not None and "index_url" not in chosen and not os.environ.get("ENVSYNC_INDEX_URL"):
+        index_url = _as_url(parsed.index_url.value, directory, parsed.index_url.where)
+        configured[:1] = [redact(parsed.index_url.value)]
+    if parsed.extra_index_urls and "extra_index_urls" not in chosen \
+            and os.environ.get("ENVSYNC_EXTRA_INDEX_URLS") is None:
+        extras = tuple(_as_url(option.value, directory, option.where) for option in parsed.extra_index_urls)
+        configured[1:] = [redact(option.value) for option in parsed.extra_index_urls]
+    find_links = index.find_links
+    if parsed.find_links and "find_links" not in chosen:
+        find_links = tuple(option.value for option in parsed.find_links)
+    prereleases = index.prereleases or (parsed.pre and "prereleases" not in chosen)
+    return replace(index, index_url=index_url, extra_index_urls=extras, find_links=find_links,
+                   prereleases=prereleases, configured=tuple(configured))
 
 
 def _version() -> str:

@@ -54,6 +54,13 @@ def input_digest(spec: EnvSpec, interpreter: Interpreter, config_dir: Path) -> s
         "find-links": [os.path.relpath(link, config_dir) for link in index.find_links],
         "prereleases": index.prereleases,
     }
+    # Only when used, so locks of envs without requirements files keep their digest.
+    if spec.files:
+        inputs["files"] = [list(entry) for entry in spec.files]
+    if spec.constraints:
+        inputs["constraints"] = sorted(str(c) for c in spec.constraints)
+    if spec.hashes is not None:
+        inputs["hashes"] = [[name, sorted(allowed)] for name, allowed, _ in spec.hashes]
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 
@@ -119,8 +126,34 @@ def pins_from_lock(lock: LockFile, interpreter: Interpreter) -> dict[NormalizedN
                             f"this interpreter ({interpreter.tags[0]})", "re-lock on this machine: `envsync lock`")
         dependencies = tuple(sorted(canonicalize_name(d["name"]) for d in package.dependencies or () if "name" in d))
         pins[package.name] = Pin(name=package.name, version=package.version,
-                                 artifact=_artifact(lock.path, wheel), dependencies=dependencies)
+                                 artifact=_artifact(lock.path, wheel), dependencies=dependencies,
+                                 reasons=_reasons(package))
     return dict(sorted(pins.items()))
+
+
+def check_hashes(spec: EnvSpec, lock: LockFile, pins: dict[NormalizedName, Pin]) -> dict[NormalizedName, Pin]:
+    """`pins`, once each is proven to carry a sha256 the env's --hash values allow (hash-checking mode)."""
+    if spec.hashes is None:
+        return pins
+    allowed = {name: (hashes, where) for name, hashes, where in spec.hashes}
+    from ..errors import HashMismatch
+
+    for name, pin in pins.items():
+        hashes, where = allowed.get(name, (frozenset(), "none of the env's requirements files"))
+        if pin.artifact.sha256 not in hashes:
+            raise HashMismatch(f"{lock.path.name}: {name} {pin.version} ({pin.artifact.filename}) has a sha256 "
+                               f"that the --hash values at {where} do not allow",
+                               f"re-lock with `envsync lock {spec.name}`, or fix the hashes")
+    return pins
+
+
+def _reasons(package) -> tuple[tuple[str, str], ...]:
+    """The (who, requirement) pairs envsync keeps under the package's [tool.envsync], if any."""
+    tool = (package.tool or {}).get("envsync")
+    required_by = tool.get("required-by") if isinstance(tool, Mapping) else None
+    if not isinstance(required_by, Mapping):
+        return ()
+    return tuple(sorted((str(who), str(text)) for who, text in required_by.items()))
 
 
 def _holds(marker: Marker, environment: Mapping[str, str], path: Path) -> bool:
@@ -176,6 +209,8 @@ def render_lock(spec: EnvSpec, interpreter: Interpreter, pins: Mapping[Normalize
                 size=artifact.size,
                 hashes={"sha256": _sha256_of(artifact)},
             )],
+            # What pulled it in, for `envsync tree`: who -> the requirement it wrote.
+            tool={"envsync": {"required-by": dict(pin.reasons)}} if pin.reasons else None,
         ))
     document = Pylock(
         lock_version=Version(LOCK_VERSION),

@@ -28,7 +28,7 @@ from packaging.version import InvalidVersion, Version
 from resolvelib import AbstractProvider, BaseReporter, Resolver
 from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 
-from ..errors import ConfigError, PackageNotFound, ResolutionConflict
+from ..errors import ConfigError, HashMismatch, PackageNotFound, ResolutionConflict
 from ..model import Artifact, Interpreter, Pin
 from .index import IndexClient
 from .tags import UNSUPPORTED, WheelRanker
@@ -75,11 +75,19 @@ class Provider(AbstractProvider):
     """Answers resolvelib's questions for one target interpreter."""
 
     def __init__(self, index: IndexClient, interpreter: Interpreter, *, prereleases: bool = False,
-                 preferred: Mapping[NormalizedName, Version] | None = None) -> None:
+                 preferred: Mapping[NormalizedName, Version] | None = None,
+                 constraints: Sequence[Requirement] = (),
+                 hashes: Mapping[str, tuple[frozenset[str], str]] | None = None) -> None:
         self.index = index
         self.interpreter = interpreter
         self.prereleases = prereleases
         self.preferred = dict(preferred or {})
+        # Constraints only narrow the versions of a name something else requires.
+        self.constraints: dict[NormalizedName, list[Requirement]] = {}
+        for constraint in constraints:
+            if _root_applies(constraint, interpreter):
+                self.constraints.setdefault(canonicalize_name(constraint.name), []).append(constraint)
+        self.hashes = hashes  # hash-checking mode: only files with one of these sha256s are candidates
         self._ranker = WheelRanker(interpreter.tags)
         self._python = Version(interpreter.markers["python_full_version"].rstrip("+"))
         self.why_empty: dict[NormalizedName, str] = {}
@@ -208,6 +216,7 @@ class Provider(AbstractProvider):
     def _candidates(self, name: NormalizedName, wanted: Sequence[Requirement]) -> list[Candidate]:
         """Installable versions of `name` meeting every requirement, most preferred first."""
         installable = self._installable(name)
+        wanted = [*wanted, *self.constraints.get(name, ())]
         exact_pins = {spec.version for req in wanted for spec in req.specifier if spec.operator in ("==", "===")}
         usable = [v for v, (_, _, yanked) in installable.versions.items() if not yanked or str(v) in exact_pins]
         versions = self._allowed_versions(usable, wanted)
@@ -222,7 +231,7 @@ class Provider(AbstractProvider):
         memo = self._installable_memo.get(name)
         if memo is not None:
             return memo
-        artifacts = self.index.artifacts(name)
+        artifacts = self._allowed_by_hash(name, self.index.artifacts(name))
         best: dict[Version, tuple[int, Artifact, bool]] = {}
         rejected: set[str] = set()
         for artifact in artifacts:
@@ -246,6 +255,24 @@ class Provider(AbstractProvider):
         self._installable_memo[name] = memo
         return memo
 
+    def _allowed_by_hash(self, name: NormalizedName, artifacts: list[Artifact]) -> list[Artifact]:
+        """In hash-checking mode, the files whose sha256 the requirements files allow; an error if none."""
+        if self.hashes is None or not artifacts:
+            return artifacts
+        if name not in self.hashes:
+            raise HashMismatch(f"{name} has no --hash in this env's requirements or constraints files, but they "
+                               "require a hash for every package installed (hash-checking mode)",
+                               f"add a line `{name}==VERSION --hash=sha256:...` (pip-compile --generate-hashes "
+                               "lists every package)")
+        allowed, where = self.hashes[name]
+        kept = [artifact for artifact in artifacts if _sha256(artifact) in allowed]
+        if not kept:
+            raise HashMismatch(f"{name}: no file on {self.index.describe()} has a sha256 allowed by the --hash "
+                               f"values at {where}",
+                               "the files differ from those the hashes were made for: check the hashes "
+                               "(a tampered or re-uploaded file is refused)")
+        return kept
+
     def _allowed_versions(self, versions: list[Version], wanted: Sequence[Requirement]) -> list[Version]:
         """Versions meeting every specifier; pre-releases only when asked for or nothing else fits."""
         specifiers = SpecifierSet()
@@ -267,9 +294,14 @@ class Provider(AbstractProvider):
 
 def resolve(requirements: Sequence[Requirement], interpreter: Interpreter, index: IndexClient, *,
             prereleases: bool = False, preferred: Mapping[NormalizedName, Version] | None = None,
-            reporter: BaseReporter | None = None) -> dict[NormalizedName, Pin]:
-    """Pins for `requirements` on `interpreter`; `preferred` versions win whenever they still fit."""
-    provider = Provider(index, interpreter, prereleases=prereleases, preferred=preferred)
+            reporter: BaseReporter | None = None, constraints: Sequence[Requirement] = (),
+            hashes: Mapping[str, tuple[frozenset[str], str]] | None = None) -> dict[NormalizedName, Pin]:
+    """Pins for `requirements` on `interpreter`; `preferred` versions win whenever they still fit.
+
+    `constraints` cap the versions of names something requires and add nothing; with `hashes`
+    (hash-checking mode) only files whose sha256 is listed for their package are used."""
+    provider = Provider(index, interpreter, prereleases=prereleases, preferred=preferred,
+                        constraints=constraints, hashes=hashes)
     roots = [r for r in requirements if _root_applies(r, interpreter)]
     provider.speculate(canonicalize_name(r.name) for r in roots)
     resolver = Resolver(provider, reporter or BaseReporter())
@@ -283,6 +315,23 @@ def resolve(requirements: Sequence[Requirement], interpreter: Interpreter, index
     finally:
         provider.close()
     return _pins(result)
+
+
+def _sha256(artifact: Artifact) -> str | None:
+    """An artifact's sha256: from the index, or computed for a local find-links file."""
+    if artifact.sha256 or not artifact.url.startswith("file:"):
+        return artifact.sha256
+    import hashlib
+    import urllib.parse
+
+    digest = hashlib.sha256()
+    try:
+        with open(urllib.parse.unquote(urllib.parse.urlsplit(artifact.url).path), "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
 def _root_applies(requirement: Requirement, interpreter: Interpreter) -> bool:
@@ -335,6 +384,15 @@ def _pins(result) -> dict[NormalizedName, Pin]:
             child_name = split_key(child)[0]
             if child_name != name:
                 children.setdefault(name, set()).add(child_name)
+    reasons: dict[NormalizedName, dict[str, list[str]]] = {}
+    for key, criterion in result.criteria.items():
+        name, _ = split_key(key)
+        for information in criterion.information:
+            who = ROOT if information.parent is None else information.parent.name
+            if who != name:
+                texts = reasons.setdefault(name, {}).setdefault(who, [])
+                if str(information.requirement) not in texts:
+                    texts.append(str(information.requirement))
     for candidate in result.mapping.values():
         if candidate.extras:
             continue
@@ -342,6 +400,7 @@ def _pins(result) -> dict[NormalizedName, Pin]:
             name=candidate.name, version=candidate.version, artifact=candidate.artifact,
             required_by=tuple(sorted(parents.get(candidate.name, ()))),
             dependencies=tuple(sorted(children.get(candidate.name, ()))),
+            reasons=tuple(sorted((who, ", ".join(texts)) for who, texts in reasons.get(candidate.name, {}).items())),
         )
     return dict(sorted(pins.items()))
 

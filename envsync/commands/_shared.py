@@ -1,0 +1,36 @@
+"""What several commands need: the one env named on the command line, and its fresh lock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..model import EnvSpec
+from ..reconcile import Resolution, Session, desired_state, select_envs
+
+
+def note_for(args) -> Callable[[str], None]:
+    """Say something on stderr (stdout holds the command's result), unless -q."""
+    import sys
+
+    def note(text: str) -> None:
+        if not args.quiet:
+            print(text, file=sys.stderr, flush=True)
+
+    return note
+
+
+def one_env(session: Session, name: str) -> EnvSpec:
+    """The env called `name` (a did-you-mean error if there is none)."""
+    return select_envs(session.config, [name])[0]
+
+
+def locked(session: Session, spec: EnvSpec, note: Callable[[str], None]) -> Resolution:
+    """The env's desired state from its lock, resolved and written first (as `lock` does) when
+    the lock is missing or stale, so what a command shows is what the lock file says."""
+    from ..resolve.lockfile import write_lock
+
+    resolution = desired_state(session, spec)
+    if resolution.lock_write is not None:
+        write_lock(resolution.lock_write)
+        note(f"wrote {resolution.lock_write.path.name}")
+    return resolution
