@@ -32,7 +32,17 @@ from ..cache import cache_subdir, write_atomic
 from ..errors import ConfigError, HashMismatch, IndexUnavailable, InsecureRedirect
 from ..model import Artifact, IndexSettings
 from . import pagecache
-from .pages import ARCHIVE_SUFFIXES, JSON_TYPE, belongs_to, file_path, parse_html, parse_json, project_of, safe_filename
+from .pages import (
+    ARCHIVE_SUFFIXES,
+    JSON_TYPE,
+    belongs_to,
+    file_path,
+    is_sha256,
+    parse_html,
+    parse_json,
+    project_of,
+    safe_filename,
+)
 from .urls import Origin, origin, redact, strip_credentials
 
 T = TypeVar("T")
@@ -384,6 +394,7 @@ class IndexClient:
 
     def _fetch_metadata(self, artifact: Artifact) -> bytes:
         """From the persistent cache, else the PEP 658 file, else the wheel itself."""
+        _check_hash(artifact)
         cache_key = artifact.sha256 or hashlib.sha256(strip_credentials(artifact.url).encode()).hexdigest()
         cached = cache_subdir("metadata") / f"{cache_key}.METADATA"
         if artifact.sha256 and cached.is_file():
@@ -467,6 +478,7 @@ class IndexClient:
         if not safe_filename(artifact.filename):
             raise IndexUnavailable(f"refused to download a file named {artifact.filename!r}",
                                    "the index or lock names a file outside the download folder")
+        _check_hash(artifact)
         if artifact.url.startswith("file:") and artifact.sha256 is None:
             return file_path(artifact.url)
         folder = cache_subdir("downloads")
@@ -488,6 +500,18 @@ class IndexClient:
                 return _store(iter(lambda: handle.read(CHUNK), b""), artifact, folder, str(path.parent))
         except FileNotFoundError:
             raise IndexUnavailable(f"{artifact.filename} is listed but missing at {artifact.url}") from None
+
+
+def _check_hash(artifact: Artifact) -> None:
+    """Refuse an artifact whose hashes could not name a cache folder.
+
+    Pages and locks are checked where they are parsed; this is the last line before a
+    hash becomes part of a path, for an Artifact built anywhere else.
+    """
+    for value in (artifact.sha256, artifact.metadata_sha256):
+        if value is not None and not is_sha256(value):
+            raise IndexUnavailable(f"refused {artifact.filename}: its sha256 {value[:80]!r} is not 64 hex digits",
+                                   "the index or lock is broken or hostile; nothing was fetched")
 
 
 def _credentials_by_origin(bases: list[str]) -> dict[Origin | None, tuple[str, str]]:

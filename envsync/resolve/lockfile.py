@@ -22,6 +22,7 @@ from packaging.version import Version
 
 from ..errors import LockError
 from ..model import Artifact, Config, EnvSpec, Interpreter, Pin
+from .pages import checked_sha256, safe_filename
 from .urls import origin, redact, strip_credentials
 
 LOCK_VERSION = "1.0"
@@ -114,6 +115,8 @@ def pins_from_lock(lock: LockFile, interpreter: Interpreter) -> dict[NormalizedN
         if package.version is None or not package.wheels:
             raise LockError(f"{lock.path.name}: package {package.name} has no wheel to install from",
                             "envsync installs locked packages from wheels only; re-lock with `envsync lock`")
+        for candidate in package.wheels:
+            _check_wheel_name(lock.path, package.name, candidate)
         wheel = _best_wheel(package.wheels, rank)
         if wheel is None:
             raise LockError(f"{lock.path.name}: package {package.name} {package.version} has no wheel for "
@@ -145,6 +148,25 @@ def _best_wheel(wheels, rank: Mapping[str, int]):
     return best
 
 
+def _check_wheel_name(lock_path: Path, package: str, wheel) -> None:
+    """A locked wheel's file name must be a wheel's name and one plain path component.
+
+    It names the file in the download cache, so a lock saying `../x.whl` is refused here.
+    """
+    from packaging.pylock import PylockValidationError
+    from packaging.utils import InvalidWheelFilename
+
+    try:
+        filename = wheel.filename
+        if not safe_filename(filename):
+            raise InvalidWheelFilename("it is not a plain file name")
+        parse_wheel_filename(filename)
+    except (PylockValidationError, InvalidWheelFilename) as exc:
+        shown = getattr(wheel, "name", None) or getattr(wheel, "url", None) or getattr(wheel, "path", None)
+        raise LockError(f"{lock_path.name}: package {package} has a wheel {shown!r} that is not a valid wheel file name: {exc}",
+                        "the lock is damaged or was edited by hand; delete it and run `envsync lock`") from None
+
+
 def _artifact(lock_path: Path, wheel) -> Artifact:
     url = wheel.url
     if url is None:
@@ -153,6 +175,11 @@ def _artifact(lock_path: Path, wheel) -> Artifact:
     if not sha256:
         raise LockError(f"{lock_path.name}: wheel {wheel.filename} has no sha256 hash",
                         "every locked file must carry a sha256; re-lock with `envsync lock`")
+    try:
+        sha256 = checked_sha256(sha256, f"the sha256 of wheel {wheel.filename}")
+    except ValueError as exc:
+        raise LockError(f"{lock_path.name}: {exc}",
+                        "the lock is damaged or was edited by hand; delete it and run `envsync lock`") from None
     return Artifact(filename=wheel.filename, url=url, sha256=sha256, size=wheel.size)
 
 
