@@ -21,7 +21,7 @@ from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filen
 from packaging.version import Version
 
 from ..errors import LockError
-from ..model import Artifact, Config, EnvSpec, Interpreter, Pin
+from ..model import FIRST_INDEX, Artifact, Config, EnvSpec, IndexSettings, Interpreter, Pin
 from .pages import checked_sha256, safe_filename
 from .urls import origin, redact, strip_credentials
 
@@ -56,7 +56,25 @@ def input_digest(spec: EnvSpec, interpreter: Interpreter, config_dir: Path) -> s
         "find-links": [os.path.relpath(link, config_dir) for link in index.find_links],
         "prereleases": index.prereleases,
     }
+    inputs.update(_index_choice(index))
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+def _index_choice(index: IndexSettings) -> dict[str, object]:
+    """Which index a name may come from, as the config wrote it, for the input digest.
+
+    Left out when it can't matter (one index, the default strategy, no pins), so that
+    such a lock keeps its digest; with extra indexes, the strategy always counts.
+    """
+    choice: dict[str, object] = {}
+    extras = index.configured[1:] if index.configured else index.extra_index_urls
+    if extras or index.strategy != FIRST_INDEX:
+        choice["index-strategy"] = index.strategy
+    if index.index_for:
+        written = index.configured or (index.index_url or "", *index.extra_index_urls)
+        choice["index-for"] = {name: redact(written[position]) if position < len(written) else position
+                               for name, position in index.index_for}
+    return choice
 
 
 @dataclass(frozen=True)
