@@ -258,15 +258,22 @@ class IndexClient:
             return _Body(cached.url, cached.content_type, cached.content)
 
         def consume(response: httpx.Response) -> _Body:
-            control = response.headers.get("cache-control")
+            headers = response.headers
+            keep = pagecache.storable(headers)
             if response.status_code == 304 and cached is not None:
-                pagecache.store(key, cached.revalidated(control))
+                if keep:
+                    pagecache.store(key, cached.revalidated(headers))
+                else:
+                    pagecache.discard(key)
                 return _Body(cached.url, cached.content_type, cached.content)
             body = _read_limited(response, MAX_PAGE_BYTES, f"the page of {name}")
-            if pagecache.storable(control) and (response.headers.get("etag") or pagecache.max_age(control)):
+            lifetime = pagecache.freshness(headers)
+            etag, modified = headers.get("etag"), headers.get("last-modified")
+            if keep and (etag or modified or lifetime > 0):
                 pagecache.store(key, pagecache.CachedPage(
-                    body.url, body.content_type, body.content, response.headers.get("etag"),
-                    response.headers.get("last-modified"), time.time(), pagecache.max_age(control)))
+                    body.url, body.content_type, body.content, etag, modified, time.time(), lifetime))
+            elif cached is not None:
+                pagecache.discard(key)
             return body
 
         validators = cached.validators() if cached is not None else {}
