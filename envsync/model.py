@@ -17,9 +17,20 @@ if TYPE_CHECKING:  # annotations only: the no-op path must not pay for importing
     from packaging.version import Version
 
 
+FIRST_INDEX = "first-index"
+UNSAFE_BEST_MATCH = "unsafe-best-match"
+INDEX_STRATEGIES = (FIRST_INDEX, UNSAFE_BEST_MATCH)
+
+
 @dataclass(frozen=True)
 class IndexSettings:
-    """Where packages come from, after environment overrides are applied."""
+    """Where packages come from, after environment overrides are applied.
+
+    Indexes are searched extra-index-urls first, in order, then index-url. Under
+    "first-index" a name is taken only from the first index that has it, so a public
+    index can't shadow a private package; "unsafe-best-match" takes the best version
+    from any of them.
+    """
 
     index_url: str | None
     extra_index_urls: tuple[str, ...] = ()
@@ -27,6 +38,18 @@ class IndexSettings:
     prereleases: bool = False
     # index-url then extra-index-urls as the config wrote them, before ENVSYNC_* overrides
     configured: tuple[str, ...] = ()
+    strategy: str = FIRST_INDEX
+    # (normalised package name, position in (index_url, *extra_index_urls)): taken from that index only
+    index_for: tuple[tuple[str, int], ...] = ()
+
+    def index_at(self, position: int) -> str | None:
+        """The URL at `position` of (index_url, *extra_index_urls), as in `index_for`."""
+        urls = (self.index_url, *self.extra_index_urls)
+        return urls[position] if 0 <= position < len(urls) else None
+
+    def search_order(self) -> tuple[str, ...]:
+        """The indexes a name is looked for on, in priority order: extras first, index-url last."""
+        return tuple(url for url in (*self.extra_index_urls, self.index_url) if url)
 
 
 @dataclass(frozen=True)

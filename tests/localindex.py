@@ -137,6 +137,7 @@ class LocalIndex:
     their bytes: "cut" promises the full Content-Length and hangs up, "short" announces the
     short length), `files_base` (pages link files on another server, e.g. another
     LocalIndex's base_url) and `raw_pages` (project -> (body, content type) served as is).
+    Pages carry `cache_control`, `age` and `vary` as set (304s too, but for Vary).
     """
 
     def __init__(self, root: Path, *, mode: Mode = "json", metadata: bool = True) -> None:
@@ -153,6 +154,8 @@ class LocalIndex:
         self.files_base: str | None = None
         self.raw_pages: dict[str, tuple[bytes, str]] = {}
         self.cache_control: str | None = None  # sent with every page (not files), e.g. "max-age=600"
+        self.age: str | None = None  # an Age header with every page and 304, as a CDN adds
+        self.vary = "Accept"  # the Vary header of every page
         self.ranges = False  # answer Range requests for files with 206, as PyPI's file host does
         self._headers: list[tuple[str, dict[str, str]]] = []
         self._projects: dict[str, dict[str, IndexFile]] = {}
@@ -574,6 +577,7 @@ class _Handler(BaseHTTPRequestHandler):
         if status == 200 and self.headers.get("If-None-Match") == etag:
             self.send_response(304)
             self.send_header("ETag", etag)
+            self._send_cache_headers()
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
@@ -585,9 +589,14 @@ class _Handler(BaseHTTPRequestHandler):
         if status == 200:
             self.send_header("ETag", etag)
             if content_type != "application/octet-stream":
-                self.send_header("Vary", "Accept")
-                if self.server.index.cache_control:
-                    self.send_header("Cache-Control", self.server.index.cache_control)
+                self.send_header("Vary", self.server.index.vary)
+                self._send_cache_headers()
         self.end_headers()
         if send_body:
             self.wfile.write(body)
+
+    def _send_cache_headers(self) -> None:
+        if self.server.index.cache_control:
+            self.send_header("Cache-Control", self.server.index.cache_control)
+        if self.server.index.age is not None:
+            self.send_header("Age", self.server.index.age)

@@ -295,3 +295,105 @@ def test_a_root_marker_that_cannot_be_evaluated_is_a_clear_error(index: LocalInd
     result = run_envsync("plan", cwd=project)
     assert result.returncode == 1 and "Traceback" not in result.stderr and "internal error" not in result.stderr
     assert "platform_release ~= \"x\"" in result.stderr and "can't be evaluated" in result.stderr
+
+
+# -- hashes that try to become paths -------------------------------------------------------------
+
+ESCAPE = "../../../escaped-by-hash"
+
+
+def _escaped_paths() -> list[Path]:
+    """Where a hash of ESCAPE would land if it were joined into a cache path unchecked."""
+    base = cache_dir()
+    return [(base / "metadata" / f"{ESCAPE}.METADATA").resolve(),
+            (base / "downloads" / ESCAPE).resolve(),
+            (base / "unpacked" / ESCAPE).resolve()]
+
+
+def _hostile_entries(real, *, file_hash: str | None = None, metadata_hash: str | None = None) -> bytes:
+    entry: dict[str, object] = {"filename": LIB_WHEEL, "url": f"../../files/{LIB_WHEEL}",
+                                "hashes": {"sha256": file_hash or real.sha256}}
+    if metadata_hash is not None:
+        entry["core-metadata"] = {"sha256": metadata_hash}
+    return json.dumps({"files": [entry]}).encode()
+
+
+HOSTILE_HASHES = {
+    "file hash": {"file_hash": ESCAPE},
+    "metadata hash": {"metadata_hash": ESCAPE},
+    "file hash not hex": {"file_hash": "z" * 64},
+    "file hash too short": {"file_hash": "ab" * 16},
+}
+
+
+@pytest.mark.parametrize("hashes", list(HOSTILE_HASHES.values()), ids=list(HOSTILE_HASHES))
+def test_a_hash_that_is_not_hex_is_refused_on_a_json_page(index: LocalIndex, clients, hashes: dict):
+    index.add(WheelSpec("lib", "1.0"))
+    index.raw_pages["lib"] = (_hostile_entries(index.files("lib")[0], **hashes), JSON_TYPE)
+    with pytest.raises(IndexUnavailable) as caught:
+        client_for(clients, index.url).artifacts(LIB)
+    message = str(caught.value)
+    assert f"index {index.url} sent an invalid page for lib" in message
+    assert LIB_WHEEL in message and "64 hex digits" in message
+
+
+@pytest.mark.parametrize("attribute", ["href", "data-core-metadata"])
+def test_a_hash_that_is_not_hex_is_refused_on_an_html_page(index: LocalIndex, clients, attribute: str):
+    index.add(WheelSpec("lib", "1.0"))
+    real = index.files("lib")[0]
+    file_hash = ESCAPE if attribute == "href" else real.sha256
+    metadata = f"sha256={ESCAPE}" if attribute != "href" else "true"
+    page = (f"<a href='../../files/{LIB_WHEEL}#sha256={file_hash}' data-core-metadata='{metadata}'>"
+            f"{LIB_WHEEL}</a>").encode()
+    index.raw_pages["lib"] = (page, "text/html")
+    with pytest.raises(IndexUnavailable) as caught:
+        client_for(clients, index.url).artifacts(LIB)
+    assert f"index {index.url} sent an invalid page for lib" in str(caught.value)
+    assert LIB_WHEEL in str(caught.value)
+
+
+def test_upper_case_hex_is_a_valid_hash(index: LocalIndex, clients):
+    index.add(WheelSpec("lib", "1.0"))
+    real = index.files("lib")[0]
+    index.raw_pages["lib"] = (_hostile_entries(real, file_hash=real.sha256.upper()), JSON_TYPE)
+    client = client_for(clients, index.url)
+    (artifact,) = client.artifacts(LIB)
+    assert artifact.sha256 == real.sha256
+    assert client.download(artifact).read_bytes() == real.path.read_bytes()
+
+
+@pytest.mark.parametrize("hashes", [{"file_hash": ESCAPE}, {"metadata_hash": ESCAPE}], ids=["file", "metadata"])
+def test_an_index_serving_a_path_as_hash_writes_nothing_outside_the_cache(
+        index: LocalIndex, tmp_path: Path, hashes: dict):
+    index.add(WheelSpec("lib", "1.0"))
+    index.raw_pages["lib"] = (_hostile_entries(index.files("lib")[0], **hashes), JSON_TYPE)
+    project = tmp_path / "project"
+    write_config(project, f'[settings]\nindex-url = "{index.url}"\n[envs.e]\ndependencies = ["lib"]\n')
+    try:
+        result = run_envsync("apply", cwd=project)
+        assert result.returncode == 1
+        assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+        assert f"127.0.0.1:{index.port}" in result.stderr and LIB_WHEEL in result.stderr
+        assert "64 hex digits" in result.stderr
+        assert [p for p in _escaped_paths() if p.exists()] == []
+        assert not (project / ".envs" / "e").exists() or installed(project / ".envs" / "e") == {}
+    finally:
+        for leaked in _escaped_paths():  # don't leave a failed run's litter beside the test folders
+            if leaked.is_file():
+                leaked.unlink()
+
+
+def test_an_artifact_built_with_a_path_as_hash_is_never_fetched(index: LocalIndex, clients):
+    """The last line of defence: download and metadata refuse a hash that is no digest."""
+    index.add(WheelSpec("lib", "1.0"))
+    real = index.files("lib")[0]
+    client = client_for(clients, index.url)
+    for artifact in (Artifact(filename=LIB_WHEEL, url=index.file_url(LIB_WHEEL), sha256=ESCAPE),
+                     Artifact(filename=LIB_WHEEL, url=index.file_url(LIB_WHEEL), sha256=real.sha256,
+                              has_metadata_file=True, metadata_sha256=ESCAPE)):
+        with pytest.raises(IndexUnavailable, match="not 64 hex digits"):
+            client.download(artifact)
+        with pytest.raises(IndexUnavailable, match="not 64 hex digits"):
+            client.metadata(artifact)
+    assert index.requests == []
+    assert [p for p in _escaped_paths() if p.exists()] == []

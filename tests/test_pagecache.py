@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from helpers import run_envsync, write_config
 from localindex import LocalIndex
 from wheelfactory import WheelSpec
@@ -46,3 +47,104 @@ def test_stale_pages_are_revalidated_and_changes_seen(tmp_path: Path, index: Loc
     (project / "pylock.e.toml").unlink()
     assert run_envsync("lock", cwd=project).returncode == 0
     assert 'version = "2.0"' in (project / "pylock.e.toml").read_text()
+
+
+def relock(project: Path) -> None:
+    (project / "pylock.e.toml").unlink()
+    result = run_envsync("lock", cwd=project)
+    assert result.returncode == 0, result.stderr
+
+
+def asked_with_validators(index: LocalIndex) -> list[bool]:
+    """For each page request since the last clear: did it carry If-None-Match?"""
+    return ["if-none-match" in headers for _, headers in pages(index)]
+
+
+def cached_pages() -> list[Path]:
+    from envsync.cache import cache_dir
+
+    folder = cache_dir() / "pages"
+    return sorted(folder.glob("*.json")) if folder.is_dir() else []
+
+
+def test_age_counts_against_max_age(tmp_path: Path, index: LocalIndex):
+    """A page a CDN has held for all of its max-age is stale on arrival: revalidated at next use."""
+    index.cache_control, index.age = "max-age=600, public", "600"
+    project = setup(tmp_path, index)
+    assert run_envsync("lock", cwd=project).returncode == 0
+    index.clear_requests()
+    relock(project)
+    assert asked_with_validators(index) == [True, True]
+
+
+def test_a_page_younger_than_its_max_age_is_still_fresh(tmp_path: Path, index: LocalIndex):
+    index.cache_control, index.age = "max-age=600, public", "100"
+    project = setup(tmp_path, index)
+    assert run_envsync("lock", cwd=project).returncode == 0
+    index.clear_requests()
+    relock(project)
+    assert pages(index) == []
+
+
+def test_no_cache_pages_are_revalidated_at_every_use(tmp_path: Path, index: LocalIndex):
+    index.cache_control = "max-age=600, no-cache"
+    project = setup(tmp_path, index)
+    assert run_envsync("lock", cwd=project).returncode == 0
+    for _ in range(2):
+        index.clear_requests()
+        relock(project)
+        assert asked_with_validators(index) == [True, True]
+
+
+def test_no_store_pages_are_not_kept_and_a_kept_one_is_dropped(tmp_path: Path, index: LocalIndex):
+    project = setup(tmp_path, index)  # kept first: an ETag and no max-age
+    assert run_envsync("lock", cwd=project).returncode == 0
+    assert len(cached_pages()) == 2
+    index.cache_control = "max-age=600, no-store"
+    index.clear_requests()
+    relock(project)  # revalidated (the 304 says no-store): dropped
+    assert asked_with_validators(index) == [True, True]
+    assert cached_pages() == []
+    index.clear_requests()
+    relock(project)
+    assert asked_with_validators(index) == [False, False]
+    assert cached_pages() == []
+
+
+@pytest.mark.parametrize("vary", ["Accept, Cookie", "*", "Authorization"])
+def test_a_page_that_varies_on_other_headers_is_not_reused(tmp_path: Path, index: LocalIndex, vary: str):
+    index.cache_control, index.vary = "max-age=600", vary
+    project = setup(tmp_path, index)
+    assert run_envsync("lock", cwd=project).returncode == 0
+    index.clear_requests()
+    relock(project)
+    assert asked_with_validators(index) == [False, False]
+    assert cached_pages() == []
+
+
+def test_a_page_that_varies_on_accept_and_encoding_is_reused(tmp_path: Path, index: LocalIndex):
+    index.cache_control, index.vary = "max-age=600", "Accept, Accept-Encoding"
+    project = setup(tmp_path, index)
+    assert run_envsync("lock", cwd=project).returncode == 0
+    index.clear_requests()
+    relock(project)
+    assert pages(index) == []
+
+
+@pytest.mark.parametrize("headers,fresh_for,kept", [
+    ({"cache-control": "max-age=600"}, 600, True),
+    ({"cache-control": "max-age=600", "age": "250"}, 350, True),
+    ({"cache-control": "max-age=600", "age": "900"}, 0, True),
+    ({"cache-control": "max-age=600", "age": "soon"}, 0, True),  # not a number: stale at once
+    ({"cache-control": "public, max-age=600, no-cache"}, 0, True),
+    ({"cache-control": "s-maxage=600"}, 0, True),
+    ({"cache-control": "max-age=600, no-store"}, 600, False),
+    ({"cache-control": "max-age=600", "vary": "accept-encoding,ACCEPT"}, 600, True),
+    ({"cache-control": "max-age=600", "vary": "User-Agent"}, 600, False),
+    ({}, 0, True),
+])
+def test_cache_headers_are_read_as_http_means_them(headers: dict[str, str], fresh_for: float, kept: bool):
+    from envsync.resolve import pagecache
+
+    assert pagecache.freshness(headers) == fresh_for
+    assert pagecache.storable(headers) is kept

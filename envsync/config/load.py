@@ -20,12 +20,13 @@ from packaging.requirements import InvalidRequirement, Requirement
 from ..cache import cache_subdir, write_atomic
 from ..errors import ConfigError
 from ..model import Config, EnvSpec, IndexSettings
-from ..resolve.urls import redact
+from ..resolve.urls import redact, strip_credentials
 
 if TYPE_CHECKING:
     from .schema import EnvModel, SettingsModel
 from .paths import CONFIG_NAME, find_config  # noqa: F401 - re-exported for callers of config
 
+PACKAGE_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)  # PEP 508
 ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 # Names that would collide with envsync's own files in the env root or confuse the CLI.
 RESERVED_NAMES = frozenset({"envsync", "locks", "tmp"})
@@ -287,14 +288,53 @@ def _index_settings(settings: SettingsModel, path: Path) -> IndexSettings:
         key = "settings.index-url" if position == 0 else f"settings.extra-index-urls[{position - 1}]"
         if url:
             _as_url(url, directory, f"{file}: {key}")
+    effective = (_as_url(index_url, directory, "ENVSYNC_INDEX_URL") if index_url else None,  # "" = off
+                 *(_as_url(url, directory, "ENVSYNC_EXTRA_INDEX_URLS") for url in extras))
     return IndexSettings(
         configured=tuple(redact(url) for url in written),
-        index_url=_as_url(index_url, directory, "ENVSYNC_INDEX_URL") if index_url else None,  # "" = off
-        extra_index_urls=tuple(_as_url(url, directory, "ENVSYNC_EXTRA_INDEX_URLS") for url in extras),
+        index_url=effective[0],
+        extra_index_urls=tuple(url for url in effective[1:] if url is not None),
         find_links=tuple(str(_resolve_path(directory, link, f"{file}: settings.find-links[{position}]"))
                          for position, link in enumerate(settings.find_links)),
         prereleases=settings.prereleases,
+        strategy=settings.index_strategy,
+        index_for=_index_for(settings, path, written, len(effective)),
     )
+
+
+def _index_for(settings: SettingsModel, path: Path, written: tuple[str, ...],
+               available: int) -> tuple[tuple[str, int], ...]:
+    """settings.index-for as (normalised package, position of its index among index-url and extras).
+
+    An index is named by its URL as written in index-url or extra-index-urls (credentials
+    and a trailing slash don't matter), so no second list of indexes is needed; the
+    position carries the pin over to an ENVSYNC_* replacement of that index.
+    """
+    from packaging.utils import canonicalize_name
+
+    def comparable(url: str, where: str) -> str:
+        return strip_credentials(_as_url(url, path.parent, where)).rstrip("/")
+
+    known = {comparable(url, ""): position for position, url in enumerate(written) if url}
+    pins: dict[str, int] = {}
+    for package, url in settings.index_for.items():
+        where = f"{path.name}: settings.index-for.{package}"
+        if not PACKAGE_NAME.match(package):
+            raise ConfigError(f"{where}: {package!r} is not a valid package name",
+                              "use the package's name as on the index, e.g. corp-internal")
+        name = canonicalize_name(package)
+        if name in pins:
+            raise ConfigError(f"{where}: {name} is pinned twice (names are compared after normalisation)",
+                              "keep one entry for it")
+        position = known.get(comparable(url, where)) if url else None
+        if position is None:
+            raise ConfigError(f"{where}: {redact(url)!r} is not one of the configured indexes",
+                              "name the index by its URL exactly as in index-url or extra-index-urls")
+        if position >= available:
+            raise ConfigError(f"{where}: {redact(url)!r} was replaced by ENVSYNC_EXTRA_INDEX_URLS, "
+                              "which has fewer indexes", "list a replacement for every extra index, or unset it")
+        pins[name] = position
+    return tuple(sorted(pins.items()))
 
 
 def _as_url(value: str, directory: Path, where: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -27,6 +27,8 @@ class SettingsModel(_Strict):
     extra_index_urls: list[str] = Field(default_factory=list, alias="extra-index-urls")
     find_links: list[str] = Field(default_factory=list, alias="find-links")
     prereleases: bool = False
+    index_strategy: Literal["first-index", "unsafe-best-match"] = Field("first-index", alias="index-strategy")
+    index_for: dict[str, str] = Field(default_factory=dict, alias="index-for")
 
 
 class ProjectModel(_Strict):

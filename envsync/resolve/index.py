@@ -30,9 +30,19 @@ from packaging.utils import NormalizedName
 
 from ..cache import cache_subdir, write_atomic
 from ..errors import ConfigError, HashMismatch, IndexUnavailable, InsecureRedirect
-from ..model import Artifact, IndexSettings
+from ..model import UNSAFE_BEST_MATCH, Artifact, IndexSettings
 from . import pagecache
-from .pages import ARCHIVE_SUFFIXES, JSON_TYPE, belongs_to, file_path, parse_html, parse_json, project_of, safe_filename
+from .pages import (
+    ARCHIVE_SUFFIXES,
+    JSON_TYPE,
+    belongs_to,
+    file_path,
+    is_sha256,
+    parse_html,
+    parse_json,
+    project_of,
+    safe_filename,
+)
 from .urls import Origin, origin, redact, strip_credentials
 
 T = TypeVar("T")
@@ -171,7 +181,7 @@ class IndexClient:
 
     def describe(self) -> str:
         """The configured sources, credentials removed, for error messages."""
-        sources = [redact(u) for u in self._bases()]
+        sources = [redact(u) for u in self.settings.search_order()]
         sources += [f"find-links {folder}" for folder in self.settings.find_links]
         return ", ".join(sources) or "no index (index-url is empty)"
 
@@ -186,7 +196,7 @@ class IndexClient:
             self._future(name)
 
     def artifacts(self, name: NormalizedName) -> list[Artifact]:
-        """Every file of `name` on every index and find-links folder, in the order found."""
+        """The files of `name` that the index settings allow (see `_collect`), in the order found."""
         return self._future(name).result()
 
     def _future(self, name: NormalizedName) -> Future[list[Artifact]]:
@@ -198,20 +208,41 @@ class IndexClient:
             return future
 
     def _collect(self, name: NormalizedName) -> list[Artifact]:
-        """The project's files; one an index lists under `name` but named for another project is dropped."""
+        """The project's files, from the indexes the settings allow for `name`, then find-links.
+
+        A package pinned with index-for comes from its index only. Otherwise the indexes
+        are asked in priority order (extras first, index-url last) and, under
+        "first-index", the first that has the project ends the search: a later index,
+        such as a public one, never adds versions of a name an earlier one owns. A file
+        an index lists under `name` but named for another project is dropped.
+        """
+        pinned = dict(self.settings.index_for).get(name)
+        if pinned is not None:
+            base = self.settings.index_at(pinned)
+            return (self._files_on(base, name) or []) if base else []
         found: list[Artifact] = []
-        for base in self._bases():
-            found += [a for a in self._project_page(base, name) if belongs_to(a.filename, name)]
+        for base in self.settings.search_order():
+            files = self._files_on(base, name)
+            if files is None:
+                continue
+            found += files
+            if self.settings.strategy != UNSAFE_BEST_MATCH:
+                break
         found += self._find_links_index().get(name, [])
         return found
 
-    def _project_page(self, base: str, name: NormalizedName) -> list[Artifact]:
+    def _files_on(self, base: str, name: NormalizedName) -> list[Artifact] | None:
+        """`name`'s files on the index at `base`; None when the index does not have the project."""
+        page = self._project_page(base, name)
+        return None if page is None else [a for a in page if belongs_to(a.filename, name)]
+
+    def _project_page(self, base: str, name: NormalizedName) -> list[Artifact] | None:
         page_url = f"{base.rstrip('/')}/{name}/"
         if page_url.startswith("file:"):
             return self._file_page(base, page_url, name)
         page = self._cached_request(page_url, name)
         if page is None:
-            return []
+            return None
         try:
             if page.content_type == JSON_TYPE:
                 return parse_json(page.url, json.loads(page.content))
@@ -227,21 +258,28 @@ class IndexClient:
             return _Body(cached.url, cached.content_type, cached.content)
 
         def consume(response: httpx.Response) -> _Body:
-            control = response.headers.get("cache-control")
+            headers = response.headers
+            keep = pagecache.storable(headers)
             if response.status_code == 304 and cached is not None:
-                pagecache.store(key, cached.revalidated(control))
+                if keep:
+                    pagecache.store(key, cached.revalidated(headers))
+                else:
+                    pagecache.discard(key)
                 return _Body(cached.url, cached.content_type, cached.content)
             body = _read_limited(response, MAX_PAGE_BYTES, f"the page of {name}")
-            if pagecache.storable(control) and (response.headers.get("etag") or pagecache.max_age(control)):
+            lifetime = pagecache.freshness(headers)
+            etag, modified = headers.get("etag"), headers.get("last-modified")
+            if keep and (etag or modified or lifetime > 0):
                 pagecache.store(key, pagecache.CachedPage(
-                    body.url, body.content_type, body.content, response.headers.get("etag"),
-                    response.headers.get("last-modified"), time.time(), pagecache.max_age(control)))
+                    body.url, body.content_type, body.content, etag, modified, time.time(), lifetime))
+            elif cached is not None:
+                pagecache.discard(key)
             return body
 
         validators = cached.validators() if cached is not None else {}
         return self._request(page_url, accept=ACCEPT, missing_ok=True, consume=consume, headers=validators)
 
-    def _file_page(self, base: str, page_url: str, name: NormalizedName) -> list[Artifact]:
+    def _file_page(self, base: str, page_url: str, name: NormalizedName) -> list[Artifact] | None:
         if not file_path(base).is_dir():
             raise IndexUnavailable(f"index {redact(base)} is not an existing folder",
                                    "set index-url to an http(s) URL, or to a folder laid out as a PEP 503 index")
@@ -259,7 +297,7 @@ class IndexClient:
             raise IndexUnavailable(f"index {redact(base)}: cannot read the page of {name}: {exc}") from None
         if folder.is_dir():
             return [self._local_artifact(p) for p in sorted(folder.iterdir()) if p.name.endswith(ARCHIVE_SUFFIXES)]
-        return []
+        return None
 
     def _bad_page(self, base: str, name: NormalizedName, exc: Exception) -> IndexUnavailable:
         return IndexUnavailable(
@@ -384,6 +422,7 @@ class IndexClient:
 
     def _fetch_metadata(self, artifact: Artifact) -> bytes:
         """From the persistent cache, else the PEP 658 file, else the wheel itself."""
+        _check_hash(artifact)
         cache_key = artifact.sha256 or hashlib.sha256(strip_credentials(artifact.url).encode()).hexdigest()
         cached = cache_subdir("metadata") / f"{cache_key}.METADATA"
         if artifact.sha256 and cached.is_file():
@@ -467,6 +506,7 @@ class IndexClient:
         if not safe_filename(artifact.filename):
             raise IndexUnavailable(f"refused to download a file named {artifact.filename!r}",
                                    "the index or lock names a file outside the download folder")
+        _check_hash(artifact)
         if artifact.url.startswith("file:") and artifact.sha256 is None:
             return file_path(artifact.url)
         folder = cache_subdir("downloads")
@@ -488,6 +528,18 @@ class IndexClient:
                 return _store(iter(lambda: handle.read(CHUNK), b""), artifact, folder, str(path.parent))
         except FileNotFoundError:
             raise IndexUnavailable(f"{artifact.filename} is listed but missing at {artifact.url}") from None
+
+
+def _check_hash(artifact: Artifact) -> None:
+    """Refuse an artifact whose hashes could not name a cache folder.
+
+    Pages and locks are checked where they are parsed; this is the last line before a
+    hash becomes part of a path, for an Artifact built anywhere else.
+    """
+    for value in (artifact.sha256, artifact.metadata_sha256):
+        if value is not None and not is_sha256(value):
+            raise IndexUnavailable(f"refused {artifact.filename}: its sha256 {value[:80]!r} is not 64 hex digits",
+                                   "the index or lock is broken or hostile; nothing was fetched")
 
 
 def _credentials_by_origin(bases: list[str]) -> dict[Origin | None, tuple[str, str]]:

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.markers import Marker
-from packaging.utils import NormalizedName, canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
 from ..cache import write_atomic
 from ..errors import LockError, from_os_error
 from ..hashes import sha256_of_file
-from ..model import Artifact, EnvSpec, Interpreter, LockWrite, Pin
+from ..model import FIRST_INDEX, Artifact, EnvSpec, IndexSettings, Interpreter, LockWrite, Pin
+from .pages import checked_sha256, safe_filename
 from .tags import WheelRanker
 from .urls import origin, redact, strip_credentials
 
@@ -61,7 +62,25 @@ def input_digest(spec: EnvSpec, interpreter: Interpreter, config_dir: Path) -> s
         inputs["constraints"] = sorted(str(c) for c in spec.constraints)
     if spec.hashes is not None:
         inputs["hashes"] = [[name, sorted(allowed)] for name, allowed, _ in spec.hashes]
+    inputs.update(_index_choice(index))
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+def _index_choice(index: IndexSettings) -> dict[str, object]:
+    """Which index a name may come from, as the config wrote it, for the input digest.
+
+    Left out when it can't matter (one index, the default strategy, no pins), so that
+    such a lock keeps its digest; with extra indexes, the strategy always counts.
+    """
+    choice: dict[str, object] = {}
+    extras = index.configured[1:] if index.configured else index.extra_index_urls
+    if extras or index.strategy != FIRST_INDEX:
+        choice["index-strategy"] = index.strategy
+    if index.index_for:
+        written = index.configured or (index.index_url or "", *index.extra_index_urls)
+        choice["index-for"] = {name: redact(written[position]) if position < len(written) else position
+                               for name, position in index.index_for}
+    return choice
 
 
 @dataclass(frozen=True)
@@ -120,6 +139,8 @@ def pins_from_lock(lock: LockFile, interpreter: Interpreter) -> dict[NormalizedN
         if package.version is None or not package.wheels:
             raise LockError(f"{lock.path.name}: package {package.name} has no wheel to install from",
                             "envsync installs locked packages from wheels only; re-lock with `envsync lock`")
+        for candidate in package.wheels:
+            _check_wheel_name(lock.path, package.name, candidate)
         wheel = ranker.best((wheel.filename, wheel) for wheel in package.wheels)
         if wheel is None:
             raise LockError(f"{lock.path.name}: package {package.name} {package.version} has no wheel for "
@@ -167,6 +188,25 @@ def _holds(marker: Marker, environment: Mapping[str, str], path: Path) -> bool:
                         "fix or remove that marker, or re-lock with `envsync lock`") from None
 
 
+def _check_wheel_name(lock_path: Path, package: str, wheel) -> None:
+    """A locked wheel's file name must be a wheel's name and one plain path component.
+
+    It names the file in the download cache, so a lock saying `../x.whl` is refused here.
+    """
+    from packaging.pylock import PylockValidationError
+    from packaging.utils import InvalidWheelFilename
+
+    try:
+        filename = wheel.filename
+        if not safe_filename(filename):
+            raise InvalidWheelFilename("it is not a plain file name")
+        parse_wheel_filename(filename)
+    except (PylockValidationError, InvalidWheelFilename) as exc:
+        shown = getattr(wheel, "name", None) or getattr(wheel, "url", None) or getattr(wheel, "path", None)
+        raise LockError(f"{lock_path.name}: package {package} has a wheel {shown!r} that is not a valid wheel file name: {exc}",
+                        "the lock is damaged or was edited by hand; delete it and run `envsync lock`") from None
+
+
 def _artifact(lock_path: Path, wheel) -> Artifact:
     url = wheel.url
     if url is None:
@@ -175,6 +215,11 @@ def _artifact(lock_path: Path, wheel) -> Artifact:
     if not sha256:
         raise LockError(f"{lock_path.name}: wheel {wheel.filename} has no sha256 hash",
                         "every locked file must carry a sha256; re-lock with `envsync lock`")
+    try:
+        sha256 = checked_sha256(sha256, f"the sha256 of wheel {wheel.filename}")
+    except ValueError as exc:
+        raise LockError(f"{lock_path.name}: {exc}",
+                        "the lock is damaged or was edited by hand; delete it and run `envsync lock`") from None
     return Artifact(filename=wheel.filename, url=url, sha256=sha256, size=wheel.size)
 
 

@@ -1,24 +1,32 @@
 """A persistent HTTP cache for index project pages: fresh within max-age, else revalidated.
 
 Project pages are what a warm resolve spends its time on. An index says how long a
-page stays fresh (Cache-Control: max-age) and how to revalidate it (ETag,
-Last-Modified); we keep the body and those headers, so a warm resolve asks nothing
-while pages are fresh and gets a 304 instead of the whole page once they are not.
+page stays fresh (Cache-Control: max-age, less the Age a CDN has already held it) and
+how to revalidate it (ETag, Last-Modified); we keep the body and those headers, so a
+warm resolve asks nothing while pages are fresh and gets a 304 instead of the whole
+page once they are not. `no-cache` pages are kept but revalidated at every use;
+`no-store` and `private` pages, and pages that vary on a request header other than the
+Accept and Accept-Encoding we always send the same, are not kept at all.
 Keyed by the URL without credentials; written atomically.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from ..cache import cache_subdir, write_atomic
 
-MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*(\d+)", re.IGNORECASE)
+MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
 NO_STORE = re.compile(r"(?:^|,)\s*(no-store|private)\b", re.IGNORECASE)
+NO_CACHE = re.compile(r"(?:^|,)\s*no-cache\b", re.IGNORECASE)
+# Request headers a page may vary on and still be reused: every page request sends the same ones.
+SAME_IN_EVERY_REQUEST = frozenset({"accept", "accept-encoding"})
 
 
 @dataclass(frozen=True)
@@ -29,7 +37,7 @@ class CachedPage:
     etag: str | None
     last_modified: str | None
     fetched_at: float
-    max_age: float  # seconds the page stays fresh after fetched_at; 0 = always revalidate
+    max_age: float  # seconds the page stays fresh after fetched_at (its Age already taken off); 0 = always revalidate
 
     def is_fresh(self, now: float | None = None) -> bool:
         return (now or time.time()) - self.fetched_at < self.max_age
@@ -43,10 +51,12 @@ class CachedPage:
             headers["If-Modified-Since"] = self.last_modified
         return headers
 
-    def revalidated(self, cache_control: str | None) -> CachedPage:
+    def revalidated(self, headers: Mapping[str, str]) -> CachedPage:
         """The same page, confirmed unchanged by a 304 just now (whose headers update the stored ones)."""
-        kept = self.max_age if cache_control is None else max_age(cache_control)
-        return replace(self, fetched_at=time.time(), max_age=kept)
+        kept = self.max_age if headers.get("cache-control") is None else freshness(headers)
+        return replace(self, fetched_at=time.time(), max_age=kept or 0.0,
+                       etag=headers.get("etag") or self.etag,
+                       last_modified=headers.get("last-modified") or self.last_modified)
 
 
 def max_age(cache_control: str | None) -> float:
@@ -54,8 +64,27 @@ def max_age(cache_control: str | None) -> float:
     return float(match.group(1)) if match else 0.0
 
 
-def storable(cache_control: str | None) -> bool:
-    return not NO_STORE.search(cache_control or "")
+def storable(headers: Mapping[str, str]) -> bool:
+    """Whether a page with these response headers may be kept at all."""
+    if NO_STORE.search(headers.get("cache-control") or ""):
+        return False
+    vary = {name.strip().lower() for name in (headers.get("vary") or "").split(",") if name.strip()}
+    return vary <= SAME_IN_EVERY_REQUEST  # "*" or a header we may send differently: not reusable
+
+
+def freshness(headers: Mapping[str, str]) -> float:
+    """Seconds from now the page may be used without asking: max-age less Age; 0 for no-cache.
+
+    Behind a CDN a page may already be `Age` seconds old when it arrives; counting
+    max-age from our own fetch would trust it for up to twice as long as the index meant.
+    An Age that is not a plain number of seconds makes the page stale at once.
+    """
+    control = headers.get("cache-control")
+    if NO_CACHE.search(control or ""):
+        return 0.0
+    age_header = (headers.get("age") or "0").strip()
+    age = float(age_header) if age_header.isdigit() else float("inf")
+    return max(0.0, max_age(control) - age)
 
 
 def _paths(key_url: str) -> tuple:
@@ -88,3 +117,10 @@ def store(key_url: str, page: CachedPage) -> None:
             "last_modified": page.last_modified, "fetched_at": page.fetched_at, "max_age": page.max_age,
             "sha256": hashlib.sha256(page.content).hexdigest()}
     write_atomic(meta_path, json.dumps(meta).encode())
+
+
+def discard(key_url: str) -> None:
+    """Forget the page for `key_url`: the index no longer lets us keep it."""
+    for path in _paths(key_url):
+        with contextlib.suppress(OSError):
+            path.unlink()

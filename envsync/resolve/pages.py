@@ -37,23 +37,54 @@ class _LinkParser(html.parser.HTMLParser):
             self.base = dict(attrs).get("href")
 
 
-def _metadata_hint(value: object) -> tuple[bool, str | None]:
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def is_sha256(value: object) -> bool:
+    """Whether `value` is a sha256 hex digest: 64 hex digits, nothing else."""
+    return isinstance(value, str) and _SHA256.fullmatch(value) is not None
+
+
+def checked_sha256(value: str, what: str) -> str:
+    """`value` as a lower-case sha256 digest, or a ValueError naming `what`.
+
+    A hash from an index or a lock becomes a cache folder name, so anything but 64 hex
+    digits (`../../x`, an empty string, another algorithm's digest) is refused where it
+    is read, before it can reach a path.
+    """
+    if not is_sha256(value):
+        shown = value if len(value) <= 80 else value[:77] + "..."
+        raise ValueError(f"{what} is not 64 hex digits: {shown!r}")
+    return value.lower()
+
+
+def _metadata_hint(value: object, filename: str) -> tuple[bool, str | None]:
     """PEP 658/714: the core-metadata field is true, a dict of hashes, or a 'sha256=…' string."""
+    what = f"the core-metadata sha256 of {filename!r}"
     if isinstance(value, dict):
         sha256 = value.get("sha256")
-        return True, sha256 if isinstance(sha256, str) else None
+        if sha256 is not None and not isinstance(sha256, str):
+            raise ValueError(f"{what} is {type(sha256).__name__}")
+        return True, checked_sha256(sha256, what) if sha256 else None
     if isinstance(value, str):
         if value.startswith("sha256="):
-            return True, value.removeprefix("sha256=")
+            sha256 = value.removeprefix("sha256=")
+            return True, checked_sha256(sha256, what) if sha256 else None
         return value.lower() == "true", None
     return bool(value), None
 
 
-def _split_hash(url: str) -> tuple[str, str | None]:
+def _split_hash(url: str, filename: str) -> tuple[str, str | None]:
     base, _, fragment = url.partition("#")
     if fragment.startswith("sha256="):
-        return base, fragment.removeprefix("sha256=") or None
+        sha256 = fragment.removeprefix("sha256=")
+        return base, checked_sha256(sha256, f"the sha256 of {filename!r}") if sha256 else None
     return base, None
+
+
+def _url_filename(url: str) -> str:
+    """The last path component of a file URL, unquoted: the name the file is stored under."""
+    return urllib.parse.unquote(urllib.parse.urlsplit(url.partition("#")[0]).path.rsplit("/", 1)[-1])
 
 
 def safe_filename(filename: str) -> bool:
@@ -101,12 +132,12 @@ def parse_html(page_url: str, text: str) -> list[Artifact]:
         url = _file_url(base, href, _allowed_schemes(page_url)) if href else None
         if url is None:
             continue
-        url, sha256 = _split_hash(url)
-        filename = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
+        filename = _url_filename(url)
         if not safe_filename(filename):
             continue
+        url, sha256 = _split_hash(url, filename)
         core = link.get("data-core-metadata") or link.get("data-dist-info-metadata")
-        has_metadata, metadata_sha = _metadata_hint(core) if core is not None else (False, None)
+        has_metadata, metadata_sha = _metadata_hint(core, filename) if core is not None else (False, None)
         artifacts.append(Artifact(
             filename=filename, url=url, sha256=sha256,
             requires_python=link.get("data-requires-python") or None,
@@ -187,11 +218,14 @@ def _json_artifact(page_url: str, entry: object) -> Artifact | None:
     url = _file_url(page_url, href, _allowed_schemes(page_url))
     if url is None or not safe_filename(filename):
         return None
-    url, fragment_hash = _split_hash(url)
+    if sha256:
+        sha256 = checked_sha256(sha256, f"the sha256 of {filename!r}")
+    url, fragment_hash = _split_hash(url, filename)
     size = _field(entry, "size", int)
     if size is not None and size < 0:
         raise ValueError(f"'size' of {filename!r} is negative")
-    has_metadata, metadata_sha = _metadata_hint(entry.get("core-metadata", entry.get("dist-info-metadata", False)))
+    has_metadata, metadata_sha = _metadata_hint(
+        entry.get("core-metadata", entry.get("dist-info-metadata", False)), filename)
     return Artifact(
         filename=filename, url=url, sha256=sha256 or fragment_hash, size=size,
         requires_python=_field(entry, "requires-python", str) or None,
