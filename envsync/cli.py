@@ -59,6 +59,17 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", parents=[common], help="each env's path, interpreter and status")
     listing.add_argument("envs", nargs="*", metavar="ENV")
     _refresh(listing)
+
+    # run and watch (envsync/commands/): the parsers here, the code there, imported only when used.
+    run = commands.add_parser("run", parents=[common], help="run a command inside an env, syncing it first",
+                              usage="envsync run [ENV] [--no-sync] [--locked | --frozen] -- CMD [ARGS...]")
+    run.add_argument("--no-sync", action="store_true", help="run as the env is, without syncing it first")
+    _lock_mode(run)
+    run.add_argument("words", nargs=argparse.REMAINDER, metavar="[ENV] -- CMD [ARGS...]")
+    run.set_defaults(run_parser=run)
+    watch = commands.add_parser("watch", parents=[common], help="apply, then apply again whenever the config changes")
+    watch.add_argument("envs", nargs="*", metavar="ENV")
+    _lock_mode(watch)
     return parser
 
 
@@ -323,7 +334,20 @@ def cmd_list(args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"plan": cmd_plan, "apply": cmd_apply, "lock": cmd_lock, "list": cmd_list}
+def cmd_run(args: argparse.Namespace, out: Output) -> int:
+    from .commands.run import cmd_run as run
+
+    return run(args, out)
+
+
+def cmd_watch(args: argparse.Namespace, out: Output) -> int:
+    from .commands.watch import cmd_watch as watch
+
+    return watch(args, out)
+
+
+COMMANDS = {"plan": cmd_plan, "apply": cmd_apply, "lock": cmd_lock, "list": cmd_list,
+            "run": cmd_run, "watch": cmd_watch}
 
 if __name__ == "__main__":
     sys.exit(main())

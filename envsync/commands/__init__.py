@@ -1,0 +1,1 @@
+"""Commands that build on the plan/apply loop: `run` and `watch`."""
