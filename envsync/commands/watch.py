@@ -224,10 +224,14 @@ class Watcher:
                     announced = True
                     if not self.out.live:
                         self.out.info(f"watching {self.config_path} (Ctrl-C to stop)")
-                while (settled := self.settled()) != self.seen:  # a save made during a round comes right after
+                # watchfiles has already waited for the burst of events to end; after a round, a save
+                # made while it ran is waited out by content, then applied right away.
+                current = snapshot(self.config_path)
+                while current != self.seen:
                     busy = True
-                    self.round(settled)
+                    self.round(current)
                     busy = False
+                    current = self.settled()
         except KeyboardInterrupt:
             self.out.info("stopped" if not busy else "interrupted; the next `envsync apply` repairs any env "
                                                       "left half-changed")
