@@ -149,6 +149,7 @@ class Watcher:
         self.config_path, self.names, self.mode, self.out = config_path, list(names), mode, out
         self.seen: dict[str, bytes] | None = None  # the inputs the last round read
         self.last = "starting"
+        self.busy = False  # inside a plan-and-apply: an interrupt now is exit 130
 
     def round(self, before: dict[str, bytes] | None = None) -> None:
         """Plan and apply what changed since the last round, and say what happened."""
@@ -159,7 +160,9 @@ class Watcher:
             self.seen = before
             self.out.info(f"{self.config_path.name} is empty or missing; waiting for the next save")
             return
+        self.busy = True
         result = reconcile_once(self.config_path, self.names, self.mode, self.out.progress, self._report)
+        self.busy = False  # from here on, an interrupt finds every env as the round left it
         after = snapshot(self.config_path)
         # Our own lock writes are not a change to react to; anything else that moved meanwhile is.
         for path in result.locks_written:
@@ -210,10 +213,8 @@ class Watcher:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, _interrupt)
         wanted = watched_names(self.config_path)
-        busy = True
         try:
             self.round()  # before the watcher exists; anything saved meanwhile is caught at its first wake
-            busy = False
             announced = False
             for events in watchfiles.watch(self.config_path.parent, watch_filter=lambda _, path: wanted(Path(path).name),
                                       recursive=False, step=STEP_MS, debounce=DEBOUNCE_MS, rust_timeout=WAKE_MS,
@@ -228,14 +229,12 @@ class Watcher:
                 # made while it ran is waited out by content, then applied right away.
                 current = snapshot(self.config_path)
                 while current != self.seen:
-                    busy = True
                     self.round(current)
-                    busy = False
                     current = self.settled()
         except KeyboardInterrupt:
-            self.out.info("stopped" if not busy else "interrupted; the next `envsync apply` repairs any env "
-                                                      "left half-changed")
-            return EXIT_INTERRUPTED if busy else EXIT_OK
+            self.out.info("interrupted; the next `envsync apply` repairs any env left half-changed"
+                          if self.busy else "stopped")
+            return EXIT_INTERRUPTED if self.busy else EXIT_OK
         return EXIT_OK
 
 
