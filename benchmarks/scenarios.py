@@ -6,6 +6,9 @@ records the failure, and the other rows are still measured.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -217,6 +220,111 @@ def memory(ctx: Context, wl: Workload) -> list[Row]:
     ])
 
 
+# -- 6. watch round trip --------------------------------------------------------------------------
+
+EDIT_AND_WAIT = Path(__file__).resolve().with_name("edit_and_wait.py")
+
+
+def edit_step(ctx: Context, source: Path, dest: Path, *then: str, env: dict[str, str] | None = None) -> Step:
+    """Save `source`'s text as `dest`, then wait (`log FILE TEXT`) or run a command (`run CMD...`)."""
+    return Step((sys.executable, "-I", str(EDIT_AND_WAIT), str(source), str(dest), *then),
+                env or ctx.tools.env_envsync(), dest.parent)
+
+
+class WatchProcess:
+    """`envsync watch` running in the background for the whole scenario, its output in a log file."""
+
+    def __init__(self, ctx: Context, config: Path, log: Path) -> None:
+        self.ctx, self.config, self.log, self.process = ctx, config, log, None
+
+    def start(self) -> None:
+        tools = self.ctx.tools
+        with open(self.log, "wb") as handle:
+            self.process = subprocess.Popen([*tools.envsync, "watch", "-c", str(self.config)], stdout=handle,
+                                            stderr=subprocess.STDOUT, env=tools.env_envsync(),
+                                            cwd=tools.envsync_cwd)
+        deadline = time.monotonic() + self.ctx.timeout
+        while "watching " not in self.log.read_text(errors="replace"):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise StepFailed("envsync watch", self.log.read_text(errors="replace") or "exited")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait()
+
+
+def watch_round_trip(ctx: Context, wl: Workload) -> list[Row]:
+    """From saving a config that adds one cached package to the env being in sync: watch vs `uv sync` by hand."""
+    tools, root, pins = ctx.tools, fresh_dir(ctx.work / "watch" / wl.name), wl.pins
+    extra = wl.extras[0]
+    folder = root / "envsync"
+    config = write_envs_toml(folder, tools.python, {"a": pins})
+    base, added = root / "envs.base.toml", root / "envs.added.toml"
+    base.write_text(config.read_text())
+    write_envs_toml(root / "added", tools.python, {"a": [*pins, extra]}).rename(added)
+    project = root / "uv-project"
+    uv_base, uv_added = root / "pyproject.base.toml", root / "pyproject.added.toml"
+    write_uv_project(project, [*pins, extra], tools.python).rename(uv_added)
+    write_uv_project(project, pins, tools.python).rename(uv_base)
+    uv_pyproject = project / "pyproject.toml"
+    log = root / "watch.log"
+    name = extra.split("==")[0].lower().replace("_", "-")
+    watcher = WatchProcess(ctx, config, log)
+
+    def envsync_setup() -> None:  # the extra's wheel in the cache, then watch running on the base config
+        for source in (added, base):
+            config.write_text(source.read_text())
+            ctx.run([tools.envsync_step("apply", config)])
+        watcher.start()
+
+    def uv_setup() -> None:
+        for source in (uv_added, uv_base):
+            uv_pyproject.write_text(source.read_text())
+            ctx.run([tools.uv_step("sync", "-q", cwd=project)])
+
+    def back_to_base() -> None:  # untimed: watch removes the extra again (not needed before the first run)
+        if config.read_text() != base.read_text():
+            ctx.run([edit_step(ctx, base, config, "log", str(log), f"-{name}")])
+
+    uv_sync = (str(tools.uv), "sync", "-q") if tools.uv else ("uv",)
+    try:
+        return ctx.measure(wl, [
+            Bench("envsync watch: save → in sync", lambda: [edit_step(ctx, added, config, "log", str(log),
+                                                                      f"+{name}")],
+                  setup=Once(envsync_setup), ratios={"÷ uv sync": "save, then uv sync by hand"},
+                  prepare=back_to_base),
+            Bench("save, then uv sync by hand", lambda: [edit_step(ctx, uv_added, uv_pyproject, "run", *uv_sync,
+                                                                   env=tools.env_uv())],
+                  setup=Once(uv_setup),
+                  prepare=lambda: ctx.run([edit_step(ctx, uv_base, uv_pyproject, "run", *uv_sync,
+                                                     env=tools.env_uv())])),
+        ])
+    finally:
+        watcher.stop()
+
+
+# -- 7. run a command in an env -----------------------------------------------------------------
+
+def run_in_env(ctx: Context, wl: Workload) -> list[Row]:
+    """`python -c pass` inside an in-sync env: envsync run vs uv run vs the bare interpreter."""
+    tools, root = ctx.tools, fresh_dir(ctx.work / "run" / wl.name)
+    config = write_envs_toml(root / "envsync", tools.python, {"a": wl.pins})
+    project = root / "uv-project"
+    write_uv_project(project, wl.pins, tools.python)
+    env_python = root / "envsync" / ".envs" / "a" / "bin" / "python"
+    return ctx.measure(wl, [
+        Bench("envsync run a -- python -c pass", lambda: [tools.envsync_step("run", config, "a", "--", "python",
+                                                                             "-c", "pass")],
+              setup=Once(ensure_in_sync(ctx, config)), ratios={"÷ uv run": "uv run python -c pass"}),
+        Bench("uv run python -c pass", lambda: [tools.uv_step("run", "-q", "python", "-c", "pass", cwd=project)],
+              setup=Once(lambda: ctx.run([tools.uv_step("sync", "-q", cwd=project)]))),
+        Bench("env's python -c pass (bare)", lambda: [Step((str(env_python), "-c", "pass"), tools.env_envsync(),
+                                                           root)]),
+    ])
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -256,5 +364,14 @@ SCENARIOS = {
                  "of the tool's process and the processes it waited for) of a warm apply into a fresh venv. "
                  "Budget (SPEC §5): under 200 MB for a 150-package env. The ratio divides peak RSS.",
                  memory, metric="rss"),
+        Scenario("watch", "6. Watch round trip",
+                 "From saving a config that adds one package already in the cache to the env being in sync. "
+                 "envsync: `envsync watch` running, until it prints the env's line. uv: the same edit to "
+                 "`pyproject.toml`, then `uv sync` by hand. Both are timed through one small script that saves "
+                 "the file (benchmarks/edit_and_wait.py), so its start-up counts for both.", watch_round_trip),
+        Scenario("run", "7. Run a command in an in-sync env",
+                 "`python -c pass` inside the env: `envsync run a -- python -c pass` (no-op check, then exec), "
+                 "`uv run python -c pass` on a synced uv project, and the env's own interpreter alone. "
+                 "Overhead = tool − bare.", run_in_env),
     ]
 }

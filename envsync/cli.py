@@ -74,6 +74,17 @@ def build_parser() -> argparse.ArgumentParser:
     init = commands.add_parser("init", parents=[common], help="write a commented envs.toml for this folder")
     init.add_argument("--from", dest="source", metavar="PATH", help="adopt this existing venv, packages pinned")
     init.add_argument("--force", action="store_true", help="replace an existing envs.toml (kept as envs.toml.bak)")
+
+    # run and watch (envsync/commands/): the parsers here, the code there, imported only when used.
+    run = commands.add_parser("run", parents=[common], help="run a command inside an env, syncing it first",
+                              usage="envsync run [ENV] [--no-sync] [--locked | --frozen] -- CMD [ARGS...]")
+    run.add_argument("--no-sync", action="store_true", help="run as the env is, without syncing it first")
+    _lock_mode(run)
+    run.add_argument("words", nargs=argparse.REMAINDER, metavar="[ENV] -- CMD [ARGS...]")
+    run.set_defaults(run_parser=run)
+    watch = commands.add_parser("watch", parents=[common], help="apply, then apply again whenever the config changes")
+    watch.add_argument("envs", nargs="*", metavar="ENV")
+    _lock_mode(watch)
     return parser
 
 
@@ -246,7 +257,7 @@ def cmd_apply(args: argparse.Namespace, out: Output) -> int:
     if _stamp(args) is not None:
         out.info(f"No changes. Every environment is in sync ({time.monotonic() - started:.2f}s).")
         return EXIT_OK
-    from .reconcile import record_in_sync
+    from .reconcile import carry_out
     from .render import env_header
 
     session, plan = _full_plan(args, out)
@@ -254,33 +265,20 @@ def cmd_apply(args: argparse.Namespace, out: Output) -> int:
         if not (plan.has_changes or plan.errors):
             out.info(f"No changes. Every environment is in sync ({time.monotonic() - started:.2f}s).")
             return EXIT_OK
-        from .stamp import forget
-
-        forget(session.config.path)  # until apply has finished, nothing is proven in sync
-        result = None
-        if any(env.actions for env in plan.entries) or plan.errors:
-            from .install.apply import apply_plan
-
-            result = apply_plan(plan, lambda env: session.index(env.desired.spec.index), out.info, out.progress)
-        if plan.lock_writes:
-            from .resolve.lockfile import write_lock
-
-            for lock in plan.lock_writes:
-                write_lock(lock)
-                out.info(f"wrote {lock.path.name}")
-        if not args.envs and not args.frozen:
-            record_in_sync(session, plan.as_applied())
+        outcome = carry_out(session, plan, out.info, out.progress, stamp=not args.envs and not args.frozen)
     finally:
         session.close()
+    for path in outcome.locks_written:
+        out.info(f"wrote {path.name}")
     for env in plan.envs:
         if not env.actions:
             out.info(f"{env_header(env)}: in sync")
     seconds = time.monotonic() - started
-    if result is None:
+    if not outcome.actions:
         out.info(f"Every environment is in sync; lock files written ({seconds:.2f}s).")
         return EXIT_OK
-    out.info(f"Applied {result.actions} change{'s' if result.actions != 1 else ''} to {result.envs_changed} "
-             f"env{'s' if result.envs_changed != 1 else ''} in {seconds:.2f}s.")
+    out.info(f"Applied {outcome.actions} change{'s' if outcome.actions != 1 else ''} to {outcome.envs_changed} "
+             f"env{'s' if outcome.envs_changed != 1 else ''} in {seconds:.2f}s.")
     return EXIT_OK
 
 
@@ -355,9 +353,22 @@ def _module_command(name: str, needs_config: bool = True):
     return command
 
 
+def cmd_run(args: argparse.Namespace, out: Output) -> int:
+    from .commands.run import cmd_run as run
+
+    return run(args, out)
+
+
+def cmd_watch(args: argparse.Namespace, out: Output) -> int:
+    from .commands.watch import cmd_watch as watch
+
+    return watch(args, out)
+
+
 COMMANDS = {"plan": cmd_plan, "apply": cmd_apply, "lock": cmd_lock, "list": cmd_list,
             "export": _module_command("export"), "freeze": _module_command("freeze"),
-            "tree": _module_command("tree"), "init": _module_command("init", needs_config=False)}
+            "tree": _module_command("tree"), "init": _module_command("init", needs_config=False),
+            "run": cmd_run, "watch": cmd_watch}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -194,6 +194,39 @@ def undeclared_envs(config: Config) -> tuple[EnvRemoval, ...]:
     return plan_removals(config.path, (env.path for env in config.envs), (survey(child) for child in children))
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What carrying out a plan did."""
+
+    actions: int
+    envs_changed: int
+    locks_written: tuple[Path, ...]
+
+
+def carry_out(session: Session, plan: Plan, report: Progress, progress: Progress, *, stamp: bool) -> Outcome:
+    """Carry out a plan as `apply` does: the envs' changes, then the lock files, and (with `stamp`,
+    for a plan of the whole config) record the result so the next no-op run is fast."""
+    from .stamp import forget
+
+    forget(session.config.path)  # until this has finished, nothing is proven in sync
+    actions = envs_changed = 0
+    if plan.errors or any(env.actions for env in plan.entries):
+        from .install.apply import apply_plan
+
+        result = apply_plan(plan, lambda env: session.index(env.desired.spec.index), report, progress)
+        actions, envs_changed = result.actions, result.envs_changed
+    written = []
+    if plan.lock_writes:
+        from .resolve.lockfile import write_lock
+
+        for lock in plan.lock_writes:
+            write_lock(lock)
+            written.append(lock.path)
+    if stamp:
+        record_in_sync(session, plan.as_applied())
+    return Outcome(actions, envs_changed, tuple(written))
+
+
 def record_in_sync(session: Session, plan: Plan) -> None:
     """Stamp a whole-config plan that is in sync, so the next no-op run can skip all of this."""
     from .render import env_document, env_header, summary_line

@@ -1,1 +1,1 @@
-"""Commands that are more than a few lines, one module each; cli.py parses and calls `run`."""
+"""Commands that are more than a few lines, one module each; cli.py parses the arguments and calls in."""

@@ -1,0 +1,248 @@
+"""`envsync watch [ENV...]`: apply, then apply again each time the config's inputs change.
+
+One loop in one thread, so applies never overlap. What it watches is the config's own
+folder, not recursively, and of that only envs.toml, pyproject.toml and the lock files:
+never the envs or the cache, so our own installs wake nothing. Whether anything really
+changed is decided by the files' contents, not by the events: several quick saves, a
+save made while an apply runs, or our own lock writes all come down to "do the inputs
+differ from the ones the last round read?".
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import EnvsyncError
+
+Report = Callable[[str], None]
+EXIT_OK, EXIT_INTERRUPTED = 0, 130
+STEP_MS = 50  # quiet time that ends a burst of saves: they become one round
+DEBOUNCE_MS = 1_000  # the longest a burst is held back before a round starts anyway
+WAKE_MS = 250  # how often the loop looks up from waiting (first wake: the watcher is in place)
+
+
+@dataclass(frozen=True)
+class EnvChange:
+    """One env a round changed, as one line: what was installed, removed or changed."""
+
+    name: str
+    changes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    """What one plan-and-apply round did: the envs it changed, the locks it wrote, or why it failed."""
+
+    changed: tuple[EnvChange, ...] = ()
+    locks_written: tuple[Path, ...] = ()
+    error: EnvsyncError | None = None
+    seconds: float = 0.0
+
+
+def reconcile_once(config_path: Path, names: Sequence[str], mode, progress: Report, report: Report) -> RoundResult:
+    """Plan and apply once, as `envsync apply` does, with everything it needs made afresh.
+
+    This is the one place watch touches the reconcile stages: a new Session per round, so
+    nothing (pending locks, index clients, interpreters) carries over from one round to the next.
+    """
+    from ..stamp import inputs_digest, still_in_sync
+
+    started = time.monotonic()
+    if still_in_sync(config_path, list(names)) is not None:
+        return RoundResult(seconds=time.monotonic() - started)
+    from ..config.load import load
+    from ..reconcile import LockMode, Session, carry_out, make_plan, record_in_sync
+
+    try:
+        inputs = inputs_digest(config_path)  # before reading: an edit made meanwhile voids the stamp
+        session = Session(load(config_path), progress=progress, inputs=inputs)
+    except EnvsyncError as error:
+        return RoundResult(error=error, seconds=time.monotonic() - started)
+    try:
+        plan = make_plan(session, names, mode)
+        if plan.errors:
+            first = plan.errors[0]
+            raise EnvsyncError(f"env {first.name}: {first.error}", "nothing was changed")
+        changed: tuple[EnvChange, ...] = ()
+        written: tuple[Path, ...] = ()
+        if plan.has_changes:
+            outcome = carry_out(session, plan, report, progress,
+                                stamp=not names and mode is not LockMode.FROZEN)
+            changed = tuple(EnvChange(env.name, tuple(_short(action) for action in env.actions))
+                            for env in plan.entries if env.actions)
+            written = outcome.locks_written
+        elif not names and mode is not LockMode.FROZEN:
+            record_in_sync(session, plan)
+        return RoundResult(changed, written, seconds=time.monotonic() - started)
+    except EnvsyncError as error:
+        return RoundResult(error=error, seconds=time.monotonic() - started)
+    finally:
+        session.close()
+
+
+def _short(action) -> str:
+    """An action in a few characters: '+lib 1.0', '~lib 1.0 -> 2.0', '-lib 1.0', 'created'."""
+    from ..model import ActionKind
+
+    kind = action.kind
+    if kind in (ActionKind.CREATE_ENV, ActionKind.RECREATE_ENV, ActionKind.REMOVE_ENV):
+        return {ActionKind.CREATE_ENV: "created", ActionKind.REMOVE_ENV: "removed"}.get(
+            kind, f"recreated ({action.reason})")
+    if kind is ActionKind.INSTALL:
+        return f"+{action.package} {action.to_version}"
+    if kind is ActionKind.REMOVE:
+        return f"-{action.package} {action.from_version}"
+    if kind is ActionKind.REINSTALL:
+        return f"±{action.package} {action.to_version}"
+    return f"~{action.package} {action.from_version} -> {action.to_version}"
+
+
+def describe(result: RoundResult) -> list[str]:
+    """The lines a round prints: one per env it changed, else one 'in sync' line."""
+    lines = [f"{env.name}: {', '.join(env.changes)} ({result.seconds:.2f}s)" for env in result.changed]
+    lines += [f"wrote {path.name}" for path in result.locks_written]
+    return lines or [f"in sync ({result.seconds:.2f}s)"]
+
+
+# -- what is watched --------------------------------------------------------------------------
+
+
+def watched_names(config_path: Path) -> Callable[[str], bool]:
+    """Whether a file in the config's folder is one of the inputs: envs.toml, pyproject.toml, a lock."""
+    config_name = config_path.name
+
+    def wanted(name: str) -> bool:
+        return name in (config_name, "pyproject.toml") or (name.startswith("pylock.") and name.endswith(".toml"))
+
+    return wanted
+
+
+def snapshot(config_path: Path) -> dict[str, bytes]:
+    """The contents of every watched file in the config's folder (absent files are left out)."""
+    wanted = watched_names(config_path)
+    contents = {}
+    try:
+        entries = [entry for entry in config_path.parent.iterdir() if wanted(entry.name)]
+    except OSError:
+        return {}
+    for entry in entries:
+        try:
+            contents[entry.name] = entry.read_bytes()
+        except OSError:  # vanished (an editor's atomic save) or unreadable: seen as absent
+            continue
+    return contents
+
+
+# -- the loop -----------------------------------------------------------------------------------
+
+
+class Watcher:
+    """Runs rounds when the inputs change, and keeps the terminal's status line up to date."""
+
+    def __init__(self, config_path: Path, names: Sequence[str], mode, out) -> None:
+        self.config_path, self.names, self.mode, self.out = config_path, list(names), mode, out
+        self.seen: dict[str, bytes] | None = None  # the inputs the last round read
+        self.last = "starting"
+        self.busy = False  # inside a plan-and-apply: an interrupt now is exit 130
+
+    def round(self, before: dict[str, bytes] | None = None) -> None:
+        """Plan and apply what changed since the last round, and say what happened."""
+        before = snapshot(self.config_path) if before is None else before
+        if not before.get(self.config_path.name):
+            # Empty or gone: an editor between truncating and writing, or renaming a new copy into
+            # place. Applying it would remove every env, so wait for the save to finish.
+            self.seen = before
+            self.out.info(f"{self.config_path.name} is empty or missing; waiting for the next save")
+            return
+        self.busy = True
+        result = reconcile_once(self.config_path, self.names, self.mode, self.out.progress, self._report)
+        self.busy = False  # from here on, an interrupt finds every env as the round left it
+        after = snapshot(self.config_path)
+        # Our own lock writes are not a change to react to; anything else that moved meanwhile is.
+        for path in result.locks_written:
+            if path.name in after:
+                before[path.name] = after[path.name]
+        self.seen = before
+        clock = time.strftime("%H:%M:%S")
+        if result.error is not None:
+            self.out.error(result.error)
+            self.last = f"error at {clock}; watching for the next save"
+        else:
+            for line in describe(result):
+                self.out.info(line)
+            self.last = f"{'applied' if result.changed else 'in sync'} at {clock}"
+        self.status()
+
+    def _report(self, text: str) -> None:
+        # Apply reports every action; watch sums them up per env. What a user must see stays a line:
+        # a startup hook added, or another process holding an env.
+        if " ! " in text or text.startswith("waiting for"):
+            self.out.info(text)
+        else:
+            self.out.progress(text)
+
+    def settled(self) -> dict[str, bytes]:
+        """The inputs once they have stopped changing: a save still being written is waited out."""
+        current = snapshot(self.config_path)
+        if current == self.seen:
+            return current
+        while True:
+            time.sleep(STEP_MS / 1000)
+            again = snapshot(self.config_path)
+            if again == current:
+                return current
+            current = again
+
+    def status(self) -> None:
+        self.out.progress(f"watching {self.config_path.name}, pyproject.toml and the lock files in "
+                          f"{self.config_path.parent} · last: {self.last} · Ctrl-C to stop")
+
+    def run(self) -> int:
+        import signal
+
+        import watchfiles
+
+        # Ctrl-C and SIGTERM both stop the loop the same clean way, even when this was started in the
+        # background by a shell that set SIGINT to be ignored.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _interrupt)
+        wanted = watched_names(self.config_path)
+        try:
+            self.round()  # before the watcher exists; anything saved meanwhile is caught at its first wake
+            announced = False
+            for events in watchfiles.watch(self.config_path.parent, watch_filter=lambda _, path: wanted(Path(path).name),
+                                      recursive=False, step=STEP_MS, debounce=DEBOUNCE_MS, rust_timeout=WAKE_MS,
+                                      yield_on_timeout=True):
+                if announced and not events:
+                    continue  # a wake with nothing to look at
+                if not announced:
+                    announced = True
+                    if not self.out.live:
+                        self.out.info(f"watching {self.config_path} (Ctrl-C to stop)")
+                # watchfiles has already waited for the burst of events to end; after a round, a save
+                # made while it ran is waited out by content, then applied right away.
+                current = snapshot(self.config_path)
+                while current != self.seen:
+                    self.round(current)
+                    current = self.settled()
+        except KeyboardInterrupt:
+            self.out.info("interrupted; the next `envsync apply` repairs any env left half-changed"
+                          if self.busy else "stopped")
+            return EXIT_INTERRUPTED if self.busy else EXIT_OK
+        return EXIT_OK
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def cmd_watch(args: argparse.Namespace, out) -> int:
+    from ..config.paths import find_config
+    from ..reconcile import LockMode
+
+    mode = LockMode.FROZEN if args.frozen else LockMode.LOCKED if args.locked else LockMode.AUTO
+    return Watcher(find_config(args.config), args.envs, mode, out).run()
