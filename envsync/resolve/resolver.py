@@ -29,6 +29,7 @@ from resolvelib import AbstractProvider, BaseReporter, Resolver
 from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 
 from ..errors import ConfigError, HashMismatch, PackageNotFound, ResolutionConflict
+from ..hashes import sha256_of_file
 from ..model import Artifact, Interpreter, Pin
 from .index import IndexClient
 from .tags import UNSUPPORTED, WheelRanker
@@ -321,17 +322,12 @@ def _sha256(artifact: Artifact) -> str | None:
     """An artifact's sha256: from the index, or computed for a local find-links file."""
     if artifact.sha256 or not artifact.url.startswith("file:"):
         return artifact.sha256
-    import hashlib
     import urllib.parse
 
-    digest = hashlib.sha256()
     try:
-        with open(urllib.parse.unquote(urllib.parse.urlsplit(artifact.url).path), "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+        return sha256_of_file(urllib.parse.unquote(urllib.parse.urlsplit(artifact.url).path))
     except OSError:
         return None
-    return digest.hexdigest()
 
 
 def _root_applies(requirement: Requirement, interpreter: Interpreter) -> bool:
