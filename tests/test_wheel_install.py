@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from wheelfactory import WheelSpec, make_wheel, record_hash
 
-from envsync.errors import EnvsyncError, HashMismatch, UnsafeWheel
+from envsync.errors import ConfigError, EnvsyncError, HashMismatch, UnsafeWheel
 from envsync.install.site import SiteLayout, install_wheel, layout_for, uninstall
-from envsync.install.wheel import Limits, UnpackedWheel, unpack_wheel
+from envsync.install.wheel import SIZE_VARIABLE, Limits, UnpackedWheel, unpack_wheel
 
 PY = f"{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -451,7 +451,8 @@ HOSTILE = {
     "RECORD names a missing file": Hostile("alpha/ghost.py", lie(lambda rows: [*rows, "alpha/ghost.py,sha256=x,1"])),
     "RECORD points up": Hostile("../outside.py", lie(lambda rows: [*rows, "../outside.py,sha256=x,1"])),
     "RECORD points to /": Hostile("/etc/passwd", lie(lambda rows: [*rows, "/etc/passwd,sha256=x,1"])),
-    "zip bomb ratio": Hostile("alpha/bomb.bin", extra("alpha/bomb.bin", b"\0" * (4 << 20)), message=("200:1",)),
+    "zip bomb ratio": Hostile("alpha/bomb.bin", extra("alpha/bomb.bin", b"\0" * (4 << 20)), message=("200:1",),
+                              limits=Limits(ratio_min_size=1 << 20)),
     "total size cap": Hostile("alpha/big.bin", extra("alpha/big.bin", os.urandom(20_000)),
                               limits=Limits(max_total_size=10_000)),
     "script name with slash": Hostile("../evil", spec(console_scripts={"../evil": "alpha:main"})),
@@ -479,3 +480,50 @@ def test_hostile_wheel_is_refused_before_anything_is_written(
         assert word in message
     assert not cache.exists() or list(cache.iterdir()) == []
     assert snapshot(venv) == before
+
+
+# --- zip bombs and real wheels ------------------------------------------------------------------
+
+
+def compression_ratio(wheel: Path, member: str) -> float:
+    with zipfile.ZipFile(wheel) as zf:
+        info = zf.getinfo(member)
+        return info.file_size / info.compress_size
+
+
+def test_a_real_bomb_is_refused_with_the_default_limits(tmp_path: Path, cache: Path, venv: Path) -> None:
+    """128 MiB of zeros in about 128 KB: big enough to matter, so its ratio is judged."""
+    wheel = build(tmp_path / "w", WheelSpec("alpha", "1.0", extra_entries=[("alpha/bomb.bin", bytes(128 << 20))]))
+    assert compression_ratio(wheel, "alpha/bomb.bin") > 500
+    with pytest.raises(UnsafeWheel, match="200:1") as caught:
+        unpack(wheel, cache)
+    assert "alpha/bomb.bin" in str(caught.value) and wheel.name in str(caught.value)
+    assert not cache.exists() or list(cache.iterdir()) == []
+
+
+def test_a_small_member_compressed_beyond_300_to_1_is_accepted(
+    tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout
+) -> None:
+    """As Pillow's zero-padded bundled libraries are: a small file, whatever its ratio, is no bomb."""
+    padded = b"\x7fELF" + bytes(6 << 20)
+    wheel = build(tmp_path / "w", WheelSpec("alpha", "1.0", extra_entries=[("alpha/libpadded.so", padded)]))
+    assert compression_ratio(wheel, "alpha/libpadded.so") > 300
+    install_wheel(unpack(wheel, cache), layout)
+    assert (layout.site_packages / "alpha" / "libpadded.so").read_bytes() == padded
+    assert run_py(venv, "import alpha; print(alpha.__version__)") == "1.0"
+
+
+def test_the_total_unpacked_size_is_bounded_by_an_environment_variable(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wheel = build(tmp_path / "w", WheelSpec("alpha", "1.0", extra_entries=[("alpha/big.bin", os.urandom(20_000))]))
+    monkeypatch.setenv(SIZE_VARIABLE, "16K")
+    with pytest.raises(UnsafeWheel, match="16 KiB") as caught:
+        unpack(wheel, cache)
+    assert "alpha/big.bin" in str(caught.value) and SIZE_VARIABLE in str(caught.value)
+    monkeypatch.setenv(SIZE_VARIABLE, "1M")
+    assert unpack(wheel, cache).name == "alpha"
+    for bad in ("lots", "-5", "0", "1.5G"):
+        monkeypatch.setenv(SIZE_VARIABLE, bad)
+        with pytest.raises(ConfigError, match=SIZE_VARIABLE):
+            unpack(wheel, tmp_path / "other-cache")
