@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
@@ -79,8 +80,14 @@ def installed_dists(folder: Path) -> dict:
         if not entry.name.endswith(".dist-info") or not entry.is_dir():
             continue
         dist = _read_dist_info(Path(entry.path))
-        if dist is not None:
-            found[dist.name] = dist
+        if dist is None:
+            continue
+        other = found.get(dist.name)
+        if other is not None:
+            # Two versions at once (a replace killed halfway, or two tools): the newer one
+            # stands for the project, and is reinstalled, which removes the other.
+            dist = replace(max(dist, other, key=lambda d: (d.version, d.dist_info.name)), intact=False)
+        found[dist.name] = dist
     return dict(sorted(found.items()))
 
 

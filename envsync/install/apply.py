@@ -24,7 +24,7 @@ from ..errors import EnvsyncError, from_os_error
 from ..model import ActionKind, Actual, Artifact, EnvKind, EnvPlan, Plan
 from ..planner import plan_env
 from ..survey import survey
-from .site import install_wheel, layout_for, uninstall
+from .site import install_wheel, layout_for, replace_wheel, uninstall
 from .venv import create_venv, recreate_venv, remove_venv
 from .wheel import UnpackedWheel, cached_wheel, unpack_wheel
 
@@ -240,14 +240,18 @@ def apply_env(env: EnvPlan, actual: Actual, wheels: Wheels, report: Report, owne
         elif kind is ActionKind.RECREATE_ENV:
             recreate_venv(env.path, env.desired.interpreter, prompt=env.name, owner=owner)
         else:
-            if kind in REPLACING and action.package in actual.installed:
-                uninstall(actual.installed[action.package].dist_info, layout)
+            old = actual.installed.get(action.package) if kind in REPLACING else None
             if kind in INSTALLING:
                 pin = env.desired.pins[action.package]
                 unpacked = wheels.get(pin.artifact, env)
-                install_wheel(unpacked, layout, requested=pin.name in roots)
+                if old is None:
+                    install_wheel(unpacked, layout, requested=pin.name in roots)
+                else:  # the old version stays until the new one is in place
+                    replace_wheel(old.dist_info, unpacked, layout, requested=pin.name in roots)
                 for hook in unpacked.startup_hooks:
                     report(f"{env.name}: ! {pin.name} {pin.version} added startup hook {hook}")
+            elif old is not None:
+                uninstall(old.dist_info, layout)
         report(f"{env.name}: {SYMBOLS[kind][0]} {describe_action(action)}")
     return len(env.actions)
 
