@@ -316,6 +316,7 @@ def cmd_list(args: argparse.Namespace, out: Output) -> int:
             status = "undeclared (apply removes it)"
         else:
             status = "drifted" if env.actions else "in sync"
+            status += "".join(f"; reinstall {a.package} ({a.reason})" for a in env.actions if a.kind is ActionKind.REINSTALL)
         rows.append((env.name, env.display_path, f"Python {env.python}" if env.python else "-", status))
     widths = [max(len(row[i]) for row in rows) for i in range(3)] if rows else [0, 0, 0]
     for row in rows:

@@ -120,7 +120,10 @@ class Installed:
     dist_info: Path
     installer: str | None = None
     direct_url: str | None = None  # the url from direct_url.json, if any
-    intact: bool = True  # False when the files its RECORD lists are missing
+    intact: bool = True  # False when its dist-info is half written (no RECORD or INSTALLER), or doubled
+    # Only looked for when the survey verifies files (--refresh): paths as shown to people.
+    missing_files: tuple[str, ...] = ()  # listed in RECORD, or a declared script, but not there
+    changed_files: tuple[str, ...] = ()  # there, but not the size (or hash) RECORD gives
 
 
 class EnvKind(enum.Enum):
@@ -140,6 +143,7 @@ class Actual:
     interpreter_ok: bool = True  # False when bin/python is missing or dangling
     created_by_envsync: bool = False
     installed: dict[NormalizedName, Installed] = field(default_factory=dict, hash=False)
+    verified: bool = False  # every installed file was checked against its RECORD (--refresh)
 
 
 class ActionKind(enum.Enum):
@@ -178,6 +182,7 @@ class EnvPlan:
     lock_note: str | None = None  # e.g. "pylock.dev.toml will be written"
     # (.pth file, "package version") the installs add: code that runs at every interpreter start.
     startup_hooks: tuple[tuple[str, str], ...] = ()
+    verified: bool = False  # planned against a survey that checked every file: apply re-plans the same way
 
     @property
     def in_sync(self) -> bool:

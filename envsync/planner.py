@@ -22,7 +22,8 @@ def plan_env(desired: Desired, actual: Actual) -> EnvPlan:
 
     def result(actions: list[Action], error: str | None = None) -> EnvPlan:
         ordered = tuple(sorted(actions, key=lambda a: (ORDER[a.kind], a.package or "")))
-        return EnvPlan(spec.name, spec.path, spec.display_path, python, ordered, desired, error)
+        return EnvPlan(spec.name, spec.path, spec.display_path, python, ordered, desired, error,
+                       verified=actual.verified)
 
     if actual.kind is EnvKind.FOREIGN:
         return result([], error=(
@@ -64,6 +65,9 @@ def package_actions(desired: Desired, actual: Actual) -> list[Action]:
         elif not have.intact:
             actions.append(Action(ActionKind.REINSTALL, name, have.version, pin.version,
                                   reason="installation is incomplete"))
+        elif have.missing_files or have.changed_files:
+            actions.append(Action(ActionKind.REINSTALL, name, have.version, pin.version,
+                                  reason=damage_reason(have.missing_files, have.changed_files)))
         elif have.direct_url is not None:
             actions.append(Action(ActionKind.REINSTALL, name, have.version, pin.version,
                                   reason="installed from another source"))
@@ -71,6 +75,16 @@ def package_actions(desired: Desired, actual: Actual) -> list[Action]:
         if name not in desired.pins:
             actions.append(Action(ActionKind.REMOVE, name, from_version=have.version))
     return actions
+
+
+def damage_reason(missing: tuple[str, ...], changed: tuple[str, ...], shown: int = 3) -> str:
+    """'files missing: a, b, c and 4 more; files changed: d', naming a few of each."""
+    parts = []
+    for label, paths in (("files missing", missing), ("files changed", changed)):
+        if paths:
+            more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
+            parts.append(f"{label}: {', '.join(paths[:shown])}{more}")
+    return "; ".join(parts)
 
 
 def plan_env_removal(name: str, actual: Actual, display_path: str) -> EnvPlan:

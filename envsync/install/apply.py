@@ -205,7 +205,7 @@ def _needed(plan: Plan) -> dict[str, tuple[Artifact, EnvPlan]]:
 
 def _replan(planned: EnvPlan) -> tuple[EnvPlan, Actual]:
     """The env's plan against what is on disk now that we hold its lock."""
-    actual = survey(planned.path)
+    actual = survey(planned.path, verify=planned.verified)
     if planned.desired is None:  # remove-env: only while it is still a venv
         return (planned if actual.kind is EnvKind.VENV else EnvPlan(planned.name, planned.path,
                 planned.display_path, planned.python, ())), actual
