@@ -130,7 +130,7 @@ def _install(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool, old: 
     dist_info = os.path.join(layout.site_packages, unpacked.dist_info)
     record_path = os.path.join(dist_info, "RECORD")
     replacing = _check_targets(ops, record_path, layout, old, unpacked)
-    new_paths = {os.path.normpath(op.dest) for op in ops} | {record_path}
+    new_paths = {os.path.normpath(op.dest) for op in ops} | {record_path} if old.records else set()
     # Installing into a dist-info of the same name (a reinstall) overwrites its RECORD: the
     # rows only the old one has are kept in it until their files are gone.
     kept = [row for row in old.records.get(dist_info, [])
@@ -177,8 +177,7 @@ def _install(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool, old: 
         os.replace(temp, dest)
         if os.path.lexists(temp):  # both were links to one cached file: rename(2) leaves them be
             os.unlink(temp)
-        if dest.endswith(".py"):
-            _remove_bytecode(Path(dest))  # compiled from the old source
+    _remove_stale_bytecode([dest for _, dest in staged if dest.endswith(".py")])
     _place(installer, _Linker(), [])
     if old.records:
         _remove_previous(old, new_paths, dist_info, layout)
@@ -187,6 +186,21 @@ def _install(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool, old: 
 
 
 STAGED_SUFFIX = ".envsync-new"  # a new file waiting beside the old one it replaces
+
+
+def _remove_stale_bytecode(sources: list[str]) -> None:
+    """Bytecode compiled from the old versions of replaced sources: one look at each __pycache__."""
+    stems: dict[str, set[str]] = {}
+    for source in sources:
+        folder, name = os.path.split(source)
+        stems.setdefault(os.path.join(folder, "__pycache__"), set()).add(name[:-3])
+    for cache, names in stems.items():
+        if os.path.islink(cache) or not os.path.isdir(cache):
+            continue
+        for entry in os.scandir(cache):
+            stem = entry.name.split(".", 1)[0]
+            if stem in names and entry.name.endswith(".pyc") and not entry.is_dir(follow_symlinks=False):
+                os.unlink(entry.path)
 
 
 def _checked_dist_info(dist_info: Path, layout: SiteLayout) -> str:
