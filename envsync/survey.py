@@ -77,7 +77,7 @@ def _version(text: str) -> Version | None:
 
 def installed_dists(folder: Path, *, verify: bool = False) -> dict:
     """Every `*.dist-info` in `folder`, by normalised name; `verify` checks their files too."""
-    found = {}
+    found: dict[str, Installed] = {}
     try:
         entries = list(os.scandir(folder))
     except OSError:
@@ -190,7 +190,12 @@ def _record_rows(record: Path) -> list[tuple[str, str, str]]:
         text = record.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return []
-    return [((*row, "", "")[:3]) for row in csv.reader(text.splitlines()) if row and row[0]]
+    rows = []
+    for row in csv.reader(text.splitlines()):
+        if row and row[0]:
+            path, digest, size = (*row, "", "")[:3]
+            rows.append((path, digest, size))
+    return rows
 
 
 def _shown(target: str, site: str, root: str) -> str:

@@ -231,7 +231,7 @@ def test_a_refused_upgrade_keeps_the_old_version_importable(project: Path, index
     result = envsync(project, "apply")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
-    assert "refusing to install lib 3.0" in result.stderr and "(installed by tool 0.5)" in result.stderr
+    assert "lib 3.0: refusing to overwrite existing files" in result.stderr and "(installed by tool 0.5)" in result.stderr
     env = project / ".envs" / "dev"
     assert installed(env) == {"lib": "1.0", "tool": "0.5"}
     check = subprocess.run([str(venv_python(env)), "-I", "-c", "import lib, tool; print(lib.__version__); tool.main()"],

@@ -400,8 +400,7 @@ def _conflict(existing: list[str], layout: SiteLayout, unpacked: UnpackedWheel) 
     )
     more = f" and {len(existing) - 5} more" if len(existing) > 5 else ""
     return UnsafeWheel(
-        f"refusing to install {unpacked.name} {unpacked.version}: it would overwrite existing files: "
-        f"{described}{more}",
+        f"{unpacked.name} {unpacked.version}: refusing to overwrite existing files: {described}{more}",
         hint="uninstall the package that owns them first",
     )
 
