@@ -337,7 +337,10 @@ def _status(env) -> str:
         return "missing"
     if ActionKind.REMOVE_ENV in kinds:
         return "undeclared (apply removes it)"
-    return "drifted" if env.actions else "in sync"
+    if not env.actions:
+        return "in sync"
+    reinstalls = "".join(f"; reinstall {a.package} ({a.reason})" for a in env.actions if a.kind is ActionKind.REINSTALL)
+    return "drifted" + reinstalls
 
 
 def _module_command(name: str, needs_config: bool = True):

@@ -156,7 +156,10 @@ class Installed:
     dist_info: Path
     installer: str | None = None
     direct_url: str | None = None  # the url from direct_url.json, if any
-    intact: bool = True  # False when the files its RECORD lists are missing
+    intact: bool = True  # False when its dist-info is half written (no RECORD or INSTALLER), or doubled
+    # Only looked for when the survey verifies files (--refresh): paths as shown to people.
+    missing_files: tuple[str, ...] = ()  # listed in RECORD, or a declared script, but not there
+    changed_files: tuple[str, ...] = ()  # there, but not the size (or hash) RECORD gives
 
 
 class EnvKind(enum.Enum):
@@ -177,6 +180,7 @@ class Actual:
     created_by_envsync: bool = False
     installed: dict[NormalizedName, Installed] = field(default_factory=dict, hash=False)
     owner: str | None = None  # the config that created it, as recorded in its pyvenv.cfg
+    verified: bool = False  # every installed file was checked against its RECORD (--refresh)
 
 
 class ActionKind(enum.Enum):
@@ -237,6 +241,7 @@ class EnvPlan:
     lock_write: LockWrite | None = None
     # (.pth file, "package version") the installs add: code that runs at every interpreter start.
     startup_hooks: tuple[tuple[str, str], ...] = ()
+    verified: bool = False  # planned against a survey that checked every file: apply re-plans the same way
 
     @property
     def in_sync(self) -> bool:

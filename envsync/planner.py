@@ -28,7 +28,7 @@ def plan_env(desired: Desired, actual: Actual, lock_write: LockWrite | None = No
     def result(actions: list[Action], error: str | None = None) -> EnvPlan:
         ordered = tuple(sorted(actions, key=lambda a: (ORDER[a.kind], a.package or "")))
         return EnvPlan(spec.name, spec.path, spec.display_path, python, ordered, desired, error,
-                       None if error else lock_write)
+                       None if error else lock_write, verified=actual.verified)
 
     if actual.kind is EnvKind.FOREIGN:
         return result([], error=(
@@ -70,6 +70,9 @@ def package_actions(desired: Desired, actual: Actual) -> list[Action]:
         elif not have.intact:
             actions.append(Action(ActionKind.REINSTALL, name, have.version, pin.version,
                                   reason="installation is incomplete"))
+        elif have.missing_files or have.changed_files:
+            actions.append(Action(ActionKind.REINSTALL, name, have.version, pin.version,
+                                  reason=damage_reason(have.missing_files, have.changed_files)))
         elif have.direct_url is not None:
             actions.append(Action(ActionKind.REINSTALL, name, have.version, pin.version,
                                   reason="installed from another source"))
@@ -99,3 +102,13 @@ def still_to_remove(removal: EnvRemoval, actual: Actual) -> bool:
     """Whether a planned removal still applies to what is at its path now (another process may
     have removed the env, or put something else there, since the plan was made)."""
     return actual.kind is EnvKind.VENV and actual.owner == removal.owner
+
+
+def damage_reason(missing: tuple[str, ...], changed: tuple[str, ...], shown: int = 3) -> str:
+    """'files missing: a, b, c and 4 more; files changed: d', naming a few of each."""
+    parts = []
+    for label, paths in (("files missing", missing), ("files changed", changed)):
+        if paths:
+            more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
+            parts.append(f"{label}: {', '.join(paths[:shown])}{more}")
+    return "; ".join(parts)

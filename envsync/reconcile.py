@@ -159,7 +159,7 @@ def make_plan(session: Session, names: Sequence[str] = (), mode: LockMode = Lock
     plans: list[EnvPlan] = []
     for spec in select_envs(config, names):
         resolution = desired_state(session, spec, mode)
-        plan = plan_env(resolution.desired, survey(spec.path), resolution.lock_write)
+        plan = plan_env(resolution.desired, survey(spec.path, verify=session.refresh), resolution.lock_write)
         hooks = startup_hooks(plan)
         if hooks:
             plan = replace(plan, startup_hooks=hooks)

@@ -1,13 +1,16 @@
 """What is really at an env's path: is it a venv, from which Python, with which dists.
 
 Reads only files (pyvenv.cfg, dist-info folders); it never runs the env's
-interpreter, so surveying stays cheap enough for every `plan`.
+interpreter, so surveying stays cheap enough for every `plan`. Asked to verify
+(--refresh), it also checks every file each RECORD lists, and every declared script.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
+from dataclasses import replace
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
@@ -43,8 +46,11 @@ def site_packages(path: Path, python_version: Version | None) -> Path | None:
     return found[0] if found else None
 
 
-def survey(path: Path) -> Actual:
-    """The actual state of the env at `path`."""
+HASH_VARIABLE = "ENVSYNC_VERIFY_HASHES"  # "1": verifying also compares every file's hash with RECORD
+
+
+def survey(path: Path, *, verify: bool = False) -> Actual:
+    """The actual state of the env at `path`; with `verify`, every installed file is checked too."""
     if not os.path.lexists(path):
         return Actual(path=path, kind=EnvKind.MISSING)
     if not path.is_dir() or not (path / "pyvenv.cfg").is_file():
@@ -60,8 +66,9 @@ def survey(path: Path) -> Actual:
         python_home=cfg.get("home"),
         interpreter_ok=python.exists(),
         created_by_envsync="envsync" in cfg,
-        installed=installed_dists(folder) if folder else {},
+        installed=installed_dists(folder, verify=verify) if folder else {},
         owner=cfg.get(OWNER_KEY),
+        verified=verify,
     )
 
 
@@ -72,9 +79,9 @@ def _version(text: str) -> Version | None:
         return None
 
 
-def installed_dists(folder: Path) -> dict:
-    """Every `*.dist-info` in `folder`, by normalised name."""
-    found = {}
+def installed_dists(folder: Path, *, verify: bool = False) -> dict:
+    """Every `*.dist-info` in `folder`, by normalised name; `verify` checks their files too."""
+    found: dict[str, Installed] = {}
     try:
         entries = list(os.scandir(folder))
     except OSError:
@@ -83,8 +90,16 @@ def installed_dists(folder: Path) -> dict:
         if not entry.name.endswith(".dist-info") or not entry.is_dir():
             continue
         dist = _read_dist_info(Path(entry.path))
-        if dist is not None:
-            found[dist.name] = dist
+        if dist is None:
+            continue
+        if verify and dist.intact:
+            dist = _verified(dist, folder)
+        other = found.get(dist.name)
+        if other is not None:
+            # Two versions at once (a replace killed halfway, or two tools): the newer one
+            # stands for the project, and is reinstalled, which removes the other.
+            dist = replace(max(dist, other, key=lambda d: (d.version, d.dist_info.name)), intact=False)
+        found[dist.name] = dist
     return dict(sorted(found.items()))
 
 
@@ -130,3 +145,87 @@ def _direct_url(folder: Path) -> str | None:
         return str(json.loads(text).get("url")) or None
     except (ValueError, AttributeError):
         return None
+
+
+# --- verifying files (--refresh) -------------------------------------------------------------
+
+
+def _verified(dist: Installed, site: Path) -> Installed:
+    """`dist` with the files its RECORD lists, and the scripts it declares, that are missing or changed."""
+    hashes = os.environ.get(HASH_VARIABLE, "").strip() not in ("", "0")
+    site_text = os.path.normpath(site)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(site_text)))  # lib/pythonX.Y/site-packages -> the env
+    missing: list[str] = []
+    changed: list[str] = []
+    listed: set[str] = set()
+    for path, digest, size in _record_rows(dist.dist_info / "RECORD"):
+        target = os.path.normpath(os.path.join(site_text, path))
+        if path.endswith(".pyc") or not target.startswith(root + os.sep):
+            continue  # bytecode is a cache Python rebuilds; nothing outside the env is ours to judge
+        listed.add(target)
+        try:
+            info = os.stat(target)
+        except OSError:
+            missing.append(_shown(target, site_text, root))
+            continue
+        wrong_size = size.isdigit() and int(size) != info.st_size
+        if not stat.S_ISREG(info.st_mode) or wrong_size or (hashes and digest and not _hash_matches(target, digest)):
+            changed.append(_shown(target, site_text, root))
+    for script in _declared_scripts(dist.dist_info):
+        target = os.path.join(root, "bin", script)
+        if target not in listed and not os.path.exists(target):
+            missing.append(_shown(target, site_text, root))
+    return replace(dist, missing_files=tuple(missing), changed_files=tuple(changed))
+
+
+def _record_rows(record: Path) -> list[tuple[str, str, str]]:
+    import csv
+
+    try:
+        text = record.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    rows = []
+    for row in csv.reader(text.splitlines()):
+        if row and row[0]:
+            path, digest, size = (*row, "", "")[:3]
+            rows.append((path, digest, size))
+    return rows
+
+
+def _shown(target: str, site: str, root: str) -> str:
+    """A path as people know it: from site-packages for modules, from the env for bin/ and the rest."""
+    base = site if target.startswith(site + os.sep) else root
+    return os.path.relpath(target, base)
+
+
+def _hash_matches(path: str, digest: str) -> bool:
+    import base64
+    import hashlib
+
+    algorithm, _, expected = digest.partition("=")
+    if algorithm not in ("sha256", "sha384", "sha512"):
+        return True  # nothing we can check it against
+    hasher = hashlib.new(algorithm)
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                hasher.update(chunk)
+    except OSError:
+        return False
+    return base64.urlsafe_b64encode(hasher.digest()).rstrip(b"=").decode() == expected
+
+
+def _declared_scripts(dist_info: Path) -> list[str]:
+    """Console and GUI script names from entry_points.txt: each should be a file in bin/."""
+    text = _read_text(dist_info / "entry_points.txt")
+    scripts, section = [], None
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            section = line.strip("[]").strip()
+        elif section in ("console_scripts", "gui_scripts") and "=" in line and not line.startswith(("#", ";")):
+            name = line.partition("=")[0].strip()
+            if name and "/" not in name and not name.startswith("."):
+                scripts.append(name)
+    return scripts

@@ -244,3 +244,24 @@ def test_projects_sharing_a_root_never_remove_each_others_envs(tmp_path: Path, i
         plan = json.loads(envsync(tmp_path / name, "plan", "--json", "--refresh").stdout)
         assert [env["name"] for env in plan["envs"]] == [name]
     assert sorted(p.name for p in shared.iterdir() if not p.name.startswith(".")) == ["one", "two"]
+
+
+def test_a_refused_upgrade_keeps_the_old_version_importable(project: Path, index: LocalIndex):
+    publish_basics(index)
+    config(project, index.url, '[envs.dev]\ndependencies = ["lib==1.0", "tool"]\n')
+    assert envsync(project, "apply").returncode == 0
+    # lib 3.0 also claims tool's module: it must be refused, and lib 1.0 must stay.
+    index.add(WheelSpec("lib", "3.0", files={"lib/__init__.py": "__version__ = '3.0'\n",
+                                             "tool/__init__.py": "def main():\n    print('hijacked')\n"}))
+    config(project, index.url, '[envs.dev]\ndependencies = ["lib==3.0", "tool"]\n')
+    result = envsync(project, "apply")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    assert "lib 3.0: refusing to overwrite existing files" in result.stderr and "(installed by tool 0.5)" in result.stderr
+    env = project / ".envs" / "dev"
+    assert installed(env) == {"lib": "1.0", "tool": "0.5"}
+    check = subprocess.run([str(venv_python(env)), "-I", "-c", "import lib, tool; print(lib.__version__); tool.main()"],
+                           capture_output=True, text=True, check=True)
+    assert check.stdout.split() == ["1.0", "tool", "0.5"]
+    plan = envsync(project, "plan")
+    assert "~ upgrade  lib 1.0 -> 3.0" in plan.stdout

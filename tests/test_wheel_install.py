@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from wheelfactory import WheelSpec, make_wheel, record_hash
 
-from envsync.errors import EnvsyncError, HashMismatch, UnsafeWheel
-from envsync.install.site import SiteLayout, install_wheel, layout_for, uninstall
-from envsync.install.wheel import Limits, UnpackedWheel, unpack_wheel
+from envsync.errors import ConfigError, EnvsyncError, HashMismatch, UnsafeWheel
+from envsync.install.site import SiteLayout, install_wheel, layout_for, replace_wheel, uninstall
+from envsync.install.wheel import SIZE_VARIABLE, Limits, UnpackedWheel, unpack_wheel
 
 PY = f"{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -380,6 +380,142 @@ def test_uninstall_refuses_a_dist_info_outside_site_packages(tmp_path: Path, lay
     assert stray.is_dir()
 
 
+# --- replacing: upgrade, downgrade, reinstall ---------------------------------------------------
+
+
+def versioned(version: str, **files: str) -> WheelSpec:
+    """alpha at `version`: a module that says its version, a console script, and `files`."""
+    return WheelSpec("alpha", version, files={"alpha/__init__.py": f"__version__ = {version!r}\n"
+                                                                    "def main():\n    print(__version__)\n",
+                                              **files}, console_scripts={"alpha": "alpha:main"})
+
+
+OLD = versioned("1.0", **{"alpha/only_old.py": "OLD = 1\n", "alpha/shared.py": "SHARED = 'old'\n"})
+NEW = versioned("2.0", **{"alpha/only_new.py": "NEW = 2\n", "alpha/shared.py": "SHARED = 'new'\n"})
+
+
+def fresh_snapshot(venv: Path, layout: SiteLayout, unpacked: UnpackedWheel) -> dict[str, bytes]:
+    """The venv as a clean install of `unpacked` alone leaves it (the venv is cleared of alpha first)."""
+    for dist_info in layout.site_packages.glob("alpha-*.dist-info"):
+        uninstall(dist_info, layout)
+    install_wheel(unpacked, layout)
+    return snapshot(venv)
+
+
+@pytest.mark.parametrize(("old", "new"), [(OLD, NEW), (NEW, OLD), (OLD, OLD)], ids=["upgrade", "downgrade", "reinstall"])
+def test_replace_leaves_exactly_the_new_version(
+    old: WheelSpec, new: WheelSpec, tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout
+) -> None:
+    install_wheel(unpack(build(tmp_path / "old", old), cache), layout, requested=True)
+    assert run_py(venv, "import alpha.shared, alpha; print(alpha.__version__)") == old.version  # makes bytecode
+    unpacked = unpack(build(tmp_path / "new", new), cache)
+    replace_wheel(layout.site_packages / old.dist_info, unpacked, layout)
+    after = snapshot(venv)
+    assert not any("__pycache__" in path for path in after)  # the old bytecode went with the old sources
+    assert after == fresh_snapshot(venv, layout, unpacked)
+    assert run_py(venv, "import alpha.shared as s; print(s.SHARED)") == ("new" if new is NEW else "old")
+    assert subprocess.run([str(venv / "bin" / "alpha")], capture_output=True, text=True,
+                          check=True).stdout.strip() == new.version
+
+
+def test_a_refused_upgrade_leaves_the_old_version_installed(
+    tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout
+) -> None:
+    install_wheel(unpack(build(tmp_path / "b", WheelSpec("beta", "2.0")), cache), layout)
+    install_wheel(unpack(build(tmp_path / "old", OLD), cache), layout)
+    before = snapshot(venv)
+    greedy = unpack(build(tmp_path / "new", versioned("2.0", **{"beta/__init__.py": "STOLEN = 1\n"})), cache)
+    with pytest.raises(UnsafeWheel) as caught:
+        replace_wheel(layout.site_packages / OLD.dist_info, greedy, layout)
+    message = str(caught.value)
+    assert "alpha 2.0" in message and "beta 2.0" in message and "beta/__init__.py" in message
+    assert snapshot(venv) == before
+    assert run_py(venv, "import alpha, alpha.only_old, beta; print(alpha.__version__, beta.__version__)") == "1.0 2.0"
+
+
+@pytest.mark.parametrize("new", [NEW, OLD], ids=["upgrade", "reinstall"])
+def test_a_full_disk_while_staging_leaves_the_old_version_as_it_was(
+    new: WheelSpec, tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install_wheel(unpack(build(tmp_path / "old", OLD), cache), layout)
+    unpacked = unpack(build(tmp_path / "new", new), cache)
+    before = snapshot(venv)
+    real_link, calls = os.link, []
+
+    def link_then_fail(src: str, dst: str) -> None:
+        calls.append(dst)
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_link(src, dst)
+
+    monkeypatch.setattr(os, "link", link_then_fail)
+    with pytest.raises(OSError, match="No space"):
+        replace_wheel(layout.site_packages / OLD.dist_info, unpacked, layout)
+    assert snapshot(venv) == before
+    assert run_py(venv, "import alpha, alpha.only_old; print(alpha.__version__)") == "1.0"
+
+
+# Runs replace_wheel in a child that SIGKILLs itself at its Nth change to the disk.
+_KILL_AT_STEP = """
+import os, signal, sys
+from pathlib import Path
+from envsync.install.site import layout_for, replace_wheel
+from envsync.install.wheel import cached_wheel
+venv, py, old, digest, cache, limit = sys.argv[1:]
+steps = [0]
+def counted(real):
+    def call(*args, **kwargs):
+        steps[0] += 1
+        if steps[0] == int(limit):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(*args, **kwargs)
+    return call
+for name in ("link", "replace", "unlink", "rmdir", "mkdir"):
+    setattr(os, name, counted(getattr(os, name)))
+replace_wheel(Path(old), cached_wheel(digest, Path(cache)), layout_for(Path(venv), py))
+print(steps[0])
+"""
+
+
+def kill_replace_at(step: int, venv: Path, old: Path, unpacked: UnpackedWheel) -> subprocess.CompletedProcess[str]:
+    from helpers import REPO_ROOT
+
+    return subprocess.run([sys.executable, "-c", _KILL_AT_STEP, str(venv), PY, str(old), unpacked.root.name,
+                           str(unpacked.root.parent), str(step)], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, check=False)
+
+
+@pytest.mark.parametrize("new", [NEW, OLD], ids=["upgrade", "reinstall"])
+def test_a_kill_at_any_step_of_a_replace_is_repaired_by_replacing_again(
+    new: WheelSpec, tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout
+) -> None:
+    """Kill the replace at every step it takes; what the survey then sees, replaced again, is the new version."""
+    from envsync.survey import survey
+
+    old_unpacked = unpack(build(tmp_path / "old", OLD), cache)
+    unpacked = unpack(build(tmp_path / "new", new), cache)
+    install_wheel(unpacked, layout)
+    expected = snapshot(venv)
+    uninstall(layout.site_packages / new.dist_info, layout)
+    install_wheel(old_unpacked, layout)
+    untouched = snapshot(venv)
+    clean = kill_replace_at(10**9, venv, layout.site_packages / OLD.dist_info, unpacked)
+    assert clean.returncode == 0, clean.stderr
+    total = int(clean.stdout)
+    assert snapshot(venv) == expected
+    for step in range(1, total + 1):
+        uninstall(layout.site_packages / new.dist_info, layout)
+        install_wheel(old_unpacked, layout)
+        killed = kill_replace_at(step, venv, layout.site_packages / OLD.dist_info, unpacked)
+        assert killed.returncode == -9, (step, killed.stderr)
+        (seen,) = survey(venv).installed.values()
+        # Either the kill left a trace the survey reads as incomplete, or nothing or everything was done.
+        assert not seen.intact or snapshot(venv) in (untouched, expected), step
+        replace_wheel(seen.dist_info, unpacked, layout)
+        assert snapshot(venv) == expected, step
+    assert run_py(venv, "import alpha; print(alpha.__version__)") == new.version
+
+
 # --- hostile wheels -----------------------------------------------------------------------------
 
 
@@ -451,7 +587,8 @@ HOSTILE = {
     "RECORD names a missing file": Hostile("alpha/ghost.py", lie(lambda rows: [*rows, "alpha/ghost.py,sha256=x,1"])),
     "RECORD points up": Hostile("../outside.py", lie(lambda rows: [*rows, "../outside.py,sha256=x,1"])),
     "RECORD points to /": Hostile("/etc/passwd", lie(lambda rows: [*rows, "/etc/passwd,sha256=x,1"])),
-    "zip bomb ratio": Hostile("alpha/bomb.bin", extra("alpha/bomb.bin", b"\0" * (4 << 20)), message=("200:1",)),
+    "zip bomb ratio": Hostile("alpha/bomb.bin", extra("alpha/bomb.bin", b"\0" * (4 << 20)), message=("200:1",),
+                              limits=Limits(ratio_min_size=1 << 20)),
     "total size cap": Hostile("alpha/big.bin", extra("alpha/big.bin", os.urandom(20_000)),
                               limits=Limits(max_total_size=10_000)),
     "script name with slash": Hostile("../evil", spec(console_scripts={"../evil": "alpha:main"})),
@@ -479,3 +616,50 @@ def test_hostile_wheel_is_refused_before_anything_is_written(
         assert word in message
     assert not cache.exists() or list(cache.iterdir()) == []
     assert snapshot(venv) == before
+
+
+# --- zip bombs and real wheels ------------------------------------------------------------------
+
+
+def compression_ratio(wheel: Path, member: str) -> float:
+    with zipfile.ZipFile(wheel) as zf:
+        info = zf.getinfo(member)
+        return info.file_size / info.compress_size
+
+
+def test_a_real_bomb_is_refused_with_the_default_limits(tmp_path: Path, cache: Path, venv: Path) -> None:
+    """128 MiB of zeros in about 128 KB: big enough to matter, so its ratio is judged."""
+    wheel = build(tmp_path / "w", WheelSpec("alpha", "1.0", extra_entries=[("alpha/bomb.bin", bytes(128 << 20))]))
+    assert compression_ratio(wheel, "alpha/bomb.bin") > 500
+    with pytest.raises(UnsafeWheel, match="200:1") as caught:
+        unpack(wheel, cache)
+    assert "alpha/bomb.bin" in str(caught.value) and wheel.name in str(caught.value)
+    assert not cache.exists() or list(cache.iterdir()) == []
+
+
+def test_a_small_member_compressed_beyond_300_to_1_is_accepted(
+    tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout
+) -> None:
+    """As Pillow's zero-padded bundled libraries are: a small file, whatever its ratio, is no bomb."""
+    padded = b"\x7fELF" + bytes(6 << 20)
+    wheel = build(tmp_path / "w", WheelSpec("alpha", "1.0", extra_entries=[("alpha/libpadded.so", padded)]))
+    assert compression_ratio(wheel, "alpha/libpadded.so") > 300
+    install_wheel(unpack(wheel, cache), layout)
+    assert (layout.site_packages / "alpha" / "libpadded.so").read_bytes() == padded
+    assert run_py(venv, "import alpha; print(alpha.__version__)") == "1.0"
+
+
+def test_the_total_unpacked_size_is_bounded_by_an_environment_variable(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wheel = build(tmp_path / "w", WheelSpec("alpha", "1.0", extra_entries=[("alpha/big.bin", os.urandom(20_000))]))
+    monkeypatch.setenv(SIZE_VARIABLE, "16K")
+    with pytest.raises(UnsafeWheel, match="16 KiB") as caught:
+        unpack(wheel, cache)
+    assert "alpha/big.bin" in str(caught.value) and SIZE_VARIABLE in str(caught.value)
+    monkeypatch.setenv(SIZE_VARIABLE, "1M")
+    assert unpack(wheel, cache).name == "alpha"
+    for bad in ("lots", "-5", "0", "1.5G"):
+        monkeypatch.setenv(SIZE_VARIABLE, bad)
+        with pytest.raises(ConfigError, match=SIZE_VARIABLE):
+            unpack(wheel, tmp_path / "other-cache")

@@ -25,7 +25,7 @@ from ..hashes import sha256_of_file
 from ..model import ActionKind, Actual, Artifact, EnvPlan, EnvRemoval, Plan
 from ..planner import plan_env, still_to_remove
 from ..survey import survey
-from .site import install_wheel, layout_for, uninstall
+from .site import install_wheel, layout_for, replace_wheel, uninstall
 from .venv import create_venv, recreate_venv, remove_venv
 from .wheel import UnpackedWheel, cached_wheel, unpack_wheel
 
@@ -218,7 +218,7 @@ def _needed(plan: Plan) -> dict[str, tuple[Artifact, EnvPlan]]:
 
 def _replan(planned: EnvPlan) -> tuple[EnvPlan, Actual]:
     """The env's plan against what is on disk now that we hold its lock."""
-    actual = survey(planned.path)
+    actual = survey(planned.path, verify=planned.verified)
     fresh = plan_env(planned.desired, actual)
     if fresh.error:
         raise EnvsyncError(f"env {fresh.name}: {fresh.error}")
@@ -240,14 +240,18 @@ def apply_env(env: EnvPlan, actual: Actual, wheels: Wheels, report: Report, owne
         elif kind is ActionKind.RECREATE_ENV:
             recreate_venv(env.path, env.desired.interpreter, prompt=env.name, owner=owner)
         else:
-            if kind.replaces and action.package in actual.installed:
-                uninstall(actual.installed[action.package].dist_info, layout)
+            old = actual.installed.get(action.package) if kind.replaces and action.package else None
             if kind.installs:
                 pin = env.desired.pins[action.package]
                 unpacked = wheels.get(pin.artifact, env)
-                install_wheel(unpacked, layout, requested=pin.name in roots)
+                if old is None:
+                    install_wheel(unpacked, layout, requested=pin.name in roots)
+                else:  # the old version stays until the new one is in place
+                    replace_wheel(old.dist_info, unpacked, layout, requested=pin.name in roots)
                 for hook in unpacked.startup_hooks:
                     report(f"{env.name}: ! {pin.name} {pin.version} added startup hook {hook}")
+            elif old is not None:
+                uninstall(old.dist_info, layout)
         report(f"{env.name}: {SYMBOLS[kind][0]} {describe_action(action)}")
     return len(env.actions)
 

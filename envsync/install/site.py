@@ -11,7 +11,7 @@ import re
 import shutil
 import stat
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from envsync.errors import EnvsyncError, UnsafeWheel
@@ -77,27 +77,180 @@ class _Op:
 
 
 def install_wheel(unpacked: UnpackedWheel, layout: SiteLayout, *, requested: bool = False) -> None:
-    """Put `unpacked` into the venv of `layout`; all or nothing (best effort on rollback)."""
+    """Put `unpacked` into the venv of `layout`; all or nothing (best effort on rollback).
+
+    None of its files may exist yet: see `replace_wheel` for a package that is installed."""
+    _install(unpacked, layout, requested, _Previous())
+
+
+def replace_wheel(old: Path, unpacked: UnpackedWheel, layout: SiteLayout, *, requested: bool = False) -> None:
+    """Put `unpacked` in place of the installed dist-info `old`: an upgrade, downgrade or reinstall.
+
+    The old version stays installed and importable until the new one is in place: every
+    target of the new wheel is checked first (it may overwrite only files the old version
+    owns), its files that replace old ones are staged beside them, and only then renamed
+    over them; the old files the new version does not own go last. A refusal or a failure
+    while staging (a full disk) leaves the old version as it was. A kill after staging
+    leaves a dist-info without INSTALLER, which the next apply replaces again; other
+    dist-infos of the same project (such a kill leaves two) are replaced with it.
+    """
+    _install(unpacked, layout, requested, _previous(old, unpacked, layout))
+
+
+@dataclass(frozen=True)
+class _Previous:
+    """What an install replaces: the old dist-info folders and the RECORD rows of each."""
+
+    records: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)  # dist-info -> rows
+    owned: frozenset[str] = frozenset()  # every listed path, absolute and normalised
+    incomplete: frozenset[str] = frozenset()  # dist-infos without INSTALLER: may have staged files left
+
+
+def _previous(old: Path, unpacked: UnpackedWheel, layout: SiteLayout) -> _Previous:
+    """`old` and every other dist-info of the same project, with what their RECORDs list."""
+    from packaging.utils import canonicalize_name
+
+    folders = {_checked_dist_info(old, layout)}
+    project = canonicalize_name(unpacked.name)
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(layout.site_packages):
+            name, _, _ = entry.name.removesuffix(".dist-info").rpartition("-")
+            if (entry.name.endswith(".dist-info") and name and canonicalize_name(name) == project
+                    and entry.is_dir(follow_symlinks=False)):
+                folders.add(os.path.join(layout.site_packages, entry.name))
+    records = {folder: _record_rows(Path(folder) / "RECORD") for folder in sorted(folders) if os.path.isdir(folder)}
+    owned = frozenset(os.path.normpath(os.path.join(layout.site_packages, row[0]))
+                      for rows in records.values() for row in rows)
+    incomplete = frozenset(folder for folder in records if not os.path.exists(os.path.join(folder, "INSTALLER")))
+    return _Previous(records, owned, incomplete)
+
+
+def _install(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool, old: _Previous) -> None:
     ops = _plan(unpacked, layout, requested)
-    record_path = os.path.join(layout.site_packages, unpacked.dist_info, "RECORD")
-    _check_targets(ops, record_path, layout)
+    dist_info = os.path.join(layout.site_packages, unpacked.dist_info)
+    record_path = os.path.join(dist_info, "RECORD")
+    replacing = _check_targets(ops, record_path, layout, old, unpacked)
+    new_paths = {os.path.normpath(op.dest) for op in ops} | {record_path} if old.records else set()
+    # Installing into a dist-info of the same name (a reinstall) overwrites its RECORD: the
+    # rows only the old one has are kept in it until their files are gone.
+    kept = [row for row in old.records.get(dist_info, [])
+            if os.path.normpath(os.path.join(layout.site_packages, row[0])) not in new_paths]
+    rows = [_record_row(op, layout) for op in ops]
+    record_row = (_relative(record_path, layout), "", "")
+    saved = _saved(dist_info) if dist_info in old.records else {}  # to put back if this fails
     created_files: list[str] = []
     created_dirs: list[str] = []
     made: set[str] = set()
+    staged: list[tuple[str, str]] = []
+    *body, installer = ops
     # RECORD is written first and INSTALLER (the last op) last: killed at any moment, the
     # dist-info lists every file placed so far and reads as incomplete until INSTALLER lands.
-    rows = [_record_row(op, layout) for op in ops]
-    rows.append((_relative(record_path, layout), "", ""))
     try:
-        _make_parents(os.path.dirname(record_path), created_dirs, made)
-        _write_new(record_path, _csv_bytes(rows), created_files)
+        if saved:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(dist_info, "INSTALLER"))
+        _make_parents(dist_info, created_dirs, made)
+        if record_path in saved:
+            _swap_in(record_path, _csv_bytes([*rows, *kept, record_row]))
+        else:
+            _write_new(record_path, _csv_bytes([*rows, record_row]), created_files)
         linker = _Linker()
-        for op in ops:
+        for op in body:
             _make_parents(os.path.dirname(op.dest), created_dirs, made)
-            _place(op, linker, created_files)
+            if op.dest in replacing:
+                temp = op.dest + STAGED_SUFFIX
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temp)  # left by an earlier attempt that was killed
+                _place(replace(op, dest=temp), linker, created_files)
+                staged.append((temp, op.dest))
+            else:
+                _place(op, linker, created_files)
     except BaseException:
         _rollback(created_files, created_dirs)
+        for path, content in saved.items():
+            with contextlib.suppress(OSError):
+                _swap_in(path, content)
         raise
+    # From here on nothing is undone: renames do not need space, and a kill leaves a
+    # dist-info without INSTALLER that lists every file, which the next apply replaces.
+    for temp, dest in staged:
+        os.replace(temp, dest)
+        if os.path.lexists(temp):  # both were links to one cached file: rename(2) leaves them be
+            os.unlink(temp)
+    _remove_stale_bytecode([dest for _, dest in staged if dest.endswith(".py")])
+    _place(installer, _Linker(), [])
+    if old.records:
+        _remove_previous(old, new_paths, dist_info, layout)
+        if kept:
+            _swap_in(record_path, _csv_bytes([*rows, record_row]))
+
+
+STAGED_SUFFIX = ".envsync-new"  # a new file waiting beside the old one it replaces
+
+
+def _remove_stale_bytecode(sources: list[str]) -> None:
+    """Bytecode compiled from the old versions of replaced sources: one look at each __pycache__."""
+    stems: dict[str, set[str]] = {}
+    for source in sources:
+        folder, name = os.path.split(source)
+        stems.setdefault(os.path.join(folder, "__pycache__"), set()).add(name[:-3])
+    for cache, names in stems.items():
+        if os.path.islink(cache) or not os.path.isdir(cache):
+            continue
+        for entry in os.scandir(cache):
+            stem = entry.name.split(".", 1)[0]
+            if stem in names and entry.name.endswith(".pyc") and not entry.is_dir(follow_symlinks=False):
+                os.unlink(entry.path)
+
+
+def _checked_dist_info(dist_info: Path, layout: SiteLayout) -> str:
+    """`dist_info` as an absolute path, once it is known to be a real .dist-info folder in site-packages."""
+    dist_info = Path(os.path.abspath(dist_info))
+    site = Path(os.path.realpath(layout.site_packages))
+    if not dist_info.name.endswith(".dist-info") or Path(os.path.realpath(dist_info.parent)) != site:
+        raise EnvsyncError(f"refusing to change {dist_info}: not a .dist-info folder in {layout.site_packages}")
+    if dist_info.is_symlink():
+        raise EnvsyncError(f"refusing to change {dist_info}: it is a symbolic link")
+    return os.path.join(layout.site_packages, dist_info.name)
+
+
+def _saved(dist_info: str) -> dict[str, bytes]:
+    """The files of a dist-info that a reinstall into it overwrites or removes first, to put back."""
+    saved = {}
+    for name in ("RECORD", "INSTALLER"):
+        with contextlib.suppress(OSError):
+            saved[os.path.join(dist_info, name)] = Path(dist_info, name).read_bytes()
+    return saved
+
+
+def _swap_in(path: str, content: bytes) -> None:
+    """Replace the file at `path` by `content` in one rename."""
+    temp = path + STAGED_SUFFIX
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(temp)
+    with open(temp, "xb") as out:
+        out.write(content)
+    os.replace(temp, path)
+
+
+def _remove_previous(old: _Previous, new_paths: set[str], dist_info: str, layout: SiteLayout) -> None:
+    """Remove what the old dist-infos list and the new one does not, then the old dist-infos."""
+    touched: set[Path] = set()
+    for folder, rows in old.records.items():
+        stale = folder in old.incomplete
+        for listed, _, _ in rows:
+            target = os.path.normpath(os.path.join(layout.site_packages, listed))
+            if stale:
+                touched |= _remove_listed(listed + STAGED_SUFFIX, layout)
+            goes_with_folder = folder != dist_info and target.startswith(folder + os.sep)
+            if target not in new_paths and not goes_with_folder:
+                touched |= _remove_listed(listed, layout)
+    _prune(touched, layout)
+    for folder in old.records:
+        if folder != dist_info and os.path.isdir(folder) and not os.path.islink(folder):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(folder, "INSTALLER"))
+            shutil.rmtree(folder)
 
 
 def _plan(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool) -> list[_Op]:
@@ -178,11 +331,14 @@ def shebang(python: Path, args: bytes = b"") -> bytes:
     return b"#!/bin/sh\n'''exec' \"" + exe + b'"' + exec_args + b' "$0" "$@"\n' + b"' '''\n"
 
 
-def _check_targets(ops: list[_Op], record_path: str, layout: SiteLayout) -> None:
-    """Refuse, before writing anything, a destination outside the venv, twice used, or existing."""
+def _check_targets(ops: list[_Op], record_path: str, layout: SiteLayout, old: _Previous,
+                   unpacked: UnpackedWheel) -> set[str]:
+    """Refuse, before writing anything, a destination outside the venv, twice used, or existing
+    and not a file of the version being replaced. Returns the destinations that replace old files."""
     folders = _FolderCache(Path(os.path.realpath(layout.root)))
     seen: dict[str, str] = {}
     existing: list[str] = []
+    replacing: set[str] = set()
     for dest, origin in [*((op.dest, op.origin) for op in ops), (record_path, "RECORD")]:
         inside, present = folders.lookup(os.path.dirname(dest))
         # An existing dest (a symlink too) is refused below, so its folder decides where it lands.
@@ -193,9 +349,15 @@ def _check_targets(ops: list[_Op], record_path: str, layout: SiteLayout) -> None
             raise UnsafeWheel(f"refusing {origin!r}: {seen[key]!r} is also installed to {dest}")
         seen[key] = origin
         if present and os.path.lexists(dest):  # in a folder that does not exist yet, nothing can
-            existing.append(dest)
+            # The old version's files, and anything in the dist-info being reinstalled, are ours.
+            ours = os.path.normpath(dest) in old.owned or os.path.dirname(dest) in old.records
+            if ours and not os.path.isdir(dest):
+                replacing.add(dest)
+            else:
+                existing.append(dest)
     if existing:
-        raise _conflict(existing, layout)
+        raise _conflict(existing, layout, unpacked)
+    return replacing
 
 
 class _FolderCache:
@@ -231,14 +393,14 @@ class _FolderCache:
         return known
 
 
-def _conflict(existing: list[str], layout: SiteLayout) -> UnsafeWheel:
+def _conflict(existing: list[str], layout: SiteLayout, unpacked: UnpackedWheel) -> UnsafeWheel:
     owners = _owners(existing, layout)
     described = ", ".join(
         str(path) + (f" (installed by {owners[path]})" if path in owners else "") for path in existing[:5]
     )
     more = f" and {len(existing) - 5} more" if len(existing) > 5 else ""
     return UnsafeWheel(
-        f"refusing to overwrite existing files: {described}{more}",
+        f"{unpacked.name} {unpacked.version}: refusing to overwrite existing files: {described}{more}",
         hint="uninstall the package that owns them first",
     )
 
@@ -362,11 +524,14 @@ def uninstall(dist_info: Path, layout: SiteLayout) -> None:
         return  # already gone
     # INSTALLER goes first and RECORD last, so a kill at any moment leaves a dist-info that
     # reads as incomplete (no INSTALLER) yet still lists every file left to remove.
+    staged = not (dist_info / "INSTALLER").exists()  # a killed replace_wheel may have left new files beside
     with contextlib.suppress(FileNotFoundError):
         os.unlink(dist_info / "INSTALLER")
     record = dist_info / "RECORD"
     touched: set[Path] = set()
     for listed in _record_paths(record):
+        if staged:
+            touched |= _remove_listed(listed + STAGED_SUFFIX, layout)
         if Path(os.path.normpath(os.path.join(layout.site_packages, listed))) != record:
             touched |= _remove_listed(listed, layout)
     _prune(touched, layout)
@@ -376,13 +541,22 @@ def uninstall(dist_info: Path, layout: SiteLayout) -> None:
 
 def _record_paths(record: Path) -> Iterator[str]:
     """The first column of a RECORD; nothing when it is missing or unreadable."""
+    for row in _record_rows(record):
+        yield row[0]
+
+
+def _record_rows(record: Path) -> list[tuple[str, str, str]]:
+    """(path, hash, size) of each row of a RECORD; nothing when it is missing or unreadable."""
     try:
         text = record.read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return
+        return []
+    rows = []
     for row in csv.reader(text.splitlines()):
         if row and row[0]:
-            yield row[0]
+            path, digest, size = (*row, "", "")[:3]
+            rows.append((path, digest, size))
+    return rows
 
 
 def _remove_listed(listed: str, layout: SiteLayout) -> set[Path]:

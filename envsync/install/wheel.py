@@ -1,4 +1,4 @@
-"""Open a wheel, refuse anything hostile (PEP 427 + SPEC §4), and unpack it once into the cache."""
+"""Open a wheel, refuse anything hostile (PEP 427, and the checks the README lists), and unpack it once into the cache."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Callable
 from configparser import ConfigParser
 from configparser import Error as ConfigParserError
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from email.parser import HeaderParser
 from functools import partial
 from pathlib import Path
@@ -26,7 +26,7 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from packaging.version import InvalidVersion, Version
 
 from envsync.cache import write_atomic
-from envsync.errors import EnvsyncError, HashMismatch, UnsafeWheel
+from envsync.errors import ConfigError, EnvsyncError, HashMismatch, UnsafeWheel
 from envsync.hashes import sha256_of_file
 from envsync.metadata import name_and_version
 
@@ -44,16 +44,45 @@ _Reader = Callable[[str], str]  # archive path -> text of that dist-info file
 _Scripts = tuple[tuple[str, str], ...]
 
 
+SIZE_VARIABLE = "ENVSYNC_MAX_UNPACKED_SIZE"
+_SIZE = re.compile(r"^(\d+)\s*([KMGT]?)(?:I?B)?$", re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class Limits:
-    """Caps against zip bombs: total uncompressed bytes, and compression ratio of big entries."""
+    """Caps against zip bombs: total uncompressed bytes, and compression ratio of big entries.
 
-    max_total_size: int = 2 << 30
+    Real wheels hold small members that compress far beyond any sane ratio (zero-padded
+    shared libraries: Pillow bundles one at 224:1), while a bomb needs big members to do
+    harm. So the ratio is judged only above `ratio_min_size`, and the total bounds the rest.
+    """
+
+    max_total_size: int = 8 << 30
     max_ratio: int = 200
-    ratio_min_size: int = 1 << 20  # entries smaller than this are not ratio-checked
+    ratio_min_size: int = 100 << 20  # entries smaller than this are not ratio-checked
 
 
 DEFAULT_LIMITS = Limits()
+
+
+def limits_from_env() -> Limits:
+    """The default limits, with ENVSYNC_MAX_UNPACKED_SIZE (bytes, or 500M, 16G...) as the total cap."""
+    raw = os.environ.get(SIZE_VARIABLE, "").strip()
+    if not raw:
+        return DEFAULT_LIMITS
+    match = _SIZE.match(raw)
+    if not match or int(match.group(1)) == 0:
+        raise ConfigError(f"{SIZE_VARIABLE}={raw!r} is not a size",
+                           "set it to a number of bytes or a size such as 16G, or unset it")
+    power = " KMGT".index(match.group(2).upper() or " ")
+    return replace(DEFAULT_LIMITS, max_total_size=int(match.group(1)) << (10 * power))
+
+
+def _size_text(size: int) -> str:
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if size >= 1 << shift:
+            return f"{size / (1 << shift):g} {unit}"
+    return f"{size} bytes"
 
 
 @dataclass(frozen=True)
@@ -96,7 +125,7 @@ class UnpackedWheel:
         return tuple(sorted(path for path in tops if path.endswith(".pth")))
 
 
-def unpack_wheel(wheel: Path, sha256: str, cache_root: Path, *, limits: Limits = DEFAULT_LIMITS) -> UnpackedWheel:
+def unpack_wheel(wheel: Path, sha256: str, cache_root: Path, *, limits: Limits | None = None) -> UnpackedWheel:
     """Validate `wheel` whole, then extract it to `cache_root/<sha256>/` (reused when already there).
 
     The folder appears by one rename of a fully extracted and verified temp folder, so
@@ -110,7 +139,7 @@ def unpack_wheel(wheel: Path, sha256: str, cache_root: Path, *, limits: Limits =
     marker = cache_root / f"{digest}.json"
     _check_file_hash(wheel, digest)
     with _open_zip(wheel) as zf:
-        unpacked = inspect_wheel(zf, wheel.name, target, limits)
+        unpacked = inspect_wheel(zf, wheel.name, target, limits or limits_from_env())
         if not target.is_dir():
             _extract(zf, wheel.name, unpacked, cache_root, marker)
         else:
@@ -229,7 +258,8 @@ def _check_entries(infos: list[zipfile.ZipInfo], filename: str, limits: Limits) 
             continue
         total += info.file_size
         if total > limits.max_total_size:
-            raise _refuse(filename, name, f"takes the unpacked size over {limits.max_total_size} bytes")
+            raise _refuse(filename, name, f"takes the unpacked size over {_size_text(limits.max_total_size)} "
+                                          f"(a zip bomb? {SIZE_VARIABLE} raises the cap)")
         if info.file_size > limits.ratio_min_size and info.file_size > limits.max_ratio * max(info.compress_size, 1):
             raise _refuse(filename, name, f"expands more than {limits.max_ratio}:1 (a zip bomb?)")
         files[name] = info
