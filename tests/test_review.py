@@ -76,7 +76,7 @@ def test_summary_and_markdown_of_pure_reviews():
     review = diff("main", "abc", "envs.toml", {"old": side(a="1")}, {"dev": side(**many), "x": side(a="1")})
     assert summary_line(review) == "2 envs added, 1 removed (13 packages added, 1 removed)"
     markdown = render_markdown(review)
-    assert markdown.splitlines()[0].startswith("**envsync**: 2 envs added, 1 removed")
+    assert markdown.splitlines()[0] == "**envsync** against `main` (`abc`): 2 envs added, 1 removed (13 packages added, 1 removed)"
     assert "<details><summary>12 package changes</summary>" in markdown  # long lists fold
     assert markdown.count("<details>") == 1
     assert PackageChange("a", ADDED, None, "1", True) in review.envs[1].packages
@@ -182,7 +182,8 @@ def test_a_change_shows_every_env_in_text_json_and_markdown(project: Path, index
     assert json.loads(envsync(project, "plan", "--base", "main", "--json").stdout) == document
 
     markdown = envsync(project, "plan", "--base", "main", "--format", "markdown").stdout
-    assert markdown.splitlines()[0].startswith("**envsync**: 1 env added, 1 removed, 1 changed (")
+    assert markdown.splitlines()[0].startswith("**envsync** against `main` (`")
+    assert markdown.splitlines()[0].endswith("`): 1 env added, 1 removed, 1 changed (4 packages added, 1 upgraded, 2 removed)")
     assert "#### `dev`: changed, Python `3.11` → `3.12`" in markdown
     assert "| upgraded | `lib` | `1.0` | `2.0` |" in markdown
     assert "| added | `helper` (dependency) |  | `1.0` |" in markdown
@@ -255,6 +256,30 @@ def test_config_in_a_subfolder_is_read_at_its_own_path(project: Path, index: Loc
     envsync(sub, "lock")
     text = envsync(sub, "plan", "--base", "main").stdout
     assert text.startswith("services/api/envs.toml: main") and "+ added      tool 1.0" in text
+
+
+def test_the_ci_recipe_a_merge_commit_in_a_depth_2_clone(project: Path, index: LocalIndex, tmp_path: Path):
+    """What examples/github-actions-envsync.yml does: check out the pull request's merge commit with
+    fetch-depth 2 and compare with its first parent, the base branch."""
+    index.add(WheelSpec("lib", "1.0"))
+    index.add(WheelSpec("tool", "1.0"))
+    configure(project, index, '[envs.dev]\ndependencies = ["lib"]\n')
+    envsync(project, "lock")
+    commit(project, "base")
+    git(project, "checkout", "-q", "-b", "feature")
+    configure(project, index, '[envs.dev]\ndependencies = ["lib", "tool"]\n')
+    envsync(project, "lock")
+    commit(project, "add tool")
+    git(project, "checkout", "-q", "main")
+    (project / "README").write_text("meanwhile on main\n")
+    commit(project, "unrelated")
+    git(project, "merge", "-q", "--no-ff", "-m", "merge", "feature")
+    clone = tmp_path / "ci"
+    git(tmp_path, "clone", "-q", "--depth", "2", project.as_uri(), str(clone))
+    envsync(clone, "plan", "--locked", "--detailed-exitcode", code=2)  # fresh locks; the envs are not built here
+    markdown = envsync(clone, "plan", "--base", "HEAD^1", "--format", "markdown").stdout
+    assert "1 env changed (1 package added)" in markdown.splitlines()[0]
+    assert "| added | `tool` |  | `1.0` |" in markdown
 
 
 # -- errors ------------------------------------------------------------------------------

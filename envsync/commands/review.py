@@ -428,7 +428,7 @@ def render_markdown(review: Review) -> str:
     """A pull-request comment: a one-line summary, then a table for each env that changed."""
     if not review.has_changes:
         return "**envsync**: no environment changes."
-    lines = [f"**envsync**: {summary_line(review)} (against `{review.ref}`, `{review.commit[:7]}`)", ""]
+    lines = [f"**envsync** against `{review.ref}` (`{review.commit[:7]}`): {summary_line(review)}", ""]
     for env in review.envs:
         stale = env.head is not None and env.head.lock != FRESH
         if env.status == UNCHANGED and not stale:
