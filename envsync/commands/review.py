@@ -17,10 +17,14 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config.paths import lock_path
 from ..errors import ConfigError, EnvsyncError, GitError
 from ..model import Config, EnvSpec
+
+if TYPE_CHECKING:
+    from ..reconcile import Session
 
 FORMAT_VERSION = 1
 LONG_LIST = 10  # markdown tables with more rows than this are collapsed under <details>
@@ -291,7 +295,7 @@ def _select(head: Config, base: Config | None, names: Sequence[str]) -> set[str]
     return set(names or known)
 
 
-def _side(session, spec: EnvSpec, config_dir: Path, where: str, notes: list[str],
+def _side(session: Session, spec: EnvSpec, config_dir: Path, where: str, notes: list[str],
           find_links_home: Path | None = None) -> EnvSide:
     """One env on one side: its lock's packages when the lock is fresh, else a resolve."""
     from packaging.utils import canonicalize_name
@@ -371,11 +375,11 @@ def render_text(review: Review) -> str:
     lines = [f"{review.config}: {review.ref} ({review.commit}) -> working tree"]
     for env in review.envs:
         base, head = env.base, env.head
-        if env.status == ADDED:
+        if base is None and head is not None:
             lines.append(f"env {env.name}: added (Python {_python(head.python)})")
-        elif env.status == REMOVED:
+        elif head is None and base is not None:
             lines.append(f"env {env.name}: removed (was Python {_python(base.python)})")
-        elif env.python_changed:
+        elif base is not None and head is not None and env.python_changed:
             lines.append(f"env {env.name}: Python {_python(base.python)} -> {_python(head.python)} "
                          f"({base.interpreter} -> {head.interpreter})")
         else:
@@ -434,9 +438,9 @@ def render_markdown(review: Review) -> str:
         if env.status == UNCHANGED and not stale:
             continue
         title = f"#### `{env.name}`: {env.status}"
-        if env.status == ADDED:
+        if env.base is None and env.head is not None:
             title += f", Python {_cell(_python(env.head.python))}"
-        elif env.python_changed:
+        elif env.base is not None and env.head is not None and env.python_changed:
             title += f", Python {_cell(_python(env.base.python))} → {_cell(_python(env.head.python))}"
         lines += [title, ""]
         if stale:
