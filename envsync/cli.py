@@ -205,7 +205,9 @@ def _mode(args: argparse.Namespace):
 
 def cmd_plan(args: argparse.Namespace, out: Output) -> int:
     if args.base is not None or args.format is not None:
-        return _review(args, out)
+        from .commands import review
+
+        return review.run(args, out)
     stamp = _stamp(args)
     if stamp is not None:
         return _print_stamped(args, stamp)
@@ -222,23 +224,6 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
             print(f"envsync: error: env {env.name}: {env.error}", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_CHANGES if args.detailed_exitcode and plan.has_changes else EXIT_OK
-
-
-def _review(args: argparse.Namespace, out: Output) -> int:
-    """`plan --base`: hand off to commands/review.py, which reads both sides from git."""
-    from .commands.review import RENDERERS, review
-    from .config.paths import find_config
-
-    if args.base is None:
-        raise EnvsyncError("--format needs --base GITREF", "for the ordinary plan use --json, or add --base main")
-    if args.locked or args.frozen:
-        raise EnvsyncError("--base reads locks and never installs, so --locked/--frozen don't apply to it",
-                           "run `envsync plan --locked` separately to fail on a stale lock")
-    result = review(find_config(args.config), args.base, args.envs, progress=out.progress, refresh=args.refresh)
-    form = "json" if args.json else args.format or "text"
-    if form != "text" or not args.quiet:
-        print(RENDERERS[form](result))
-    return EXIT_CHANGES if args.detailed_exitcode and result.has_changes else EXIT_OK
 
 
 def _print_stamped(args: argparse.Namespace, stamp) -> int:

@@ -1,1 +1,1 @@
-"""Commands too large for cli.py: each module parses nothing and prints nothing, it returns values."""
+"""Commands that are more than a few lines, one module each; cli.py parses and calls `run`."""

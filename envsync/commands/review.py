@@ -460,3 +460,22 @@ def render_markdown(review: Review) -> str:
 
 
 RENDERERS = {"text": render_text, "json": render_json, "markdown": render_markdown}
+
+
+# -- the command -------------------------------------------------------------------------
+
+
+def run(args, out) -> int:
+    """`plan --base`/`--format`, handed over by cli.py's `plan`: check the options, review, print."""
+    from ..config.paths import find_config
+
+    if args.base is None:
+        raise EnvsyncError("--format needs --base GITREF", "for the ordinary plan use --json, or add --base main")
+    if args.locked or args.frozen:
+        raise EnvsyncError("--base reads locks and never installs, so --locked/--frozen don't apply to it",
+                           "run `envsync plan --locked` separately to fail on a stale lock")
+    result = review(find_config(args.config), args.base, args.envs, progress=out.progress, refresh=args.refresh)
+    form = "json" if args.json else args.format or "text"
+    if form != "text" or not args.quiet:
+        print(RENDERERS[form](result))
+    return 2 if args.detailed_exitcode and result.has_changes else 0
