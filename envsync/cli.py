@@ -41,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("envs", nargs="*", metavar="ENV")
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
     plan.add_argument("--detailed-exitcode", action="store_true", help="exit 0 in sync, 2 with changes pending")
+    plan.add_argument("--base", metavar="GITREF",
+                      help="compare the config and locks at this git revision with the working tree (code review)")
+    plan.add_argument("--format", choices=("text", "json", "markdown"),
+                      help="with --base: text (default), json, or markdown for a pull-request comment")
     _lock_mode(plan)
     _refresh(plan)
 
@@ -157,6 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args, out)
     except EnvsyncError as error:
         out.error(error)
+        if getattr(args, "json", False) or getattr(args, "format", None) == "json":
+            _print_json_error(error)
         return error.exit_code
     except KeyboardInterrupt:
         print("envsync: interrupted; the next `envsync apply` repairs any env left half-changed",
@@ -170,6 +176,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"envsync: internal error (this is a bug in envsync {__version__}, please report it): "
               f"{type(error).__name__}: {error}", file=sys.stderr)
         return EXIT_ERROR
+
+
+def _print_json_error(error: EnvsyncError) -> None:
+    """Under --json an error is also a JSON object on stdout, so a program can tell it from "no changes"."""
+    import json
+
+    print(json.dumps({"version": 1, "error": {"message": error.message, "hint": error.hint}}, indent=2))
 
 
 def _session(args: argparse.Namespace, out: Output):
@@ -219,6 +232,10 @@ def _mode(args: argparse.Namespace):
 
 
 def cmd_plan(args: argparse.Namespace, out: Output) -> int:
+    if args.base is not None or args.format is not None:
+        from .commands import review
+
+        return review.run(args, out)
     stamp = _stamp(args)
     if stamp is not None:
         return _print_stamped(args, stamp)

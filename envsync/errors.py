@@ -11,7 +11,8 @@
     ├── UnsafeWheel              a wheel that would write outside the env, or lies in RECORD
     ├── EnvPathError             an env path holds something that is not a venv
     ├── DiskError                the disk refused a write: full, read-only, no permission
-    └── LockError                a lock file is missing, stale (with --locked) or invalid
+    ├── LockError                a lock file is missing, stale (with --locked) or invalid
+    └── GitError                 `plan --base`: no git repository, unknown ref, shallow clone
 
 Anything else reaching the CLI is a bug in envsync and is reported as one.
 """
@@ -107,3 +108,7 @@ def from_os_error(exc: OSError, path: object) -> EnvsyncError:
     error_type = DiskError if exc.errno in _DISK_ERRORS else EnvsyncError
     return error_type(f"cannot write {path}: {what}{culprit}",
                       f"{fix}, then run `envsync apply` again: it repairs anything left half-changed")
+
+
+class GitError(EnvsyncError):
+    """`plan --base`: not a git repository, an unknown ref, or a shallow clone missing the commit."""
