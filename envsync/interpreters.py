@@ -530,7 +530,7 @@ def _same_platform_as_ours(info: dict[str, Any]) -> bool:
     import sysconfig
 
     try:
-        libc_ok = list(info.get("libc") or []) == ["glibc", os.confstr("CS_GNU_LIBC_VERSION").rsplit()[1]]
+        libc_ok = list(info.get("libc") or []) == ["glibc", (os.confstr("CS_GNU_LIBC_VERSION") or "").rsplit()[1]]
     except (ValueError, OSError, IndexError, AttributeError):
         libc_ok = False  # not glibc (musl, or no confstr): computed the long way
     return (libc_ok and info.get("platform") == sysconfig.get_platform()

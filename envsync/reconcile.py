@@ -19,6 +19,7 @@ from .planner import plan_env, plan_removals
 from .survey import survey
 
 if TYPE_CHECKING:
+    from packaging.utils import NormalizedName
     from packaging.version import Version
 
     from .resolve.index import IndexClient
@@ -136,7 +137,7 @@ def desired_state(session: Session, spec: EnvSpec, mode: LockMode = LockMode.AUT
 
 
 def _resolve(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Path, digest: str,
-             preferred: dict[str, Version]) -> Resolution:
+             preferred: dict[NormalizedName, Version]) -> Resolution:
     from .resolve.lockfile import render_lock
     from .resolve.resolver import resolve
 

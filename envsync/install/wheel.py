@@ -453,11 +453,11 @@ def _cross_check(files: dict[str, zipfile.ZipInfo], record: tuple[RecordEntry, .
     for name, info in files.items():
         if _unrecorded(name, dist_info):
             continue
-        row = listed.get(name)
-        if row is None:
+        listed_row = listed.get(name)
+        if listed_row is None:
             raise _refuse(filename, name, "is not listed in RECORD")
-        if row.size != info.file_size:
-            raise _refuse(filename, name, f"is {info.file_size} bytes but RECORD says {row.size}")
+        if listed_row.size != info.file_size:
+            raise _refuse(filename, name, f"is {info.file_size} bytes but RECORD says {listed_row.size}")
 
 
 # --- extraction ----------------------------------------------------------------------------
@@ -532,9 +532,10 @@ def _read_marker(marker: Path, root: Path) -> UnpackedWheel | None:
         data = json.loads(marker.read_bytes())
         if data.pop("format") != _MARKER_FORMAT:
             return None
-        pairs = {key: tuple((str(name), str(target)) for name, target in data.pop(key))
-                 for key in ("console_scripts", "gui_scripts")}
+        console, gui = (tuple((str(name), str(target)) for name, target in data.pop(key))
+                        for key in ("console_scripts", "gui_scripts"))
         record = tuple(RecordEntry(str(row["path"]), str(row["hash"]), int(row["size"])) for row in data.pop("record"))
-        return UnpackedWheel(root=root, files=tuple(map(str, data.pop("files"))), record=record, **pairs, **data)
+        return UnpackedWheel(root=root, files=tuple(map(str, data.pop("files"))), record=record,
+                             console_scripts=console, gui_scripts=gui, **data)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None

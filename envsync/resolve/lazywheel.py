@@ -48,7 +48,7 @@ class RangeReader(io.RawIOBase):
         self._position = max(0, base + offset)
         return self._position
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    def readinto(self, buffer) -> int:
         wanted = min(len(buffer), self._size - self._position)
         if wanted <= 0:
             return 0

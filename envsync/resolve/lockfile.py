@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.markers import Marker
+from packaging.pylock import Pylock
 from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
@@ -88,7 +89,7 @@ class LockFile:
     """A lock as read from disk: its packages and the inputs digest it was made from."""
 
     path: Path
-    document: object  # packaging.pylock.Pylock
+    document: Pylock
     digest: str | None  # None for a lock another tool wrote
 
     def is_fresh(self, digest: str, interpreter: Interpreter) -> bool:
@@ -250,7 +251,7 @@ def render_lock(spec: EnvSpec, interpreter: Interpreter, pins: Mapping[Normalize
             dependencies=[{"name": dep} for dep in pin.dependencies] or None,
             wheels=[PackageWheel(
                 name=artifact.filename,
-                **_location(artifact, config_dir),
+                **_location(artifact, config_dir),  # type: ignore[arg-type]  # url= or path=, both str
                 size=artifact.size,
                 hashes={"sha256": _sha256_of(artifact)},
             )],
