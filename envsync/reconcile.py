@@ -226,7 +226,7 @@ def _resolve_group(session: Session, group, interpreters: dict[str, Interpreter]
     from packaging.requirements import InvalidRequirement, Requirement
 
     from .errors import ResolutionConflict
-    from .resolve.group_conflicts import Tracer, explain_conflict
+    from .group_conflicts import Tracer, explain_conflict
     from .resolve.lockfile import render_lock
     from .resolve.resolver import MARKER_ERRORS, resolve
     from .solve_groups import env_pins, union_constraints, union_roots
