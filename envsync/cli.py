@@ -331,7 +331,7 @@ def cmd_list(args: argparse.Namespace, out: Output) -> int:
         rows = [(env.name, env.display_path, f"Python {env.python}" if env.python else "-",
                  _group_cell(solve_group_of(env)), _status(env)) for env in plan.entries]
     if not any(row[3] for row in rows):
-        rows = [(*row[:3], row[4]) for row in rows]  # no solve groups: no empty column
+        rows = [tuple(cell for position, cell in enumerate(row) if position != 3) for row in rows]  # no empty column
     columns = len(rows[0]) - 1 if rows else 0
     widths = [max(len(row[i]) for row in rows) for i in range(columns)]
     for row in rows:

@@ -55,7 +55,7 @@ class Tracer(BaseReporter):
 
 def _causes(error: BaseException) -> list:
     """The resolvelib causes behind a resolver error, if it was raised while handling them."""
-    seen = error
+    seen: BaseException | None = error
     while seen is not None:
         causes = getattr(seen, "causes", None)
         if isinstance(causes, list):

@@ -30,6 +30,7 @@ from .planner import plan_env, plan_removals
 from .survey import survey
 
 if TYPE_CHECKING:
+    from packaging.utils import NormalizedName
     from packaging.version import Version
 
     from .resolve.index import IndexClient
@@ -195,11 +196,12 @@ def _group_state(session: Session, group, mode: LockMode, upgrade: Upgrade) -> d
         return {m.name: _frozen(m, interpreters[m.name], paths[m.name], locks[m.name]) for m in group.members}
     digest = group_digest(group, {m.name: input_digest(m, interpreters[m.name], config.directory)
                                   for m in group.members})
-    stale = [m.name for m in group.members
-             if locks[m.name] is None or not locks[m.name].is_fresh(digest, interpreters[m.name])]
+    fresh = {m.name: lock for m in group.members
+             if (lock := locks[m.name]) is not None and lock.is_fresh(digest, interpreters[m.name])}
+    stale = [name for name in group.names if name not in fresh]
     if not stale and not (upgrade.everything or upgrade.packages):
         return {m.name: Resolution(Desired(m, interpreters[m.name], check_hashes(
-            m, locks[m.name], pins_from_lock(locks[m.name], interpreters[m.name]))), paths[m.name], None)
+            m, fresh[m.name], pins_from_lock(fresh[m.name], interpreters[m.name]))), paths[m.name], None)
             for m in group.members}
     if mode is LockMode.LOCKED:
         described = ", ".join(f"{paths[name].name} ({'missing' if locks[name] is None else 'out of date'})"
@@ -208,7 +210,7 @@ def _group_state(session: Session, group, mode: LockMode, upgrade: Upgrade) -> d
                         "are made together from all its envs' inputs, and --locked forbids changing them",
                         f"run `envsync lock {' '.join(group.names)}` and commit "
                         f"{', '.join(paths[name].name for name in group.names)}")
-    preferred: dict = {}
+    preferred: dict[NormalizedName, Version] = {}
     if not upgrade.everything:
         for m in group.members:
             lock = locks[m.name]
@@ -220,7 +222,7 @@ def _group_state(session: Session, group, mode: LockMode, upgrade: Upgrade) -> d
 
 
 def _resolve_group(session: Session, group, interpreters: dict[str, Interpreter], paths: dict[str, Path],
-                   digest: str, preferred: dict[str, Version]) -> dict[str, Resolution]:
+                   digest: str, preferred: dict[NormalizedName, Version]) -> dict[str, Resolution]:
     """Resolve the union of the group's roots once, then give each env the pins its own roots reach."""
     from packaging.metadata import parse_email
     from packaging.requirements import InvalidRequirement, Requirement
@@ -277,7 +279,7 @@ def _resolve_group(session: Session, group, interpreters: dict[str, Interpreter]
 
 
 def _resolve(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Path, digest: str,
-             preferred: dict[str, Version]) -> Resolution:
+             preferred: dict[NormalizedName, Version]) -> Resolution:
     from .resolve.lockfile import render_lock
     from .resolve.resolver import resolve
 

@@ -149,7 +149,7 @@ def env_pins(roots: Iterable[Requirement], pins: Mapping[NormalizedName, Pin],
         name = canonicalize_name(root.name)
         root_texts.setdefault(name, []).append(str(root))
         todo.append((name, frozenset(root.extras)))
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[NormalizedName, str]] = set()
     children: dict[str, set[NormalizedName]] = {}
     parents: dict[str, set[str]] = {name: {ROOT} for name in root_texts}
     while todo:

@@ -166,3 +166,13 @@ def test_moving_an_env_out_of_the_group_lets_it_resolve_alone(project: Path, ind
     configure(project, index, None, dev='"beta", "needs-old-beta"')
     assert envsync(project, "lock", "--upgrade").returncode == 0
     assert locked_versions(project, "prod") == {"beta": "2.0"}
+
+
+def test_export_of_one_env_writes_the_groups_locks_together(project: Path, index: LocalIndex):
+    publish(index)
+    configure(project, index, "main", dev='"beta", "needs-old-beta"')
+    result = envsync(project, "export", "prod")
+    assert result.returncode == 0, result.stderr
+    assert "wrote pylock.prod.toml" in result.stderr and "wrote pylock.dev.toml" in result.stderr
+    assert [line.split(" ")[0] for line in result.stdout.splitlines() if "==" in line and not line.startswith("#")] == ["beta==1.5"]
+    assert lock_digest(project, "prod") == lock_digest(project, "dev")
