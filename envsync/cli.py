@@ -256,16 +256,24 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
 
 def _print_stamped(args: argparse.Namespace, stamp) -> int:
     """Print the in-sync plan of the selected envs from the stamp, importing nothing heavy."""
+    # Solve groups in the order their first selected env comes, as the full plan shows them.
+    groups = {group["name"]: group for group in stamp.groups}
+    order = [name for name in dict.fromkeys(env.document.get("solve_group") for env in stamp.envs) if name in groups]
     if args.json:
         import json
         import os
 
         shown = os.path.relpath(stamp.config)
         envs = [env.document for env in stamp.envs]
-        print(json.dumps({"version": 1, "config": shown, "envs": envs, "summary": stamp.summary,
-                          "changes_pending": False}, indent=2))
+        print(json.dumps({"version": 1, "config": shown, "envs": envs,
+                          "solve_groups": [groups[name]["document"] for name in order],
+                          "summary": stamp.summary, "changes_pending": False}, indent=2))
     elif not args.quiet:
-        print("\n".join([*(env.text for env in stamp.envs), "", stamp.closing]))
+        lines = []
+        for env in stamp.envs:
+            group = groups.pop(env.document.get("solve_group"), None)
+            lines += [*(group["lines"] if group else ()), env.text]
+        print("\n".join([*lines, "", stamp.closing]))
     return EXIT_OK
 
 
@@ -300,14 +308,14 @@ def cmd_apply(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_lock(args: argparse.Namespace, out: Output) -> int:
-    from .reconcile import Upgrade, desired_state, select_envs
+    from .reconcile import Upgrade, desired_states, select_envs
 
     upgrade = Upgrade(everything=args.upgrade,
                       packages=frozenset(_normalise(name) for name in args.upgrade_package))
     session = _session(args, out)
     try:
-        for spec in select_envs(session.config, args.envs):
-            resolution = desired_state(session, spec, upgrade=upgrade)
+        # An env of a solve group brings the group's other envs: their locks are made together.
+        for resolution in desired_states(session, select_envs(session.config, args.envs), upgrade=upgrade).values():
             count = len(resolution.desired.pins)
             if resolution.lock_write is None:
                 out.info(f"{resolution.lock_path.name} is up to date ({count} packages)")
@@ -330,17 +338,26 @@ def _normalise(name: str) -> str:
 def cmd_list(args: argparse.Namespace, out: Output) -> int:
     stamp = _stamp(args)
     if stamp is not None:
-        rows = [(env.name, env.display_path, f"Python {env.python}" if env.python else "-", "in sync")
-                for env in stamp.envs]
+        rows = [(env.name, env.display_path, f"Python {env.python}" if env.python else "-",
+                 _group_cell(env.document.get("solve_group")), "in sync") for env in stamp.envs]
     else:
+        from .render import solve_group_of
+
         session, plan = _full_plan(args, out)
         session.close()
-        rows = [(env.name, env.display_path, f"Python {env.python}" if env.python else "-", _status(env))
-                for env in plan.entries]
-    widths = [max(len(row[i]) for row in rows) for i in range(3)] if rows else [0, 0, 0]
+        rows = [(env.name, env.display_path, f"Python {env.python}" if env.python else "-",
+                 _group_cell(solve_group_of(env)), _status(env)) for env in plan.entries]
+    if not any(row[3] for row in rows):
+        rows = [tuple(cell for position, cell in enumerate(row) if position != 3) for row in rows]  # no empty column
+    columns = len(rows[0]) - 1 if rows else 0
+    widths = [max(len(row[i]) for row in rows) for i in range(columns)]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[3])
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
     return EXIT_OK
+
+
+def _group_cell(group: str | None) -> str:
+    return f"solve group {group}" if group else ""
 
 
 def _status(env) -> str:

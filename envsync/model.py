@@ -69,6 +69,8 @@ class EnvSpec:
     hashes: tuple[tuple[str, frozenset[str], str], ...] | None = None
     # Every requirements/constraints file read for this env: (path relative to the config, sha256).
     files: tuple[tuple[str, str], ...] = ()
+    # Envs naming the same solve group are resolved together: one version per shared package.
+    solve_group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -274,12 +276,26 @@ class EnvRemoval:
 
 
 @dataclass(frozen=True)
+class GroupPlan:
+    """A solve group a plan touches: all its envs (selected or not), resolved together, and the
+    package versions more than one of them installs: decided once for the whole group."""
+
+    name: str
+    envs: tuple[str, ...]
+    in_common: tuple[tuple[str, str], ...] = ()  # (package, version), sorted
+
+
+@dataclass(frozen=True)
 class Plan:
     """Every selected env's plan, in config order, and the undeclared envs to remove."""
 
     config_path: Path
     envs: tuple[EnvPlan, ...]
     removals: tuple[EnvRemoval, ...] = ()
+    # Every solve group of a selected env.
+    solve_groups: tuple[GroupPlan, ...] = ()
+    # Locks of envs not selected but in a selected env's solve group: a group's locks are written together.
+    group_locks: tuple[LockWrite, ...] = ()
 
     @property
     def entries(self) -> tuple[EnvPlan | EnvRemoval, ...]:
@@ -289,15 +305,16 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         """Anything `apply` would change on disk: env actions, removals or lock files."""
-        return bool(self.removals) or any(env.has_changes for env in self.envs)
+        return bool(self.removals) or bool(self.group_locks) or any(env.has_changes for env in self.envs)
 
     @property
     def lock_writes(self) -> tuple[LockWrite, ...]:
-        return tuple(env.lock_write for env in self.envs if env.lock_write is not None)
+        return tuple(env.lock_write for env in self.envs if env.lock_write is not None) + self.group_locks
 
     def as_applied(self) -> Plan:
         """The plan of the same envs once this one has been carried out: nothing left to do."""
-        return Plan(self.config_path, tuple(replace(env, actions=(), lock_write=None) for env in self.envs))
+        return Plan(self.config_path, tuple(replace(env, actions=(), lock_write=None) for env in self.envs),
+                    solve_groups=self.solve_groups)
 
     @property
     def errors(self) -> tuple[EnvPlan, ...]:

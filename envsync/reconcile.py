@@ -14,7 +14,18 @@ from typing import TYPE_CHECKING
 
 from .config.paths import lock_path
 from .errors import ConfigError, LockError
-from .model import Config, Desired, EnvPlan, EnvRemoval, EnvSpec, IndexSettings, Interpreter, LockWrite, Plan
+from .model import (
+    Config,
+    Desired,
+    EnvPlan,
+    EnvRemoval,
+    EnvSpec,
+    GroupPlan,
+    IndexSettings,
+    Interpreter,
+    LockWrite,
+    Plan,
+)
 from .planner import plan_env, plan_removals
 from .survey import survey
 
@@ -107,21 +118,21 @@ class Resolution:
 
 def desired_state(session: Session, spec: EnvSpec, mode: LockMode = LockMode.AUTO,
                   upgrade: Upgrade = Upgrade()) -> Resolution:
-    """The pins for `spec`: from its lock when that is fresh (or frozen), else resolved."""
+    """The pins for `spec`: from its lock when that is fresh (or frozen), else resolved.
+
+    An env of a solve group is resolved with its group (see `desired_states`, which also
+    returns the other envs' lock writes: prefer it wherever locks are written)."""
     from .resolve.lockfile import check_hashes, input_digest, pins_from_lock, read_lock
+
+    if spec.solve_group is not None:
+        return desired_states(session, [spec], mode, upgrade)[spec.name]
 
     config = session.config
     interpreter = session.interpreter(spec.python)
     path = lock_path(config.path, spec.name)
     lock = read_lock(path)
     if mode is LockMode.FROZEN:
-        if lock is None:
-            raise LockError(f"{path.name} does not exist, and --frozen installs only from a lock",
-                            f"run `envsync lock {spec.name}` first, or drop --frozen")
-        if not lock.valid_for(interpreter):
-            raise LockError(f"{path.name} was not made for Python {interpreter.version} on this platform",
-                            f"run `envsync lock {spec.name}` on this machine")
-        return Resolution(Desired(spec, interpreter, check_hashes(spec, lock, pins_from_lock(lock, interpreter))), path, None)
+        return _frozen(spec, interpreter, path, lock)
     digest = input_digest(spec, interpreter, config.directory)
     upgrading = upgrade.everything or bool(upgrade.packages)
     if lock is not None and lock.is_fresh(digest, interpreter) and not upgrading:
@@ -134,6 +145,137 @@ def desired_state(session: Session, spec: EnvSpec, mode: LockMode = LockMode.AUT
     if lock is not None and lock.valid_for(interpreter) and not upgrade.everything:
         preferred = {name: v for name, v in lock.versions().items() if name not in upgrade.packages}
     return _resolve(session, spec, interpreter, path, digest, preferred)
+
+
+def _frozen(spec: EnvSpec, interpreter: Interpreter, path: Path, lock) -> Resolution:
+    """The env's pins from its lock as it is (--frozen): never resolved, never rewritten."""
+    from .resolve.lockfile import check_hashes, pins_from_lock
+
+    if lock is None:
+        raise LockError(f"{path.name} does not exist, and --frozen installs only from a lock",
+                        f"run `envsync lock {spec.name}` first, or drop --frozen")
+    if not lock.valid_for(interpreter):
+        raise LockError(f"{path.name} was not made for Python {interpreter.version} on this platform",
+                        f"run `envsync lock {spec.name}` on this machine")
+    return Resolution(Desired(spec, interpreter, check_hashes(spec, lock, pins_from_lock(lock, interpreter))), path, None)
+
+
+def desired_states(session: Session, specs: Sequence[EnvSpec], mode: LockMode = LockMode.AUTO,
+                   upgrade: Upgrade = Upgrade()) -> dict[str, Resolution]:
+    """The desired state of every env in `specs`, and of every other env of their solve groups.
+
+    Envs without a group are resolved alone (`desired_state`); a group is resolved once for all
+    its envs, selected or not, because its locks are made and written together. Every group is
+    checked (one interpreter, one set of index settings) before anything is resolved.
+    """
+    from .solve_groups import SolveGroup, check_group, units
+
+    todo = units(session.config, specs)
+    for unit in todo:
+        if isinstance(unit, SolveGroup):
+            check_group(session.config, unit, {m.name: session.interpreter(m.python) for m in unit.members})
+    states: dict[str, Resolution] = {}
+    for unit in todo:
+        if isinstance(unit, SolveGroup):
+            states.update(_group_state(session, unit, mode, upgrade))
+        else:
+            states[unit.name] = desired_state(session, unit, mode, upgrade)
+    return states
+
+
+def _group_state(session: Session, group, mode: LockMode, upgrade: Upgrade) -> dict[str, Resolution]:
+    """A solve group's envs: from their locks when every one of them is fresh, else resolved together."""
+    from .resolve.lockfile import check_hashes, input_digest, pins_from_lock, read_lock
+    from .solve_groups import group_digest
+
+    config = session.config
+    interpreters = {m.name: session.interpreter(m.python) for m in group.members}
+    paths = {m.name: lock_path(config.path, m.name) for m in group.members}
+    locks = {m.name: read_lock(paths[m.name]) for m in group.members}
+    if mode is LockMode.FROZEN:
+        return {m.name: _frozen(m, interpreters[m.name], paths[m.name], locks[m.name]) for m in group.members}
+    digest = group_digest(group, {m.name: input_digest(m, interpreters[m.name], config.directory)
+                                  for m in group.members})
+    fresh = {m.name: lock for m in group.members
+             if (lock := locks[m.name]) is not None and lock.is_fresh(digest, interpreters[m.name])}
+    stale = [name for name in group.names if name not in fresh]
+    if not stale and not (upgrade.everything or upgrade.packages):
+        return {m.name: Resolution(Desired(m, interpreters[m.name], check_hashes(
+            m, fresh[m.name], pins_from_lock(fresh[m.name], interpreters[m.name]))), paths[m.name], None)
+            for m in group.members}
+    if mode is LockMode.LOCKED:
+        described = ", ".join(f"{paths[name].name} ({'missing' if locks[name] is None else 'out of date'})"
+                              for name in stale)
+        raise LockError(f"solve group {group.name!r} ({', '.join(group.names)}): {described}; the group's locks "
+                        "are made together from all its envs' inputs, and --locked forbids changing them",
+                        f"run `envsync lock {' '.join(group.names)}` and commit "
+                        f"{', '.join(paths[name].name for name in group.names)}")
+    preferred: dict[NormalizedName, Version] = {}
+    if not upgrade.everything:
+        for m in group.members:
+            lock = locks[m.name]
+            if lock is not None and lock.valid_for(interpreters[m.name]):
+                for name, version in lock.versions().items():
+                    if name not in upgrade.packages:
+                        preferred.setdefault(name, version)
+    return _resolve_group(session, group, interpreters, paths, digest, preferred)
+
+
+def _resolve_group(session: Session, group, interpreters: dict[str, Interpreter], paths: dict[str, Path],
+                   digest: str, preferred: dict[NormalizedName, Version]) -> dict[str, Resolution]:
+    """Resolve the union of the group's roots once, then give each env the pins its own roots reach."""
+    from packaging.metadata import parse_email
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    from .errors import ResolutionConflict
+    from .group_conflicts import Tracer, explain_conflict
+    from .resolve.lockfile import render_lock
+    from .resolve.resolver import MARKER_ERRORS, resolve
+    from .solve_groups import env_pins, union_constraints, union_roots
+
+    first = group.members[0]
+    interpreter = interpreters[first.name]
+    index = session.index(first.index)
+    roots = union_roots(group)
+    tracer = Tracer()
+    session.progress(f"resolving solve group {group.name} ({', '.join(group.names)}) for Python {interpreter.version}")
+    try:
+        pins = resolve(list(roots.requirements), interpreter, index, prereleases=first.index.prereleases,
+                       preferred=preferred, constraints=union_constraints(group), reporter=tracer,
+                       hashes=None if first.hashes is None else {name: (ok, at) for name, ok, at in first.hashes})
+    except ResolutionConflict as error:
+        raise explain_conflict(group, error, tracer, roots) from None
+
+    def requires(pin) -> list[Requirement]:
+        raw, _ = parse_email(index.metadata(pin.artifact))
+        found = []
+        for text in raw.get("requires_dist", []):
+            try:
+                found.append(Requirement(text))
+            except InvalidRequirement:
+                continue  # as the resolver does: a malformed line in someone's metadata is skipped
+        return found
+
+    def applies(requirement: Requirement, extra: str) -> bool:
+        if requirement.marker is None:
+            return True
+        try:
+            return requirement.marker.evaluate({**interpreter.markers, "extra": extra})
+        except MARKER_ERRORS:
+            return False
+
+    states = {}
+    for member in group.members:
+        own = env_pins(member.requirements, pins, requires, applies)
+        text = render_lock(member, interpreters[member.name], own, digest, session.config.directory)
+        path = paths[member.name]
+        try:
+            unchanged = path.read_text(encoding="utf-8") == text
+        except OSError:
+            unchanged = False
+        states[member.name] = Resolution(Desired(member, interpreters[member.name], own), path,
+                                         None if unchanged else LockWrite(path, text))
+    return states
 
 
 def _resolve(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Path, digest: str,
@@ -156,17 +298,37 @@ def _resolve(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Pa
 def make_plan(session: Session, names: Sequence[str] = (), mode: LockMode = LockMode.AUTO) -> Plan:
     """The plan for the selected envs (lock writes included), plus removal of envsync envs
     no longer declared when every env is selected."""
+    from .solve_groups import SolveGroup, units
+
     config = session.config
+    specs = select_envs(config, names)
+    states = desired_states(session, specs, mode)
     plans: list[EnvPlan] = []
-    for spec in select_envs(config, names):
-        resolution = desired_state(session, spec, mode)
+    for spec in specs:
+        resolution = states[spec.name]
         plan = plan_env(resolution.desired, survey(spec.path, verify=session.refresh), resolution.lock_write)
         hooks = startup_hooks(plan)
         if hooks:
             plan = replace(plan, startup_hooks=hooks)
         plans.append(plan)
+    selected = {spec.name for spec in specs}
+    group_locks = tuple(state.lock_write for name, state in states.items()
+                        if name not in selected and state.lock_write is not None)
+    groups = tuple(_group_plan(unit, states) for unit in units(config, specs) if isinstance(unit, SolveGroup))
     removals = undeclared_envs(config) if not names else ()
-    return Plan(config_path=config.path, envs=tuple(plans), removals=removals)
+    return Plan(config_path=config.path, envs=tuple(plans), removals=removals, solve_groups=groups,
+                group_locks=group_locks)
+
+
+def _group_plan(group, states: dict[str, Resolution]) -> GroupPlan:
+    """What a plan says once per solve group: its envs and the versions more than one of them has."""
+    seen: dict[str, tuple[str, int]] = {}
+    for name in group.names:
+        for package, pin in states[name].desired.pins.items():
+            version, count = seen.get(package, (str(pin.version), 0))
+            seen[package] = (version, count + 1)
+    shared = tuple((package, version) for package, (version, count) in sorted(seen.items()) if count > 1)
+    return GroupPlan(group.name, group.names, shared)
 
 
 def startup_hooks(plan: EnvPlan) -> tuple[tuple[str, str], ...]:
@@ -230,7 +392,7 @@ def carry_out(session: Session, plan: Plan, report: Progress, progress: Progress
 
 def record_in_sync(session: Session, plan: Plan) -> None:
     """Stamp a whole-config plan that is in sync, so the next no-op run can skip all of this."""
-    from .render import env_document, env_header, summary_line
+    from .render import env_document, env_header, group_document, group_lines, summary_line
     from .stamp import StampedEnv, record
     from .survey import site_packages
 
@@ -243,4 +405,7 @@ def record_in_sync(session: Session, plan: Plan) -> None:
             return
         stamped.append(StampedEnv(env.name, str(env.path), env.display_path, env.python or "", str(folder),
                                   f"{env_header(env)}: in sync", env_document(env)))
-    record(session.config.path, session.inputs, session.config.root, stamped, summary_line(plan), plan.summary())
+    groups = [{"name": group.name, "lines": group_lines(plan, group), "document": group_document(group)}
+              for group in plan.solve_groups]
+    record(session.config.path, session.inputs, session.config.root, stamped, summary_line(plan), plan.summary(),
+           groups)

@@ -6,7 +6,8 @@ import json
 import os
 from pathlib import Path
 
-from .model import Action, ActionKind, EnvPlan, EnvRemoval, Plan
+from .config.paths import lock_path
+from .model import Action, ActionKind, EnvPlan, EnvRemoval, GroupPlan, Plan
 
 SYMBOLS = {
     ActionKind.CREATE_ENV: ("+", "green"), ActionKind.RECREATE_ENV: ("±", "yellow"),
@@ -49,9 +50,40 @@ def env_header(env: EnvPlan | EnvRemoval) -> str:
     return f"env {env.name} ({env.display_path}{python})"
 
 
+def solve_group_of(env: EnvPlan | EnvRemoval) -> str | None:
+    return env.desired.spec.solve_group if isinstance(env, EnvPlan) else None
+
+
+def group_lines(plan: Plan, group: GroupPlan) -> list[str]:
+    """A solve group's shared decisions, said once above its envs: who is resolved together, the
+    versions its envs have in common, and the group's locks (written together)."""
+    common = len(group.in_common)
+    lines = [f"solve group {group.name}: {', '.join(group.envs)} resolved together"
+             + (f" ({common} package{'s' if common != 1 else ''} in common, one version each)" if common else "")]
+    shown = [f"{name} {version}" for name, version in group.in_common]
+    if len(shown) > 12:
+        shown = [*shown[:12], f"and {len(shown) - 12} more"]
+    if shown:
+        lines.append(f"  in common: {', '.join(shown)}")
+    theirs = {lock_path(plan.config_path, name) for name in group.envs}
+    writes = sorted(lock.path.name for lock in plan.lock_writes if lock.path in theirs)
+    if writes:
+        lines.append(f"  lock: {', '.join(writes)} will be written together")
+    return lines
+
+
+def group_document(group: GroupPlan) -> dict:
+    return {"name": group.name, "envs": list(group.envs), "in_common": dict(group.in_common)}
+
+
 def render_text(plan: Plan, colour: bool = False) -> str:
     lines = []
+    groups = {group.name: group for group in plan.solve_groups}
     for env in plan.entries:
+        group = solve_group_of(env)
+        if group in groups:
+            lines += [_paint(line, "dim", colour) if line.startswith("  ") else line
+                      for line in group_lines(plan, groups.pop(group))]
         if env.error:
             lines.append(f"{env_header(env)}: " + _paint(f"error: {env.error}", "red", colour))
         elif not env.actions:
@@ -64,7 +96,7 @@ def render_text(plan: Plan, colour: bool = False) -> str:
         for hook, package in env.startup_hooks:
             lines.append(_paint(f"  ! startup hook {hook} (from {package}): runs at every start of this env's Python",
                                 "yellow", colour))
-        if env.lock_write is not None:
+        if env.lock_write is not None and group is None:
             lines.append(_paint(f"  lock: {env.lock_write.path.name} will be written", "dim", colour))
     lines.append("")
     lines.append(summary_line(plan))
@@ -122,6 +154,7 @@ def plan_document(plan: Plan) -> dict:
     """The JSON plan without its `version` and `config` keys."""
     return {
         "envs": [env_document(env) for env in plan.entries],
+        "solve_groups": [group_document(group) for group in plan.solve_groups],
         "summary": plan.summary(),
         "changes_pending": plan.has_changes,
     }
@@ -144,7 +177,8 @@ def env_document(env: EnvPlan | EnvRemoval) -> dict:
     if env.lock_write is not None:
         actions.append({"action": "write-lock", "path": env.lock_write.path.name})
     return {
-        "name": env.name, "path": env.display_path, "python": env.python, "status": env_status(env),
+        "name": env.name, "path": env.display_path, "python": env.python, "solve_group": solve_group_of(env),
+        "status": env_status(env),
         "actions": actions,
         **({"error": env.error} if env.error else {}),
         **({"startup_hooks": [{"file": hook, "package": package} for hook, package in env.startup_hooks]}

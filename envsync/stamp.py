@@ -20,7 +20,7 @@ from pathlib import Path
 from .cache import cache_subdir, write_atomic
 from .config.paths import lock_path
 
-SCHEME = 2
+SCHEME = 3  # 3: env documents carry solve_group; solve groups recorded
 INPUT_VARIABLES = ("ENVSYNC_INDEX_URL", "ENVSYNC_EXTRA_INDEX_URLS")
 
 
@@ -28,8 +28,9 @@ INPUT_VARIABLES = ("ENVSYNC_INDEX_URL", "ENVSYNC_EXTRA_INDEX_URLS")
 StampedEnv = namedtuple("StampedEnv", "name path display_path python site_packages text document")
 StampedEnv.__doc__ = """An env as the last in-sync run saw it, with its line of the plan pre-rendered
 (`text`, and `document`, its entry in the JSON plan)."""
-Stamp = namedtuple("Stamp", "config envs closing summary")
-Stamp.__doc__ = """What a proven no-op prints: the selected envs, the plan's closing line and its JSON summary."""
+Stamp = namedtuple("Stamp", "config envs closing summary groups", defaults=((),))
+Stamp.__doc__ = """What a proven no-op prints: the selected envs, the plan's closing line and its JSON summary,
+and the solve groups of the selected envs (each {"name", "lines": its text, "document": its JSON})."""
 
 
 def _signature(path: str | Path) -> list[int] | None:
@@ -97,7 +98,7 @@ def _stamp_path(config_path: Path) -> Path:
 
 
 def record(config_path: Path, inputs: list, root: Path, envs: Iterable[StampedEnv], closing: str,
-           summary: dict) -> None:
+           summary: dict, groups: Sequence[dict] = ()) -> None:
     """Remember that every env in `envs` (the config's whole set) is in sync right now.
 
     `inputs` is `inputs_digest` taken before the config was read, so an edit made while
@@ -107,6 +108,7 @@ def record(config_path: Path, inputs: list, root: Path, envs: Iterable[StampedEn
         "scheme": SCHEME,
         "closing": closing,
         "summary": summary,
+        "groups": list(groups),
         "config": str(config_path),
         "inputs": inputs,
         "root": str(root),
@@ -153,4 +155,6 @@ def still_in_sync(config_path: Path, names: list[str]) -> Stamp | None:
         if entry["fingerprint"] != fingerprint(entry["path"], entry["site_packages"]):
             return None
     envs = [StampedEnv(**{key: entry[key] for key in StampedEnv._fields}) for entry in selected]
-    return Stamp(config_path, envs, document["closing"], document["summary"])
+    wanted = {env.document.get("solve_group") for env in envs}
+    groups = [group for group in document.get("groups", ()) if group["name"] in wanted]
+    return Stamp(config_path, envs, document["closing"], document["summary"], groups)

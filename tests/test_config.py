@@ -76,7 +76,8 @@ BAD = {
                                ["settings.extra-index-urls[0]", "ftp://"]),
     "empty path": ('[envs.a]\npath = ""\n', ["envs.a.path"]),
     "empty python": ('[envs.a]\npython = ""\n', ["envs.a.python"]),
-    "not yet supported key": ('[envs.a]\nsolve-group = "g"\n', ["envs.a.solve-group", "not supported yet"]),
+    "bad solve-group name": ('[envs.a]\nsolve-group = "a b"\n', ["envs.a.solve-group", "invalid group name"]),
+    "empty solve-group": ('[envs.a]\nsolve-group = ""\n', ["envs.a.solve-group"]),
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..model import EnvSpec
-from ..reconcile import Resolution, Session, desired_state, select_envs
+from ..reconcile import Resolution, Session, desired_states, select_envs
 
 
 def note_for(args) -> Callable[[str], None]:
@@ -29,8 +29,9 @@ def locked(session: Session, spec: EnvSpec, note: Callable[[str], None]) -> Reso
     the lock is missing or stale, so what a command shows is what the lock file says."""
     from ..resolve.lockfile import write_lock
 
-    resolution = desired_state(session, spec)
-    if resolution.lock_write is not None:
-        write_lock(resolution.lock_write)
-        note(f"wrote {resolution.lock_write.path.name}")
-    return resolution
+    states = desired_states(session, [spec])  # with the other envs of its solve group, if any
+    for resolution in states.values():
+        if resolution.lock_write is not None:
+            write_lock(resolution.lock_write)
+            note(f"wrote {resolution.lock_write.path.name}")
+    return states[spec.name]

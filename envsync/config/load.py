@@ -31,7 +31,7 @@ ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 # Names that would collide with envsync's own files in the env root or confuse the CLI.
 RESERVED_NAMES = frozenset({"envsync", "locks", "tmp"})
 CACHE_FORMAT = 3  # bump when the cached Config's shape changes
-NOT_YET_SUPPORTED = ("project", "solve-group")
+NOT_YET_SUPPORTED = ("project",)
 
 
 def load(path: Path) -> Config:
@@ -138,10 +138,19 @@ def _load(path: Path) -> Config:
             hashes=None if hashes is None else tuple(
                 (package, allowed, where) for package, (allowed, where) in sorted(hashes.items())),
             files=tuple((os.path.relpath(file, directory), digest) for file, digest in parsed.files),
+            solve_group=_solve_group(path, name, env.solve_group),
         ))
     _check_distinct_paths(path, envs)
     return Config(path=path, root=root, envs=tuple(envs), files=tuple(sorted(files.items())),
                   variables=tuple(sorted(variables.items())))
+
+
+def _solve_group(path: Path, env: str, group: str | None) -> str | None:
+    """The env's solve group, named like an env (it shows in plans and lock files); not inherited."""
+    if group is not None and not ENV_NAME.match(group):
+        raise ConfigError(f"{path.name}: envs.{env}.solve-group: invalid group name {group!r}",
+                          "name the group with letters, digits, - and _, e.g. solve-group = \"main\"")
+    return group
 
 
 def _read_requirement_files(path: Path, name: str, envs: dict[str, EnvModel]):

@@ -264,7 +264,8 @@ def render_lock(spec: EnvSpec, interpreter: Interpreter, pins: Mapping[Normalize
         requires_python=SpecifierSet(f"=={interpreter.short_version}.*"),
         created_by="envsync",
         packages=packages,
-        tool={"envsync": {"inputs": digest, "version": __version__, "env": spec.name}},
+        tool={"envsync": {"inputs": digest, "version": __version__, "env": spec.name,
+                          **({"solve-group": spec.solve_group} if spec.solve_group else {})}},
     )
     document.validate()
     return tomli_w.dumps(document.to_dict())
