@@ -56,6 +56,41 @@ def test_dependency_groups_come_from_pyproject(tmp_path: Path):
     assert names(config.envs[0].requirements) == ["pytest>=8", "ruff"]
 
 
+
+BAD_GROUPS = {
+    "a table, not a list": ('[dependency-groups.test]\na = 1\n', ["dependency-groups.test", "table, not a list"]),
+    "include of a missing group": ('[dependency-groups]\ntest = [{include-group = "lnt"}]\nlint = []\n',
+                                   ["dependency-groups.test[0]", "'lnt'", "'lint'"]),
+    "include cycle": ('[dependency-groups]\ntest = [{include-group = "lint"}]\nlint = [{include-group = "test"}]\n',
+                      ["dependency-groups.", "cycle test -> lint -> test"]),
+    "includes itself": ('[dependency-groups]\ntest = [{include-group = "Test"}]\n', ["cycle test -> test"]),
+    "a number among the strings": ('[dependency-groups]\ntest = ["rich", 3]\n', ["dependency-groups.test[1]", "3"]),
+    "a table with other keys": ('[dependency-groups]\ntest = [{include = "x"}]\n', ["dependency-groups.test[0]"]),
+    "an include that is not a string": ('[dependency-groups]\ntest = [{include-group = 1}]\n',
+                                        ["dependency-groups.test[0]"]),
+    "bad pep 508": ('[dependency-groups]\ntest = ["bad>>1"]\n', ["dependency-groups.test[0]", "PEP 508"]),
+    "not a table": ('dependency-groups = ["test"]\n', ["dependency-groups", "not a table"]),
+    "names that normalise alike": ('[dependency-groups]\ntest = []\nTEST = []\n', ["same group"]),
+}
+
+
+@pytest.mark.parametrize("pyproject,expected", list(BAD_GROUPS.values()), ids=list(BAD_GROUPS))
+def test_malformed_dependency_groups_are_config_errors(tmp_path: Path, pyproject: str, expected: list[str]):
+    (tmp_path / "pyproject.toml").write_text(pyproject)
+    with pytest.raises(ConfigError) as caught:
+        load(write_config(tmp_path, '[envs.t]\ngroups = ["test"]\n'))
+    message = str(caught.value)
+    assert message.startswith("pyproject.toml")
+    for fragment in expected:
+        assert fragment in message
+
+
+def test_group_names_ignore_case_and_separators(tmp_path: Path):
+    (tmp_path / "pyproject.toml").write_text(
+        '[dependency-groups]\nType_Check = ["mypy"]\ndev = [{include-group = "type-check"}, "mypy", "ruff"]\n')
+    config = load(write_config(tmp_path, '[envs.t]\ngroups = ["dev", "TYPE.CHECK"]\n'))
+    assert names(config.envs[0].requirements) == ["mypy", "ruff"]
+
 BAD = {
     "invalid toml names the line": ('[envs.a\ndependencies = []\n', ["invalid TOML", "line 1"]),
     "unknown key with suggestion": ('[envs.a]\npythn = "3.11"\n', ["envs.a.pythn", "unknown key", "'python'"]),

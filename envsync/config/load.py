@@ -185,26 +185,90 @@ def _inherited(name: str, envs: dict[str, EnvModel], key: str) -> list[str]:
 
 
 def _group_requirements(path: Path, env: str, groups: list[str]) -> list[Requirement]:
-    """PEP 735 dependency groups of the pyproject.toml beside envs.toml."""
+    """PEP 735 dependency groups of the pyproject.toml beside envs.toml, includes expanded.
+
+    Read here rather than by a library so that every malformed shape (a table where a
+    list belongs, an include of a missing group, a cycle, a number among the strings)
+    is a ConfigError naming pyproject.toml and the group, whatever packaging is installed.
+    """
     if not groups:
         return []
-    from packaging.dependency_groups import resolve_dependency_groups
-
     pyproject = path.parent / "pyproject.toml"
     if not pyproject.is_file():
         raise ConfigError(f"{path.name}: envs.{env}.groups: no pyproject.toml beside {path.name}",
                           "add [dependency-groups] to pyproject.toml or remove `groups`")
-    declared = _read_toml(pyproject).get("dependency-groups", {})
+    declared = _declared_groups(_read_toml(pyproject).get("dependency-groups", {}))
     for position, group in enumerate(groups):
-        if group not in declared:
-            close = difflib.get_close_matches(group, list(declared), n=1)
+        if _group_key(group) not in declared:
+            close = difflib.get_close_matches(group, [written for written, _ in declared.values()], n=1)
             hint = f"did you mean {close[0]!r}?" if close else "declare it under [dependency-groups] in pyproject.toml"
             raise ConfigError(f"{path.name}: envs.{env}.groups[{position}]: unknown dependency group {group!r}", hint)
-    try:
-        texts = resolve_dependency_groups(declared, *groups)
-        return [Requirement(text) for text in texts]
-    except (ValueError, TypeError, InvalidRequirement) as exc:
-        raise ConfigError(f"pyproject.toml: [dependency-groups]: {exc}", "fix the group in pyproject.toml") from None
+    texts: list[str] = []
+    for group in groups:
+        texts += [text for text in _expand_group(declared, _group_key(group), ()) if text not in texts]
+    return [Requirement(text) for text in texts]
+
+
+GroupTable = dict[str, tuple[str, Any]]  # normalised name -> (name as written, value as written)
+
+
+def _group_key(name: str) -> str:
+    """Group names compare like project names: case, and runs of -_. , do not matter."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _declared_groups(table: Any) -> GroupTable:
+    if not isinstance(table, dict):
+        raise ConfigError(f"pyproject.toml: dependency-groups is a {_toml_type(table)}, not a table",
+                          "write it as [dependency-groups] with one list per group")
+    declared: GroupTable = {}
+    for name, value in table.items():
+        key = _group_key(name)
+        if key in declared:
+            raise ConfigError(f"pyproject.toml: dependency-groups.{declared[key][0]} and "
+                              f"dependency-groups.{name} are the same group (names ignore case and -_.)",
+                              "merge them into one group")
+        declared[key] = (name, value)
+    return declared
+
+
+def _expand_group(declared: GroupTable, key: str, trail: tuple[str, ...]) -> list[str]:
+    """The requirement strings of one group, its includes expanded in place, in order."""
+    name, value = declared[key]
+    where = f"pyproject.toml: dependency-groups.{name}"
+    if key in trail:
+        cycle = " -> ".join([declared[k][0] for k in trail[trail.index(key):]] + [name])
+        raise ConfigError(f"{where}: include-group cycle {cycle}", "remove one include-group in the cycle")
+    if not isinstance(value, list):
+        raise ConfigError(f"{where} is a {_toml_type(value)}, not a list",
+                          'write it as a list: name = ["pkg>=1", {include-group = "other"}]')
+    texts: list[str] = []
+    for position, item in enumerate(value):
+        if isinstance(item, str):
+            try:
+                Requirement(item)
+            except InvalidRequirement as exc:
+                reason = str(exc).splitlines()[0]
+                raise ConfigError(f"{where}[{position}]: {item!r} is not a valid PEP 508 requirement: {reason}",
+                                  "fix the requirement in pyproject.toml") from None
+            found = [item]
+        elif isinstance(item, dict) and list(item) == ["include-group"] and isinstance(item["include-group"], str):
+            included = item["include-group"]
+            if _group_key(included) not in declared:
+                close = difflib.get_close_matches(included, [written for written, _ in declared.values()], n=1)
+                raise ConfigError(f"{where}[{position}]: include-group {included!r} is not declared",
+                                  f"did you mean {close[0]!r}?" if close else "declare it under [dependency-groups]")
+            found = _expand_group(declared, _group_key(included), (*trail, key))
+        else:
+            raise ConfigError(f"{where}[{position}]: {item!r} is neither a requirement string "
+                              "nor an {include-group = \"name\"} table", "fix the entry in pyproject.toml")
+        texts += [text for text in found if text not in texts]
+    return texts
+
+
+def _toml_type(value: Any) -> str:
+    return {dict: "table", list: "list", str: "string", bool: "boolean", int: "integer",
+            float: "number"}.get(type(value), type(value).__name__)
 
 
 def _index_settings(settings: SettingsModel, path: Path) -> IndexSettings:
