@@ -254,7 +254,7 @@ SCENARIOS = {
         Scenario("memory", "5. Peak memory",
                  "Peak RSS (`getrusage(RUSAGE_CHILDREN).ru_maxrss` in a fresh child process per run: the largest "
                  "of the tool's process and the processes it waited for) of a warm apply into a fresh venv. "
-                 "Budget (SPEC §5): under 200 MB for a 150-package env. The ratio divides peak RSS.",
+                 "Budget: under 200 MB for a 150-package env. The ratio divides peak RSS.",
                  memory, metric="rss"),
     ]
 }

@@ -86,7 +86,7 @@ def select_envs(config: Config, names: Sequence[str]) -> list[EnvSpec]:
 
 
 class LockMode(enum.Enum):
-    """How `plan`/`apply` treat lock files (SPEC §2)."""
+    """How `plan`/`apply` treat lock files (the README's "Locks" under "How it behaves")."""
 
     AUTO = "auto"  # use a fresh lock; re-resolve a stale one, keeping its pins where they still fit
     LOCKED = "locked"  # a missing or stale lock is an error (CI)

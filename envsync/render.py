@@ -1,4 +1,4 @@
-"""Show a Plan to people (text, coloured on a terminal) and to programs (JSON, SPEC §2)."""
+"""Show a Plan to people (text, coloured on a terminal) and to programs (JSON, a stable schema)."""
 
 from __future__ import annotations
 
@@ -113,7 +113,7 @@ def render_json(plan: Plan, cwd: Path | None = None) -> str:
 
 
 def plan_document(plan: Plan) -> dict:
-    """The JSON plan without its `version` and `config` keys (SPEC §2)."""
+    """The JSON plan without its `version` and `config` keys: `watch` and tests reuse it."""
     return {
         "envs": [
             {

@@ -49,7 +49,7 @@ def load(path: Path) -> Config:
 
 
 def _has_credentials(config: Config) -> bool:
-    """Whether an index URL carries user:password: such a config is never written to the cache (SPEC §4)."""
+    """Whether an index URL carries user:password: such a config is never written to the cache: secrets stay out of files."""
     from urllib.parse import urlsplit
 
     urls = {url for env in config.envs for url in (env.index.index_url, *env.index.extra_index_urls) if url}

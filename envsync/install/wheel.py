@@ -1,4 +1,4 @@
-"""Open a wheel, refuse anything hostile (PEP 427 + SPEC §4), and unpack it once into the cache."""
+"""Open a wheel, refuse anything hostile (PEP 427 and the README's security rules), and unpack it once into the cache."""
 
 from __future__ import annotations
 
