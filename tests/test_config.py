@@ -164,3 +164,111 @@ def test_global_options_work_before_or_after_the_command(tmp_path: Path):
         result = run_envsync(*args, cwd=empty)
         assert result.returncode == 0, (args, result.stderr)
         assert "docs" in result.stdout
+
+
+# -- the config cache ----------------------------------------------------------------------------
+
+def cache_entries() -> list[Path]:
+    from envsync.cache import cache_dir
+
+    return sorted((cache_dir() / "configs").iterdir())
+
+
+class _OpensAFile:
+    """Unpickling this creates `marker`: proof that a cache entry's bytes were run as code."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+def test_a_pickle_planted_in_the_config_cache_is_never_run(tmp_path: Path):
+    import pickle
+
+    path = write_config(tmp_path / "project", '[envs.a]\ndependencies = ["rich"]\n')
+    load(path)
+    marker = tmp_path / "unpickled"
+    for entry in cache_entries():
+        entry.write_bytes(pickle.dumps(_OpensAFile(marker)))  # in place: owner and mode stay ours
+    assert names(load(path).envs[0].requirements) == ["rich"]
+    assert not marker.exists()
+
+
+def test_a_config_cache_entry_anyone_else_could_have_written_is_ignored(tmp_path: Path):
+    import json
+    import os
+
+    path = write_config(tmp_path / "project", '[envs.a]\ndependencies = ["rich"]\n')
+    load(path)
+    [entry] = cache_entries()
+    document = json.loads(entry.read_text())
+    document["envs"][0]["requirements"] = ["evil"]
+    entry.write_text(json.dumps(document))
+    assert names(load(path).envs[0].requirements) == ["evil"]  # our own entry is trusted: it is read
+    entry.chmod(0o644)
+    assert names(load(path).envs[0].requirements) == ["rich"]  # others could read or replace it
+    if os.getuid() == 0:  # only root can give a file away
+        entry.write_text(json.dumps(document))
+        entry.chmod(0o600)
+        os.chown(entry, 65534, 65534)
+        assert names(load(path).envs[0].requirements) == ["rich"]  # someone else's file
+
+
+def test_config_cache_entries_are_private(tmp_path: Path):
+    from envsync.cache import cache_dir
+
+    (cache_dir() / "configs").mkdir(mode=0o755, parents=True)
+    load(write_config(tmp_path, '[envs.a]\ndependencies = ["rich"]\n'))
+    [entry] = cache_entries()
+    assert entry.stat().st_mode & 0o777 == 0o600
+    assert entry.parent.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_cached_config_equals_a_validated_one_and_skips_validation(tmp_path: Path, monkeypatch):
+    import envsync.config.load as loader
+
+    (tmp_path / "pyproject.toml").write_text('[dependency-groups]\ntest = ["pytest>=8; python_version >= \'3.9\'"]\n')
+    path = write_config(tmp_path, """
+        [settings]
+        index-url = "http://127.0.0.1:1/simple/"
+        extra-index-urls = ["http://127.0.0.1:2/simple"]
+        find-links = ["wheels"]
+        prereleases = true
+        [envs.a]
+        dependencies = ["requests[socks]>=2.31,<3", "rich"]
+        groups = ["test"]
+        [envs.b]
+        python = "3.12"
+        path = "elsewhere/b"
+    """)
+    validated = load(path)
+
+    def refuse(path: Path):
+        raise AssertionError("validated again: the cache was not used")
+
+    monkeypatch.setattr(loader, "_load", refuse)
+    assert load(path) == validated
+
+
+def test_every_input_of_a_config_names_its_own_cache_entry(tmp_path: Path, monkeypatch):
+    import packaging
+
+    import envsync
+
+    path = write_config(tmp_path / "project", '[envs.a]\npath = "~/envs/a"\n')
+    monkeypatch.setenv("HOME", str(tmp_path / "one"))
+    assert load(path).envs[0].path == tmp_path / "one" / "envs" / "a"
+    monkeypatch.setenv("HOME", str(tmp_path / "two"))
+    assert load(path).envs[0].path == tmp_path / "two" / "envs" / "a"
+    monkeypatch.setenv("ENVSYNC_INDEX_URL", "http://mirror/simple")
+    assert load(path).envs[0].index.index_url == "http://mirror/simple"
+    assert len(cache_entries()) == 3
+    monkeypatch.setattr(packaging, "__version__", "0.0.1")
+    load(path)
+    monkeypatch.setattr(envsync, "__version__", "0.0.1")
+    load(path)
+    (tmp_path / "project" / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    load(path)
+    assert len(cache_entries()) == 6

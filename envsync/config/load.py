@@ -7,9 +7,7 @@ name the file, the key path (`envs.dev.dependencies[2]`) and the fix.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import os
-import pickle
 import re
 import tomllib
 from pathlib import Path
@@ -17,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from ..cache import cache_subdir, write_atomic
 from ..errors import ConfigError
 from ..model import Config, EnvSpec, IndexSettings
 from ..resolve.urls import redact
+from . import cached
 
 if TYPE_CHECKING:
     from .schema import EnvModel, SettingsModel
@@ -29,44 +27,28 @@ from .paths import CONFIG_NAME, find_config  # noqa: F401 - re-exported for call
 ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 # Names that would collide with envsync's own files in the env root or confuse the CLI.
 RESERVED_NAMES = frozenset({"envsync", "locks", "tmp"})
-CACHE_FORMAT = 2  # bump when the cached Config's shape changes
 NOT_YET_SUPPORTED = ("project", "requirements", "constraints", "solve-group")
 
 
 def load(path: Path) -> Config:
     """The validated, flattened config at `path`; from the cache when its inputs are unchanged."""
-    key = _cache_key(path)
-    cached = cache_subdir("configs") / f"{key}.pickle"
-    try:
-        with open(cached, "rb") as handle:
-            return pickle.load(handle)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
-        pass
-    config = _load(path)
-    if not _has_credentials(config):
-        write_atomic(cached, pickle.dumps(config))
+    entry = cached.entry_for(path)
+    config = cached.read(entry)
+    if config is None:
+        config = _load(path)
+        # Not kept when the files changed while loading (the entry would be named for the old
+        # bytes), nor when an index URL carries user:password, which must stay out of files.
+        if not _has_credentials(config) and cached.entry_for(path) == entry:
+            cached.write(entry, config)
     return config
 
 
 def _has_credentials(config: Config) -> bool:
-    """Whether an index URL carries user:password: such a config is never written to the cache: secrets stay out of files."""
+    """Whether an index URL carries user:password."""
     from urllib.parse import urlsplit
 
     urls = {url for env in config.envs for url in (env.index.index_url, *env.index.extra_index_urls) if url}
     return any("@" in urlsplit(url).netloc for url in urls)
-
-
-def _cache_key(path: Path) -> str:
-    """Everything a loaded Config depends on: both files' bytes, the overriding variables, our version."""
-    digest = hashlib.sha256(f"{_version()}\0{CACHE_FORMAT}\0{path}\0".encode())
-    for source in (path, path.parent / "pyproject.toml"):
-        try:
-            digest.update(source.read_bytes())
-        except OSError:
-            digest.update(b"\0absent\0")
-    for name in ("ENVSYNC_INDEX_URL", "ENVSYNC_EXTRA_INDEX_URLS"):
-        digest.update(f"\0{name}={os.environ.get(name)}".encode())
-    return digest.hexdigest()[:40]
 
 
 def _load(path: Path) -> Config:
