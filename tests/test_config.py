@@ -216,6 +216,21 @@ def test_a_config_cache_entry_anyone_else_could_have_written_is_ignored(tmp_path
         assert names(load(path).envs[0].requirements) == ["rich"]  # someone else's file
 
 
+
+def test_a_config_cache_entry_that_is_a_folder_or_a_link_is_ignored(tmp_path: Path):
+    path = write_config(tmp_path / "project", '[envs.a]\ndependencies = ["rich"]\n')
+    load(path)
+    [entry] = cache_entries()
+    entry.unlink()
+    entry.mkdir(mode=0o700)
+    assert names(load(path).envs[0].requirements) == ["rich"]
+    entry.rmdir()
+    other = tmp_path / "elsewhere.json"
+    other.write_text("{}")
+    other.chmod(0o600)
+    entry.symlink_to(other)
+    assert names(load(path).envs[0].requirements) == ["rich"]
+
 def test_config_cache_entries_are_private(tmp_path: Path):
     from envsync.cache import cache_dir
 

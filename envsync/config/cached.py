@@ -65,14 +65,13 @@ def key(config_path: Path) -> str:
 def read(entry: Path) -> Config | None:
     """The Config kept at `entry`, or None when there is none this user alone could have written."""
     try:
-        fd = os.open(entry, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
+        with open(os.open(entry, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)), "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if info.st_uid != os.getuid() or info.st_mode & 0o077:
+                return None
+            data = handle.read()
+    except OSError:  # none, a link, a folder, unreadable: validate again
         return None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if info.st_uid != os.getuid() or info.st_mode & 0o077:
-            return None
-        data = handle.read()
     try:
         return decode(json.loads(data))
     except (ValueError, KeyError, TypeError, AttributeError):  # InvalidRequirement is a ValueError
