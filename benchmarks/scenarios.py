@@ -362,7 +362,7 @@ SCENARIOS = {
         Scenario("memory", "5. Peak memory",
                  "Peak RSS (`getrusage(RUSAGE_CHILDREN).ru_maxrss` in a fresh child process per run: the largest "
                  "of the tool's process and the processes it waited for) of a warm apply into a fresh venv. "
-                 "Budget (SPEC §5): under 200 MB for a 150-package env. The ratio divides peak RSS.",
+                 "Budget: under 200 MB for a 150-package env. The ratio divides peak RSS.",
                  memory, metric="rss"),
         Scenario("watch", "6. Watch round trip",
                  "From saving a config that adds one package already in the cache to the env being in sync. "

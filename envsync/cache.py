@@ -34,7 +34,7 @@ def cache_subdir(name: str) -> Path:
     return path
 
 
-def write_atomic(target: Path, data: bytes) -> None:
+def write_atomic(target: Path, data: bytes, mode: int = 0o644) -> None:
     """Write `data` to `target` through a temp file in the same folder and a rename."""
     import tempfile  # not at module level: the no-op path never writes
 
@@ -43,7 +43,7 @@ def write_atomic(target: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; cached and lock files are meant to be shared
+        os.chmod(tmp, mode)  # mkstemp makes 0600; cached and lock files are meant to be shared
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -20,7 +20,7 @@ EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but usage errors exit 1 with a one-paragraph message, as SPEC §2 asks."""
+    """argparse, but usage errors exit 1 with a one-paragraph message, as the README's exit codes promise."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(EXIT_ERROR, f"envsync: error: {message}\n  hint: run `{self.prog} --help`\n")

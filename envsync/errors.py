@@ -101,7 +101,7 @@ def from_os_error(exc: OSError, path: object) -> EnvsyncError:
 
     Called at the apply boundary (install/* raises plain OSError). `path` is what was being
     changed (the env); the file the OS complained about, when it says, is named too. The
-    env may be half changed: the hint says the next `apply` repairs it, which SPEC §4 promises.
+    env may be half changed: the hint says the next `apply` repairs it, as the README guarantees.
     """
     what, fix = _DISK_ERRORS.get(exc.errno or 0, (exc.strerror or type(exc).__name__, "fix the cause"))
     culprit = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(path) else ""

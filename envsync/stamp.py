@@ -18,10 +18,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from .cache import cache_subdir, write_atomic
+from .config.inputs import OVERRIDE_VARIABLES, config_files
 from .config.paths import lock_path
 
 SCHEME = 3  # 3: env documents carry solve_group; solve groups recorded
-INPUT_VARIABLES = ("ENVSYNC_INDEX_URL", "ENVSYNC_EXTRA_INDEX_URLS")
 
 
 # Named tuples, not dataclasses: importing dataclasses would cost this path more than it saves.
@@ -52,10 +52,10 @@ def inputs_digest(config_path: Path, extra_files: Sequence[str] = (), extra_vari
     import sys
 
     pyenv = os.path.join(os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv"), "versions")
-    files = [_signature(config_path), _signature(config_path.parent / "pyproject.toml"), _signature(pyenv),
-             sys.executable, os.environ.get("PATH", ""), *(_signature(path) for path in extra_files)]
+    files = [*(_signature(path) for path in config_files(config_path)), _signature(pyenv),
+             sys.executable, os.environ.get("PATH", ""), os.environ.get("HOME", ""), *(_signature(path) for path in extra_files)]
     extras = [[*extra_files], [*extra_variables]] if extra_files or extra_variables else []
-    values = [os.environ.get(name, "") for name in (*INPUT_VARIABLES, *extra_variables)]
+    values = [os.environ.get(name, "") for name in (*OVERRIDE_VARIABLES, *extra_variables)]
     if not any(values):
         return [files, "", *extras]
     import hashlib  # only when set: hashed, not stored, since these URLs may carry credentials
@@ -69,7 +69,7 @@ def extend_inputs(before: list, config) -> list | None:
     None when anything changed since it was read: no stamp can be trusted from this run."""
     if not config.files and not config.variables:
         return before
-    from .config.load import other_inputs_unchanged
+    from .config.inputs import other_inputs_unchanged
 
     after = inputs_digest(config.path, [path for path, _ in config.files], [name for name, _ in config.variables])
     if after[0][:len(before[0])] != before[0] or not other_inputs_unchanged(config):

@@ -1,4 +1,4 @@
-"""Network faults against a real HTTP index: timeouts, retries, truncation, refusals (SPEC §4).
+"""Network faults against a real HTTP index: timeouts, retries, truncation, refusals.
 
 Each test drives envsync's IndexClient (or the CLI) against LocalIndex on 127.0.0.1 with
 one of its failure toggles, and checks both the outcome and what the server saw: how

@@ -107,8 +107,12 @@ documents = st.one_of(
     st.text(max_size=200),
     st.binary(max_size=100).map(lambda raw: raw.decode("latin-1")),
 )
+GROUP_NAMES = ["test", "base", "dev", "Test", "de_v"]
+group_entries = st.one_of(st.sampled_from(["rich", "bad>>1", "x; python_version >= '3.9'"]),
+                          st.fixed_dictionaries({"include-group": st.sampled_from(GROUP_NAMES)}), values)
 pyprojects = st.none() | st.fixed_dictionaries({"dependency-groups": st.dictionaries(
-    st.sampled_from(["test", "base", "dev"]) | st.text(max_size=5), values, max_size=3)}).map(tomli_w.dumps)
+    st.sampled_from(GROUP_NAMES) | st.text(max_size=5), mostly(st.lists(group_entries, max_size=3)), max_size=3,
+)}).map(tomli_w.dumps)
 
 
 @SETTINGS
@@ -122,6 +126,19 @@ def test_any_document_loads_or_is_a_config_error(text: str, pyproject: str | Non
         with contextlib.suppress(EnvsyncError):  # anything else fails the test
             load(path)
 
+
+
+@SETTINGS
+@given(groups=st.lists(st.sampled_from(GROUP_NAMES), min_size=1, max_size=2), pyproject=pyprojects)
+def test_any_dependency_groups_load_or_are_a_config_error(groups: list[str], pyproject: str | None):
+    """A valid envs.toml asking for groups, beside any pyproject.toml: the groups code is always reached."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "envs.toml"
+        path.write_text(tomli_w.dumps({"envs": {"dev": {"groups": groups}}}), encoding="utf-8")
+        if pyproject is not None:
+            (Path(folder) / "pyproject.toml").write_text(pyproject, encoding="utf-8")
+        with contextlib.suppress(EnvsyncError):  # anything else fails the test
+            load(path)
 
 @pytest.mark.parametrize("key,value,shown", [
     ("envs.dev.path", "~nobody-here/dev", "~nobody-here"),  # pathlib raised RuntimeError

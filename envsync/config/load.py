@@ -7,9 +7,7 @@ name the file, the key path (`envs.dev.dependencies[2]`) and the fix.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import os
-import pickle
 import re
 import tomllib
 from pathlib import Path
@@ -17,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from ..cache import cache_subdir, write_atomic
 from ..errors import ConfigError
 from ..model import Config, EnvSpec, IndexSettings
 from ..resolve.urls import redact, strip_credentials
+from . import cached
+from .inputs import digest_of_variable, other_inputs_unchanged
 
 if TYPE_CHECKING:
     from .schema import EnvModel, SettingsModel
@@ -30,65 +29,29 @@ PACKAGE_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNOR
 ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 # Names that would collide with envsync's own files in the env root or confuse the CLI.
 RESERVED_NAMES = frozenset({"envsync", "locks", "tmp"})
-CACHE_FORMAT = 3  # bump when the cached Config's shape changes
 NOT_YET_SUPPORTED = ("project",)
 
 
 def load(path: Path) -> Config:
     """The validated, flattened config at `path`; from the cache when its inputs are unchanged."""
-    key = _cache_key(path)
-    cached = cache_subdir("configs") / f"{key}.pickle"
-    try:
-        with open(cached, "rb") as handle:
-            config = pickle.load(handle)
-        if other_inputs_unchanged(config):
-            return config
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
-        pass
+    entry = cached.entry_for(path)
+    config = cached.read(entry)
+    if config is not None and other_inputs_unchanged(config):
+        return config
     config = _load(path)
-    if not _has_credentials(config):
-        write_atomic(cached, pickle.dumps(config))
+    # Not kept when the files changed while loading (the entry would be named for the old
+    # bytes), nor when an index URL carries user:password, which must stay out of files.
+    if not _has_credentials(config) and cached.entry_for(path) == entry:
+        cached.write(entry, config)
     return config
 
 
-def other_inputs_unchanged(config: Config) -> bool:
-    """Whether the requirements files and ${VAR}s a cached config was read from are as they were."""
-    for name, digest in config.variables:
-        if _digest_of_variable(name) != digest:
-            return False
-    for path, digest in config.files:
-        try:
-            if hashlib.sha256(Path(path).read_bytes()).hexdigest() != digest:
-                return False
-        except OSError:
-            return False
-    return True
-
-
-def _digest_of_variable(name: str) -> str:
-    value = os.environ.get(name)
-    return "unset" if value is None else hashlib.sha256(value.encode()).hexdigest()
-
-
 def _has_credentials(config: Config) -> bool:
-    """Whether an index URL carries user:password: such a config is never written to the cache (SPEC §4)."""
+    """Whether an index URL carries user:password."""
     from urllib.parse import urlsplit
 
     urls = {url for env in config.envs for url in (env.index.index_url, *env.index.extra_index_urls) if url}
     return any("@" in urlsplit(url).netloc for url in urls)
-
-
-def _cache_key(path: Path) -> str:
-    """Everything a loaded Config depends on: both files' bytes, the overriding variables, our version."""
-    digest = hashlib.sha256(f"{_version()}\0{CACHE_FORMAT}\0{path}\0".encode())
-    for source in (path, path.parent / "pyproject.toml"):
-        try:
-            digest.update(source.read_bytes())
-        except OSError:
-            digest.update(b"\0absent\0")
-    for name in ("ENVSYNC_INDEX_URL", "ENVSYNC_EXTRA_INDEX_URLS"):
-        digest.update(f"\0{name}={os.environ.get(name)}".encode())
-    return digest.hexdigest()[:40]
 
 
 def _load(path: Path) -> Config:
@@ -123,7 +86,7 @@ def _load(path: Path) -> Config:
         parsed = _read_requirement_files(path, name, model.envs)
         requirements += [line.requirement for line in parsed.requirements]
         files.update((str(file), digest) for file, digest in parsed.files)
-        variables.update((variable, _digest_of_variable(variable)) for variable in parsed.variables)
+        variables.update((variable, digest_of_variable(variable)) for variable in parsed.variables)
         hashes = parsed.hashes() if parsed.require_hashes else None
         written_path = env.path if env.path is not None else f"{model.settings.root}/{name}"
         where = f"{path.name}: " + (f"envs.{name}.path" if env.path is not None else "settings.root")
@@ -265,26 +228,90 @@ def _inherited(name: str, envs: dict[str, EnvModel], key: str) -> list[str]:
 
 
 def _group_requirements(path: Path, env: str, groups: list[str]) -> list[Requirement]:
-    """PEP 735 dependency groups of the pyproject.toml beside envs.toml."""
+    """PEP 735 dependency groups of the pyproject.toml beside envs.toml, includes expanded.
+
+    Read here rather than by a library so that every malformed shape (a table where a
+    list belongs, an include of a missing group, a cycle, a number among the strings)
+    is a ConfigError naming pyproject.toml and the group, whatever packaging is installed.
+    """
     if not groups:
         return []
-    from packaging.dependency_groups import resolve_dependency_groups
-
     pyproject = path.parent / "pyproject.toml"
     if not pyproject.is_file():
         raise ConfigError(f"{path.name}: envs.{env}.groups: no pyproject.toml beside {path.name}",
                           "add [dependency-groups] to pyproject.toml or remove `groups`")
-    declared = _read_toml(pyproject).get("dependency-groups", {})
+    declared = _declared_groups(_read_toml(pyproject).get("dependency-groups", {}))
     for position, group in enumerate(groups):
-        if group not in declared:
-            close = difflib.get_close_matches(group, list(declared), n=1)
+        if _group_key(group) not in declared:
+            close = difflib.get_close_matches(group, [written for written, _ in declared.values()], n=1)
             hint = f"did you mean {close[0]!r}?" if close else "declare it under [dependency-groups] in pyproject.toml"
             raise ConfigError(f"{path.name}: envs.{env}.groups[{position}]: unknown dependency group {group!r}", hint)
-    try:
-        texts = resolve_dependency_groups(declared, *groups)
-        return [Requirement(text) for text in texts]
-    except (ValueError, TypeError, InvalidRequirement) as exc:
-        raise ConfigError(f"pyproject.toml: [dependency-groups]: {exc}", "fix the group in pyproject.toml") from None
+    texts: list[str] = []
+    for group in groups:
+        texts += [text for text in _expand_group(declared, _group_key(group), ()) if text not in texts]
+    return [Requirement(text) for text in texts]
+
+
+GroupTable = dict[str, tuple[str, Any]]  # normalised name -> (name as written, value as written)
+
+
+def _group_key(name: str) -> str:
+    """Group names compare like project names: case, and runs of -_. , do not matter."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _declared_groups(table: Any) -> GroupTable:
+    if not isinstance(table, dict):
+        raise ConfigError(f"pyproject.toml: dependency-groups is a {_toml_type(table)}, not a table",
+                          "write it as [dependency-groups] with one list per group")
+    declared: GroupTable = {}
+    for name, value in table.items():
+        key = _group_key(name)
+        if key in declared:
+            raise ConfigError(f"pyproject.toml: dependency-groups.{declared[key][0]} and "
+                              f"dependency-groups.{name} are the same group (names ignore case and -_.)",
+                              "merge them into one group")
+        declared[key] = (name, value)
+    return declared
+
+
+def _expand_group(declared: GroupTable, key: str, trail: tuple[str, ...]) -> list[str]:
+    """The requirement strings of one group, its includes expanded in place, in order."""
+    name, value = declared[key]
+    where = f"pyproject.toml: dependency-groups.{name}"
+    if key in trail:
+        cycle = " -> ".join([declared[k][0] for k in trail[trail.index(key):]] + [name])
+        raise ConfigError(f"{where}: include-group cycle {cycle}", "remove one include-group in the cycle")
+    if not isinstance(value, list):
+        raise ConfigError(f"{where} is a {_toml_type(value)}, not a list",
+                          'write it as a list: name = ["pkg>=1", {include-group = "other"}]')
+    texts: list[str] = []
+    for position, item in enumerate(value):
+        if isinstance(item, str):
+            try:
+                Requirement(item)
+            except InvalidRequirement as exc:
+                reason = str(exc).splitlines()[0]
+                raise ConfigError(f"{where}[{position}]: {item!r} is not a valid PEP 508 requirement: {reason}",
+                                  "fix the requirement in pyproject.toml") from None
+            found = [item]
+        elif isinstance(item, dict) and list(item) == ["include-group"] and isinstance(item["include-group"], str):
+            included = item["include-group"]
+            if _group_key(included) not in declared:
+                close = difflib.get_close_matches(included, [written for written, _ in declared.values()], n=1)
+                raise ConfigError(f"{where}[{position}]: include-group {included!r} is not declared",
+                                  f"did you mean {close[0]!r}?" if close else "declare it under [dependency-groups]")
+            found = _expand_group(declared, _group_key(included), (*trail, key))
+        else:
+            raise ConfigError(f"{where}[{position}]: {item!r} is neither a requirement string "
+                              "nor an {include-group = \"name\"} table", "fix the entry in pyproject.toml")
+        texts += [text for text in found if text not in texts]
+    return texts
+
+
+def _toml_type(value: Any) -> str:
+    return {dict: "table", list: "list", str: "string", bool: "boolean", int: "integer",
+            float: "number"}.get(type(value), type(value).__name__)
 
 
 def _index_settings(settings: SettingsModel, path: Path) -> IndexSettings:

@@ -1,6 +1,6 @@
 """Find the config file: `--config`, else the nearest envs.toml here or in a parent folder.
 
-Kept apart from config.py so the no-op path can find the file without importing pydantic.
+Kept apart from load.py so the no-op path can find the file without importing pydantic.
 """
 
 from __future__ import annotations

@@ -1,0 +1,45 @@
+"""What a config's meaning depends on besides its own text: one list for the config cache and the
+no-op stamp, so neither can miss an input the other knows about.
+
+Stdlib only: the no-op path imports this.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..model import Config
+
+# Replace index-url and extra-index-urls (CI mirrors).
+OVERRIDE_VARIABLES = ("ENVSYNC_INDEX_URL", "ENVSYNC_EXTRA_INDEX_URLS")
+# Read while loading any config: the overrides, and HOME for every `~` in a path.
+CONFIG_VARIABLES = (*OVERRIDE_VARIABLES, "HOME")
+
+
+def config_files(config_path: Path) -> tuple[Path, Path]:
+    """The files every config is read from: envs.toml and the pyproject.toml beside it (groups)."""
+    return config_path, config_path.parent / "pyproject.toml"
+
+
+def digest_of_variable(name: str) -> str:
+    """A variable's value as a digest (values may carry credentials, so they are never stored)."""
+    value = os.environ.get(name)
+    return "unset" if value is None else hashlib.sha256(value.encode()).hexdigest()
+
+
+def other_inputs_unchanged(config: Config) -> bool:
+    """Whether the requirements files and ${VAR}s `config` was read from are as they were then."""
+    for name, digest in config.variables:
+        if digest_of_variable(name) != digest:
+            return False
+    for path, digest in config.files:
+        try:
+            if hashlib.sha256(Path(path).read_bytes()).hexdigest() != digest:
+                return False
+        except OSError:
+            return False
+    return True
