@@ -19,7 +19,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from ..cache import cache_subdir, write_atomic
 from ..errors import ConfigError
-from ..model import Config, EnvSpec, IndexSettings
+from ..model import Config, EnvSpec, IndexSettings, ProjectSpec
 from ..resolve.urls import redact, strip_credentials
 
 if TYPE_CHECKING:
@@ -30,8 +30,8 @@ PACKAGE_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNOR
 ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 # Names that would collide with envsync's own files in the env root or confuse the CLI.
 RESERVED_NAMES = frozenset({"envsync", "locks", "tmp"})
-CACHE_FORMAT = 3  # bump when the cached Config's shape changes
-NOT_YET_SUPPORTED = ("project", "solve-group")
+CACHE_FORMAT = 4  # bump when the cached Config's shape changes
+NOT_YET_SUPPORTED = ("solve-group",)
 
 
 def load(path: Path) -> Config:
@@ -125,6 +125,9 @@ def _load(path: Path) -> Config:
         files.update((str(file), digest) for file, digest in parsed.files)
         variables.update((variable, _digest_of_variable(variable)) for variable in parsed.variables)
         hashes = parsed.hashes() if parsed.require_hashes else None
+        project = _project(path, name, model)
+        if project is not None and project.path != directory:
+            files.update(_project_files(project.path))
         written_path = env.path if env.path is not None else f"{model.settings.root}/{name}"
         where = f"{path.name}: " + (f"envs.{name}.path" if env.path is not None else "settings.root")
         envs.append(EnvSpec(
@@ -138,10 +141,60 @@ def _load(path: Path) -> Config:
             hashes=None if hashes is None else tuple(
                 (package, allowed, where) for package, (allowed, where) in sorted(hashes.items())),
             files=tuple((os.path.relpath(file, directory), digest) for file, digest in parsed.files),
+            project=project,
+            seed=tuple(_seed(name, model)),
         ))
     _check_distinct_paths(path, envs)
     return Config(path=path, root=root, envs=tuple(envs), files=tuple(sorted(files.items())),
                   variables=tuple(sorted(variables.items())))
+
+
+def _project(path: Path, name: str, model) -> ProjectSpec | None:
+    """The env's `project` (its own, else the first env it inherits from that has one, else
+    [settings]), with its folder checked to hold a Python project."""
+    def find(env_name: str, trail: tuple[str, ...]):
+        env = model.envs[env_name]
+        if env.project is not None:
+            return env.project, f"envs.{env_name}.project"
+        for parent in env.inherits:
+            if parent not in trail:
+                found = find(parent, (*trail, parent))
+                if found:
+                    return found
+        return None
+
+    found = find(name, (name,))
+    if found is None and model.settings.project is not None:
+        found = model.settings.project, "settings.project"
+    if found is None:
+        return None
+    declared, key = found
+    where = f"{path.name}: {key}"
+    folder = _resolve_path(path.parent, declared.path, f"{where}.path")
+    if not (folder / "pyproject.toml").is_file() and not (folder / "setup.py").is_file():
+        raise ConfigError(f"{where}.path: {declared.path!r} is not a Python project folder "
+                          f"(no pyproject.toml or setup.py in {folder})",
+                          "point it at the folder that holds the project's pyproject.toml")
+    from packaging.utils import canonicalize_name
+
+    return ProjectSpec(path=folder, display_path=declared.path, editable=declared.editable,
+                       extras=tuple(dict.fromkeys(canonicalize_name(extra) for extra in declared.extras)))
+
+
+def _project_files(folder: Path) -> dict[str, str]:
+    """A project elsewhere than beside envs.toml: its build files, watched like requirements files."""
+    found = {}
+    for name in ("pyproject.toml", "setup.py", "setup.cfg"):
+        try:
+            found[str(folder / name)] = hashlib.sha256((folder / name).read_bytes()).hexdigest()
+        except OSError:
+            continue
+    return found
+
+
+def _seed(name: str, model) -> list[str]:
+    own = model.envs[name].seed
+    return list(own if own is not None else model.settings.seed)
 
 
 def _read_requirement_files(path: Path, name: str, envs: dict[str, EnvModel]):

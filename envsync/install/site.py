@@ -76,9 +76,12 @@ class _Op:
 # --- install ---------------------------------------------------------------------------------
 
 
-def install_wheel(unpacked: UnpackedWheel, layout: SiteLayout, *, requested: bool = False) -> None:
-    """Put `unpacked` into the venv of `layout`; all or nothing (best effort on rollback)."""
-    ops = _plan(unpacked, layout, requested)
+def install_wheel(unpacked: UnpackedWheel, layout: SiteLayout, *, requested: bool = False,
+                  direct_url: bytes | None = None) -> None:
+    """Put `unpacked` into the venv of `layout`; all or nothing (best effort on rollback).
+
+    `direct_url` is the PEP 610 direct_url.json of a package not installed from an index."""
+    ops = _plan(unpacked, layout, requested, direct_url)
     record_path = os.path.join(layout.site_packages, unpacked.dist_info, "RECORD")
     _check_targets(ops, record_path, layout)
     created_files: list[str] = []
@@ -100,12 +103,12 @@ def install_wheel(unpacked: UnpackedWheel, layout: SiteLayout, *, requested: boo
         raise
 
 
-def _plan(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool) -> list[_Op]:
+def _plan(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool, direct_url: bytes | None = None) -> list[_Op]:
     ops: list[_Op] = []
     cache = str(unpacked.root)
     for entry in unpacked.record:
         folder, _, base = entry.path.rpartition("/")
-        if folder == unpacked.dist_info and base in _WRITTEN_BY_US:
+        if folder == unpacked.dist_info and (base in _WRITTEN_BY_US or (direct_url and base == "direct_url.json")):
             continue  # ours replace the wheel's
         dest, scheme = _destination(entry.path, unpacked, layout)
         source = os.path.join(cache, *entry.path.split("/"))
@@ -117,6 +120,8 @@ def _plan(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool) -> list[
     dist_info = os.path.join(layout.site_packages, unpacked.dist_info)
     if requested:
         ops.append(_Op(os.path.join(dist_info, "REQUESTED"), "REQUESTED", content=b""))
+    if direct_url is not None:
+        ops.append(_Op(os.path.join(dist_info, "direct_url.json"), "direct_url.json", content=direct_url))
     ops.append(_Op(os.path.join(dist_info, "INSTALLER"), "INSTALLER", content=b"envsync\n"))  # last: marks it complete
     return ops
 
