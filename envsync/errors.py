@@ -11,6 +11,7 @@
     ├── UnsafeWheel              a wheel that would write outside the env, or lies in RECORD
     ├── EnvPathError             an env path holds something that is not a venv
     ├── DiskError                the disk refused a write: full, read-only, no permission
+    ├── BuildFailed              a project's or sdist's build backend failed, or it is unsafe to unpack
     ├── LockError                a lock file is missing, stale (with --locked) or invalid
     └── GitError                 `plan --base`: no git repository, unknown ref, shallow clone
 
@@ -80,6 +81,10 @@ class EnvPathError(EnvsyncError):
 
 class LockError(EnvsyncError):
     """A lock file is missing, stale (under --locked) or not valid PEP 751."""
+
+
+class BuildFailed(EnvsyncError):
+    """A build backend failed on a project or sdist, or an sdist is unsafe to unpack."""
 
 
 class DiskError(EnvsyncError):

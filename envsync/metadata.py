@@ -22,3 +22,30 @@ def name_and_version(lines: Iterable[str]) -> tuple[str | None, str | None]:
         elif key == "version" and version is None:
             version = value.strip() or None
     return name, version
+
+
+def entry_points_digest(groups: dict[str, dict[str, str]]) -> str:
+    """A short digest of entry points (group -> name -> "module:attr"), the same whether they come
+    from pyproject.toml or an installed entry_points.txt: a change means the env must reinstall."""
+    import hashlib
+
+    rows = sorted((group.strip(), name.strip(), "".join(value.split()))
+                  for group, entries in groups.items() for name, value in entries.items())
+    return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
+
+
+def parse_entry_points(text: str) -> dict[str, dict[str, str]]:
+    """The groups of an entry_points.txt (INI syntax); unreadable lines are skipped."""
+    groups: dict[str, dict[str, str]] = {}
+    group = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            group = line[1:-1].strip()
+            groups.setdefault(group, {})
+        elif group is not None and "=" in line:
+            name, _, value = line.partition("=")
+            groups[group][name.strip()] = value.strip()
+    return groups

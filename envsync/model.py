@@ -53,6 +53,34 @@ class IndexSettings:
 
 
 @dataclass(frozen=True)
+class ProjectSpec:
+    """The project (a folder with a pyproject.toml) an env installs, editable unless told otherwise."""
+
+    path: Path  # absolute
+    display_path: str  # as written in the config
+    editable: bool = True
+    extras: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DirectSource:
+    """Where a package comes from when it is not an index's file: the three kinds of PEP 610.
+
+    `kind` is "directory" (a local project folder), "archive" (a wheel or sdist by URL or
+    path) or "vcs" (a git repository at a commit). The planner compares it with what an
+    installed package's direct_url.json says, to know when to reinstall.
+    """
+
+    kind: str
+    url: str  # file:///folder, https://host/x.whl, file:///x.tar.gz, or the repository URL (no "git+")
+    editable: bool = False
+    requested_revision: str | None = None  # vcs: as written after "@"
+    commit_id: str | None = None  # vcs: the commit the revision named when resolved
+    sha256: str | None = None  # archive: of the file
+    entry_points: str | None = None  # directory: digest of its declared entry points (a change reinstalls)
+
+
+@dataclass(frozen=True)
 class EnvSpec:
     """One env as the user declared it, with inheritance already flattened."""
 
@@ -71,6 +99,8 @@ class EnvSpec:
     files: tuple[tuple[str, str], ...] = ()
     # Envs naming the same solve group are resolved together: one version per shared package.
     solve_group: str | None = None
+    project: ProjectSpec | None = None  # the local project installed into the env, if any
+    seed: tuple[str, ...] = ()  # tools kept in the env though nothing requires them, e.g. ("pip",)
 
 
 @dataclass(frozen=True)
@@ -114,7 +144,8 @@ class Interpreter:
 
 @dataclass(frozen=True)
 class Artifact:
-    """One downloadable file of a project: a wheel (or an sdist, which we can't yet build)."""
+    """One file of a project: a wheel, or an sdist (built into a wheel when installed), or a direct
+    source (a project folder, a git checkout) that is built the same way."""
 
     filename: str
     url: str
@@ -138,6 +169,7 @@ class Pin:
     dependencies: tuple[NormalizedName, ...] = ()
     # (who, the requirement that pulled it in): who is "<root>" or a package name; for `tree`.
     reasons: tuple[tuple[str, str], ...] = ()
+    source: DirectSource | None = None  # not from an index: a project folder, an archive URL, a git commit
 
 
 @dataclass(frozen=True)
@@ -162,6 +194,10 @@ class Installed:
     # Only looked for when the survey verifies files (--refresh): paths as shown to people.
     missing_files: tuple[str, ...] = ()  # listed in RECORD, or a declared script, but not there
     changed_files: tuple[str, ...] = ()  # there, but not the size (or hash) RECORD gives
+    # From direct_url.json and entry_points.txt, read only for packages that have a direct_url.json:
+    editable: bool = False
+    source_id: str | None = None  # the vcs commit_id, or the archive's sha256
+    entry_points: str | None = None  # digest of its entry points (see envsync.metadata.entry_points_digest)
 
 
 class EnvKind(enum.Enum):

@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from .model import Action, ActionKind, Actual, Desired, EnvKind, EnvPlan, EnvRemoval, LockWrite
+from .model import Action, ActionKind, Actual, Desired, EnvKind, EnvPlan, EnvRemoval, Installed, LockWrite, Pin
 
 # Display and execution order of action kinds within one env.
 ORDER = {kind: rank for rank, kind in enumerate([
@@ -73,13 +73,33 @@ def package_actions(desired: Desired, actual: Actual) -> list[Action]:
         elif have.missing_files or have.changed_files:
             actions.append(Action(ActionKind.REINSTALL, name, have.version, pin.version,
                                   reason=damage_reason(have.missing_files, have.changed_files)))
-        elif have.direct_url is not None:
-            actions.append(Action(ActionKind.REINSTALL, name, have.version, pin.version,
-                                  reason="installed from another source"))
+        else:
+            reason = source_change(pin, have)
+            if reason:
+                actions.append(Action(ActionKind.REINSTALL, name, have.version, pin.version, reason=reason))
     for name, have in actual.installed.items():
         if name not in desired.pins:
             actions.append(Action(ActionKind.REMOVE, name, from_version=have.version))
     return actions
+
+
+def source_change(pin: Pin, have: Installed) -> str | None:
+    """Why an installed package of the right version must still be reinstalled: it came from
+    another place than the pin says, or (for a project folder) its entry points changed."""
+    source = pin.source
+    if source is None:
+        return "installed from another source" if have.direct_url is not None else None
+    if have.direct_url is None or have.direct_url.rstrip("/") != source.url.rstrip("/"):
+        return "installed from another source"
+    if have.editable != source.editable:
+        return "editable install -> regular install" if have.editable else "regular install -> editable install"
+    if source.kind == "vcs" and have.source_id != source.commit_id:
+        return f"commit {(have.source_id or '?')[:12]} -> {(source.commit_id or '?')[:12]}"
+    if source.kind == "archive" and source.sha256 and have.source_id != source.sha256:
+        return "the archive changed"
+    if source.kind == "directory" and source.entry_points is not None and have.entry_points != source.entry_points:
+        return "its entry points changed"
+    return None
 
 
 def plan_removals(config_path: Path, declared: Iterable[Path], found: Iterable[Actual]) -> tuple[EnvRemoval, ...]:

@@ -71,6 +71,12 @@ class Session:
             self._interpreters[request] = find_interpreter(request, self.config.directory)
         return self._interpreters[request]
 
+    def builder(self, spec: EnvSpec, interpreter: Interpreter):
+        """The builder of `spec`'s sources (project, sdists, direct references) for `interpreter`."""
+        from .build.pep517 import Builder
+
+        return Builder(interpreter, self.index(spec.index), prereleases=spec.index.prereleases)
+
     def close(self) -> None:
         for client in self._indexes.values():
             client.close()
@@ -133,10 +139,17 @@ def desired_state(session: Session, spec: EnvSpec, mode: LockMode = LockMode.AUT
     lock = read_lock(path)
     if mode is LockMode.FROZEN:
         return _frozen(spec, interpreter, path, lock)
-    digest = input_digest(spec, interpreter, config.directory)
+    local = {}
+    if spec.project is not None or any(r.url for r in spec.requirements):
+        from .resolve.direct import local_dists
+
+        local = local_dists(spec, config.directory, lambda: session.builder(spec, interpreter))
+    digest = input_digest(spec, interpreter, config.directory, local)
     upgrading = upgrade.everything or bool(upgrade.packages)
     if lock is not None and lock.is_fresh(digest, interpreter) and not upgrading:
-        return Resolution(Desired(spec, interpreter, check_hashes(spec, lock, pins_from_lock(lock, interpreter))), path, None)
+        pins = check_hashes(spec, lock, pins_from_lock(lock, interpreter))
+        pins.update((name, dist.pin()) for name, dist in local.items() if name in pins)
+        return Resolution(Desired(spec, interpreter, pins), path, None)
     if mode is LockMode.LOCKED:
         state = "does not exist" if lock is None else "is out of date with envs.toml"
         raise LockError(f"{path.name} {state} (env {spec.name}), and --locked forbids changing it",
@@ -144,7 +157,7 @@ def desired_state(session: Session, spec: EnvSpec, mode: LockMode = LockMode.AUT
     preferred = {}
     if lock is not None and lock.valid_for(interpreter) and not upgrade.everything:
         preferred = {name: v for name, v in lock.versions().items() if name not in upgrade.packages}
-    return _resolve(session, spec, interpreter, path, digest, preferred)
+    return _resolve(session, spec, interpreter, path, digest, preferred, local)
 
 
 def _frozen(spec: EnvSpec, interpreter: Interpreter, path: Path, lock) -> Resolution:
@@ -231,7 +244,7 @@ def _resolve_group(session: Session, group, interpreters: dict[str, Interpreter]
     from .group_conflicts import Tracer, explain_conflict
     from .resolve.lockfile import render_lock
     from .resolve.resolver import MARKER_ERRORS, resolve
-    from .solve_groups import env_pins, union_constraints, union_roots
+    from .solve_groups import env_pins, roots_of, union_constraints, union_roots
 
     first = group.members[0]
     interpreter = interpreters[first.name]
@@ -266,7 +279,7 @@ def _resolve_group(session: Session, group, interpreters: dict[str, Interpreter]
 
     states = {}
     for member in group.members:
-        own = env_pins(member.requirements, pins, requires, applies)
+        own = env_pins(roots_of(member), pins, requires, applies)
         text = render_lock(member, interpreters[member.name], own, digest, session.config.directory)
         path = paths[member.name]
         try:
@@ -279,14 +292,29 @@ def _resolve_group(session: Session, group, interpreters: dict[str, Interpreter]
 
 
 def _resolve(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Path, digest: str,
-             preferred: dict[NormalizedName, Version]) -> Resolution:
+             preferred: dict[NormalizedName, Version], local: dict) -> Resolution:
+    from packaging.requirements import Requirement
+
+    from .build.wheels import sdist_metadata
+    from .resolve.direct import project_requirement, remote_dists
     from .resolve.lockfile import render_lock
     from .resolve.resolver import resolve
 
     session.progress(f"resolving {spec.name} for Python {interpreter.version}")
-    pins = resolve(spec.requirements, interpreter, session.index(spec.index),
+    builder = session.builder(spec, interpreter)
+    direct = {**local, **remote_dists(spec, session.config.directory, lambda: builder, local)}
+    requirements = list(spec.requirements)
+    if spec.project is not None:
+        from packaging.utils import canonicalize_name
+
+        project = next(dist for dist in local.values() if dist.source.url == spec.project.path.as_uri())
+        requirements = [r for r in requirements if canonicalize_name(r.name) != project.name]
+        requirements.append(project_requirement(spec.project, project))
+    requirements += [Requirement(name) for name in spec.seed]
+    pins = resolve(requirements, interpreter, session.index(spec.index),
                    prereleases=spec.index.prereleases, preferred=preferred, constraints=spec.constraints,
-                   hashes=None if spec.hashes is None else {name: (ok, at) for name, ok, at in spec.hashes})
+                   hashes=None if spec.hashes is None else {name: (ok, at) for name, ok, at in spec.hashes},
+                   direct=direct, sdist_metadata=lambda artifact: sdist_metadata(artifact, builder))
     text = render_lock(spec, interpreter, pins, digest, session.config.directory)
     try:
         unchanged = path.read_text(encoding="utf-8") == text

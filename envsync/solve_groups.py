@@ -76,6 +76,11 @@ def check_group(config: Config, group: SolveGroup, interpreters: Mapping[str, In
                           "are resolved together, for one Python version and platform",
                           f"give the envs of solve group {group.name!r} ({names}) the same `python`, "
                           "or take one out of the group")
+    for member in group.members:
+        if member.project is not None or any(requirement.url for requirement in member.requirements):
+            raise ConfigError(f"{file}: env {member.name} of solve group {group.name!r} installs a local project "
+                              "or a direct reference (`name @ URL`); solve groups don't support those yet",
+                              f"take env {member.name} out of the group, or declare those packages by name")
     for member in group.members[1:]:
         if member.index != first.index:
             raise ConfigError(f"{file}: envs {first.name} and {member.name} of solve group {group.name!r} "
@@ -105,11 +110,18 @@ class Roots:
         return self.envs_of.get(id(requirement), ())
 
 
+def roots_of(member: EnvSpec) -> tuple[Requirement, ...]:
+    """What an env asks for itself: its requirements, and the tools it seeds (`seed = ["pip"]`)."""
+    from packaging.requirements import Requirement
+
+    return (*member.requirements, *(Requirement(name) for name in member.seed))
+
+
 def union_roots(group: SolveGroup) -> Roots:
     by_text: dict[str, Requirement] = {}
     envs: dict[str, list[str]] = {}
     for member in group.members:
-        for requirement in member.requirements:
+        for requirement in roots_of(member):
             text = str(requirement)
             by_text.setdefault(text, requirement)
             if member.name not in envs.setdefault(text, []):

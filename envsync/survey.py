@@ -107,12 +107,16 @@ def _read_dist_info(folder: Path) -> Installed | None:
     name, version = _name_and_version(folder)
     if name is None or version is None:
         return None
+    direct = _direct_url(folder)
     return Installed(
         name=canonicalize_name(name),
         version=version,
         dist_info=folder,
         installer=_read_text(folder / "INSTALLER"),
-        direct_url=_direct_url(folder),
+        direct_url=direct[0] if direct else None,
+        editable=direct[1] if direct else False,
+        source_id=direct[2] if direct else None,
+        entry_points=_entry_points(folder) if direct else None,
         # Every installer writes RECORD and INSTALLER; envsync writes INSTALLER last and
         # removes it first, so a dist-info without both is a half-done install or uninstall.
         intact=(folder / "RECORD").is_file() and (folder / "INSTALLER").is_file(),
@@ -137,13 +141,24 @@ def _read_text(path: Path) -> str | None:
         return None
 
 
-def _direct_url(folder: Path) -> str | None:
+def _direct_url(folder: Path) -> tuple[str, bool, str | None] | None:
+    """(url, editable, commit id or archive sha256) from a PEP 610 direct_url.json, if any."""
     text = _read_text(folder / "direct_url.json")
     if not text:
         return None
     try:
-        return str(json.loads(text).get("url")) or None
-    except (ValueError, AttributeError):
+        document = json.loads(text)
+        url = str(document.get("url") or "")
+        if not url:
+            return None
+        editable = bool((document.get("dir_info") or {}).get("editable", False))
+        source_id = (document.get("vcs_info") or {}).get("commit_id")
+        archive = document.get("archive_info") or {}
+        if source_id is None and archive:
+            hashes = archive.get("hashes") or {}
+            source_id = hashes.get("sha256") or str(archive.get("hash", "")).removeprefix("sha256=") or None
+        return url, editable, str(source_id) if source_id else None
+    except (ValueError, AttributeError, TypeError):
         return None
 
 
@@ -229,3 +244,9 @@ def _declared_scripts(dist_info: Path) -> list[str]:
             if name and "/" not in name and not name.startswith("."):
                 scripts.append(name)
     return scripts
+
+
+def _entry_points(folder: Path) -> str:
+    from .metadata import entry_points_digest, parse_entry_points
+
+    return entry_points_digest(parse_entry_points(_read_text(folder / "entry_points.txt") or ""))

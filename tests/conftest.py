@@ -45,3 +45,23 @@ def clients() -> Iterator[list]:
     yield made
     for client in made:
         client.close()
+
+
+@pytest.fixture(scope="session")
+def backend_wheels() -> list[Path]:
+    """setuptools, hatchling and their dependencies as wheels (see tests/backends.py)."""
+    from backends import backend_wheels as find
+
+    wheels = find()
+    if wheels is None:
+        pytest.skip("the build backends' wheels could not be downloaded with pip")
+    return wheels
+
+
+@pytest.fixture
+def build_index(index: LocalIndex, backend_wheels: list[Path]) -> LocalIndex:
+    """The local index, with the build backends' wheels on it."""
+    from backends import publish_backends
+
+    publish_backends(index, backend_wheels)
+    return index

@@ -157,6 +157,7 @@ class LocalIndex:
         self.age: str | None = None  # an Age header with every page and 304, as a CDN adds
         self.vary = "Accept"  # the Vary header of every page
         self.ranges = False  # answer Range requests for files with 206, as PyPI's file host does
+        self.auth: tuple[str, str] | None = None  # (user, password): every request needs them (basic auth)
         self._headers: list[tuple[str, dict[str, str]]] = []
         self._projects: dict[str, dict[str, IndexFile]] = {}
         self._lock = threading.Lock()
@@ -467,12 +468,22 @@ class _Handler(BaseHTTPRequestHandler):
         self.index._record(path, {name.lower(): value for name, value in self.headers.items()})
         if self.index.delay:
             time.sleep(self.index.delay)
+        if self.index.auth is not None and not self._authorized(self.index.auth):
+            self._send(401, b"credentials required\n", "text/plain", send_body,
+                       {"WWW-Authenticate": 'Basic realm="localindex"'})
+            return
         status = self.index._take_failure()
         if status is not None:
             extra = {"Retry-After": self.index.retry_after} if self.index.retry_after else {}
             self._send(status, b"failing on purpose\n", "text/plain", send_body, extra)
             return
         self._route(path, send_body)
+
+    def _authorized(self, auth: tuple[str, str]) -> bool:
+        import base64
+
+        expected = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        return self.headers.get("Authorization") == expected
 
     def _route(self, path: str, send_body: bool) -> None:
         parts = path.split("/")

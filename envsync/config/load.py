@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from packaging.requirements import InvalidRequirement, Requirement
 
 from ..errors import ConfigError
-from ..model import Config, EnvSpec, IndexSettings
+from ..hashes import sha256_of_file
+from ..model import Config, EnvSpec, IndexSettings, ProjectSpec
 from ..resolve.urls import redact, strip_credentials
 from . import cached
 from .inputs import digest_of_variable, other_inputs_unchanged
@@ -29,7 +30,6 @@ PACKAGE_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNOR
 ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 # Names that would collide with envsync's own files in the env root or confuse the CLI.
 RESERVED_NAMES = frozenset({"envsync", "locks", "tmp"})
-NOT_YET_SUPPORTED = ("project",)
 
 
 def load(path: Path) -> Config:
@@ -75,12 +75,6 @@ def _load(path: Path) -> Config:
     files: dict[str, str] = {}
     variables: dict[str, str] = {}
     for name, env in model.envs.items():
-        for key in NOT_YET_SUPPORTED:
-            if getattr(env, key.replace("-", "_")):
-                raise ConfigError(
-                    f"{path.name}: envs.{name}.{key} is not supported yet by envsync {_version()}",
-                    "declare the packages in `dependencies` for now",
-                )
         requirements = [Requirement(text) for text in flat[name]]
         requirements += _group_requirements(path, name, _inherited(name, model.envs, "groups"))
         parsed = _read_requirement_files(path, name, model.envs)
@@ -88,6 +82,9 @@ def _load(path: Path) -> Config:
         files.update((str(file), digest) for file, digest in parsed.files)
         variables.update((variable, digest_of_variable(variable)) for variable in parsed.variables)
         hashes = parsed.hashes() if parsed.require_hashes else None
+        project = _project(path, name, model)
+        if project is not None and project.path != directory:
+            files.update(_project_files(project.path))
         written_path = env.path if env.path is not None else f"{model.settings.root}/{name}"
         where = f"{path.name}: " + (f"envs.{name}.path" if env.path is not None else "settings.root")
         envs.append(EnvSpec(
@@ -102,6 +99,8 @@ def _load(path: Path) -> Config:
                 (package, allowed, where) for package, (allowed, where) in sorted(hashes.items())),
             files=tuple((os.path.relpath(file, directory), digest) for file, digest in parsed.files),
             solve_group=_solve_group(path, name, env.solve_group),
+            project=project,
+            seed=tuple(_seed(name, model)),
         ))
     _check_distinct_paths(path, envs)
     return Config(path=path, root=root, envs=tuple(envs), files=tuple(sorted(files.items())),
@@ -114,6 +113,54 @@ def _solve_group(path: Path, env: str, group: str | None) -> str | None:
         raise ConfigError(f"{path.name}: envs.{env}.solve-group: invalid group name {group!r}",
                           "name the group with letters, digits, - and _, e.g. solve-group = \"main\"")
     return group
+
+
+def _project(path: Path, name: str, model) -> ProjectSpec | None:
+    """The env's `project` (its own, else the first env it inherits from that has one, else
+    [settings]), with its folder checked to hold a Python project."""
+    def find(env_name: str, trail: tuple[str, ...]):
+        env = model.envs[env_name]
+        if env.project is not None:
+            return env.project, f"envs.{env_name}.project"
+        for parent in env.inherits:
+            if parent not in trail:
+                found = find(parent, (*trail, parent))
+                if found:
+                    return found
+        return None
+
+    found = find(name, (name,))
+    if found is None and model.settings.project is not None:
+        found = model.settings.project, "settings.project"
+    if found is None:
+        return None
+    declared, key = found
+    where = f"{path.name}: {key}"
+    folder = _resolve_path(path.parent, declared.path, f"{where}.path")
+    if not (folder / "pyproject.toml").is_file() and not (folder / "setup.py").is_file():
+        raise ConfigError(f"{where}.path: {declared.path!r} is not a Python project folder "
+                          f"(no pyproject.toml or setup.py in {folder})",
+                          "point it at the folder that holds the project's pyproject.toml")
+    from packaging.utils import canonicalize_name
+
+    return ProjectSpec(path=folder, display_path=declared.path, editable=declared.editable,
+                       extras=tuple(dict.fromkeys(canonicalize_name(extra) for extra in declared.extras)))
+
+
+def _project_files(folder: Path) -> dict[str, str]:
+    """A project elsewhere than beside envs.toml: its build files, watched like requirements files."""
+    found = {}
+    for name in ("pyproject.toml", "setup.py", "setup.cfg"):
+        try:
+            found[str(folder / name)] = sha256_of_file(folder / name)
+        except OSError:
+            continue
+    return found
+
+
+def _seed(name: str, model) -> list[str]:
+    own = model.envs[name].seed
+    return list(own if own is not None else model.settings.seed)
 
 
 def _read_requirement_files(path: Path, name: str, envs: dict[str, EnvModel]):

@@ -20,6 +20,12 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
+class ProjectModel(_Strict):
+    path: str = Field(".", min_length=1)
+    editable: bool = True
+    extras: list[str] = Field(default_factory=list)
+
+
 class SettingsModel(_Strict):
     root: str = Field(".envs", min_length=1)
     python: str | None = Field(None, min_length=1)
@@ -29,12 +35,28 @@ class SettingsModel(_Strict):
     prereleases: bool = False
     index_strategy: Literal["first-index", "unsafe-best-match"] = Field("first-index", alias="index-strategy")
     index_for: dict[str, str] = Field(default_factory=dict, alias="index-for")
+    project: ProjectModel | None = None
+    seed: list[str] = Field(default_factory=list)
+
+    @field_validator("seed")
+    @classmethod
+    def _check_seed(cls, values: list[str]) -> list[str]:
+        return _seed_names(values)
+
+    @field_validator("project", mode="before")
+    @classmethod
+    def _project_path(cls, value: object) -> object:
+        return {"path": value} if isinstance(value, str) else value
 
 
-class ProjectModel(_Strict):
-    path: str = "."
-    editable: bool = True
-    extras: list[str] = Field(default_factory=list)
+def _seed_names(values: list[str]) -> list[str]:
+    for position, value in enumerate(values):
+        if value not in SEEDABLE:
+            raise ValueError(f"[{position}] {value!r} can't be seeded: envsync seeds {', '.join(SEEDABLE)}")
+    return values
+
+
+SEEDABLE = ("pip", "setuptools", "wheel")
 
 
 class EnvModel(_Strict):
@@ -47,6 +69,17 @@ class EnvModel(_Strict):
     requirements: list[str] = Field(default_factory=list)
     constraints: list[str] = Field(default_factory=list)
     solve_group: str | None = Field(None, alias="solve-group")
+    seed: list[str] | None = None
+
+    @field_validator("seed")
+    @classmethod
+    def _check_seed(cls, values: list[str] | None) -> list[str] | None:
+        return None if values is None else _seed_names(values)
+
+    @field_validator("project", mode="before")
+    @classmethod
+    def _project_path(cls, value: object) -> object:
+        return {"path": value} if isinstance(value, str) else value
 
     @field_validator("dependencies")
     @classmethod
@@ -79,6 +112,7 @@ _KNOWN_KEYS = {
     "settings": set(SettingsModel.model_fields) | {f.alias for f in SettingsModel.model_fields.values() if f.alias},
     "envs": set(EnvModel.model_fields) | {f.alias for f in EnvModel.model_fields.values() if f.alias},
     "": {"settings", "envs"},
+    "project": set(ProjectModel.model_fields),
 }
 
 
@@ -89,6 +123,8 @@ def config_error(path: Path, exc: ValidationError) -> ConfigError:
         where = _key_path(loc)
         if error["type"] == "extra_forbidden":
             section = "" if len(loc) == 1 else ("settings" if loc[0] == "settings" else "envs")
+            if "project" in loc[:-1]:
+                section = "project"
             known = sorted(k for k in _KNOWN_KEYS[section] if "_" not in k)
             close = difflib.get_close_matches(str(loc[-1]), known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"

@@ -60,16 +60,35 @@ class Wheels:
                 progress(f"fetched {done}/{total} wheels ({size / 1e6:.1f} MB)")
 
     def get(self, artifact: Artifact, env: EnvPlan) -> UnpackedWheel:
+        from ..build.wheels import needs_build
+
+        key = f"{artifact.url} {artifact.filename}"  # one project folder: an editable and a regular wheel
         with self._lock:
-            found = self._unpacked.get(artifact.url)
-        if found is None and artifact.sha256:
+            found = self._unpacked.get(key)
+        if found is None and artifact.sha256 and not needs_build(artifact):
             found = cached_wheel(artifact.sha256, cache_subdir("unpacked"))  # no index client needed
         if found is None:
-            path = self._index_for(env).download(artifact)
-            found = unpack_wheel(path, artifact.sha256 or sha256_of_file(path), cache_subdir("unpacked"))
+            if needs_build(artifact):
+                found = self._build(artifact, env)
+            else:
+                path = self._index_for(env).download(artifact)
+                found = unpack_wheel(path, artifact.sha256 or sha256_of_file(path), cache_subdir("unpacked"))
             with self._lock:
-                self._unpacked[artifact.url] = found
+                self._unpacked[key] = found
         return found
+
+    def _build(self, artifact: Artifact, env: EnvPlan) -> UnpackedWheel:
+        """A wheel built from an sdist, a project folder or a git commit, unpacked into the cache."""
+        import tempfile
+
+        from ..build.pep517 import Builder
+        from ..build.wheels import wheel_for
+
+        source = next((pin.source for pin in env.desired.pins.values() if pin.artifact == artifact), None)
+        builder = Builder(env.desired.interpreter, self._index_for(env), prereleases=env.desired.spec.index.prereleases)
+        with tempfile.TemporaryDirectory(prefix="envsync-build-") as work:
+            path = wheel_for(artifact, source, builder, Path(work))
+            return unpack_wheel(path, sha256_of_file(path), cache_subdir("unpacked"))
 
 
 def apply_plan(plan: Plan, index_for: Callable[[EnvPlan], object], report: Report,
@@ -244,16 +263,40 @@ def apply_env(env: EnvPlan, actual: Actual, wheels: Wheels, report: Report, owne
             if kind.installs:
                 pin = env.desired.pins[action.package]
                 unpacked = wheels.get(pin.artifact, env)
+                direct_url = direct_url_json(pin)
                 if old is None:
-                    install_wheel(unpacked, layout, requested=pin.name in roots)
+                    install_wheel(unpacked, layout, requested=pin.name in roots, direct_url=direct_url)
                 else:  # the old version stays until the new one is in place
-                    replace_wheel(old.dist_info, unpacked, layout, requested=pin.name in roots)
+                    replace_wheel(old.dist_info, unpacked, layout, requested=pin.name in roots, direct_url=direct_url)
                 for hook in unpacked.startup_hooks:
                     report(f"{env.name}: ! {pin.name} {pin.version} added startup hook {hook}")
             elif old is not None:
                 uninstall(old.dist_info, layout)
         report(f"{env.name}: {SYMBOLS[kind][0]} {describe_action(action)}")
     return len(env.actions)
+
+
+def direct_url_json(pin) -> bytes | None:
+    """PEP 610's direct_url.json for a package from a direct source; None for an index's file."""
+    import json
+
+    source = pin.source
+    if source is None:
+        return None
+    document: dict[str, object] = {"url": source.url}
+    if source.kind == "directory":
+        document["dir_info"] = {"editable": True} if source.editable else {}
+    elif source.kind == "vcs":
+        info = {"vcs": "git", "commit_id": source.commit_id}
+        if source.requested_revision:
+            info["requested_revision"] = source.requested_revision
+        document["vcs_info"] = info
+        _, _, fragment = pin.artifact.url.partition("#subdirectory=")
+        if fragment:
+            document["subdirectory"] = fragment
+    else:
+        document["archive_info"] = {"hashes": {"sha256": source.sha256}} if source.sha256 else {}
+    return json.dumps(document, sort_keys=True).encode()
 
 
 def root_names(env: EnvPlan) -> set[str]:

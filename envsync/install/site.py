@@ -76,14 +76,17 @@ class _Op:
 # --- install ---------------------------------------------------------------------------------
 
 
-def install_wheel(unpacked: UnpackedWheel, layout: SiteLayout, *, requested: bool = False) -> None:
+def install_wheel(unpacked: UnpackedWheel, layout: SiteLayout, *, requested: bool = False,
+                  direct_url: bytes | None = None) -> None:
     """Put `unpacked` into the venv of `layout`; all or nothing (best effort on rollback).
 
-    None of its files may exist yet: see `replace_wheel` for a package that is installed."""
-    _install(unpacked, layout, requested, _Previous())
+    None of its files may exist yet: see `replace_wheel` for a package that is installed.
+    `direct_url` is the PEP 610 direct_url.json of a package not installed from an index."""
+    _install(unpacked, layout, requested, _Previous(), direct_url)
 
 
-def replace_wheel(old: Path, unpacked: UnpackedWheel, layout: SiteLayout, *, requested: bool = False) -> None:
+def replace_wheel(old: Path, unpacked: UnpackedWheel, layout: SiteLayout, *, requested: bool = False,
+                  direct_url: bytes | None = None) -> None:
     """Put `unpacked` in place of the installed dist-info `old`: an upgrade, downgrade or reinstall.
 
     The old version stays installed and importable until the new one is in place: every
@@ -94,7 +97,7 @@ def replace_wheel(old: Path, unpacked: UnpackedWheel, layout: SiteLayout, *, req
     leaves a dist-info without INSTALLER, which the next apply replaces again; other
     dist-infos of the same project (such a kill leaves two) are replaced with it.
     """
-    _install(unpacked, layout, requested, _previous(old, unpacked, layout))
+    _install(unpacked, layout, requested, _previous(old, unpacked, layout), direct_url)
 
 
 @dataclass(frozen=True)
@@ -125,8 +128,9 @@ def _previous(old: Path, unpacked: UnpackedWheel, layout: SiteLayout) -> _Previo
     return _Previous(records, owned, incomplete)
 
 
-def _install(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool, old: _Previous) -> None:
-    ops = _plan(unpacked, layout, requested)
+def _install(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool, old: _Previous,
+             direct_url: bytes | None) -> None:
+    ops = _plan(unpacked, layout, requested, direct_url)
     dist_info = os.path.join(layout.site_packages, unpacked.dist_info)
     record_path = os.path.join(dist_info, "RECORD")
     replacing = _check_targets(ops, record_path, layout, old, unpacked)
@@ -253,12 +257,12 @@ def _remove_previous(old: _Previous, new_paths: set[str], dist_info: str, layout
             shutil.rmtree(folder)
 
 
-def _plan(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool) -> list[_Op]:
+def _plan(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool, direct_url: bytes | None = None) -> list[_Op]:
     ops: list[_Op] = []
     cache = str(unpacked.root)
     for entry in unpacked.record:
         folder, _, base = entry.path.rpartition("/")
-        if folder == unpacked.dist_info and base in _WRITTEN_BY_US:
+        if folder == unpacked.dist_info and (base in _WRITTEN_BY_US or (direct_url and base == "direct_url.json")):
             continue  # ours replace the wheel's
         dest, scheme = _destination(entry.path, unpacked, layout)
         source = os.path.join(cache, *entry.path.split("/"))
@@ -270,6 +274,8 @@ def _plan(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool) -> list[
     dist_info = os.path.join(layout.site_packages, unpacked.dist_info)
     if requested:
         ops.append(_Op(os.path.join(dist_info, "REQUESTED"), "REQUESTED", content=b""))
+    if direct_url is not None:
+        ops.append(_Op(os.path.join(dist_info, "direct_url.json"), "direct_url.json", content=direct_url))
     ops.append(_Op(os.path.join(dist_info, "INSTALLER"), "INSTALLER", content=b"envsync\n"))  # last: marks it complete
     return ops
 

@@ -40,8 +40,12 @@ def environment_marker(interpreter: Interpreter) -> str:
             f" and sys_platform == '{m['sys_platform']}' and platform_machine == '{m['platform_machine']}'")
 
 
-def input_digest(spec: EnvSpec, interpreter: Interpreter, config_dir: Path) -> str:
-    """A digest of everything a resolve for `spec` depends on, the same on every machine."""
+def input_digest(spec: EnvSpec, interpreter: Interpreter, config_dir: Path,
+                 local: Mapping[str, object] | None = None) -> str:
+    """A digest of everything a resolve for `spec` depends on, the same on every machine.
+
+    `local` holds the env's project and local folder references (resolve.direct.DirectDist):
+    their dependencies, version and entry points count, so editing pyproject.toml re-resolves."""
     index = spec.index
     inputs = {
         "scheme": DIGEST_SCHEME,
@@ -63,8 +67,25 @@ def input_digest(spec: EnvSpec, interpreter: Interpreter, config_dir: Path) -> s
         inputs["constraints"] = sorted(str(c) for c in spec.constraints)
     if spec.hashes is not None:
         inputs["hashes"] = [[name, sorted(allowed)] for name, allowed, _ in spec.hashes]
+    if spec.project is not None:
+        inputs["project"] = [os.path.relpath(spec.project.path, config_dir), spec.project.editable,
+                             sorted(spec.project.extras)]
+    if local:
+        inputs["local"] = {name: _relative_entry(dist.digest_entry(), config_dir)
+                           for name, dist in sorted(local.items())}
+    if spec.seed:
+        inputs["seed"] = sorted(spec.seed)
     inputs.update(_index_choice(index))
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+def _relative_entry(entry: list, config_dir: Path) -> list:
+    """A digest entry with its file:// URL made relative, so the digest is the same on every machine."""
+    url = entry[2]
+    if isinstance(url, str) and url.startswith("file:"):
+        local = urllib.parse.unquote(urllib.parse.urlsplit(url).path)
+        entry = [*entry[:2], os.path.relpath(local, config_dir), *entry[3:]]
+    return entry
 
 
 def _index_choice(index: IndexSettings) -> dict[str, object]:
@@ -137,6 +158,16 @@ def pins_from_lock(lock: LockFile, interpreter: Interpreter) -> dict[NormalizedN
     for package in lock.document.packages:
         if package.marker is not None and not _holds(package.marker, interpreter.markers, lock.path):
             continue
+        dependencies = tuple(sorted(canonicalize_name(d["name"]) for d in package.dependencies or () if "name" in d))
+        direct = _direct_pin(lock, package, dependencies) if package.version is not None else None
+        if direct is not None:
+            pins[package.name] = direct
+            continue
+        if package.version is not None and not package.wheels and package.sdist is not None:
+            pins[package.name] = Pin(name=package.name, version=package.version,
+                                     artifact=_artifact(lock.path, package.sdist), dependencies=dependencies,
+                                     reasons=_reasons(package))
+            continue
         if package.version is None or not package.wheels:
             raise LockError(f"{lock.path.name}: package {package.name} has no wheel to install from",
                             "envsync installs locked packages from wheels only; re-lock with `envsync lock`")
@@ -146,11 +177,41 @@ def pins_from_lock(lock: LockFile, interpreter: Interpreter) -> dict[NormalizedN
         if wheel is None:
             raise LockError(f"{lock.path.name}: package {package.name} {package.version} has no wheel for "
                             f"this interpreter ({interpreter.tags[0]})", "re-lock on this machine: `envsync lock`")
-        dependencies = tuple(sorted(canonicalize_name(d["name"]) for d in package.dependencies or () if "name" in d))
         pins[package.name] = Pin(name=package.name, version=package.version,
                                  artifact=_artifact(lock.path, wheel), dependencies=dependencies,
                                  reasons=_reasons(package))
     return dict(sorted(pins.items()))
+
+
+def _direct_pin(lock: LockFile, package, dependencies: tuple[NormalizedName, ...]) -> Pin | None:
+    """The pin of a locked directory, vcs or archive package (PEP 751), or None for an index one."""
+    from ..model import DirectSource
+
+    reasons = _reasons(package)
+    label = f"{package.name}-{package.version}"
+    if package.directory is not None:
+        folder = Path(os.path.normpath(lock.path.parent / package.directory.path))
+        editable = bool(package.directory.editable)
+        tool = (package.tool or {}).get("envsync") or {}
+        source = DirectSource("directory", folder.as_uri(), editable=editable,
+                              entry_points=tool.get("entry-points") if isinstance(tool, Mapping) else None)
+        artifact = Artifact(filename=label + (" (editable)" if editable else ""), url=folder.as_uri(), sha256=None)
+    elif package.vcs is not None:
+        vcs = package.vcs
+        if vcs.type != "git":
+            raise LockError(f"{lock.path.name}: package {package.name} comes from {vcs.type}, "
+                            "and envsync installs from git only", "re-lock with `envsync lock`")
+        url = vcs.url or (lock.path.parent / (vcs.path or ".")).resolve().as_uri()
+        source = DirectSource("vcs", url, requested_revision=vcs.requested_revision, commit_id=vcs.commit_id)
+        suffix = f"#subdirectory={vcs.subdirectory}" if vcs.subdirectory else ""
+        artifact = Artifact(filename=label, url=f"git+{url}@{vcs.commit_id}{suffix}", sha256=None)
+    elif package.archive is not None:
+        artifact = _artifact(lock.path, package.archive)
+        source = DirectSource("archive", artifact.url, sha256=artifact.sha256)
+    else:
+        return None
+    return Pin(name=package.name, version=package.version, artifact=artifact, dependencies=dependencies,
+               reasons=reasons, source=source)
 
 
 def check_hashes(spec: EnvSpec, lock: LockFile, pins: dict[NormalizedName, Pin]) -> dict[NormalizedName, Pin]:
@@ -212,16 +273,17 @@ def _artifact(lock_path: Path, wheel) -> Artifact:
     url = wheel.url
     if url is None:
         url = (lock_path.parent / wheel.path).resolve().as_uri()
+    filename = getattr(wheel, "filename", None) or urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
     sha256 = wheel.hashes.get("sha256")
     if not sha256:
-        raise LockError(f"{lock_path.name}: wheel {wheel.filename} has no sha256 hash",
+        raise LockError(f"{lock_path.name}: file {filename} has no sha256 hash",
                         "every locked file must carry a sha256; re-lock with `envsync lock`")
     try:
-        sha256 = checked_sha256(sha256, f"the sha256 of wheel {wheel.filename}")
+        sha256 = checked_sha256(sha256, f"the sha256 of file {filename}")
     except ValueError as exc:
         raise LockError(f"{lock_path.name}: {exc}",
                         "the lock is damaged or was edited by hand; delete it and run `envsync lock`") from None
-    return Artifact(filename=wheel.filename, url=url, sha256=sha256, size=wheel.size)
+    return Artifact(filename=filename, url=url, sha256=sha256, size=wheel.size)
 
 
 def write_lock(lock: LockWrite) -> None:
@@ -236,7 +298,7 @@ def render_lock(spec: EnvSpec, interpreter: Interpreter, pins: Mapping[Normalize
                 digest: str, config_dir: Path) -> str:
     """The lock file's text: stable for the same inputs and pins (no timestamps)."""
     import tomli_w
-    from packaging.pylock import Package, PackageWheel, Pylock
+    from packaging.pylock import Package, Pylock
     from packaging.specifiers import SpecifierSet
 
     from .. import __version__
@@ -244,19 +306,16 @@ def render_lock(spec: EnvSpec, interpreter: Interpreter, pins: Mapping[Normalize
     packages = []
     for pin in pins.values():
         artifact = pin.artifact
+        tool = {"required-by": dict(pin.reasons)} if pin.reasons else {}  # for `envsync tree`
+        if pin.source is not None and pin.source.kind == "directory" and pin.source.entry_points:
+            tool["entry-points"] = pin.source.entry_points
         packages.append(Package(
             name=pin.name,
             version=pin.version,
-            index=_index_of(artifact.url, spec),
+            index=None if pin.source is not None else _index_of(artifact.url, spec),
             dependencies=[{"name": dep} for dep in pin.dependencies] or None,
-            wheels=[PackageWheel(
-                name=artifact.filename,
-                **_location(artifact, config_dir),  # type: ignore[arg-type]  # url= or path=, both str
-                size=artifact.size,
-                hashes={"sha256": _sha256_of(artifact)},
-            )],
-            # What pulled it in, for `envsync tree`: who -> the requirement it wrote.
-            tool={"envsync": {"required-by": dict(pin.reasons)}} if pin.reasons else None,
+            **_files(pin, config_dir),
+            tool={"envsync": tool} if tool else None,
         ))
     document = Pylock(
         lock_version=Version(LOCK_VERSION),
@@ -269,6 +328,32 @@ def render_lock(spec: EnvSpec, interpreter: Interpreter, pins: Mapping[Normalize
     )
     document.validate()
     return tomli_w.dumps(document.to_dict())
+
+
+def _files(pin: Pin, config_dir: Path) -> dict[str, object]:
+    """Where a package installs from, as PEP 751 names it: wheels, an sdist, a directory,
+    a vcs commit or an archive."""
+    from packaging.pylock import PackageArchive, PackageDirectory, PackageSdist, PackageVcs, PackageWheel
+
+    artifact, source = pin.artifact, pin.source
+    if source is not None and source.kind == "directory":
+        local = urllib.parse.unquote(urllib.parse.urlsplit(source.url).path)
+        return {"directory": PackageDirectory(path=os.path.relpath(local, config_dir), editable=source.editable)}
+    if source is not None and source.kind == "vcs":
+        _, _, fragment = artifact.url.partition("#")
+        subdirectory = dict(urllib.parse.parse_qsl(fragment)).get("subdirectory")
+        where = ({"path": os.path.relpath(urllib.parse.unquote(urllib.parse.urlsplit(source.url).path), config_dir)}
+                 if source.url.startswith("file:") else {"url": strip_credentials(source.url)})
+        return {"vcs": PackageVcs(type="git", **where, requested_revision=source.requested_revision,
+                                  commit_id=source.commit_id or "", subdirectory=subdirectory)}
+    hashes = {"sha256": _sha256_of(artifact)}
+    if source is not None and source.kind == "archive":
+        return {"archive": PackageArchive(**_location(artifact, config_dir), size=artifact.size, hashes=hashes)}
+    if not artifact.filename.endswith(".whl"):
+        return {"sdist": PackageSdist(name=artifact.filename, **_location(artifact, config_dir),
+                                      size=artifact.size, hashes=hashes)}
+    return {"wheels": [PackageWheel(name=artifact.filename, **_location(artifact, config_dir),
+                                    size=artifact.size, hashes=hashes)]}
 
 
 def _sha256_of(artifact: Artifact) -> str:

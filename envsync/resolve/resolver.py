@@ -10,9 +10,10 @@ list of root requirements, so several envs' roots can be resolved together.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
 from packaging.metadata import parse_email
@@ -33,6 +34,9 @@ from ..hashes import sha256_of_file
 from ..model import Artifact, Interpreter, Pin
 from .index import IndexClient
 from .tags import UNSUPPORTED, WheelRanker
+
+if TYPE_CHECKING:
+    from .direct import DirectDist
 
 ROOT = "<root>"
 # A marker that parses but can't be evaluated, e.g. `platform_release ~= 'x'` (not a version).
@@ -78,8 +82,14 @@ class Provider(AbstractProvider):
     def __init__(self, index: IndexClient, interpreter: Interpreter, *, prereleases: bool = False,
                  preferred: Mapping[NormalizedName, Version] | None = None,
                  constraints: Sequence[Requirement] = (),
-                 hashes: Mapping[str, tuple[frozenset[str], str]] | None = None) -> None:
+                 hashes: Mapping[str, tuple[frozenset[str], str]] | None = None,
+                 direct: Mapping[NormalizedName, DirectDist] | None = None,
+                 sdist_metadata: Callable[[Artifact], bytes] | None = None) -> None:
         self.index = index
+        # Packages from a direct source (the project, `name @ URL`): the one candidate for their name.
+        self.direct = dict(direct or {})
+        # Reads an sdist's metadata (by its build backend); None: wheels only, as for build envs.
+        self.sdist_metadata = sdist_metadata
         self.interpreter = interpreter
         self.prereleases = prereleases
         self.preferred = dict(preferred or {})
@@ -126,6 +136,8 @@ class Provider(AbstractProvider):
             if not finals:
                 return
             best = installable.versions[max(finals)][1]
+            if not best.filename.endswith(".whl"):
+                return  # an sdist's metadata may take a build: only when the resolver really asks
             requires = self._requirements_of_artifact(best)
             self.speculate(canonicalize_name(r.name) for r in requires if self._applies(r, ""))
         except Exception:  # noqa: BLE001 — a guess that fails costs nothing; the resolver will ask for real
@@ -147,6 +159,8 @@ class Provider(AbstractProvider):
         name, extras = split_key(identifier)
         wanted = list(requirements[identifier])
         excluded = {candidate.version for candidate in incompatibilities[identifier]}
+        if name in self.direct:
+            return self._direct_candidates(name, extras, wanted, excluded)
         for requirement in wanted:
             if requirement.url:
                 raise ResolutionConflict(f"{requirement}: direct URL requirements are not supported yet",
@@ -156,6 +170,19 @@ class Provider(AbstractProvider):
         if result:
             self.index.prefetch_metadata(result[0].artifact)
         return result
+
+    def _direct_candidates(self, name: NormalizedName, extras: frozenset[str], wanted: Sequence[Requirement],
+                           excluded: set[Version]) -> list[Candidate]:
+        """The direct source's one version, if every requirement on the name allows it (the
+        source was read from the env's own `name @ URL` or project, so a URL here names it)."""
+        dist = self.direct[name]
+        if dist.version in excluded:
+            return []
+        for requirement in [*wanted, *self.constraints.get(name, ())]:
+            if not requirement.specifier.contains(dist.version, prereleases=True):
+                self.why_empty[name] = f"its direct source has version {dist.version}"
+                return []
+        return [Candidate(name, dist.version, extras, dist.artifact)]
 
     def is_satisfied_by(self, requirement: Requirement, candidate: Candidate) -> bool:
         # resolvelib asks this for every pin in every round; the answer never changes. The memo
@@ -197,6 +224,9 @@ class Provider(AbstractProvider):
             return False
 
     def _requirements_of(self, candidate: Candidate) -> list[Requirement]:
+        dist = self.direct.get(candidate.name)
+        if dist is not None and dist.artifact == candidate.artifact:
+            return list(dist.requires)
         return self._requirements_of_artifact(candidate.artifact)
 
     def _requirements_of_artifact(self, artifact: Artifact) -> list[Requirement]:
@@ -204,7 +234,11 @@ class Provider(AbstractProvider):
         cached = self._requires_memo.get(artifact.url)
         if cached is not None:
             return cached
-        raw, _ = parse_email(self.index.metadata(artifact))
+        if artifact.filename.endswith(".whl") or self.sdist_metadata is None:
+            metadata = self.index.metadata(artifact)
+        else:
+            metadata = self.sdist_metadata(artifact)
+        raw, _ = parse_email(metadata)
         requirements = []
         for text in raw.get("requires_dist", []):
             try:
@@ -235,9 +269,16 @@ class Provider(AbstractProvider):
         artifacts = self._allowed_by_hash(name, self.index.artifacts(name))
         best: dict[Version, tuple[int, Artifact, bool]] = {}
         rejected: set[str] = set()
+        sdists: dict[Version, Artifact] = {}
         for artifact in artifacts:
             if not artifact.filename.endswith(".whl"):
-                rejected.add("only a source distribution (building sdists is not supported yet)")
+                version = _sdist_version(artifact.filename)
+                if self.sdist_metadata is None or version is None:
+                    rejected.add("only a source distribution (building sdists is not supported yet)")
+                elif not self._python_ok(artifact):
+                    rejected.add(f"Requires-Python {artifact.requires_python} excludes Python {self._python}")
+                else:
+                    sdists.setdefault(version, artifact)
                 continue
             rank = self._ranker.rank(artifact.filename)
             if rank == UNSUPPORTED:
@@ -251,6 +292,9 @@ class Provider(AbstractProvider):
                 rejected.add(f"Requires-Python {artifact.requires_python} excludes Python {self._python}")
             elif version not in best or rank < best[version][0]:
                 best[version] = (rank, artifact, artifact.yanked)
+        for version, artifact in sdists.items():  # wheels stay preferred: an sdist only where no wheel fits
+            if version not in best:
+                best[version] = (UNSUPPORTED, artifact, artifact.yanked)
         why = "no such package on the configured indexes" if not artifacts else "; ".join(sorted(rejected))
         memo = Installable(best, why)
         self._installable_memo[name] = memo
@@ -296,13 +340,15 @@ class Provider(AbstractProvider):
 def resolve(requirements: Sequence[Requirement], interpreter: Interpreter, index: IndexClient, *,
             prereleases: bool = False, preferred: Mapping[NormalizedName, Version] | None = None,
             reporter: BaseReporter | None = None, constraints: Sequence[Requirement] = (),
-            hashes: Mapping[str, tuple[frozenset[str], str]] | None = None) -> dict[NormalizedName, Pin]:
+            hashes: Mapping[str, tuple[frozenset[str], str]] | None = None,
+            direct: Mapping[NormalizedName, DirectDist] | None = None,
+            sdist_metadata: Callable[[Artifact], bytes] | None = None) -> dict[NormalizedName, Pin]:
     """Pins for `requirements` on `interpreter`; `preferred` versions win whenever they still fit.
 
     `constraints` cap the versions of names something requires and add nothing; with `hashes`
     (hash-checking mode) only files whose sha256 is listed for their package are used."""
     provider = Provider(index, interpreter, prereleases=prereleases, preferred=preferred,
-                        constraints=constraints, hashes=hashes)
+                        constraints=constraints, hashes=hashes, direct=direct, sdist_metadata=sdist_metadata)
     roots = [r for r in requirements if _root_applies(r, interpreter)]
     provider.speculate(canonicalize_name(r.name) for r in roots)
     resolver = Resolver(provider, reporter or BaseReporter())
@@ -315,7 +361,21 @@ def resolve(requirements: Sequence[Requirement], interpreter: Interpreter, index
                                  "add tighter version bounds to the requirements") from None
     finally:
         provider.close()
-    return _pins(result)
+    pins = _pins(result)
+    for name, dist in (direct or {}).items():
+        if name in pins:
+            pins[name] = replace(pins[name], source=dist.source)
+    return pins
+
+
+def _sdist_version(filename: str) -> Version | None:
+    from packaging.utils import InvalidSdistFilename, parse_sdist_filename
+
+    try:
+        return parse_sdist_filename(filename)[1]
+    except (InvalidSdistFilename, InvalidVersion):
+        return None
+
 
 
 def _sha256(artifact: Artifact) -> str | None:
