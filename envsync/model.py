@@ -120,6 +120,7 @@ class Artifact:
     size: int | None = None
     requires_python: str | None = None
     yanked: bool = False
+    yank_reason: str | None = None  # why the index yanked it, when it says (PEP 592)
     has_metadata_file: bool = False  # PEP 658/714: url + ".metadata" exists
     metadata_sha256: str | None = None
     upload_time: str | None = None

@@ -143,7 +143,8 @@ def _resolve(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Pa
     session.progress(f"resolving {spec.name} for Python {interpreter.version}")
     pins = resolve(spec.requirements, interpreter, session.index(spec.index),
                    prereleases=spec.index.prereleases, preferred=preferred, constraints=spec.constraints,
-                   hashes=None if spec.hashes is None else {name: (ok, at) for name, ok, at in spec.hashes})
+                   hashes=None if spec.hashes is None else {name: (ok, at) for name, ok, at in spec.hashes},
+                   env=spec.name)
     text = render_lock(spec, interpreter, pins, digest, session.config.directory)
     try:
         unchanged = path.read_text(encoding="utf-8") == text

@@ -1,0 +1,127 @@
+"""Resolution failures against a real local index: each names the true reason, and where to change it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import run_envsync, write_config
+from localindex import LocalIndex
+from wheelfactory import WheelSpec
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    folder = tmp_path / "project"
+    folder.mkdir()
+    return folder
+
+
+def config(project: Path, index: LocalIndex, dependencies: list[str], extra: str = "") -> None:
+    deps = ", ".join(f'"{d}"' for d in dependencies)
+    write_config(project, f'[settings]\nindex-url = "{index.url}"\n[envs.dev]\ndependencies = [{deps}]\n{extra}')
+
+
+def failure(project: Path, *args: str) -> str:
+    result = run_envsync(*(args or ("plan",)), cwd=project)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    assert len(result.stderr) < 1500, result.stderr
+    return result.stderr
+
+
+def sdist(index: LocalIndex, tmp_path: Path, name: str, version: str) -> None:
+    path = tmp_path / f"{name}-{version}.tar.gz"
+    path.write_bytes(b"not really a tarball")
+    index.add_file(name, path)
+
+
+def test_no_such_version_says_which_exist(project: Path, index: LocalIndex, tmp_path: Path):
+    for version in ("1.0", "1.1", "2.0"):
+        index.add(WheelSpec("a", version))
+        sdist(index, tmp_path, "a", version)
+    config(project, index, ["a==99"])
+    stderr = failure(project)
+    assert "there is no version 99 of a" in stderr and "1.0 to 2.0" in stderr and "latest: 2.0" in stderr
+    assert "env dev" in stderr
+    assert "source distribution" not in stderr
+
+
+def test_yanked_only_package_says_yanked_with_the_reason(project: Path, index: LocalIndex):
+    index.add(WheelSpec("a", "1.0"), yanked="broken build, use 1.1")
+    config(project, index, ["a"])
+    stderr = failure(project)
+    assert "yanked" in stderr and "broken build, use 1.1" in stderr
+    assert "no version matches" not in stderr
+
+
+def test_yanked_reason_from_an_html_index(project: Path, html_index: LocalIndex):
+    html_index.add(WheelSpec("a", "1.0"), yanked="bad metadata")
+    config(project, html_index, ["a"])
+    assert "bad metadata" in failure(project)
+
+
+def test_exact_pin_of_a_yanked_version_in_another_spelling(project: Path, index: LocalIndex):
+    index.add(WheelSpec("a", "1.0"), yanked="oops")
+    config(project, index, ["a==1.0.0"])
+    result = run_envsync("plan", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "a" in result.stdout and "1.0" in result.stdout
+
+
+def test_requires_python_names_only_the_versions_that_matter(project: Path, index: LocalIndex):
+    index.add(WheelSpec("a", "1.0", requires_python="<3.6"))
+    index.add(WheelSpec("a", "2.0", requires_python=">=3.99"))
+    config(project, index, ["a>=2"])
+    stderr = failure(project)
+    assert "a 2.0 needs Python >=3.99" in stderr and "this env uses Python 3." in stderr
+    assert "<3.6" not in stderr and "source distribution" not in stderr
+
+
+def test_no_wheel_for_this_platform_names_the_tags(project: Path, index: LocalIndex):
+    index.add(WheelSpec("a", "1.0", tag="cp27-cp27mu-manylinux1_x86_64"))
+    config(project, index, ["a"])
+    stderr = failure(project)
+    assert "wheels only for cp27-cp27mu-manylinux1_x86_64" in stderr
+    assert "this interpreter takes" in stderr and "not found" not in stderr
+
+
+def test_wheels_only_for_another_system_is_not_a_missing_package(project: Path, index: LocalIndex):
+    index.add(WheelSpec("a", "1.0", tag="cp27-cp27m-win32"))
+    config(project, index, ["a"])
+    stderr = failure(project)
+    assert "none of its files is for this operating system" in stderr and "not found" not in stderr
+
+
+def test_sdist_only_is_said_neutrally_where_it_is_the_cause(project: Path, index: LocalIndex, tmp_path: Path):
+    index.add(WheelSpec("a", "1.0"))
+    sdist(index, tmp_path, "a", "2.0")
+    config(project, index, ["a>=2"])
+    stderr = failure(project)
+    assert "a 2.0 is published only as a source distribution" in stderr
+
+
+def test_conflict_reads_as_a_chain_per_side(project: Path, index: LocalIndex):
+    for version in ("1.0", "1.5", "2.0", "2.7"):
+        index.add(WheelSpec("pydantic", version))
+    for version in ("0.130", "0.131", "0.132"):
+        index.add(WheelSpec("fastapi", version, requires=["pydantic>=2.7"]))
+    config(project, index, ["pydantic<2", "fastapi>=0.130"])
+    stderr = failure(project)
+    lines = stderr.splitlines()
+    assert any(line.strip().startswith("pydantic<2 ") and "you asked for it" in line for line in lines)
+    assert any(line.strip().startswith("pydantic>=2.7 ") and "fastapi 0.130 to 0.132" in line
+               and "fastapi>=0.130" in line for line in lines), stderr
+    assert "source distribution" not in stderr and "0.131" not in stderr
+
+
+def test_conflict_between_a_range_and_another_package_is_not_a_missing_package(project: Path, index: LocalIndex):
+    index.add(WheelSpec("lib", "1.0"))
+    index.add(WheelSpec("lib", "2.0"))
+    index.add(WheelSpec("b", "1.0", requires=["lib<2"]))
+    index.add(WheelSpec("b", "2.0", requires=["d"]))  # d is on no index
+    index.add(WheelSpec("c", "1.0", requires=["lib>=2"]))
+    config(project, index, ["b<2", "c"])
+    stderr = failure(project)
+    assert "not found" not in stderr
+    assert "lib<2" in stderr and "lib>=2" in stderr and "b 1.0" in stderr and "c 1.0" in stderr
