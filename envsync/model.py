@@ -69,6 +69,17 @@ class EnvSpec:
     hashes: tuple[tuple[str, frozenset[str], str], ...] | None = None
     # Every requirements/constraints file read for this env: (path relative to the config, sha256).
     files: tuple[tuple[str, str], ...] = ()
+    # Where each of `requirements` was written, in the same order, for messages: "envs.dev.dependencies",
+    # "envs.base.dependencies, inherited", "group 'test' in pyproject.toml", "requirements.txt:3".
+    origins: tuple[str, ...] = ()
+
+    def origin_of(self, requirement: object) -> str | None:
+        """Where a root requirement (or its text) was written, if known."""
+        text = str(requirement)
+        for written, origin in zip(self.requirements, self.origins, strict=False):
+            if str(written) == text:
+                return origin
+        return None
 
 
 @dataclass(frozen=True)

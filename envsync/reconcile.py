@@ -126,13 +126,64 @@ def desired_state(session: Session, spec: EnvSpec, mode: LockMode = LockMode.AUT
     if lock is not None and lock.is_fresh(digest, interpreter) and not upgrading:
         return Resolution(Desired(spec, interpreter, check_hashes(spec, lock, pins_from_lock(lock, interpreter))), path, None)
     if mode is LockMode.LOCKED:
-        state = "does not exist" if lock is None else "is out of date with envs.toml"
+        state = "does not exist" if lock is None else stale_reason(spec, locked_roots(lock), interpreter.markers)
         raise LockError(f"{path.name} {state} (env {spec.name}), and --locked forbids changing it",
                         f"run `envsync lock {spec.name}` and commit {path.name}")
     preferred = {}
     if lock is not None and lock.valid_for(interpreter) and not upgrade.everything:
         preferred = {name: v for name, v in lock.versions().items() if name not in upgrade.packages}
     return _resolve(session, spec, interpreter, path, digest, preferred)
+
+
+def locked_roots(lock) -> set[str]:
+    """The root requirements a lock was made from, as envsync records them (who-required-what)."""
+    from collections.abc import Mapping
+
+    roots: set[str] = set()
+    for package in lock.document.packages:
+        tool = (package.tool or {}).get("envsync")
+        required_by = tool.get("required-by") if isinstance(tool, Mapping) else None
+        if isinstance(required_by, Mapping) and isinstance(required_by.get("<root>"), str):
+            roots.update(text.strip() for text in required_by["<root>"].split(", "))
+    return roots
+
+
+def stale_reason(spec: EnvSpec, locked: set[str], markers: dict[str, str]) -> str:
+    """Why a lock is out of date, naming the file to look at: which requirements were added or
+    dropped since it was made, and where the added ones are written (envs.toml, pyproject.toml,
+    a requirements file); else the inputs in general."""
+    from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
+
+    def applies(requirement) -> bool:
+        try:
+            return requirement.marker is None or requirement.marker.evaluate({**markers, "extra": ""})
+        except (UndefinedComparison, UndefinedEnvironmentName):
+            return True
+
+    current = {str(r) for r in spec.requirements}
+    added = [(str(r), origin) for r, origin in zip(spec.requirements, spec.origins or [""] * len(spec.requirements),
+                                                  strict=False) if str(r) not in locked and applies(r)]
+    dropped = sorted(locked - current) if locked else []
+    if added or dropped:
+        changes = [f"{text} was added ({origin})" if origin else f"{text} was added" for text, origin in added]
+        changes += [f"{text} was removed" for text in dropped]
+        files = sorted({_file_of(origin) for _, origin in added}) or ["the config"]
+        shown = "; ".join(changes[:4]) + ("; ..." if len(changes) > 4 else "")
+        return f"is out of date with {' and '.join(files)}: {shown}"
+    inputs = ["envs.toml"]
+    if any(origin.endswith("in pyproject.toml") for origin in spec.origins):
+        inputs.append("pyproject.toml")
+    inputs += [file for file, _ in spec.files]
+    return f"is out of date with {', '.join(inputs)} (settings, interpreter or files changed)"
+
+
+def _file_of(origin: str) -> str:
+    """The file an origin is in: "group 'test' in pyproject.toml" -> pyproject.toml, "req.txt:3" -> req.txt."""
+    if origin.startswith("envs."):
+        return "envs.toml"
+    if origin.endswith(" in pyproject.toml") or origin == "pyproject.toml":
+        return "pyproject.toml"
+    return origin.rpartition(":")[0] or origin or "envs.toml"
 
 
 def _resolve(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Path, digest: str,
@@ -144,7 +195,7 @@ def _resolve(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Pa
     pins = resolve(spec.requirements, interpreter, session.index(spec.index),
                    prereleases=spec.index.prereleases, preferred=preferred, constraints=spec.constraints,
                    hashes=None if spec.hashes is None else {name: (ok, at) for name, ok, at in spec.hashes},
-                   env=spec.name)
+                   env=spec.name, origins=spec.origins)
     text = render_lock(spec, interpreter, pins, digest, session.config.directory)
     try:
         unchanged = path.read_text(encoding="utf-8") == text

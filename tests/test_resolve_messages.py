@@ -125,3 +125,55 @@ def test_conflict_between_a_range_and_another_package_is_not_a_missing_package(p
     stderr = failure(project)
     assert "not found" not in stderr
     assert "lib<2" in stderr and "lib>=2" in stderr and "b 1.0" in stderr and "c 1.0" in stderr
+
+
+def test_conflict_names_the_env_and_where_each_side_was_declared(project: Path, index: LocalIndex):
+    for version in ("1.0", "2.7"):
+        index.add(WheelSpec("pydantic", version))
+    index.add(WheelSpec("fastapi", "0.130", requires=["pydantic>=2.7"]))
+    (project / "pyproject.toml").write_text('[dependency-groups]\ntest = ["fastapi>=0.130"]\n')
+    write_config(project, f"""
+        [settings]
+        index-url = "{index.url}"
+        [envs.base]
+        dependencies = ["pydantic<2"]
+        [envs.dev]
+        inherits = ["base"]
+        groups = ["test"]
+    """)
+    stderr = failure(project, "plan", "dev")
+    assert "env dev" in stderr
+    assert "envs.base.dependencies, inherited" in stderr
+    assert "group 'test' in pyproject.toml" in stderr
+
+
+def test_conflict_names_the_requirements_file_line(project: Path, index: LocalIndex):
+    index.add(WheelSpec("lib", "1.0"))
+    index.add(WheelSpec("lib", "2.0"))
+    (project / "requirements.txt").write_text("# pinned by ops\nlib>=2\n")
+    write_config(project, f"""
+        [settings]
+        index-url = "{index.url}"
+        [envs.dev]
+        dependencies = ["lib<2"]
+        requirements = ["requirements.txt"]
+    """)
+    stderr = failure(project)
+    assert "requirements.txt:2" in stderr and "envs.dev.dependencies" in stderr
+
+
+def test_locked_after_a_group_change_names_pyproject(project: Path, index: LocalIndex):
+    index.add(WheelSpec("a", "1.0"))
+    index.add(WheelSpec("b", "1.0"))
+    (project / "pyproject.toml").write_text('[dependency-groups]\ntest = ["a"]\n')
+    write_config(project, f"""
+        [settings]
+        index-url = "{index.url}"
+        [envs.dev]
+        groups = ["test"]
+    """)
+    assert run_envsync("lock", cwd=project).returncode == 0
+    (project / "pyproject.toml").write_text('[dependency-groups]\ntest = ["a", "b"]\n')
+    stderr = failure(project, "plan", "--locked")
+    assert "pyproject.toml" in stderr and "b was added (group 'test' in pyproject.toml)" in stderr
+    assert "out of date with envs.toml" not in stderr

@@ -30,7 +30,7 @@ PACKAGE_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNOR
 ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 # Names that would collide with envsync's own files in the env root or confuse the CLI.
 RESERVED_NAMES = frozenset({"envsync", "locks", "tmp"})
-CACHE_FORMAT = 3  # bump when the cached Config's shape changes
+CACHE_FORMAT = 4  # bump when the cached Config's shape changes
 NOT_YET_SUPPORTED = ("project", "solve-group")
 
 
@@ -118,10 +118,14 @@ def _load(path: Path) -> Config:
                     f"{path.name}: envs.{name}.{key} is not supported yet by envsync {_version()}",
                     "declare the packages in `dependencies` for now",
                 )
-        requirements = [Requirement(text) for text in flat[name]]
-        requirements += _group_requirements(path, name, _inherited(name, model.envs, "groups"))
+        requirements = [Requirement(text) for text, _ in flat[name]]
+        origins = [origin for _, origin in flat[name]]
+        grouped = _group_requirements(path, name, _inherited(name, model.envs, "groups"))
+        requirements += [requirement for requirement, _ in grouped]
+        origins += [origin for _, origin in grouped]
         parsed = _read_requirement_files(path, name, model.envs)
         requirements += [line.requirement for line in parsed.requirements]
+        origins += [line.where for line in parsed.requirements]
         files.update((str(file), digest) for file, digest in parsed.files)
         variables.update((variable, _digest_of_variable(variable)) for variable in parsed.variables)
         hashes = parsed.hashes() if parsed.require_hashes else None
@@ -138,6 +142,7 @@ def _load(path: Path) -> Config:
             hashes=None if hashes is None else tuple(
                 (package, allowed, where) for package, (allowed, where) in sorted(hashes.items())),
             files=tuple((os.path.relpath(file, directory), digest) for file, digest in parsed.files),
+            origins=tuple(origins),
         ))
     _check_distinct_paths(path, envs)
     return Config(path=path, root=root, envs=tuple(envs), files=tuple(sorted(files.items())),
@@ -215,26 +220,29 @@ def _check_env_name(path: Path, name: str, envs: dict[str, EnvModel]) -> None:
         )
 
 
-def _flatten_inherits(path: Path, envs: dict[str, EnvModel]) -> dict[str, list[str]]:
-    """Each env's own dependencies followed by those of every env it inherits, transitively."""
+def _flatten_inherits(path: Path, envs: dict[str, EnvModel]) -> dict[str, list[tuple[str, str]]]:
+    """Each env's own dependencies followed by those of every env it inherits, transitively,
+    each with where it was written ("envs.base.dependencies, inherited")."""
     for name, env in envs.items():
         for position, parent in enumerate(env.inherits):
             if parent not in envs:
                 close = difflib.get_close_matches(parent, list(envs), n=1)
                 hint = f"did you mean {close[0]!r}?" if close else f"declared envs: {', '.join(envs)}"
                 raise ConfigError(f"{path.name}: envs.{name}.inherits[{position}]: unknown env {parent!r}", hint)
-    result: dict[str, list[str]] = {}
+    result: dict[str, list[tuple[str, str]]] = {}
 
-    def visit(name: str, trail: list[str]) -> list[str]:
+    def visit(name: str, trail: list[str]) -> list[tuple[str, str]]:
         if name in trail:
             cycle = " -> ".join([*trail[trail.index(name):], name])
             raise ConfigError(f"{path.name}: envs.{trail[0]}.inherits: cycle {cycle}",
                               "remove one of the inherits entries in the cycle")
         if name in result:
             return result[name]
-        collected = list(envs[name].dependencies)
+        collected = [(dep, f"envs.{name}.dependencies") for dep in envs[name].dependencies]
         for parent in envs[name].inherits:
-            collected += [dep for dep in visit(parent, [*trail, name]) if dep not in collected]
+            seen = {dep for dep, _ in collected}
+            collected += [(dep, origin if origin.endswith(", inherited") else f"{origin}, inherited")
+                          for dep, origin in visit(parent, [*trail, name]) if dep not in seen]
         result[name] = collected
         return collected
 
@@ -255,8 +263,9 @@ def _inherited(name: str, envs: dict[str, EnvModel], key: str) -> list[str]:
     return seen
 
 
-def _group_requirements(path: Path, env: str, groups: list[str]) -> list[Requirement]:
-    """PEP 735 dependency groups of the pyproject.toml beside envs.toml."""
+def _group_requirements(path: Path, env: str, groups: list[str]) -> list[tuple[Requirement, str]]:
+    """PEP 735 dependency groups of the pyproject.toml beside envs.toml, each requirement with
+    the group it came from ("group 'test' in pyproject.toml")."""
     if not groups:
         return []
     from packaging.dependency_groups import resolve_dependency_groups
@@ -273,7 +282,11 @@ def _group_requirements(path: Path, env: str, groups: list[str]) -> list[Require
             raise ConfigError(f"{path.name}: envs.{env}.groups[{position}]: unknown dependency group {group!r}", hint)
     try:
         texts = resolve_dependency_groups(declared, *groups)
-        return [Requirement(text) for text in texts]
+        owner: dict[str, str] = {}
+        for group in groups:
+            for text in resolve_dependency_groups(declared, group):
+                owner.setdefault(text, f"group {group!r} in pyproject.toml")
+        return [(Requirement(text), owner.get(text, "pyproject.toml")) for text in texts]
     except (ValueError, TypeError, InvalidRequirement) as exc:
         raise ConfigError(f"pyproject.toml: [dependency-groups]: {exc}", "fix the group in pyproject.toml") from None
 
