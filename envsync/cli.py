@@ -141,6 +141,11 @@ class Output:
             sys.stderr.flush()
             self._status = False
 
+    def warn(self, text: str) -> None:
+        if not self.quiet:
+            self._clear()
+            print(f"envsync: warning: {text}", file=sys.stderr, flush=True)
+
     def error(self, error: BaseException) -> None:
         self._clear()
         print(f"envsync: error: {error}", file=sys.stderr, flush=True)
@@ -182,7 +187,7 @@ def _session(args: argparse.Namespace, out: Output):
     inputs = inputs_digest(path)  # before reading the config: an edit made meanwhile voids the stamp
     config = load(path)
     return Session(config, progress=out.progress, refresh=getattr(args, "refresh", False),
-                   inputs=extend_inputs(inputs, config))
+                   inputs=extend_inputs(inputs, config), warn=out.warn)
 
 
 def _stamp(args: argparse.Namespace):
@@ -228,6 +233,8 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
     session.close()
     if args.json:
         print(render_json(plan))
+    elif not plan.entries and not plan.has_changes:
+        out.info(_NO_ENVS.format(name=plan.config_path.name))
     elif not args.quiet:
         print(render_text(plan, use_colour(sys.stdout)))
     if plan.errors:
@@ -237,11 +244,16 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
     return EXIT_CHANGES if args.detailed_exitcode and plan.has_changes else EXIT_OK
 
 
+_NO_ENVS = "No envs are declared in {name}: add an [envs.NAME] table, or run `envsync init`."
+
+
 def _print_stamped(args: argparse.Namespace, stamp) -> int:
     """Print the in-sync plan of the selected envs from the stamp, importing nothing heavy."""
-    if args.json:
+    if not stamp.envs and not args.json and not args.envs:
+        if not args.quiet:
+            print(_NO_ENVS.format(name=os.path.basename(stamp.config)))
+    elif args.json:
         import json
-        import os
 
         shown = os.path.relpath(stamp.config)
         envs = [env.document for env in stamp.envs]
@@ -254,8 +266,12 @@ def _print_stamped(args: argparse.Namespace, stamp) -> int:
 
 def cmd_apply(args: argparse.Namespace, out: Output) -> int:
     started = time.monotonic()
-    if _stamp(args) is not None:
-        out.info(f"No changes. Every environment is in sync ({time.monotonic() - started:.2f}s).")
+    stamp = _stamp(args)
+    if stamp is not None:
+        if not stamp.envs and not args.envs:
+            out.info(_NO_ENVS.format(name=os.path.basename(stamp.config)))
+        else:
+            out.info(f"No changes. Every environment is in sync ({time.monotonic() - started:.2f}s).")
         return EXIT_OK
     from .reconcile import carry_out
     from .render import env_header
@@ -263,7 +279,10 @@ def cmd_apply(args: argparse.Namespace, out: Output) -> int:
     session, plan = _full_plan(args, out)
     try:
         if not (plan.has_changes or plan.errors):
-            out.info(f"No changes. Every environment is in sync ({time.monotonic() - started:.2f}s).")
+            if not plan.entries:
+                out.info(_NO_ENVS.format(name=plan.config_path.name))
+            else:
+                out.info(f"No changes. Every environment is in sync ({time.monotonic() - started:.2f}s).")
             return EXIT_OK
         outcome = carry_out(session, plan, out.info, out.progress, stamp=not args.envs and not args.frozen)
     finally:
@@ -323,6 +342,10 @@ def cmd_list(args: argparse.Namespace, out: Output) -> int:
     widths = [max(len(row[i]) for row in rows) for i in range(3)] if rows else [0, 0, 0]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[3])
+    if stamp is None and plan.errors:  # an env in error is a failure to report, as plan does
+        for env in plan.errors:
+            print(f"envsync: error: env {env.name}: {env.error}", file=sys.stderr)
+        return EXIT_ERROR
     return EXIT_OK
 
 

@@ -287,6 +287,8 @@ class Plan:
     config_path: Path
     envs: tuple[EnvPlan, ...]
     removals: tuple[EnvRemoval, ...] = ()
+    # Lock files beside the config for envs it no longer declares: apply deletes them.
+    lock_removals: tuple[Path, ...] = ()
 
     @property
     def entries(self) -> tuple[EnvPlan | EnvRemoval, ...]:
@@ -296,7 +298,7 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         """Anything `apply` would change on disk: env actions, removals or lock files."""
-        return bool(self.removals) or any(env.has_changes for env in self.envs)
+        return bool(self.removals or self.lock_removals) or any(env.has_changes for env in self.envs)
 
     @property
     def lock_writes(self) -> tuple[LockWrite, ...]:

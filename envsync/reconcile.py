@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from .config.paths import lock_path
 from .errors import ConfigError, LockError
 from .model import Config, Desired, EnvPlan, EnvRemoval, EnvSpec, IndexSettings, Interpreter, LockWrite, Plan
-from .planner import plan_env, plan_removals
+from .planner import orphan_locks, plan_env, plan_removals
 from .survey import survey
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ class Session:
     progress: Progress = _quiet
     refresh: bool = False  # revalidate every index page, however fresh the HTTP cache says it is
     inputs: list | None = None  # the stamp's view of the config's inputs, taken before loading it
+    warn: Progress = _quiet  # what is worth telling the user but stops nothing (an unknown extra)
     _indexes: dict[IndexSettings, IndexClient] = field(default_factory=dict)
     _interpreters: dict[str | None, Interpreter] = field(default_factory=dict)
 
@@ -195,7 +196,7 @@ def _resolve(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Pa
     pins = resolve(spec.requirements, interpreter, session.index(spec.index),
                    prereleases=spec.index.prereleases, preferred=preferred, constraints=spec.constraints,
                    hashes=None if spec.hashes is None else {name: (ok, at) for name, ok, at in spec.hashes},
-                   env=spec.name, origins=spec.origins)
+                   env=spec.name, origins=spec.origins, warn=session.warn)
     text = render_lock(spec, interpreter, pins, digest, session.config.directory)
     try:
         unchanged = path.read_text(encoding="utf-8") == text
@@ -217,7 +218,23 @@ def make_plan(session: Session, names: Sequence[str] = (), mode: LockMode = Lock
             plan = replace(plan, startup_hooks=hooks)
         plans.append(plan)
     removals = undeclared_envs(config) if not names else ()
-    return Plan(config_path=config.path, envs=tuple(plans), removals=removals)
+    stale_locks = orphan_locks((env.name for env in config.envs), _lock_files(config)) if not names else ()
+    return Plan(config_path=config.path, envs=tuple(plans), removals=removals, lock_removals=stale_locks)
+
+
+def _lock_files(config: Config) -> list[tuple[Path, str | None]]:
+    """Every pylock.*.toml beside the config, with the env its [tool.envsync] names (None if none)."""
+    import tomllib
+
+    found = []
+    for path in config.directory.glob("pylock.*.toml"):
+        try:
+            tool = tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {}).get("envsync", {})
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, AttributeError):
+            continue  # not a lock we can read: not ours to delete
+        env = tool.get("env") if isinstance(tool, dict) else None
+        found.append((path, env if isinstance(env, str) else None))
+    return found
 
 
 def startup_hooks(plan: EnvPlan) -> tuple[tuple[str, str], ...]:
@@ -267,6 +284,15 @@ def carry_out(session: Session, plan: Plan, report: Progress, progress: Progress
 
         result = apply_plan(plan, lambda env: session.index(env.desired.spec.index), report, progress)
         actions, envs_changed = result.actions, result.envs_changed
+    for path in plan.lock_removals:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            from .errors import from_os_error
+
+            raise from_os_error(exc, path) from None
     written = []
     if plan.lock_writes:
         from .resolve.lockfile import write_lock

@@ -98,6 +98,7 @@ class Provider(AbstractProvider):
         # Who asked for each name (a parent candidate, or None for a root), to explain a failure.
         self.needed_by: dict[NormalizedName, list[tuple[Requirement, Candidate | None]]] = {}
         self.origins = dict(origins or {})  # root requirement text -> where the user wrote it
+        self.warnings: list[str] = []  # things worth saying that don't stop the resolve (unknown extras)
         self._installable_memo: dict[NormalizedName, Installable] = {}
         self._requires_memo: dict[str, list[Requirement]] = {}
         self._satisfied_memo: dict[tuple[int, Version], tuple[Requirement, bool]] = {}
@@ -177,6 +178,7 @@ class Provider(AbstractProvider):
         requires = self._requirements_of(candidate)
         dependencies = []
         if candidate.extras:
+            self._check_extras(candidate)
             # An extras candidate stands for "the base package, plus these extra requirements".
             dependencies.append(Requirement(f"{candidate.name}=={candidate.version}"))
             for requirement in requires:
@@ -203,6 +205,16 @@ class Provider(AbstractProvider):
             return requirement.marker.evaluate({**self.interpreter.markers, "extra": extra})
         except MARKER_ERRORS:
             return False
+
+    def _check_extras(self, candidate: Candidate) -> None:
+        """Warn (as pip and uv do) about an extra the chosen version does not provide."""
+        raw, _ = parse_email(self.index.metadata(candidate.artifact))
+        provided = {canonicalize_name(extra) for extra in raw.get("provides_extra", [])}
+        for extra in sorted(candidate.extras):
+            if canonicalize_name(extra) not in provided:
+                warning = f"{candidate.name} {candidate.version} does not provide the extra {extra!r}"
+                if warning not in self.warnings:
+                    self.warnings.append(warning)
 
     def _requirements_of(self, candidate: Candidate) -> list[Requirement]:
         return self._requirements_of_artifact(candidate.artifact)
@@ -364,13 +376,15 @@ def resolve(requirements: Sequence[Requirement], interpreter: Interpreter, index
             reporter: BaseReporter | None = None, constraints: Sequence[Requirement] = (),
             hashes: Mapping[str, tuple[frozenset[str], str]] | None = None,
             origins: Sequence[str] = (), env: str | None = None,
-            similar: Callable[[str], Sequence[str]] | None = None) -> dict[NormalizedName, Pin]:
+            similar: Callable[[str], Sequence[str]] | None = None,
+            warn: Callable[[str], None] | None = None) -> dict[NormalizedName, Pin]:
     """Pins for `requirements` on `interpreter`; `preferred` versions win whenever they still fit.
 
     `constraints` cap the versions of names something requires and add nothing; with `hashes`
     (hash-checking mode) only files whose sha256 is listed for their package are used.
     For a failure's message: `origins` (parallel to `requirements`) says where each was
-    written, `env` names the env, and `similar` offers names close to one not found."""
+    written, `env` names the env, and `similar` offers names close to one not found; `warn`
+    hears of what does not stop the resolve (an extra the package does not provide)."""
     provider = Provider(index, interpreter, prereleases=prereleases, preferred=preferred,
                         constraints=constraints, hashes=hashes,
                         origins={str(r): o for r, o in zip(requirements, origins, strict=False) if o})
@@ -388,6 +402,12 @@ def resolve(requirements: Sequence[Requirement], interpreter: Interpreter, index
                                  "add tighter version bounds to the requirements") from None
     finally:
         provider.close()
+    for warning in provider.warnings if warn is not None else ():
+        # Only extras of packages that made it into the result; a version tried and dropped doesn't count.
+        name = warning.split(" ", 1)[0]
+        if any(candidate.name == name and warning.startswith(f"{name} {candidate.version} ")
+               for candidate in result.mapping.values()):
+            warn(f"env {env}: {warning}" if env else warning)
     return _pins(result)
 
 
