@@ -85,6 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
     watch = commands.add_parser("watch", parents=[common], help="apply, then apply again whenever the config changes")
     watch.add_argument("envs", nargs="*", metavar="ENV")
     _lock_mode(watch)
+
+    # add and remove (envsync/commands/edit.py): edit one env's dependencies in envs.toml, then sync it.
+    for name, text in (("add", "add packages to an env's dependencies, then lock and apply it"),
+                       ("remove", "remove packages from an env's dependencies, then lock and apply it")):
+        edit = commands.add_parser(name, parents=[common], help=text)
+        edit.add_argument("packages", nargs="+", metavar="PKG")
+        edit.add_argument("--env", metavar="ENV", help="the env to edit (may be left out when there is one)")
+        edit.add_argument("--no-sync", action="store_true", help="only edit envs.toml; lock and apply later")
     return parser
 
 
@@ -391,7 +399,8 @@ def cmd_watch(args: argparse.Namespace, out: Output) -> int:
 COMMANDS = {"plan": cmd_plan, "apply": cmd_apply, "lock": cmd_lock, "list": cmd_list,
             "export": _module_command("export"), "freeze": _module_command("freeze"),
             "tree": _module_command("tree"), "init": _module_command("init", needs_config=False),
-            "run": cmd_run, "watch": cmd_watch}
+            "run": cmd_run, "watch": cmd_watch,
+            "add": _module_command("edit"), "remove": _module_command("edit")}
 
 if __name__ == "__main__":
     sys.exit(main())

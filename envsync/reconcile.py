@@ -187,6 +187,19 @@ def _file_of(origin: str) -> str:
     return origin.rpartition(":")[0] or origin or "envs.toml"
 
 
+def similar_to(session: Session, spec: EnvSpec) -> Callable[[str], list[str]]:
+    """Did-you-mean for a package no index has: the env's installed packages and the config's
+    names first, then the index's project list (fetched only now, when a name was not found)."""
+    def similar(name: str) -> list[str]:
+        from .resolve.suggest import suggest
+
+        known = {r.name for env in session.config.envs for r in env.requirements}
+        known |= set(survey(spec.path).installed)
+        return suggest(name, known, spec.index.search_order(), session.index(spec.index).client)
+
+    return similar
+
+
 def _resolve(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Path, digest: str,
              preferred: dict[str, Version]) -> Resolution:
     from .resolve.lockfile import render_lock
@@ -196,7 +209,7 @@ def _resolve(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Pa
     pins = resolve(spec.requirements, interpreter, session.index(spec.index),
                    prereleases=spec.index.prereleases, preferred=preferred, constraints=spec.constraints,
                    hashes=None if spec.hashes is None else {name: (ok, at) for name, ok, at in spec.hashes},
-                   env=spec.name, origins=spec.origins, warn=session.warn)
+                   env=spec.name, origins=spec.origins, warn=session.warn, similar=similar_to(session, spec))
     text = render_lock(spec, interpreter, pins, digest, session.config.directory)
     try:
         unchanged = path.read_text(encoding="utf-8") == text
