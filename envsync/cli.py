@@ -89,6 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
     watch = commands.add_parser("watch", parents=[common], help="apply, then apply again whenever the config changes")
     watch.add_argument("envs", nargs="*", metavar="ENV")
     _lock_mode(watch)
+
+    # add and remove (envsync/commands/edit.py): edit one env's dependencies in envs.toml, then sync it.
+    for name, text in (("add", "add packages to an env's dependencies, then lock and apply it"),
+                       ("remove", "remove packages from an env's dependencies, then lock and apply it")):
+        edit = commands.add_parser(name, parents=[common], help=text)
+        edit.add_argument("packages", nargs="+", metavar="PKG")
+        edit.add_argument("--env", metavar="ENV", help="the env to edit (may be left out when there is one)")
+        edit.add_argument("--no-sync", action="store_true", help="only edit envs.toml; lock and apply later")
     return parser
 
 
@@ -145,6 +153,11 @@ class Output:
             sys.stderr.flush()
             self._status = False
 
+    def warn(self, text: str) -> None:
+        if not self.quiet:
+            self._clear()
+            print(f"envsync: warning: {text}", file=sys.stderr, flush=True)
+
     def error(self, error: BaseException) -> None:
         self._clear()
         print(f"envsync: error: {error}", file=sys.stderr, flush=True)
@@ -195,7 +208,7 @@ def _session(args: argparse.Namespace, out: Output):
     inputs = inputs_digest(path)  # before reading the config: an edit made meanwhile voids the stamp
     config = load(path)
     return Session(config, progress=out.progress, refresh=getattr(args, "refresh", False),
-                   inputs=extend_inputs(inputs, config))
+                   inputs=extend_inputs(inputs, config), warn=out.warn)
 
 
 def _stamp(args: argparse.Namespace):
@@ -245,6 +258,8 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
     session.close()
     if args.json:
         print(render_json(plan))
+    elif not plan.entries and not plan.has_changes:
+        out.info(_NO_ENVS.format(name=plan.config_path.name))
     elif not args.quiet:
         print(render_text(plan, use_colour(sys.stdout)))
     if plan.errors:
@@ -254,14 +269,19 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
     return EXIT_CHANGES if args.detailed_exitcode and plan.has_changes else EXIT_OK
 
 
+_NO_ENVS = "No envs are declared in {name}: add an [envs.NAME] table, or run `envsync init`."
+
+
 def _print_stamped(args: argparse.Namespace, stamp) -> int:
     """Print the in-sync plan of the selected envs from the stamp, importing nothing heavy."""
     # Solve groups in the order their first selected env comes, as the full plan shows them.
     groups = {group["name"]: group for group in stamp.groups}
     order = [name for name in dict.fromkeys(env.document.get("solve_group") for env in stamp.envs) if name in groups]
-    if args.json:
+    if not stamp.envs and not args.json and not args.envs:
+        if not args.quiet:
+            print(_NO_ENVS.format(name=os.path.basename(stamp.config)))
+    elif args.json:
         import json
-        import os
 
         shown = os.path.relpath(stamp.config)
         envs = [env.document for env in stamp.envs]
@@ -279,8 +299,12 @@ def _print_stamped(args: argparse.Namespace, stamp) -> int:
 
 def cmd_apply(args: argparse.Namespace, out: Output) -> int:
     started = time.monotonic()
-    if _stamp(args) is not None:
-        out.info(f"No changes. Every environment is in sync ({time.monotonic() - started:.2f}s).")
+    stamp = _stamp(args)
+    if stamp is not None:
+        if not stamp.envs and not args.envs:
+            out.info(_NO_ENVS.format(name=os.path.basename(stamp.config)))
+        else:
+            out.info(f"No changes. Every environment is in sync ({time.monotonic() - started:.2f}s).")
         return EXIT_OK
     from .reconcile import carry_out
     from .render import env_header
@@ -288,7 +312,10 @@ def cmd_apply(args: argparse.Namespace, out: Output) -> int:
     session, plan = _full_plan(args, out)
     try:
         if not (plan.has_changes or plan.errors):
-            out.info(f"No changes. Every environment is in sync ({time.monotonic() - started:.2f}s).")
+            if not plan.entries:
+                out.info(_NO_ENVS.format(name=plan.config_path.name))
+            else:
+                out.info(f"No changes. Every environment is in sync ({time.monotonic() - started:.2f}s).")
             return EXIT_OK
         outcome = carry_out(session, plan, out.info, out.progress, stamp=not args.envs and not args.frozen)
     finally:
@@ -353,6 +380,10 @@ def cmd_list(args: argparse.Namespace, out: Output) -> int:
     widths = [max(len(row[i]) for row in rows) for i in range(columns)]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
+    if stamp is None and plan.errors:  # an env in error is a failure to report, as plan does
+        for env in plan.errors:
+            print(f"envsync: error: env {env.name}: {env.error}", file=sys.stderr)
+        return EXIT_ERROR
     return EXIT_OK
 
 
@@ -405,7 +436,8 @@ def cmd_watch(args: argparse.Namespace, out: Output) -> int:
 COMMANDS = {"plan": cmd_plan, "apply": cmd_apply, "lock": cmd_lock, "list": cmd_list,
             "export": _module_command("export"), "freeze": _module_command("freeze"),
             "tree": _module_command("tree"), "init": _module_command("init", needs_config=False),
-            "run": cmd_run, "watch": cmd_watch}
+            "run": cmd_run, "watch": cmd_watch,
+            "add": _module_command("edit"), "remove": _module_command("edit")}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -227,10 +227,13 @@ def _select(candidates: list[_Candidate], spec: SpecifierSet) -> Interpreter | N
 def _not_found(request: str, spec: SpecifierSet, candidates: list[_Candidate]) -> InterpreterNotFound:
     found = sorted({c.version for c in candidates if c.version is not None}, reverse=True)
     found_text = ", ".join(str(v) for v in found) or "none"
-    message = f"No Python interpreter matches python = {request!r} (found: {found_text})."
     supported = _admits_supported(spec)
-    if not supported:
-        message += f" envsync envs need Python {_min_text()} or newer."
+    if not supported:  # said once, whether or not such an interpreter is installed
+        newer = [str(v) for v in found if v >= Version(_min_text())]
+        return InterpreterNotFound(
+            f"python = {request!r} is too old: envsync envs need Python {_min_text()} or newer.",
+            hint=f"set `python` to {_min_text()} or newer" + (f" (found here: {', '.join(newer)})" if newer else ""))
+    message = f"No Python interpreter matches python = {request!r} (found: {found_text})."
     example = request if supported and _VERSION_REQUEST.fullmatch(request) else "3.12"
     return InterpreterNotFound(
         message,

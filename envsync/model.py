@@ -101,6 +101,17 @@ class EnvSpec:
     solve_group: str | None = None
     project: ProjectSpec | None = None  # the local project installed into the env, if any
     seed: tuple[str, ...] = ()  # tools kept in the env though nothing requires them, e.g. ("pip",)
+    # Where each of `requirements` was written, in the same order, for messages: "envs.dev.dependencies",
+    # "envs.base.dependencies, inherited", "group 'test' in pyproject.toml", "requirements.txt:3".
+    origins: tuple[str, ...] = ()
+
+    def origin_of(self, requirement: object) -> str | None:
+        """Where a root requirement (or its text) was written, if known."""
+        text = str(requirement)
+        for written, origin in zip(self.requirements, self.origins, strict=False):
+            if str(written) == text:
+                return origin
+        return None
 
 
 @dataclass(frozen=True)
@@ -153,6 +164,7 @@ class Artifact:
     size: int | None = None
     requires_python: str | None = None
     yanked: bool = False
+    yank_reason: str | None = None  # why the index yanked it, when it says (PEP 592)
     has_metadata_file: bool = False  # PEP 658/714: url + ".metadata" exists
     metadata_sha256: str | None = None
     upload_time: str | None = None
@@ -332,6 +344,8 @@ class Plan:
     solve_groups: tuple[GroupPlan, ...] = ()
     # Locks of envs not selected but in a selected env's solve group: a group's locks are written together.
     group_locks: tuple[LockWrite, ...] = ()
+    # Lock files beside the config for envs it no longer declares: apply deletes them.
+    lock_removals: tuple[Path, ...] = ()
 
     @property
     def entries(self) -> tuple[EnvPlan | EnvRemoval, ...]:
@@ -341,7 +355,7 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         """Anything `apply` would change on disk: env actions, removals or lock files."""
-        return bool(self.removals) or bool(self.group_locks) or any(env.has_changes for env in self.envs)
+        return bool(self.removals or self.group_locks or self.lock_removals) or any(env.has_changes for env in self.envs)
 
     @property
     def lock_writes(self) -> tuple[LockWrite, ...]:

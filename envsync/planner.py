@@ -118,6 +118,19 @@ def plan_removals(config_path: Path, declared: Iterable[Path], found: Iterable[A
     return tuple(removals)
 
 
+def orphan_locks(declared: Iterable[str], locks: Iterable[tuple[Path, str | None]]) -> tuple[Path, ...]:
+    """Which `pylock.<env>.toml` files to delete: those envsync wrote (their [tool.envsync] names
+    the env, given here beside each path; None for a lock another tool wrote) for an env the
+    config no longer declares. A lock named for a declared env, or not envsync's, is kept."""
+    names = set(declared)
+    orphans = []
+    for path, env in sorted(locks):
+        name = path.name.removeprefix("pylock.").removesuffix(".toml")
+        if env is not None and env == name and name not in names:
+            orphans.append(path)
+    return tuple(orphans)
+
+
 def still_to_remove(removal: EnvRemoval, actual: Actual) -> bool:
     """Whether a planned removal still applies to what is at its path now (another process may
     have removed the env, or put something else there, since the plan was made)."""

@@ -26,7 +26,7 @@ from .model import (
     LockWrite,
     Plan,
 )
-from .planner import plan_env, plan_removals
+from .planner import orphan_locks, plan_env, plan_removals
 from .survey import survey
 
 if TYPE_CHECKING:
@@ -54,6 +54,7 @@ class Session:
     progress: Progress = _quiet
     refresh: bool = False  # revalidate every index page, however fresh the HTTP cache says it is
     inputs: list | None = None  # the stamp's view of the config's inputs, taken before loading it
+    warn: Progress = _quiet  # what is worth telling the user but stops nothing (an unknown extra)
     _indexes: dict[IndexSettings, IndexClient] = field(default_factory=dict)
     _interpreters: dict[str | None, Interpreter] = field(default_factory=dict)
 
@@ -151,7 +152,7 @@ def desired_state(session: Session, spec: EnvSpec, mode: LockMode = LockMode.AUT
         pins.update((name, dist.pin()) for name, dist in local.items() if name in pins)
         return Resolution(Desired(spec, interpreter, pins), path, None)
     if mode is LockMode.LOCKED:
-        state = "does not exist" if lock is None else "is out of date with envs.toml"
+        state = "does not exist" if lock is None else stale_reason(spec, locked_roots(lock), interpreter.markers)
         raise LockError(f"{path.name} {state} (env {spec.name}), and --locked forbids changing it",
                         f"run `envsync lock {spec.name}` and commit {path.name}")
     preferred = {}
@@ -291,6 +292,70 @@ def _resolve_group(session: Session, group, interpreters: dict[str, Interpreter]
     return states
 
 
+def locked_roots(lock) -> set[str]:
+    """The root requirements a lock was made from, as envsync records them (who-required-what)."""
+    from collections.abc import Mapping
+
+    roots: set[str] = set()
+    for package in lock.document.packages:
+        tool = (package.tool or {}).get("envsync")
+        required_by = tool.get("required-by") if isinstance(tool, Mapping) else None
+        if isinstance(required_by, Mapping) and isinstance(required_by.get("<root>"), str):
+            roots.update(text.strip() for text in required_by["<root>"].split(", "))
+    return roots
+
+
+def stale_reason(spec: EnvSpec, locked: set[str], markers: dict[str, str]) -> str:
+    """Why a lock is out of date, naming the file to look at: which requirements were added or
+    dropped since it was made, and where the added ones are written (envs.toml, pyproject.toml,
+    a requirements file); else the inputs in general."""
+    from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
+
+    def applies(requirement) -> bool:
+        try:
+            return requirement.marker is None or requirement.marker.evaluate({**markers, "extra": ""})
+        except (UndefinedComparison, UndefinedEnvironmentName):
+            return True
+
+    current = {str(r) for r in spec.requirements}
+    added = [(str(r), origin) for r, origin in zip(spec.requirements, spec.origins or [""] * len(spec.requirements),
+                                                  strict=False) if str(r) not in locked and applies(r)]
+    dropped = sorted(locked - current) if locked else []
+    if added or dropped:
+        changes = [f"{text} was added ({origin})" if origin else f"{text} was added" for text, origin in added]
+        changes += [f"{text} was removed" for text in dropped]
+        files = sorted({_file_of(origin) for _, origin in added}) or ["the config"]
+        shown = "; ".join(changes[:4]) + ("; ..." if len(changes) > 4 else "")
+        return f"is out of date with {' and '.join(files)}: {shown}"
+    inputs = ["envs.toml"]
+    if any(origin.endswith("in pyproject.toml") for origin in spec.origins):
+        inputs.append("pyproject.toml")
+    inputs += [file for file, _ in spec.files]
+    return f"is out of date with {', '.join(inputs)} (settings, interpreter or files changed)"
+
+
+def _file_of(origin: str) -> str:
+    """The file an origin is in: "group 'test' in pyproject.toml" -> pyproject.toml, "req.txt:3" -> req.txt."""
+    if origin.startswith("envs."):
+        return "envs.toml"
+    if origin.endswith(" in pyproject.toml") or origin == "pyproject.toml":
+        return "pyproject.toml"
+    return origin.rpartition(":")[0] or origin or "envs.toml"
+
+
+def similar_to(session: Session, spec: EnvSpec) -> Callable[[str], list[str]]:
+    """Did-you-mean for a package no index has: the env's installed packages and the config's
+    names first, then the index's project list (fetched only now, when a name was not found)."""
+    def similar(name: str) -> list[str]:
+        from .resolve.suggest import suggest
+
+        known = {r.name for env in session.config.envs for r in env.requirements}
+        known |= set(survey(spec.path).installed)
+        return suggest(name, known, spec.index.search_order(), session.index(spec.index).client)
+
+    return similar
+
+
 def _resolve(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Path, digest: str,
              preferred: dict[NormalizedName, Version], local: dict) -> Resolution:
     from packaging.requirements import Requirement
@@ -314,7 +379,8 @@ def _resolve(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Pa
     pins = resolve(requirements, interpreter, session.index(spec.index),
                    prereleases=spec.index.prereleases, preferred=preferred, constraints=spec.constraints,
                    hashes=None if spec.hashes is None else {name: (ok, at) for name, ok, at in spec.hashes},
-                   direct=direct, sdist_metadata=lambda artifact: sdist_metadata(artifact, builder))
+                   direct=direct, sdist_metadata=lambda artifact: sdist_metadata(artifact, builder),
+                   env=spec.name, origins=spec.origins, warn=session.warn, similar=similar_to(session, spec))
     text = render_lock(spec, interpreter, pins, digest, session.config.directory)
     try:
         unchanged = path.read_text(encoding="utf-8") == text
@@ -344,8 +410,9 @@ def make_plan(session: Session, names: Sequence[str] = (), mode: LockMode = Lock
                         if name not in selected and state.lock_write is not None)
     groups = tuple(_group_plan(unit, states) for unit in units(config, specs) if isinstance(unit, SolveGroup))
     removals = undeclared_envs(config) if not names else ()
+    stale_locks = orphan_locks((env.name for env in config.envs), _lock_files(config)) if not names else ()
     return Plan(config_path=config.path, envs=tuple(plans), removals=removals, solve_groups=groups,
-                group_locks=group_locks)
+                group_locks=group_locks, lock_removals=stale_locks)
 
 
 def _group_plan(group, states: dict[str, Resolution]) -> GroupPlan:
@@ -357,6 +424,21 @@ def _group_plan(group, states: dict[str, Resolution]) -> GroupPlan:
             seen[package] = (version, count + 1)
     shared = tuple((package, version) for package, (version, count) in sorted(seen.items()) if count > 1)
     return GroupPlan(group.name, group.names, shared)
+
+
+def _lock_files(config: Config) -> list[tuple[Path, str | None]]:
+    """Every pylock.*.toml beside the config, with the env its [tool.envsync] names (None if none)."""
+    import tomllib
+
+    found = []
+    for path in config.directory.glob("pylock.*.toml"):
+        try:
+            tool = tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {}).get("envsync", {})
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, AttributeError):
+            continue  # not a lock we can read: not ours to delete
+        env = tool.get("env") if isinstance(tool, dict) else None
+        found.append((path, env if isinstance(env, str) else None))
+    return found
 
 
 def startup_hooks(plan: EnvPlan) -> tuple[tuple[str, str], ...]:
@@ -406,6 +488,15 @@ def carry_out(session: Session, plan: Plan, report: Progress, progress: Progress
 
         result = apply_plan(plan, lambda env: session.index(env.desired.spec.index), report, progress)
         actions, envs_changed = result.actions, result.envs_changed
+    for path in plan.lock_removals:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            from .errors import from_os_error
+
+            raise from_os_error(exc, path) from None
     written = []
     if plan.lock_writes:
         from .resolve.lockfile import write_lock

@@ -98,6 +98,8 @@ def render_text(plan: Plan, colour: bool = False) -> str:
                                 "yellow", colour))
         if env.lock_write is not None and group is None:
             lines.append(_paint(f"  lock: {env.lock_write.path.name} will be written", "dim", colour))
+    for path in plan.lock_removals:
+        lines.append(_paint(f"lock: {path.name} will be removed (its env is no longer declared)", "dim", colour))
     lines.append("")
     lines.append(summary_line(plan))
     return "\n".join(lines)
@@ -109,6 +111,9 @@ def summary_line(plan: Plan) -> str:
         return "No changes. Every environment is in sync."
     locks = counts["write-lock"]
     lock_part = f"{locks} lock file{'s' if locks != 1 else ''} to write"
+    if plan.lock_removals:
+        gone = len(plan.lock_removals)
+        lock_part = (f"{lock_part}, " if locks else "") + f"{gone} lock file{'s' if gone != 1 else ''} to remove"
     if not any(env.actions for env in plan.entries):
         return f"Plan: {lock_part}; every environment is in sync."
     change = counts["upgrade"] + counts["downgrade"] + counts["reinstall"]
@@ -116,7 +121,7 @@ def summary_line(plan: Plan) -> str:
     for key, word in (("create-env", "create"), ("recreate-env", "recreate"), ("remove-env", "remove")):
         if counts[key]:
             parts.append(f"{counts[key]} env{'s' if counts[key] != 1 else ''} to {word}")
-    if locks:
+    if locks or plan.lock_removals:
         parts.append(lock_part)
     return "Plan: " + ", ".join(parts) + "."
 

@@ -291,10 +291,13 @@ def test_every_input_of_a_config_names_its_own_cache_entry(tmp_path: Path, monke
 
 
 def test_the_config_cache_keeps_every_field_of_a_rich_config(tmp_path: Path):
-    """Requirements and constraints files with hashes, a solve group, index priority and pins:
-    what comes back from the cache is equal, field for field, to what validation made."""
+    """Requirements and constraints files with hashes, a solve group, index priority and pins,
+    a local project and seeds: what comes back from the cache is equal, field for field, to
+    what validation made."""
     from envsync.config import cached
 
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "1"\n')
     (tmp_path / "constraints.txt").write_text("lib<3\n")
     (tmp_path / "requirements.txt").write_text(
         "-c constraints.txt\napp==1.0 --hash=sha256:" + "a" * 64 + "\n")
@@ -311,6 +314,10 @@ def test_the_config_cache_keeps_every_field_of_a_rich_config(tmp_path: Path):
         requirements = ["requirements.txt"]
         solve-group = "main"
 
+        [envs.app]
+        project = { path = "app", extras = ["cli"] }
+        seed = ["pip"]
+
         [envs.dev]
         inherits = ["prod"]
         dependencies = ["rich>=13; python_version >= '3.8'", "Foo_Bar[extra]"]
@@ -322,3 +329,5 @@ def test_the_config_cache_keeps_every_field_of_a_rich_config(tmp_path: Path):
     assert [env.hashes for env in again.envs] == [env.hashes for env in config.envs]
     assert again.envs[0].index.index_for == config.envs[0].index.index_for != ()
     assert again.files == config.files != ()
+    assert again.env("app").project == config.env("app").project is not None
+    assert again.env("app").seed == ("pip",)

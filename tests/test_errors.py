@@ -39,7 +39,7 @@ def test_conflict_names_who_wants_what(project: Path, index: LocalIndex):
     index.add(WheelSpec("a", "1.0", requires=["lib<2"]))
     index.add(WheelSpec("b", "1.0", requires=["lib>=2"]))
     write_config(project, f'[settings]\nindex-url = "{index.url}"\n[envs.e]\ndependencies = ["a", "b"]\n')
-    fails(project, "plan", expect=["lib", "a 1.0 requires lib<2", "b 1.0 requires lib>=2"])
+    fails(project, "plan", expect=["lib<2", "needed by a 1.0", "lib>=2", "needed by b 1.0"])
 
 
 def test_unknown_interpreter(project: Path, index: LocalIndex):

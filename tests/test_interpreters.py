@@ -205,8 +205,9 @@ def test_a_name_without_version_is_probed_and_broken_ones_are_skipped(monkeypatc
 
 def test_versions_below_the_minimum_are_not_candidates(monkeypatch: pytest.MonkeyPatch) -> None:
     _candidates(monkeypatch, {"/pyenv/3.7.16": "3.7.16"}, ("/pyenv/3.7.16", 1, "3.7.16", True))
-    with pytest.raises(InterpreterNotFound, match=r"3\.8 or newer"):
+    with pytest.raises(InterpreterNotFound, match=r"3\.8 or newer") as raised:
         find_interpreter("3.7", Path("/"))
+    assert "too old" in raised.value.message and "3.7.16" not in str(raised.value)  # said once, plainly
 
 
 # -- probing ------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from typing import Any
 from packaging.requirements import Requirement
 
 from ..cache import cache_subdir, write_atomic
-from ..model import Config, EnvSpec, IndexSettings
+from ..model import Config, EnvSpec, IndexSettings, ProjectSpec
 from .inputs import CONFIG_VARIABLES, config_files
 
 FORMAT = 4  # bump when the shape of an entry changes
@@ -86,7 +86,9 @@ def write(entry: Path, config: Config) -> None:
 
 
 # The only types an entry can name: decoding calls these constructors with plain data, nothing else.
-_VALUES: dict[str, Callable[..., Any]] = {"Config": Config, "EnvSpec": EnvSpec, "IndexSettings": IndexSettings}
+_VALUES: dict[str, Callable[..., Any]] = {
+    "Config": Config, "EnvSpec": EnvSpec, "IndexSettings": IndexSettings, "ProjectSpec": ProjectSpec,
+}
 
 
 def encode(config: Config) -> dict[str, Any]:

@@ -75,10 +75,14 @@ def _load(path: Path) -> Config:
     files: dict[str, str] = {}
     variables: dict[str, str] = {}
     for name, env in model.envs.items():
-        requirements = [Requirement(text) for text in flat[name]]
-        requirements += _group_requirements(path, name, _inherited(name, model.envs, "groups"))
+        requirements = [Requirement(text) for text, _ in flat[name]]
+        origins = [origin for _, origin in flat[name]]
+        grouped = _group_requirements(path, name, _inherited(name, model.envs, "groups"))
+        requirements += [requirement for requirement, _ in grouped]
+        origins += [origin for _, origin in grouped]
         parsed = _read_requirement_files(path, name, model.envs)
         requirements += [line.requirement for line in parsed.requirements]
+        origins += [line.where for line in parsed.requirements]
         files.update((str(file), digest) for file, digest in parsed.files)
         variables.update((variable, digest_of_variable(variable)) for variable in parsed.variables)
         hashes = parsed.hashes() if parsed.require_hashes else None
@@ -101,6 +105,7 @@ def _load(path: Path) -> Config:
             solve_group=_solve_group(path, name, env.solve_group),
             project=project,
             seed=tuple(_seed(name, model)),
+            origins=tuple(origins),
         ))
     _check_distinct_paths(path, envs)
     return Config(path=path, root=root, envs=tuple(envs), files=tuple(sorted(files.items())),
@@ -234,26 +239,29 @@ def _check_env_name(path: Path, name: str, envs: dict[str, EnvModel]) -> None:
         )
 
 
-def _flatten_inherits(path: Path, envs: dict[str, EnvModel]) -> dict[str, list[str]]:
-    """Each env's own dependencies followed by those of every env it inherits, transitively."""
+def _flatten_inherits(path: Path, envs: dict[str, EnvModel]) -> dict[str, list[tuple[str, str]]]:
+    """Each env's own dependencies followed by those of every env it inherits, transitively,
+    each with where it was written ("envs.base.dependencies, inherited")."""
     for name, env in envs.items():
         for position, parent in enumerate(env.inherits):
             if parent not in envs:
                 close = difflib.get_close_matches(parent, list(envs), n=1)
                 hint = f"did you mean {close[0]!r}?" if close else f"declared envs: {', '.join(envs)}"
                 raise ConfigError(f"{path.name}: envs.{name}.inherits[{position}]: unknown env {parent!r}", hint)
-    result: dict[str, list[str]] = {}
+    result: dict[str, list[tuple[str, str]]] = {}
 
-    def visit(name: str, trail: list[str]) -> list[str]:
+    def visit(name: str, trail: list[str]) -> list[tuple[str, str]]:
         if name in trail:
             cycle = " -> ".join([*trail[trail.index(name):], name])
             raise ConfigError(f"{path.name}: envs.{trail[0]}.inherits: cycle {cycle}",
                               "remove one of the inherits entries in the cycle")
         if name in result:
             return result[name]
-        collected = list(envs[name].dependencies)
+        collected = [(dep, f"envs.{name}.dependencies") for dep in envs[name].dependencies]
         for parent in envs[name].inherits:
-            collected += [dep for dep in visit(parent, [*trail, name]) if dep not in collected]
+            seen = {dep for dep, _ in collected}
+            collected += [(dep, origin if origin.endswith(", inherited") else f"{origin}, inherited")
+                          for dep, origin in visit(parent, [*trail, name]) if dep not in seen]
         result[name] = collected
         return collected
 
@@ -274,8 +282,9 @@ def _inherited(name: str, envs: dict[str, EnvModel], key: str) -> list[str]:
     return seen
 
 
-def _group_requirements(path: Path, env: str, groups: list[str]) -> list[Requirement]:
-    """PEP 735 dependency groups of the pyproject.toml beside envs.toml, includes expanded.
+def _group_requirements(path: Path, env: str, groups: list[str]) -> list[tuple[Requirement, str]]:
+    """PEP 735 dependency groups of the pyproject.toml beside envs.toml, includes expanded, each
+    requirement with the group it came from ("group 'test' in pyproject.toml").
 
     Read here rather than by a library so that every malformed shape (a table where a
     list belongs, an include of a missing group, a cycle, a number among the strings)
@@ -293,10 +302,11 @@ def _group_requirements(path: Path, env: str, groups: list[str]) -> list[Require
             close = difflib.get_close_matches(group, [written for written, _ in declared.values()], n=1)
             hint = f"did you mean {close[0]!r}?" if close else "declare it under [dependency-groups] in pyproject.toml"
             raise ConfigError(f"{path.name}: envs.{env}.groups[{position}]: unknown dependency group {group!r}", hint)
-    texts: list[str] = []
+    owners: dict[str, str] = {}  # requirement text -> the first group that brings it
     for group in groups:
-        texts += [text for text in _expand_group(declared, _group_key(group), ()) if text not in texts]
-    return [Requirement(text) for text in texts]
+        for text in _expand_group(declared, _group_key(group), ()):
+            owners.setdefault(text, f"group {group!r} in pyproject.toml")
+    return [(Requirement(text), owner) for text, owner in owners.items()]
 
 
 GroupTable = dict[str, tuple[str, Any]]  # normalised name -> (name as written, value as written)

@@ -21,6 +21,8 @@ def find_config(explicit: str | None, start: Path | None = None) -> Path:
     """`explicit` if given, else the nearest envs.toml in the current folder or a parent."""
     if explicit:
         path = Path(explicit).expanduser().absolute()
+        if path.is_dir() and (path / CONFIG_NAME).is_file():  # `-c DIR`: the folder holding envs.toml
+            path = path / CONFIG_NAME
         if not path.is_file():
             raise ConfigError(f"{explicit}: no such config file", "check the --config path")
         return path

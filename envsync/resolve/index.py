@@ -163,6 +163,7 @@ class IndexClient:
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="envsync-index")
         self._metadata: dict[str, Future[bytes]] = {}
         self._find_links: dict[NormalizedName, list[Artifact]] | None = None
+        self._listed: set[NormalizedName] = set()  # projects some index has a page for, files or not
         self._auth = _credentials_by_origin(self._bases())
         self._secrets = _secrets(self._auth.values())
         self.sleep: Callable[[float], None] = time.sleep  # the wait between attempts; tests record it
@@ -199,6 +200,11 @@ class IndexClient:
         """The files of `name` that the index settings allow (see `_collect`), in the order found."""
         return self._future(name).result()
 
+    def lists(self, name: NormalizedName) -> bool:
+        """Whether an index has a page for `name` (asked after `artifacts`): a project whose files are
+        all for other systems has an empty list of artifacts but is not missing."""
+        return name in self._listed or bool(self.artifacts(name))
+
     def _future(self, name: NormalizedName) -> Future[list[Artifact]]:
         with self._lock:
             future = self._pages.get(name)
@@ -225,6 +231,7 @@ class IndexClient:
             files = self._files_on(base, name)
             if files is None:
                 continue
+            self._listed.add(name)
             found += files
             if self.settings.strategy != UNSAFE_BEST_MATCH:
                 break

@@ -142,6 +142,7 @@ def parse_html(page_url: str, text: str) -> list[Artifact]:
             filename=filename, url=url, sha256=sha256,
             requires_python=link.get("data-requires-python") or None,
             yanked="data-yanked" in link,
+            yank_reason=link.get("data-yanked") or None,
             has_metadata_file=has_metadata, metadata_sha256=metadata_sha,
         ))
     return artifacts
@@ -226,10 +227,11 @@ def _json_artifact(page_url: str, entry: object) -> Artifact | None:
         raise ValueError(f"'size' of {filename!r} is negative")
     has_metadata, metadata_sha = _metadata_hint(
         entry.get("core-metadata", entry.get("dist-info-metadata", False)), filename)
+    yanked = _field(entry, "yanked", (bool, str), False)
     return Artifact(
         filename=filename, url=url, sha256=sha256 or fragment_hash, size=size,
         requires_python=_field(entry, "requires-python", str) or None,
-        yanked=bool(_field(entry, "yanked", (bool, str), False)),
+        yanked=bool(yanked), yank_reason=yanked if isinstance(yanked, str) and yanked else None,
         has_metadata_file=has_metadata, metadata_sha256=metadata_sha,
         upload_time=_field(entry, "upload-time", str),
     )

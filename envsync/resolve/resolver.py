@@ -20,9 +20,11 @@ from packaging.metadata import parse_email
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import (
+    InvalidSdistFilename,
     InvalidWheelFilename,
     NormalizedName,
     canonicalize_name,
+    parse_sdist_filename,
     parse_wheel_filename,
 )
 from packaging.version import InvalidVersion, Version
@@ -32,6 +34,7 @@ from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 from ..errors import ConfigError, HashMismatch, PackageNotFound, ResolutionConflict
 from ..hashes import sha256_of_file
 from ..model import Artifact, Interpreter, Pin
+from .explain import Context, Demand, FileFact, explain, pinned_exactly, ranges
 from .index import IndexClient
 from .tags import UNSUPPORTED, WheelRanker
 
@@ -84,7 +87,8 @@ class Provider(AbstractProvider):
                  constraints: Sequence[Requirement] = (),
                  hashes: Mapping[str, tuple[frozenset[str], str]] | None = None,
                  direct: Mapping[NormalizedName, DirectDist] | None = None,
-                 sdist_metadata: Callable[[Artifact], bytes] | None = None) -> None:
+                 sdist_metadata: Callable[[Artifact], bytes] | None = None,
+                 origins: Mapping[str, str] | None = None) -> None:
         self.index = index
         # Packages from a direct source (the project, `name @ URL`): the one candidate for their name.
         self.direct = dict(direct or {})
@@ -102,6 +106,10 @@ class Provider(AbstractProvider):
         self._ranker = WheelRanker(interpreter.tags)
         self._python = Version(interpreter.markers["python_full_version"].rstrip("+"))
         self.why_empty: dict[NormalizedName, str] = {}
+        # Who asked for each name (a parent candidate, or None for a root), to explain a failure.
+        self.needed_by: dict[NormalizedName, list[tuple[Requirement, Candidate | None]]] = {}
+        self.origins = dict(origins or {})  # root requirement text -> where the user wrote it
+        self.warnings: list[str] = []  # things worth saying that don't stop the resolve (unknown extras)
         self._installable_memo: dict[NormalizedName, Installable] = {}
         self._requires_memo: dict[str, list[Requirement]] = {}
         self._satisfied_memo: dict[tuple[int, Version], tuple[Requirement, bool]] = {}
@@ -198,6 +206,7 @@ class Provider(AbstractProvider):
         requires = self._requirements_of(candidate)
         dependencies = []
         if candidate.extras:
+            self._check_extras(candidate)
             # An extras candidate stands for "the base package, plus these extra requirements".
             dependencies.append(Requirement(f"{candidate.name}=={candidate.version}"))
             for requirement in requires:
@@ -208,6 +217,8 @@ class Provider(AbstractProvider):
                     dependencies.append(requirement)
         else:
             dependencies = [r for r in requires if self._applies(r, "")]
+        for requirement in dependencies:
+            self.needed_by.setdefault(canonicalize_name(requirement.name), []).append((requirement, candidate))
         self.speculate(canonicalize_name(r.name) for r in dependencies)
         return dependencies
 
@@ -223,22 +234,36 @@ class Provider(AbstractProvider):
         except MARKER_ERRORS:
             return False
 
+    def _check_extras(self, candidate: Candidate) -> None:
+        """Warn (as pip and uv do) about an extra the chosen version does not provide."""
+        if candidate.name in self.direct:
+            return  # a local project or `name @ URL`: its metadata is not on an index
+        raw, _ = parse_email(self._metadata(candidate.artifact))
+        provided = {canonicalize_name(extra) for extra in raw.get("provides_extra", [])}
+        for extra in sorted(candidate.extras):
+            if canonicalize_name(extra) not in provided:
+                warning = f"{candidate.name} {candidate.version} does not provide the extra {extra!r}"
+                if warning not in self.warnings:
+                    self.warnings.append(warning)
+
     def _requirements_of(self, candidate: Candidate) -> list[Requirement]:
         dist = self.direct.get(candidate.name)
         if dist is not None and dist.artifact == candidate.artifact:
             return list(dist.requires)
         return self._requirements_of_artifact(candidate.artifact)
 
+    def _metadata(self, artifact: Artifact) -> bytes:
+        """A wheel's METADATA from the index (PEP 658, ranges or download); an sdist's from its backend."""
+        if artifact.filename.endswith(".whl") or self.sdist_metadata is None:
+            return self.index.metadata(artifact)
+        return self.sdist_metadata(artifact)
+
     def _requirements_of_artifact(self, artifact: Artifact) -> list[Requirement]:
         """Requires-Dist of a wheel, parsed once however often the resolver (or speculation) asks."""
         cached = self._requires_memo.get(artifact.url)
         if cached is not None:
             return cached
-        if artifact.filename.endswith(".whl") or self.sdist_metadata is None:
-            metadata = self.index.metadata(artifact)
-        else:
-            metadata = self.sdist_metadata(artifact)
-        raw, _ = parse_email(metadata)
+        raw, _ = parse_email(self._metadata(artifact))
         requirements = []
         for text in raw.get("requires_dist", []):
             try:
@@ -252,8 +277,7 @@ class Provider(AbstractProvider):
         """Installable versions of `name` meeting every requirement, most preferred first."""
         installable = self._installable(name)
         wanted = [*wanted, *self.constraints.get(name, ())]
-        exact_pins = {spec.version for req in wanted for spec in req.specifier if spec.operator in ("==", "===")}
-        usable = [v for v, (_, _, yanked) in installable.versions.items() if not yanked or str(v) in exact_pins]
+        usable = [v for v, (_, _, yanked) in installable.versions.items() if not yanked or pinned_exactly(v, wanted)]
         versions = self._allowed_versions(usable, wanted)
         if not versions:
             self.why_empty[name] = installable.why_none or "no version matches"
@@ -300,6 +324,65 @@ class Provider(AbstractProvider):
         self._installable_memo[name] = memo
         return memo
 
+    # -- explaining a failure -----------------------------------------------------------------
+
+    def file_facts(self, name: NormalizedName) -> list[FileFact]:
+        """Every file the index lists for `name`, as this interpreter sees it (for a failure's message)."""
+        facts = []
+        for artifact in self.index.artifacts(name):
+            wheel = artifact.filename.endswith(".whl")
+            try:
+                version = (parse_wheel_filename(artifact.filename)[1] if wheel
+                           else parse_sdist_filename(artifact.filename)[1])
+            except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+                continue
+            facts.append(FileFact(
+                version=version, wheel=wheel,
+                supported=wheel and self._ranker.rank(artifact.filename) != UNSUPPORTED,
+                python_ok=self._python_ok(artifact), requires_python=artifact.requires_python,
+                yanked=artifact.yanked, yank_reason=artifact.yank_reason,
+                tag="-".join(artifact.filename[:-4].split("-")[-3:]) if wheel else None))
+        return facts
+
+    def demands(self, causes: Sequence) -> list[Demand]:
+        """resolvelib's causes as requirements with who made them; the versions of one parent that
+        make the same requirement are summed up as ranges ("fastapi 0.130.0 to 0.165.0")."""
+        grouped: dict[tuple[str, str | None], tuple[Requirement, list[Candidate]]] = {}
+        for cause in causes:
+            parent = cause.parent
+            key = (str(cause.requirement), None if parent is None else parent.key)
+            entry = grouped.setdefault(key, (cause.requirement, []))
+            if parent is not None:
+                entry[1].append(parent)
+        demands = []
+        for (_, parent_key), (requirement, parents) in grouped.items():
+            if parent_key is None:
+                origin = self.origins.get(str(requirement))
+                root = f"{requirement} ({origin})" if origin else str(requirement)
+                demands.append(Demand(requirement, f"you asked for it ({origin})" if origin else "you asked for it",
+                                      root))
+                continue
+            name = parents[0].name
+            universe = list(self._installable(name).versions)
+            which = f"{parent_key} {ranges((p.version for p in parents), universe)}"
+            chain, root = self._chain(name, depth=0, seen={name})
+            demands.append(Demand(requirement, f"needed by {which}{chain}", root))
+        return demands
+
+    def _chain(self, name: NormalizedName, depth: int, seen: set[str]) -> tuple[str, str | None]:
+        """How `name` came to be needed, up to the requirement the user wrote, as a clause and that root."""
+        records = self.needed_by.get(name, [])
+        for requirement, parent in records:
+            if parent is None:
+                origin = self.origins.get(str(requirement))
+                root = f"{requirement} ({origin})" if origin else str(requirement)
+                return f", which you asked for as {root}", root
+        for _, parent in records:
+            if parent is not None and parent.name not in seen and depth < 3:
+                clause, root = self._chain(parent.name, depth + 1, seen | {parent.name})
+                return f", needed by {parent.name} {parent.version}{clause}", root
+        return "", None
+
     def _allowed_by_hash(self, name: NormalizedName, artifacts: list[Artifact]) -> list[Artifact]:
         """In hash-checking mode, the files whose sha256 the requirements files allow; an error if none."""
         if self.hashes is None or not artifacts:
@@ -342,25 +425,40 @@ def resolve(requirements: Sequence[Requirement], interpreter: Interpreter, index
             reporter: BaseReporter | None = None, constraints: Sequence[Requirement] = (),
             hashes: Mapping[str, tuple[frozenset[str], str]] | None = None,
             direct: Mapping[NormalizedName, DirectDist] | None = None,
-            sdist_metadata: Callable[[Artifact], bytes] | None = None) -> dict[NormalizedName, Pin]:
+            sdist_metadata: Callable[[Artifact], bytes] | None = None,
+            origins: Sequence[str] = (), env: str | None = None,
+            similar: Callable[[str], Sequence[str]] | None = None,
+            warn: Callable[[str], None] | None = None) -> dict[NormalizedName, Pin]:
     """Pins for `requirements` on `interpreter`; `preferred` versions win whenever they still fit.
 
     `constraints` cap the versions of names something requires and add nothing; with `hashes`
-    (hash-checking mode) only files whose sha256 is listed for their package are used."""
+    (hash-checking mode) only files whose sha256 is listed for their package are used.
+    For a failure's message: `origins` (parallel to `requirements`) says where each was
+    written, `env` names the env, and `similar` offers names close to one not found; `warn`
+    hears of what does not stop the resolve (an extra the package does not provide)."""
     provider = Provider(index, interpreter, prereleases=prereleases, preferred=preferred,
-                        constraints=constraints, hashes=hashes, direct=direct, sdist_metadata=sdist_metadata)
+                        constraints=constraints, hashes=hashes, direct=direct, sdist_metadata=sdist_metadata,
+                        origins={str(r): o for r, o in zip(requirements, origins, strict=False) if o})
     roots = [r for r in requirements if _root_applies(r, interpreter)]
+    for root in roots:
+        provider.needed_by.setdefault(canonicalize_name(root.name), []).append((root, None))
     provider.speculate(canonicalize_name(r.name) for r in roots)
     resolver = Resolver(provider, reporter or BaseReporter())
     try:
         result = resolver.resolve(roots, max_rounds=20000)
     except ResolutionImpossible as exc:
-        raise _explain(exc, provider) from None
+        raise _explain(exc, provider, env, similar) from None
     except ResolutionTooDeep:
         raise ResolutionConflict("the requirements could not be resolved within 20000 rounds",
                                  "add tighter version bounds to the requirements") from None
     finally:
         provider.close()
+    for warning in provider.warnings if warn is not None else ():
+        # Only extras of packages that made it into the result; a version tried and dropped doesn't count.
+        name = warning.split(" ", 1)[0]
+        if any(candidate.name == name and warning.startswith(f"{name} {candidate.version} ")
+               for candidate in result.mapping.values()):
+            warn(f"env {env}: {warning}" if env else warning)
     pins = _pins(result)
     for name, dist in (direct or {}).items():
         if name in pins:
@@ -402,27 +500,28 @@ def _root_applies(requirement: Requirement, interpreter: Interpreter) -> bool:
                           f"{interpreter.version}: {exc}", "compare versions only with version-like values") from None
 
 
-def _explain(exc: ResolutionImpossible, provider: Provider) -> Exception:
-    causes = exc.causes
-    names = {canonicalize_name(cause.requirement.name) for cause in causes}
-    missing = [n for n in sorted(names) if provider.why_empty.get(n) == "no such package on the configured indexes"]
-    if missing:
-        return PackageNotFound(
-            f"package {missing[0]!r} was not found on {provider.index.describe()}",
-            "check the spelling on the index, or add the index that has it to [settings] extra-index-urls",
-        )
-    lines = []
-    for cause in causes:
-        who = ROOT if cause.parent is None else f"{cause.parent.name} {cause.parent.version}"
-        lines.append(f"{who} requires {cause.requirement}")
-    reasons = [f"{n}: {provider.why_empty[n]}" for n in sorted(names) if n in provider.why_empty]
-    detail = "; ".join(dict.fromkeys(lines))
-    if reasons:
-        detail += " (" + "; ".join(reasons) + ")"
-    return ResolutionConflict(
-        f"cannot satisfy the requirements for {', '.join(sorted(names))}: {detail}",
-        "relax one of these version bounds, or pick an interpreter the packages support",
-    )
+def _explain(exc: ResolutionImpossible, provider: Provider, env: str | None,
+             similar: Callable[[str], Sequence[str]] | None) -> Exception:
+    """The failure as one message naming the true reason, per package the resolver gave up on."""
+    groups: dict[NormalizedName, list] = {}
+    for cause in exc.causes:
+        groups.setdefault(canonicalize_name(cause.requirement.name), []).append(cause)
+    context = Context(env=env, python=str(provider._python), tags=tuple(provider.interpreter.tags),
+                      prereleases=provider.prereleases, index=provider.index.describe())
+    explanations = []
+    for name, causes in groups.items():
+        files = provider.file_facts(name)
+        installable = {v: yanked for v, (_, _, yanked) in provider._installable(name).versions.items()}
+        listed = bool(files or installable) or provider.index.lists(name)
+        close = similar(name) if similar is not None and not listed else ()
+        explanations.append(explain(name, files, installable, provider.demands(causes), context,
+                                    provider.constraints.get(name, ()), close, listed))
+    # A package that is missing outright is the first thing to fix; then the rest, in order.
+    explanations.sort(key=lambda e: not e.not_found)
+    first = explanations[0]
+    message = "\n".join(e.message for e in explanations[:3])
+    error = PackageNotFound if all(e.not_found for e in explanations) else ResolutionConflict
+    return error(message, first.hint)
 
 
 def _pins(result) -> dict[NormalizedName, Pin]:

@@ -1,0 +1,96 @@
+"""Turn what is not a wheel into one: sdists (built once, cached by their sha256), project
+folders (editable or not) and git commits. Called at plan time for metadata and at apply
+time for the wheel itself."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from ..cache import cache_subdir, write_atomic
+from ..errors import BuildFailed
+from ..model import Artifact, DirectSource
+from .sdist import extract_sdist, is_sdist
+
+
+def needs_build(artifact: Artifact) -> bool:
+    """Whether installing `artifact` takes a build: anything but a wheel file."""
+    return not artifact.filename.endswith(".whl")
+
+
+def _label(artifact: Artifact) -> str:
+    return artifact.filename
+
+
+def sdist_metadata(artifact: Artifact, builder, label: str | None = None) -> bytes:
+    """An sdist's METADATA from its backend's `prepare_metadata_for_build_wheel` (no build when
+    the backend has that hook), cached by the sdist's sha256 and the interpreter's version."""
+    label = label or _label(artifact)
+    path = builder.index.download(artifact)
+    sha256 = artifact.sha256 or _sha256(path)
+    cached = cache_subdir("sdist-metadata") / f"{sha256}-{builder.interpreter.implementation}" \
+        f"{builder.interpreter.short_version}.METADATA"
+    if cached.is_file():
+        return cached.read_bytes()
+    with tempfile.TemporaryDirectory(prefix="envsync-sdist-") as folder:
+        source = extract_sdist(path, Path(folder) / "src", label)
+        metadata = builder.prepare_metadata(source, label).metadata
+    write_atomic(cached, metadata)
+    return metadata
+
+
+def built_sdist(artifact: Artifact, builder, label: str | None = None) -> Path:
+    """The wheel built from an sdist: built once per sdist sha256 (and interpreter, for the
+    wheels only some interpreters can use), then reused by every env and every run."""
+    from ..resolve.tags import UNSUPPORTED, WheelRanker
+
+    label = label or _label(artifact)
+    path = builder.index.download(artifact)
+    sha256 = artifact.sha256 or _sha256(path)
+    folder = cache_subdir("built") / sha256
+    ranker = WheelRanker(builder.interpreter.tags)
+    if folder.is_dir():
+        for wheel in sorted(folder.glob("*.whl")):
+            if ranker.rank(wheel.name) != UNSUPPORTED:
+                return wheel
+    with tempfile.TemporaryDirectory(prefix="envsync-sdist-") as work:
+        source = extract_sdist(path, Path(work) / "src", label)
+        wheel = builder.build_wheel(source, Path(work) / "out", label)
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / wheel.name
+        shutil.copyfile(wheel, target.with_suffix(".part"))
+        os.replace(target.with_suffix(".part"), target)
+    return target
+
+
+def wheel_for(artifact: Artifact, source: DirectSource | None, builder, work: Path) -> Path:
+    """A wheel file to install `artifact` from; built in `work` when it is a project folder or a
+    git commit (those are not cached: an editable wheel is cheap and points at the folder)."""
+    if source is not None and source.kind in ("directory", "vcs"):
+        folder = _folder_of(artifact, source)
+        return builder.build_wheel(folder, work, _label(artifact), editable=source.editable)
+    if is_sdist(artifact.filename):
+        return built_sdist(artifact, builder)
+    raise BuildFailed(f"{artifact.filename}: envsync does not know how to install this file",
+                      "use a wheel, an sdist, a project folder or a git+ URL")
+
+
+def _folder_of(artifact: Artifact, source: DirectSource) -> Path:
+    import urllib.parse
+
+    if source.kind == "directory":
+        return Path(urllib.parse.unquote(urllib.parse.urlsplit(source.url).path))
+    from ..resolve.direct import git_checkout
+
+    _, _, fragment = artifact.url.partition("#")
+    subdirectory = dict(urllib.parse.parse_qsl(fragment)).get("subdirectory")
+    checkout, _ = git_checkout(source.url, source.commit_id, artifact.filename)
+    return checkout / subdirectory if subdirectory else checkout
+
+
+def _sha256(path: Path) -> str:
+    from ..hashes import sha256_of_file
+
+    return sha256_of_file(path)

@@ -1,0 +1,174 @@
+"""`envsync add` and `envsync remove`: edit one env's dependencies in envs.toml, then sync it.
+
+The edit is made with tomlkit, which keeps the file's comments, order and layout. The
+new requirements are resolved first; the env is then applied and its lock written
+(unless --no-sync), and envs.toml is written last, atomically. Any failure on the way
+leaves envs.toml byte for byte as it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from ..errors import ConfigError
+from ..model import EnvSpec, Plan
+from ..reconcile import Session, select_envs
+
+
+def run(args, out, session: Session) -> int:
+    try:
+        return _edit(args, out, session)
+    finally:
+        session.close()
+
+
+def _edit(args, out, session: Session) -> int:
+    import tomlkit
+
+    config = session.config
+    spec = _target_env(session, args.env)
+    original = config.path.read_bytes()
+    document = tomlkit.parse(original.decode("utf-8"))
+    table = document["envs"][spec.name]
+    if "dependencies" not in table:
+        table["dependencies"] = tomlkit.array()
+    dependencies = table["dependencies"]
+    key = f"envs.{spec.name}.dependencies"
+    if args.command == "add":
+        wanted = [_parse(text) for text in args.packages]
+        names = {canonicalize_name(r.name) for r in wanted}
+        kept = [r for r, o in zip(spec.requirements, spec.origins, strict=False)
+                if not (o == key and canonicalize_name(r.name) in names)]
+        kept_origins = [o for r, o in zip(spec.requirements, spec.origins, strict=False)
+                        if not (o == key and canonicalize_name(r.name) in names)]
+        trial = replace(spec, requirements=(*kept, *wanted), origins=(*kept_origins, *[key] * len(wanted)))
+        pins = _resolve(session, trial)
+        final = [r if r.specifier or r.url else _bounded(r, pins) for r in wanted]
+        _replace_entries(dependencies, names, [str(r) for r in final])
+        new_spec = replace(trial, requirements=(*kept, *final))
+        said = ", ".join(str(r) for r in final)
+    else:
+        names = {canonicalize_name(text) for text in args.packages}
+        _check_removable(config.path.name, spec, key, names)
+        kept = [(r, o) for r, o in zip(spec.requirements, spec.origins, strict=False)
+                if not (o == key and canonicalize_name(r.name) in names)]
+        new_spec = replace(spec, requirements=tuple(r for r, _ in kept), origins=tuple(o for _, o in kept))
+        _replace_entries(dependencies, names, [])
+        if not args.no_sync:
+            _resolve(session, new_spec)
+        said = ", ".join(sorted(names))
+    text = tomlkit.dumps(document).encode("utf-8")
+    if not args.no_sync:
+        _sync(session, new_spec, out)
+    from ..cache import write_atomic
+
+    write_atomic(config.path, text)
+    verb = "added" if args.command == "add" else "removed"
+    out.info(f"{verb} {said} {'to' if verb == 'added' else 'from'} envs.{spec.name} in {config.path.name}"
+             + (" (not synced: --no-sync)" if args.no_sync else ""))
+    return 0
+
+
+def _target_env(session: Session, name: str | None) -> EnvSpec:
+    envs = session.config.envs
+    if name is not None:
+        return select_envs(session.config, [name])[0]
+    if len(envs) == 1:
+        return envs[0]
+    shown = ", ".join(env.name for env in envs) or "none"
+    raise ConfigError(f"{session.config.path.name} declares {len(envs)} envs ({shown}): which one?",
+                      "name it with --env ENV" if envs else "declare one under [envs.NAME] first")
+
+
+def _parse(text: str) -> Requirement:
+    try:
+        return Requirement(text)
+    except InvalidRequirement as exc:
+        raise ConfigError(f"{text!r} is not a valid requirement: {exc}",
+                          "write a name, optionally with a version: rich, 'rich>=13'") from None
+
+
+def _bounded(requirement: Requirement, pins) -> Requirement:
+    """A bare name, given a lower bound at the version just resolved: `rich` -> `rich>=13.9.4`."""
+    pin = pins.get(canonicalize_name(requirement.name))
+    if pin is None:  # a marker kept it out of this interpreter's resolve: leave it as written
+        return requirement
+    extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
+    marker = f"; {requirement.marker}" if requirement.marker else ""
+    return Requirement(f"{requirement.name}{extras}>={pin.version}{marker}")
+
+
+def _replace_entries(array, names: set[str], additions: list[str]) -> None:
+    """Drop the entries of a tomlkit array naming `names`, then append `additions`; the rest,
+    comments included, stays as it was."""
+    for position in reversed(range(len(array))):
+        try:
+            name = canonicalize_name(Requirement(str(array[position])).name)
+        except InvalidRequirement:
+            continue
+        if name in names:
+            del array[position]
+    multiline = "\n" in array.as_string()
+    for text in additions:
+        array.append(text)
+    if multiline:
+        array.multiline(True)
+
+
+def _check_removable(file: str, spec: EnvSpec, key: str, names: set[str]) -> None:
+    """Every name must be one of the env's own dependencies; else say where it does come from."""
+    import difflib
+
+    for name in sorted(names):
+        own = [r for r, o in zip(spec.requirements, spec.origins, strict=False)
+               if o == key and canonicalize_name(r.name) == name]
+        if own:
+            continue
+        elsewhere = [o for r, o in zip(spec.requirements, spec.origins, strict=False) if canonicalize_name(r.name) == name]
+        if elsewhere:
+            raise ConfigError(f"{file}: {name} is not in {key}: it comes from {elsewhere[0]}",
+                              "remove it there")
+        declared = [r.name for r, o in zip(spec.requirements, spec.origins, strict=False) if o == key]
+        close = difflib.get_close_matches(name, declared, n=1)
+        raise ConfigError(f"{file}: {name} is not in {key}",
+                          f"did you mean {close[0]!r}?" if close else f"it has: {', '.join(declared) or 'nothing'}")
+
+
+def _resolve(session: Session, spec: EnvSpec):
+    """The pins for `spec` (the edited env), keeping the lock's versions where they still fit."""
+    from ..reconcile import similar_to
+    from ..resolve.lockfile import read_lock
+    from ..resolve.resolver import resolve
+
+    interpreter = session.interpreter(spec.python)
+    lock = read_lock(_lock(session, spec))
+    preferred = lock.versions() if lock is not None and lock.valid_for(interpreter) else {}
+    session.progress(f"resolving {spec.name} for Python {interpreter.version}")
+    return resolve(spec.requirements, interpreter, session.index(spec.index), prereleases=spec.index.prereleases,
+                   preferred=preferred, constraints=spec.constraints,
+                   hashes=None if spec.hashes is None else {n: (ok, at) for n, ok, at in spec.hashes},
+                   env=spec.name, origins=spec.origins, warn=session.warn, similar=similar_to(session, spec))
+
+
+def _lock(session: Session, spec: EnvSpec) -> Path:
+    from ..config.paths import lock_path
+
+    return lock_path(session.config.path, spec.name)
+
+
+def _sync(session: Session, spec: EnvSpec, out) -> None:
+    """Lock and apply the edited env, as `envsync apply ENV` will see it once envs.toml is written."""
+    from ..planner import plan_env
+    from ..reconcile import LockMode, carry_out, desired_state
+    from ..survey import survey
+
+    edited = replace(session.config, envs=tuple(spec if env.name == spec.name else env
+                                                for env in session.config.envs))
+    session.config = edited
+    resolution = desired_state(session, spec, LockMode.AUTO)
+    plan = Plan(edited.path, (plan_env(resolution.desired, survey(spec.path), resolution.lock_write),))
+    carry_out(session, plan, out.info, out.progress, stamp=False)

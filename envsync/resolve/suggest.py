@@ -1,0 +1,76 @@
+"""Did you mean: the names closest to one no index knows.
+
+Close names come first from what is at hand (the env's installed packages, the
+config's requirements); only when those offer nothing is the index's own list of
+projects asked for (PEP 691 JSON or PEP 503 HTML at the index root), and that list is
+cached for a day. This runs only once a package was not found: never on the no-op path.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+import time
+from collections.abc import Iterable
+
+from packaging.utils import canonicalize_name
+
+from ..cache import cache_subdir, write_atomic
+from .urls import strip_credentials
+
+PROJECT_LIST_MAX_AGE = 24 * 3600
+_ANCHOR = re.compile(r"<a\b[^>]*>([^<]+)</a>", re.IGNORECASE)
+
+
+def close_names(name: str, known: Iterable[str], limit: int = 3) -> list[str]:
+    """The names of `known` closest to `name` (compared normalised), best first."""
+    by_normal = {canonicalize_name(k): k for k in known}
+    wanted = canonicalize_name(name)
+    by_normal.pop(wanted, None)
+    found = difflib.get_close_matches(wanted, list(by_normal), n=limit, cutoff=0.75)
+    return [by_normal[normal] for normal in found]
+
+
+def project_names(index_url: str, client) -> list[str]:
+    """Every project the index at `index_url` lists at its root, cached; [] when it serves no list."""
+    key = hashlib.sha256(strip_credentials(index_url).encode()).hexdigest()[:32]
+    cached = cache_subdir("project-lists") / f"{key}.json"
+    try:
+        stored = json.loads(cached.read_text(encoding="utf-8"))
+        if time.time() - stored["at"] < PROJECT_LIST_MAX_AGE:
+            return list(stored["names"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    names = _fetch(index_url, client)
+    if names:
+        write_atomic(cached, json.dumps({"at": time.time(), "names": names}).encode())
+    return names
+
+
+def _fetch(index_url: str, client) -> list[str]:
+    try:
+        response = client.get(index_url.rstrip("/") + "/", headers={
+            "Accept": "application/vnd.pypi.simple.v1+json, text/html;q=0.1"}, follow_redirects=True)
+        if response.status_code != 200:
+            return []
+        if response.headers.get("content-type", "").startswith("application/vnd.pypi.simple.v1+json"):
+            return [p["name"] for p in response.json().get("projects", []) if isinstance(p, dict)
+                    and isinstance(p.get("name"), str)]
+        return [match.strip() for match in _ANCHOR.findall(response.text)]
+    except Exception:  # noqa: BLE001 — a suggestion that can't be made is simply not made
+        return []
+
+
+def suggest(name: str, known: Iterable[str], index_urls: Iterable[str], client) -> list[str]:
+    """Close names for `name`: from `known` first, else from the indexes' project lists."""
+    local = close_names(name, known)
+    if local:
+        return local
+    for url in index_urls:
+        if url.startswith(("http://", "https://")):
+            found = close_names(name, project_names(url, client))
+            if found:
+                return found
+    return []

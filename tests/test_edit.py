@@ -1,0 +1,111 @@
+"""`envsync add` / `envsync remove`: comment-preserving edits of envs.toml, synced, or nothing at all."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from helpers import installed, run_envsync, write_config
+from localindex import LocalIndex
+from wheelfactory import WheelSpec
+
+pytest.importorskip("tomlkit")
+
+CONFIG = """\
+# Team envs: keep this comment
+[settings]
+index-url = "{url}"
+
+[envs.dev]  # the main env
+dependencies = [
+    "a",  # first
+    # b comes later
+]
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path, index: LocalIndex) -> Path:
+    for version in ("1.0", "2.0"):
+        index.add(WheelSpec("a", version))
+    index.add(WheelSpec("rich", "13.9.4"))
+    index.add(WheelSpec("requests", "2.32.3"))
+    index.add(WheelSpec("old", "1.0", requires=["a<2"]))
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "envs.toml").write_text(CONFIG.format(url=index.url))
+    return folder
+
+
+def envsync(project: Path, *args: str):
+    return run_envsync(*args, cwd=project, env={"PYTHONPATH": os.environ.get("PYTHONPATH", "")})
+
+
+def test_add_keeps_comments_bounds_a_bare_name_and_syncs(project: Path):
+    result = envsync(project, "add", "rich")
+    assert result.returncode == 0, result.stderr
+    text = (project / "envs.toml").read_text()
+    assert "# Team envs: keep this comment" in text and "# the main env" in text
+    assert '"a",  # first' in text and "# b comes later" in text
+    assert '"rich>=13.9.4"' in text
+    assert installed(project / ".envs" / "dev") == {"a": "2.0", "rich": "13.9.4"}
+    assert (project / "pylock.dev.toml").is_file()
+    assert "in sync" in envsync(project, "plan").stdout
+
+
+def test_add_no_sync_only_edits(project: Path):
+    result = envsync(project, "add", "requests==2.32.3", "--no-sync")
+    assert result.returncode == 0, result.stderr
+    assert '"requests==2.32.3"' in (project / "envs.toml").read_text()
+    assert not (project / ".envs").exists() and not (project / "pylock.dev.toml").exists()
+
+
+@pytest.mark.parametrize(("packages", "expect"), [
+    (["requets"], ["'requets' was not found", "did you mean 'requests'"]),
+    (["old"], ["a<2", "needed by old 1.0", "a>=2", "envs.dev.dependencies"]),
+    (["a==9"], ["there is no version 9 of a"]),
+    (["not a requirement!"], ["not a valid requirement"]),
+])
+def test_a_failed_add_leaves_envs_toml_byte_for_byte(project: Path, packages: list[str], expect: list[str]):
+    if packages == ["old"]:
+        envsync(project, "add", "a>=2", "--no-sync")
+    before = (project / "envs.toml").read_bytes()
+    result = envsync(project, "add", *packages)
+    assert result.returncode == 1, result.stdout
+    assert "Traceback" not in result.stderr
+    for fragment in expect:
+        assert fragment in result.stderr, result.stderr
+    assert (project / "envs.toml").read_bytes() == before
+    assert not (project / ".envs").exists()
+
+
+def test_remove_keeps_the_rest_and_syncs(project: Path):
+    assert envsync(project, "add", "rich").returncode == 0
+    result = envsync(project, "remove", "a")
+    assert result.returncode == 0, result.stderr
+    text = (project / "envs.toml").read_text()
+    assert '"a"' not in text and "# b comes later" in text and '"rich>=13.9.4"' in text
+    assert installed(project / ".envs" / "dev") == {"rich": "13.9.4"}
+
+
+def test_remove_of_an_undeclared_or_inherited_name_says_where(project: Path, index: LocalIndex):
+    write_config(project, f"""
+        [settings]
+        index-url = "{index.url}"
+        [envs.base]
+        dependencies = ["rich"]
+        [envs.dev]
+        inherits = ["base"]
+        dependencies = ["requests"]
+    """)
+    before = (project / "envs.toml").read_bytes()
+    result = envsync(project, "remove", "rich", "--env", "dev")
+    assert result.returncode == 1 and "envs.base.dependencies" in result.stderr
+    result = envsync(project, "remove", "requets", "--env", "dev")
+    assert result.returncode == 1 and "did you mean 'requests'" in result.stderr
+    result = envsync(project, "remove", "requests")
+    assert result.returncode == 1 and "--env" in result.stderr and "base, dev" in result.stderr
+    result = envsync(project, "add", "rich", "--env", "deev")
+    assert result.returncode == 1 and "did you mean 'dev'" in result.stderr
+    assert (project / "envs.toml").read_bytes() == before
