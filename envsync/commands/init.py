@@ -1,7 +1,7 @@
 """`envsync init [--from PATH] [--force]`: a commented envs.toml for the project in this folder.
 
-Without --from: an env per requirements*.txt found, and one for a pyproject.toml's
-dependency groups and dependencies. With --from a venv: one env that adopts it, with
+Without --from: an env per requirements*.txt found, and one for a pyproject.toml project
+(the project itself, editable, with its dependency groups). With --from a venv: one env that adopts it, with
 its interpreter version and every installed package pinned, so the next `plan` finds
 it in sync and nothing is reinstalled. An existing envs.toml is never overwritten
 without --force, and then the old file is kept as envs.toml.bak.
@@ -82,19 +82,17 @@ def _pyproject_env(folder: Path, taken: set[str]) -> list[str]:
     project: dict = document["project"] if isinstance(document.get("project"), dict) else {}
     groups = [g for g in document.get("dependency-groups", {}) if isinstance(g, str)] \
         if isinstance(document.get("dependency-groups"), dict) else []
-    dependencies = [d for d in project.get("dependencies", []) if isinstance(d, str)]
     extras: dict = project["optional-dependencies"] if isinstance(project.get("optional-dependencies"), dict) else {}
     if not (project or groups):
         return []
     lines = [f"\n[envs.{env_name('project', taken)}]\n"]
     if project:
-        lines.append(f"# The dependencies of {project.get('name', 'the project')} from pyproject.toml. This version of\n"
-                     "# envsync can't install the project itself yet (the `project` key), so they are\n"
-                     "# listed here: keep them in step with pyproject.toml.\n")
-    lines.append(f"dependencies = {_list(dependencies)}\n")
-    for extra, requirements in extras.items():
-        listed = ", ".join(r for r in requirements if isinstance(r, str))
-        lines.append(f"# extra {extra!r}: add {listed} to `dependencies` to get it\n")
+        name = project.get("name", "the project")
+        lines.append(f"# {name} itself, installed editable: its dependencies come from pyproject.toml.\n")
+        if extras:
+            listed = ", ".join(f"{extra!r}" for extra in extras)
+            lines.append(f"# Its extras ({listed}): project = {{ path = \".\", extras = [\"...\"] }}\n")
+        lines.append('project = "."\n')
     if groups:
         lines.append(f"# PEP 735 [dependency-groups] of pyproject.toml\ngroups = {_list(groups)}\n")
     return lines
