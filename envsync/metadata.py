@@ -1,12 +1,14 @@
-"""Name and Version from a METADATA file's headers: one reader for installed dists and wheels.
+"""Reading an installed dist-info: METADATA's Name and Version, RECORD's rows, entry points.
 
-Only the header block is read (it ends at the first blank line), so a long description in
-the body costs nothing. Resolving needs the full set of fields and uses packaging's parser.
+One reader each, for the survey, installs, uninstalls and wheels alike. Only METADATA's
+header block is read (it ends at the first blank line), so a long description costs
+nothing; resolving needs every field and uses packaging's parser.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 
 def name_and_version(lines: Iterable[str]) -> tuple[str | None, str | None]:
@@ -49,3 +51,28 @@ def parse_entry_points(text: str) -> dict[str, dict[str, str]]:
             name, _, value = line.partition("=")
             groups[group][name.strip()] = value.strip()
     return groups
+
+
+def record_rows(record: Path) -> list[tuple[str, str, str]]:
+    """(path, hash, size) of each row of an installed RECORD; nothing when it is missing or unreadable.
+
+    Short rows are padded with "": installers disagree on what they leave out."""
+    import csv
+
+    try:
+        text = record.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    rows = []
+    for row in csv.reader(text.splitlines()):
+        if row and row[0]:
+            path, digest, size = (*row, "", "")[:3]
+            rows.append((path, digest, size))
+    return rows
+
+
+def script_names(entry_points_text: str) -> list[str]:
+    """Console and GUI script names an entry_points.txt declares: each one is a file in bin/."""
+    groups = parse_entry_points(entry_points_text)
+    names = [*groups.get("console_scripts", {}), *groups.get("gui_scripts", {})]
+    return [name for name in names if name and "/" not in name and not name.startswith(".")]

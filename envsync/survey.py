@@ -16,7 +16,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from .metadata import name_and_version
+from .metadata import name_and_version, record_rows, script_names
 from .model import Actual, EnvKind, Installed
 
 OWNER_KEY = "envsync-config"  # the pyvenv.cfg line naming the config an env was made for
@@ -173,7 +173,7 @@ def _verified(dist: Installed, site: Path) -> Installed:
     missing: list[str] = []
     changed: list[str] = []
     listed: set[str] = set()
-    for path, digest, size in _record_rows(dist.dist_info / "RECORD"):
+    for path, digest, size in record_rows(dist.dist_info / "RECORD"):
         target = os.path.normpath(os.path.join(site_text, path))
         if path.endswith(".pyc") or not target.startswith(root + os.sep):
             continue  # bytecode is a cache Python rebuilds; nothing outside the env is ours to judge
@@ -191,21 +191,6 @@ def _verified(dist: Installed, site: Path) -> Installed:
         if target not in listed and not os.path.exists(target):
             missing.append(_shown(target, site_text, root))
     return replace(dist, missing_files=tuple(missing), changed_files=tuple(changed))
-
-
-def _record_rows(record: Path) -> list[tuple[str, str, str]]:
-    import csv
-
-    try:
-        text = record.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return []
-    rows = []
-    for row in csv.reader(text.splitlines()):
-        if row and row[0]:
-            path, digest, size = (*row, "", "")[:3]
-            rows.append((path, digest, size))
-    return rows
 
 
 def _shown(target: str, site: str, root: str) -> str:
@@ -233,18 +218,7 @@ def _hash_matches(path: str, digest: str) -> bool:
 
 def _declared_scripts(dist_info: Path) -> list[str]:
     """Console and GUI script names from entry_points.txt: each should be a file in bin/."""
-    text = _read_text(dist_info / "entry_points.txt")
-    scripts, section = [], None
-    for line in (text or "").splitlines():
-        line = line.strip()
-        if line.startswith("["):
-            section = line.strip("[]").strip()
-        elif section in ("console_scripts", "gui_scripts") and "=" in line and not line.startswith(("#", ";")):
-            name = line.partition("=")[0].strip()
-            if name and "/" not in name and not name.startswith("."):
-                scripts.append(name)
-    return scripts
-
+    return script_names(_read_text(dist_info / "entry_points.txt") or "")
 
 def _entry_points(folder: Path) -> str:
     from .metadata import entry_points_digest, parse_entry_points

@@ -20,7 +20,9 @@ import pytest
 from wheelfactory import WheelSpec, make_wheel, record_hash
 
 from envsync.errors import ConfigError, EnvsyncError, HashMismatch, UnsafeWheel
-from envsync.install.site import SiteLayout, install_wheel, layout_for, replace_wheel, uninstall
+from envsync.install.layout import SiteLayout, layout_for
+from envsync.install.site import install_wheel, replace_wheel
+from envsync.install.uninstall import uninstall
 from envsync.install.wheel import SIZE_VARIABLE, Limits, UnpackedWheel, unpack_wheel
 
 PY = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -459,7 +461,8 @@ def test_a_full_disk_while_staging_leaves_the_old_version_as_it_was(
 _KILL_AT_STEP = """
 import os, signal, sys
 from pathlib import Path
-from envsync.install.site import layout_for, replace_wheel
+from envsync.install.layout import layout_for
+from envsync.install.site import replace_wheel
 from envsync.install.wheel import cached_wheel
 venv, py, old, digest, cache, limit = sys.argv[1:]
 steps = [0]

@@ -194,7 +194,8 @@ class Builder:
         return folder
 
     def _make_env(self, folder: Path, requirements: list[Requirement], label: str) -> None:
-        from ..install.site import install_wheel, layout_for
+        from ..install.layout import layout_for
+        from ..install.site import install_wheel
         from ..install.venv import create_venv
         from ..install.wheel import unpack_wheel
         from ..resolve.resolver import resolve

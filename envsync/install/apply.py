@@ -25,7 +25,9 @@ from ..hashes import sha256_of_file
 from ..model import ActionKind, Actual, Artifact, EnvPlan, EnvRemoval, Plan
 from ..planner import plan_env, still_to_remove
 from ..survey import survey
-from .site import install_wheel, layout_for, replace_wheel, uninstall
+from .layout import layout_for
+from .site import install_wheel, replace_wheel
+from .uninstall import uninstall
 from .venv import create_venv, recreate_venv, remove_venv
 from .wheel import UnpackedWheel, cached_wheel, unpack_wheel
 

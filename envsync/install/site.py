@@ -1,4 +1,5 @@
-"""Link an unpacked wheel into a venv and take it out again, never touching anything outside the venv."""
+"""Link an unpacked wheel into a venv, or put it in place of an installed version, never touching
+anything outside the venv. Taking one out is uninstall.py's job."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ import os
 import re
 import shutil
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from envsync.errors import EnvsyncError, UnsafeWheel
+from envsync.install.layout import STAGED_SUFFIX, SiteLayout
+from envsync.install.uninstall import prune, record_paths, remove_listed
 from envsync.install.wheel import RecordEntry, UnpackedWheel, record_hash, script_name_problem
+from envsync.metadata import record_rows
 
 # When os.link fails with one of these, copying works where linking can't (other device, no permission...).
 _LINK_FALLBACK = frozenset(
@@ -24,41 +28,12 @@ _LINK_FALLBACK = frozenset(
 )
 _SHEBANG_MAX = 127  # the kernel truncates longer #! lines on older Linux
 _WRITTEN_BY_US = frozenset({"INSTALLER", "REQUESTED", "RECORD", "RECORD.jws", "RECORD.p7s"})
-_PROTECTED_SCRIPTS = re.compile(r"^python(\d+(\.\d+)?)?$")  # the venv's own interpreter links
 _LAUNCHER = """\
 import sys
 from {module} import {head}
 if __name__ == "__main__":
     sys.exit({attr}())
 """
-
-
-@dataclass(frozen=True)
-class SiteLayout:
-    """Where each wheel scheme goes in one venv (posix layout)."""
-
-    root: Path
-    site_packages: Path
-    scripts: Path
-    include: Path  # headers go to include/<project name>/
-    data: Path
-    python: Path  # the interpreter written into script shebangs
-
-
-def layout_for(venv: Path, python_short_version: str) -> SiteLayout:
-    """The layout of a posix venv at `venv` made by Python `X.Y`."""
-    if not re.fullmatch(r"\d+\.\d+", python_short_version):
-        raise ValueError(f"expected a Python version like '3.12', got {python_short_version!r}")
-    root = Path(os.path.abspath(venv))
-    pyver = f"python{python_short_version}"
-    return SiteLayout(
-        root=root,
-        site_packages=root / "lib" / pyver / "site-packages",
-        scripts=root / "bin",
-        include=root / "include" / "site" / pyver,
-        data=root,
-        python=root / "bin" / "python",
-    )
 
 
 @dataclass(frozen=True)
@@ -121,7 +96,7 @@ def _previous(old: Path, unpacked: UnpackedWheel, layout: SiteLayout) -> _Previo
             if (entry.name.endswith(".dist-info") and name and canonicalize_name(name) == project
                     and entry.is_dir(follow_symlinks=False)):
                 folders.add(os.path.join(layout.site_packages, entry.name))
-    records = {folder: _record_rows(Path(folder) / "RECORD") for folder in sorted(folders) if os.path.isdir(folder)}
+    records = {folder: record_rows(Path(folder) / "RECORD") for folder in sorted(folders) if os.path.isdir(folder)}
     owned = frozenset(os.path.normpath(os.path.join(layout.site_packages, row[0]))
                       for rows in records.values() for row in rows)
     incomplete = frozenset(folder for folder in records if not os.path.exists(os.path.join(folder, "INSTALLER")))
@@ -189,7 +164,6 @@ def _install(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool, old: 
             _swap_in(record_path, _csv_bytes([*rows, record_row]))
 
 
-STAGED_SUFFIX = ".envsync-new"  # a new file waiting beside the old one it replaces
 
 
 def _remove_stale_bytecode(sources: list[str]) -> None:
@@ -245,11 +219,11 @@ def _remove_previous(old: _Previous, new_paths: set[str], dist_info: str, layout
         for listed, _, _ in rows:
             target = os.path.normpath(os.path.join(layout.site_packages, listed))
             if stale:
-                touched |= _remove_listed(listed + STAGED_SUFFIX, layout)
+                touched |= remove_listed(listed + STAGED_SUFFIX, layout)
             goes_with_folder = folder != dist_info and target.startswith(folder + os.sep)
             if target not in new_paths and not goes_with_folder:
-                touched |= _remove_listed(listed, layout)
-    _prune(touched, layout)
+                touched |= remove_listed(listed, layout)
+    prune(touched, layout)
     for folder in old.records:
         if folder != dist_info and os.path.isdir(folder) and not os.path.islink(folder):
             with contextlib.suppress(FileNotFoundError):
@@ -416,7 +390,7 @@ def _owners(paths: list[str], layout: SiteLayout) -> dict[str, str]:
     wanted = {os.path.normpath(path): path for path in paths}
     owners: dict[str, str] = {}
     for dist_info in sorted(layout.site_packages.glob("*.dist-info")):
-        for listed in _record_paths(dist_info / "RECORD"):
+        for listed in record_paths(dist_info / "RECORD"):
             found = wanted.get(os.path.normpath(os.path.join(layout.site_packages, listed)))
             if found is not None and found not in owners:
                 owners[found] = _describe(dist_info)
@@ -513,105 +487,3 @@ def _rollback(files: list[str], folders: list[str]) -> None:
     for folder in reversed(folders):
         with contextlib.suppress(OSError):
             os.rmdir(folder)
-
-
-# --- uninstall -------------------------------------------------------------------------------
-
-
-def uninstall(dist_info: Path, layout: SiteLayout) -> None:
-    """Remove the files `dist_info`'s RECORD lists inside the venv, then the dist-info itself."""
-    dist_info = Path(os.path.abspath(dist_info))
-    site = Path(os.path.realpath(layout.site_packages))
-    if not dist_info.name.endswith(".dist-info") or Path(os.path.realpath(dist_info.parent)) != site:
-        raise EnvsyncError(f"refusing to uninstall {dist_info}: not a .dist-info folder in {layout.site_packages}")
-    if dist_info.is_symlink():
-        raise EnvsyncError(f"refusing to uninstall {dist_info}: it is a symbolic link")
-    if not dist_info.is_dir():
-        return  # already gone
-    # INSTALLER goes first and RECORD last, so a kill at any moment leaves a dist-info that
-    # reads as incomplete (no INSTALLER) yet still lists every file left to remove.
-    staged = not (dist_info / "INSTALLER").exists()  # a killed replace_wheel may have left new files beside
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(dist_info / "INSTALLER")
-    record = dist_info / "RECORD"
-    touched: set[Path] = set()
-    for listed in _record_paths(record):
-        if staged:
-            touched |= _remove_listed(listed + STAGED_SUFFIX, layout)
-        if Path(os.path.normpath(os.path.join(layout.site_packages, listed))) != record:
-            touched |= _remove_listed(listed, layout)
-    _prune(touched, layout)
-    if dist_info.is_dir():
-        shutil.rmtree(dist_info)
-
-
-def _record_paths(record: Path) -> Iterator[str]:
-    """The first column of a RECORD; nothing when it is missing or unreadable."""
-    for row in _record_rows(record):
-        yield row[0]
-
-
-def _record_rows(record: Path) -> list[tuple[str, str, str]]:
-    """(path, hash, size) of each row of a RECORD; nothing when it is missing or unreadable."""
-    try:
-        text = record.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return []
-    rows = []
-    for row in csv.reader(text.splitlines()):
-        if row and row[0]:
-            path, digest, size = (*row, "", "")[:3]
-            rows.append((path, digest, size))
-    return rows
-
-
-def _remove_listed(listed: str, layout: SiteLayout) -> set[Path]:
-    """Unlink one RECORD path if it is a file or symlink inside the venv; the folders it touched."""
-    target = Path(os.path.normpath(os.path.join(layout.site_packages, listed)))
-    if not _removable(target, layout):
-        return set()
-    try:
-        mode = os.lstat(target).st_mode
-    except OSError:
-        return set()  # already gone: uninstall is idempotent
-    if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
-        return set()
-    os.unlink(target)
-    touched = {target.parent}
-    if target.suffix == ".py":
-        touched |= _remove_bytecode(target)
-    return touched
-
-
-def _removable(target: Path, layout: SiteLayout) -> bool:
-    """Inside the venv both as written and after following symlinked folders; not the venv's own files."""
-    if not target.is_relative_to(Path(os.path.normpath(layout.root))):
-        return False
-    if not Path(os.path.realpath(target.parent)).is_relative_to(Path(os.path.realpath(layout.root))):
-        return False
-    if target == layout.root / "pyvenv.cfg":
-        return False
-    return not (target.parent == layout.scripts and _PROTECTED_SCRIPTS.match(target.name))
-
-
-def _remove_bytecode(source: Path) -> set[Path]:
-    cache = source.parent / "__pycache__"
-    if cache.is_symlink() or not cache.is_dir():
-        return set()
-    pattern = re.compile(re.escape(source.stem) + r"\.[^.]+(\.opt-\d+)?\.pyc")
-    for entry in os.scandir(cache):
-        if pattern.fullmatch(entry.name) and not entry.is_dir(follow_symlinks=False):
-            os.unlink(entry.path)
-    return {cache}
-
-
-def _prune(folders: set[Path], layout: SiteLayout) -> None:
-    """Remove folders left empty, bottom-up, stopping at the scheme roots."""
-    roots = [layout.site_packages, layout.scripts, layout.include]
-    for folder in sorted(folders, key=lambda path: len(path.parts), reverse=True):
-        while any(folder != root and folder.is_relative_to(root) for root in roots):
-            try:
-                os.rmdir(folder)
-            except OSError:
-                break  # not empty (or already gone with a sibling): stop climbing
-            folder = folder.parent
