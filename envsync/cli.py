@@ -86,38 +86,94 @@ def _lock_mode(parser: argparse.ArgumentParser) -> None:
 class Output:
     """Where the CLI's words go: results to stdout, progress and errors to stderr.
 
-    Progress is a live status line on a terminal (rewritten in place); piped or in CI it is
-    plain lines, and only with -v, so logs never hold control characters.
+    The one writer of the terminal. Workers report events (envsync.events) to `emit`, from
+    any thread; each becomes one whole line written under a lock, so envs applied side by
+    side never write into each other's lines. Progress is a live status line on a terminal
+    (rewritten in place, and cleared before any other line is written); piped or in CI it
+    is plain lines, and only with -v, so logs never hold control characters.
+
+    A stream that can no longer be written (`envsync list | head -1`) is silenced, and only
+    that: the work goes on to its end, and the exit code is the one the work earned.
     """
 
     def __init__(self, quiet: bool, verbose: bool) -> None:
+        import _thread  # not `threading`: this is on the no-op path, and a lock is all we need
+
         self.quiet, self.verbose = quiet, verbose
         self.live = sys.stderr.isatty() and not quiet and os.environ.get("TERM") != "dumb"
         self._status = False
+        self._lock = _thread.allocate_lock()
+        self._silenced: set[int] = set()
+
+    def result(self, text: str) -> None:
+        """What the command was asked for (a plan, a listing): printed even with -q."""
+        self._line(sys.stdout, text)
 
     def info(self, text: str) -> None:
         if not self.quiet:
-            self._clear()
-            print(text, flush=True)
+            self._line(sys.stdout, text)
 
     def progress(self, text: str) -> None:
         if self.live:
             width = shutil.get_terminal_size((80, 20)).columns - 1
-            sys.stderr.write("\r\033[K" + text[:width])
-            sys.stderr.flush()
-            self._status = True
+            with self._lock:
+                self._status = self._write(sys.stderr, "\r\033[K" + text[:width])
         elif self.verbose and not self.quiet:
-            print(text, file=sys.stderr, flush=True)
+            self._line(sys.stderr, text)
+
+    def emit(self, event: object) -> None:
+        """One event from apply, as a line (or as the status line when it is transient news)."""
+        from .events import TRANSIENT
+        from .render import event_text
+
+        text = event_text(event)  # type: ignore[arg-type]
+        if isinstance(event, TRANSIENT):
+            self.progress(text)
+        else:
+            self.info(text)
+
+    def error(self, error: BaseException | str) -> None:
+        self._line(sys.stderr, f"envsync: error: {error}")
+
+    def warn(self, text: str) -> None:
+        self._line(sys.stderr, text)
+
+    def _line(self, stream, text: str) -> None:
+        with self._lock:
+            self._clear()
+            self._write(stream, text + "\n")
 
     def _clear(self) -> None:
         if self._status:
-            sys.stderr.write("\r\033[K")
-            sys.stderr.flush()
+            self._write(sys.stderr, "\r\033[K")
             self._status = False
 
-    def error(self, error: BaseException) -> None:
-        self._clear()
-        print(f"envsync: error: {error}", file=sys.stderr, flush=True)
+    def _write(self, stream, text: str) -> bool:
+        """Write and flush `text`; False when the stream is gone (a closed pipe, a hung-up terminal)."""
+        key = id(stream)
+        if key in self._silenced:
+            return False
+        try:
+            stream.write(text)
+            stream.flush()
+            return True
+        except (OSError, ValueError):
+            self._silenced.add(key)
+            _point_at_devnull(stream)
+            return False
+
+
+def _point_at_devnull(stream) -> None:
+    """Send a dead stream's file descriptor to /dev/null, so that the interpreter's last flush
+    at exit succeeds quietly instead of printing a BrokenPipeError and exiting 120."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, stream.fileno())
+        finally:
+            os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real file (a test's capture): nothing will flush it at exit
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -133,16 +189,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.error(error)
         return error.exit_code
     except KeyboardInterrupt:
-        print("envsync: interrupted; the next `envsync apply` repairs any env left half-changed",
-              file=sys.stderr)
+        out.warn("envsync: interrupted; the next `envsync apply` repairs any env left half-changed")
         return EXIT_INTERRUPTED
     except Exception as error:  # noqa: BLE001 — anything else is our bug, and we say so
         if args.verbose:
             import traceback
 
             traceback.print_exc()
-        print(f"envsync: internal error (this is a bug in envsync {__version__}, please report it): "
-              f"{type(error).__name__}: {error}", file=sys.stderr)
+        out.warn(f"envsync: internal error (this is a bug in envsync {__version__}, please report it): "
+                 f"{type(error).__name__}: {error}")
         return EXIT_ERROR
 
 
@@ -201,7 +256,7 @@ def _mode(args: argparse.Namespace):
 def cmd_plan(args: argparse.Namespace, out: Output) -> int:
     stamp = _stamp(args)
     if stamp is not None and stamp.text is not None:
-        return _print_stamped(args, stamp)
+        return _print_stamped(args, stamp, out)
     from .render import render_json, render_text, use_colour
 
     if stamp is not None:
@@ -210,26 +265,26 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
         session, plan = _full_plan(args, out)
         session.close()
     if args.json:
-        print(render_json(plan))
+        out.result(render_json(plan))
     elif not args.quiet:
-        print(render_text(plan, use_colour(sys.stdout)))
+        out.result(render_text(plan, use_colour(sys.stdout)))
     if plan.errors:
         for env in plan.errors:
-            print(f"envsync: error: env {env.name}: {env.error}", file=sys.stderr)
+            out.error(f"env {env.name}: {env.error}")
         return EXIT_ERROR
     return EXIT_CHANGES if args.detailed_exitcode and plan.has_changes else EXIT_OK
 
 
-def _print_stamped(args: argparse.Namespace, stamp) -> int:
+def _print_stamped(args: argparse.Namespace, stamp, out: Output) -> int:
     """Print a whole-config in-sync plan from the stamp, importing nothing heavy."""
     if args.json:
         import json
         import os
 
         shown = os.path.relpath(stamp.config)
-        print(json.dumps({"version": 1, "config": shown, **stamp.document}, indent=2))
+        out.result(json.dumps({"version": 1, "config": shown, **stamp.document}, indent=2))
     elif not args.quiet:
-        print(stamp.text)
+        out.result(stamp.text)
     return EXIT_OK
 
 
@@ -250,7 +305,7 @@ def cmd_apply(args: argparse.Namespace, out: Output) -> int:
 
             forget(session.config.path)  # until apply has finished, nothing is proven in sync
 
-            result = apply_plan(plan, lambda env: session.index(env.desired.spec.index), out.info, out.progress)
+            result = apply_plan(plan, lambda env: session.index(env.desired.spec.index), out.emit)
         written = session.write_locks()
         for path in written:
             out.info(f"wrote {path.name}")
@@ -319,7 +374,7 @@ def cmd_list(args: argparse.Namespace, out: Output) -> int:
         rows.append((env.name, env.display_path, f"Python {env.python}" if env.python else "-", status))
     widths = [max(len(row[i]) for row in rows) for i in range(3)] if rows else [0, 0, 0]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[3])
+        out.result("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[3])
     return EXIT_OK
 
 
