@@ -276,10 +276,8 @@ def apply_env(env: EnvPlan, actual: Actual, wheels: Wheels, report: Report, owne
             remove_venv(env.path)
         elif kind is ActionKind.CREATE_ENV:
             create_venv(env.path, env.desired.interpreter, prompt=env.name, owner=owner)
-            checkpoints.reached("env-created")
         elif kind is ActionKind.RECREATE_ENV:
             recreate_venv(env.path, env.desired.interpreter, prompt=env.name, owner=owner)
-            checkpoints.reached("env-created")
         else:
             if kind in REPLACING and action.package in actual.installed:
                 uninstall(actual.installed[action.package].dist_info, layout)
@@ -289,10 +287,17 @@ def apply_env(env: EnvPlan, actual: Actual, wheels: Wheels, report: Report, owne
                 install_wheel(unpacked, layout, requested=pin.name in roots)
                 for hook in unpacked.startup_hooks:
                     report(StartupHookAdded(env.name, pin.name, str(pin.version), hook))
-                checkpoints.reached("installed")
         report(ActionDone(env.name, action))
-        checkpoints.reached("action")
+        _reached(checkpoints, kind)
     return len(env.actions)
+
+
+def _reached(checkpoints: Checkpoints, kind: ActionKind) -> None:
+    if kind in ENV_ACTIONS:
+        checkpoints.reached("env-created")
+    elif kind in INSTALLING:
+        checkpoints.reached("installed")
+    checkpoints.reached("action")
 
 
 def root_names(env: EnvPlan) -> set[str]:
