@@ -41,7 +41,7 @@ ENV_WORKERS = max(2, os.cpu_count() or 1)
 # After Ctrl-C, how long work already in flight (a file being linked, a download being
 # renamed into the cache) may take to end before we leave without it. Every write that
 # matters is atomic or repairable, so leaving mid-way is safe; waiting only tidies up.
-GRACE_SECONDS = 0.5
+GRACE_SECONDS = 0.3
 T = TypeVar("T")
 
 
