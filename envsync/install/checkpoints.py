@@ -62,6 +62,10 @@ class Checkpoints:
         self._stopped = stopped  # set by apply once it has noticed an interrupt
         self._counts: dict[str, int] = {}
         self._lock = threading.Lock()
+        if self._target is not None and self._target.interrupt and signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+            # Started in the background (`cmd &`), a process inherits SIGINT ignored; the test
+            # asked for a Ctrl-C, so make sure one arrives.
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def reached(self, step: str) -> None:
         target = self._target
