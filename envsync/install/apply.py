@@ -122,22 +122,23 @@ class Wheels:
 
 
 def run_in_threads(items: Iterable[T], work: Callable[[T], object], workers: int, stopped: threading.Event,
-                   name: str, *, keep_going: bool = False) -> list[BaseException]:
+                   name: str) -> list[BaseException]:
     """Call `work(item)` for every item on up to `workers` threads; return what they raised, in order.
 
-    After a failure no new item starts (unless `keep_going`: then only the stop flag stops
-    them), and the failures are returned once the running items have ended. On Ctrl-C
+    After a failure no new item starts, and the failures are returned once the running
+    items have ended. On Ctrl-C
     (KeyboardInterrupt in this, the main thread) the stop flag is set, queued items are
     dropped at once, items in flight get GRACE_SECONDS to end, and the interrupt goes on.
     The threads are daemons: an interrupted apply never waits at exit for a slow download.
     A worker that raises Stopped has seen the flag and ended cleanly: that is no failure.
     """
-    queue, failures, lock = collections.deque(items), [], threading.Lock()
+    queue, lock = collections.deque(items), threading.Lock()
+    failures: list[BaseException] = []
 
     def worker() -> None:
         while True:
             with lock:
-                if not queue or stopped.is_set() or (failures and not keep_going):
+                if not queue or stopped.is_set() or failures:
                     return
                 item = queue.popleft()
             try:
@@ -191,8 +192,8 @@ def apply_plan(plan: Plan, index_for: Callable[[EnvPlan], object], report: Repor
 
 def _apply_side_by_side(envs: list[EnvPlan], wheels: Wheels, report: Report, owner: str,
                         stopped: threading.Event, checkpoints: Checkpoints) -> int:
-    """Apply the envs, as many at a time as there are CPUs. After a failure no new env is
-    started; every failure is reported once the envs already started have finished."""
+    """Apply the envs, ENV_WORKERS at a time. After a failure no new env is started; every
+    failure is reported once the envs already started have finished."""
     counts: list[int] = []
 
     def one(env: EnvPlan) -> None:
@@ -204,7 +205,8 @@ def _apply_side_by_side(envs: list[EnvPlan], wheels: Wheels, report: Report, own
             raise EnvsyncError(f"env {env.name}: internal error (a bug in envsync, please report it): "
                                f"{type(exc).__name__}: {exc}") from exc
 
-    errors = run_in_threads(envs, one, ENV_WORKERS, stopped, "envsync-apply")
+    errors = [error if isinstance(error, EnvsyncError) else EnvsyncError(f"{type(error).__name__}: {error}")
+              for error in run_in_threads(envs, one, ENV_WORKERS, stopped, "envsync-apply")]
     if len(errors) == 1:
         raise errors[0]
     if errors:
