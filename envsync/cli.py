@@ -122,7 +122,8 @@ class Output:
             self._line(sys.stderr, text)
 
     def emit(self, event: object) -> None:
-        """One event from apply, as a line (or as the status line when it is transient news)."""
+        """One event from apply (an envsync.events.Event; not imported here, to keep `typing` off the
+        no-op path), as a line, or as the status line when it is transient news."""
         from .events import TRANSIENT
         from .render import event_text
 
