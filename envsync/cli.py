@@ -124,43 +124,105 @@ def _lock_mode(parser: argparse.ArgumentParser) -> None:
 class Output:
     """Where the CLI's words go: results to stdout, progress and errors to stderr.
 
-    Progress is a live status line on a terminal (rewritten in place); piped or in CI it is
-    plain lines, and only with -v, so logs never hold control characters.
+    The one writer of the terminal. Workers report events (envsync.events) to `emit`, from
+    any thread; each becomes one whole line written under a lock, so envs applied side by
+    side never write into each other's lines. Progress is a live status line on a terminal
+    (rewritten in place, and cleared before any other line is written); piped or in CI it
+    is plain lines, and only with -v, so logs never hold control characters.
+
+    A stream that can no longer be written (`envsync list | head -1`) is silenced, and only
+    that: the work goes on to its end, and the exit code is the one the work earned.
     """
 
-    def __init__(self, quiet: bool, verbose: bool) -> None:
+    def __init__(self, quiet: bool, verbose: bool, *, results_to_stderr: bool = False) -> None:
+        import _thread  # not `threading`: this is on the no-op path, and a lock is all we need
+
         self.quiet, self.verbose = quiet, verbose
+        self.results_to_stderr = results_to_stderr  # `run`: stdout belongs to the command it runs
         self.live = sys.stderr.isatty() and not quiet and os.environ.get("TERM") != "dumb"
         self._status = False
+        self._lock = _thread.allocate_lock()
+        self._silenced: set[int] = set()
+
+    def result(self, text: str) -> None:
+        """What the command was asked for (a plan, a listing): printed even with -q."""
+        self._line(self._results(), text)
 
     def info(self, text: str) -> None:
         if not self.quiet:
-            self._clear()
-            print(text, flush=True)
+            self._line(self._results(), text)
+
+    def _results(self):
+        return sys.stderr if self.results_to_stderr else sys.stdout
 
     def progress(self, text: str) -> None:
         if self.live:
             width = shutil.get_terminal_size((80, 20)).columns - 1
-            sys.stderr.write("\r\033[K" + text[:width])
-            sys.stderr.flush()
-            self._status = True
+            with self._lock:
+                self._status = self._write(sys.stderr, "\r\033[K" + text[:width])
         elif self.verbose and not self.quiet:
-            print(text, file=sys.stderr, flush=True)
+            self._line(sys.stderr, text)
+
+    def emit(self, event: object) -> None:
+        """One event from apply (an envsync.events.Event; not imported here, to keep `typing` off the
+        no-op path), as a line, or as the status line when it is transient news."""
+        from .events import TRANSIENT
+        from .render import event_text
+
+        text = event_text(event)  # type: ignore[arg-type]
+        if isinstance(event, TRANSIENT):
+            self.progress(text)
+        else:
+            self.info(text)
+
+    def error(self, error: BaseException | str) -> None:
+        self._line(sys.stderr, f"envsync: error: {error}")
+
+    def warn(self, text: str) -> None:
+        """Something the user should know that does not stop the command (unless -q)."""
+        if not self.quiet:
+            self._line(sys.stderr, f"envsync: warning: {text}")
+
+    def notice(self, text: str) -> None:
+        """A line on stderr as it is, even with -q (an interrupt)."""
+        self._line(sys.stderr, text)
+
+    def _line(self, stream, text: str) -> None:
+        with self._lock:
+            self._clear()
+            self._write(stream, text + "\n")
 
     def _clear(self) -> None:
         if self._status:
-            sys.stderr.write("\r\033[K")
-            sys.stderr.flush()
+            self._write(sys.stderr, "\r\033[K")
             self._status = False
 
-    def warn(self, text: str) -> None:
-        if not self.quiet:
-            self._clear()
-            print(f"envsync: warning: {text}", file=sys.stderr, flush=True)
+    def _write(self, stream, text: str) -> bool:
+        """Write and flush `text`; False when the stream is gone (a closed pipe, a hung-up terminal)."""
+        key = id(stream)
+        if key in self._silenced:
+            return False
+        try:
+            stream.write(text)
+            stream.flush()
+            return True
+        except (OSError, ValueError):
+            self._silenced.add(key)
+            _point_at_devnull(stream)
+            return False
 
-    def error(self, error: BaseException) -> None:
-        self._clear()
-        print(f"envsync: error: {error}", file=sys.stderr, flush=True)
+
+def _point_at_devnull(stream) -> None:
+    """Send a dead stream's file descriptor to /dev/null, so that the interpreter's last flush
+    at exit succeeds quietly instead of printing a BrokenPipeError and exiting 120."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, stream.fileno())
+        finally:
+            os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real file (a test's capture): nothing will flush it at exit
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -175,27 +237,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EnvsyncError as error:
         out.error(error)
         if getattr(args, "json", False) or getattr(args, "format", None) == "json":
-            _print_json_error(error)
+            _print_json_error(error, out)
         return error.exit_code
     except KeyboardInterrupt:
-        print("envsync: interrupted; the next `envsync apply` repairs any env left half-changed",
-              file=sys.stderr)
+        out.notice("envsync: interrupted; the next `envsync apply` repairs any env left half-changed")
         return EXIT_INTERRUPTED
     except Exception as error:  # noqa: BLE001 — anything else is our bug, and we say so
         if args.verbose:
             import traceback
 
             traceback.print_exc()
-        print(f"envsync: internal error (this is a bug in envsync {__version__}, please report it): "
-              f"{type(error).__name__}: {error}", file=sys.stderr)
+        out.notice(f"envsync: internal error (this is a bug in envsync {__version__}, please report it): "
+                   f"{type(error).__name__}: {error}")
         return EXIT_ERROR
 
 
-def _print_json_error(error: EnvsyncError) -> None:
+def _print_json_error(error: EnvsyncError, out: Output) -> None:
     """Under --json an error is also a JSON object on stdout, so a program can tell it from "no changes"."""
     import json
 
-    print(json.dumps({"version": 1, "error": {"message": error.message, "hint": error.hint}}, indent=2))
+    out.result(json.dumps({"version": 1, "error": {"message": error.message, "hint": error.hint}}, indent=2))
 
 
 def _session(args: argparse.Namespace, out: Output):
@@ -251,20 +312,20 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
         return review.run(args, out)
     stamp = _stamp(args)
     if stamp is not None:
-        return _print_stamped(args, stamp)
+        return _print_stamped(args, stamp, out)
     from .render import render_json, render_text, use_colour
 
     session, plan = _full_plan(args, out)
     session.close()
     if args.json:
-        print(render_json(plan))
+        out.result(render_json(plan))
     elif not plan.entries and not plan.has_changes:
         out.info(_NO_ENVS.format(name=plan.config_path.name))
     elif not args.quiet:
-        print(render_text(plan, use_colour(sys.stdout)))
+        out.result(render_text(plan, use_colour(sys.stdout)))
     if plan.errors:
         for env in plan.errors:
-            print(f"envsync: error: env {env.name}: {env.error}", file=sys.stderr)
+            out.error(f"env {env.name}: {env.error}")
         return EXIT_ERROR
     return EXIT_CHANGES if args.detailed_exitcode and plan.has_changes else EXIT_OK
 
@@ -272,20 +333,19 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
 _NO_ENVS = "No envs are declared in {name}: add an [envs.NAME] table, or run `envsync init`."
 
 
-def _print_stamped(args: argparse.Namespace, stamp) -> int:
+def _print_stamped(args: argparse.Namespace, stamp, out: Output) -> int:
     """Print the in-sync plan of the selected envs from the stamp, importing nothing heavy."""
     # Solve groups in the order their first selected env comes, as the full plan shows them.
     groups = {group["name"]: group for group in stamp.groups}
     order = [name for name in dict.fromkeys(env.document.get("solve_group") for env in stamp.envs) if name in groups]
     if not stamp.envs and not args.json and not args.envs:
-        if not args.quiet:
-            print(_NO_ENVS.format(name=os.path.basename(stamp.config)))
+        out.info(_NO_ENVS.format(name=os.path.basename(stamp.config)))
     elif args.json:
         import json
 
         shown = os.path.relpath(stamp.config)
         envs = [env.document for env in stamp.envs]
-        print(json.dumps({"version": 1, "config": shown, "envs": envs,
+        out.result(json.dumps({"version": 1, "config": shown, "envs": envs,
                           "solve_groups": [groups[name]["document"] for name in order],
                           "summary": stamp.summary, "changes_pending": False}, indent=2))
     elif not args.quiet:
@@ -293,7 +353,7 @@ def _print_stamped(args: argparse.Namespace, stamp) -> int:
         for env in stamp.envs:
             group = groups.pop(env.document.get("solve_group"), None)
             lines += [*(group["lines"] if group else ()), env.text]
-        print("\n".join([*lines, "", stamp.closing]))
+        out.result("\n".join([*lines, "", stamp.closing]))
     return EXIT_OK
 
 
@@ -317,7 +377,7 @@ def cmd_apply(args: argparse.Namespace, out: Output) -> int:
             else:
                 out.info(f"No changes. Every environment is in sync ({time.monotonic() - started:.2f}s).")
             return EXIT_OK
-        outcome = carry_out(session, plan, out.info, out.progress, stamp=not args.envs and not args.frozen)
+        outcome = carry_out(session, plan, out.emit, stamp=not args.envs and not args.frozen)
     finally:
         session.close()
     for path in outcome.locks_written:
@@ -379,10 +439,10 @@ def cmd_list(args: argparse.Namespace, out: Output) -> int:
     columns = len(rows[0]) - 1 if rows else 0
     widths = [max(len(row[i]) for row in rows) for i in range(columns)]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
+        out.result("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
     if stamp is None and plan.errors:  # an env in error is a failure to report, as plan does
         for env in plan.errors:
-            print(f"envsync: error: env {env.name}: {env.error}", file=sys.stderr)
+            out.error(f"env {env.name}: {env.error}")
         return EXIT_ERROR
     return EXIT_OK
 

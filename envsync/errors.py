@@ -33,10 +33,6 @@ class EnvsyncError(Exception):
         self.message = message
         self.hint = hint
 
-    def __reduce__(self) -> tuple:
-        # Keep the hint when the error crosses a process boundary (apply runs envs in child processes).
-        return self.__class__, (self.message, self.hint)
-
     def __str__(self) -> str:
         if self.hint:
             return f"{self.message}\n  hint: {self.hint}"

@@ -6,6 +6,7 @@ This is the only place that strings the stages together for `plan`, `apply` and
 
 from __future__ import annotations
 
+import contextlib
 import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from packaging.utils import NormalizedName
     from packaging.version import Version
 
+    from .events import Report
     from .resolve.index import IndexClient
 
 Progress = Callable[[str], None]
@@ -476,9 +478,10 @@ class Outcome:
     locks_written: tuple[Path, ...]
 
 
-def carry_out(session: Session, plan: Plan, report: Progress, progress: Progress, *, stamp: bool) -> Outcome:
-    """Carry out a plan as `apply` does: the envs' changes, then the lock files, and (with `stamp`,
-    for a plan of the whole config) record the result so the next no-op run is fast."""
+def carry_out(session: Session, plan: Plan, report: Report, *, stamp: bool) -> Outcome:
+    """Carry out a plan as `apply` does: the envs' changes (reported as events), then the lock
+    files, and (with `stamp`, for a plan of the whole config) record the result so the next
+    no-op run is fast."""
     from .stamp import forget
 
     forget(session.config.path)  # until this has finished, nothing is proven in sync
@@ -486,24 +489,17 @@ def carry_out(session: Session, plan: Plan, report: Progress, progress: Progress
     if plan.errors or any(env.actions for env in plan.entries):
         from .install.apply import apply_plan
 
-        result = apply_plan(plan, lambda env: session.index(env.desired.spec.index), report, progress)
+        result = apply_plan(plan, lambda env: session.index(env.desired.spec.index), report)
         actions, envs_changed = result.actions, result.envs_changed
-    for path in plan.lock_removals:
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            from .errors import from_os_error
-
-            raise from_os_error(exc, path) from None
     written = []
-    if plan.lock_writes:
+    for lock in plan.lock_writes:
         from .resolve.lockfile import write_lock
 
-        for lock in plan.lock_writes:
-            write_lock(lock)
-            written.append(lock.path)
+        write_lock(lock)
+        written.append(lock.path)
+    for path in plan.lock_removals:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
     if stamp:
         record_in_sync(session, plan.as_applied())
     return Outcome(actions, envs_changed, tuple(written))

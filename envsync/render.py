@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from .config.paths import lock_path
+from .events import ActionDone, Event, FetchProgress, Progress, StartupHookAdded, WaitingForLock, WheelsFetched
 from .model import Action, ActionKind, EnvPlan, EnvRemoval, GroupPlan, Plan
 
 SYMBOLS = {
@@ -43,6 +44,29 @@ def describe_action(action: Action) -> str:
     if kind is ActionKind.REINSTALL:
         return f"{label} {action.package} {action.to_version} ({action.reason})"
     return f"{label} {action.package} {action.from_version} -> {action.to_version}"
+
+
+def event_text(event: Event) -> str:
+    """What apply reported, as one line: `dev: + install  lib 2.0`, `14 wheels: 12 cached, 2 downloaded (3.1 MB)`."""
+    if isinstance(event, ActionDone):
+        return f"{event.env}: {SYMBOLS[event.action.kind][0]} {describe_action(event.action)}"
+    if isinstance(event, StartupHookAdded):
+        return f"{event.env}: ! {event.package} {event.version} added startup hook {event.hook}"
+    if isinstance(event, WaitingForLock):
+        return f"waiting for {event.holder} to finish with {event.path}"
+    if isinstance(event, FetchProgress):
+        done = event.cached + event.downloaded
+        return f"fetched {done}/{event.total} wheels: {_sources(event.cached, event.downloaded, event.size)}"
+    if isinstance(event, WheelsFetched):
+        total = event.cached + event.downloaded
+        return f"{total} wheel{'s' if total != 1 else ''}: {_sources(event.cached, event.downloaded, event.size)}"
+    if isinstance(event, Progress):
+        return event.text
+    raise TypeError(f"not an event: {event!r}")
+
+
+def _sources(cached: int, downloaded: int, size: int) -> str:
+    return f"{cached} cached, {downloaded} downloaded" + (f" ({size / 1e6:.1f} MB)" if downloaded else "")
 
 
 def env_header(env: EnvPlan | EnvRemoval) -> str:

@@ -1,18 +1,20 @@
 """Crash safety: SIGKILL a real `apply` at many moments; the next apply reaches exactly the
-desired state, and `plan` never calls a half-installed env "in sync"."""
+desired state, and `plan` never calls a half-installed env "in sync".
+
+The kills land at named steps (ENVSYNC_TEST_STOP_AT, see envsync/install/checkpoints.py): the
+process kills itself there, so every moment is hit on every run, however busy the machine.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import signal
+import shutil
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-from helpers import REPO_ROOT, installed, run_envsync, write_config
+from helpers import installed, run_envsync, write_config
 from localindex import LocalIndex
 from wheelfactory import WheelSpec
 
@@ -39,17 +41,10 @@ def project(tmp_path: Path, index: LocalIndex) -> Path:
     return folder
 
 
-def start_apply(project: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "envsync", "apply"], cwd=project, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def kill_after(project: Path, seconds: float) -> None:
-    process = start_apply(project)
-    time.sleep(seconds)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+def kill_at(project: Path, step: str) -> None:
+    """Run `apply` until it reaches `step` (<name>[:<count>]), where it SIGKILLs itself."""
+    result = run_envsync("apply", cwd=project, env={"ENVSYNC_TEST_STOP_AT": step})
+    assert result.returncode == -9, f"apply did not reach {step}: {result.stdout}{result.stderr}"
 
 
 def assert_healed(project: Path, expected: dict[str, str], *apply_args: str) -> None:
@@ -65,40 +60,44 @@ def assert_healed(project: Path, expected: dict[str, str], *apply_args: str) -> 
 
 
 def partial_state(project: Path) -> str:
-    """What the kill left: used to check the kills landed in different phases."""
+    """What the kill left, as `plan --refresh` sees it."""
     env = project / ".envs" / "dev"
     if not env.exists():
         return "no env"
     plan = run_envsync("plan", "--json", "--refresh", cwd=project)
-    actions = json.loads(plan.stdout)["envs"][0]["actions"]
-    return "in sync" if not actions else "partial"
+    # The lock is written after the envs: a kill after the last package leaves only it to do.
+    status = json.loads(plan.stdout)["envs"][0]["status"]
+    return "in sync" if status in ("in-sync", "lock-stale") else "partial"
 
 
-def test_kill_during_first_apply_at_many_moments(project: Path, index: LocalIndex):
-    index.delay = 0.01  # widens the download window
+# (step, what the kill leaves): from mid-download to the last package
+FIRST_APPLY = [("downloading:1", "no env"), ("downloaded:3", "no env"), ("fetched", "no env"),
+               ("env-created", "partial"), ("installed:1", "partial"), ("installed:6", "partial"),
+               (f"installed:{PACKAGES - 1}", "partial"), (f"installed:{PACKAGES}", "in sync")]
+
+
+def test_kill_during_first_apply_at_many_moments(project: Path):
     expected = {f"pkg{n}": "1.0" for n in range(PACKAGES)}
-    seen = set()
-    for seconds in (0.15, 0.3, 0.45, 0.6, 0.8, 1.0, 1.3):
-        kill_after(project, seconds)
-        seen.add(partial_state(project))
+    for step, left in FIRST_APPLY:
+        if step.startswith("download"):  # a cold cache, so that there is something to download
+            shutil.rmtree(os.environ["ENVSYNC_CACHE_DIR"])
+        kill_at(project, step)
+        assert partial_state(project) == left, step
         assert_healed(project, expected)
         # Start over from nothing for the next kill point (the cache stays warm, as in life).
         subprocess.run(["rm", "-rf", str(project / ".envs"), str(project / "pylock.dev.toml")], check=True)
-    assert "partial" in seen or "no env" in seen, f"no kill landed mid-apply: {seen}"
 
 
 def test_kill_during_upgrade_and_uninstall(project: Path):
     old = (project / "envs.toml").read_text()
     new = old.replace("==1.0", "==2.0")
-    states = set()
-    for seconds in (0.2, 0.35, 0.5, 0.7):
+    for step in ("fetched", "action:1", "action:5", f"action:{PACKAGES - 1}"):
         (project / "envs.toml").write_text(old)
         assert run_envsync("apply", cwd=project).returncode == 0
         (project / "envs.toml").write_text(new)
-        kill_after(project, seconds)
-        states.add(partial_state(project))
+        kill_at(project, step)
+        assert partial_state(project) == "partial", step
         assert_healed(project, {f"pkg{n}": "2.0" for n in range(PACKAGES)})
-    assert "partial" in states, f"no kill landed mid-change: {states}"
 
 
 def test_half_installed_package_is_never_in_sync(project: Path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -47,13 +46,11 @@ def test_unknown_interpreter(project: Path, index: LocalIndex):
     fails(project, "plan", expect=["3.99"])
 
 
-def test_index_unreachable_is_quick_and_hides_credentials(project: Path):
+def test_index_unreachable_is_an_error_that_hides_credentials(project: Path):
     url = LocalIndex.unreachable_url().replace("http://", "http://user:s3cret@")
     write_config(project, f'[settings]\nindex-url = "{url}"\n[envs.e]\ndependencies = ["x"]\n')
-    started = time.monotonic()
     stderr = fails(project, "plan", expect=["unreachable", "127.0.0.1"])
     assert "s3cret" not in stderr
-    assert time.monotonic() - started < 15
 
 
 def test_hash_mismatch_stops_before_installing(project: Path, index: LocalIndex):

@@ -171,4 +171,4 @@ def _sync(session: Session, spec: EnvSpec, out) -> None:
     session.config = edited
     resolution = desired_state(session, spec, LockMode.AUTO)
     plan = Plan(edited.path, (plan_env(resolution.desired, survey(spec.path), resolution.lock_write),))
-    carry_out(session, plan, out.info, out.progress, stamp=False)
+    carry_out(session, plan, out.emit, stamp=False)

@@ -60,7 +60,7 @@ def _in_sync_path(config_path: Path, name: str | None) -> str | None:
 
 def _sync(args: argparse.Namespace, config_path: Path, name: str | None, out) -> str:
     """Load the config, pick the env, and unless --no-sync do for it exactly what `apply ENV` does."""
-    from ..cli import cmd_apply
+    from ..cli import Output, cmd_apply
     from ..config.load import load
     from ..reconcile import select_envs
 
@@ -79,23 +79,8 @@ def _sync(args: argparse.Namespace, config_path: Path, name: str | None, out) ->
         apply_args = argparse.Namespace(config=str(config_path), envs=[] if whole else [spec.name],
                                         frozen=args.frozen, locked=args.locked, refresh=False,
                                         quiet=args.quiet, verbose=args.verbose)
-        cmd_apply(apply_args, _ToStderr(out))
+        cmd_apply(apply_args, Output(args.quiet, args.verbose, results_to_stderr=True))
     return str(spec.path)
-
-
-class _ToStderr:
-    """The CLI's Output with results sent to stderr: stdout belongs to CMD."""
-
-    def __init__(self, out) -> None:
-        self._out = out
-
-    def info(self, text: str) -> None:
-        if not self._out.quiet:
-            self._out._clear()
-            print(text, file=sys.stderr, flush=True)
-
-    def __getattr__(self, attribute: str):
-        return getattr(self._out, attribute)
 
 
 def activated_environ(env_path: str, environ: dict[str, str]) -> dict[str, str]:

@@ -15,10 +15,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import EnvsyncError
 
-Report = Callable[[str], None]
+if TYPE_CHECKING:
+    from ..events import Event, Report
+
 EXIT_OK, EXIT_INTERRUPTED = 0, 130
 STEP_MS = 50  # quiet time that ends a burst of saves: they become one round
 DEBOUNCE_MS = 1_000  # the longest a burst is held back before a round starts anyway
@@ -43,7 +46,8 @@ class RoundResult:
     seconds: float = 0.0
 
 
-def reconcile_once(config_path: Path, names: Sequence[str], mode, progress: Report, report: Report) -> RoundResult:
+def reconcile_once(config_path: Path, names: Sequence[str], mode, progress: Callable[[str], None],
+                   report: Report) -> RoundResult:
     """Plan and apply once, as `envsync apply` does, with everything it needs made afresh.
 
     This is the one place watch touches the reconcile stages: a new Session per round, so
@@ -70,7 +74,7 @@ def reconcile_once(config_path: Path, names: Sequence[str], mode, progress: Repo
         changed: tuple[EnvChange, ...] = ()
         written: tuple[Path, ...] = ()
         if plan.has_changes:
-            outcome = carry_out(session, plan, report, progress,
+            outcome = carry_out(session, plan, report,
                                 stamp=not names and mode is not LockMode.FROZEN)
             changed = tuple(EnvChange(env.name, tuple(_short(action) for action in env.actions))
                             for env in plan.entries if env.actions)
@@ -177,13 +181,16 @@ class Watcher:
             self.last = f"{'applied' if result.changed else 'in sync'} at {clock}"
         self.status()
 
-    def _report(self, text: str) -> None:
-        # Apply reports every action; watch sums them up per env. What a user must see stays a line:
-        # a startup hook added, or another process holding an env.
-        if " ! " in text or text.startswith("waiting for"):
-            self.out.info(text)
+    def _report(self, event: Event) -> None:
+        """Apply reports every action; watch sums them up per env afterwards. What a user must see
+        stays a line: a startup hook added, or another process holding an env."""
+        from ..events import StartupHookAdded, WaitingForLock
+        from ..render import event_text
+
+        if isinstance(event, (StartupHookAdded, WaitingForLock)):
+            self.out.info(event_text(event))
         else:
-            self.out.progress(text)
+            self.out.progress(event_text(event))
 
     def settled(self) -> dict[str, bytes]:
         """The inputs once they have stopped changing: a save still being written is waited out."""

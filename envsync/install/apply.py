@@ -3,28 +3,33 @@
 Apply never decides *what* to do — the planner does. Under each env's lock it
 re-reads the env and plans it again (a pure, cheap step), because another process
 may have changed it between our plan and our lock.
+
+It never writes text either: what happens is reported as values (envsync.events) to a
+callback, and the CLI alone turns them into lines.
 """
 
 from __future__ import annotations
 
-import contextlib
+import collections
 import fcntl
 import hashlib
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from ..cache import cache_dir, cache_subdir
 from ..errors import EnvsyncError, from_os_error
+from ..events import ActionDone, FetchProgress, Report, StartupHookAdded, WaitingForLock, WheelsFetched
 from ..hashes import sha256_of_file
 from ..model import ActionKind, Actual, Artifact, EnvPlan, EnvRemoval, Plan
 from ..planner import plan_env, still_to_remove
 from ..survey import survey
+from .checkpoints import Checkpoints
 from .layout import layout_for
 from .site import install_wheel, replace_wheel
 from .uninstall import uninstall
@@ -32,7 +37,13 @@ from .venv import create_venv, recreate_venv, remove_venv
 from .wheel import UnpackedWheel, cached_wheel, unpack_wheel
 
 ENV_ACTIONS = (ActionKind.CREATE_ENV, ActionKind.RECREATE_ENV)
-Report = Callable[[str], None]
+FETCH_WORKERS = 16
+ENV_WORKERS = max(2, os.cpu_count() or 1)
+# After Ctrl-C, how long work already in flight (a file being linked, a download being
+# renamed into the cache) may take to end before we leave without it. Every write that
+# matters is atomic or repairable, so leaving mid-way is safe; waiting only tidies up.
+GRACE_SECONDS = 0.3
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -42,42 +53,83 @@ class ApplyResult:
     seconds: float
 
 
+class Stopped(Exception):
+    """Raised inside a worker that saw the stop flag between two steps: it ends quietly."""
+
+
 class Wheels:
     """Unpacked wheels by URL: fetched together up front, or one by one when a re-plan needs more."""
 
-    def __init__(self, index_for: Callable[[EnvPlan], object]) -> None:
+    def __init__(self, index_for: Callable[[EnvPlan], object], stopped: threading.Event | None = None,
+                 checkpoints: Checkpoints | None = None) -> None:
         self._index_for = index_for
         self._unpacked: dict[str, UnpackedWheel] = {}
         self._lock = threading.Lock()
+        self._stopped = stopped or threading.Event()
+        self._checkpoints = checkpoints or Checkpoints(self._stopped, "")
 
-    def fetch_all(self, needed: dict[str, tuple[Artifact, EnvPlan]], progress: Report) -> None:
+    def fetch_all(self, needed: dict[str, tuple[Artifact, EnvPlan]], report: Report) -> None:
+        """Get every wheel into the unpacked cache, FETCH_WORKERS at a time, reporting progress."""
         if not needed:
             return
-        total, done, size = len(needed), 0, 0
-        progress(f"fetching {total} wheel{'s' if total != 1 else ''}")
-        with ThreadPoolExecutor(max_workers=min(16, total), thread_name_prefix="envsync-fetch") as pool:
-            for (artifact, _), _ in zip(needed.values(), pool.map(lambda item: self.get(*item), needed.values()),
-                                        strict=True):
-                done, size = done + 1, size + (artifact.size or 0)
-                progress(f"fetched {done}/{total} wheels ({size / 1e6:.1f} MB)")
+        total, counts = len(needed), {"cached": 0, "downloaded": 0, "size": 0}
+        report(FetchProgress(total, 0, 0, 0))
+
+        def fetch(item: tuple[Artifact, EnvPlan]) -> None:
+            downloaded, size = self._fetch(*item)
+            with self._lock:
+                counts["downloaded" if downloaded else "cached"] += 1
+                counts["size"] += size
+                news = FetchProgress(total, counts["cached"], counts["downloaded"], counts["size"])
+            report(news)
+
+        failures = run_in_threads(needed.values(), fetch, FETCH_WORKERS, self._stopped, "envsync-fetch")
+        if failures:
+            raise failures[0]
+        report(WheelsFetched(counts["cached"], counts["downloaded"], counts["size"]))
 
     def get(self, artifact: Artifact, env: EnvPlan) -> UnpackedWheel:
+        found = self._known(artifact)
+        if found is None:
+            found, _ = self._download(artifact, env)
+        return found
+
+    def _fetch(self, artifact: Artifact, env: EnvPlan) -> tuple[bool, int]:
+        """Make sure the wheel is unpacked in the cache: (whether it was downloaded, bytes downloaded)."""
+        if self._known(artifact) is not None:
+            return False, 0
+        _, size = self._download(artifact, env)
+        return True, size
+
+    def _known(self, artifact: Artifact) -> UnpackedWheel | None:
         from ..build.wheels import needs_build
 
-        key = f"{artifact.url} {artifact.filename}"  # one project folder: an editable and a regular wheel
         with self._lock:
-            found = self._unpacked.get(key)
+            found = self._unpacked.get(_key(artifact))
         if found is None and artifact.sha256 and not needs_build(artifact):
             found = cached_wheel(artifact.sha256, cache_subdir("unpacked"))  # no index client needed
-        if found is None:
-            if needs_build(artifact):
-                found = self._build(artifact, env)
-            else:
-                path = self._index_for(env).download(artifact)
-                found = unpack_wheel(path, artifact.sha256 or sha256_of_file(path), cache_subdir("unpacked"))
-            with self._lock:
-                self._unpacked[key] = found
         return found
+
+    def _download(self, artifact: Artifact, env: EnvPlan) -> tuple[UnpackedWheel, int]:
+        """Download (or build, for an sdist, a project folder or a git commit) and unpack one wheel."""
+        from ..build.wheels import needs_build
+
+        self._checkpoints.reached("downloading")
+        if self._stopped.is_set():
+            raise Stopped
+        if needs_build(artifact):
+            found = self._build(artifact, env)
+            size = 0
+        else:
+            path = self._index_for(env).download(artifact)
+            if self._stopped.is_set():  # the download is safely in its cache; leave the unpacking
+                raise Stopped
+            found = unpack_wheel(path, artifact.sha256 or sha256_of_file(path), cache_subdir("unpacked"))
+            size = artifact.size or path.stat().st_size
+        with self._lock:
+            self._unpacked[_key(artifact)] = found
+        self._checkpoints.reached("downloaded")
+        return found, size
 
     def _build(self, artifact: Artifact, env: EnvPlan) -> UnpackedWheel:
         """A wheel built from an sdist, a project folder or a git commit, unpacked into the cache."""
@@ -93,137 +145,127 @@ class Wheels:
             return unpack_wheel(path, sha256_of_file(path), cache_subdir("unpacked"))
 
 
-def apply_plan(plan: Plan, index_for: Callable[[EnvPlan], object], report: Report,
-               progress: Report | None = None) -> ApplyResult:
-    """Make every env in `plan` match its desired state; report each action as it is done,
-    and pass transient news (downloads) to `progress`."""
+def _key(artifact: Artifact) -> str:
+    """Unpacked wheels by URL and file name: one project folder gives an editable and a regular wheel."""
+    return f"{artifact.url} {artifact.filename}"
+
+
+def run_in_threads(items: Iterable[T], work: Callable[[T], object], workers: int, stopped: threading.Event,
+                   name: str) -> list[BaseException]:
+    """Call `work(item)` for every item on up to `workers` threads; return what they raised, in order.
+
+    After a failure no new item starts, and the failures are returned once the running
+    items have ended. On Ctrl-C
+    (KeyboardInterrupt in this, the main thread) the stop flag is set, queued items are
+    dropped at once, items in flight get GRACE_SECONDS to end, and the interrupt goes on.
+    The threads are daemons: an interrupted apply never waits at exit for a slow download.
+    A worker that raises Stopped has seen the flag and ended cleanly: that is no failure.
+    """
+    queue, lock = collections.deque(items), threading.Lock()
+    failures: list[BaseException] = []
+
+    def worker() -> None:
+        while True:
+            with lock:
+                if not queue or stopped.is_set() or failures:
+                    return
+                item = queue.popleft()
+            try:
+                work(item)
+            except Stopped:
+                return
+            except BaseException as exc:  # noqa: BLE001 — handed to the caller, which decides
+                with lock:
+                    failures.append(exc)
+
+    threads = [threading.Thread(target=worker, name=f"{name}-{n}", daemon=True)
+               for n in range(max(1, min(workers, len(queue))))]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            thread.join()
+    except BaseException:
+        stopped.set()
+        deadline = time.monotonic() + GRACE_SECONDS
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        raise
+    return failures
+
+
+def apply_plan(plan: Plan, index_for: Callable[[EnvPlan], object], report: Report) -> ApplyResult:
+    """Make every env in `plan` match its desired state, reporting each action as it is done.
+
+    Envs are applied side by side on threads: installing is mostly hard links and small
+    writes, syscalls that run outside the GIL, and threads share the fetched wheels and the
+    index clients without the hazards of fork(). Every wheel is fetched before any env is
+    touched, so a download that fails changes nothing.
+    """
     start = time.monotonic()
     if plan.errors:
         first = plan.errors[0]
         raise EnvsyncError(f"env {first.name}: {first.error}", "nothing was changed")
-    wheels = Wheels(index_for)
+    stopped = threading.Event()
+    checkpoints = Checkpoints(stopped)
+    wheels = Wheels(index_for, stopped, checkpoints)
     try:
-        wheels.fetch_all(_needed(plan), progress or (lambda _: None))
+        wheels.fetch_all(_needed(plan), report)
     except OSError as exc:
         raise from_os_error(exc, cache_dir()) from exc
+    checkpoints.reached("fetched")
     pending: list[EnvPlan | EnvRemoval] = [env for env in plan.entries if env.actions]
-    owner = str(plan.config_path)
-    if len(pending) > 1 and hasattr(os, "fork") and (os.cpu_count() or 1) > 1:
-        done = _apply_side_by_side(pending, wheels, report, owner)
-    else:
-        done = sum(_apply_locked(env, wheels, report, owner) for env in pending)
+    done = _apply_side_by_side(pending, wheels, report, str(plan.config_path), stopped, checkpoints)
     return ApplyResult(len(pending), done, time.monotonic() - start)
 
 
-def _apply_locked(planned: EnvPlan | EnvRemoval, wheels: Wheels, report: Report, owner: str) -> int:
+def _apply_side_by_side(envs: list[EnvPlan | EnvRemoval], wheels: Wheels, report: Report, owner: str,
+                        stopped: threading.Event, checkpoints: Checkpoints) -> int:
+    """Apply the envs, ENV_WORKERS at a time. After a failure no new env is started; every
+    failure is reported once the envs already started have finished."""
+    counts: list[int] = []
+
+    def one(env: EnvPlan | EnvRemoval) -> None:
+        try:
+            counts.append(_apply_locked(env, wheels, report, owner, stopped, checkpoints))
+        except (EnvsyncError, Stopped):
+            raise
+        except Exception as exc:  # a bug: say which env it hit, and let the others finish
+            raise EnvsyncError(f"env {env.name}: internal error (a bug in envsync, please report it): "
+                               f"{type(exc).__name__}: {exc}") from exc
+
+    errors = [error if isinstance(error, EnvsyncError) else EnvsyncError(f"{type(error).__name__}: {error}")
+              for error in run_in_threads(envs, one, ENV_WORKERS, stopped, "envsync-apply")]
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise EnvsyncError("; ".join(error.message for error in errors),
+                           "fix the causes above, then run `envsync apply` again: it repairs what was left")
+    return sum(counts)
+
+
+def _apply_locked(planned: EnvPlan | EnvRemoval, wheels: Wheels, report: Report, owner: str,
+                  stopped: threading.Event, checkpoints: Checkpoints) -> int:
     """One env, under its lock, re-planned against what is on disk now."""
     with env_lock(planned.path, report):
         try:
             if isinstance(planned, EnvRemoval):
                 return _remove_env(planned, report)
             env, actual = _replan(planned)
-            return apply_env(env, actual, wheels, report, owner)
+            return apply_env(env, actual, wheels, report, owner, stopped=stopped, checkpoints=checkpoints)
         except OSError as exc:  # a full disk, a read-only folder: name the env, not a traceback
             raise from_os_error(exc, planned.path) from exc
 
 
 def _remove_env(removal: EnvRemoval, report: Report) -> int:
     """Delete an undeclared env, if the planner still says so for what is there now."""
-    from ..render import SYMBOLS, describe_action
-
     if not still_to_remove(removal, survey(removal.path)):
         return 0
     remove_venv(removal.path)
     (action,) = removal.actions
-    report(f"{removal.name}: {SYMBOLS[action.kind][0]} {describe_action(action)}")
+    report(ActionDone(removal.name, action))
     return 1
 
-
-def _apply_side_by_side(envs: list[EnvPlan | EnvRemoval], wheels: Wheels, report: Report, owner: str) -> int:
-    """Apply several envs at once, one child process each, as many at a time as there are CPUs.
-
-    Installing is CPU- and syscall-bound Python, so threads would queue on the GIL; forked
-    children share the fetched wheels and the plan for free. After a failure no new env is
-    started; every failure is reported once all children have finished, and if we are
-    interrupted, the children are stopped and waited for before we leave.
-    """
-    import signal
-    import sys
-
-    workers = min(len(envs), os.cpu_count() or 1)
-    queue, running, done, failures = list(envs), {}, 0, []
-    try:
-        while queue or running:
-            while queue and len(running) < workers and not failures:
-                env = queue.pop(0)
-                sys.stdout.flush()
-                sys.stderr.flush()
-                read_end, write_end = os.pipe()
-                pid = os.fork()
-                if pid == 0:  # the child: apply one env, send back a count or an error, never return
-                    os.close(read_end)
-                    _child(env, wheels, report, owner, write_end)
-                os.close(write_end)
-                running[pid] = (read_end, env)
-            if not running:
-                break
-            pid, status = os.wait()
-            if pid not in running:
-                continue
-            read_end, env = running.pop(pid)
-            outcome = _outcome(read_end, env, status)
-            if isinstance(outcome, int):
-                done += outcome
-            else:
-                failures.append(outcome)
-    except BaseException:
-        for pid in running:  # Ctrl-C or a bug here: stop the children, reap them, then leave
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGTERM)
-        for pid in running:
-            with contextlib.suppress(OSError):
-                os.waitpid(pid, 0)
-        raise
-    if len(failures) == 1:
-        raise failures[0]
-    if failures:
-        raise EnvsyncError("; ".join(failure.message for failure in failures),
-                           "fix the causes above, then run `envsync apply` again: it repairs what was left")
-    return done
-
-
-def _outcome(read_end: int, env: EnvPlan | EnvRemoval, status: int) -> object:
-    """What a child sent back: its count of actions, or the EnvsyncError it ended with."""
-    import pickle
-
-    with os.fdopen(read_end, "rb") as pipe:
-        payload = pipe.read()
-    try:
-        return pickle.loads(payload)
-    except Exception:  # noqa: BLE001 — a child killed mid-write sends half a message
-        code = os.waitstatus_to_exitcode(status)
-        return EnvsyncError(f"env {env.name}: the process applying it ended with status {code}",
-                            "run `envsync apply` again: it repairs what was left")
-
-
-def _child(env: EnvPlan | EnvRemoval, wheels: Wheels, report: Report, owner: str, write_end: int) -> None:
-    import pickle
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interrupt means
-    code = 0
-    try:
-        outcome: object = _apply_locked(env, wheels, report, owner)
-    except EnvsyncError as exc:
-        outcome, code = exc, 1
-    except BaseException as exc:  # noqa: BLE001 — reported to the parent, which decides
-        outcome, code = EnvsyncError(f"env {env.name}: internal error (a bug in envsync, please report it): "
-                                     f"{type(exc).__name__}: {exc}"), 1
-    try:
-        with os.fdopen(write_end, "wb") as pipe:
-            pipe.write(pickle.dumps(outcome))
-    finally:
-        os._exit(code)
 
 def _needed(plan: Plan) -> dict[str, tuple[Artifact, EnvPlan]]:
     """Each artifact some env must install, once, keyed by its URL."""
@@ -246,15 +288,21 @@ def _replan(planned: EnvPlan) -> tuple[EnvPlan, Actual]:
     return fresh, actual
 
 
-def apply_env(env: EnvPlan, actual: Actual, wheels: Wheels, report: Report, owner: str | None = None) -> int:
+def apply_env(env: EnvPlan, actual: Actual, wheels: Wheels, report: Report, owner: str | None = None, *,
+              stopped: threading.Event | None = None, checkpoints: Checkpoints | None = None) -> int:
     """Carry out one env's actions in plan order. Returns how many were done.
 
-    `owner` is the config that declares the env, recorded in the venvs it creates."""
-    from ..render import SYMBOLS, describe_action
-
+    `owner` is the config that declares the env, recorded in the venvs it creates. Between
+    two actions it looks at `stopped` (set on Ctrl-C) and ends with Stopped: each action
+    either completes or, cut short by a kill, is repaired by the next apply.
+    """
+    stopped = stopped or threading.Event()
+    checkpoints = checkpoints or Checkpoints(stopped, "")
     roots = root_names(env)
     layout = layout_for(env.path, env.desired.interpreter.short_version)
     for action in env.actions:
+        if stopped.is_set():
+            raise Stopped
         kind = action.kind
         if kind is ActionKind.CREATE_ENV:
             create_venv(env.path, env.desired.interpreter, prompt=env.name, owner=owner)
@@ -271,11 +319,20 @@ def apply_env(env: EnvPlan, actual: Actual, wheels: Wheels, report: Report, owne
                 else:  # the old version stays until the new one is in place
                     replace_wheel(old.dist_info, unpacked, layout, requested=pin.name in roots, direct_url=direct_url)
                 for hook in unpacked.startup_hooks:
-                    report(f"{env.name}: ! {pin.name} {pin.version} added startup hook {hook}")
+                    report(StartupHookAdded(env.name, pin.name, str(pin.version), hook))
             elif old is not None:
                 uninstall(old.dist_info, layout)
-        report(f"{env.name}: {SYMBOLS[kind][0]} {describe_action(action)}")
+        report(ActionDone(env.name, action))
+        _reached(checkpoints, kind)
     return len(env.actions)
+
+
+def _reached(checkpoints: Checkpoints, kind: ActionKind) -> None:
+    if kind in ENV_ACTIONS:
+        checkpoints.reached("env-created")
+    elif kind.installs:
+        checkpoints.reached("installed")
+    checkpoints.reached("action")
 
 
 def direct_url_json(pin) -> bytes | None:
@@ -301,6 +358,8 @@ def direct_url_json(pin) -> bytes | None:
     return json.dumps(document, sort_keys=True).encode()
 
 
+
+
 def root_names(env: EnvPlan) -> set[str]:
     """Packages the user asked for by name: they get a REQUESTED file, as pip writes."""
     from packaging.utils import canonicalize_name
@@ -320,7 +379,7 @@ def env_lock(path: Path, report: Report) -> Iterator[None]:
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
-            report(f"waiting for {holder} to finish with {path}")
+            report(WaitingForLock(path, holder))
             fcntl.flock(handle, fcntl.LOCK_EX)
         handle.seek(0)
         handle.truncate()
