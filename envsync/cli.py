@@ -29,8 +29,8 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     # The shared options work before or after the command (`envsync -c X plan`, `envsync plan -c X`).
     # Under a command they default to SUPPRESS, so an option given before it is not reset.
-    top, common = _common_options(argparse.ArgumentParser(add_help=False), None), _common_options(
-        argparse.ArgumentParser(add_help=False), argparse.SUPPRESS)
+    top, common = _common_options(_Parser(add_help=False), None), _common_options(
+        _Parser(add_help=False), argparse.SUPPRESS)
 
     parser = _Parser(prog="envsync", description="Declare Python virtual environments in envs.toml; "
                                                  "plan and apply them.", parents=[top])
@@ -106,7 +106,7 @@ def _refresh(parser: argparse.ArgumentParser) -> None:
                              "run) and every index page (not the HTTP cache)")
 
 
-def _common_options(parser: argparse.ArgumentParser, default: object) -> argparse.ArgumentParser:
+def _common_options(parser: _Parser, default: object) -> _Parser:
     flag_default = False if default is None else default
     parser.add_argument("-c", "--config", default=default,
                         help="path to envs.toml (default: nearest in this folder or a parent)")

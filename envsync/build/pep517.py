@@ -163,7 +163,8 @@ class Builder:
             raise BuildFailed(f"{label}: the build backend failed (exit status {exc.code}); its last lines:\n    {shown}",
                               "fix the build (or pin a version that has a wheel), then run envsync again") from None
         except BackendUnavailable as exc:
-            detail = f": {exc.message}" if getattr(exc, "message", None) else ""
+            message = getattr(exc, "message", None)  # pyproject-hooks 1.1 and newer say why
+            detail = f": {message}" if message else ""
             raise BuildFailed(f"{label}: the build backend {exc.backend_name!r} could not be imported{detail}",
                               "check build-system.build-backend and build-system.requires") from None
 

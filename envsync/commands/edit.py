@@ -40,7 +40,7 @@ def _edit(args, out, session: Session) -> int:
     key = f"envs.{spec.name}.dependencies"
     if args.command == "add":
         wanted = [_parse(text) for text in args.packages]
-        names = {canonicalize_name(r.name) for r in wanted}
+        names: set[str] = {canonicalize_name(r.name) for r in wanted}
         kept = [r for r, o in zip(spec.requirements, spec.origins, strict=False)
                 if not (o == key and canonicalize_name(r.name) in names)]
         kept_origins = [o for r, o in zip(spec.requirements, spec.origins, strict=False)
@@ -52,11 +52,11 @@ def _edit(args, out, session: Session) -> int:
         new_spec = replace(trial, requirements=(*kept, *final))
         said = ", ".join(str(r) for r in final)
     else:
-        names = {canonicalize_name(text) for text in args.packages}
+        names = {str(canonicalize_name(text)) for text in args.packages}
         _check_removable(config.path.name, spec, key, names)
-        kept = [(r, o) for r, o in zip(spec.requirements, spec.origins, strict=False)
-                if not (o == key and canonicalize_name(r.name) in names)]
-        new_spec = replace(spec, requirements=tuple(r for r, _ in kept), origins=tuple(o for _, o in kept))
+        remaining = [(r, o) for r, o in zip(spec.requirements, spec.origins, strict=False)
+                     if not (o == key and canonicalize_name(r.name) in names)]
+        new_spec = replace(spec, requirements=tuple(r for r, _ in remaining), origins=tuple(o for _, o in remaining))
         _replace_entries(dependencies, names, [])
         if not args.no_sync:
             _resolve(session, new_spec)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from ..cache import cache_dir, cache_subdir
 from ..errors import EnvsyncError, from_os_error
@@ -35,6 +35,9 @@ from .site import install_wheel, replace_wheel
 from .uninstall import uninstall
 from .venv import create_venv, recreate_venv, remove_venv
 from .wheel import UnpackedWheel, cached_wheel, unpack_wheel
+
+if TYPE_CHECKING:
+    from ..resolve.index import IndexClient
 
 ENV_ACTIONS = (ActionKind.CREATE_ENV, ActionKind.RECREATE_ENV)
 FETCH_WORKERS = 16
@@ -60,7 +63,7 @@ class Stopped(Exception):
 class Wheels:
     """Unpacked wheels by URL: fetched together up front, or one by one when a re-plan needs more."""
 
-    def __init__(self, index_for: Callable[[EnvPlan], object], stopped: threading.Event | None = None,
+    def __init__(self, index_for: Callable[[EnvPlan], IndexClient], stopped: threading.Event | None = None,
                  checkpoints: Checkpoints | None = None) -> None:
         self._index_for = index_for
         self._unpacked: dict[str, UnpackedWheel] = {}
@@ -194,7 +197,7 @@ def run_in_threads(items: Iterable[T], work: Callable[[T], object], workers: int
     return failures
 
 
-def apply_plan(plan: Plan, index_for: Callable[[EnvPlan], object], report: Report) -> ApplyResult:
+def apply_plan(plan: Plan, index_for: Callable[[EnvPlan], IndexClient], report: Report) -> ApplyResult:
     """Make every env in `plan` match its desired state, reporting each action as it is done.
 
     Envs are applied side by side on threads: installing is mostly hard links and small
@@ -310,7 +313,7 @@ def apply_env(env: EnvPlan, actual: Actual, wheels: Wheels, report: Report, owne
             recreate_venv(env.path, env.desired.interpreter, prompt=env.name, owner=owner)
         else:
             old = actual.installed.get(action.package) if kind.replaces and action.package else None
-            if kind.installs:
+            if kind.installs and action.package is not None:
                 pin = env.desired.pins[action.package]
                 unpacked = wheels.get(pin.artifact, env)
                 direct_url = direct_url_json(pin)

@@ -18,6 +18,7 @@ import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.metadata import parse_email
 from packaging.requirements import InvalidRequirement, Requirement
@@ -30,6 +31,10 @@ from ..metadata import entry_points_digest, parse_entry_points
 from ..model import Artifact, DirectSource, EnvSpec, Pin, ProjectSpec
 
 # [project] fields that decide what we need; if any is dynamic, the backend must be asked.
+
+if TYPE_CHECKING:
+    from ..build.pep517 import Builder
+
 _NEEDED = ("version", "dependencies", "optional-dependencies", "scripts", "gui-scripts", "entry-points")
 _BUILD_FILES = ("pyproject.toml", "setup.py", "setup.cfg")
 
@@ -59,7 +64,7 @@ def project_requirement(project: ProjectSpec, dist: DirectDist) -> Requirement:
     return Requirement(f"{dist.name}{extras} @ {dist.source.url}")
 
 
-def local_dists(spec: EnvSpec, config_dir: Path, builder: Callable[[], object]) -> dict[NormalizedName, DirectDist]:
+def local_dists(spec: EnvSpec, config_dir: Path, builder: Callable[[], Builder]) -> dict[NormalizedName, DirectDist]:
     """The project and every `name @ file:///folder` requirement: their metadata, read now,
     since a change to it (dependencies, version, entry points) must show in the plan."""
     found: dict[NormalizedName, DirectDist] = {}
@@ -77,7 +82,7 @@ def local_dists(spec: EnvSpec, config_dir: Path, builder: Callable[[], object]) 
     return found
 
 
-def remote_dists(spec: EnvSpec, config_dir: Path, builder: Callable[[], object],
+def remote_dists(spec: EnvSpec, config_dir: Path, builder: Callable[[], Builder],
                  skip: Mapping[NormalizedName, DirectDist]) -> dict[NormalizedName, DirectDist]:
     """Every other `name @ URL` requirement: archives (fetched and hashed) and git revisions
     (cloned, the revision fixed to a commit). Only called when the env is resolved."""
@@ -114,7 +119,7 @@ def local_path(url: str, config_dir: Path) -> Path | None:
 # -- project folders --------------------------------------------------------------------
 
 
-def folder_dist(folder: Path, editable: bool, builder: Callable[[], object], label: str) -> DirectDist:
+def folder_dist(folder: Path, editable: bool, builder: Callable[[], Builder], label: str) -> DirectDist:
     """A project folder's metadata: static from pyproject.toml when it can be, else from its backend."""
     folder = Path(os.path.abspath(folder))
     if not (folder / "pyproject.toml").is_file() and not (folder / "setup.py").is_file():
@@ -169,7 +174,7 @@ def _with_extra(requirement: Requirement, extra: str) -> Requirement:
     return Requirement(f"{requirement}; ({marker}) and {condition}" if marker else f"{requirement}; {condition}")
 
 
-def _prepared_metadata(folder: Path, builder: Callable[[], object], label: str):
+def _prepared_metadata(folder: Path, builder: Callable[[], Builder], label: str):
     """The backend's answer, cached by the bytes of the project's build files and the interpreter."""
     build = builder()
     digest = hashlib.sha256(f"{build.interpreter.executable}\0{build.interpreter.version}\0{folder}".encode())
@@ -210,7 +215,7 @@ def parse_metadata(metadata: bytes, label: str) -> tuple[NormalizedName, Version
 # -- archives -----------------------------------------------------------------------------
 
 
-def archive_dist(url: str, config_dir: Path, builder: Callable[[], object], label: str) -> DirectDist:
+def archive_dist(url: str, config_dir: Path, builder: Callable[[], Builder], label: str) -> DirectDist:
     """A wheel or sdist by URL or path: fetched (checked against a #sha256= fragment if given)."""
     from ..build.sdist import is_sdist
     from ..build.wheels import sdist_metadata
@@ -298,7 +303,7 @@ def _git(args: Sequence[str], cwd: Path | None, label: str) -> str:
     return result.stdout
 
 
-def git_dist(url: str, builder: Callable[[], object], label: str, commit: str | None = None) -> DirectDist:
+def git_dist(url: str, builder: Callable[[], Builder], label: str, commit: str | None = None) -> DirectDist:
     """A `git+` requirement: its revision fixed to a commit, its metadata from the checkout."""
     repository, revision, subdirectory = split_git_url(url)
     checkout, commit = git_checkout(repository, commit or revision, label)

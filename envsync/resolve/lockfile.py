@@ -15,6 +15,7 @@ import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict
 
 from packaging.markers import Marker
 from packaging.pylock import Pylock
@@ -29,6 +30,9 @@ from .pages import checked_sha256, safe_filename
 from .tags import WheelRanker
 from .urls import origin, redact, strip_credentials
 
+if TYPE_CHECKING:
+    from .direct import DirectDist
+
 LOCK_VERSION = "1.0"
 DIGEST_SCHEME = 1  # bump when the digest's inputs change, so old locks read as stale
 
@@ -41,7 +45,7 @@ def environment_marker(interpreter: Interpreter) -> str:
 
 
 def input_digest(spec: EnvSpec, interpreter: Interpreter, config_dir: Path,
-                 local: Mapping[str, object] | None = None) -> str:
+                 local: Mapping[NormalizedName, DirectDist] | None = None) -> str:
     """A digest of everything a resolve for `spec` depends on, the same on every machine.
 
     `local` holds the env's project and local folder references (resolve.direct.DirectDist):
@@ -306,7 +310,7 @@ def render_lock(spec: EnvSpec, interpreter: Interpreter, pins: Mapping[Normalize
     packages = []
     for pin in pins.values():
         artifact = pin.artifact
-        tool = {"required-by": dict(pin.reasons)} if pin.reasons else {}  # for `envsync tree`
+        tool: dict[str, object] = {"required-by": dict(pin.reasons)} if pin.reasons else {}  # for `envsync tree`
         if pin.source is not None and pin.source.kind == "directory" and pin.source.entry_points:
             tool["entry-points"] = pin.source.entry_points
         packages.append(Package(
@@ -314,7 +318,7 @@ def render_lock(spec: EnvSpec, interpreter: Interpreter, pins: Mapping[Normalize
             version=pin.version,
             index=None if pin.source is not None else _index_of(artifact.url, spec),
             dependencies=[{"name": dep} for dep in pin.dependencies] or None,
-            **_files(pin, config_dir),
+            **_files(pin, config_dir),  # type: ignore[arg-type]  # exactly one of wheels=, sdist=, vcs=...
             tool={"envsync": tool} if tool else None,
         ))
     document = Pylock(
@@ -363,12 +367,19 @@ def _sha256_of(artifact: Artifact) -> str:
     return sha256_of_file(urllib.parse.unquote(urllib.parse.urlsplit(artifact.url).path))
 
 
-def _location(artifact: Artifact, config_dir: Path) -> dict[str, str]:
+def _location(artifact: Artifact, config_dir: Path) -> Location:
     """An index URL without credentials, or a local file as a path relative to the lock."""
     if artifact.url.startswith("file:"):
         local = urllib.parse.unquote(urllib.parse.urlsplit(artifact.url).path)
         return {"path": os.path.relpath(local, config_dir)}
     return {"url": strip_credentials(artifact.url)}
+
+
+class Location(TypedDict, total=False):
+    """Where a locked file is: PEP 751's `url` or `path` key."""
+
+    url: str
+    path: str
 
 
 def _index_of(url: str, spec: EnvSpec) -> str | None:

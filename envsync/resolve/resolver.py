@@ -357,10 +357,10 @@ class Provider(AbstractProvider):
         demands = []
         for (_, parent_key), (requirement, parents) in grouped.items():
             if parent_key is None:
-                origin = self.origins.get(str(requirement))
-                root = f"{requirement} ({origin})" if origin else str(requirement)
-                demands.append(Demand(requirement, f"you asked for it ({origin})" if origin else "you asked for it",
-                                      root))
+                written = self.origins.get(str(requirement))
+                asked = f"{requirement} ({written})" if written else str(requirement)
+                demands.append(Demand(requirement, f"you asked for it ({written})" if written else "you asked for it",
+                                      asked))
                 continue
             name = parents[0].name
             universe = list(self._installable(name).versions)
@@ -374,9 +374,9 @@ class Provider(AbstractProvider):
         records = self.needed_by.get(name, [])
         for requirement, parent in records:
             if parent is None:
-                origin = self.origins.get(str(requirement))
-                root = f"{requirement} ({origin})" if origin else str(requirement)
-                return f", which you asked for as {root}", root
+                written = self.origins.get(str(requirement))
+                asked = f"{requirement} ({written})" if written else str(requirement)
+                return f", which you asked for as {asked}", asked
         for _, parent in records:
             if parent is not None and parent.name not in seen and depth < 3:
                 clause, root = self._chain(parent.name, depth + 1, seen | {parent.name})
@@ -453,11 +453,11 @@ def resolve(requirements: Sequence[Requirement], interpreter: Interpreter, index
                                  "add tighter version bounds to the requirements") from None
     finally:
         provider.close()
-    for warning in provider.warnings if warn is not None else ():
+    for warning in provider.warnings:
         # Only extras of packages that made it into the result; a version tried and dropped doesn't count.
         name = warning.split(" ", 1)[0]
-        if any(candidate.name == name and warning.startswith(f"{name} {candidate.version} ")
-               for candidate in result.mapping.values()):
+        if warn is not None and any(candidate.name == name and warning.startswith(f"{name} {candidate.version} ")
+                                    for candidate in result.mapping.values()):
             warn(f"env {env}: {warning}" if env else warning)
     pins = _pins(result)
     for name, dist in (direct or {}).items():

@@ -26,7 +26,7 @@ _ANCHOR = re.compile(r"<a\b[^>]*>([^<]+)</a>", re.IGNORECASE)
 
 def close_names(name: str, known: Iterable[str], limit: int = 3) -> list[str]:
     """The names of `known` closest to `name` (compared normalised), best first."""
-    by_normal = {canonicalize_name(k): k for k in known}
+    by_normal: dict[str, str] = {canonicalize_name(k): k for k in known}
     wanted = canonicalize_name(name)
     by_normal.pop(wanted, None)
     found = difflib.get_close_matches(wanted, list(by_normal), n=limit, cutoff=0.75)
