@@ -36,14 +36,29 @@ def describe_action(action: Action) -> str:
         return f"recreate environment ({action.reason})"
     if kind is ActionKind.REMOVE_ENV:
         return f"remove environment ({action.reason})" if action.reason else "remove environment"
-    label = f"{kind.value:<8}"
-    if kind is ActionKind.INSTALL:
-        return f"{label} {action.package} {action.to_version}"
-    if kind is ActionKind.REMOVE:
-        return f"{label} {action.package} {action.from_version}"
-    if kind is ActionKind.REINSTALL:
-        return f"{label} {action.package} {action.to_version} ({action.reason})"
-    return f"{label} {action.package} {action.from_version} -> {action.to_version}"
+    reason = f" ({action.reason})" if kind is ActionKind.REINSTALL else ""
+    return f"{kind.value:<8} {action.package} {versions(action)}{reason}"
+
+
+def versions(action: Action) -> str:
+    """A package action's versions: '2.0' for an install or reinstall, '1.0' for a removal, '1.0 -> 2.0'."""
+    if action.kind in (ActionKind.INSTALL, ActionKind.REINSTALL):
+        return str(action.to_version)
+    if action.kind is ActionKind.REMOVE:
+        return str(action.from_version)
+    return f"{action.from_version} -> {action.to_version}"
+
+
+def short_action(action: Action) -> str:
+    """An action in a few characters, for watch's one line per env: '+lib 1.0', '~lib 1.0 -> 2.0', 'created'."""
+    kind = action.kind
+    if kind is ActionKind.CREATE_ENV:
+        return "created"
+    if kind is ActionKind.REMOVE_ENV:
+        return "removed"
+    if kind is ActionKind.RECREATE_ENV:
+        return f"recreated ({action.reason})"
+    return f"{SYMBOLS[kind][0]}{action.package} {versions(action)}"
 
 
 def event_text(event: Event) -> str:

@@ -60,6 +60,7 @@ def reconcile_once(config_path: Path, names: Sequence[str], mode, progress: Call
         return RoundResult(seconds=time.monotonic() - started)
     from ..config.load import load
     from ..reconcile import LockMode, Session, carry_out, make_plan, record_in_sync
+    from ..render import short_action
 
     try:
         inputs = inputs_digest(config_path)  # before reading: an edit made meanwhile voids the stamp
@@ -76,7 +77,7 @@ def reconcile_once(config_path: Path, names: Sequence[str], mode, progress: Call
         if plan.has_changes:
             outcome = carry_out(session, plan, report,
                                 stamp=not names and mode is not LockMode.FROZEN)
-            changed = tuple(EnvChange(env.name, tuple(_short(action) for action in env.actions))
+            changed = tuple(EnvChange(env.name, tuple(short_action(action) for action in env.actions))
                             for env in plan.entries if env.actions)
             written = outcome.locks_written
         elif not names and mode is not LockMode.FROZEN:
@@ -86,23 +87,6 @@ def reconcile_once(config_path: Path, names: Sequence[str], mode, progress: Call
         return RoundResult(error=error, seconds=time.monotonic() - started)
     finally:
         session.close()
-
-
-def _short(action) -> str:
-    """An action in a few characters: '+lib 1.0', '~lib 1.0 -> 2.0', '-lib 1.0', 'created'."""
-    from ..model import ActionKind
-
-    kind = action.kind
-    if kind in (ActionKind.CREATE_ENV, ActionKind.RECREATE_ENV, ActionKind.REMOVE_ENV):
-        return {ActionKind.CREATE_ENV: "created", ActionKind.REMOVE_ENV: "removed"}.get(
-            kind, f"recreated ({action.reason})")
-    if kind is ActionKind.INSTALL:
-        return f"+{action.package} {action.to_version}"
-    if kind is ActionKind.REMOVE:
-        return f"-{action.package} {action.from_version}"
-    if kind is ActionKind.REINSTALL:
-        return f"±{action.package} {action.to_version}"
-    return f"~{action.package} {action.from_version} -> {action.to_version}"
 
 
 def describe(result: RoundResult) -> list[str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from envsync.errors import EnvsyncError, UnsafeWheel
 from envsync.install.layout import STAGED_SUFFIX, SiteLayout
-from envsync.install.uninstall import prune, record_paths, remove_listed
+from envsync.install.uninstall import checked_dist_info, prune, record_paths, remove_listed
 from envsync.install.wheel import RecordEntry, UnpackedWheel, record_hash, script_name_problem
 from envsync.metadata import record_rows
 
@@ -182,14 +182,7 @@ def _remove_stale_bytecode(sources: list[str]) -> None:
 
 
 def _checked_dist_info(dist_info: Path, layout: SiteLayout) -> str:
-    """`dist_info` as an absolute path, once it is known to be a real .dist-info folder in site-packages."""
-    dist_info = Path(os.path.abspath(dist_info))
-    site = Path(os.path.realpath(layout.site_packages))
-    if not dist_info.name.endswith(".dist-info") or Path(os.path.realpath(dist_info.parent)) != site:
-        raise EnvsyncError(f"refusing to change {dist_info}: not a .dist-info folder in {layout.site_packages}")
-    if dist_info.is_symlink():
-        raise EnvsyncError(f"refusing to change {dist_info}: it is a symbolic link")
-    return os.path.join(layout.site_packages, dist_info.name)
+    return os.path.join(layout.site_packages, checked_dist_info(dist_info, layout, "change").name)
 
 
 def _saved(dist_info: str) -> dict[str, bytes]:

@@ -19,14 +19,21 @@ from envsync.install.layout import PROTECTED_SCRIPTS, STAGED_SUFFIX, SiteLayout
 from envsync.metadata import record_rows
 
 
-def uninstall(dist_info: Path, layout: SiteLayout) -> None:
-    """Remove the files `dist_info`'s RECORD lists inside the venv, then the dist-info itself."""
+def checked_dist_info(dist_info: Path, layout: SiteLayout, verb: str) -> Path:
+    """`dist_info` as an absolute path, once it is known to be a .dist-info folder directly in
+    the venv's site-packages and no symbolic link: RECORD is only trusted from there."""
     dist_info = Path(os.path.abspath(dist_info))
     site = Path(os.path.realpath(layout.site_packages))
     if not dist_info.name.endswith(".dist-info") or Path(os.path.realpath(dist_info.parent)) != site:
-        raise EnvsyncError(f"refusing to uninstall {dist_info}: not a .dist-info folder in {layout.site_packages}")
+        raise EnvsyncError(f"refusing to {verb} {dist_info}: not a .dist-info folder in {layout.site_packages}")
     if dist_info.is_symlink():
-        raise EnvsyncError(f"refusing to uninstall {dist_info}: it is a symbolic link")
+        raise EnvsyncError(f"refusing to {verb} {dist_info}: it is a symbolic link")
+    return dist_info
+
+
+def uninstall(dist_info: Path, layout: SiteLayout) -> None:
+    """Remove the files `dist_info`'s RECORD lists inside the venv, then the dist-info itself."""
+    dist_info = checked_dist_info(dist_info, layout, "uninstall")
     if not dist_info.is_dir():
         return  # already gone
     # INSTALLER goes first and RECORD last, so a kill at any moment leaves a dist-info that
