@@ -260,16 +260,11 @@ def _print_json_error(error: EnvsyncError, out: Output) -> None:
 
 
 def _session(args: argparse.Namespace, out: Output):
-    from .config.load import load
     from .config.paths import find_config
-    from .reconcile import Session
-    from .stamp import extend_inputs, inputs_digest
+    from .reconcile import open_session
 
-    path = find_config(args.config)
-    inputs = inputs_digest(path)  # before reading the config: an edit made meanwhile voids the stamp
-    config = load(path)
-    return Session(config, progress=out.progress, refresh=getattr(args, "refresh", False),
-                   inputs=extend_inputs(inputs, config), warn=out.warn)
+    return open_session(find_config(args.config), progress=out.progress, warn=out.warn,
+                        refresh=getattr(args, "refresh", False))
 
 
 def _stamp(args: argparse.Namespace):

@@ -85,6 +85,19 @@ class Session:
             client.close()
 
 
+def open_session(config_path: Path, *, progress: Progress = _quiet, warn: Progress = _quiet,
+                 refresh: bool = False) -> Session:
+    """Load the config into a Session. The stamp's view of its inputs is taken before the config
+    is read (an edit made meanwhile voids any stamp this run records) and then extended by the
+    requirements files and variables the config read, so an edit to any of them is seen."""
+    from .config.load import load
+    from .stamp import extend_inputs, inputs_digest
+
+    inputs = inputs_digest(config_path)
+    config = load(config_path)
+    return Session(config, progress=progress, refresh=refresh, inputs=extend_inputs(inputs, config), warn=warn)
+
+
 def select_envs(config: Config, names: Sequence[str]) -> list[EnvSpec]:
     """The envs named on the command line (all when none), in config order."""
     if not names:

@@ -28,7 +28,7 @@ SCHEME = 3  # 3: env documents carry solve_group; solve groups recorded
 StampedEnv = namedtuple("StampedEnv", "name path display_path python site_packages text document")
 StampedEnv.__doc__ = """An env as the last in-sync run saw it, with its line of the plan pre-rendered
 (`text`, and `document`, its entry in the JSON plan)."""
-Stamp = namedtuple("Stamp", "config envs closing summary groups", defaults=((),))
+Stamp = namedtuple("Stamp", "config envs closing summary groups files", defaults=((), ()))
 Stamp.__doc__ = """What a proven no-op prints: the selected envs, the plan's closing line and its JSON summary,
 and the solve groups of the selected envs (each {"name", "lines": its text, "document": its JSON})."""
 
@@ -157,4 +157,5 @@ def still_in_sync(config_path: Path, names: list[str]) -> Stamp | None:
     envs = [StampedEnv(**{key: entry[key] for key in StampedEnv._fields}) for entry in selected]
     wanted = {env.document.get("solve_group") for env in envs}
     groups = [group for group in document.get("groups", ()) if group["name"] in wanted]
-    return Stamp(config_path, envs, document["closing"], document["summary"], groups)
+    files = tuple(extras[0]) if extras else ()  # the requirements files and such the config read
+    return Stamp(config_path, envs, document["closing"], document["summary"], groups, files)

@@ -163,3 +163,21 @@ def test_ctrl_c_during_an_apply_exits_130_and_when_idle_0(project, index, watch)
     again = watch()
     assert "dev: +lib 1.0 (" in again.lines[0]  # a new watch applies what the interrupted one did not
     assert again.stop(signal.SIGTERM) == 0
+
+
+def test_an_edit_to_a_requirements_file_in_another_folder_is_applied(project, index, watch):
+    """Requirements files the config names are inputs too, wherever they are; a new one is
+    watched from the round that first reads it."""
+    (project / "reqs").mkdir()
+    (project / "reqs" / "base.txt").write_text("lib\n")
+    configure(project, index, [], extra='requirements = ["reqs/base.txt"]\n')
+    running = watch()
+    env = project / ".envs" / "dev"
+    assert installed(env) == {"lib": "1.0"}
+    (project / "reqs" / "base.txt").write_text("lib\ntool\n")
+    assert running.wait_for("dev: ").startswith("dev: +tool 0.5 (")
+    assert installed(env) == {"lib": "1.0", "tool": "0.5"}
+    (project / "reqs" / "base.txt").write_text("tool\n")
+    assert running.wait_for("dev: ").startswith("dev: -lib 1.0 (")
+    assert installed(env) == {"tool": "0.5"}
+    assert running.stop() == 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,29 +44,32 @@ class RoundResult:
     locks_written: tuple[Path, ...] = ()
     error: EnvsyncError | None = None
     seconds: float = 0.0
+    # The files the config read besides envs.toml and pyproject.toml (requirements and
+    # constraints files, a project's build files elsewhere): watched from then on.
+    inputs: tuple[Path, ...] | None = None
 
 
 def reconcile_once(config_path: Path, names: Sequence[str], mode, progress: Callable[[str], None],
-                   report: Report) -> RoundResult:
+                   report: Report, warn: Callable[[str], None] = print) -> RoundResult:
     """Plan and apply once, as `envsync apply` does, with everything it needs made afresh.
 
     This is the one place watch touches the reconcile stages: a new Session per round, so
     nothing (pending locks, index clients, interpreters) carries over from one round to the next.
     """
-    from ..stamp import inputs_digest, still_in_sync
+    from ..stamp import still_in_sync
 
     started = time.monotonic()
-    if still_in_sync(config_path, list(names)) is not None:
-        return RoundResult(seconds=time.monotonic() - started)
-    from ..config.load import load
-    from ..reconcile import LockMode, Session, carry_out, make_plan, record_in_sync
+    stamp = still_in_sync(config_path, list(names))
+    if stamp is not None:
+        return RoundResult(seconds=time.monotonic() - started, inputs=stamp_files(stamp))
+    from ..reconcile import LockMode, carry_out, make_plan, open_session, record_in_sync
     from ..render import short_action
 
     try:
-        inputs = inputs_digest(config_path)  # before reading: an edit made meanwhile voids the stamp
-        session = Session(load(config_path), progress=progress, inputs=inputs)
+        session = open_session(config_path, progress=progress, warn=warn)
     except EnvsyncError as error:
         return RoundResult(error=error, seconds=time.monotonic() - started)
+    inputs = tuple(Path(path) for path, _ in session.config.files)
     try:
         plan = make_plan(session, names, mode)
         if plan.errors:
@@ -82,11 +85,16 @@ def reconcile_once(config_path: Path, names: Sequence[str], mode, progress: Call
             written = outcome.locks_written
         elif not names and mode is not LockMode.FROZEN:
             record_in_sync(session, plan)
-        return RoundResult(changed, written, seconds=time.monotonic() - started)
+        return RoundResult(changed, written, seconds=time.monotonic() - started, inputs=inputs)
     except EnvsyncError as error:
-        return RoundResult(error=error, seconds=time.monotonic() - started)
+        return RoundResult(error=error, seconds=time.monotonic() - started, inputs=inputs)
     finally:
         session.close()
+
+
+def stamp_files(stamp) -> tuple[Path, ...]:
+    """The files besides envs.toml and pyproject.toml that the in-sync config was read from."""
+    return tuple(Path(path) for path in stamp.files)
 
 
 def describe(result: RoundResult) -> list[str]:
@@ -109,20 +117,26 @@ def watched_names(config_path: Path) -> Callable[[str], bool]:
     return wanted
 
 
-def snapshot(config_path: Path) -> dict[str, bytes]:
-    """The contents of every watched file in the config's folder (absent files are left out)."""
+def snapshot(config_path: Path, extra: Iterable[Path] = ()) -> dict[str, bytes]:
+    """The contents of every watched file: in the config's folder by name, the `extra` files the
+    config read (requirements files...) by absolute path. Absent files are left out."""
     wanted = watched_names(config_path)
     contents = {}
     try:
         entries = [entry for entry in config_path.parent.iterdir() if wanted(entry.name)]
     except OSError:
-        return {}
-    for entry in entries:
+        entries = []
+    for key, path in [*((entry.name, entry) for entry in entries), *((str(path), path) for path in extra)]:
         try:
-            contents[entry.name] = entry.read_bytes()
+            contents[key] = path.read_bytes()
         except OSError:  # vanished (an editor's atomic save) or unreadable: seen as absent
             continue
     return contents
+
+
+def watched_folders(config_path: Path, extra: Iterable[Path]) -> tuple[Path, ...]:
+    """The folders to watch, each on its own (never recursively: the envs and caches live below)."""
+    return tuple(dict.fromkeys([config_path.parent, *(path.parent for path in extra)]))
 
 
 # -- the loop -----------------------------------------------------------------------------------
@@ -134,12 +148,13 @@ class Watcher:
     def __init__(self, config_path: Path, names: Sequence[str], mode, out) -> None:
         self.config_path, self.names, self.mode, self.out = config_path, list(names), mode, out
         self.seen: dict[str, bytes] | None = None  # the inputs the last round read
+        self.extra: tuple[Path, ...] = ()  # the files besides envs.toml the config read (last we knew)
         self.last = "starting"
         self.busy = False  # inside a plan-and-apply: an interrupt now is exit 130
 
     def round(self, before: dict[str, bytes] | None = None) -> None:
         """Plan and apply what changed since the last round, and say what happened."""
-        before = snapshot(self.config_path) if before is None else before
+        before = self.snapshot() if before is None else before
         if not before.get(self.config_path.name):
             # Empty or gone: an editor between truncating and writing, or renaming a new copy into
             # place. Applying it would remove every env, so wait for the save to finish.
@@ -147,9 +162,13 @@ class Watcher:
             self.out.info(f"{self.config_path.name} is empty or missing; waiting for the next save")
             return
         self.busy = True
-        result = reconcile_once(self.config_path, self.names, self.mode, self.out.progress, self._report)
+        result = reconcile_once(self.config_path, self.names, self.mode, self.out.progress, self._report,
+                                self.out.warn)
         self.busy = False  # from here on, an interrupt finds every env as the round left it
-        after = snapshot(self.config_path)
+        if result.inputs is not None and result.inputs != self.extra:
+            self.extra = result.inputs  # a requirements file added or dropped: watch what the config reads now
+            before = snapshot(self.config_path, self.extra)
+        after = self.snapshot()
         # Our own lock writes are not a change to react to; anything else that moved meanwhile is.
         for path in result.locks_written:
             if path.name in after:
@@ -176,17 +195,24 @@ class Watcher:
         else:
             self.out.progress(event_text(event))
 
+    def snapshot(self) -> dict[str, bytes]:
+        return snapshot(self.config_path, self.extra)
+
     def settled(self) -> dict[str, bytes]:
         """The inputs once they have stopped changing: a save still being written is waited out."""
-        current = snapshot(self.config_path)
+        current = self.snapshot()
         if current == self.seen:
             return current
         while True:
             time.sleep(STEP_MS / 1000)
-            again = snapshot(self.config_path)
+            again = self.snapshot()
             if again == current:
                 return current
             current = again
+
+    def _wanted(self, _change: object, path: str) -> bool:
+        return Path(path) in self.extra or (Path(path).parent == self.config_path.parent
+                                            and watched_names(self.config_path)(Path(path).name))
 
     def status(self) -> None:
         self.out.progress(f"watching {self.config_path.name}, pyproject.toml and the lock files in "
@@ -201,25 +227,27 @@ class Watcher:
         # background by a shell that set SIGINT to be ignored.
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, _interrupt)
-        wanted = watched_names(self.config_path)
         try:
             self.round()  # before the watcher exists; anything saved meanwhile is caught at its first wake
             announced = False
-            for events in watchfiles.watch(self.config_path.parent, watch_filter=lambda _, path: wanted(Path(path).name),
-                                      recursive=False, step=STEP_MS, debounce=DEBOUNCE_MS, rust_timeout=WAKE_MS,
-                                      yield_on_timeout=True):
-                if announced and not events:
-                    continue  # a wake with nothing to look at
-                if not announced:
-                    announced = True
-                    if not self.out.live:
-                        self.out.info(f"watching {self.config_path} (Ctrl-C to stop)")
-                # watchfiles has already waited for the burst of events to end; after a round, a save
-                # made while it ran is waited out by content, then applied right away.
-                current = snapshot(self.config_path)
-                while current != self.seen:
-                    self.round(current)
-                    current = self.settled()
+            while True:  # once per set of watched folders: a new requirements file elsewhere restarts it
+                folders = watched_folders(self.config_path, self.extra)
+                for events in watchfiles.watch(*folders, watch_filter=self._wanted, recursive=False, step=STEP_MS,
+                                               debounce=DEBOUNCE_MS, rust_timeout=WAKE_MS, yield_on_timeout=True):
+                    if announced and not events:
+                        continue  # a wake with nothing to look at
+                    if not announced:
+                        announced = True
+                        if not self.out.live:
+                            self.out.info(f"watching {self.config_path} (Ctrl-C to stop)")
+                    # watchfiles has already waited for the burst of events to end; after a round, a save
+                    # made while it ran is waited out by content, then applied right away.
+                    current = self.snapshot()
+                    while current != self.seen:
+                        self.round(current)
+                        current = self.settled()
+                    if watched_folders(self.config_path, self.extra) != folders:
+                        break
         except KeyboardInterrupt:
             self.out.info("interrupted; the next `envsync apply` repairs any env left half-changed"
                           if self.busy else "stopped")
