@@ -78,9 +78,8 @@ def test_hashes_and_index_options(tmp_path: Path):
 
 @pytest.mark.parametrize("text,expected", [
     ("ok\nbad>>1\n", ["requirements.txt:2", "'bad>>1'", "not a valid requirement"]),
-    ("-e ./mypkg\n", ["requirements.txt:1", "editable", "not supported yet"]),
-    ("./dist/pkg-1.0-py3-none-any.whl\n", ["requirements.txt:1", "direct references are not supported yet"]),
-    ("pkg @ https://example.com/pkg.whl\n", ["requirements.txt:1", "not supported yet"]),
+    ("-e ./mypkg\n", ["requirements.txt:1", "editable", "not supported in requirements files yet", "project ="]),
+    ("./dist/pkg-1.0-py3-none-any.whl\n", ["requirements.txt:1", "without a package name", "NAME @ URL"]),
     ("# top\n\n-r missing.txt\n", ["requirements.txt:3", "missing.txt: no such file"]),
     ("-r requirements.txt\n", ["cycle", "requirements.txt -> requirements.txt"]),
     ("lib --hash=md5:abc\n", ["requirements.txt:1", "only sha256"]),
@@ -221,3 +220,19 @@ def test_the_no_op_stamp_covers_requirements_files(project: Path):
     assert not pydantic_imported()
     write(project / "more.txt", "lib<2\n# a comment only\n")
     assert pydantic_imported()
+
+
+def test_a_named_direct_reference_in_a_requirements_file_is_read_from_that_files_folder(tmp_path: Path,
+                                                                                       index: LocalIndex):
+    """`name @ ./path` in a requirements file is relative to that file, as pip reads it."""
+    from wheelfactory import make_wheel
+
+    index.add(WheelSpec("dep", "1.0"))
+    project = tmp_path / "project"
+    (project / "reqs" / "wheels").mkdir(parents=True)
+    wheel = make_wheel(project / "reqs" / "wheels", WheelSpec("thing", "3.0", requires=["dep"]))
+    (project / "reqs" / "base.txt").write_text(f"thing @ ./wheels/{wheel.name}\n")
+    write_config(project, f'[settings]\nindex-url = "{index.url}"\n[envs.dev]\nrequirements = ["reqs/base.txt"]\n')
+    result = run_envsync("apply", cwd=project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert installed(project / ".envs" / "dev") == {"thing": "3.0", "dep": "1.0"}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,7 +128,7 @@ class _Reader:
         if text.startswith("-"):
             self.option(path, text, where, constraint, trail)
         else:
-            self.requirement(text, where, constraint)
+            self.requirement(path, text, where, constraint)
 
     def expand(self, text: str, where: str) -> str:
         def value(match: re.Match[str]) -> str:
@@ -158,8 +159,9 @@ class _Reader:
         if not value:
             raise ConfigError(f"{where}: {name} needs a value", f"write `{name} VALUE`")
         if kind == "editable":
-            raise ConfigError(f"{where}: editable requirements (-e {value}) are not supported yet",
-                              "install that project from an index or a find-links folder for now")
+            raise ConfigError(f"{where}: editable requirements (-e {value}) are not supported in requirements "
+                              "files yet", "declare the project in envs.toml: `project = { path = \"...\" }` "
+                              "installs it editable")
         if kind in ("requirement", "constraint"):
             if "://" in value:
                 raise ConfigError(f"{where}: including a file by URL ({value}) is not supported",
@@ -185,11 +187,11 @@ class _Reader:
         else:
             self.extra_index_urls.append(Option(value, where))
 
-    def requirement(self, text: str, where: str, constraint: bool) -> None:
+    def requirement(self, path: Path, text: str, where: str, constraint: bool) -> None:
         spec, hashes = _split_hashes(text, where)
         if _is_direct_reference(spec):
-            raise ConfigError(f"{where}: {spec!r} is a path or URL: direct references are not supported yet",
-                              "install it from an index or a find-links folder, by name and version")
+            raise ConfigError(f"{where}: {spec!r} is a path or URL without a package name",
+                              "name it: `NAME @ URL` (a path relative to this file works too), as PEP 508 writes it")
         try:
             requirement = Requirement(spec)
         except InvalidRequirement as exc:
@@ -197,8 +199,10 @@ class _Reader:
             raise ConfigError(f"{where}: {spec!r} is not a valid requirement: {reason}",
                               "write NAME[extras] SPECIFIER; MARKER, as pip does") from None
         if requirement.url:
-            raise ConfigError(f"{where}: {spec!r} is a direct reference (name @ URL): not supported yet",
-                              "install it from an index or a find-links folder, by name and version")
+            if constraint:
+                raise ConfigError(f"{where}: a constraint can't be a direct reference ({spec!r})",
+                                  "constrain the package by version; name its source in a requirements file")
+            requirement = _anchored(requirement, path.parent)
         if constraint and requirement.extras:
             raise ConfigError(f"{where}: constraints can't name extras ({spec!r})",
                               "constrain the package without its extras")
@@ -263,6 +267,22 @@ def _split_hashes(text: str, where: str) -> tuple[str, list[str]]:
             raise ConfigError(f"{where}: --hash={value} is not a sha256 (64 hex digits)", "fix the hash")
         hashes.append(digest.lower())
     return spec, hashes
+
+
+def _anchored(requirement: Requirement, folder: Path) -> Requirement:
+    """A `name @ URL` requirement whose local path (`./x.whl`, `file:x.whl`) is made absolute
+    against the folder of the file that wrote it, as pip reads it; remote URLs stay as written."""
+    url = requirement.url or ""
+    if url.startswith("file:"):
+        local = urllib.parse.unquote(urllib.parse.urlsplit(url).path)
+    elif "://" in url or url.startswith("git+"):
+        return requirement
+    else:
+        local = url
+    absolute = Path(os.path.normpath(folder / Path(local).expanduser()))
+    anchored = Requirement(str(requirement))
+    anchored.url = absolute.as_uri()
+    return anchored
 
 
 def _is_direct_reference(spec: str) -> bool:
