@@ -12,11 +12,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from envsync.build.sdist import extract_sdist
 from helpers import installed, run_envsync
 from localindex import LocalIndex
 from wheelfactory import WheelSpec
 
+from envsync.build.sdist import extract_sdist
 from envsync.errors import BuildFailed
 
 
