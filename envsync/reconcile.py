@@ -154,10 +154,23 @@ def desired_state(session: Session, spec: EnvSpec, mode: LockMode = LockMode.AUT
         state = "does not exist" if lock is None else "is out of date with envs.toml"
         raise LockError(f"{path.name} {state} (env {spec.name}), and --locked forbids changing it",
                         f"run `envsync lock {spec.name}` and commit {path.name}")
-    preferred = {}
+    preferred: dict[NormalizedName, Version] = {}
+    locked = {}
     if lock is not None and lock.valid_for(interpreter) and not upgrade.everything:
         preferred = {name: v for name, v in lock.versions().items() if name not in upgrade.packages}
-    return _resolve(session, spec, interpreter, path, digest, preferred, local)
+        locked = {name: pin for name, pin in _lock_pins(lock, interpreter).items() if name in preferred}
+    return _resolve(session, spec, interpreter, path, digest, preferred, local, locked)
+
+
+def _lock_pins(lock, interpreter: Interpreter) -> dict:
+    """The old lock's pins, to be kept without asking the index while they fit; none if it can't give them
+    (a lock without a wheel for this interpreter is simply re-resolved, as before)."""
+    from .resolve.lockfile import pins_from_lock
+
+    try:
+        return pins_from_lock(lock, interpreter)
+    except LockError:
+        return {}
 
 
 def _frozen(spec: EnvSpec, interpreter: Interpreter, path: Path, lock) -> Resolution:
@@ -292,7 +305,7 @@ def _resolve_group(session: Session, group, interpreters: dict[str, Interpreter]
 
 
 def _resolve(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Path, digest: str,
-             preferred: dict[NormalizedName, Version], local: dict) -> Resolution:
+             preferred: dict[NormalizedName, Version], local: dict, locked: dict | None = None) -> Resolution:
     from packaging.requirements import Requirement
 
     from .build.wheels import sdist_metadata
@@ -314,7 +327,7 @@ def _resolve(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Pa
     pins = resolve(requirements, interpreter, session.index(spec.index),
                    prereleases=spec.index.prereleases, preferred=preferred, constraints=spec.constraints,
                    hashes=None if spec.hashes is None else {name: (ok, at) for name, ok, at in spec.hashes},
-                   direct=direct, sdist_metadata=lambda artifact: sdist_metadata(artifact, builder))
+                   direct=direct, sdist_metadata=lambda artifact: sdist_metadata(artifact, builder), locked=locked)
     text = render_lock(spec, interpreter, pins, digest, session.config.directory)
     try:
         unchanged = path.read_text(encoding="utf-8") == text

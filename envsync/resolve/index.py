@@ -243,12 +243,20 @@ class IndexClient:
         page = self._cached_request(page_url, name)
         if page is None:
             return None
+        key = strip_credentials(page_url)
+        digest = pagecache.content_digest(page.url, page.content_type, page.content)
+        parsed = pagecache.load_parsed(key, digest)
+        if parsed is not None:
+            return parsed
         try:
             if page.content_type == JSON_TYPE:
-                return parse_json(page.url, json.loads(page.content))
-            return parse_html(page.url, page.text)
+                parsed = parse_json(page.url, json.loads(page.content))
+            else:
+                parsed = parse_html(page.url, page.text)
         except ValueError as exc:  # json and UnicodeDecodeError are ValueErrors too
             raise self._bad_page(base, name, exc) from None
+        pagecache.store_parsed(key, digest, parsed)
+        return parsed
 
     def _cached_request(self, page_url: str, name: NormalizedName) -> _Body | None:
         """The page from the HTTP cache while fresh; else fetched, or revalidated (304) when cached."""
