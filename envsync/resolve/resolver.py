@@ -332,27 +332,38 @@ class Provider(AbstractProvider):
         best: dict[Version, tuple[int, Artifact, bool]] = {}
         rejected: set[str] = set()
         sdists: dict[Version, Artifact] = {}
+        # Reasons are gathered as flags and worded once after the loop: a big project has thousands of files.
+        sdist_only = unsupported = False
+        excluded_by: set[str] = set()  # Requires-Python values that exclude this interpreter
+        rank_of, wheel_version, python_ok = self._ranker.rank, self._wheel_version, self._python_ok
         for artifact in artifacts:
-            if not artifact.filename.endswith(".whl"):
-                version = _sdist_version(artifact.filename)
-                if self.sdist_metadata is None or version is None:
-                    rejected.add("only a source distribution (building sdists is not supported yet)")
-                elif not self._python_ok(artifact):
-                    rejected.add(f"Requires-Python {artifact.requires_python} excludes Python {self._python}")
+            filename = artifact.filename
+            if not filename.endswith(".whl"):
+                version = None if self.sdist_metadata is None else self._sdist_version(filename)
+                if version is None:
+                    sdist_only = True
+                elif not python_ok(artifact):
+                    excluded_by.add(artifact.requires_python or "")
                 else:
                     sdists.setdefault(version, artifact)
                 continue
-            rank = self._ranker.rank(artifact.filename)
+            rank = rank_of(filename)
             if rank == UNSUPPORTED:
-                rejected.add(f"no wheel for this interpreter ({self.interpreter.tags[0]})")
+                unsupported = True
                 continue
-            version = self._wheel_version(artifact.filename)
+            version = wheel_version(filename)
             if version is None:
                 continue
-            if not self._python_ok(artifact):
-                rejected.add(f"Requires-Python {artifact.requires_python} excludes Python {self._python}")
+            if not python_ok(artifact):
+                excluded_by.add(artifact.requires_python or "")
             elif version not in best or rank < best[version][0]:
                 best[version] = (rank, artifact, artifact.yanked)
+        if sdist_only:
+            rejected.add("only a source distribution (building sdists is not supported yet)")
+        if unsupported:
+            rejected.add(f"no wheel for this interpreter ({self.interpreter.tags[0]})")
+        for requires_python in excluded_by:
+            rejected.add(f"Requires-Python {requires_python} excludes Python {self._python}")
         for version, artifact in sdists.items():  # wheels stay preferred: an sdist only where no wheel fits
             if version not in best:
                 best[version] = (UNSUPPORTED, artifact, artifact.yanked)
@@ -378,6 +389,14 @@ class Provider(AbstractProvider):
                                "the files differ from those the hashes were made for: check the hashes "
                                "(a tampered or re-uploaded file is refused)")
         return kept
+
+    def _sdist_version(self, filename: str) -> Version | None:
+        """An sdist's version from its name, each version string parsed once."""
+        stem = filename.removesuffix(".tar.gz").removesuffix(".zip")
+        text = stem.rpartition("-")[2]
+        if text not in self._versions:
+            self._versions[text] = _sdist_version(filename)
+        return self._versions[text]
 
     def _wheel_version(self, filename: str) -> Version | None:
         """A supported wheel's version, read from its name: a big project lists thousands of wheels
