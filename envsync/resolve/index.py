@@ -163,6 +163,9 @@ class IndexClient:
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="envsync-index")
         self._metadata: dict[str, Future[bytes]] = {}
         self._find_links: dict[NormalizedName, list[Artifact]] | None = None
+        self._tags: frozenset[str] = frozenset()  # of the interpreters resolved for (see `serve`)
+        self._keep: Callable[[str], bool] | None = None
+        self._keep_key = ""
         self._auth = _credentials_by_origin(self._bases())
         self._secrets = _secrets(self._auth.values())
         self.sleep: Callable[[float], None] = time.sleep  # the wait between attempts; tests record it
@@ -189,6 +192,30 @@ class IndexClient:
         return [u for u in (self.settings.index_url, *self.settings.extra_index_urls) if u]
 
     # -- project pages ---------------------------------------------------------------
+
+    def serve(self, tags: Iterable[str]) -> None:
+        """Resolving for an interpreter with these tags: index pages may leave out wheels it can't use.
+
+        Most files of a big project are wheels for other Pythons and platforms; parsing only
+        the ones some served interpreter supports (and every sdist) makes reading pages
+        several times cheaper. A new interpreter widens the filter and forgets pages read so far.
+        """
+        from .pages import runs_on_this_os
+        from .tags import UNSUPPORTED, WheelRanker
+
+        with self._lock:
+            wanted = self._tags | frozenset(tags)
+            if wanted == self._tags:
+                return
+            self._tags = wanted
+            rank = WheelRanker(sorted(wanted)).rank
+
+            def keep(filename: str) -> bool:
+                return not filename.endswith(".whl") or (runs_on_this_os(filename) and rank(filename) != UNSUPPORTED)
+
+            self._keep = keep
+            self._keep_key = hashlib.sha256("\n".join(sorted(wanted)).encode()).hexdigest()
+            self._pages = {}
 
     def prefetch(self, names: list[NormalizedName]) -> None:
         """Start fetching these projects' pages in the background."""
@@ -244,15 +271,17 @@ class IndexClient:
         if page is None:
             return None
         key = strip_credentials(page_url)
-        digest = pagecache.content_digest(page.url, page.content_type, page.content)
+        keep, keep_key = self._keep, self._keep_key
+        digest = pagecache.content_digest(page.url, page.content_type, page.content, keep_key)
         parsed = pagecache.load_parsed(key, digest)
         if parsed is not None:
             return parsed
         try:
             if page.content_type == JSON_TYPE:
-                parsed = parse_json(page.url, json.loads(page.content))
+                parsed = parse_json(page.url, json.loads(page.content), keep)
             else:
                 parsed = parse_html(page.url, page.text)
+                parsed = parsed if keep is None else [a for a in parsed if keep(a.filename)]
         except ValueError as exc:  # json and UnicodeDecodeError are ValueErrors too
             raise self._bad_page(base, name, exc) from None
         pagecache.store_parsed(key, digest, parsed)

@@ -143,9 +143,10 @@ def _parsed_path(key_url: str):
     return cache_subdir("parsed") / f"{hashlib.sha256(key_url.encode()).hexdigest()}.{tag}"
 
 
-def content_digest(page_url: str, content_type: str, content: bytes) -> bytes:
-    """What a parse of this page depends on: where it is (relative links), its type and its bytes."""
-    digest = hashlib.sha256(f"{page_url}\0{content_type}\0".encode())
+def content_digest(page_url: str, content_type: str, content: bytes, kept: str = "") -> bytes:
+    """What a parse of this page depends on: where it is (relative links), its type, which files
+    were kept (the served interpreters' tags, digested) and its bytes."""
+    digest = hashlib.sha256(f"{page_url}\0{content_type}\0{kept}\0".encode())
     digest.update(content)
     return digest.digest()
 

@@ -10,6 +10,7 @@ import html.parser
 import re
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -158,12 +159,13 @@ def _field(entry: dict, key: str, types: type | tuple[type, ...], default: Any =
     raise ValueError(f"{key!r} of {entry.get('filename')!r} is {type(value).__name__}")
 
 
-def parse_json(page_url: str, document: object) -> list[Artifact]:
-    """Artifacts from a PEP 691 project document.
+def parse_json(page_url: str, document: object, keep: Callable[[str], bool] | None = None) -> list[Artifact]:
+    """Artifacts from a PEP 691 project document; with `keep`, only the files whose names it keeps.
 
     Every field is type-checked, because a broken or hostile index must end in a clear
     IndexUnavailable (the caller turns ValueError into one), never in an AttributeError later.
     """
+    keep = keep or runs_on_this_os
     if not isinstance(document, dict):
         raise ValueError(f"the document is a {type(document).__name__}, not an object")
     files = document.get("files", [])
@@ -172,7 +174,7 @@ def parse_json(page_url: str, document: object) -> list[Artifact]:
     artifacts = []
     schemes = _allowed_schemes(page_url)
     for entry in files:
-        if isinstance(entry, dict) and not runs_on_this_os(entry.get("filename")):
+        if isinstance(entry, dict) and isinstance(filename := entry.get("filename"), str) and not keep(filename):
             continue  # most files of a big project are for other systems: skip them before parsing
         artifact = _plain_json_artifact(entry) or _json_artifact(page_url, entry, schemes)
         if artifact is not None:

@@ -103,6 +103,7 @@ class Provider(AbstractProvider):
                 self.constraints.setdefault(canonicalize_name(constraint.name), []).append(constraint)
         self.hashes = hashes  # hash-checking mode: only files with one of these sha256s are candidates
         self._ranker = WheelRanker(interpreter.tags)
+        index.serve(interpreter.tags)
         self._python = Version(interpreter.markers["python_full_version"].rstrip("+"))
         self.why_empty: dict[NormalizedName, str] = {}
         self._installable_memo: dict[NormalizedName, Installable] = {}
