@@ -651,14 +651,15 @@ def _secrets(credentials: Iterable[tuple[str, str]]) -> tuple[str, ...]:
 
 def _read_limited(response: httpx.Response, limit: int, what: str) -> _Body:
     """Read the whole body, but no more than `limit` bytes: an endless page must not fill memory."""
-    body = bytearray()
+    chunks, size = [], 0
     for chunk in response.iter_bytes(CHUNK):
-        body += chunk
-        if len(body) > limit:
+        chunks.append(chunk)  # joined once at the end: a big page would otherwise be copied many times
+        size += len(chunk)
+        if size > limit:
             raise IndexUnavailable(f"{what} at {response.url} is larger than {limit >> 20} MB",
                                    "the index is broken or hostile")
     content_type = response.headers.get("content-type", "").split(";")[0].strip()
-    return _Body(str(response.url), content_type, bytes(body))
+    return _Body(str(response.url), content_type, b"".join(chunks))
 
 
 def _store(chunks: Iterable[bytes], artifact: Artifact, folder: Path, source: str) -> Path:

@@ -287,6 +287,8 @@ def belongs_to(filename: str, name: NormalizedName) -> bool:
     """
     if filename.endswith(".whl") and _SEPARATORS.sub("-", filename.split("-", 1)[0]).lower() == name:
         return True
+    if filename.endswith(".tar.gz") and _SEPARATORS.sub("-", filename[:-7].rpartition("-")[0]).lower() == name:
+        return True  # the usual sdist, `name-version.tar.gz`, without packaging's full parse
     return project_of(filename) == name
 
 
