@@ -237,6 +237,7 @@ def _group_state(session: Session, group, mode: LockMode, upgrade: Upgrade) -> d
                         f"run `envsync lock {' '.join(group.names)}` and commit "
                         f"{', '.join(paths[name].name for name in group.names)}")
     preferred: dict[NormalizedName, Version] = {}
+    locked: dict = {}
     if not upgrade.everything:
         for m in group.members:
             lock = locks[m.name]
@@ -244,11 +245,15 @@ def _group_state(session: Session, group, mode: LockMode, upgrade: Upgrade) -> d
                 for name, version in lock.versions().items():
                     if name not in upgrade.packages:
                         preferred.setdefault(name, version)
-    return _resolve_group(session, group, interpreters, paths, digest, preferred)
+                for name, pin in _lock_pins(lock, interpreters[m.name]).items():
+                    if preferred.get(name) == pin.version:
+                        locked.setdefault(name, pin)
+    return _resolve_group(session, group, interpreters, paths, digest, preferred, locked)
 
 
 def _resolve_group(session: Session, group, interpreters: dict[str, Interpreter], paths: dict[str, Path],
-                   digest: str, preferred: dict[NormalizedName, Version]) -> dict[str, Resolution]:
+                   digest: str, preferred: dict[NormalizedName, Version],
+                   locked: dict | None = None) -> dict[str, Resolution]:
     """Resolve the union of the group's roots once, then give each env the pins its own roots reach."""
     from packaging.metadata import parse_email
     from packaging.requirements import InvalidRequirement, Requirement
@@ -267,15 +272,17 @@ def _resolve_group(session: Session, group, interpreters: dict[str, Interpreter]
     session.progress(f"resolving solve group {group.name} ({', '.join(group.names)}) for Python {interpreter.version}")
     try:
         pins = resolve(list(roots.requirements), interpreter, index, prereleases=first.index.prereleases,
-                       preferred=preferred, constraints=union_constraints(group), reporter=tracer,
+                       preferred=preferred, constraints=union_constraints(group), reporter=tracer, locked=locked,
                        hashes=None if first.hashes is None else {name: (ok, at) for name, ok, at in first.hashes})
     except ResolutionConflict as error:
         raise explain_conflict(group, error, tracer, roots) from None
 
     def requires(pin) -> list[Requirement]:
-        raw, _ = parse_email(index.metadata(pin.artifact))
+        # The resolver recorded each pin's Requires-Dist (from its metadata or the old lock): no second read.
+        lines = pin.requires if pin.requires is not None else parse_email(index.metadata(pin.artifact))[0].get(
+            "requires_dist", [])
         found = []
-        for text in raw.get("requires_dist", []):
+        for text in lines:
             try:
                 found.append(Requirement(text))
             except InvalidRequirement:

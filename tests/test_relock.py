@@ -148,3 +148,22 @@ def test_unchanged_page_bytes_are_parsed_once_and_a_changed_page_again(index: Lo
     index.add(WheelSpec("lib", "1.1"))
     assert files() == ["lib-1.0-py3-none-any.whl", "lib-1.1-py3-none-any.whl"]
     assert len(parses) == 2
+
+
+def test_a_solve_group_re_lock_fetches_only_the_new_package(tmp_path: Path, index: LocalIndex):
+    publish(index)
+
+    def group(dev: str) -> None:
+        write_config(tmp_path, f'[settings]\nindex-url = "{index.url}"\n'
+                               f'[envs.prod]\ndependencies = ["app"]\nsolve-group = "main"\n'
+                               f'[envs.dev]\ndependencies = [{dev}]\nsolve-group = "main"\n')
+
+    group('"app"')
+    ok(tmp_path, "lock")
+    index.add(WheelSpec("lib", "2.0"))
+    group('"app", "tool"')
+    index.clear_requests()
+    ok(tmp_path, "lock")
+    assert queried(index) == {"tool"}
+    dev = tomllib.loads((tmp_path / "pylock.dev.toml").read_text())
+    assert {p["name"]: p["version"] for p in dev["packages"]} == {"app": "1.0", "lib": "1.0", "tool": "1.0"}
