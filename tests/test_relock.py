@@ -167,3 +167,26 @@ def test_a_solve_group_re_lock_fetches_only_the_new_package(tmp_path: Path, inde
     assert queried(index) == {"tool"}
     dev = tomllib.loads((tmp_path / "pylock.dev.toml").read_text())
     assert {p["name"]: p["version"] for p in dev["packages"]} == {"app": "1.0", "lib": "1.0", "tool": "1.0"}
+
+
+def test_pages_keep_the_wheels_of_every_served_interpreter(index: LocalIndex):
+    """Files no served interpreter can use are dropped from pages; serving a new interpreter
+    reads the pages again with its wheels kept, also when the first filter's parse is cached."""
+    index.add(WheelSpec("lib", "1.0", tag="cp311-cp311-manylinux_2_17_x86_64"))
+    index.add(WheelSpec("lib", "1.0", tag="cp312-cp312-manylinux_2_17_x86_64"))
+    settings = IndexSettings(index_url=index.url)
+
+    def files(*served: list[str]) -> list[str]:
+        client = IndexClient(settings)
+        try:
+            for tags in served:
+                client.serve(tags)
+            return sorted(artifact.filename for artifact in client.artifacts("lib"))
+        finally:
+            client.close()
+
+    cp311, cp312 = ["cp311-cp311-manylinux_2_17_x86_64"], ["cp312-cp312-manylinux_2_17_x86_64"]
+    assert files() == ["lib-1.0-cp311-cp311-manylinux_2_17_x86_64.whl", "lib-1.0-cp312-cp312-manylinux_2_17_x86_64.whl"]
+    assert files(cp311) == ["lib-1.0-cp311-cp311-manylinux_2_17_x86_64.whl"]
+    assert files(cp312) == ["lib-1.0-cp312-cp312-manylinux_2_17_x86_64.whl"]
+    assert len(files(cp311, cp312)) == 2

@@ -164,8 +164,9 @@ class IndexClient:
         self._metadata: dict[str, Future[bytes]] = {}
         self._find_links: dict[NormalizedName, list[Artifact]] | None = None
         self._tags: frozenset[str] = frozenset()  # of the interpreters resolved for (see `serve`)
-        self._keep: Callable[[str], bool] | None = None
-        self._keep_key = ""
+        # Which files pages keep, and a digest naming that choice in the parsed-page cache: one
+        # value, read once per page, so a page is never stored under another filter's name.
+        self._keep: tuple[Callable[[str], bool] | None, str] = (None, "")
         self._auth = _credentials_by_origin(self._bases())
         self._secrets = _secrets(self._auth.values())
         self.sleep: Callable[[float], None] = time.sleep  # the wait between attempts; tests record it
@@ -213,8 +214,7 @@ class IndexClient:
             def keep(filename: str) -> bool:
                 return not filename.endswith(".whl") or (runs_on_this_os(filename) and rank(filename) != UNSUPPORTED)
 
-            self._keep = keep
-            self._keep_key = hashlib.sha256("\n".join(sorted(wanted)).encode()).hexdigest()
+            self._keep = (keep, hashlib.sha256("\n".join(sorted(wanted)).encode()).hexdigest())
             self._pages = {}
 
     def prefetch(self, names: list[NormalizedName]) -> None:
@@ -271,7 +271,7 @@ class IndexClient:
         if page is None:
             return None
         key = strip_credentials(page_url)
-        keep, keep_key = self._keep, self._keep_key
+        keep, keep_key = self._keep
         digest = pagecache.content_digest(page.url, page.content_type, page.content, keep_key)
         parsed = pagecache.load_parsed(key, digest)
         if parsed is not None:
