@@ -173,7 +173,11 @@ def store_parsed(key_url: str, digest: bytes, artifacts: list) -> None:
     """Keep the files parsed from a page (one entry per URL: a new version of the page replaces it)."""
     import dataclasses
     import marshal
+    import operator
 
-    rows = [tuple(getattr(a, f.name) for f in dataclasses.fields(a)) for a in artifacts]
+    from ..model import Artifact
+
+    fields = operator.attrgetter(*(field.name for field in dataclasses.fields(Artifact)))
+    rows = [fields(artifact) for artifact in artifacts]
     with contextlib.suppress(OSError):  # a cache that can't be written only costs the next parse
         write_atomic(_parsed_path(key_url), digest + marshal.dumps(rows))
