@@ -182,6 +182,9 @@ class Pin:
     # (who, the requirement that pulled it in): who is "<root>" or a package name; for `tree`.
     reasons: tuple[tuple[str, str], ...] = ()
     source: DirectSource | None = None  # not from an index: a project folder, an archive URL, a git commit
+    # The file's Requires-Dist lines as its metadata wrote them (markers kept), recorded in the lock
+    # so a re-lock can keep this pin without fetching its page or metadata again; None if unknown.
+    requires: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

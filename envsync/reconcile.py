@@ -170,10 +170,23 @@ def desired_state(session: Session, spec: EnvSpec, mode: LockMode = LockMode.AUT
         state = "does not exist" if lock is None else stale_reason(spec, locked_roots(lock), interpreter.markers)
         raise LockError(f"{path.name} {state} (env {spec.name}), and --locked forbids changing it",
                         f"run `envsync lock {spec.name}` and commit {path.name}")
-    preferred = {}
+    preferred: dict[NormalizedName, Version] = {}
+    locked = {}
     if lock is not None and lock.valid_for(interpreter) and not upgrade.everything:
         preferred = {name: v for name, v in lock.versions().items() if name not in upgrade.packages}
-    return _resolve(session, spec, interpreter, path, digest, preferred, local)
+        locked = {name: pin for name, pin in _lock_pins(lock, interpreter).items() if name in preferred}
+    return _resolve(session, spec, interpreter, path, digest, preferred, local, locked)
+
+
+def _lock_pins(lock, interpreter: Interpreter) -> dict:
+    """The old lock's pins, to be kept without asking the index while they fit; none if it can't give them
+    (a lock without a wheel for this interpreter is simply re-resolved, as before)."""
+    from .resolve.lockfile import pins_from_lock
+
+    try:
+        return pins_from_lock(lock, interpreter)
+    except LockError:
+        return {}
 
 
 def _frozen(spec: EnvSpec, interpreter: Interpreter, path: Path, lock) -> Resolution:
@@ -240,6 +253,7 @@ def _group_state(session: Session, group, mode: LockMode, upgrade: Upgrade) -> d
                         f"run `envsync lock {' '.join(group.names)}` and commit "
                         f"{', '.join(paths[name].name for name in group.names)}")
     preferred: dict[NormalizedName, Version] = {}
+    locked: dict = {}
     if not upgrade.everything:
         for m in group.members:
             lock = locks[m.name]
@@ -247,11 +261,15 @@ def _group_state(session: Session, group, mode: LockMode, upgrade: Upgrade) -> d
                 for name, version in lock.versions().items():
                     if name not in upgrade.packages:
                         preferred.setdefault(name, version)
-    return _resolve_group(session, group, interpreters, paths, digest, preferred)
+                for name, pin in _lock_pins(lock, interpreters[m.name]).items():
+                    if preferred.get(name) == pin.version:
+                        locked.setdefault(name, pin)
+    return _resolve_group(session, group, interpreters, paths, digest, preferred, locked)
 
 
 def _resolve_group(session: Session, group, interpreters: dict[str, Interpreter], paths: dict[str, Path],
-                   digest: str, preferred: dict[NormalizedName, Version]) -> dict[str, Resolution]:
+                   digest: str, preferred: dict[NormalizedName, Version],
+                   locked: dict | None = None) -> dict[str, Resolution]:
     """Resolve the union of the group's roots once, then give each env the pins its own roots reach."""
     from packaging.metadata import parse_email
     from packaging.requirements import InvalidRequirement, Requirement
@@ -270,15 +288,17 @@ def _resolve_group(session: Session, group, interpreters: dict[str, Interpreter]
     session.progress(f"resolving solve group {group.name} ({', '.join(group.names)}) for Python {interpreter.version}")
     try:
         pins = resolve(list(roots.requirements), interpreter, index, prereleases=first.index.prereleases,
-                       preferred=preferred, constraints=union_constraints(group), reporter=tracer,
+                       preferred=preferred, constraints=union_constraints(group), reporter=tracer, locked=locked,
                        hashes=None if first.hashes is None else {name: (ok, at) for name, ok, at in first.hashes})
     except ResolutionConflict as error:
         raise explain_conflict(group, error, tracer, roots) from None
 
     def requires(pin) -> list[Requirement]:
-        raw, _ = parse_email(index.metadata(pin.artifact))
+        # The resolver recorded each pin's Requires-Dist (from its metadata or the old lock): no second read.
+        lines = pin.requires if pin.requires is not None else parse_email(index.metadata(pin.artifact))[0].get(
+            "requires_dist", [])
         found = []
-        for text in raw.get("requires_dist", []):
+        for text in lines:
             try:
                 found.append(Requirement(text))
             except InvalidRequirement:
@@ -372,7 +392,7 @@ def similar_to(session: Session, spec: EnvSpec) -> Callable[[str], list[str]]:
 
 
 def _resolve(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Path, digest: str,
-             preferred: dict[NormalizedName, Version], local: dict) -> Resolution:
+             preferred: dict[NormalizedName, Version], local: dict, locked: dict | None = None) -> Resolution:
     from packaging.requirements import Requirement
 
     from .build.wheels import sdist_metadata
@@ -394,7 +414,7 @@ def _resolve(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Pa
     pins = resolve(requirements, interpreter, session.index(spec.index),
                    prereleases=spec.index.prereleases, preferred=preferred, constraints=spec.constraints,
                    hashes=None if spec.hashes is None else {name: (ok, at) for name, ok, at in spec.hashes},
-                   direct=direct, sdist_metadata=lambda artifact: sdist_metadata(artifact, builder),
+                   direct=direct, sdist_metadata=lambda artifact: sdist_metadata(artifact, builder), locked=locked,
                    env=spec.name, origins=spec.origins, warn=session.warn, similar=similar_to(session, spec))
     text = render_lock(spec, interpreter, pins, digest, session.config.directory)
     try:

@@ -47,6 +47,8 @@ from .urls import Origin, origin, redact, strip_credentials
 
 T = TypeVar("T")
 
+# Which files a page keeps, and a digest naming that choice in the parsed-page cache.
+Filter = tuple[Callable[[str], bool] | None, str]
 ACCEPT = f"{JSON_TYPE}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
 
 TIMEOUT_VARIABLE = "ENVSYNC_HTTP_TIMEOUT"
@@ -164,6 +166,10 @@ class IndexClient:
         self._metadata: dict[str, Future[bytes]] = {}
         self._find_links: dict[NormalizedName, list[Artifact]] | None = None
         self._listed: set[NormalizedName] = set()  # projects some index has a page for, files or not
+        self._tags: frozenset[str] = frozenset()  # of the interpreters resolved for (see `serve`)
+        # Which files pages keep, and a digest naming that choice in the parsed-page cache: one
+        # value, read once per page, so a page is never stored under another filter's name.
+        self._keep: Filter = (None, "")
         self._auth = _credentials_by_origin(self._bases())
         self._secrets = _secrets(self._auth.values())
         self.sleep: Callable[[float], None] = time.sleep  # the wait between attempts; tests record it
@@ -191,6 +197,29 @@ class IndexClient:
 
     # -- project pages ---------------------------------------------------------------
 
+    def serve(self, tags: Iterable[str]) -> None:
+        """Resolving for an interpreter with these tags: index pages may leave out wheels it can't use.
+
+        Most files of a big project are wheels for other Pythons and platforms; parsing only
+        the ones some served interpreter supports (and every sdist) makes reading pages
+        several times cheaper. A new interpreter widens the filter and forgets pages read so far.
+        """
+        from .pages import runs_on_this_os
+        from .tags import UNSUPPORTED, WheelRanker
+
+        with self._lock:
+            wanted = self._tags | frozenset(tags)
+            if wanted == self._tags:
+                return
+            self._tags = wanted
+            rank = WheelRanker(sorted(wanted)).rank
+
+            def keep(filename: str) -> bool:
+                return not filename.endswith(".whl") or (runs_on_this_os(filename) and rank(filename) != UNSUPPORTED)
+
+            self._keep = (keep, hashlib.sha256("\n".join(sorted(wanted)).encode()).hexdigest())
+            self._pages = {}
+
     def prefetch(self, names: list[NormalizedName]) -> None:
         """Start fetching these projects' pages in the background."""
         for name in names:
@@ -199,6 +228,11 @@ class IndexClient:
     def artifacts(self, name: NormalizedName) -> list[Artifact]:
         """The files of `name` that the index settings allow (see `_collect`), in the order found."""
         return self._future(name).result()
+
+    def every_file(self, name: NormalizedName) -> list[Artifact]:
+        """Every file of `name`, with no interpreter's filter: only a failure's explanation needs
+        the wheels that no interpreter resolved for can use ("wheels only for cp27-...")."""
+        return self._collect(name, (None, ""))
 
     def lists(self, name: NormalizedName) -> bool:
         """Whether an index has a page for `name` (asked after `artifacts`): a project whose files are
@@ -213,7 +247,7 @@ class IndexClient:
                 self._pages[name] = future
             return future
 
-    def _collect(self, name: NormalizedName) -> list[Artifact]:
+    def _collect(self, name: NormalizedName, keep: Filter | None = None) -> list[Artifact]:
         """The project's files, from the indexes the settings allow for `name`, then find-links.
 
         A package pinned with index-for comes from its index only. Otherwise the indexes
@@ -225,10 +259,10 @@ class IndexClient:
         pinned = dict(self.settings.index_for).get(name)
         if pinned is not None:
             base = self.settings.index_at(pinned)
-            return (self._files_on(base, name) or []) if base else []
+            return (self._files_on(base, name, keep) or []) if base else []
         found: list[Artifact] = []
         for base in self.settings.search_order():
-            files = self._files_on(base, name)
+            files = self._files_on(base, name, keep)
             if files is None:
                 continue
             self._listed.add(name)
@@ -238,24 +272,34 @@ class IndexClient:
         found += self._find_links_index().get(name, [])
         return found
 
-    def _files_on(self, base: str, name: NormalizedName) -> list[Artifact] | None:
+    def _files_on(self, base: str, name: NormalizedName, keep: Filter | None = None) -> list[Artifact] | None:
         """`name`'s files on the index at `base`; None when the index does not have the project."""
-        page = self._project_page(base, name)
+        page = self._project_page(base, name, keep)
         return None if page is None else [a for a in page if belongs_to(a.filename, name)]
 
-    def _project_page(self, base: str, name: NormalizedName) -> list[Artifact] | None:
+    def _project_page(self, base: str, name: NormalizedName, keep_filter: Filter | None = None) -> list[Artifact] | None:
         page_url = f"{base.rstrip('/')}/{name}/"
         if page_url.startswith("file:"):
             return self._file_page(base, page_url, name)
         page = self._cached_request(page_url, name)
         if page is None:
             return None
+        key = strip_credentials(page_url)
+        keep, keep_key = self._keep if keep_filter is None else keep_filter
+        digest = pagecache.content_digest(page.url, page.content_type, page.content, keep_key)
+        parsed = pagecache.load_parsed(key, digest)
+        if parsed is not None:
+            return parsed
         try:
             if page.content_type == JSON_TYPE:
-                return parse_json(page.url, json.loads(page.content))
-            return parse_html(page.url, page.text)
+                parsed = parse_json(page.url, json.loads(page.content), keep)
+            else:
+                parsed = parse_html(page.url, page.text)
+                parsed = parsed if keep is None else [a for a in parsed if keep(a.filename)]
         except ValueError as exc:  # json and UnicodeDecodeError are ValueErrors too
             raise self._bad_page(base, name, exc) from None
+        pagecache.store_parsed(key, digest, parsed)
+        return parsed
 
     def _cached_request(self, page_url: str, name: NormalizedName) -> _Body | None:
         """The page from the HTTP cache while fresh; else fetched, or revalidated (304) when cached."""
@@ -621,14 +665,15 @@ def _secrets(credentials: Iterable[tuple[str, str]]) -> tuple[str, ...]:
 
 def _read_limited(response: httpx.Response, limit: int, what: str) -> _Body:
     """Read the whole body, but no more than `limit` bytes: an endless page must not fill memory."""
-    body = bytearray()
+    chunks, size = [], 0
     for chunk in response.iter_bytes(CHUNK):
-        body += chunk
-        if len(body) > limit:
+        chunks.append(chunk)  # joined once at the end: a big page would otherwise be copied many times
+        size += len(chunk)
+        if size > limit:
             raise IndexUnavailable(f"{what} at {response.url} is larger than {limit >> 20} MB",
                                    "the index is broken or hostile")
     content_type = response.headers.get("content-type", "").split(";")[0].strip()
-    return _Body(str(response.url), content_type, bytes(body))
+    return _Body(str(response.url), content_type, b"".join(chunks))
 
 
 def _store(chunks: Iterable[bytes], artifact: Artifact, folder: Path, source: str) -> Path:

@@ -170,7 +170,7 @@ def pins_from_lock(lock: LockFile, interpreter: Interpreter) -> dict[NormalizedN
         if package.version is not None and not package.wheels and package.sdist is not None:
             pins[package.name] = Pin(name=package.name, version=package.version,
                                      artifact=_artifact(lock.path, package.sdist), dependencies=dependencies,
-                                     reasons=_reasons(package))
+                                     reasons=_reasons(package), requires=_requires(package))
             continue
         if package.version is None or not package.wheels:
             raise LockError(f"{lock.path.name}: package {package.name} has no wheel to install from",
@@ -183,7 +183,7 @@ def pins_from_lock(lock: LockFile, interpreter: Interpreter) -> dict[NormalizedN
                             f"this interpreter ({interpreter.tags[0]})", "re-lock on this machine: `envsync lock`")
         pins[package.name] = Pin(name=package.name, version=package.version,
                                  artifact=_artifact(lock.path, wheel), dependencies=dependencies,
-                                 reasons=_reasons(package))
+                                 reasons=_reasons(package), requires=_requires(package))
     return dict(sorted(pins.items()))
 
 
@@ -241,6 +241,16 @@ def _reasons(package) -> tuple[tuple[str, str], ...]:
     if not isinstance(required_by, Mapping):
         return ()
     return tuple(sorted((str(who), str(text)) for who, text in required_by.items()))
+
+
+def _requires(package) -> tuple[str, ...] | None:
+    """The Requires-Dist lines envsync recorded for the package's file, or None if it recorded none
+    (an older lock, another tool's, or something that is not a list of strings)."""
+    tool = (package.tool or {}).get("envsync")
+    requires = tool.get("requires") if isinstance(tool, Mapping) else None
+    if not isinstance(requires, list) or not all(isinstance(line, str) for line in requires):
+        return None
+    return tuple(requires)
 
 
 def _holds(marker: Marker, environment: Mapping[str, str], path: Path) -> bool:
@@ -313,6 +323,8 @@ def render_lock(spec: EnvSpec, interpreter: Interpreter, pins: Mapping[Normalize
         tool: dict[str, object] = {"required-by": dict(pin.reasons)} if pin.reasons else {}  # for `envsync tree`
         if pin.source is not None and pin.source.kind == "directory" and pin.source.entry_points:
             tool["entry-points"] = pin.source.entry_points
+        if pin.requires is not None and pin.source is None:
+            tool["requires"] = list(pin.requires)  # lets a re-lock keep the pin without fetching its metadata
         packages.append(Package(
             name=pin.name,
             version=pin.version,

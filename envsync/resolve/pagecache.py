@@ -124,3 +124,60 @@ def discard(key_url: str) -> None:
     for path in _paths(key_url):
         with contextlib.suppress(OSError):
             path.unlink()
+
+
+# -- parsed pages -----------------------------------------------------------------------------
+#
+# An index that sends no validators (PyPI's mirror here sends neither ETag nor max-age) makes
+# every resolve download every page again; parsing them (tens of MB of JSON for a big tree) then
+# costs more than fetching. So the files parsed from a page are kept too, keyed by the page's URL
+# and checked against a digest of its bytes: the same bytes are never parsed twice.
+
+PARSED_FORMAT = 1  # bump when Artifact's fields or their order change
+
+
+def _parsed_path(key_url: str):
+    import sys
+
+    tag = f"{PARSED_FORMAT}-{sys.version_info[0]}{sys.version_info[1]}"
+    return cache_subdir("parsed") / f"{hashlib.sha256(key_url.encode()).hexdigest()}.{tag}"
+
+
+def content_digest(page_url: str, content_type: str, content: bytes, kept: str = "") -> bytes:
+    """What a parse of this page depends on: where it is (relative links), its type, which files
+    were kept (the served interpreters' tags, digested) and its bytes."""
+    digest = hashlib.sha256(f"{page_url}\0{content_type}\0{kept}\0".encode())
+    digest.update(content)
+    return digest.digest()
+
+
+def load_parsed(key_url: str, digest: bytes) -> list | None:
+    """The files parsed from the page at `key_url` when its bytes had `digest`, or None."""
+    import marshal
+
+    from ..model import Artifact
+
+    try:
+        data = _parsed_path(key_url).read_bytes()
+    except OSError:
+        return None
+    if data[:len(digest)] != digest:
+        return None  # the page changed (or was never parsed): parse it again
+    try:
+        return [Artifact(*fields) for fields in marshal.loads(data[len(digest):])]
+    except (EOFError, ValueError, TypeError):
+        return None  # a damaged entry is only a cache miss
+
+
+def store_parsed(key_url: str, digest: bytes, artifacts: list) -> None:
+    """Keep the files parsed from a page (one entry per URL: a new version of the page replaces it)."""
+    import dataclasses
+    import marshal
+    import operator
+
+    from ..model import Artifact
+
+    fields = operator.attrgetter(*(field.name for field in dataclasses.fields(Artifact)))
+    rows = [fields(artifact) for artifact in artifacts]
+    with contextlib.suppress(OSError):  # a cache that can't be written only costs the next parse
+        write_atomic(_parsed_path(key_url), digest + marshal.dumps(rows))

@@ -10,6 +10,7 @@ import html.parser
 import re
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +94,7 @@ def safe_filename(filename: str) -> bool:
     The name comes from an index page or a lock, so it may try `../` or a leading dot.
     """
     return (bool(filename) and not filename.startswith(".")
-            and not any(char in filename for char in ("/", "\\", "\x00")))
+            and "/" not in filename and "\\" not in filename and "\x00" not in filename)
 
 
 def _file_url(page_url: str, href: str, allowed_schemes: frozenset[str]) -> str | None:
@@ -159,25 +160,51 @@ def _field(entry: dict, key: str, types: type | tuple[type, ...], default: Any =
     raise ValueError(f"{key!r} of {entry.get('filename')!r} is {type(value).__name__}")
 
 
-def parse_json(page_url: str, document: object) -> list[Artifact]:
-    """Artifacts from a PEP 691 project document.
+def parse_json(page_url: str, document: object, keep: Callable[[str], bool] | None = None) -> list[Artifact]:
+    """Artifacts from a PEP 691 project document; with `keep`, only the files whose names it keeps.
 
     Every field is type-checked, because a broken or hostile index must end in a clear
     IndexUnavailable (the caller turns ValueError into one), never in an AttributeError later.
     """
+    keep = keep or runs_on_this_os
     if not isinstance(document, dict):
         raise ValueError(f"the document is a {type(document).__name__}, not an object")
     files = document.get("files", [])
     if not isinstance(files, list):
         raise ValueError(f"'files' is {type(files).__name__}, not a list")
     artifacts = []
+    schemes = _allowed_schemes(page_url)
     for entry in files:
-        if isinstance(entry, dict) and not runs_on_this_os(entry.get("filename")):
+        if isinstance(entry, dict) and isinstance(filename := entry.get("filename"), str) and not keep(filename):
             continue  # most files of a big project are for other systems: skip them before parsing
-        artifact = _json_artifact(page_url, entry)
+        artifact = _plain_json_artifact(entry) or _json_artifact(page_url, entry, schemes)
         if artifact is not None:
             artifacts.append(artifact)
     return artifacts
+
+
+def _plain_json_artifact(entry: object) -> Artifact | None:
+    """The common entry, checked in one go: an absolute http(s) URL on a plain host with no fragment,
+    string fields, a sha256, no metadata hint. None sends anything else through `_json_artifact`,
+    whose checks (and error messages) are the reference; a big tree has some 100,000 entries."""
+    if type(entry) is not dict:
+        return None
+    get = entry.get
+    filename, url, hashes = get("filename"), get("url"), get("hashes")
+    size, requires, yanked, uploaded = get("size"), get("requires-python"), get("yanked", False), get("upload-time")
+    if not (type(filename) is str and type(url) is str and type(hashes) is dict
+            and (size is None or (type(size) is int and size >= 0))
+            and (requires is None or type(requires) is str) and (uploaded is None or type(uploaded) is str)
+            and (yanked is None or type(yanked) is bool or type(yanked) is str)
+            and not get("core-metadata") and not get("dist-info-metadata")
+            and url.startswith("https://") and "#" not in url and safe_filename(filename)):
+        return None
+    sha256 = hashes.get("sha256")
+    host = url[8:url.find("/", 8)]
+    if type(sha256) is not str or _SHA256.fullmatch(sha256) is None or "@" in host or "[" in host or "]" in host:
+        return None
+    return Artifact(filename=filename, url=url, sha256=sha256.lower(), size=size, requires_python=requires or None,
+                    yanked=bool(yanked), upload_time=uploaded)
 
 
 def _os_platform_prefixes() -> tuple[str, ...]:
@@ -200,11 +227,13 @@ def runs_on_this_os(filename: object) -> bool:
     """False only for a wheel built solely for another operating system (a cheap, safe pre-filter)."""
     if not _THIS_OS or not isinstance(filename, str) or not filename.endswith(".whl"):
         return True
-    platforms = filename[:-4].rpartition("-")[2].lower().split(".")
-    return any(platform.startswith(_THIS_OS) for platform in platforms)
+    platforms = filename[filename.rfind("-") + 1:-4].lower()
+    if "." not in platforms:  # one platform tag: most wheels
+        return platforms.startswith(_THIS_OS)
+    return any(platform.startswith(_THIS_OS) for platform in platforms.split("."))
 
 
-def _json_artifact(page_url: str, entry: object) -> Artifact | None:
+def _json_artifact(page_url: str, entry: object, schemes: frozenset[str]) -> Artifact | None:
     """One PEP 691 file entry; None for a file envsync must not use (unsafe name or URL)."""
     if not isinstance(entry, dict):
         raise ValueError(f"a file entry is {type(entry).__name__}, not an object")
@@ -216,7 +245,7 @@ def _json_artifact(page_url: str, entry: object) -> Artifact | None:
     sha256 = hashes.get("sha256")
     if sha256 is not None and not isinstance(sha256, str):
         raise ValueError(f"'hashes' of {filename!r} has a sha256 that is {type(sha256).__name__}")
-    url = _file_url(page_url, href, _allowed_schemes(page_url))
+    url = _file_url(page_url, href, schemes)
     if url is None or not safe_filename(filename):
         return None
     if sha256:
@@ -260,6 +289,8 @@ def belongs_to(filename: str, name: NormalizedName) -> bool:
     """
     if filename.endswith(".whl") and _SEPARATORS.sub("-", filename.split("-", 1)[0]).lower() == name:
         return True
+    if filename.endswith(".tar.gz") and _SEPARATORS.sub("-", filename[:-7].rpartition("-")[0]).lower() == name:
+        return True  # the usual sdist, `name-version.tar.gz`, without packaging's full parse
     return project_of(filename) == name
 
 

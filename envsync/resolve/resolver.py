@@ -10,7 +10,7 @@ list of root requirements, so several envs' roots can be resolved together.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -88,8 +88,13 @@ class Provider(AbstractProvider):
                  hashes: Mapping[str, tuple[frozenset[str], str]] | None = None,
                  direct: Mapping[NormalizedName, DirectDist] | None = None,
                  sdist_metadata: Callable[[Artifact], bytes] | None = None,
-                 origins: Mapping[str, str] | None = None) -> None:
+                 origins: Mapping[str, str] | None = None,
+                 locked: Mapping[NormalizedName, Pin] | None = None) -> None:
         self.index = index
+        # Pins of the env's previous lock that recorded their Requires-Dist: offered first, from the
+        # lock's own data, so a re-lock reads no page or metadata for a pin that still fits.
+        self.locked = {name: pin for name, pin in (locked or {}).items()
+                       if pin.requires is not None and pin.source is None}
         # Packages from a direct source (the project, `name @ URL`): the one candidate for their name.
         self.direct = dict(direct or {})
         # Reads an sdist's metadata (by its build backend); None: wheels only, as for build envs.
@@ -104,6 +109,7 @@ class Provider(AbstractProvider):
                 self.constraints.setdefault(canonicalize_name(constraint.name), []).append(constraint)
         self.hashes = hashes  # hash-checking mode: only files with one of these sha256s are candidates
         self._ranker = WheelRanker(interpreter.tags)
+        index.serve(interpreter.tags)
         self._python = Version(interpreter.markers["python_full_version"].rstrip("+"))
         self.why_empty: dict[NormalizedName, str] = {}
         # Who asked for each name (a parent candidate, or None for a root), to explain a failure.
@@ -112,6 +118,10 @@ class Provider(AbstractProvider):
         self.warnings: list[str] = []  # things worth saying that don't stop the resolve (unknown extras)
         self._installable_memo: dict[NormalizedName, Installable] = {}
         self._requires_memo: dict[str, list[Requirement]] = {}
+        self._requires_text: dict[str, tuple[str, ...]] = {}  # Requires-Dist lines by file URL, for the lock
+        self._versions: dict[str, Version | None] = {}  # version strings from file names, parsed once
+        self._python_memo: dict[str, bool] = {}  # Requires-Python strings, evaluated once
+        self._order_memo: dict[NormalizedName, list[Version]] = {}
         self._satisfied_memo: dict[tuple[int, Version], tuple[Requirement, bool]] = {}
         self._speculated: set[NormalizedName] = set()
         self._speculation_lock = threading.Lock()
@@ -131,7 +141,7 @@ class Provider(AbstractProvider):
         once per tree level in parallel, instead of once per package in turn.
         """
         with self._speculation_lock:
-            fresh = [name for name in names if name not in self._speculated]
+            fresh = [name for name in names if name not in self._speculated and name not in self.locked]
             self._speculated.update(fresh)
         for name in fresh:
             self.index.prefetch([name])
@@ -173,11 +183,28 @@ class Provider(AbstractProvider):
             if requirement.url:
                 raise ResolutionConflict(f"{requirement}: direct URL requirements are not supported yet",
                                          "publish the package to an index or a find-links folder")
-        candidates = [c for c in self._candidates(name, wanted) if c.version not in excluded]
-        result = [Candidate(name, c.version, extras, c.artifact) for c in candidates]
-        if result:
-            self.index.prefetch_metadata(result[0].artifact)
-        return result
+        pin = self.locked.get(name)
+        if pin is not None and self._locked_fits(pin, wanted, excluded):
+            return lambda: self._after_locked(pin, name, extras, wanted, excluded)
+        return lambda: self._candidates(name, extras, wanted, excluded)
+
+    def _locked_fits(self, pin: Pin, wanted: Sequence[Requirement], excluded: set[Version]) -> bool:
+        """Whether the old lock's pin meets every requirement and rule, judged from the lock alone."""
+        if pin.version in excluded:
+            return False
+        requirements = [*wanted, *self.constraints.get(pin.name, ())]
+        if pin.version.is_prerelease and not (self.prereleases or any(
+                spec.prereleases for req in requirements for spec in req.specifier)):
+            return False
+        if self.hashes is not None and _sha256(pin.artifact) not in self.hashes.get(pin.name, (frozenset(),))[0]:
+            return False
+        return all(req.specifier.contains(pin.version, prereleases=True) for req in requirements)
+
+    def _after_locked(self, pin: Pin, name: NormalizedName, extras: frozenset[str],
+                      wanted: Sequence[Requirement], excluded: set[Version]) -> Iterable[Candidate]:
+        """The locked candidate, then (read from the index only if the resolver goes on) the others."""
+        yield Candidate(name, pin.version, extras, pin.artifact)
+        yield from self._candidates(name, extras, wanted, excluded | {pin.version})
 
     def _direct_candidates(self, name: NormalizedName, extras: frozenset[str], wanted: Sequence[Requirement],
                            excluded: set[Version]) -> list[Candidate]:
@@ -250,6 +277,11 @@ class Provider(AbstractProvider):
         dist = self.direct.get(candidate.name)
         if dist is not None and dist.artifact == candidate.artifact:
             return list(dist.requires)
+        pin = self.locked.get(candidate.name)
+        if pin is not None and pin.artifact == candidate.artifact and candidate.artifact.url not in self._requires_memo:
+            assert pin.requires is not None
+            self._requires_memo[pin.artifact.url] = _parse_requires(pin.requires)
+            self._requires_text[pin.artifact.url] = pin.requires
         return self._requirements_of_artifact(candidate.artifact)
 
     def _metadata(self, artifact: Artifact) -> bytes:
@@ -258,32 +290,65 @@ class Provider(AbstractProvider):
             return self.index.metadata(artifact)
         return self.sdist_metadata(artifact)
 
+    def requires_text(self, artifact: Artifact) -> tuple[str, ...] | None:
+        """The Requires-Dist lines of a file the resolver read (or took from the lock), for the new lock."""
+        return self._requires_text.get(artifact.url)
+
     def _requirements_of_artifact(self, artifact: Artifact) -> list[Requirement]:
         """Requires-Dist of a wheel, parsed once however often the resolver (or speculation) asks."""
         cached = self._requires_memo.get(artifact.url)
         if cached is not None:
             return cached
         raw, _ = parse_email(self._metadata(artifact))
-        requirements = []
-        for text in raw.get("requires_dist", []):
-            try:
-                requirements.append(Requirement(text))
-            except InvalidRequirement:
-                continue  # one malformed line in someone else's metadata must not stop the resolve
+        lines = tuple(raw.get("requires_dist", []))
+        requirements = _parse_requires(lines)
+        self._requires_text[artifact.url] = lines
         self._requires_memo[artifact.url] = requirements
         return requirements
 
-    def _candidates(self, name: NormalizedName, wanted: Sequence[Requirement]) -> list[Candidate]:
-        """Installable versions of `name` meeting every requirement, most preferred first."""
+    def _candidates(self, name: NormalizedName, extras: frozenset[str], wanted: Sequence[Requirement],
+                    excluded: set[Version]) -> Iterator[Candidate]:
+        """Installable versions of `name` meeting every requirement, most preferred first, made as the
+        resolver asks for them: it nearly always takes the first, and a big project has thousands."""
         installable = self._installable(name)
         wanted = [*wanted, *self.constraints.get(name, ())]
-        usable = [v for v, (_, _, yanked) in installable.versions.items() if not yanked or pinned_exactly(v, wanted)]
-        versions = self._allowed_versions(usable, wanted)
-        if not versions:
-            self.why_empty[name] = installable.why_none or "no version matches"
+        specifiers = SpecifierSet()
+        for requirement in wanted:
+            specifiers &= requirement.specifier
+        versions = installable.versions
+
+        def allowed(version: Version, pre: bool) -> bool:
+            _, _, yanked = versions[version]
+            return ((pre or not version.is_prerelease) and (not yanked or pinned_exactly(version, wanted))
+                    and specifiers.contains(version, prereleases=True))
+
+        newest_first = self._newest_first(name, installable)
+        # Pre-releases only when asked for, or when no final release fits.
+        pre = self.prereleases or any(spec.prereleases for spec in specifiers) \
+            or not any(allowed(v, False) for v in newest_first)
         preferred = self.preferred.get(name)
-        versions.sort(key=lambda v: (v == preferred, v), reverse=True)
-        return [Candidate(name, v, frozenset(), installable.versions[v][1]) for v in versions]
+        order = newest_first
+        if preferred in versions:
+            order = [preferred, *(v for v in newest_first if v != preferred)]
+        matched = yielded = False
+        for version in order:
+            if not allowed(version, pre):
+                continue
+            matched = True
+            if version in excluded:
+                continue
+            if not yielded:  # the one the resolver will try first: start reading its metadata
+                self.index.prefetch_metadata(versions[version][1])
+                yielded = True
+            yield Candidate(name, version, extras, versions[version][1])
+        if not matched:
+            self.why_empty[name] = installable.why_none or "no version matches"
+
+    def _newest_first(self, name: NormalizedName, installable: Installable) -> list[Version]:
+        order = self._order_memo.get(name)
+        if order is None:
+            order = self._order_memo[name] = sorted(installable.versions, reverse=True)
+        return order
 
     def _installable(self, name: NormalizedName) -> Installable:
         """Per version, the best wheel for this interpreter; parsed once per project."""
@@ -294,28 +359,38 @@ class Provider(AbstractProvider):
         best: dict[Version, tuple[int, Artifact, bool]] = {}
         rejected: set[str] = set()
         sdists: dict[Version, Artifact] = {}
+        # Reasons are gathered as flags and worded once after the loop: a big project has thousands of files.
+        sdist_only = unsupported = False
+        excluded_by: set[str] = set()  # Requires-Python values that exclude this interpreter
+        rank_of, wheel_version, python_ok = self._ranker.rank, self._wheel_version, self._python_ok
         for artifact in artifacts:
-            if not artifact.filename.endswith(".whl"):
-                version = _sdist_version(artifact.filename)
-                if self.sdist_metadata is None or version is None:
-                    rejected.add("only a source distribution (building sdists is not supported yet)")
-                elif not self._python_ok(artifact):
-                    rejected.add(f"Requires-Python {artifact.requires_python} excludes Python {self._python}")
+            filename = artifact.filename
+            if not filename.endswith(".whl"):
+                version = None if self.sdist_metadata is None else self._sdist_version(filename)
+                if version is None:
+                    sdist_only = True
+                elif not python_ok(artifact):
+                    excluded_by.add(artifact.requires_python or "")
                 else:
                     sdists.setdefault(version, artifact)
                 continue
-            rank = self._ranker.rank(artifact.filename)
+            rank = rank_of(filename)
             if rank == UNSUPPORTED:
-                rejected.add(f"no wheel for this interpreter ({self.interpreter.tags[0]})")
+                unsupported = True
                 continue
-            try:
-                _, version, _, _ = parse_wheel_filename(artifact.filename)
-            except (InvalidWheelFilename, InvalidVersion):
+            version = wheel_version(filename)
+            if version is None:
                 continue
-            if not self._python_ok(artifact):
-                rejected.add(f"Requires-Python {artifact.requires_python} excludes Python {self._python}")
+            if not python_ok(artifact):
+                excluded_by.add(artifact.requires_python or "")
             elif version not in best or rank < best[version][0]:
                 best[version] = (rank, artifact, artifact.yanked)
+        if sdist_only:
+            rejected.add("only a source distribution (building sdists is not supported yet)")
+        if unsupported:
+            rejected.add(f"no wheel for this interpreter ({self.interpreter.tags[0]})")
+        for requires_python in excluded_by:
+            rejected.add(f"Requires-Python {requires_python} excludes Python {self._python}")
         for version, artifact in sdists.items():  # wheels stay preferred: an sdist only where no wheel fits
             if version not in best:
                 best[version] = (UNSUPPORTED, artifact, artifact.yanked)
@@ -329,7 +404,7 @@ class Provider(AbstractProvider):
     def file_facts(self, name: NormalizedName) -> list[FileFact]:
         """Every file the index lists for `name`, as this interpreter sees it (for a failure's message)."""
         facts = []
-        for artifact in self.index.artifacts(name):
+        for artifact in self.index.every_file(name):
             wheel = artifact.filename.endswith(".whl")
             try:
                 version = (parse_wheel_filename(artifact.filename)[1] if wheel
@@ -401,23 +476,40 @@ class Provider(AbstractProvider):
                                "(a tampered or re-uploaded file is refused)")
         return kept
 
-    def _allowed_versions(self, versions: list[Version], wanted: Sequence[Requirement]) -> list[Version]:
-        """Versions meeting every specifier; pre-releases only when asked for or nothing else fits."""
-        specifiers = SpecifierSet()
-        for requirement in wanted:
-            specifiers &= requirement.specifier
-        allow_pre = self.prereleases or any(spec.prereleases for spec in specifiers)
-        matching = [v for v in versions if specifiers.contains(v, prereleases=True)]
-        finals = [v for v in matching if allow_pre or not v.is_prerelease]
-        return finals or matching
+    def _sdist_version(self, filename: str) -> Version | None:
+        """An sdist's version from its name, each version string parsed once."""
+        stem = filename.removesuffix(".tar.gz").removesuffix(".zip")
+        text = stem.rpartition("-")[2]
+        if text not in self._versions:
+            self._versions[text] = _sdist_version(filename)
+        return self._versions[text]
+
+    def _wheel_version(self, filename: str) -> Version | None:
+        """A supported wheel's version, read from its name: a big project lists thousands of wheels
+        and a few hundred versions, so each version string is parsed once, tags not at all."""
+        parts = filename.split("-")
+        if len(parts) not in (5, 6):  # name-version[-build]-python-abi-platform.whl
+            return None
+        text = parts[1]
+        if text not in self._versions:
+            try:
+                self._versions[text] = Version(text)
+            except InvalidVersion:
+                self._versions[text] = None
+        return self._versions[text]
 
     def _python_ok(self, artifact: Artifact) -> bool:
-        if not artifact.requires_python:
+        text = artifact.requires_python
+        if not text:
             return True
-        try:
-            return SpecifierSet(artifact.requires_python).contains(self._python, prereleases=True)
-        except InvalidSpecifier:
-            return True  # a broken Requires-Python on an index is ignored, as pip does
+        known = self._python_memo.get(text)
+        if known is None:
+            try:
+                known = SpecifierSet(text).contains(self._python, prereleases=True)
+            except InvalidSpecifier:
+                known = True  # a broken Requires-Python on an index is ignored, as pip does
+            self._python_memo[text] = known
+        return known
 
 
 def resolve(requirements: Sequence[Requirement], interpreter: Interpreter, index: IndexClient, *,
@@ -428,17 +520,20 @@ def resolve(requirements: Sequence[Requirement], interpreter: Interpreter, index
             sdist_metadata: Callable[[Artifact], bytes] | None = None,
             origins: Sequence[str] = (), env: str | None = None,
             similar: Callable[[str], Sequence[str]] | None = None,
-            warn: Callable[[str], None] | None = None) -> dict[NormalizedName, Pin]:
+            warn: Callable[[str], None] | None = None,
+            locked: Mapping[NormalizedName, Pin] | None = None) -> dict[NormalizedName, Pin]:
     """Pins for `requirements` on `interpreter`; `preferred` versions win whenever they still fit.
 
     `constraints` cap the versions of names something requires and add nothing; with `hashes`
-    (hash-checking mode) only files whose sha256 is listed for their package are used.
+    (hash-checking mode) only files whose sha256 is listed for their package are used. `locked` pins
+    (from the env's previous lock, with their Requires-Dist) are tried first without asking the index.
     For a failure's message: `origins` (parallel to `requirements`) says where each was
     written, `env` names the env, and `similar` offers names close to one not found; `warn`
     hears of what does not stop the resolve (an extra the package does not provide)."""
     provider = Provider(index, interpreter, prereleases=prereleases, preferred=preferred,
                         constraints=constraints, hashes=hashes, direct=direct, sdist_metadata=sdist_metadata,
-                        origins={str(r): o for r, o in zip(requirements, origins, strict=False) if o})
+                        origins={str(r): o for r, o in zip(requirements, origins, strict=False) if o},
+                        locked=locked)
     roots = [r for r in requirements if _root_applies(r, interpreter)]
     for root in roots:
         provider.needed_by.setdefault(canonicalize_name(root.name), []).append((root, None))
@@ -459,11 +554,21 @@ def resolve(requirements: Sequence[Requirement], interpreter: Interpreter, index
         if warn is not None and any(candidate.name == name and warning.startswith(f"{name} {candidate.version} ")
                                     for candidate in result.mapping.values()):
             warn(f"env {env}: {warning}" if env else warning)
-    pins = _pins(result)
+    pins = _pins(result, provider)
     for name, dist in (direct or {}).items():
         if name in pins:
             pins[name] = replace(pins[name], source=dist.source)
     return pins
+
+
+def _parse_requires(lines: Iterable[str]) -> list[Requirement]:
+    requirements = []
+    for text in lines:
+        try:
+            requirements.append(Requirement(text))
+        except InvalidRequirement:
+            continue  # one malformed line in someone else's metadata must not stop the resolve
+    return requirements
 
 
 def _sdist_version(filename: str) -> Version | None:
@@ -524,7 +629,7 @@ def _explain(exc: ResolutionImpossible, provider: Provider, env: str | None,
     return error(message, first.hint)
 
 
-def _pins(result) -> dict[NormalizedName, Pin]:
+def _pins(result, provider: Provider) -> dict[NormalizedName, Pin]:
     graph = result.graph
     pins: dict[NormalizedName, Pin] = {}
     parents: dict[NormalizedName, set[str]] = {}
@@ -556,6 +661,7 @@ def _pins(result) -> dict[NormalizedName, Pin]:
             required_by=tuple(sorted(parents.get(candidate.name, ()))),
             dependencies=tuple(sorted(children.get(candidate.name, ()))),
             reasons=tuple(sorted((who, ", ".join(texts)) for who, texts in reasons.get(candidate.name, {}).items())),
+            requires=None if candidate.name in provider.direct else provider.requires_text(candidate.artifact),
         )
     return dict(sorted(pins.items()))
 

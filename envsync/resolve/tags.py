@@ -19,14 +19,21 @@ class WheelRanker:
 
     def __init__(self, tags: Iterable[str]) -> None:
         self._rank = {tag: position for position, tag in enumerate(tags)}
+        self._by_tags: dict[str, int] = {}  # "py3-none-any" -> rank: most files of a project share a few
 
     def rank(self, filename: str) -> int:
-        parts = filename.removesuffix(".whl").lower().split("-")
-        if not filename.endswith(".whl") or len(parts) not in (5, 6):
+        if not filename.endswith(".whl") or filename.count("-") not in (4, 5):
             return UNSUPPORTED
-        ranks = self._rank
-        return min((ranks.get(f"{py}-{abi}-{plat}", UNSUPPORTED) for py in parts[-3].split(".")
-                    for abi in parts[-2].split(".") for plat in parts[-1].split(".")), default=UNSUPPORTED)
+        head = filename.rsplit("-", 3)[0]
+        triple = filename[len(head) + 1:-4].lower()
+        rank = self._by_tags.get(triple)
+        if rank is None:
+            py, abi, plat = triple.split("-")
+            ranks = self._rank
+            rank = self._by_tags[triple] = min(
+                (ranks.get(f"{p}-{a}-{q}", UNSUPPORTED) for p in py.split(".") for a in abi.split(".")
+                 for q in plat.split(".")), default=UNSUPPORTED)
+        return rank
 
     def best(self, items: Iterable[tuple[str, T]]) -> T | None:
         """The item whose file name ranks best (the first of equals), or None if none is supported."""
