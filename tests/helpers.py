@@ -94,7 +94,8 @@ def python_path(version: str) -> str | None:
 def client_for(clients: list, url: str, transport: object | None = None):
     """An IndexClient for `url` (over `transport` if given), closed by the `clients` fixture."""
     from envsync.model import IndexSettings
-    from envsync.resolve.index import IndexClient, make_client
+    from envsync.resolve.http import make_client
+    from envsync.resolve.index import IndexClient
 
     client = IndexClient(IndexSettings(index_url=url), client=make_client(transport) if transport else None)
     clients.append(client)

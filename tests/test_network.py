@@ -24,15 +24,8 @@ from wheelfactory import WheelSpec
 from envsync.cache import cache_dir
 from envsync.errors import ConfigError, HashMismatch, IndexUnavailable
 from envsync.model import Artifact, IndexSettings
-from envsync.resolve.index import (
-    ATTEMPTS,
-    DEFAULT_TIMEOUT,
-    RETRY_AFTER_CAP,
-    IndexClient,
-    backoff,
-    make_client,
-    retry_delay,
-)
+from envsync.resolve.http import ATTEMPTS, DEFAULT_TIMEOUT, RETRY_AFTER_CAP, backoff, make_client, retry_delay
+from envsync.resolve.index import IndexClient
 
 LIB = canonicalize_name("lib")
 

@@ -8,20 +8,14 @@ every error names the index with its credentials removed.
 
 from __future__ import annotations
 
-import contextlib
-import email.utils
 import hashlib
 import json
-import math
-import os
-import tempfile
 import threading
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -29,9 +23,25 @@ import httpx
 from packaging.utils import NormalizedName
 
 from ..cache import cache_subdir, write_atomic
-from ..errors import ConfigError, HashMismatch, IndexUnavailable, InsecureRedirect
+from ..errors import HashMismatch, IndexUnavailable
 from ..model import UNSAFE_BEST_MATCH, Artifact, IndexSettings
 from . import pagecache
+from .credentials import credentials_by_origin, secrets
+from .http import (
+    ATTEMPTS,
+    CHUNK,
+    MAX_METADATA_BYTES,
+    MAX_PAGE_BYTES,
+    RETRY_STATUSES,
+    TIMEOUT_VARIABLE,
+    TRANSIENT,
+    Body,
+    backoff,
+    make_client,
+    read_limited,
+    retry_delay,
+    store,
+)
 from .pages import (
     ARCHIVE_SUFFIXES,
     JSON_TYPE,
@@ -43,7 +53,7 @@ from .pages import (
     project_of,
     safe_filename,
 )
-from .urls import Origin, origin, redact, strip_credentials
+from .urls import origin, redact, strip_credentials
 
 T = TypeVar("T")
 
@@ -51,94 +61,6 @@ T = TypeVar("T")
 Filter = tuple[Callable[[str], bool] | None, str]
 ACCEPT = f"{JSON_TYPE}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
 
-TIMEOUT_VARIABLE = "ENVSYNC_HTTP_TIMEOUT"
-DEFAULT_TIMEOUT = 30.0  # seconds without a byte from the server before a request is given up
-CONNECT_TIMEOUT = 5.0
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-ATTEMPTS = 3  # per request, so a dead index costs about one second, not minutes
-FIRST_BACKOFF = 0.25  # seconds before the second attempt; tripled before each later one
-BACKOFF_FACTOR = 3.0
-RETRY_AFTER_CAP = 10.0  # a server may ask us to wait, but not to hang the run
-CHUNK = 1 << 16
-MAX_PAGE_BYTES = 128 << 20  # larger than any real project page; a bound for a hostile one
-MAX_METADATA_BYTES = 16 << 20
-# Errors worth another attempt: the server may answer next time. Anything else fails at once.
-TRANSIENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
-
-
-def http_timeout() -> httpx.Timeout:
-    """Bounds on every phase of every request, so a silent server fails the run instead of hanging it.
-
-    ENVSYNC_HTTP_TIMEOUT (seconds) replaces the read timeout: slow mirrors need more, tests less.
-    """
-    raw = os.environ.get(TIMEOUT_VARIABLE, "").strip()
-    seconds = DEFAULT_TIMEOUT
-    if raw:
-        try:
-            seconds = float(raw)
-        except ValueError:
-            seconds = math.nan
-        if not (math.isfinite(seconds) and seconds > 0):
-            raise ConfigError(f"{TIMEOUT_VARIABLE}={raw!r} is not a positive number of seconds",
-                              f"set it to, for example, {DEFAULT_TIMEOUT:g}, or unset it")
-    return httpx.Timeout(seconds, connect=min(CONNECT_TIMEOUT, seconds))
-
-
-def backoff(attempt: int) -> float:
-    """Seconds to wait after failed attempt number `attempt` (1-based): 0.25, 0.75, 2.25, ..."""
-    return FIRST_BACKOFF * BACKOFF_FACTOR ** (attempt - 1)
-
-
-def retry_delay(attempt: int, retry_after: str | None, now: float | None = None) -> float:
-    """The server's Retry-After (seconds or an HTTP date) when it gives one, capped; else our backoff."""
-    if retry_after:
-        value = retry_after.strip()
-        seconds: float | None = None
-        if value.isdigit():
-            seconds = float(value)
-        else:
-            with contextlib.suppress(TypeError, ValueError, IndexError, OverflowError):
-                when = email.utils.parsedate_to_datetime(value)
-                seconds = when.timestamp() - (time.time() if now is None else now)
-        if seconds is not None:
-            return min(max(seconds, 0.0), RETRY_AFTER_CAP)
-    return backoff(attempt)
-
-
-def refuse_downgrade(response: httpx.Response) -> None:
-    """Response hook, called by httpx for every hop: an https URL may not redirect to plain http.
-
-    Following it would send the page request (and its Authorization) in clear, and let
-    anyone on the path swap the files listed; pip and uv refuse it too.
-    """
-    if not response.has_redirect_location:
-        return
-    source = response.request.url
-    target = source.join(response.headers["location"])
-    if source.scheme == "https" and target.scheme != "https":
-        raise InsecureRedirect(
-            f"refused a redirect from {redact(str(source))} to {redact(str(target))}: "
-            "an https index must not send envsync to plain http",
-            "fix the index URL, or the server's redirect",
-        )
-
-
-def make_client(transport: httpx.BaseTransport | None = None) -> httpx.Client:
-    """The shared HTTP client: bounded timeouts, no https->http redirects, connection reuse across threads.
-
-    `transport` is for tests of the HTTP layer (httpx.MockTransport); by default, the network.
-    """
-    from .. import __version__
-
-    return httpx.Client(
-        transport=transport,
-        timeout=http_timeout(),
-        follow_redirects=True,
-        max_redirects=10,
-        event_hooks={"response": [refuse_downgrade]},
-        headers={"User-Agent": f"envsync/{__version__}"},
-        limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
-    )
 
 
 class _Retry(Exception):
@@ -170,8 +92,8 @@ class IndexClient:
         # Which files pages keep, and a digest naming that choice in the parsed-page cache: one
         # value, read once per page, so a page is never stored under another filter's name.
         self._keep: Filter = (None, "")
-        self._auth = _credentials_by_origin(self._bases())
-        self._secrets = _secrets(self._auth.values())
+        self._auth = credentials_by_origin(self._bases())
+        self._secrets = secrets(self._auth.values())
         self.sleep: Callable[[float], None] = time.sleep  # the wait between attempts; tests record it
 
     @property
@@ -301,14 +223,14 @@ class IndexClient:
         pagecache.store_parsed(key, digest, parsed)
         return parsed
 
-    def _cached_request(self, page_url: str, name: NormalizedName) -> _Body | None:
+    def _cached_request(self, page_url: str, name: NormalizedName) -> Body | None:
         """The page from the HTTP cache while fresh; else fetched, or revalidated (304) when cached."""
         key = strip_credentials(page_url)
         cached = pagecache.load(key)
         if cached is not None and not self.revalidate and cached.is_fresh():
-            return _Body(cached.url, cached.content_type, cached.content)
+            return Body(cached.url, cached.content_type, cached.content)
 
-        def consume(response: httpx.Response) -> _Body:
+        def consume(response: httpx.Response) -> Body:
             headers = response.headers
             keep = pagecache.storable(headers)
             if response.status_code == 304 and cached is not None:
@@ -316,8 +238,8 @@ class IndexClient:
                     pagecache.store(key, cached.revalidated(headers))
                 else:
                     pagecache.discard(key)
-                return _Body(cached.url, cached.content_type, cached.content)
-            body = _read_limited(response, MAX_PAGE_BYTES, f"the page of {name}")
+                return Body(cached.url, cached.content_type, cached.content)
+            body = read_limited(response, MAX_PAGE_BYTES, f"the page of {name}")
             lifetime = pagecache.freshness(headers)
             etag, modified = headers.get("etag"), headers.get("last-modified")
             if keep and (etag or modified or lifetime > 0):
@@ -496,7 +418,7 @@ class IndexClient:
             path = file_path(url)
             return path.read_bytes() if path.is_file() else None
         return self._request(url, missing_ok=True,
-                             consume=lambda r: _read_limited(r, MAX_METADATA_BYTES, "a metadata file").content)
+                             consume=lambda r: read_limited(r, MAX_METADATA_BYTES, "a metadata file").content)
 
     def _metadata_from_wheel(self, artifact: Artifact) -> bytes:
         import zipfile
@@ -540,7 +462,7 @@ class IndexClient:
 
                 raise NoRanges(f"HTTP {response.status_code} to a range request")
             total = response.headers.get("content-range", "").rpartition("/")[2]
-            body = _read_limited(response, MAX_METADATA_BYTES, "a range of a wheel").content
+            body = read_limited(response, MAX_METADATA_BYTES, "a range of a wheel").content
             return body, int(total)
 
         result = self._request(url, consume=consume, headers={"Range": byte_range})
@@ -567,7 +489,7 @@ class IndexClient:
                 return target
         if artifact.url.startswith("file:"):
             return self._copy_local(artifact, folder)
-        stored = self._request(artifact.url, consume=lambda r: _store(r.iter_bytes(CHUNK), artifact, folder,
+        stored = self._request(artifact.url, consume=lambda r: store(r.iter_bytes(CHUNK), artifact, folder,
                                                                     f"index {self._name_for(artifact.url)}"))
         assert stored is not None  # missing_ok is off: a 404 raised
         return stored
@@ -576,7 +498,7 @@ class IndexClient:
         path = file_path(artifact.url)
         try:
             with open(path, "rb") as handle:
-                return _store(iter(lambda: handle.read(CHUNK), b""), artifact, folder, str(path.parent))
+                return store(iter(lambda: handle.read(CHUNK), b""), artifact, folder, str(path.parent))
         except FileNotFoundError:
             raise IndexUnavailable(f"{artifact.filename} is listed but missing at {artifact.url}") from None
 
@@ -593,127 +515,3 @@ def _check_hash(artifact: Artifact) -> None:
                                    "the index or lock is broken or hostile; nothing was fetched")
 
 
-def _credentials_by_origin(bases: list[str]) -> dict[Origin | None, tuple[str, str]]:
-    """user, password of each configured index that has them, by the index's origin.
-
-    Looked for in this order: in the URL itself, in ENVSYNC_INDEX_<NAME>_USERNAME and
-    _PASSWORD (NAME is the index's host name, upper-cased, every other character an
-    underscore: pypi.corp.example -> PYPI_CORP_EXAMPLE), then in ~/.netrc (or $NETRC).
-    They are only ever sent to that index's own origin."""
-    found: dict[Origin | None, tuple[str, str]] = {}
-    for base in bases:
-        parts = urllib.parse.urlsplit(base)
-        if parts.username is not None or parts.password is not None:
-            user = urllib.parse.unquote(parts.username or "")
-            found[origin(base)] = (user, urllib.parse.unquote(parts.password or ""))
-        elif parts.scheme in ("http", "https") and parts.hostname:
-            credentials = _from_environment(parts.hostname) or _from_netrc(parts.hostname)
-            if credentials is not None:
-                found[origin(base)] = credentials
-    return found
-
-
-def index_variable_name(host: str) -> str:
-    """The NAME in ENVSYNC_INDEX_<NAME>_USERNAME for an index on `host`."""
-    return "".join(char if char.isalnum() else "_" for char in host.upper())
-
-
-def _from_environment(host: str) -> tuple[str, str] | None:
-    prefix = f"ENVSYNC_INDEX_{index_variable_name(host)}_"
-    user, password = os.environ.get(prefix + "USERNAME"), os.environ.get(prefix + "PASSWORD")
-    if user is None and password is None:
-        return None
-    return user or "", password or ""
-
-
-def _from_netrc(host: str) -> tuple[str, str] | None:
-    """The login and password ~/.netrc (or the file $NETRC names) has for `host`; an unreadable
-    or malformed file counts as none, as curl and pip treat it."""
-    import netrc
-
-    path = os.environ.get("NETRC") or os.path.expanduser("~/.netrc")
-    if not os.path.isfile(path):
-        return None
-    try:
-        entry = netrc.netrc(path).authenticators(host)
-    except (OSError, netrc.NetrcParseError):
-        return None
-    if entry is None:
-        return None
-    login, _, password = entry
-    return login or "", password or ""
-
-
-@dataclass(frozen=True)
-class _Body:
-    """A response read in full: where it ended up after redirects, its media type and bytes."""
-
-    url: str
-    content_type: str
-    content: bytes
-
-    @property
-    def text(self) -> str:
-        return self.content.decode("utf-8", errors="replace")
-
-
-def _secrets(credentials: Iterable[tuple[str, str]]) -> tuple[str, ...]:
-    """What to blank in messages: each password, or the user name when it is the token (no password)."""
-    found = {password or user for user, password in credentials}
-    return tuple(sorted((s for s in found if len(s) >= 4), key=len, reverse=True))
-
-
-def _read_limited(response: httpx.Response, limit: int, what: str) -> _Body:
-    """Read the whole body, but no more than `limit` bytes: an endless page must not fill memory."""
-    chunks, size = [], 0
-    for chunk in response.iter_bytes(CHUNK):
-        chunks.append(chunk)  # joined once at the end: a big page would otherwise be copied many times
-        size += len(chunk)
-        if size > limit:
-            raise IndexUnavailable(f"{what} at {response.url} is larger than {limit >> 20} MB",
-                                   "the index is broken or hostile")
-    content_type = response.headers.get("content-type", "").split(";")[0].strip()
-    return _Body(str(response.url), content_type, b"".join(chunks))
-
-
-def _store(chunks: Iterable[bytes], artifact: Artifact, folder: Path, source: str) -> Path:
-    """Write `chunks` to a temp file in `folder` while hashing, then rename it to <sha256>/<filename>.
-
-    Nothing is left behind when the bytes run short or long, or their sha256 differs from
-    what the index or lock promised: the temp file is removed and nothing is renamed.
-    """
-    fd, tmp = tempfile.mkstemp(prefix=".part-", dir=folder)
-    try:
-        digest, size = hashlib.sha256(), 0
-        with os.fdopen(fd, "wb") as out:
-            for chunk in chunks:
-                size += len(chunk)
-                if artifact.size is not None and size > artifact.size:
-                    break  # more than promised: stop reading now, report below
-                digest.update(chunk)
-                out.write(chunk)
-        sha256 = digest.hexdigest()
-        _check_download(artifact, size, sha256, source)
-        target = folder / sha256 / artifact.filename
-        target.parent.mkdir(exist_ok=True)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the cache is meant to be shared
-        os.replace(tmp, target)
-        return target
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _check_download(artifact: Artifact, size: int, sha256: str, source: str) -> None:
-    if artifact.size is not None and size != artifact.size:
-        got = f"more than {artifact.size}" if size > artifact.size else str(size)
-        raise IndexUnavailable(
-            f"{artifact.filename} from {source}: got {got} bytes, the index promised {artifact.size}",
-            "the download was cut short or the file changed; try again. Nothing was installed from it",
-        )
-    if artifact.sha256 and sha256 != artifact.sha256:
-        raise HashMismatch(
-            f"{artifact.filename}: sha256 {sha256} does not match the expected {artifact.sha256}",
-            "the file on the index changed, was cut short or was tampered with; nothing was installed from it",
-        )

@@ -1,0 +1,179 @@
+"""HTTP for the index client: timeouts, retries with backoff, refusing https->http redirects,
+bounded reads, and downloads hashed as they are written. No project or page knowledge here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import hashlib
+import math
+import os
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from .. import __version__
+from ..errors import ConfigError, HashMismatch, IndexUnavailable, InsecureRedirect
+from ..model import Artifact
+from .urls import redact
+
+TIMEOUT_VARIABLE = "ENVSYNC_HTTP_TIMEOUT"
+DEFAULT_TIMEOUT = 30.0  # seconds without a byte from the server before a request is given up
+CONNECT_TIMEOUT = 5.0
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+ATTEMPTS = 3  # per request, so a dead index costs about one second, not minutes
+FIRST_BACKOFF = 0.25  # seconds before the second attempt; tripled before each later one
+BACKOFF_FACTOR = 3.0
+RETRY_AFTER_CAP = 10.0  # a server may ask us to wait, but not to hang the run
+CHUNK = 1 << 16
+MAX_PAGE_BYTES = 128 << 20  # larger than any real project page; a bound for a hostile one
+MAX_METADATA_BYTES = 16 << 20
+# Errors worth another attempt: the server may answer next time. Anything else fails at once.
+TRANSIENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+
+def http_timeout() -> httpx.Timeout:
+    """Bounds on every phase of every request, so a silent server fails the run instead of hanging it.
+
+    ENVSYNC_HTTP_TIMEOUT (seconds) replaces the read timeout: slow mirrors need more, tests less.
+    """
+    raw = os.environ.get(TIMEOUT_VARIABLE, "").strip()
+    seconds = DEFAULT_TIMEOUT
+    if raw:
+        try:
+            seconds = float(raw)
+        except ValueError:
+            seconds = math.nan
+        if not (math.isfinite(seconds) and seconds > 0):
+            raise ConfigError(f"{TIMEOUT_VARIABLE}={raw!r} is not a positive number of seconds",
+                              f"set it to, for example, {DEFAULT_TIMEOUT:g}, or unset it")
+    return httpx.Timeout(seconds, connect=min(CONNECT_TIMEOUT, seconds))
+
+
+def backoff(attempt: int) -> float:
+    """Seconds to wait after failed attempt number `attempt` (1-based): 0.25, 0.75, 2.25, ..."""
+    return FIRST_BACKOFF * BACKOFF_FACTOR ** (attempt - 1)
+
+
+def retry_delay(attempt: int, retry_after: str | None, now: float | None = None) -> float:
+    """The server's Retry-After (seconds or an HTTP date) when it gives one, capped; else our backoff."""
+    if retry_after:
+        value = retry_after.strip()
+        seconds: float | None = None
+        if value.isdigit():
+            seconds = float(value)
+        else:
+            with contextlib.suppress(TypeError, ValueError, IndexError, OverflowError):
+                when = email.utils.parsedate_to_datetime(value)
+                seconds = when.timestamp() - (time.time() if now is None else now)
+        if seconds is not None:
+            return min(max(seconds, 0.0), RETRY_AFTER_CAP)
+    return backoff(attempt)
+
+
+def refuse_downgrade(response: httpx.Response) -> None:
+    """Response hook, called by httpx for every hop: an https URL may not redirect to plain http.
+
+    Following it would send the page request (and its Authorization) in clear, and let
+    anyone on the path swap the files listed; pip and uv refuse it too.
+    """
+    if not response.has_redirect_location:
+        return
+    source = response.request.url
+    target = source.join(response.headers["location"])
+    if source.scheme == "https" and target.scheme != "https":
+        raise InsecureRedirect(
+            f"refused a redirect from {redact(str(source))} to {redact(str(target))}: "
+            "an https index must not send envsync to plain http",
+            "fix the index URL, or the server's redirect",
+        )
+
+
+def make_client(transport: httpx.BaseTransport | None = None) -> httpx.Client:
+    """The shared HTTP client: bounded timeouts, no https->http redirects, connection reuse across threads.
+
+    `transport` is for tests of the HTTP layer (httpx.MockTransport); by default, the network.
+    """
+    return httpx.Client(
+        transport=transport,
+        timeout=http_timeout(),
+        follow_redirects=True,
+        max_redirects=10,
+        event_hooks={"response": [refuse_downgrade]},
+        headers={"User-Agent": f"envsync/{__version__}"},
+        limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+    )
+
+
+@dataclass(frozen=True)
+class Body:
+    """A response read in full: where it ended up after redirects, its media type and bytes."""
+
+    url: str
+    content_type: str
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+
+def read_limited(response: httpx.Response, limit: int, what: str) -> Body:
+    """Read the whole body, but no more than `limit` bytes: an endless page must not fill memory."""
+    chunks, size = [], 0
+    for chunk in response.iter_bytes(CHUNK):
+        chunks.append(chunk)  # joined once at the end: a big page would otherwise be copied many times
+        size += len(chunk)
+        if size > limit:
+            raise IndexUnavailable(f"{what} at {response.url} is larger than {limit >> 20} MB",
+                                   "the index is broken or hostile")
+    content_type = response.headers.get("content-type", "").split(";")[0].strip()
+    return Body(str(response.url), content_type, b"".join(chunks))
+
+
+def store(chunks: Iterable[bytes], artifact: Artifact, folder: Path, source: str) -> Path:
+    """Write `chunks` to a temp file in `folder` while hashing, then rename it to <sha256>/<filename>.
+
+    Nothing is left behind when the bytes run short or long, or their sha256 differs from
+    what the index or lock promised: the temp file is removed and nothing is renamed.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=".part-", dir=folder)
+    try:
+        digest, size = hashlib.sha256(), 0
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chunks:
+                size += len(chunk)
+                if artifact.size is not None and size > artifact.size:
+                    break  # more than promised: stop reading now, report below
+                digest.update(chunk)
+                out.write(chunk)
+        sha256 = digest.hexdigest()
+        check_download(artifact, size, sha256, source)
+        target = folder / sha256 / artifact.filename
+        target.parent.mkdir(exist_ok=True)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the cache is meant to be shared
+        os.replace(tmp, target)
+        return target
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def check_download(artifact: Artifact, size: int, sha256: str, source: str) -> None:
+    if artifact.size is not None and size != artifact.size:
+        got = f"more than {artifact.size}" if size > artifact.size else str(size)
+        raise IndexUnavailable(
+            f"{artifact.filename} from {source}: got {got} bytes, the index promised {artifact.size}",
+            "the download was cut short or the file changed; try again. Nothing was installed from it",
+        )
+    if artifact.sha256 and sha256 != artifact.sha256:
+        raise HashMismatch(
+            f"{artifact.filename}: sha256 {sha256} does not match the expected {artifact.sha256}",
+            "the file on the index changed, was cut short or was tampered with; nothing was installed from it",
+        )
