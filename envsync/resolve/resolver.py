@@ -21,20 +21,19 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import (
     InvalidSdistFilename,
-    InvalidWheelFilename,
     NormalizedName,
     canonicalize_name,
     parse_sdist_filename,
-    parse_wheel_filename,
 )
 from packaging.version import InvalidVersion, Version
 from resolvelib import AbstractProvider, BaseReporter, Resolver
 from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 
-from ..errors import ConfigError, HashMismatch, PackageNotFound, ResolutionConflict
+from ..errors import ConfigError, HashMismatch, ResolutionConflict
 from ..hashes import sha256_of_file
 from ..model import Artifact, Interpreter, Pin
-from .explain import Context, Demand, FileFact, explain, pinned_exactly, ranges
+from .explain import pinned_exactly
+from .failure import explain_failure
 from .index import IndexClient
 from .tags import UNSUPPORTED, WheelRanker
 
@@ -399,65 +398,6 @@ class Provider(AbstractProvider):
         self._installable_memo[name] = memo
         return memo
 
-    # -- explaining a failure -----------------------------------------------------------------
-
-    def file_facts(self, name: NormalizedName) -> list[FileFact]:
-        """Every file the index lists for `name`, as this interpreter sees it (for a failure's message)."""
-        facts = []
-        for artifact in self.index.every_file(name):
-            wheel = artifact.filename.endswith(".whl")
-            try:
-                version = (parse_wheel_filename(artifact.filename)[1] if wheel
-                           else parse_sdist_filename(artifact.filename)[1])
-            except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
-                continue
-            facts.append(FileFact(
-                version=version, wheel=wheel,
-                supported=wheel and self._ranker.rank(artifact.filename) != UNSUPPORTED,
-                python_ok=self._python_ok(artifact), requires_python=artifact.requires_python,
-                yanked=artifact.yanked, yank_reason=artifact.yank_reason,
-                tag="-".join(artifact.filename[:-4].split("-")[-3:]) if wheel else None))
-        return facts
-
-    def demands(self, causes: Sequence) -> list[Demand]:
-        """resolvelib's causes as requirements with who made them; the versions of one parent that
-        make the same requirement are summed up as ranges ("fastapi 0.130.0 to 0.165.0")."""
-        grouped: dict[tuple[str, str | None], tuple[Requirement, list[Candidate]]] = {}
-        for cause in causes:
-            parent = cause.parent
-            key = (str(cause.requirement), None if parent is None else parent.key)
-            entry = grouped.setdefault(key, (cause.requirement, []))
-            if parent is not None:
-                entry[1].append(parent)
-        demands = []
-        for (_, parent_key), (requirement, parents) in grouped.items():
-            if parent_key is None:
-                written = self.origins.get(str(requirement))
-                asked = f"{requirement} ({written})" if written else str(requirement)
-                demands.append(Demand(requirement, f"you asked for it ({written})" if written else "you asked for it",
-                                      asked))
-                continue
-            name = parents[0].name
-            universe = list(self._installable(name).versions)
-            which = f"{parent_key} {ranges((p.version for p in parents), universe)}"
-            chain, root = self._chain(name, depth=0, seen={name})
-            demands.append(Demand(requirement, f"needed by {which}{chain}", root))
-        return demands
-
-    def _chain(self, name: NormalizedName, depth: int, seen: set[str]) -> tuple[str, str | None]:
-        """How `name` came to be needed, up to the requirement the user wrote, as a clause and that root."""
-        records = self.needed_by.get(name, [])
-        for requirement, parent in records:
-            if parent is None:
-                written = self.origins.get(str(requirement))
-                asked = f"{requirement} ({written})" if written else str(requirement)
-                return f", which you asked for as {asked}", asked
-        for _, parent in records:
-            if parent is not None and parent.name not in seen and depth < 3:
-                clause, root = self._chain(parent.name, depth + 1, seen | {parent.name})
-                return f", needed by {parent.name} {parent.version}{clause}", root
-        return "", None
-
     def _allowed_by_hash(self, name: NormalizedName, artifacts: list[Artifact]) -> list[Artifact]:
         """In hash-checking mode, the files whose sha256 the requirements files allow; an error if none."""
         if self.hashes is None or not artifacts:
@@ -542,7 +482,7 @@ def resolve(requirements: Sequence[Requirement], interpreter: Interpreter, index
     try:
         result = resolver.resolve(roots, max_rounds=20000)
     except ResolutionImpossible as exc:
-        raise _explain(exc, provider, env, similar) from None
+        raise explain_failure(exc, provider, env, similar) from None
     except ResolutionTooDeep:
         raise ResolutionConflict("the requirements could not be resolved within 20000 rounds",
                                  "add tighter version bounds to the requirements") from None
@@ -572,7 +512,6 @@ def _parse_requires(lines: Iterable[str]) -> list[Requirement]:
 
 
 def _sdist_version(filename: str) -> Version | None:
-    from packaging.utils import InvalidSdistFilename, parse_sdist_filename
 
     try:
         return parse_sdist_filename(filename)[1]
@@ -603,30 +542,6 @@ def _root_applies(requirement: Requirement, interpreter: Interpreter) -> bool:
     except MARKER_ERRORS as exc:
         raise ConfigError(f"requirement {str(requirement)!r}: its marker can't be evaluated for Python "
                           f"{interpreter.version}: {exc}", "compare versions only with version-like values") from None
-
-
-def _explain(exc: ResolutionImpossible, provider: Provider, env: str | None,
-             similar: Callable[[str], Sequence[str]] | None) -> Exception:
-    """The failure as one message naming the true reason, per package the resolver gave up on."""
-    groups: dict[NormalizedName, list] = {}
-    for cause in exc.causes:
-        groups.setdefault(canonicalize_name(cause.requirement.name), []).append(cause)
-    context = Context(env=env, python=str(provider._python), tags=tuple(provider.interpreter.tags),
-                      prereleases=provider.prereleases, index=provider.index.describe())
-    explanations = []
-    for name, causes in groups.items():
-        files = provider.file_facts(name)
-        installable = {v: yanked for v, (_, _, yanked) in provider._installable(name).versions.items()}
-        listed = bool(files or installable) or provider.index.lists(name)
-        close = similar(name) if similar is not None and not listed else ()
-        explanations.append(explain(name, files, installable, provider.demands(causes), context,
-                                    provider.constraints.get(name, ()), close, listed))
-    # A package that is missing outright is the first thing to fix; then the rest, in order.
-    explanations.sort(key=lambda e: not e.not_found)
-    first = explanations[0]
-    message = "\n".join(e.message for e in explanations[:3])
-    error = PackageNotFound if all(e.not_found for e in explanations) else ResolutionConflict
-    return error(message, first.hint)
 
 
 def _pins(result, provider: Provider) -> dict[NormalizedName, Pin]:
