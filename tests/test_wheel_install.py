@@ -31,6 +31,19 @@ PY = f"{sys.version_info.major}.{sys.version_info.minor}"
 # --- helpers ---------------------------------------------------------------------------------
 
 
+def disk_full_at_the_third_link(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The disk fills up mid-install: the third hard link fails with ENOSPC, as a full disk does."""
+    real_link, calls = os.link, []
+
+    def link_then_fail(src: str, dst: str) -> None:
+        calls.append(dst)
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_link(src, dst)
+
+    monkeypatch.setattr(os, "link", link_then_fail)
+
+
 @pytest.fixture
 def venv(tmp_path: Path) -> Path:
     path = tmp_path / "venv"
@@ -192,16 +205,7 @@ def test_a_failure_midway_leaves_the_venv_as_it_was(
 ) -> None:
     unpacked = unpack(build(tmp_path / "w", alpha()), cache)
     before = snapshot(venv)
-    real_link = os.link
-    calls = []
-
-    def link_then_fail(src: str, dst: str) -> None:
-        calls.append(dst)
-        if len(calls) == 3:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        real_link(src, dst)
-
-    monkeypatch.setattr(os, "link", link_then_fail)
+    disk_full_at_the_third_link(monkeypatch)
     with pytest.raises(OSError, match="No space"):
         install_wheel(unpacked, layout)
     assert snapshot(venv) == before
@@ -442,15 +446,7 @@ def test_a_full_disk_while_staging_leaves_the_old_version_as_it_was(
     install_wheel(unpack(build(tmp_path / "old", OLD), cache), layout)
     unpacked = unpack(build(tmp_path / "new", new), cache)
     before = snapshot(venv)
-    real_link, calls = os.link, []
-
-    def link_then_fail(src: str, dst: str) -> None:
-        calls.append(dst)
-        if len(calls) == 3:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        real_link(src, dst)
-
-    monkeypatch.setattr(os, "link", link_then_fail)
+    disk_full_at_the_third_link(monkeypatch)
     with pytest.raises(OSError, match="No space"):
         replace_wheel(layout.site_packages / OLD.dist_info, unpacked, layout)
     assert snapshot(venv) == before
