@@ -494,12 +494,16 @@ def startup_hooks(plan: EnvPlan) -> tuple[tuple[str, str], ...]:
 
 
 def undeclared_envs(config: Config) -> tuple[EnvRemoval, ...]:
-    """Survey every folder under the env root; the planner decides which are envs to remove."""
+    """Survey every folder under the env root, and every folder this config's envs were made in
+    before (a root since moved, a `path` since dropped); the planner decides which to remove."""
+    from .known_envs import known_env_paths
+
     try:
         children = [child for child in config.root.iterdir() if child.is_dir()]
     except OSError:
-        return ()
-    return plan_removals(config.path, (env.path for env in config.envs), (survey(child) for child in children))
+        children = []
+    candidates = dict.fromkeys([*children, *(path for path in known_env_paths(config.path) if path.is_dir())])
+    return plan_removals(config.path, (env.path for env in config.envs), (survey(path) for path in candidates))
 
 
 @dataclass(frozen=True)
@@ -533,6 +537,9 @@ def carry_out(session: Session, plan: Plan, report: Report, *, stamp: bool) -> O
     for path in plan.lock_removals:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+    from .known_envs import remember_env_paths
+
+    remember_env_paths(session.config.path, (env.path for env in session.config.envs))
     if stamp:
         record_in_sync(session, plan.as_applied())
     return Outcome(actions, envs_changed, tuple(written))

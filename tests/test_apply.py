@@ -265,3 +265,25 @@ def test_a_refused_upgrade_keeps_the_old_version_importable(project: Path, index
     assert check.stdout.split() == ["1.0", "tool", "0.5"]
     plan = envsync(project, "plan")
     assert "~ upgrade  lib 1.0 -> 3.0" in plan.stdout
+
+
+def test_moving_the_root_or_dropping_a_custom_path_removes_the_old_envs(project: Path, index: LocalIndex):
+    """Envs this config made stay known when they leave its sight: after `settings.root` moves,
+    or an env with its own `path` is dropped, plan lists the old ones as remove-env and apply
+    deletes them; a venv another tool made at the old root is left alone."""
+    publish_basics(index)
+    config(project, index.url, '[envs.dev]\ndependencies = ["lib"]\n[envs.tools]\npath = "tools-env"\n'
+                               'dependencies = ["tool"]\n')
+    assert envsync(project, "apply").returncode == 0
+    make_venv(project / ".envs" / "by-hand")
+    config(project, index.url, '[envs.dev]\ndependencies = ["lib"]\n', settings='root = ".venvs"')
+    plan = envsync(project, "plan", "--json")
+    assert plan.returncode == 0, plan.stderr
+    removed = {env["path"]: env for env in json.loads(plan.stdout)["envs"] if env["status"] == "remove"}
+    assert sorted(removed) == [".envs/dev", "tools-env"]
+    applied = envsync(project, "apply")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert not (project / ".envs" / "dev").exists() and not (project / "tools-env").exists()
+    assert (project / ".envs" / "by-hand" / "pyvenv.cfg").is_file()
+    assert installed(project / ".venvs" / "dev") == {"lib": "2.0"}
+    assert "No changes" in envsync(project, "plan").stdout
