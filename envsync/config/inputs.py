@@ -6,11 +6,10 @@ Stdlib only: the no-op path imports this.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing would cost the no-op path
 if TYPE_CHECKING:
     from ..model import Config
 
@@ -27,12 +26,16 @@ def config_files(config_path: Path) -> tuple[Path, Path]:
 
 def digest_of_variable(name: str) -> str:
     """A variable's value as a digest (values may carry credentials, so they are never stored)."""
+    import hashlib  # not at the top: the no-op path imports this module and needs no hashing
+
     value = os.environ.get(name)
     return "unset" if value is None else hashlib.sha256(value.encode()).hexdigest()
 
 
 def other_inputs_unchanged(config: Config) -> bool:
     """Whether the requirements files and ${VAR}s `config` was read from are as they were then."""
+    import hashlib
+
     for name, digest in config.variables:
         if digest_of_variable(name) != digest:
             return False
