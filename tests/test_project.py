@@ -172,3 +172,31 @@ def test_failed_build_names_the_project_and_shows_the_backend_output(tmp_path: P
     assert "the build backend failed" in result.stderr
     assert "this project cannot be built: missing thing" in result.stderr
     assert "Traceback" not in result.stderr.split("its last lines")[0]
+
+
+def test_a_requirements_file_with_dash_e_installs_the_project_editable(tmp_path: Path, build_index: LocalIndex):
+    """The common `requirements-dev.txt`: `-e .[fast]` plus tools, and a built wheel by bare path."""
+    from wheelfactory import make_wheel
+
+    publish(build_index)
+    folder = make_project(tmp_path / "app", HATCHLING)
+    wheel = make_wheel(folder / "wheels", WheelSpec("localtool", "2.0"))
+    (folder / "requirements-dev.txt").write_text(f"-e .[fast]\nlib\n./wheels/{wheel.name}\n")
+    write_envs(folder, build_index, '[envs.dev]\nrequirements = ["requirements-dev.txt"]\n')
+    result = envsync(folder, "apply")
+    assert result.returncode == 0, result.stderr
+    env = folder / ".envs" / "dev"
+    assert installed(env) == {"myapp": "0.1.0", "lib": "1.0", "tool": "0.5", "localtool": "2.0"}
+    assert direct_url(env, "myapp") == {"url": folder.as_uri(), "dir_info": {"editable": True}}
+    assert "No changes" in envsync(folder, "plan").stdout
+
+
+def test_two_editable_projects_in_one_env_are_refused_with_the_way_out(tmp_path: Path):
+    folder = make_project(tmp_path / "app", HATCHLING)
+    make_project(tmp_path / "other", HATCHLING)
+    (folder / "requirements.txt").write_text("-e .\n-e ../other\n")
+    (folder / "envs.toml").write_text('[envs.dev]\nrequirements = ["requirements.txt"]\n')
+    result = envsync(folder, "plan")
+    assert result.returncode == 1
+    assert "two local projects editable" in result.stderr and "requirements.txt:2" in result.stderr
+    assert "NAME @ file:///path" in result.stderr and "Traceback" not in result.stderr

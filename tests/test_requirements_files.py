@@ -78,8 +78,9 @@ def test_hashes_and_index_options(tmp_path: Path):
 
 @pytest.mark.parametrize("text,expected", [
     ("ok\nbad>>1\n", ["requirements.txt:2", "'bad>>1'", "not a valid requirement"]),
-    ("-e ./mypkg\n", ["requirements.txt:1", "editable", "not supported in requirements files yet", "project ="]),
-    ("./dist/pkg-1.0-py3-none-any.whl\n", ["requirements.txt:1", "without a package name", "NAME @ URL"]),
+    ("-e ./mypkg\n", ["requirements.txt:1", "-e ./mypkg", "not a Python project folder"]),
+    ("-e git+https://example.com/x.git\n", ["requirements.txt:1", "only a local project folder"]),
+    ("./somewhere/\n", ["requirements.txt:1", "can't tell which package this is", "NAME @ URL"]),
     ("# top\n\n-r missing.txt\n", ["requirements.txt:3", "missing.txt: no such file"]),
     ("-r requirements.txt\n", ["cycle", "requirements.txt -> requirements.txt"]),
     ("lib --hash=md5:abc\n", ["requirements.txt:1", "only sha256"]),

@@ -86,7 +86,7 @@ def _load(path: Path) -> Config:
         files.update((str(file), digest) for file, digest in parsed.files)
         variables.update((variable, digest_of_variable(variable)) for variable in parsed.variables)
         hashes = parsed.hashes() if parsed.require_hashes else None
-        project = _project(path, name, model)
+        project = _editable_project(path, name, _project(path, name, model), parsed.editables)
         if project is not None and project.path != directory:
             files.update(_project_files(project.path))
         written_path = env.path if env.path is not None else f"{model.settings.root}/{name}"
@@ -150,6 +150,27 @@ def _project(path: Path, name: str, model) -> ProjectSpec | None:
 
     return ProjectSpec(path=folder, display_path=declared.path, editable=declared.editable,
                        extras=tuple(dict.fromkeys(canonicalize_name(extra) for extra in declared.extras)))
+
+
+def _editable_project(path: Path, name: str, project: ProjectSpec | None, editables) -> ProjectSpec | None:
+    """The env's project, given by `project` or by one `-e PATH` in its requirements files.
+
+    An env installs one local project editable; a second one is refused with the way out."""
+    if not editables:
+        return project
+    first = editables[0]
+    others = [e for e in editables[1:] if e.path != first.path]
+    if others or (project is not None and project.path != first.path):
+        second = others[0].where if others else f"envs.{name}.project"
+        raise ConfigError(f"{path.name}: env {name} would install two local projects editable ({first.where} "
+                          f"and {second})", "envsync installs one editable project per env: install the other by "
+                          "`NAME @ file:///path` (not editable), or give it an env of its own")
+    from packaging.utils import canonicalize_name
+
+    extras = tuple(dict.fromkeys([*(project.extras if project else ()),
+                                  *(canonicalize_name(extra) for e in editables for extra in e.extras)]))
+    shown = os.path.relpath(first.path, path.parent)
+    return ProjectSpec(path=first.path, display_path=shown, editable=True, extras=extras)
 
 
 def _project_files(folder: Path) -> dict[str, str]:

@@ -47,6 +47,15 @@ class Line:
 
 
 @dataclass(frozen=True)
+class Editable:
+    """`-e PATH[extras]`: a local project to install editable, and where it was written."""
+
+    path: Path  # absolute
+    extras: tuple[str, ...]
+    where: str
+
+
+@dataclass(frozen=True)
 class Option:
     """An index option from a file: its value and where it was written."""
 
@@ -67,6 +76,7 @@ class ParsedFiles:
     require_hashes: bool = False  # a line had --hash, or the file said --require-hashes
     files: tuple[tuple[Path, str], ...] = ()  # every file read (absolute) and its sha256
     variables: tuple[str, ...] = ()  # names of the ${VAR}s expanded
+    editables: tuple[Editable, ...] = ()
 
     def hashes(self) -> dict[str, tuple[frozenset[str], str]]:
         """Per normalised name, the sha256 values its files may have and where they were given.
@@ -97,6 +107,7 @@ class _Reader:
     require_hashes: bool = False
     files: dict[Path, str] = field(default_factory=dict)
     variables: list[str] = field(default_factory=list)
+    editables: list[Editable] = field(default_factory=list)
 
     def shown(self, path: Path) -> str:
         try:
@@ -159,9 +170,10 @@ class _Reader:
         if not value:
             raise ConfigError(f"{where}: {name} needs a value", f"write `{name} VALUE`")
         if kind == "editable":
-            raise ConfigError(f"{where}: editable requirements (-e {value}) are not supported in requirements "
-                              "files yet", "declare the project in envs.toml: `project = { path = \"...\" }` "
-                              "installs it editable")
+            if constraint:
+                raise ConfigError(f"{where}: -e has no place in a constraints file", "move it to a requirements file")
+            self.editables.append(_editable(value, path.parent, where))
+            return
         if kind in ("requirement", "constraint"):
             if "://" in value:
                 raise ConfigError(f"{where}: including a file by URL ({value}) is not supported",
@@ -190,8 +202,7 @@ class _Reader:
     def requirement(self, path: Path, text: str, where: str, constraint: bool) -> None:
         spec, hashes = _split_hashes(text, where)
         if _is_direct_reference(spec):
-            raise ConfigError(f"{where}: {spec!r} is a path or URL without a package name",
-                              "name it: `NAME @ URL` (a path relative to this file works too), as PEP 508 writes it")
+            spec = _named(spec, path.parent, where)
         try:
             requirement = Requirement(spec)
         except InvalidRequirement as exc:
@@ -269,6 +280,63 @@ def _split_hashes(text: str, where: str) -> tuple[str, list[str]]:
     return spec, hashes
 
 
+def _editable(value: str, folder: Path, where: str) -> Editable:
+    """`-e ./path[extra,...]`: a local project folder, relative to the file that wrote it."""
+    if "://" in value or value.startswith("git+"):
+        raise ConfigError(f"{where}: -e {value}: only a local project folder can be installed editable",
+                          "write `NAME @ git+URL` to install it (not editable), or clone it and use -e PATH")
+    location, _, extras = value.partition("[")
+    target = Path(os.path.normpath(folder / Path(location.strip()).expanduser()))
+    if not (target / "pyproject.toml").is_file() and not (target / "setup.py").is_file():
+        raise ConfigError(f"{where}: -e {value}: {target} is not a Python project folder (no pyproject.toml "
+                          "or setup.py)", "point -e at the folder that holds the project's pyproject.toml")
+    names = tuple(name.strip() for name in extras.rstrip("]").split(",") if name.strip())
+    return Editable(target, names, where)
+
+
+def _named(spec: str, folder: Path, where: str) -> str:
+    """A bare path or URL line (`./dist/x-1.0-py3-none-any.whl`, `../lib`, `https://.../x.tar.gz`)
+    as `name @ URL`: the name from a wheel's or sdist's file name, or a folder's pyproject.toml."""
+    location, semicolon, marker = spec.partition(";")
+    location = location.strip()
+    remote = "://" in location
+    url = location if remote else Path(os.path.normpath(folder / Path(location).expanduser())).as_uri()
+    filename = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rstrip("/").rpartition("/")[2])
+    name = _name_from_filename(filename)
+    if name is None and not remote:
+        name = _project_name(Path(urllib.parse.unquote(urllib.parse.urlsplit(url).path)))
+    if name is None:
+        raise ConfigError(f"{where}: {location!r}: can't tell which package this is",
+                          "name it: `NAME @ URL` (a path relative to this file works too), as PEP 508 writes it")
+    return f"{name} @ {url}" + (f" ;{marker}" if semicolon else "")
+
+
+def _name_from_filename(filename: str) -> str | None:
+    from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
+
+    try:
+        if filename.endswith(".whl"):
+            return str(parse_wheel_filename(filename)[0])
+        if filename.endswith((".tar.gz", ".zip")):
+            return str(parse_sdist_filename(filename)[0])
+    except (InvalidWheelFilename, InvalidSdistFilename):
+        return None
+    return None
+
+
+def _project_name(folder: Path) -> str | None:
+    """A local project folder's name, when its pyproject.toml states it (`[project] name`)."""
+    import tomllib
+
+    try:
+        document = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    project = document.get("project")
+    name = project.get("name") if isinstance(project, dict) else None
+    return name if isinstance(name, str) and name else None
+
+
 def _anchored(requirement: Requirement, folder: Path) -> Requirement:
     """A `name @ URL` requirement whose local path (`./x.whl`, `file:x.whl`) is made absolute
     against the folder of the file that wrote it, as pip reads it; remote URLs stay as written."""
@@ -318,4 +386,5 @@ def read_files(base: Path, requirements: Sequence[tuple[Path, str]], constraints
         require_hashes=reader.require_hashes,
         files=tuple(reader.files.items()),
         variables=tuple(reader.variables),
+        editables=tuple(reader.editables),
     )
