@@ -183,6 +183,11 @@ class Output:
         if not self.quiet:
             self._line(sys.stderr, f"envsync: warning: {text}")
 
+    def note(self, text: str) -> None:
+        """A line on stderr beside a command whose stdout is its result (export, tree), unless -q."""
+        if not self.quiet:
+            self._line(sys.stderr, text)
+
     def notice(self, text: str) -> None:
         """A line on stderr as it is, even with -q (an interrupt)."""
         self._line(sys.stderr, text)

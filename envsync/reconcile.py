@@ -274,6 +274,7 @@ def _resolve_group(session: Session, group, interpreters: dict[str, Interpreter]
     from packaging.metadata import parse_email
     from packaging.requirements import InvalidRequirement, Requirement
 
+    from .build.wheels import sdist_metadata
     from .errors import ResolutionConflict
     from .group_conflicts import Tracer, explain_conflict
     from .resolve.lockfile import render_lock
@@ -287,9 +288,11 @@ def _resolve_group(session: Session, group, interpreters: dict[str, Interpreter]
     tracer = Tracer()
     session.progress(f"resolving solve group {group.name} ({', '.join(group.names)}) for Python {interpreter.version}")
     try:
+        builder = session.builder(first, interpreter)
         pins = resolve(list(roots.requirements), interpreter, index, prereleases=first.index.prereleases,
                        preferred=preferred, constraints=union_constraints(group), reporter=tracer, locked=locked,
-                       hashes=None if first.hashes is None else {name: (ok, at) for name, ok, at in first.hashes})
+                       hashes=None if first.hashes is None else {name: (ok, at) for name, ok, at in first.hashes},
+                       sdist_metadata=lambda artifact: sdist_metadata(artifact, builder))
     except ResolutionConflict as error:
         raise explain_conflict(group, error, tracer, roots) from None
 

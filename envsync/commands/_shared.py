@@ -8,17 +8,6 @@ from ..model import EnvSpec
 from ..reconcile import Resolution, Session, desired_states, select_envs
 
 
-def note_for(args) -> Callable[[str], None]:
-    """Say something on stderr (stdout holds the command's result), unless -q."""
-    import sys
-
-    def note(text: str) -> None:
-        if not args.quiet:
-            print(text, file=sys.stderr, flush=True)
-
-    return note
-
-
 def one_env(session: Session, name: str) -> EnvSpec:
     """The env called `name` (a did-you-mean error if there is none)."""
     return select_envs(session.config, [name])[0]

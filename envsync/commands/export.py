@@ -56,9 +56,9 @@ def _index_lines(spec: EnvSpec) -> list[str]:
 
 def run(args, out, session) -> int:
     """Write the export to stdout, or to args.output."""
-    from ._shared import locked, note_for, one_env
+    from ._shared import locked, one_env
 
-    note = note_for(args)
+    note = out.note
     try:
         spec = one_env(session, args.env)
         resolution = locked(session, spec, note)
@@ -70,7 +70,7 @@ def run(args, out, session) -> int:
     pylock = args.format == "pylock"
     text = resolution.lock_path.read_text(encoding="utf-8") if pylock else requirements_txt(spec, lock)
     if args.output is None:
-        print(text, end="")
+        out.result(text.removesuffix("\n"))
         return 0
     target = Path(args.output)
     try:

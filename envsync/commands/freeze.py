@@ -31,5 +31,5 @@ def run(args, out, session) -> int:
         raise EnvPathError(f"env {spec.name}: {spec.display_path} is not a virtual environment",
                            "point the env's `path` at a venv, or move that folder away")
     for line in freeze_lines(actual):
-        print(line)
+        out.result(line)
     return 0

@@ -477,5 +477,5 @@ def run(args, out) -> int:
     result = review(find_config(args.config), args.base, args.envs, progress=out.progress, refresh=args.refresh)
     form = "json" if args.json else args.format or "text"
     if form != "text" or not args.quiet:
-        print(RENDERERS[form](result))
+        out.result(RENDERERS[form](result))
     return 2 if args.detailed_exitcode and result.has_changes else 0

@@ -116,14 +116,14 @@ def invert_lines(desired: Desired, package: str) -> list[str]:
 
 
 def run(args, out, session) -> int:
-    from ._shared import locked, note_for, one_env
+    from ._shared import locked, one_env
 
     try:
         spec = one_env(session, args.env)
-        desired = locked(session, spec, note_for(args)).desired
+        desired = locked(session, spec, out.note).desired
     finally:
         session.close()
     lines: Sequence[str] = invert_lines(desired, args.invert) if args.invert else tree_lines(desired)
     for line in lines:
-        print(line)
+        out.result(line)
     return 0

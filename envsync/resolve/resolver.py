@@ -180,8 +180,9 @@ class Provider(AbstractProvider):
             return self._direct_candidates(name, extras, wanted, excluded)
         for requirement in wanted:
             if requirement.url:
-                raise ResolutionConflict(f"{requirement}: direct URL requirements are not supported yet",
-                                         "publish the package to an index or a find-links folder")
+                raise ResolutionConflict(f"{requirement}: a package's own metadata asks for a direct URL, which "
+                                         "envsync (like pip) only takes from your own requirements",
+                                         f"add `{requirement}` to the env's dependencies if you trust it")
         pin = self.locked.get(name)
         if pin is not None and self._locked_fits(pin, wanted, excluded):
             return lambda: self._after_locked(pin, name, extras, wanted, excluded)
@@ -385,7 +386,7 @@ class Provider(AbstractProvider):
             elif version not in best or rank < best[version][0]:
                 best[version] = (rank, artifact, artifact.yanked)
         if sdist_only:
-            rejected.add("only a source distribution (building sdists is not supported yet)")
+            rejected.add("only a source distribution, and build requirements are installed from wheels only")
         if unsupported:
             rejected.add(f"no wheel for this interpreter ({self.interpreter.tags[0]})")
         for requires_python in excluded_by:
