@@ -73,6 +73,3 @@ Event = ActionDone | StartupHookAdded | WaitingForLock | FetchProgress | WheelsF
 Report = Callable[[Event], None]
 TRANSIENT = (FetchProgress, Progress)  # shown live on a terminal, dropped from logs unless -v
 
-
-def ignore(_: Event) -> None:
-    """A Report that drops everything (library use, tests)."""

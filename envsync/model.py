@@ -19,7 +19,6 @@ if TYPE_CHECKING:  # annotations only: the no-op path must not pay for importing
 
 FIRST_INDEX = "first-index"
 UNSAFE_BEST_MATCH = "unsafe-best-match"
-INDEX_STRATEGIES = (FIRST_INDEX, UNSAFE_BEST_MATCH)
 
 
 @dataclass(frozen=True)
@@ -104,14 +103,6 @@ class EnvSpec:
     # Where each of `requirements` was written, in the same order, for messages: "envs.dev.dependencies",
     # "envs.base.dependencies, inherited", "group 'test' in pyproject.toml", "requirements.txt:3".
     origins: tuple[str, ...] = ()
-
-    def origin_of(self, requirement: object) -> str | None:
-        """Where a root requirement (or its text) was written, if known."""
-        text = str(requirement)
-        for written, origin in zip(self.requirements, self.origins, strict=False):
-            if str(written) == text:
-                return origin
-        return None
 
 
 @dataclass(frozen=True)

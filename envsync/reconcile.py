@@ -321,12 +321,8 @@ def _resolve_group(session: Session, group, interpreters: dict[str, Interpreter]
         own = env_pins(roots_of(member), pins, requires, applies)
         text = render_lock(member, interpreters[member.name], own, digest, session.config.directory)
         path = paths[member.name]
-        try:
-            unchanged = path.read_text(encoding="utf-8") == text
-        except OSError:
-            unchanged = False
         states[member.name] = Resolution(Desired(member, interpreters[member.name], own), path,
-                                         None if unchanged else LockWrite(path, text))
+                                         lock_write_if_changed(path, text))
     return states
 
 
@@ -420,11 +416,16 @@ def _resolve(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Pa
                    direct=direct, sdist_metadata=lambda artifact: sdist_metadata(artifact, builder), locked=locked,
                    env=spec.name, origins=spec.origins, warn=session.warn, similar=similar_to(session, spec))
     text = render_lock(spec, interpreter, pins, digest, session.config.directory)
+    return Resolution(Desired(spec, interpreter, pins), path, lock_write_if_changed(path, text))
+
+
+def lock_write_if_changed(path: Path, text: str) -> LockWrite | None:
+    """The lock to write, or None when the file already holds exactly this text."""
     try:
         unchanged = path.read_text(encoding="utf-8") == text
     except OSError:
         unchanged = False
-    return Resolution(Desired(spec, interpreter, pins), path, None if unchanged else LockWrite(path, text))
+    return None if unchanged else LockWrite(path, text)
 
 
 def make_plan(session: Session, names: Sequence[str] = (), mode: LockMode = LockMode.AUTO) -> Plan:

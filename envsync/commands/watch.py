@@ -252,7 +252,6 @@ class Watcher:
             self.out.info("interrupted; the next `envsync apply` repairs any env left half-changed"
                           if self.busy else "stopped")
             return EXIT_INTERRUPTED if self.busy else EXIT_OK
-        return EXIT_OK
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -298,7 +298,10 @@ def _git(args: Sequence[str], cwd: Path | None, label: str) -> str:
     if result.returncode != 0:
         from .urls import redact
 
-        detail = redact(result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "no output")
+        lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+        # git's first "fatal:"/"error:" line says what went wrong; what follows is advice for its own CLI.
+        said = next((line for line in lines if line.startswith(("fatal:", "error:"))), lines[0] if lines else "")
+        detail = redact(said or "no output")
         raise BuildFailed(f"{label}: git {args[0]} failed: {detail}", "check the repository URL and revision")
     return result.stdout
 
