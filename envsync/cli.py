@@ -402,15 +402,18 @@ def cmd_lock(args: argparse.Namespace, out: Output) -> int:
     session = _session(args, out)
     try:
         # An env of a solve group brings the group's other envs: their locks are made together.
-        for resolution in desired_states(session, select_envs(session.config, args.envs), upgrade=upgrade).values():
-            count = len(resolution.desired.pins)
+        specs = select_envs(session.config, args.envs)
+        for resolution in desired_states(session, specs, upgrade=upgrade, here=False).values():
+            count = f"{len(resolution.desired.pins)} packages"
+            if resolution.platforms:
+                count = f"for {', '.join(resolution.platforms)}"
             if resolution.lock_write is None:
-                out.info(f"{resolution.lock_path.name} is up to date ({count} packages)")
+                out.info(f"{resolution.lock_path.name} is up to date ({count})")
             else:
                 from .resolve.lockfile import write_lock
 
                 write_lock(resolution.lock_write)
-                out.info(f"wrote {resolution.lock_path.name} ({count} packages)")
+                out.info(f"wrote {resolution.lock_path.name} ({count})")
     finally:
         session.close()
     return EXIT_OK

@@ -103,6 +103,10 @@ class EnvSpec:
     # Where each of `requirements` was written, in the same order, for messages: "envs.dev.dependencies",
     # "envs.base.dependencies, inherited", "group 'test' in pyproject.toml", "requirements.txt:3".
     origins: tuple[str, ...] = ()
+    # PEP 508 markers of the platforms one lock serves (empty: the lock serves this machine's), and
+    # the key that declared them ("envs.dev.environments" or "settings.environments"), for messages.
+    environments: tuple[str, ...] = ()
+    environments_key: str = ""
 
 
 @dataclass(frozen=True)

@@ -136,18 +136,22 @@ class Resolution:
     desired: Desired
     lock_path: Path
     lock_write: LockWrite | None
+    platforms: tuple[str, ...] = ()  # a lock for several platforms: the ones it was resolved for
 
 
 def desired_state(session: Session, spec: EnvSpec, mode: LockMode = LockMode.AUTO,
-                  upgrade: Upgrade = Upgrade()) -> Resolution:
+                  upgrade: Upgrade = Upgrade(), *, here: bool = True) -> Resolution:
     """The pins for `spec`: from its lock when that is fresh (or frozen), else resolved.
 
     An env of a solve group is resolved with its group (see `desired_states`, which also
-    returns the other envs' lock writes: prefer it wherever locks are written)."""
+    returns the other envs' lock writes: prefer it wherever locks are written). An env whose
+    lock serves several platforms (`environments`) must be applied on one of them; with
+    `here=False` (writing locks only) this machine may be any, and the pins are left empty.
+    """
     from .resolve.lockfile import check_hashes, input_digest, pins_from_lock, read_lock
 
     if spec.solve_group is not None:
-        return desired_states(session, [spec], mode, upgrade)[spec.name]
+        return desired_states(session, [spec], mode, upgrade, here=here)[spec.name]
 
     config = session.config
     interpreter = session.interpreter(spec.python)
@@ -162,7 +166,11 @@ def desired_state(session: Session, spec: EnvSpec, mode: LockMode = LockMode.AUT
         local = local_dists(spec, config.directory, lambda: session.builder(spec, interpreter))
     digest = input_digest(spec, interpreter, config.directory, local)
     upgrading = upgrade.everything or bool(upgrade.packages)
-    if lock is not None and lock.is_fresh(digest, interpreter) and not upgrading:
+    # A lock for several platforms is judged by its inputs alone: it is the same lock on all of them.
+    usable = lock is not None and (lock.valid_for(interpreter) or bool(spec.environments))
+    if lock is not None and usable and lock.digest == digest and not upgrading:
+        if spec.environments and not lock.valid_for(interpreter):
+            return _unserved(spec, interpreter, path, here)
         pins = check_hashes(spec, lock, pins_from_lock(lock, interpreter))
         pins.update((name, dist.pin()) for name, dist in local.items() if name in pins)
         return Resolution(Desired(spec, interpreter, pins), path, None)
@@ -172,10 +180,83 @@ def desired_state(session: Session, spec: EnvSpec, mode: LockMode = LockMode.AUT
                         f"run `envsync lock {spec.name}` and commit {path.name}")
     preferred: dict[NormalizedName, Version] = {}
     locked = {}
-    if lock is not None and lock.valid_for(interpreter) and not upgrade.everything:
+    if lock is not None and usable and not upgrade.everything:
         preferred = {name: v for name, v in lock.versions().items() if name not in upgrade.packages}
         locked = {name: pin for name, pin in _lock_pins(lock, interpreter).items() if name in preferred}
+    if spec.environments:
+        return _resolve_platforms(session, spec, interpreter, path, digest, preferred, local,
+                                  lock if usable else None, here)
     return _resolve(session, spec, interpreter, path, digest, preferred, local, locked)
+
+
+def _unserved(spec: EnvSpec, interpreter: Interpreter, path: Path, here: bool) -> Resolution:
+    """An env whose lock does not serve this machine: an error where it would be installed."""
+    if not here:
+        return Resolution(Desired(spec, interpreter, {}), path, None)
+    from .resolve.platforms import platform_of
+
+    platform = platform_of(interpreter)
+    machine = platform.label if platform else (f"{interpreter.markers.get('sys_platform')} "
+                                               f"{interpreter.markers.get('platform_machine')}")
+    raise LockError(f"env {spec.name}: this machine ({machine}, Python {interpreter.short_version}) is not one of the "
+                    f"platforms {path.name} is made for: {'; '.join(spec.environments)} ({spec.environments_key} "
+                    "in envs.toml)", f"add a marker for this machine to {spec.environments_key} (for example "
+                    f"{_marker_here(interpreter)!r}) and run `envsync lock {spec.name}`")
+
+
+def _marker_here(interpreter: Interpreter) -> str:
+    return (f"sys_platform == '{interpreter.markers.get('sys_platform')}' and "
+            f"platform_machine == '{interpreter.markers.get('platform_machine')}'")
+
+
+def _resolve_platforms(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Path, digest: str,
+                       preferred: dict[NormalizedName, Version], local: dict, lock, here: bool) -> Resolution:
+    """Resolve the env for every platform its `environments` name and write one lock for them all.
+
+    The platforms are resolved in declared order, each preferring the version the first platform
+    that needed a package chose (then the old lock's), so they share one version wherever it fits.
+    The pins for this machine are read back from the lock's text, exactly as a later run reads it.
+    """
+    from .errors import EnvsyncError
+    from .resolve.lockfile import check_hashes, lock_from_document, pins_from_lock, render_platform_lock
+    from .resolve.platforms import targets
+
+    where = f"{session.config.path.name}: {spec.environments_key}"
+    chosen = targets(spec.environments, interpreter, where)
+    index = session.index(spec.index)
+    index.serve(tag for target in chosen for tag in target.interpreter.tags)  # one page filter for every platform
+    preferences = dict(preferred)
+    first_choice: dict[NormalizedName, Version] = {}  # the version the first platform to need a package chose
+    resolved = []
+    for target in chosen:
+        label = f"{target.platform.label} ({target.environment!r} in {spec.environments_key})"
+        locked = {}
+        if lock is not None:
+            locked = {name: pin for name, pin in _lock_pins(lock, target.interpreter).items()
+                      if preferences.get(name) == pin.version}
+        try:
+            resolution = _resolve(session, spec, target.interpreter, path, digest, preferences, local, locked,
+                                  builder_interpreter=interpreter, platform=target.platform.label)
+        except EnvsyncError as error:
+            raise type(error)(f"env {spec.name} on {label}: {error.message}", error.hint) from None
+        pins = resolution.desired.pins
+        for name, pin in pins.items():
+            first_choice.setdefault(name, pin.version)
+        preferences = {**preferred, **first_choice}
+        resolved.append((target, pins))
+    text = render_platform_lock(spec, interpreter, resolved, digest, session.config.directory)
+    write = lock_write_if_changed(path, text)
+    import tomllib
+
+    from packaging.pylock import Pylock
+
+    written = lock_from_document(path, Pylock.from_dict(tomllib.loads(text)))
+    labels = tuple(target.platform.label for target in chosen)
+    if not written.valid_for(interpreter):
+        return replace(_unserved(spec, interpreter, path, here), lock_write=write, platforms=labels)
+    pins = check_hashes(spec, written, pins_from_lock(written, interpreter))
+    pins.update((name, dist.pin()) for name, dist in local.items() if name in pins)
+    return Resolution(Desired(spec, interpreter, pins), path, write, labels)
 
 
 def _lock_pins(lock, interpreter: Interpreter) -> dict:
@@ -196,6 +277,8 @@ def _frozen(spec: EnvSpec, interpreter: Interpreter, path: Path, lock) -> Resolu
     if lock is None:
         raise LockError(f"{path.name} does not exist, and --frozen installs only from a lock",
                         f"run `envsync lock {spec.name}` first, or drop --frozen")
+    if spec.environments and not lock.valid_for(interpreter):
+        return _unserved(spec, interpreter, path, here=True)
     if not lock.valid_for(interpreter):
         raise LockError(f"{path.name} was not made for Python {interpreter.version} on this platform",
                         f"run `envsync lock {spec.name}` on this machine")
@@ -203,7 +286,7 @@ def _frozen(spec: EnvSpec, interpreter: Interpreter, path: Path, lock) -> Resolu
 
 
 def desired_states(session: Session, specs: Sequence[EnvSpec], mode: LockMode = LockMode.AUTO,
-                   upgrade: Upgrade = Upgrade()) -> dict[str, Resolution]:
+                   upgrade: Upgrade = Upgrade(), *, here: bool = True) -> dict[str, Resolution]:
     """The desired state of every env in `specs`, and of every other env of their solve groups.
 
     Envs without a group are resolved alone (`desired_state`); a group is resolved once for all
@@ -221,7 +304,7 @@ def desired_states(session: Session, specs: Sequence[EnvSpec], mode: LockMode = 
         if isinstance(unit, SolveGroup):
             states.update(_group_state(session, unit, mode, upgrade))
         else:
-            states[unit.name] = desired_state(session, unit, mode, upgrade)
+            states[unit.name] = desired_state(session, unit, mode, upgrade, here=here)
     return states
 
 
@@ -391,7 +474,10 @@ def similar_to(session: Session, spec: EnvSpec) -> Callable[[str], list[str]]:
 
 
 def _resolve(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Path, digest: str,
-             preferred: dict[NormalizedName, Version], local: dict, locked: dict | None = None) -> Resolution:
+             preferred: dict[NormalizedName, Version], local: dict, locked: dict | None = None, *,
+             builder_interpreter: Interpreter | None = None, platform: str | None = None) -> Resolution:
+    """Resolve `spec` for `interpreter` (a platform's, when `platform` names one: sources are still
+    built by `builder_interpreter`, this machine's)."""
     from packaging.requirements import Requirement
 
     from .build.wheels import sdist_metadata
@@ -399,8 +485,9 @@ def _resolve(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Pa
     from .resolve.lockfile import render_lock
     from .resolve.resolver import resolve
 
-    session.progress(f"resolving {spec.name} for Python {interpreter.version}")
-    builder = session.builder(spec, interpreter)
+    on = f" on {platform}" if platform else ""
+    session.progress(f"resolving {spec.name} for Python {interpreter.version}{on}")
+    builder = session.builder(spec, builder_interpreter or interpreter)
     direct = {**local, **remote_dists(spec, session.config.directory, lambda: builder, local)}
     requirements = list(spec.requirements)
     if spec.project is not None:
@@ -415,6 +502,8 @@ def _resolve(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Pa
                    hashes=None if spec.hashes is None else {name: (ok, at) for name, ok, at in spec.hashes},
                    direct=direct, sdist_metadata=lambda artifact: sdist_metadata(artifact, builder), locked=locked,
                    env=spec.name, origins=spec.origins, warn=session.warn, similar=similar_to(session, spec))
+    if platform:
+        return Resolution(Desired(spec, interpreter, pins), path, None)
     text = render_lock(spec, interpreter, pins, digest, session.config.directory)
     return Resolution(Desired(spec, interpreter, pins), path, lock_write_if_changed(path, text))
 

@@ -222,6 +222,8 @@ def env_document(env: EnvPlan | EnvRemoval) -> dict:
         actions.append({"action": "write-lock", "path": env.lock_write.path.name})
     return {
         "name": env.name, "path": env.display_path, "python": env.python, "solve_group": solve_group_of(env),
+        # The platforms its lock serves (PEP 508 markers, as declared); empty: this machine's only.
+        "environments": list(env.desired.spec.environments) if isinstance(env, EnvPlan) else [],
         "status": env_status(env),
         "actions": actions,
         **({"error": env.error} if env.error else {}),

@@ -106,6 +106,7 @@ def _load(path: Path) -> Config:
             project=project,
             seed=tuple(_seed(name, model)),
             origins=tuple(origins),
+            **_environments(name, model),
         ))
     _check_distinct_paths(path, envs)
     return Config(path=path, root=root, envs=tuple(envs), files=tuple(sorted(files.items())),
@@ -182,6 +183,16 @@ def _project_files(folder: Path) -> dict[str, str]:
         except OSError:
             continue
     return found
+
+
+def _environments(name: str, model) -> dict[str, Any]:
+    """The env's `environments` (its own, else [settings]') and the key they were declared under."""
+    own = model.envs[name].environments
+    if own is not None:
+        return {"environments": tuple(own), "environments_key": f"envs.{name}.environments"}
+    if model.settings.environments:
+        return {"environments": tuple(model.settings.environments), "environments_key": "settings.environments"}
+    return {}
 
 
 def _seed(name: str, model) -> list[str]:

@@ -37,11 +37,17 @@ class SettingsModel(_Strict):
     index_for: dict[str, str] = Field(default_factory=dict, alias="index-for")
     project: ProjectModel | None = None
     seed: list[str] = Field(default_factory=list)
+    environments: list[str] = Field(default_factory=list)
 
     @field_validator("seed")
     @classmethod
     def _check_seed(cls, values: list[str]) -> list[str]:
         return _seed_names(values)
+
+    @field_validator("environments")
+    @classmethod
+    def _check_environments(cls, values: list[str]) -> list[str]:
+        return _markers(values)
 
     @field_validator("project", mode="before")
     @classmethod
@@ -59,6 +65,20 @@ def _seed_names(values: list[str]) -> list[str]:
 SEEDABLE = ("pip", "setuptools", "wheel")
 
 
+def _markers(values: list[str]) -> list[str]:
+    from packaging.markers import InvalidMarker, Marker
+
+    for position, value in enumerate(values):
+        try:
+            Marker(value)
+        except InvalidMarker as exc:
+            reason = str(exc).splitlines()[0]
+            raise ValueError(f"[{position}] {value!r} is not a valid PEP 508 marker: {reason}") from None
+    if len(set(values)) != len(values):
+        raise ValueError("lists the same environment twice")
+    return values
+
+
 class EnvModel(_Strict):
     python: str | None = Field(None, min_length=1)
     path: str | None = Field(None, min_length=1)
@@ -70,11 +90,17 @@ class EnvModel(_Strict):
     constraints: list[str] = Field(default_factory=list)
     solve_group: str | None = Field(None, alias="solve-group")
     seed: list[str] | None = None
+    environments: list[str] | None = None
 
     @field_validator("seed")
     @classmethod
     def _check_seed(cls, values: list[str] | None) -> list[str] | None:
         return None if values is None else _seed_names(values)
+
+    @field_validator("environments")
+    @classmethod
+    def _check_environments(cls, values: list[str] | None) -> list[str] | None:
+        return None if values is None else _markers(values)
 
     @field_validator("project", mode="before")
     @classmethod

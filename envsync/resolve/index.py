@@ -135,9 +135,12 @@ class IndexClient:
                 return
             self._tags = wanted
             rank = WheelRanker(sorted(wanted)).rank
+            # Locking for other platforms (their tags are served too) needs their wheels.
+            this_os_only = all(runs_on_this_os(f"x-0-{tag}.whl") for tag in wanted)
 
             def keep(filename: str) -> bool:
-                return not filename.endswith(".whl") or (runs_on_this_os(filename) and rank(filename) != UNSUPPORTED)
+                return not filename.endswith(".whl") or ((not this_os_only or runs_on_this_os(filename))
+                                                         and rank(filename) != UNSUPPORTED)
 
             self._keep = (keep, hashlib.sha256("\n".join(sorted(wanted)).encode()).hexdigest())
             self._pages = {}

@@ -12,8 +12,8 @@ import hashlib
 import json
 import os
 import urllib.parse
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
 
@@ -32,6 +32,7 @@ from .urls import origin, redact, strip_credentials
 
 if TYPE_CHECKING:
     from .direct import DirectDist
+    from .platforms import Platform, Target
 
 LOCK_VERSION = "1.0"
 DIGEST_SCHEME = 1  # bump when the digest's inputs change, so old locks read as stale
@@ -42,6 +43,15 @@ def environment_marker(interpreter: Interpreter) -> str:
     m = interpreter.markers
     return (f"implementation_name == '{m['implementation_name']}' and python_version == '{m['python_version']}'"
             f" and sys_platform == '{m['sys_platform']}' and platform_machine == '{m['platform_machine']}'")
+
+
+def _environment_input(spec: EnvSpec, interpreter: Interpreter) -> object:
+    """Where the lock is valid, for the digest: this machine's platform, or the declared
+    environments with the Python version (the same on every platform they name)."""
+    if not spec.environments:
+        return environment_marker(interpreter)
+    return {"environments": list(spec.environments),
+            "python": f"{interpreter.implementation} {interpreter.short_version}"}
 
 
 def input_digest(spec: EnvSpec, interpreter: Interpreter, config_dir: Path,
@@ -55,7 +65,7 @@ def input_digest(spec: EnvSpec, interpreter: Interpreter, config_dir: Path,
         "scheme": DIGEST_SCHEME,
         "requirements": sorted(str(r) for r in spec.requirements),
         "python": spec.python,
-        "environment": environment_marker(interpreter),
+        "environment": _environment_input(spec, interpreter),
         # As written in the config: a CI mirror set through ENVSYNC_INDEX_URL serves the same
         # packages, so it must not make a committed lock stale under --locked.
         "index-url": redact(index.configured[0] if index.configured else (index.index_url or "")),
@@ -116,15 +126,19 @@ class LockFile:
     path: Path
     document: Pylock
     digest: str | None  # None for a lock another tool wrote
+    # A lock made for several platforms: the platforms it was resolved for (their markers).
+    platforms: tuple[Marker, ...] = ()
 
     def is_fresh(self, digest: str, interpreter: Interpreter) -> bool:
         return self.digest == digest and self.valid_for(interpreter)
 
     def valid_for(self, interpreter: Interpreter) -> bool:
+        """Whether the lock serves `interpreter`: one of its environments holds there and, for a
+        lock made for several platforms, its platform is one the lock was resolved for."""
         environments = self.document.environments
-        if not environments:
-            return True
-        return any(_holds(marker, interpreter.markers, self.path) for marker in environments)
+        if environments and not any(_holds(marker, interpreter.markers, self.path) for marker in environments):
+            return False
+        return not self.platforms or any(_holds(marker, interpreter.markers, self.path) for marker in self.platforms)
 
     def versions(self) -> dict[NormalizedName, Version]:
         return {pkg.name: pkg.version for pkg in self.document.packages if pkg.version is not None}
@@ -150,40 +164,57 @@ def read_lock(path: Path) -> LockFile | None:
     except (tomllib.TOMLDecodeError, PylockValidationError, PylockUnsupportedVersionError) as exc:
         raise LockError(f"{path.name}: not a valid PEP 751 lock file: {exc}",
                         "delete it and run `envsync lock` to write a new one") from None
+    return lock_from_document(path, document)
+
+
+def lock_from_document(path: Path, document: Pylock) -> LockFile:
+    """A LockFile for a parsed document: the digest and platforms envsync keeps under [tool.envsync]."""
+    from packaging.markers import InvalidMarker
+
     tool = (document.tool or {}).get("envsync", {})
     digest = tool.get("inputs") if isinstance(tool, Mapping) else None
-    return LockFile(path=path, document=document, digest=digest)
+    written = tool.get("platforms") if isinstance(tool, Mapping) else None
+    platforms: tuple[Marker, ...] = ()
+    if written is not None:
+        try:
+            if not isinstance(written, list) or not all(isinstance(text, str) for text in written):
+                raise InvalidMarker("[tool.envsync] platforms is not a list of markers")
+            platforms = tuple(Marker(text) for text in written)
+        except InvalidMarker as exc:
+            raise LockError(f"{path.name}: not a valid PEP 751 lock file: {exc}",
+                            "delete it and run `envsync lock` to write a new one") from None
+    return LockFile(path=path, document=document, digest=digest, platforms=platforms)
 
 
 def pins_from_lock(lock: LockFile, interpreter: Interpreter) -> dict[NormalizedName, Pin]:
-    """The pins a lock gives `interpreter`: per package, its best wheel for the interpreter's tags."""
+    """The pins a lock gives `interpreter`: per package whose marker holds here, its best wheel for
+    the interpreter's tags, else its sdist (built when installed)."""
     ranker = WheelRanker(interpreter.tags)
     pins: dict[NormalizedName, Pin] = {}
     for package in lock.document.packages:
         if package.marker is not None and not _holds(package.marker, interpreter.markers, lock.path):
             continue
+        if package.name in pins:
+            raise LockError(f"{lock.path.name}: package {package.name} is listed more than once for this platform "
+                            f"({pins[package.name].version} and {package.version}), and their markers don't tell "
+                            "which one applies", "re-lock with `envsync lock`")
         dependencies = tuple(sorted(canonicalize_name(d["name"]) for d in package.dependencies or () if "name" in d))
         direct = _direct_pin(lock, package, dependencies) if package.version is not None else None
         if direct is not None:
             pins[package.name] = direct
             continue
-        if package.version is not None and not package.wheels and package.sdist is not None:
-            pins[package.name] = Pin(name=package.name, version=package.version,
-                                     artifact=_artifact(lock.path, package.sdist), dependencies=dependencies,
-                                     reasons=_reasons(package), requires=_requires(package))
-            continue
-        if package.version is None or not package.wheels:
+        if package.version is None or not (package.wheels or package.sdist):
             raise LockError(f"{lock.path.name}: package {package.name} has no wheel to install from",
                             "envsync installs locked packages from wheels only; re-lock with `envsync lock`")
-        for candidate in package.wheels:
+        for candidate in package.wheels or ():
             _check_wheel_name(lock.path, package.name, candidate)
-        wheel = ranker.best((wheel.filename, wheel) for wheel in package.wheels)
-        if wheel is None:
+        wheel = ranker.best((wheel.filename, wheel) for wheel in package.wheels or ())
+        if wheel is None and package.sdist is None:
             raise LockError(f"{lock.path.name}: package {package.name} {package.version} has no wheel for "
                             f"this interpreter ({interpreter.tags[0]})", "re-lock on this machine: `envsync lock`")
         pins[package.name] = Pin(name=package.name, version=package.version,
-                                 artifact=_artifact(lock.path, wheel), dependencies=dependencies,
-                                 reasons=_reasons(package), requires=_requires(package))
+                                 artifact=_artifact(lock.path, wheel if wheel is not None else package.sdist),
+                                 dependencies=dependencies, reasons=_reasons(package), requires=_requires(package))
     return dict(sorted(pins.items()))
 
 
@@ -311,36 +342,103 @@ def write_lock(lock: LockWrite) -> None:
 def render_lock(spec: EnvSpec, interpreter: Interpreter, pins: Mapping[NormalizedName, Pin],
                 digest: str, config_dir: Path) -> str:
     """The lock file's text: stable for the same inputs and pins (no timestamps)."""
+    packages = [_package(pin, spec, config_dir, _files(pin, config_dir)) for pin in pins.values()]
+    return _document(spec, interpreter, packages, digest, [environment_marker(interpreter)])
+
+
+def render_platform_lock(spec: EnvSpec, interpreter: Interpreter,
+                         resolved: Sequence[tuple[Target, Mapping[NormalizedName, Pin]]],
+                         digest: str, config_dir: Path) -> str:
+    """One lock for every platform in `resolved` (each with the pins resolved for it).
+
+    A version that several platforms chose is one package carrying each platform's wheel (and the
+    sdist where a platform builds from it); a package only some platforms need, or a version only
+    some chose, carries a marker naming them: their declared environment when all of its
+    platforms share it, else each platform's own marker.
+    """
+    from packaging.pylock import PackageSdist, PackageWheel
+
+    every = [target for target, _ in resolved]
+    uses: dict[tuple[NormalizedName, Version], list[tuple[Target, Pin]]] = {}
+    for target, pins in resolved:
+        for pin in pins.values():
+            uses.setdefault((pin.name, pin.version), []).append((target, pin))
+    packages = []
+    for _, chosen in sorted(uses.items(), key=lambda item: item[0]):
+        first = chosen[0][1]
+        pin = replace(first, dependencies=tuple(sorted({d for _, p in chosen for d in p.dependencies})),
+                      reasons=tuple(sorted({who: text for _, p in reversed(chosen) for who, text in p.reasons}.items())))
+        if first.source is not None:
+            files = _files(first, config_dir)
+        else:
+            artifacts = list({p.artifact.filename: p.artifact for _, p in chosen}.values())
+            wheels = [PackageWheel(name=a.filename, **_location(a, config_dir), size=a.size,
+                                   hashes={"sha256": _sha256_of(a)}) for a in artifacts if a.filename.endswith(".whl")]
+            sdists = [a for a in artifacts if not a.filename.endswith(".whl")]
+            files = {"wheels": wheels} if wheels else {}
+            if sdists:
+                files["sdist"] = PackageSdist(name=sdists[0].filename, **_location(sdists[0], config_dir),
+                                              size=sdists[0].size, hashes={"sha256": _sha256_of(sdists[0])})
+        marker = _platforms_marker({target.platform for target, _ in chosen}, every)
+        packages.append(_package(pin, spec, config_dir, files, marker))
+    return _document(spec, interpreter, packages, digest, list(spec.environments),
+                     platforms=[target.platform.marker for target in every])
+
+
+def _platforms_marker(used: set[Platform], every: Sequence[Target]) -> Marker | None:
+    """The marker of a package that `used` platforms need, out of `every` one the lock serves."""
+    if all(target.platform in used for target in every):
+        return None
+    terms: list[str] = []
+    for environment in dict.fromkeys(target.environment for target in every):
+        its = [target.platform for target in every if target.environment == environment]
+        if all(platform in used for platform in its):
+            terms.append(environment)
+        else:
+            terms += [platform.marker for platform in its if platform in used]
+    return Marker(terms[0] if len(terms) == 1 else " or ".join(f"({term})" for term in terms))
+
+
+def _package(pin: Pin, spec: EnvSpec, config_dir: Path, files: dict[str, object], marker: Marker | None = None):
+    """One [[packages]] entry: the pin, where it installs from, and what envsync keeps for itself."""
+    from packaging.pylock import Package
+
+    tool: dict[str, object] = {"required-by": dict(pin.reasons)} if pin.reasons else {}  # for `envsync tree`
+    if pin.source is not None and pin.source.kind == "directory" and pin.source.entry_points:
+        tool["entry-points"] = pin.source.entry_points
+    if pin.requires is not None and pin.source is None:
+        tool["requires"] = list(pin.requires)  # lets a re-lock keep the pin without fetching its metadata
+    return Package(
+        name=pin.name,
+        version=pin.version,
+        marker=marker,
+        index=None if pin.source is not None else _index_of(pin.artifact.url, spec),
+        dependencies=[{"name": dep} for dep in pin.dependencies] or None,
+        **files,  # type: ignore[arg-type]  # wheels= and/or sdist=, or one of vcs=, directory=, archive=
+        tool={"envsync": tool} if tool else None,
+    )
+
+
+def _document(spec: EnvSpec, interpreter: Interpreter, packages: list, digest: str, environments: list[str],
+              platforms: list[str] | None = None) -> str:
     import tomli_w
-    from packaging.pylock import Package, Pylock
+    from packaging.pylock import Pylock
     from packaging.specifiers import SpecifierSet
 
     from .. import __version__
 
-    packages = []
-    for pin in pins.values():
-        artifact = pin.artifact
-        tool: dict[str, object] = {"required-by": dict(pin.reasons)} if pin.reasons else {}  # for `envsync tree`
-        if pin.source is not None and pin.source.kind == "directory" and pin.source.entry_points:
-            tool["entry-points"] = pin.source.entry_points
-        if pin.requires is not None and pin.source is None:
-            tool["requires"] = list(pin.requires)  # lets a re-lock keep the pin without fetching its metadata
-        packages.append(Package(
-            name=pin.name,
-            version=pin.version,
-            index=None if pin.source is not None else _index_of(artifact.url, spec),
-            dependencies=[{"name": dep} for dep in pin.dependencies] or None,
-            **_files(pin, config_dir),  # type: ignore[arg-type]  # exactly one of wheels=, sdist=, vcs=...
-            tool={"envsync": tool} if tool else None,
-        ))
+    tool: dict[str, object] = {"inputs": digest, "version": __version__, "env": spec.name}
+    if spec.solve_group:
+        tool["solve-group"] = spec.solve_group
+    if platforms:
+        tool["platforms"] = platforms
     document = Pylock(
         lock_version=Version(LOCK_VERSION),
-        environments=[Marker(environment_marker(interpreter))],
+        environments=[Marker(text) for text in environments],
         requires_python=SpecifierSet(f"=={interpreter.short_version}.*"),
         created_by="envsync",
         packages=packages,
-        tool={"envsync": {"inputs": digest, "version": __version__, "env": spec.name,
-                          **({"solve-group": spec.solve_group} if spec.solve_group else {})}},
+        tool={"envsync": tool},
     )
     document.validate()
     return tomli_w.dumps(document.to_dict())

@@ -1,0 +1,209 @@
+"""One lock for several platforms (`environments`): a team on Linux, macOS and Windows commits one
+pylock.<env>.toml, and every machine installs its own part of it (this one is Linux x86_64)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from helpers import installed, make_venv, run_envsync, venv_python, write_config
+from localindex import LocalIndex
+from packaging.pylock import Pylock
+from wheelfactory import WheelSpec
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux") or
+                                __import__("platform").machine() != "x86_64",
+                                reason="the scenarios are written from a Linux x86_64 machine")
+
+LINUX = "sys_platform == 'linux' and platform_machine == 'x86_64'"
+MAC = "sys_platform == 'darwin' and platform_machine == 'arm64'"
+WINDOWS = "sys_platform == 'win32'"
+TAGS = {"linux": "py3-none-manylinux_2_17_x86_64", "mac": "py3-none-macosx_11_0_arm64", "windows": "py3-none-win_amd64"}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    folder = tmp_path / "project"
+    folder.mkdir()
+    return folder
+
+
+def publish_native(index: LocalIndex, version: str = "1.0", platforms=("linux", "mac", "windows")) -> None:
+    """`native` has a wheel per platform; on Windows it needs `winonly` too."""
+    for platform in platforms:
+        index.add(WheelSpec("native", version, tag=TAGS[platform],
+                            requires=["common>=1", "winonly; sys_platform == 'win32'"]))
+
+
+def publish(index: LocalIndex) -> None:
+    publish_native(index)
+    index.add(WheelSpec("common", "1.0"))
+    index.add(WheelSpec("winonly", "1.0"))
+
+
+def configure(project: Path, index: LocalIndex, environments: list[str], deps: str = '"native"') -> None:
+    write_config(project, f"""
+        [settings]
+        index-url = "{index.url}"
+        environments = {json.dumps(environments)}
+        [envs.dev]
+        dependencies = [{deps}]
+    """)
+
+
+def envsync(project: Path, *args: str, code: int = 0):
+    result = run_envsync(*args, cwd=project)
+    assert result.returncode == code, result.stdout + result.stderr
+    return result
+
+
+def lock_document(project: Path) -> Pylock:
+    return Pylock.from_dict(tomllib.loads((project / "pylock.dev.toml").read_text()))
+
+
+def test_one_lock_carries_every_platforms_wheels_and_markers(project: Path, index: LocalIndex):
+    publish(index)
+    configure(project, index, [LINUX, MAC, WINDOWS])
+    result = envsync(project, "lock")
+    assert "Linux x86_64, macOS arm64, Windows AMD64" in result.stderr + result.stdout
+    document = lock_document(project)
+    assert [str(marker) for marker in document.environments] == [
+        'sys_platform == "linux" and platform_machine == "x86_64"',
+        'sys_platform == "darwin" and platform_machine == "arm64"', 'sys_platform == "win32"']
+    packages = {package.name: package for package in document.packages}
+    assert sorted(packages) == ["common", "native", "winonly"]
+    assert sorted(wheel.name for wheel in packages["native"].wheels) == sorted(
+        f"native-1.0-{tag}.whl" for tag in TAGS.values())
+    assert packages["native"].marker is None and packages["common"].marker is None
+    assert str(packages["winonly"].marker) == 'sys_platform == "win32"'
+    text = (project / "pylock.dev.toml").read_text()
+    envsync(project, "lock")
+    assert (project / "pylock.dev.toml").read_text() == text, "locking twice gives the same file"
+
+
+def test_apply_locked_installs_this_platforms_part_and_the_lock_stays_fresh(project: Path, index: LocalIndex):
+    publish(index)
+    configure(project, index, [LINUX, MAC, WINDOWS])
+    envsync(project, "lock")
+    text = (project / "pylock.dev.toml").read_text()
+    index.clear_requests()
+    envsync(project, "apply", "--locked")
+    venv = project / ".envs" / "dev"
+    assert installed(venv) == {"native": "1.0", "common": "1.0"}
+    assert not [r for r in index.requests if not r.endswith(".whl")], "a fresh lock needs no index page"
+    assert (project / "pylock.dev.toml").read_text() == text
+    assert "no changes" in envsync(project, "plan", "--locked").stdout.lower()
+    plan = json.loads(envsync(project, "plan", "--json").stdout)
+    assert plan["envs"][0]["environments"] == [LINUX, MAC, WINDOWS]
+
+
+def test_a_lock_made_anywhere_is_the_same_lock(project: Path, index: LocalIndex, tmp_path: Path):
+    """The digest and the lock don't depend on this machine: the lock made here is fresh for a
+    colleague whose checkout is elsewhere (and whose platform is another of the declared ones)."""
+    publish(index)
+    configure(project, index, [LINUX, MAC, WINDOWS])
+    envsync(project, "lock")
+    elsewhere = tmp_path / "colleague"
+    shutil.copytree(project, elsewhere, ignore=shutil.ignore_patterns(".envs"))
+    envsync(elsewhere, "lock")
+    assert (elsewhere / "pylock.dev.toml").read_text() == (project / "pylock.dev.toml").read_text()
+    envsync(elsewhere, "apply", "--locked")
+
+
+def test_a_platform_without_a_wheel_or_sdist_is_named_at_lock_time(project: Path, index: LocalIndex):
+    publish_native(index, platforms=("linux", "windows"))
+    index.add(WheelSpec("common", "1.0"))
+    index.add(WheelSpec("winonly", "1.0"))
+    configure(project, index, [LINUX, MAC, WINDOWS])
+    result = envsync(project, "lock", code=1)
+    assert "macOS arm64" in result.stderr and "native" in result.stderr and "environments" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (project / "pylock.dev.toml").exists()
+
+
+def test_an_os_without_a_cpu_stands_for_its_common_cpus(project: Path, index: LocalIndex):
+    """`sys_platform == 'linux'` covers x86_64 and aarch64: a package with no aarch64 wheel is named."""
+    publish(index)
+    configure(project, index, ["sys_platform == 'linux'"])
+    result = envsync(project, "lock", code=1)
+    assert "Linux aarch64" in result.stderr and "native" in result.stderr
+    index.add(WheelSpec("native", "1.0", tag="py3-none-manylinux_2_17_aarch64",
+                        requires=["common>=1", "winonly; sys_platform == 'win32'"]))
+    envsync(project, "lock")
+    native = next(p for p in lock_document(project).packages if p.name == "native")
+    assert sorted(wheel.name for wheel in native.wheels) == [
+        "native-1.0-py3-none-manylinux_2_17_aarch64.whl", "native-1.0-py3-none-manylinux_2_17_x86_64.whl"]
+
+
+def test_platforms_share_a_version_where_it_fits_and_differ_only_where_it_does_not(project: Path, index: LocalIndex):
+    publish(index)
+    publish_native(index, "2.0", platforms=("linux", "windows"))  # 2.0 has no macOS wheel
+    configure(project, index, [LINUX, MAC, WINDOWS])
+    envsync(project, "lock")
+    natives = [(str(p.version), str(p.marker) if p.marker else None)
+               for p in lock_document(project).packages if p.name == "native"]
+    assert natives == [("1.0", 'sys_platform == "darwin" and platform_machine == "arm64"'),
+                       ("2.0", '(sys_platform == "linux" and platform_machine == "x86_64") or '
+                               'sys_platform == "win32"')]
+    envsync(project, "apply", "--locked")
+    assert installed(project / ".envs" / "dev")["native"] == "2.0"
+
+
+def test_applying_on_a_platform_that_is_not_declared_names_the_declared_ones(project: Path, index: LocalIndex):
+    publish(index)
+    configure(project, index, [MAC, WINDOWS])
+    envsync(project, "lock")  # a lock can be made for other platforms anywhere
+    assert lock_document(project).packages
+    for command in (("apply",), ("plan",), ("apply", "--frozen")):
+        result = envsync(project, *command, code=1)
+        assert "Linux x86_64" in result.stderr and MAC in result.stderr and WINDOWS in result.stderr, command
+        assert "settings.environments" in result.stderr and "Traceback" not in result.stderr
+    assert not (project / ".envs" / "dev").exists()
+
+
+def test_an_environment_no_platform_matches_is_a_config_error(project: Path, index: LocalIndex):
+    publish(index)
+    configure(project, index, [LINUX, "sys_platform == 'win32' and platform_machine == 'x86_64'"])
+    result = envsync(project, "lock", code=1)
+    assert "settings.environments[1]" in result.stderr and "matches none" in result.stderr
+    assert "platform_machine == 'AMD64'" in result.stderr, "the hint shows how Windows names its CPU"
+    configure(project, index, [LINUX, "sys_platform = 'linux'"])
+    result = envsync(project, "plan", code=1)
+    assert "settings.environments[1]" in result.stderr and "marker" in result.stderr
+
+
+def test_an_env_may_declare_its_own_environments(project: Path, index: LocalIndex):
+    publish(index)
+    write_config(project, f"""
+        [settings]
+        index-url = "{index.url}"
+        [envs.dev]
+        dependencies = ["native"]
+        environments = ["{LINUX}", "{MAC}"]
+        [envs.here]
+        dependencies = ["common"]
+    """)
+    envsync(project, "lock")
+    assert len(lock_document(project).packages[1].wheels) == 2
+    here = Pylock.from_dict(tomllib.loads((project / "pylock.here.toml").read_text()))
+    assert "python_version" in str(here.environments[0]), "an env without environments keeps a lock for this machine"
+
+
+def test_uv_installs_this_platforms_part_of_the_lock(project: Path, index: LocalIndex, tmp_path: Path):
+    beside = Path(sys.executable).parent / "uv"
+    uv = shutil.which("uv") or (str(beside) if beside.is_file() else None)
+    if uv is None:
+        pytest.skip("uv is not installed")
+    publish(index)
+    configure(project, index, [LINUX, MAC, WINDOWS])
+    envsync(project, "lock")
+    venv = make_venv(tmp_path / "by-uv")
+    result = subprocess.run([uv, "pip", "sync", "--python", str(venv_python(venv)), "pylock.dev.toml"],
+                            cwd=project, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert installed(venv) == {"native": "1.0", "common": "1.0"}
