@@ -207,3 +207,41 @@ def test_uv_installs_this_platforms_part_of_the_lock(project: Path, index: Local
                             cwd=project, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert installed(venv) == {"native": "1.0", "common": "1.0"}
+
+
+def test_a_platform_without_a_wheel_gets_the_sdist_described_by_a_wheel_of_its_version(
+        project: Path, index: LocalIndex, tmp_path: Path):
+    """No macOS wheel, but an sdist: the lock carries it for macOS, and locking builds nothing (the
+    sdist here could not be built: its metadata comes from the Linux wheel of the same version)."""
+    publish_native(index, platforms=("linux",))
+    index.add(WheelSpec("common", "1.0"))
+    sdist = tmp_path / "native-1.0.tar.gz"
+    sdist.write_bytes(b"not a real archive: building it would fail")
+    index.add_file("native", sdist)
+    configure(project, index, [LINUX, MAC])
+    envsync(project, "lock")
+    native = next(p for p in lock_document(project).packages if p.name == "native")
+    assert [wheel.name for wheel in native.wheels] == ["native-1.0-py3-none-manylinux_2_17_x86_64.whl"]
+    assert native.sdist is not None and native.sdist.name == "native-1.0.tar.gz" and native.marker is None
+    envsync(project, "apply", "--locked")
+    assert installed(project / ".envs" / "dev") == {"native": "1.0", "common": "1.0"}
+
+
+@pytest.mark.parametrize(("marker", "platforms"), [
+    ("sys_platform == 'linux'", ["Linux x86_64", "Linux aarch64"]),
+    ("sys_platform == 'darwin'", ["macOS arm64"]),
+    ("sys_platform == 'darwin' and platform_machine == 'x86_64'", ["macOS x86_64"]),
+    ("sys_platform == 'win32'", ["Windows AMD64"]),
+    ("os_name == 'nt' and platform_machine == 'ARM64'", ["Windows ARM64"]),
+    ("platform_machine == 'x86_64'", ["Linux x86_64", "macOS x86_64"]),
+])
+def test_which_platforms_a_marker_stands_for(marker: str, platforms: list[str]):
+    from envsync.interpreters import find_interpreter
+    from envsync.resolve.platforms import targets
+
+    base = find_interpreter(None, Path.cwd())
+    found = targets([marker], base, "envs.toml: settings.environments")
+    assert [target.platform.label for target in found] == platforms
+    for target in found:
+        assert target.interpreter.markers["python_version"] == base.markers["python_version"]
+        assert target.interpreter.tags[-1].endswith("-none-any")

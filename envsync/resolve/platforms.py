@@ -57,7 +57,8 @@ KNOWN_PLATFORMS = (
     Platform("linux", "x86_64", "posix", "Linux", "Linux x86_64", implied=True),
     Platform("linux", "aarch64", "posix", "Linux", "Linux aarch64", implied=True),
     Platform("darwin", "arm64", "posix", "Darwin", "macOS arm64", implied=True),
-    Platform("darwin", "x86_64", "posix", "Darwin", "macOS x86_64", implied=True),
+    # Intel Macs: many projects no longer publish wheels for them, so they are named, not implied.
+    Platform("darwin", "x86_64", "posix", "Darwin", "macOS x86_64", implied=False),
     Platform("win32", "AMD64", "nt", "Windows", "Windows AMD64", implied=True),
     Platform("win32", "ARM64", "nt", "Windows", "Windows ARM64", implied=False),
     Platform("win32", "x86", "nt", "Windows", "Windows x86", implied=False),

@@ -116,6 +116,7 @@ class Provider(AbstractProvider):
         self.origins = dict(origins or {})  # root requirement text -> where the user wrote it
         self.warnings: list[str] = []  # things worth saying that don't stop the resolve (unknown extras)
         self._installable_memo: dict[NormalizedName, Installable] = {}
+        self._stand_ins: dict[str, Artifact] = {}  # sdist URL -> a wheel of its version, for its metadata
         self._requires_memo: dict[str, list[Requirement]] = {}
         self._requires_text: dict[str, tuple[str, ...]] = {}  # Requires-Dist lines by file URL, for the lock
         self._versions: dict[str, Version | None] = {}  # version strings from file names, parsed once
@@ -285,9 +286,13 @@ class Provider(AbstractProvider):
         return self._requirements_of_artifact(candidate.artifact)
 
     def _metadata(self, artifact: Artifact) -> bytes:
-        """A wheel's METADATA from the index (PEP 658, ranges or download); an sdist's from its backend."""
+        """A wheel's METADATA from the index (PEP 658, ranges or download); an sdist's from a wheel of
+        the same version when there is one, else from its build backend."""
         if artifact.filename.endswith(".whl") or self.sdist_metadata is None:
             return self.index.metadata(artifact)
+        stand_in = self._stand_ins.get(artifact.url)
+        if stand_in is not None:
+            return self.index.metadata(stand_in)
         return self.sdist_metadata(artifact)
 
     def requires_text(self, artifact: Artifact) -> tuple[str, ...] | None:
@@ -361,6 +366,7 @@ class Provider(AbstractProvider):
         sdists: dict[Version, Artifact] = {}
         # Reasons are gathered as flags and worded once after the loop: a big project has thousands of files.
         sdist_only = unsupported = False
+        elsewhere: list[Artifact] = []  # wheels for other platforms or Pythons
         excluded_by: set[str] = set()  # Requires-Python values that exclude this interpreter
         rank_of, wheel_version, python_ok = self._ranker.rank, self._wheel_version, self._python_ok
         for artifact in artifacts:
@@ -377,6 +383,7 @@ class Provider(AbstractProvider):
             rank = rank_of(filename)
             if rank == UNSUPPORTED:
                 unsupported = True
+                elsewhere.append(artifact)
                 continue
             version = wheel_version(filename)
             if version is None:
@@ -394,10 +401,25 @@ class Provider(AbstractProvider):
         for version, artifact in sdists.items():  # wheels stay preferred: an sdist only where no wheel fits
             if version not in best:
                 best[version] = (UNSUPPORTED, artifact, artifact.yanked)
+        if elsewhere and any(rank == UNSUPPORTED for rank, _, _ in best.values()):
+            self._describe_sdists_by_wheels(best, elsewhere)
         why = "no such package on the configured indexes" if not artifacts else "; ".join(sorted(rejected))
         memo = Installable(best, why)
         self._installable_memo[name] = memo
         return memo
+
+    def _describe_sdists_by_wheels(self, best: dict[Version, tuple[int, Artifact, bool]],
+                                   elsewhere: list[Artifact]) -> None:
+        """Let a wheel of the same version (built for another platform or Python) stand in for an
+        sdist's metadata: the index serves a wheel's METADATA without building anything, and a
+        release's files declare the same dependencies (markers say where they differ). Locking
+        for a platform with no wheel then needs no build on this machine."""
+        wanted = {version: artifact for version, (rank, artifact, _) in best.items() if rank == UNSUPPORTED}
+        for wheel in elsewhere:
+            version = self._wheel_version(wheel.filename)
+            sdist = wanted.pop(version, None) if version is not None else None
+            if sdist is not None:
+                self._stand_ins[sdist.url] = wheel
 
     def _allowed_by_hash(self, name: NormalizedName, artifacts: list[Artifact]) -> list[Artifact]:
         """In hash-checking mode, the files whose sha256 the requirements files allow; an error if none."""
