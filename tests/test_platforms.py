@@ -245,3 +245,12 @@ def test_which_platforms_a_marker_stands_for(marker: str, platforms: list[str]):
     for target in found:
         assert target.interpreter.markers["python_version"] == base.markers["python_version"]
         assert target.interpreter.tags[-1].endswith("-none-any")
+
+
+def test_export_gives_every_platforms_packages_with_their_markers_and_hashes(project: Path, index: LocalIndex):
+    publish(index)
+    configure(project, index, [MAC, WINDOWS])  # exported from a machine that is neither
+    text = envsync(project, "export", "dev").stdout
+    assert "winonly==1.0 ; sys_platform == \"win32\"" in text
+    native = text[text.index("native==1.0"):text.index("winonly==")]
+    assert native.count("--hash=sha256:") == 2, native

@@ -13,12 +13,13 @@ def one_env(session: Session, name: str) -> EnvSpec:
     return select_envs(session.config, [name])[0]
 
 
-def locked(session: Session, spec: EnvSpec, note: Callable[[str], None]) -> Resolution:
+def locked(session: Session, spec: EnvSpec, note: Callable[[str], None], *, here: bool = True) -> Resolution:
     """The env's desired state from its lock, resolved and written first (as `lock` does) when
-    the lock is missing or stale, so what a command shows is what the lock file says."""
+    the lock is missing or stale, so what a command shows is what the lock file says. With
+    `here=False` the lock may serve other platforms only (its pins here are then empty)."""
     from ..resolve.lockfile import write_lock
 
-    states = desired_states(session, [spec])  # with the other envs of its solve group, if any
+    states = desired_states(session, [spec], here=here)  # with the other envs of its solve group, if any
     for resolution in states.values():
         if resolution.lock_write is not None:
             write_lock(resolution.lock_write)

@@ -61,7 +61,7 @@ def run(args, out, session) -> int:
     note = out.note
     try:
         spec = one_env(session, args.env)
-        resolution = locked(session, spec, note)
+        resolution = locked(session, spec, note, here=False)  # the whole lock, for any platform
     finally:
         session.close()
     lock = read_lock(resolution.lock_path)
