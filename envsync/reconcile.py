@@ -169,11 +169,16 @@ def desired_state(session: Session, spec: EnvSpec, mode: LockMode = LockMode.AUT
     # A lock for several platforms is judged by its inputs alone: it is the same lock on all of them.
     usable = lock is not None and (lock.valid_for(interpreter) or bool(spec.environments))
     if lock is not None and usable and lock.digest == digest and not upgrading:
-        if spec.environments and not lock.valid_for(interpreter):
-            return _unserved(spec, interpreter, path, here)
+        labels: tuple[str, ...] = ()
+        if spec.environments:
+            from .resolve.platforms import labels_of
+
+            labels = labels_of(lock.platforms)
+            if not lock.valid_for(interpreter):
+                return replace(_unserved(spec, interpreter, path, here), platforms=labels)
         pins = check_hashes(spec, lock, pins_from_lock(lock, interpreter))
         pins.update((name, dist.pin()) for name, dist in local.items() if name in pins)
-        return Resolution(Desired(spec, interpreter, pins), path, None)
+        return Resolution(Desired(spec, interpreter, pins), path, None, labels)
     if mode is LockMode.LOCKED:
         state = "does not exist" if lock is None else stale_reason(spec, locked_roots(lock), interpreter.markers)
         raise LockError(f"{path.name} {state} (env {spec.name}), and --locked forbids changing it",

@@ -159,6 +159,8 @@ def test_applying_on_a_platform_that_is_not_declared_names_the_declared_ones(pro
     configure(project, index, [MAC, WINDOWS])
     envsync(project, "lock")  # a lock can be made for other platforms anywhere
     assert lock_document(project).packages
+    again = envsync(project, "lock")
+    assert "is up to date (for macOS arm64, Windows AMD64)" in again.stdout + again.stderr
     for command in (("apply",), ("plan",), ("apply", "--frozen")):
         result = envsync(project, *command, code=1)
         assert "Linux x86_64" in result.stderr and MAC in result.stderr and WINDOWS in result.stderr, command

@@ -146,3 +146,12 @@ def platform_of(interpreter: Interpreter) -> Platform | None:
         if markers.get("sys_platform") == platform.sys_platform and markers.get("platform_machine") == platform.machine:
             return platform
     return None
+
+
+def labels_of(markers: Sequence[object]) -> tuple[str, ...]:
+    """For people, the platforms a lock records by marker ("macOS arm64"); a marker envsync did not
+    write is shown as it is."""
+    from packaging.markers import Marker
+
+    known = {str(Marker(platform.marker)): platform.label for platform in KNOWN_PLATFORMS}
+    return tuple(known.get(str(marker), str(marker)) for marker in markers)
