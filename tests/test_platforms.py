@@ -256,3 +256,27 @@ def test_export_gives_every_platforms_packages_with_their_markers_and_hashes(pro
     assert "winonly==1.0 ; sys_platform == \"win32\"" in text
     native = text[text.index("native==1.0"):text.index("winonly==")]
     assert native.count("--hash=sha256:") == 2, native
+
+
+def test_a_review_of_a_multi_platform_env_reads_its_lock_as_on_a_declared_platform(project: Path, index: LocalIndex):
+    """`plan --base` on a machine the lock is not for: the packages as on the first declared platform."""
+    publish(index)
+    index.add(WheelSpec("extra", "1.0"))
+    configure(project, index, [WINDOWS, MAC])
+    envsync(project, "lock")
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-c", "user.name=Test", "-c", "user.email=test@example.invalid", *args],
+                       cwd=project, check=True, capture_output=True)
+
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-q", "-m", "base")
+    configure(project, index, [WINDOWS, MAC], deps='"native", "extra"')
+    envsync(project, "lock")
+    document = json.loads(envsync(project, "plan", "--base", "HEAD", "--format", "json").stdout)
+    env = document["envs"][0]
+    assert env["base"]["lock"] == env["head"]["lock"] == "fresh"
+    assert env["head"]["packages"] == {"common": "1.0", "extra": "1.0", "native": "1.0", "winonly": "1.0"}
+    assert [(c["package"], c["change"]) for c in env["changes"]] == [("extra", "added")]
+    assert any("as on Windows AMD64" in note for note in document["notes"])

@@ -306,6 +306,8 @@ def _side(session: Session, spec: EnvSpec, config_dir: Path, where: str, notes: 
     path = lock_path(config_dir / "envs.toml", spec.name)
     lock = read_lock(path)
     digest = input_digest(spec, interpreter, config_dir)
+    if spec.environments:
+        interpreter = _review_platform(spec, interpreter, where, notes)
     direct = frozenset(canonicalize_name(requirement.name) for requirement in spec.requirements)
     if lock is not None and lock.is_fresh(digest, interpreter):
         pins = pins_from_lock(lock, interpreter)
@@ -327,6 +329,21 @@ def _side(session: Session, spec: EnvSpec, config_dir: Path, where: str, notes: 
                        preferred=preferred)
     return EnvSide(spec.python, str(interpreter.version), {name: str(pin.version) for name, pin in pins.items()},
                    direct, state)
+
+
+def _review_platform(spec: EnvSpec, interpreter, where: str, notes: list[str]):
+    """The platform a review of a multi-platform env shows: this machine when it is one of the
+    declared platforms, else the first declared one (said in a note)."""
+    from ..resolve.platforms import platform_of, targets
+
+    declared = targets(spec.environments, interpreter, f"envs.toml: {spec.environments_key}")
+    here = platform_of(interpreter)
+    if any(target.platform == here for target in declared):
+        return interpreter
+    shown = declared[0]
+    notes.append(f"env {spec.name} {where} is locked for other platforms than this machine's: "
+                 f"its packages are shown as on {shown.platform.label}")
+    return shown.interpreter
 
 
 # -- rendering (pure) --------------------------------------------------------------------
