@@ -103,6 +103,8 @@ class EnvSpec:
     # Where each of `requirements` was written, in the same order, for messages: "envs.dev.dependencies",
     # "envs.base.dependencies, inherited", "group 'test' in pyproject.toml", "requirements.txt:3".
     origins: tuple[str, ...] = ()
+    # The declared env this one is an expansion of (`test` for test-py311), or None for a plain env.
+    matrix_of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,10 @@ class Config:
             if spec.name == name:
                 return spec
         raise KeyError(name)
+
+    def expansions(self, name: str) -> tuple[EnvSpec, ...]:
+        """The envs a matrix declaration `name` expanded into, in matrix order; () when it is none."""
+        return tuple(spec for spec in self.envs if spec.matrix_of == name)
 
 
 @dataclass(frozen=True)
