@@ -140,7 +140,7 @@ def _expand_matrices(path: Path, envs: dict[str, EnvModel]) -> dict[str, list[tu
                                                  f"run different Pythons: remove envs.{name}.solve-group")):
             if value is not None:
                 raise ConfigError(f"{file}: envs.{name}: `{key}` and `matrix` can't be used together", why)
-        pairs = []
+        pairs: list[tuple[str, str | None]] = []
         for position, python in enumerate(env.matrix.python):
             expansion = matrix_name(name, python)
             where = f"{file}: envs.{name}.matrix.python[{position}]"
