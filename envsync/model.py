@@ -129,10 +129,6 @@ class Config:
                 return spec
         raise KeyError(name)
 
-    def expansions(self, name: str) -> tuple[EnvSpec, ...]:
-        """The envs a matrix declaration `name` expanded into, in matrix order; () when it is none."""
-        return tuple(spec for spec in self.envs if spec.matrix_of == name)
-
 
 @dataclass(frozen=True)
 class Interpreter:

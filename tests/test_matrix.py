@@ -164,7 +164,8 @@ def test_an_inheriting_env_gets_the_declaration_but_not_the_matrix(project: Path
     lint = config.env("lint")
     assert [str(r) for r in lint.requirements] == ["tool", "lib"]
     assert lint.python is None and lint.matrix_of is None
-    assert [spec.name for spec in config.expansions("test")] == [OLD_NAME, NEW_NAME]
+    assert [(spec.name, spec.python, spec.matrix_of) for spec in config.envs] == [
+        (OLD_NAME, OLD, "test"), (NEW_NAME, NEW, "test"), ("lint", None, None)]
     assert cached.decode(cached.encode(config)) == config  # the config cache keeps where each env came from
 
 
@@ -192,3 +193,19 @@ def test_matrix_mistakes_name_the_key(tmp_path: Path, body: str, message: str):
     assert message in str(caught.value)
     result = run_envsync("plan", cwd=tmp_path)
     assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_plan_base_takes_the_declared_name(project: Path):
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-c", "user.name=Test", "-c", "user.email=test@example.invalid", *args],
+                       cwd=project, capture_output=True, check=True, timeout=60)
+
+    assert envsync(project, "lock").returncode == 0
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-q", "-m", "base")
+    (project / "envs.toml").write_text((project / "envs.toml").read_text().replace('["lib"]', '["lib", "tool"]'))
+    review = envsync(project, "plan", "--base", "HEAD", "--format", "json", "test")
+    assert review.returncode == 0, review.stderr
+    changed = {env["name"]: [change["package"] for change in env["changes"]] for env in json.loads(review.stdout)["envs"]}
+    assert changed == {OLD_NAME: ["tool"], NEW_NAME: ["tool"]}
