@@ -428,20 +428,32 @@ def _normalise(name: str) -> str:
 def cmd_list(args: argparse.Namespace, out: Output) -> int:
     stamp = _stamp(args)
     if stamp is not None:
+        matrices = [env.document.get("matrix") for env in stamp.envs]
         rows = [(env.name, env.display_path, f"Python {env.python}" if env.python else "-",
                  _group_cell(env.document.get("solve_group")), "in sync") for env in stamp.envs]
     else:
-        from .render import solve_group_of
+        from .render import matrix_of, solve_group_of
 
         session, plan = _full_plan(args, out)
         session.close()
+        matrices = [matrix_of(env) for env in plan.entries]
         rows = [(env.name, env.display_path, f"Python {env.python}" if env.python else "-",
                  _group_cell(solve_group_of(env)), _status(env)) for env in plan.entries]
     if not any(row[3] for row in rows):
         rows = [tuple(cell for position, cell in enumerate(row) if position != 3) for row in rows]  # no empty column
+    # A matrix env's expansions are listed, indented, under a line naming the declared env.
+    rows = [(("  " + row[0]) if matrix else row[0], *row[1:]) for row, matrix in zip(rows, matrices, strict=True)]
+    pythons: dict[str, list[str]] = {}
+    for matrix in matrices:
+        if matrix:
+            pythons.setdefault(matrix["of"], []).append(matrix["python"])
     columns = len(rows[0]) - 1 if rows else 0
     widths = [max(len(row[i]) for row in rows) for i in range(columns)]
-    for row in rows:
+    shown = None
+    for row, matrix in zip(rows, matrices, strict=True):
+        if matrix and matrix["of"] != shown:
+            out.result(f"{matrix['of']} (matrix: python {', '.join(pythons[matrix['of']])})")
+        shown = matrix["of"] if matrix else None
         out.result("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
     if stamp is None and plan.errors:  # an env in error is a failure to report, as plan does
         for env in plan.errors:

@@ -107,6 +107,8 @@ class EnvSpec:
     # the key that declared them ("envs.dev.environments" or "settings.environments"), for messages.
     environments: tuple[str, ...] = ()
     environments_key: str = ""
+    # The declared env this one is an expansion of (`test` for test-py311), or None for a plain env.
+    matrix_of: str | None = None
 
 
 @dataclass(frozen=True)

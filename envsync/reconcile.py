@@ -99,10 +99,11 @@ def open_session(config_path: Path, *, progress: Progress = _quiet, warn: Progre
 
 
 def select_envs(config: Config, names: Sequence[str]) -> list[EnvSpec]:
-    """The envs named on the command line (all when none), in config order."""
+    """The envs named on the command line (all when none), in config order. A matrix env's
+    declared name (`test`) stands for all its expansions (test-py310, test-py311, ...)."""
     if not names:
         return list(config.envs)
-    known = [env.name for env in config.envs]
+    known = list(dict.fromkeys(name for env in config.envs for name in (env.matrix_of, env.name) if name))
     for name in names:
         if name not in known:
             import difflib
@@ -110,7 +111,7 @@ def select_envs(config: Config, names: Sequence[str]) -> list[EnvSpec]:
             close = difflib.get_close_matches(name, known, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"declared envs: {', '.join(known) or 'none'}"
             raise ConfigError(f"{config.path.name}: no env named {name!r}", hint)
-    return [env for env in config.envs if env.name in names]
+    return [env for env in config.envs if env.name in names or env.matrix_of in names]
 
 
 class LockMode(enum.Enum):

@@ -93,6 +93,13 @@ def solve_group_of(env: EnvPlan | EnvRemoval) -> str | None:
     return env.desired.spec.solve_group if isinstance(env, EnvPlan) else None
 
 
+def matrix_of(env: EnvPlan | EnvRemoval) -> dict[str, str] | None:
+    """Where a matrix expansion comes from, {"of": "test", "python": "3.11"}; None for a plain env."""
+    if not isinstance(env, EnvPlan) or env.desired.spec.matrix_of is None:
+        return None
+    return {"of": env.desired.spec.matrix_of, "python": env.desired.spec.python or ""}
+
+
 def group_lines(plan: Plan, group: GroupPlan) -> list[str]:
     """A solve group's shared decisions, said once above its envs: who is resolved together, the
     versions its envs have in common, and the group's locks (written together)."""
@@ -224,7 +231,7 @@ def env_document(env: EnvPlan | EnvRemoval) -> dict:
         "name": env.name, "path": env.display_path, "python": env.python, "solve_group": solve_group_of(env),
         # The platforms its lock serves (PEP 508 markers, as declared); empty: this machine's only.
         "environments": list(env.desired.spec.environments) if isinstance(env, EnvPlan) else [],
-        "status": env_status(env),
+        "matrix": matrix_of(env), "status": env_status(env),
         "actions": actions,
         **({"error": env.error} if env.error else {}),
         **({"startup_hooks": [{"file": hook, "package": package} for hook, package in env.startup_hooks]}

@@ -21,7 +21,7 @@ from .cache import cache_subdir, write_atomic
 from .config.inputs import OVERRIDE_VARIABLES, config_files
 from .config.paths import lock_path
 
-SCHEME = 3  # 3: env documents carry solve_group; solve groups recorded
+SCHEME = 4  # 3: env documents carry solve_group; solve groups recorded. 4: and matrix
 
 
 # Named tuples, not dataclasses: importing dataclasses would cost this path more than it saves.
@@ -144,11 +144,15 @@ def still_in_sync(config_path: Path, names: list[str]) -> Stamp | None:
         return None
     entries = {entry["name"]: entry for entry in document["envs"]}
     if names:
-        if any(name not in entries for name in names):
+        # A matrix env's declared name stands for all its expansions, which their documents name.
+        known = set(entries) | {_matrix_of(entry) for entry in entries.values()}
+        if any(name not in known for name in names):
             return None
+        selected = [entry for entry in entries.values() if entry["name"] in names or _matrix_of(entry) in names]
     elif _root_listing(Path(document["root"])) != document["root_listing"]:
         return None  # a folder appeared or vanished under the env root: maybe an env to remove
-    selected = [entries[name] for name in names] if names else list(entries.values())
+    else:
+        selected = list(entries.values())
     for entry in selected:
         if entry["lock"] != _signature(lock_path(config_path, entry["name"])):
             return None
@@ -159,3 +163,8 @@ def still_in_sync(config_path: Path, names: list[str]) -> Stamp | None:
     groups = [group for group in document.get("groups", ()) if group["name"] in wanted]
     files = tuple(extras[0]) if extras else ()  # the requirements files and such the config read
     return Stamp(config_path, envs, document["closing"], document["summary"], groups, files)
+
+
+def _matrix_of(entry: dict) -> str | None:
+    """The matrix env a stamped env is an expansion of, or None."""
+    return (entry["document"].get("matrix") or {}).get("of")

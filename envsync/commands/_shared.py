@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..errors import ConfigError
 from ..model import EnvSpec
 from ..reconcile import Resolution, Session, desired_states, select_envs
 
 
-def one_env(session: Session, name: str) -> EnvSpec:
-    """The env called `name` (a did-you-mean error if there is none)."""
-    return select_envs(session.config, [name])[0]
+def one_env(session: Session, name: str, command: str) -> EnvSpec:
+    """The env called `name` (a did-you-mean error if there is none). A matrix env's declared
+    name is accepted only when it has one expansion: `command` acts on one env."""
+    found = select_envs(session.config, [name])
+    if len(found) > 1:
+        names = ", ".join(spec.name for spec in found)
+        raise ConfigError(f"{name!r} is a matrix env with {len(found)} expansions ({names}), and "
+                          f"`envsync {command}` acts on one env", f"name one of them, e.g. `envsync {command} "
+                                                                  f"{found[-1].name}`")
+    return found[0]
 
 
 def locked(session: Session, spec: EnvSpec, note: Callable[[str], None], *, here: bool = True) -> Resolution:

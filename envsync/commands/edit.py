@@ -30,58 +30,69 @@ def _edit(args, out, session: Session) -> int:
     import tomlkit
 
     config = session.config
-    spec = _target_env(session, args.env)
+    declared, specs = _target_envs(session, args.env)
     original = config.path.read_bytes()
     document = tomlkit.parse(original.decode("utf-8"))
-    table = document["envs"][spec.name]
+    table = document["envs"][declared]
     if "dependencies" not in table:
         table["dependencies"] = tomlkit.array()
     dependencies = table["dependencies"]
-    key = f"envs.{spec.name}.dependencies"
+    key = f"envs.{declared}.dependencies"
+    new_specs = []
     if args.command == "add":
         wanted = [_parse(text) for text in args.packages]
         names: set[str] = {canonicalize_name(r.name) for r in wanted}
-        kept = [r for r, o in zip(spec.requirements, spec.origins, strict=False)
-                if not (o == key and canonicalize_name(r.name) in names)]
-        kept_origins = [o for r, o in zip(spec.requirements, spec.origins, strict=False)
-                        if not (o == key and canonicalize_name(r.name) in names)]
-        trial = replace(spec, requirements=(*kept, *wanted), origins=(*kept_origins, *[key] * len(wanted)))
-        pins = _resolve(session, trial)
+        trials = [_with_own(spec, key, names, wanted) for spec in specs]
+        # Each expansion of a matrix env resolves for its own Python: a bare name is bounded at
+        # the lowest version any of them got, which all of them accept.
+        pins = [_resolve(session, trial) for trial in trials]
         final = [r if r.specifier or r.url else _bounded(r, pins) for r in wanted]
         _replace_entries(dependencies, names, [str(r) for r in final])
-        new_spec = replace(trial, requirements=(*kept, *final))
+        new_specs = [_with_own(spec, key, names, final) for spec in specs]
         said = ", ".join(str(r) for r in final)
     else:
         names = {str(canonicalize_name(text)) for text in args.packages}
-        _check_removable(config.path.name, spec, key, names)
-        remaining = [(r, o) for r, o in zip(spec.requirements, spec.origins, strict=False)
-                     if not (o == key and canonicalize_name(r.name) in names)]
-        new_spec = replace(spec, requirements=tuple(r for r, _ in remaining), origins=tuple(o for _, o in remaining))
+        _check_removable(config.path.name, specs[0], key, names)
+        new_specs = [_with_own(spec, key, names, []) for spec in specs]
         _replace_entries(dependencies, names, [])
         if not args.no_sync:
-            _resolve(session, new_spec)
+            for spec in new_specs:
+                _resolve(session, spec)
         said = ", ".join(sorted(names))
     text = tomlkit.dumps(document).encode("utf-8")
     if not args.no_sync:
-        _sync(session, new_spec, out)
+        _sync(session, new_specs, out)
     from ..cache import write_atomic
 
     write_atomic(config.path, text)
     verb = "added" if args.command == "add" else "removed"
-    out.info(f"{verb} {said} {'to' if verb == 'added' else 'from'} envs.{spec.name} in {config.path.name}"
+    out.info(f"{verb} {said} {'to' if verb == 'added' else 'from'} envs.{declared} in {config.path.name}"
              + (" (not synced: --no-sync)" if args.no_sync else ""))
     return 0
 
 
-def _target_env(session: Session, name: str | None) -> EnvSpec:
+def _with_own(spec: EnvSpec, key: str, names: set[str], additions: list[Requirement]) -> EnvSpec:
+    """`spec` with its own (`key`) requirements for `names` replaced by `additions`."""
+    kept = [(r, o) for r, o in zip(spec.requirements, spec.origins, strict=False)
+            if not (o == key and canonicalize_name(r.name) in names)]
+    return replace(spec, requirements=(*(r for r, _ in kept), *additions),
+                   origins=(*(o for _, o in kept), *[key] * len(additions)))
+
+
+def _target_envs(session: Session, name: str | None) -> tuple[str, list[EnvSpec]]:
+    """The declared env to edit and the envs it makes: itself, or every expansion of a matrix env
+    (named by its declared name or by any expansion: they share one declaration)."""
     envs = session.config.envs
-    if name is not None:
-        return select_envs(session.config, [name])[0]
-    if len(envs) == 1:
-        return envs[0]
-    shown = ", ".join(env.name for env in envs) or "none"
-    raise ConfigError(f"{session.config.path.name} declares {len(envs)} envs ({shown}): which one?",
-                      "name it with --env ENV" if envs else "declare one under [envs.NAME] first")
+    declared = list(dict.fromkeys(env.matrix_of or env.name for env in envs))
+    if name is None:
+        if len(declared) != 1:
+            shown = ", ".join(declared) or "none"
+            raise ConfigError(f"{session.config.path.name} declares {len(declared)} envs ({shown}): which one?",
+                              "name it with --env ENV" if envs else "declare one under [envs.NAME] first")
+        name = declared[0]
+    chosen = select_envs(session.config, [name])
+    owner = chosen[0].matrix_of or chosen[0].name
+    return owner, [env for env in envs if (env.matrix_of or env.name) == owner]
 
 
 def _parse(text: str) -> Requirement:
@@ -92,14 +103,15 @@ def _parse(text: str) -> Requirement:
                           "write a name, optionally with a version: rich, 'rich>=13'") from None
 
 
-def _bounded(requirement: Requirement, pins) -> Requirement:
-    """A bare name, given a lower bound at the version just resolved: `rich` -> `rich>=13.9.4`."""
-    pin = pins.get(canonicalize_name(requirement.name))
-    if pin is None:  # a marker kept it out of this interpreter's resolve: leave it as written
+def _bounded(requirement: Requirement, resolves: list) -> Requirement:
+    """A bare name, given a lower bound at the version just resolved: `rich` -> `rich>=13.9.4`
+    (the lowest of the versions the envs' resolves got, when there are several)."""
+    found = [pins[key].version for pins in resolves if (key := canonicalize_name(requirement.name)) in pins]
+    if not found:  # a marker kept it out of this interpreter's resolve: leave it as written
         return requirement
     extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
     marker = f"; {requirement.marker}" if requirement.marker else ""
-    return Requirement(f"{requirement.name}{extras}>={pin.version}{marker}")
+    return Requirement(f"{requirement.name}{extras}>={min(found)}{marker}")
 
 
 def _replace_entries(array, names: set[str], additions: list[str]) -> None:
@@ -160,15 +172,16 @@ def _lock(session: Session, spec: EnvSpec) -> Path:
     return lock_path(session.config.path, spec.name)
 
 
-def _sync(session: Session, spec: EnvSpec, out) -> None:
-    """Lock and apply the edited env, as `envsync apply ENV` will see it once envs.toml is written."""
+def _sync(session: Session, specs: list[EnvSpec], out) -> None:
+    """Lock and apply the edited envs, as `envsync apply ENV` will see them once envs.toml is written."""
     from ..planner import plan_env
     from ..reconcile import LockMode, carry_out, desired_state
     from ..survey import survey
 
-    edited = replace(session.config, envs=tuple(spec if env.name == spec.name else env
-                                                for env in session.config.envs))
-    session.config = edited
-    resolution = desired_state(session, spec, LockMode.AUTO)
-    plan = Plan(edited.path, (plan_env(resolution.desired, survey(spec.path), resolution.lock_write),))
-    carry_out(session, plan, out.emit, stamp=False)
+    edited = {spec.name: spec for spec in specs}
+    session.config = replace(session.config, envs=tuple(edited.get(env.name, env) for env in session.config.envs))
+    plans = []
+    for spec in specs:
+        resolution = desired_state(session, spec, LockMode.AUTO)
+        plans.append(plan_env(resolution.desired, survey(spec.path), resolution.lock_write))
+    carry_out(session, Plan(session.config.path, tuple(plans)), out.emit, stamp=False)

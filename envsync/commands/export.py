@@ -60,7 +60,7 @@ def run(args, out, session) -> int:
 
     note = out.note
     try:
-        spec = one_env(session, args.env)
+        spec = one_env(session, args.env, args.command)
         resolution = locked(session, spec, note, here=False)  # the whole lock, for any platform
     finally:
         session.close()

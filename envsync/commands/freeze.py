@@ -20,7 +20,7 @@ def run(args, out, session) -> int:
     from ._shared import one_env
 
     try:
-        spec = one_env(session, args.env)
+        spec = one_env(session, args.env, args.command)
     finally:
         session.close()
     actual = survey(spec.path)

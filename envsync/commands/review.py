@@ -283,8 +283,12 @@ def _base_config(checkout: Checkout, commit: str, ref: str, config_name: str, sc
 
 
 def _select(head: Config, base: Config | None, names: Sequence[str]) -> set[str]:
-    known = [spec.name for spec in head.envs] + [spec.name for spec in (base.envs if base else ())
-                                                 if spec.name not in {s.name for s in head.envs}]
+    specs = [*head.envs, *(base.envs if base else ())]
+    known = list(dict.fromkeys(spec.name for spec in specs))
+    matrices = {spec.matrix_of for spec in specs if spec.matrix_of}
+    if names:  # a matrix env's declared name stands for its expansions on either side
+        names = [*names, *(spec.name for spec in specs if spec.matrix_of in names)]
+        known += sorted(matrices)
     for name in names:
         if name not in known:
             import difflib
@@ -292,7 +296,7 @@ def _select(head: Config, base: Config | None, names: Sequence[str]) -> set[str]
             close = difflib.get_close_matches(name, known, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"envs on either side: {', '.join(known) or 'none'}"
             raise ConfigError(f"{head.path.name}: no env named {name!r} in the working tree or the base", hint)
-    return set(names or known)
+    return set(names) - matrices if names else set(known)
 
 
 def _side(session: Session, spec: EnvSpec, config_dir: Path, where: str, notes: list[str],

@@ -119,7 +119,7 @@ def run(args, out, session) -> int:
     from ._shared import locked, one_env
 
     try:
-        spec = one_env(session, args.env)
+        spec = one_env(session, args.env, args.command)
         desired = locked(session, spec, out.note).desired
     finally:
         session.close()

@@ -24,7 +24,7 @@ from ..cache import cache_subdir, write_atomic
 from ..model import Config, EnvSpec, IndexSettings, ProjectSpec
 from .inputs import CONFIG_VARIABLES, config_files
 
-FORMAT = 5  # bump when the shape of an entry changes
+FORMAT = 6  # bump when the shape of an entry changes
 
 
 def entry_for(config_path: Path) -> Path:

@@ -68,6 +68,7 @@ def _load(path: Path) -> Config:
     directory = path.parent
     for name in model.envs:
         _check_env_name(path, name, model.envs)
+    expanded = _expand_matrices(path, model.envs)
     flat = _flatten_inherits(path, model.envs)
     index = _index_settings(model.settings, path)
     root = _resolve_path(directory, model.settings.root, f"{path.name}: settings.root")
@@ -89,28 +90,72 @@ def _load(path: Path) -> Config:
         project = _editable_project(path, name, _project(path, name, model), parsed.editables)
         if project is not None and project.path != directory:
             files.update(_project_files(project.path))
-        written_path = env.path if env.path is not None else f"{model.settings.root}/{name}"
-        where = f"{path.name}: " + (f"envs.{name}.path" if env.path is not None else "settings.root")
-        envs.append(EnvSpec(
-            name=name,
-            path=_resolve_path(directory, written_path, where),
-            display_path=written_path,
-            python=env.python or model.settings.python,
-            requirements=tuple(requirements),
-            index=_with_file_options(index, model.settings, parsed, directory),
-            constraints=tuple(line.requirement for line in parsed.constraints),
-            hashes=None if hashes is None else tuple(
-                (package, allowed, where) for package, (allowed, where) in sorted(hashes.items())),
-            files=tuple((os.path.relpath(file, directory), digest) for file, digest in parsed.files),
-            solve_group=_solve_group(path, name, env.solve_group),
-            project=project,
-            seed=tuple(_seed(name, model)),
-            origins=tuple(origins),
-            **_environments(name, model),
-        ))
+        env_index = _with_file_options(index, model.settings, parsed, directory)
+        for env_name, python in expanded[name]:
+            written_path = env.path if env.path is not None else f"{model.settings.root}/{env_name}"
+            where = f"{path.name}: " + (f"envs.{name}.path" if env.path is not None else "settings.root")
+            envs.append(EnvSpec(
+                name=env_name,
+                path=_resolve_path(directory, written_path, where),
+                display_path=written_path,
+                python=python or env.python or model.settings.python,
+                requirements=tuple(requirements),
+                index=env_index,
+                constraints=tuple(line.requirement for line in parsed.constraints),
+                hashes=None if hashes is None else tuple(
+                    (package, allowed, where) for package, (allowed, where) in sorted(hashes.items())),
+                files=tuple((os.path.relpath(file, directory), digest) for file, digest in parsed.files),
+                solve_group=_solve_group(path, name, env.solve_group),
+                project=project,
+                seed=tuple(_seed(name, model)),
+                origins=tuple(origins),
+                matrix_of=name if env.matrix is not None else None,
+                **_environments(name, model),
+            ))
     _check_distinct_paths(path, envs)
     return Config(path=path, root=root, envs=tuple(envs), files=tuple(sorted(files.items())),
                   variables=tuple(sorted(variables.items())))
+
+
+def matrix_name(env: str, python: str) -> str:
+    """The name of a matrix env's expansion for one Python: ("test", "3.11") -> "test-py311"."""
+    return f"{env}-py{python.replace('.', '')}"
+
+
+def _expand_matrices(path: Path, envs: dict[str, EnvModel]) -> dict[str, list[tuple[str, str | None]]]:
+    """Each declared env's (name, python) pairs: itself with no python of its own, or, for an env
+    with a `matrix`, one pair per matrix value. The expansions' names must be free."""
+    file = path.name
+    result: dict[str, list[tuple[str, str | None]]] = {}
+    taken = {name.lower(): f"envs.{name}" for name in envs}
+    for name, env in envs.items():
+        if env.matrix is None:
+            result[name] = [(name, None)]
+            continue
+        for key, value, why in (
+                ("python", env.python, "each expansion gets its Python from the matrix: remove "
+                                       f"envs.{name}.python, or put that version in the matrix"),
+                ("path", env.path, f"the expansions live at <root>/{name}-pyXY (settings.root sets the folder): "
+                                   f"remove envs.{name}.path"),
+                ("solve-group", env.solve_group, "a solve group resolves for one interpreter and the expansions "
+                                                 f"run different Pythons: remove envs.{name}.solve-group")):
+            if value is not None:
+                raise ConfigError(f"{file}: envs.{name}: `{key}` and `matrix` can't be used together", why)
+        pairs: list[tuple[str, str | None]] = []
+        for position, python in enumerate(env.matrix.python):
+            expansion = matrix_name(name, python)
+            where = f"{file}: envs.{name}.matrix.python[{position}]"
+            if not ENV_NAME.match(expansion):
+                raise ConfigError(f"{where}: the expansion's name {expansion!r} is longer than 64 characters",
+                                  f"shorten the env name {name!r}")
+            other = taken.get(expansion.lower())
+            if other is not None:
+                raise ConfigError(f"{where}: {python!r} expands to env {expansion!r}, which {other} already names",
+                                  f"rename {other}, or drop {python!r} from the matrix")
+            taken[expansion.lower()] = f"envs.{name}.matrix.python[{position}]"
+            pairs.append((expansion, python))
+        result[name] = pairs
+    return result
 
 
 def _solve_group(path: Path, env: str, group: str | None) -> str | None:
@@ -498,6 +543,11 @@ def _check_distinct_paths(path: Path, envs: list[EnvSpec]) -> None:
     seen: dict[Path, str] = {}
     for env in envs:
         if env.path in seen:
-            raise ConfigError(f"{path.name}: envs.{env.name} and envs.{seen[env.path]} use the same path {env.display_path}",
+            raise ConfigError(f"{path.name}: {_declared(env)} and {seen[env.path]} use the same path {env.display_path}",
                               "give each env its own `path`")
-        seen[env.path] = env.name
+        seen[env.path] = _declared(env)
+
+
+def _declared(env: EnvSpec) -> str:
+    """Where an env is declared, for messages: envs.dev, or envs.test (matrix: test-py311)."""
+    return f"envs.{env.matrix_of} (matrix: {env.name})" if env.matrix_of else f"envs.{env.name}"

@@ -7,6 +7,7 @@ loaded from the cache without pydantic (see config.load).
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -64,6 +65,28 @@ def _seed_names(values: list[str]) -> list[str]:
 
 SEEDABLE = ("pip", "setuptools", "wheel")
 
+# A matrix value is a bare major.minor: the expansion is named from it (3.11 -> py311).
+MATRIX_PYTHON = re.compile(r"^[1-9][0-9]*\.(0|[1-9][0-9]*)$")
+
+
+class MatrixModel(_Strict):
+    """`matrix = { python = [...] }`: the env is expanded into one env per value."""
+
+    python: list[str]
+
+    @field_validator("python")
+    @classmethod
+    def _check_python(cls, values: list[str]) -> list[str]:
+        if not values:
+            raise ValueError('list at least one Python version, e.g. python = ["3.12", "3.13"]')
+        for position, value in enumerate(values):
+            if not MATRIX_PYTHON.match(value):
+                raise ValueError(f"[{position}] {value!r} is not a major.minor Python version: a matrix takes "
+                                 'versions like "3.12" (no paths, ranges or patch releases)')
+            if value in values[:position]:
+                raise ValueError(f"[{position}] {value!r} is listed twice")
+        return values
+
 
 def _markers(values: list[str]) -> list[str]:
     from packaging.markers import InvalidMarker, Marker
@@ -91,6 +114,7 @@ class EnvModel(_Strict):
     solve_group: str | None = Field(None, alias="solve-group")
     seed: list[str] | None = None
     environments: list[str] | None = None
+    matrix: MatrixModel | None = None
 
     @field_validator("seed")
     @classmethod
@@ -139,6 +163,7 @@ _KNOWN_KEYS = {
     "envs": set(EnvModel.model_fields) | {f.alias for f in EnvModel.model_fields.values() if f.alias},
     "": {"settings", "envs"},
     "project": set(ProjectModel.model_fields),
+    "matrix": set(MatrixModel.model_fields),
 }
 
 
@@ -151,6 +176,8 @@ def config_error(path: Path, exc: ValidationError) -> ConfigError:
             section = "" if len(loc) == 1 else ("settings" if loc[0] == "settings" else "envs")
             if "project" in loc[:-1]:
                 section = "project"
+            if len(loc) == 4 and loc[0] == "envs" and loc[2] == "matrix":
+                section = "matrix"
             known = sorted(k for k in _KNOWN_KEYS[section] if "_" not in k)
             close = difflib.get_close_matches(str(loc[-1]), known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
