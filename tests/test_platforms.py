@@ -280,3 +280,28 @@ def test_a_review_of_a_multi_platform_env_reads_its_lock_as_on_a_declared_platfo
     assert env["head"]["packages"] == {"common": "1.0", "extra": "1.0", "native": "1.0", "winonly": "1.0"}
     assert [(c["package"], c["change"]) for c in env["changes"]] == [("extra", "added")]
     assert any("as on Windows AMD64" in note for note in document["notes"])
+
+
+def test_a_matrix_env_gets_one_multi_platform_lock_per_python(project: Path, index: LocalIndex):
+    from helpers import python_path
+
+    pythons = [version for version in ("3.10", "3.12") if python_path(version)]
+    if len(pythons) < 2:
+        pytest.skip("needs CPython 3.10 and 3.12 from pyenv")
+    publish(index)
+    write_config(project, f"""
+        [settings]
+        index-url = "{index.url}"
+        environments = ["{LINUX}", "{WINDOWS}"]
+        [envs.test]
+        matrix = {{ python = ["3.10", "3.12"] }}
+        dependencies = ["native"]
+    """)
+    envsync(project, "lock", "test")
+    for name, minor in (("test-py310", "3.10"), ("test-py312", "3.12")):
+        document = Pylock.from_dict(tomllib.loads((project / f"pylock.{name}.toml").read_text()))
+        assert str(document.requires_python) == f"=={minor}.*"
+        assert len(document.environments or []) == 2
+        assert str(next(p for p in document.packages if p.name == "winonly").marker) == 'sys_platform == "win32"'
+    envsync(project, "apply", "--locked", "test")
+    assert installed(project / ".envs" / "test-py312") == {"native": "1.0", "common": "1.0"}
