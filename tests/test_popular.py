@@ -63,3 +63,31 @@ def test_popular_binary_wheels_apply_and_import_on_python_311(tmp_path: Path):
     again = run_envsync("plan", "--json", "--refresh", cwd=tmp_path, env=extra, timeout=600)
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["envs"][0]["actions"] == []
+
+
+def test_popular_packages_lock_for_linux_macos_and_windows_at_once(tmp_path: Path):
+    """One lock for Linux (x86_64, aarch64), macOS arm64 and Windows: each popular package gets a
+    wheel for every one of them, and nothing is built to make the lock."""
+    import tomllib
+
+    python = python_path("3.12")
+    if python is None:
+        pytest.skip("needs CPython 3.12 under ~/.pyenv/versions")
+    dependencies = ", ".join(f'"{name}"' for name in POPULAR)
+    environments = '["sys_platform == \'linux\'", "sys_platform == \'darwin\'", "sys_platform == \'win32\'"]'
+    write_config(tmp_path, f'[settings]\nenvironments = {environments}\n'
+                           f'[envs.popular]\npython = "{python}"\ndependencies = [{dependencies}]\n')
+    result = run_envsync("lock", cwd=tmp_path, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Linux x86_64, Linux aarch64, macOS arm64, Windows AMD64" in result.stdout + result.stderr
+    document = tomllib.loads((tmp_path / "pylock.popular.toml").read_text())
+    packages = {package["name"]: package for package in document["packages"]}
+    for package in document["packages"]:
+        wheels = [wheel["name"] for wheel in package.get("wheels", [])]
+        assert "sdist" not in package, package["name"]
+        if any(wheel.endswith("-none-any.whl") for wheel in wheels):
+            assert len(wheels) == 1, (package["name"], wheels)  # a pure wheel serves every platform
+            continue
+        for platform in ("x86_64", "aarch64", "macosx", "win_amd64"):
+            assert any(platform in wheel for wheel in wheels), (package["name"], platform, wheels)
+    assert set(POPULAR) <= set(packages)

@@ -50,8 +50,11 @@ def _environment_input(spec: EnvSpec, interpreter: Interpreter) -> object:
     environments with the Python version (the same on every platform they name)."""
     if not spec.environments:
         return environment_marker(interpreter)
+    from .platforms import GLIBC_MINOR, MACOS
+
     return {"environments": list(spec.environments),
-            "python": f"{interpreter.implementation} {interpreter.short_version}"}
+            "python": f"{interpreter.implementation} {interpreter.short_version}",
+            "oldest-systems": [f"glibc 2.{GLIBC_MINOR}", f"macOS {MACOS[0]}.{MACOS[1]}"]}
 
 
 def input_digest(spec: EnvSpec, interpreter: Interpreter, config_dir: Path,

@@ -4,7 +4,7 @@ Such a lock is resolved here once per platform its markers describe, without tha
 interpreter: the env's own interpreter gives the Python version, and the platform gives
 `sys_platform`, `platform_machine` and friends and the wheel tags its CPython accepts. The
 result must not depend on the machine that made the lock, so every platform's tags are fixed
-here (manylinux up to glibc 2.28, macOS 13), never read from this machine.
+here (manylinux up to glibc 2.28, macOS 14), never read from this machine.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from dataclasses import dataclass, replace
 from ..errors import ConfigError
 from ..model import Interpreter
 
-# The newest glibc and macOS versions a lock assumes: wheels built for newer systems are not
-# chosen, so the lock installs on every machine from these (older ones included) onwards.
+# The oldest glibc and macOS a lock made here installs on: a wheel that needs a newer system is
+# not chosen. Part of the lock's input digest, so a change here re-locks.
 GLIBC_MINOR = 28
-MACOS = (13, 0)
+MACOS = (14, 0)
 
 
 @dataclass(frozen=True)
