@@ -305,3 +305,26 @@ def test_a_matrix_env_gets_one_multi_platform_lock_per_python(project: Path, ind
         assert str(next(p for p in document.packages if p.name == "winonly").marker) == 'sys_platform == "win32"'
     envsync(project, "apply", "--locked", "test")
     assert installed(project / ".envs" / "test-py312") == {"native": "1.0", "common": "1.0"}
+
+
+def test_each_declared_platform_reads_its_own_part_of_the_lock(project: Path, index: LocalIndex):
+    """What apply installs on the other platforms: the lock read as a Mac and as a Windows machine."""
+    from envsync.interpreters import find_interpreter
+    from envsync.resolve.lockfile import pins_from_lock, read_lock
+    from envsync.resolve.platforms import KNOWN_PLATFORMS, target_interpreter
+
+    publish(index)
+    configure(project, index, [LINUX, MAC, WINDOWS])
+    envsync(project, "lock")
+    lock = read_lock(project / "pylock.dev.toml")
+    assert lock is not None
+    here = find_interpreter(None, project)
+    by_label = {platform.label: target_interpreter(here, platform) for platform in KNOWN_PLATFORMS}
+    windows = pins_from_lock(lock, by_label["Windows AMD64"])
+    assert {name: pin.artifact.filename for name, pin in windows.items()} == {
+        "common": "common-1.0-py3-none-any.whl", "native": "native-1.0-py3-none-win_amd64.whl",
+        "winonly": "winonly-1.0-py3-none-any.whl"}
+    mac = pins_from_lock(lock, by_label["macOS arm64"])
+    assert mac["native"].artifact.filename == "native-1.0-py3-none-macosx_11_0_arm64.whl" and "winonly" not in mac
+    assert lock.valid_for(by_label["Windows AMD64"]) and lock.valid_for(by_label["macOS arm64"])
+    assert not lock.valid_for(by_label["Linux aarch64"]) and not lock.valid_for(by_label["Windows ARM64"])
