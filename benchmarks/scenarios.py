@@ -15,7 +15,7 @@ from pathlib import Path
 
 from harness import Bench, Logger, Once, Row, Step, StepFailed, bench, run_steps
 from report import Metric
-from tools import Toolchain, remove, venv_python, write_envs_toml, write_lines, write_uv_project
+from tools import Toolchain, python_minor, remove, venv_python, write_envs_toml, write_lines, write_uv_project
 from workloads import Workload
 
 
@@ -132,35 +132,59 @@ def install(ctx: Context, wl: Workload) -> list[Row]:
 
 # -- 3. resolve ---------------------------------------------------------------------------------
 
+def warm_and_cold(ctx: Context, label: str, steps: Callable[[Path | None], list[Step]], cold: Path, *,
+                  output: Path | None = None, ratios: tuple[dict[str, str], dict[str, str]] = ({}, {}),
+                  repeat: int | None = None) -> list[Bench]:
+    """Two rows for one resolving command: `LABEL (warm)`, the tool's cache kept from an untimed first run,
+    and `LABEL (cold)`, an empty `cold` folder before every run. `steps(cache)` builds the command (None: the
+    warm cache). `output`, when given, is deleted before every run, so no earlier result is read back."""
+    def forget_output() -> None:
+        if output is not None:
+            remove(output)
+
+    def empty_cache() -> None:
+        fresh_dir(cold)
+        forget_output()
+
+    return [
+        Bench(f"{label} (warm)", lambda: steps(None), setup=Once(lambda: ctx.run(steps(None))),
+              prepare=forget_output if output is not None else None, ratios=ratios[0], repeat=repeat),
+        Bench(f"{label} (cold)", lambda: steps(cold), prepare=empty_cache, ratios=ratios[1], repeat=repeat),
+    ]
+
+
+def uv_compile_steps(tools: Toolchain, wl: Workload, output: Path, *options: str) -> Callable[[Path | None], list[Step]]:
+    """`uv pip compile OPTIONS IN -o OUTPUT`, its cache in CACHE/uv when given one."""
+    def steps(cache: Path | None) -> list[Step]:
+        return [tools.uv_step("pip", "compile", "-q", "--no-header", *options, str(wl.in_file), "-o", str(output),
+                              cwd=output.parent, cache=cache / "uv" if cache else None)]
+    return steps
+
+
+def envsync_lock_steps(tools: Toolchain, config: Path, *options: str) -> Callable[[Path | None], list[Step]]:
+    """`envsync lock -c CONFIG OPTIONS`, its cache in CACHE/envsync when given one."""
+    def steps(cache: Path | None) -> list[Step]:
+        return [tools.envsync_step("lock", config, *options, cache=cache / "envsync" if cache else None)]
+    return steps
+
+
 def resolve(ctx: Context, wl: Workload) -> list[Row]:
     """Resolve the top-level requirements to a full pinned set, with a warm cache and with an empty one."""
     tools, root = ctx.tools, fresh_dir(ctx.work / "resolve" / wl.name)
     config = write_envs_toml(root / "envsync", tools.python, {"a": wl.inputs})
     cold = root / "cold-cache"
-    uv_out, pip_out = root / "uv-requirements.txt", root / "pip-requirements.txt"
+    pip_out = root / "pip-requirements.txt"
 
-    def empty_cache() -> None:
-        fresh_dir(cold)
-
-    def envsync_lock(cache: Path | None = None) -> list[Step]:
-        return [tools.envsync_step("lock", config, "--upgrade", cache=cache)]
-
-    def uv_compile(cache: Path | None = None) -> list[Step]:
-        return [tools.uv_step("pip", "compile", "-q", "--upgrade", "--no-header", str(wl.in_file),
-                              "-o", str(uv_out), cwd=root, cache=cache)]
-
-    def pip_compile(cache: Path | None = None) -> list[Step]:
+    def pip_compile(cache: Path | None) -> list[Step]:
         return [tools.pip_compile_step(wl.in_file, pip_out, cache)]
 
     return ctx.measure(wl, [
-        Bench("envsync lock --upgrade (warm)", envsync_lock, setup=Once(lambda: ctx.run(envsync_lock())),
-              ratios={"÷ uv": "uv pip compile (warm)", "÷ pip-compile": "pip-compile (warm)"}),
-        Bench("envsync lock --upgrade (cold)", lambda: envsync_lock(cold / "envsync"), prepare=empty_cache,
-              ratios={"÷ uv": "uv pip compile (cold)", "÷ pip-compile": "pip-compile (cold)"}),
-        Bench("uv pip compile (warm)", uv_compile, setup=Once(lambda: ctx.run(uv_compile()))),
-        Bench("uv pip compile (cold)", lambda: uv_compile(cold / "uv"), prepare=empty_cache),
-        Bench("pip-compile (warm)", pip_compile, setup=Once(lambda: ctx.run(pip_compile())), repeat=ctx.pip_repeat),
-        Bench("pip-compile (cold)", lambda: pip_compile(cold), prepare=empty_cache, repeat=ctx.pip_repeat),
+        *warm_and_cold(ctx, "envsync lock --upgrade", envsync_lock_steps(tools, config, "--upgrade"), cold,
+                       ratios=({"÷ uv": "uv pip compile (warm)", "÷ pip-compile": "pip-compile (warm)"},
+                               {"÷ uv": "uv pip compile (cold)", "÷ pip-compile": "pip-compile (cold)"})),
+        *warm_and_cold(ctx, "uv pip compile", uv_compile_steps(tools, wl, root / "uv-requirements.txt", "--upgrade"),
+                       cold),
+        *warm_and_cold(ctx, "pip-compile", pip_compile, cold, repeat=ctx.pip_repeat),
     ])
 
 
@@ -325,6 +349,60 @@ def run_in_env(ctx: Context, wl: Workload) -> list[Row]:
     ])
 
 
+# -- 8. one lock for several platforms ----------------------------------------------------------
+
+OS_MARKERS = ("sys_platform == 'linux'", "sys_platform == 'darwin'", "sys_platform == 'win32'")
+UNIVERSAL = "uv pip compile --universal"
+
+
+def count_pins(output: Path) -> str:
+    """How many packages a lock (`[[packages]]`) or a requirements file (`name==version` lines) lists, as a note."""
+    if not output.is_file():
+        return ""
+    lines = output.read_text().splitlines()
+    if output.suffix == ".toml":
+        count = sum(line.strip() == "[[packages]]" for line in lines)
+    else:
+        count = sum(bool(line) and not line[0].isspace() and not line.startswith(("#", "-")) for line in lines)
+    return f"{count} entries"
+
+
+def platforms(ctx: Context, wl: Workload) -> list[Row]:
+    """One lock for Linux, macOS and Windows, made on this machine: envsync's `environments` against
+    `uv pip compile --universal`, each next to the same tool's lock for this machine alone."""
+    tools, root = ctx.tools, fresh_dir(ctx.work / "platforms" / wl.name)
+    multi = write_envs_toml(root / "envsync-3-os", tools.python, {"a": wl.inputs}, OS_MARKERS)
+    single = write_envs_toml(root / "envsync-here", tools.python, {"a": wl.inputs})
+    multi_lock, single_lock = multi.parent / "pylock.a.toml", single.parent / "pylock.a.toml"
+    universal_out, plain_out = root / "uv-universal.txt", root / "uv-here.txt"
+    python_version = ("--python-version", python_minor(tools.python))
+    cold = root / "cold-cache"
+    multi_label, single_label = "envsync lock, linux+darwin+win32", "envsync lock, this machine"
+
+    def against(kind: str, uv: str, one_platform: str | None = None) -> dict[str, str]:
+        ratios = {"÷ uv": f"{uv} ({kind})"}
+        if one_platform:
+            ratios["3 OS ÷ 1 platform"] = f"{one_platform} ({kind})"
+        return ratios
+
+    rows = ctx.measure(wl, [
+        *warm_and_cold(ctx, multi_label, envsync_lock_steps(tools, multi), cold, output=multi_lock,
+                       ratios=(against("warm", UNIVERSAL, single_label), against("cold", UNIVERSAL, single_label))),
+        *warm_and_cold(ctx, single_label, envsync_lock_steps(tools, single), cold, output=single_lock,
+                       ratios=(against("warm", "uv pip compile"), against("cold", "uv pip compile"))),
+        *warm_and_cold(ctx, UNIVERSAL, uv_compile_steps(tools, wl, universal_out, "--universal", *python_version),
+                       cold, output=universal_out,
+                       ratios=({"3 OS ÷ 1 platform": "uv pip compile (warm)"},
+                               {"3 OS ÷ 1 platform": "uv pip compile (cold)"})),
+        *warm_and_cold(ctx, "uv pip compile", uv_compile_steps(tools, wl, plain_out, *python_version), cold,
+                       output=plain_out),
+    ])
+    outputs = (multi_lock, single_lock, universal_out, plain_out)
+    for row, output in zip(rows, [out for out in outputs for _ in ("warm", "cold")], strict=True):
+        row.note = count_pins(output)
+    return rows
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -373,5 +451,16 @@ SCENARIOS = {
                  "`python -c pass` inside the env: `envsync run a -- python -c pass` (no-op check, then exec), "
                  "`uv run python -c pass` on a synced uv project, and the env's own interpreter alone. "
                  "Overhead = tool − bare.", run_in_env),
+        Scenario("platforms", "8. One lock for several platforms",
+                 "The workload's `.in` locked once for Linux, macOS and Windows from this machine. envsync: "
+                 "`envsync lock` with `environments = [\"sys_platform == 'linux'\", \"sys_platform == 'darwin'\", "
+                 "\"sys_platform == 'win32'\"]` (Linux x86_64 and aarch64, macOS arm64, Windows AMD64, on the "
+                 "venvs' Python); uv: `uv pip compile --universal --python-version X.Y` (every platform, and every "
+                 "Python from X.Y on). Each next to the same tool's lock for this machine alone (no `environments`; "
+                 "`uv pip compile --python-version X.Y`). The lock or output file is deleted before every run. Warm: "
+                 "the tool's cache kept from an untimed first run; cold: an empty cache folder for every run. "
+                 "`3 OS ÷ 1 platform` is what locking for the three costs each tool; notes count the entries "
+                 "written (uv writes a package twice when two Pythons or platforms need different versions).",
+                 platforms),
     ]
 }

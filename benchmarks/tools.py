@@ -66,10 +66,14 @@ def toml_list(items: Sequence[str]) -> str:
     return "[\n" + "".join(f"    {json.dumps(item)},\n" for item in items) + "]"
 
 
-def write_envs_toml(folder: Path, python: Path, envs: Mapping[str, Sequence[str]]) -> Path:
-    """An envs.toml declaring `envs` (name -> dependencies), every env on `python`."""
+def write_envs_toml(folder: Path, python: Path, envs: Mapping[str, Sequence[str]],
+                    environments: Sequence[str] = ()) -> Path:
+    """An envs.toml declaring `envs` (name -> dependencies), every env on `python`, each locked for the
+    platforms `environments` names (none: for this machine only)."""
     folder.mkdir(parents=True, exist_ok=True)
     text = f'[settings]\npython = {json.dumps(str(python))}\nroot = ".envs"\n'
+    if environments:
+        text += f"environments = {toml_list(environments)}\n"
     for name, deps in envs.items():
         text += f"\n[envs.{name}]\ndependencies = {toml_list(deps)}\n"
     path = folder / "envs.toml"
@@ -80,7 +84,7 @@ def write_envs_toml(folder: Path, python: Path, envs: Mapping[str, Sequence[str]
 def write_uv_project(folder: Path, deps: Sequence[str], python: Path) -> Path:
     """A virtual (not packaged) uv project whose dependencies are `deps`."""
     folder.mkdir(parents=True, exist_ok=True)
-    minor = version_of([str(python), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+    minor = python_minor(python)
     text = (
         '[project]\nname = "envsync-bench"\nversion = "0"\n'
         f'requires-python = ">={minor}"\ndependencies = {toml_list(deps)}\n\n'
@@ -89,6 +93,11 @@ def write_uv_project(folder: Path, deps: Sequence[str], python: Path) -> Path:
     path = folder / "pyproject.toml"
     path.write_text(text)
     return path
+
+
+def python_minor(python: Path) -> str:
+    """`python`'s version as MAJOR.MINOR ("3.11")."""
+    return version_of([str(python), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
 
 
 def write_lines(path: Path, lines: Sequence[str]) -> Path:
