@@ -328,3 +328,15 @@ def test_each_declared_platform_reads_its_own_part_of_the_lock(project: Path, in
     assert mac["native"].artifact.filename == "native-1.0-py3-none-macosx_11_0_arm64.whl" and "winonly" not in mac
     assert lock.valid_for(by_label["Windows AMD64"]) and lock.valid_for(by_label["macOS arm64"])
     assert not lock.valid_for(by_label["Linux aarch64"]) and not lock.valid_for(by_label["Windows ARM64"])
+
+
+def test_a_multi_platform_lock_serves_every_patch_release_of_its_python(project: Path, index: LocalIndex):
+    """Made on 3.X.Y, installed on 3.X.0 too: a dependency only early patch releases need is kept,
+    and a version whose Requires-Python needs a later patch release than 3.X.0 is not chosen."""
+    minor = f"{sys.version_info.major}.{sys.version_info.minor}"
+    index.add(WheelSpec("lib", "1.0", requires=[f"backport; python_full_version < '{minor}.1'"]))
+    index.add(WheelSpec("lib", "2.0", requires_python=f">={minor}.1"))
+    index.add(WheelSpec("backport", "1.0"))
+    configure(project, index, [LINUX, MAC], deps='"lib"')
+    envsync(project, "lock")
+    assert {p.name: str(p.version) for p in lock_document(project).packages} == {"lib": "1.0", "backport": "1.0"}

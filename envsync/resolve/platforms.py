@@ -121,10 +121,17 @@ def _selects(marker, platform: Platform, base: Interpreter) -> bool:
 
 
 def marker_values(base: Interpreter, platform: Platform) -> dict[str, str]:
-    """The PEP 508 marker environment of `base`'s Python version on `platform`."""
+    """The PEP 508 marker environment of `base`'s Python minor version on `platform`.
+
+    The lock serves every patch release of that minor version (3.12.0 as well as the 3.12.8
+    that made it), so the full version is its first: a dependency only old patch releases
+    need is kept, and a file whose Requires-Python needs a later patch release is not chosen.
+    """
+    first = f"{base.version.major}.{base.version.minor}.0"
     return {**base.markers, "os_name": platform.os_name, "sys_platform": platform.sys_platform,
             "platform_system": platform.system, "platform_machine": platform.machine,
-            "platform_release": "", "platform_version": ""}
+            "platform_release": "", "platform_version": "", "python_full_version": first,
+            "implementation_version": first}
 
 
 def target_interpreter(base: Interpreter, platform: Platform) -> Interpreter:
