@@ -91,14 +91,20 @@ class MatrixModel(_Strict):
 def _markers(values: list[str]) -> list[str]:
     from packaging.markers import InvalidMarker, Marker
 
-    for position, value in enumerate(values):
-        try:
-            Marker(value)
-        except InvalidMarker as exc:
-            reason = str(exc).splitlines()[0]
-            raise ValueError(f"[{position}] {value!r} is not a valid PEP 508 marker: {reason}") from None
+    _all_parse(values, Marker, InvalidMarker, "marker")
     if len(set(values)) != len(values):
         raise ValueError("lists the same environment twice")
+    return values
+
+
+def _all_parse(values: list[str], parse: Any, invalid: type[Exception], what: str) -> list[str]:
+    """`values`, once each parses as a PEP 508 `what`; else the first that doesn't, by position."""
+    for position, text in enumerate(values):
+        try:
+            parse(text)
+        except invalid as exc:
+            reason = str(exc).splitlines()[0]
+            raise ValueError(f"[{position}] {text!r} is not a valid PEP 508 {what}: {reason}") from None
     return values
 
 
@@ -134,13 +140,7 @@ class EnvModel(_Strict):
     @field_validator("dependencies")
     @classmethod
     def _parse_requirements(cls, values: list[str]) -> list[str]:
-        for position, text in enumerate(values):
-            try:
-                Requirement(text)
-            except InvalidRequirement as exc:
-                reason = str(exc).splitlines()[0]
-                raise ValueError(f"[{position}] {text!r} is not a valid PEP 508 requirement: {reason}") from None
-        return values
+        return _all_parse(values, Requirement, InvalidRequirement, "requirement")
 
 
 class FileModel(_Strict):
