@@ -36,12 +36,12 @@ def explain_failure(exc: ResolutionImpossible, provider: Provider, env: str | No
     groups: dict[NormalizedName, list] = {}
     for cause in exc.causes:
         groups.setdefault(canonicalize_name(cause.requirement.name), []).append(cause)
-    context = Context(env=env, python=str(provider._python), tags=tuple(provider.interpreter.tags),
+    context = Context(env=env, python=str(provider.files.python), tags=tuple(provider.interpreter.tags),
                       prereleases=provider.prereleases, index=provider.index.describe())
     explanations = []
     for name, causes in groups.items():
         files = file_facts(provider, name)
-        installable = {v: yanked for v, (_, _, yanked) in provider._installable(name).versions.items()}
+        installable = {v: yanked for v, (_, _, yanked) in provider.files.installable(name).versions.items()}
         listed = bool(files or installable) or provider.index.lists(name)
         close = similar(name) if similar is not None and not listed else ()
         explanations.append(explain(name, files, installable, demands(provider, causes), context,
@@ -67,8 +67,8 @@ def file_facts(provider: Provider, name: NormalizedName) -> list[FileFact]:
             continue
         facts.append(FileFact(
             version=version, wheel=wheel,
-            supported=wheel and provider._ranker.rank(artifact.filename) != UNSUPPORTED,
-            python_ok=provider._python_ok(artifact), requires_python=artifact.requires_python,
+            supported=wheel and provider.files.rank(artifact.filename) != UNSUPPORTED,
+            python_ok=provider.files.python_ok(artifact), requires_python=artifact.requires_python,
             yanked=artifact.yanked, yank_reason=artifact.yank_reason,
             tag="-".join(artifact.filename[:-4].split("-")[-3:]) if wheel else None))
     return facts
@@ -92,7 +92,7 @@ def demands(provider: Provider, causes: Sequence) -> list[Demand]:
                                   asked))
             continue
         name = parents[0].name
-        universe = list(provider._installable(name).versions)
+        universe = list(provider.files.installable(name).versions)
         which = f"{parent_key} {ranges((p.version for p in parents), universe)}"
         chain, root = _chain(provider, name, depth=0, seen={name})
         demands.append(Demand(requirement, f"needed by {which}{chain}", root))

@@ -1,8 +1,8 @@
 """Choose one version of every package an env needs, for that env's own interpreter.
 
 The resolvelib algorithm knows nothing about packages; `Provider` answers its
-questions from the index: which versions exist (filtered by wheel tags,
-Requires-Python, yanked and pre-release rules), and what each one depends on
+questions from the index: which versions exist (the installable files per version
+come from `files.ProjectFiles`; yanked and pre-release rules are applied here), and what each one depends on
 (its metadata, markers evaluated for the target interpreter). `resolve` takes a
 list of root requirements, so several envs' roots can be resolved together.
 """
@@ -18,24 +18,21 @@ from typing import TYPE_CHECKING
 from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
 from packaging.metadata import parse_email
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.specifiers import SpecifierSet
 from packaging.utils import (
-    InvalidSdistFilename,
     NormalizedName,
     canonicalize_name,
-    parse_sdist_filename,
 )
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 from resolvelib import AbstractProvider, BaseReporter, Resolver
 from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 
-from ..errors import ConfigError, HashMismatch, ResolutionConflict
-from ..hashes import sha256_of_file
+from ..errors import ConfigError, ResolutionConflict
 from ..model import Artifact, Interpreter, Pin
 from .explain import pinned_exactly
 from .failure import explain_failure
+from .files import Installable, ProjectFiles
 from .index import IndexClient
-from .tags import UNSUPPORTED, WheelRanker
 
 if TYPE_CHECKING:
     from .direct import DirectDist
@@ -70,14 +67,6 @@ def split_key(key: str) -> tuple[NormalizedName, frozenset[str]]:
 
 
 
-@dataclass(frozen=True)
-class Installable:
-    """What a project offers this interpreter: per version (rank, wheel, yanked), and why nothing if so."""
-
-    versions: dict[Version, tuple[int, Artifact, bool]]
-    why_none: str
-
-
 class Provider(AbstractProvider):
     """Answers resolvelib's questions for one target interpreter."""
 
@@ -106,21 +95,15 @@ class Provider(AbstractProvider):
         for constraint in constraints:
             if _root_applies(constraint, interpreter):
                 self.constraints.setdefault(canonicalize_name(constraint.name), []).append(constraint)
-        self.hashes = hashes  # hash-checking mode: only files with one of these sha256s are candidates
-        self._ranker = WheelRanker(interpreter.tags)
         index.serve(interpreter.tags)
-        self._python = Version(interpreter.markers["python_full_version"].rstrip("+"))
+        self.files = ProjectFiles(index, interpreter, sdists=sdist_metadata is not None, hashes=hashes)
         self.why_empty: dict[NormalizedName, str] = {}
         # Who asked for each name (a parent candidate, or None for a root), to explain a failure.
         self.needed_by: dict[NormalizedName, list[tuple[Requirement, Candidate | None]]] = {}
         self.origins = dict(origins or {})  # root requirement text -> where the user wrote it
         self.warnings: list[str] = []  # things worth saying that don't stop the resolve (unknown extras)
-        self._installable_memo: dict[NormalizedName, Installable] = {}
-        self._stand_ins: dict[str, Artifact] = {}  # sdist URL -> a wheel of its version, for its metadata
         self._requires_memo: dict[str, list[Requirement]] = {}
         self._requires_text: dict[str, tuple[str, ...]] = {}  # Requires-Dist lines by file URL, for the lock
-        self._versions: dict[str, Version | None] = {}  # version strings from file names, parsed once
-        self._python_memo: dict[str, bool] = {}  # Requires-Python strings, evaluated once
         self._order_memo: dict[NormalizedName, list[Version]] = {}
         self._satisfied_memo: dict[tuple[int, Version], tuple[Requirement, bool]] = {}
         self._speculated: set[NormalizedName] = set()
@@ -149,7 +132,7 @@ class Provider(AbstractProvider):
 
     def _speculate_one(self, name: NormalizedName) -> None:
         try:
-            installable = self._installable(name)
+            installable = self.files.installable(name)
             finals = [v for v in installable.versions if not v.is_prerelease and not installable.versions[v][2]]
             if not finals:
                 return
@@ -197,7 +180,7 @@ class Provider(AbstractProvider):
         if pin.version.is_prerelease and not (self.prereleases or any(
                 spec.prereleases for req in requirements for spec in req.specifier)):
             return False
-        if self.hashes is not None and _sha256(pin.artifact) not in self.hashes.get(pin.name, (frozenset(),))[0]:
+        if not self.files.allows(pin.name, pin.artifact):
             return False
         return all(req.specifier.contains(pin.version, prereleases=True) for req in requirements)
 
@@ -290,7 +273,7 @@ class Provider(AbstractProvider):
         the same version when there is one, else from its build backend."""
         if artifact.filename.endswith(".whl") or self.sdist_metadata is None:
             return self.index.metadata(artifact)
-        stand_in = self._stand_ins.get(artifact.url)
+        stand_in = self.files.stand_in(artifact)
         if stand_in is not None:
             return self.index.metadata(stand_in)
         return self.sdist_metadata(artifact)
@@ -315,7 +298,7 @@ class Provider(AbstractProvider):
                     excluded: set[Version]) -> Iterator[Candidate]:
         """Installable versions of `name` meeting every requirement, most preferred first, made as the
         resolver asks for them: it nearly always takes the first, and a big project has thousands."""
-        installable = self._installable(name)
+        installable = self.files.installable(name)
         wanted = [*wanted, *self.constraints.get(name, ())]
         specifiers = SpecifierSet()
         for requirement in wanted:
@@ -354,126 +337,6 @@ class Provider(AbstractProvider):
         if order is None:
             order = self._order_memo[name] = sorted(installable.versions, reverse=True)
         return order
-
-    def _installable(self, name: NormalizedName) -> Installable:
-        """Per version, the best wheel for this interpreter; parsed once per project."""
-        memo = self._installable_memo.get(name)
-        if memo is not None:
-            return memo
-        artifacts = self._allowed_by_hash(name, self.index.artifacts(name))
-        best: dict[Version, tuple[int, Artifact, bool]] = {}
-        rejected: set[str] = set()
-        sdists: dict[Version, Artifact] = {}
-        # Reasons are gathered as flags and worded once after the loop: a big project has thousands of files.
-        sdist_only = unsupported = False
-        elsewhere: list[Artifact] = []  # wheels for other platforms or Pythons
-        excluded_by: set[str] = set()  # Requires-Python values that exclude this interpreter
-        rank_of, wheel_version, python_ok = self._ranker.rank, self._wheel_version, self._python_ok
-        for artifact in artifacts:
-            filename = artifact.filename
-            if not filename.endswith(".whl"):
-                version = None if self.sdist_metadata is None else self._sdist_version(filename)
-                if version is None:
-                    sdist_only = True
-                elif not python_ok(artifact):
-                    excluded_by.add(artifact.requires_python or "")
-                else:
-                    sdists.setdefault(version, artifact)
-                continue
-            rank = rank_of(filename)
-            if rank == UNSUPPORTED:
-                unsupported = True
-                elsewhere.append(artifact)
-                continue
-            version = wheel_version(filename)
-            if version is None:
-                continue
-            if not python_ok(artifact):
-                excluded_by.add(artifact.requires_python or "")
-            elif version not in best or rank < best[version][0]:
-                best[version] = (rank, artifact, artifact.yanked)
-        if sdist_only:
-            rejected.add("only a source distribution, and build requirements are installed from wheels only")
-        if unsupported:
-            rejected.add(f"no wheel for this interpreter ({self.interpreter.tags[0]})")
-        for requires_python in excluded_by:
-            rejected.add(f"Requires-Python {requires_python} excludes Python {self._python}")
-        for version, artifact in sdists.items():  # wheels stay preferred: an sdist only where no wheel fits
-            if version not in best:
-                best[version] = (UNSUPPORTED, artifact, artifact.yanked)
-        if elsewhere and any(rank == UNSUPPORTED for rank, _, _ in best.values()):
-            self._describe_sdists_by_wheels(best, elsewhere)
-        why = "no such package on the configured indexes" if not artifacts else "; ".join(sorted(rejected))
-        memo = Installable(best, why)
-        self._installable_memo[name] = memo
-        return memo
-
-    def _describe_sdists_by_wheels(self, best: dict[Version, tuple[int, Artifact, bool]],
-                                   elsewhere: list[Artifact]) -> None:
-        """Let a wheel of the same version (built for another platform or Python) stand in for an
-        sdist's metadata: the index serves a wheel's METADATA without building anything, and a
-        release's files declare the same dependencies (markers say where they differ). Locking
-        for a platform with no wheel then needs no build on this machine."""
-        wanted = {version: artifact for version, (rank, artifact, _) in best.items() if rank == UNSUPPORTED}
-        for wheel in elsewhere:
-            version = self._wheel_version(wheel.filename)
-            sdist = wanted.pop(version, None) if version is not None else None
-            if sdist is not None:
-                self._stand_ins[sdist.url] = wheel
-
-    def _allowed_by_hash(self, name: NormalizedName, artifacts: list[Artifact]) -> list[Artifact]:
-        """In hash-checking mode, the files whose sha256 the requirements files allow; an error if none."""
-        if self.hashes is None or not artifacts:
-            return artifacts
-        if name not in self.hashes:
-            raise HashMismatch(f"{name} has no --hash in this env's requirements or constraints files, but they "
-                               "require a hash for every package installed (hash-checking mode)",
-                               f"add a line `{name}==VERSION --hash=sha256:...` (pip-compile --generate-hashes "
-                               "lists every package)")
-        allowed, where = self.hashes[name]
-        kept = [artifact for artifact in artifacts if _sha256(artifact) in allowed]
-        if not kept:
-            raise HashMismatch(f"{name}: no file on {self.index.describe()} has a sha256 allowed by the --hash "
-                               f"values at {where}",
-                               "the files differ from those the hashes were made for: check the hashes "
-                               "(a tampered or re-uploaded file is refused)")
-        return kept
-
-    def _sdist_version(self, filename: str) -> Version | None:
-        """An sdist's version from its name, each version string parsed once."""
-        stem = filename.removesuffix(".tar.gz").removesuffix(".zip")
-        text = stem.rpartition("-")[2]
-        if text not in self._versions:
-            self._versions[text] = _sdist_version(filename)
-        return self._versions[text]
-
-    def _wheel_version(self, filename: str) -> Version | None:
-        """A supported wheel's version, read from its name: a big project lists thousands of wheels
-        and a few hundred versions, so each version string is parsed once, tags not at all."""
-        parts = filename.split("-")
-        if len(parts) not in (5, 6):  # name-version[-build]-python-abi-platform.whl
-            return None
-        text = parts[1]
-        if text not in self._versions:
-            try:
-                self._versions[text] = Version(text)
-            except InvalidVersion:
-                self._versions[text] = None
-        return self._versions[text]
-
-    def _python_ok(self, artifact: Artifact) -> bool:
-        text = artifact.requires_python
-        if not text:
-            return True
-        known = self._python_memo.get(text)
-        if known is None:
-            try:
-                known = SpecifierSet(text).contains(self._python, prereleases=True)
-            except InvalidSpecifier:
-                known = True  # a broken Requires-Python on an index is ignored, as pip does
-            self._python_memo[text] = known
-        return known
-
 
 def resolve(requirements: Sequence[Requirement], interpreter: Interpreter, index: IndexClient, *,
             prereleases: bool = False, preferred: Mapping[NormalizedName, Version] | None = None,
@@ -534,25 +397,7 @@ def _parse_requires(lines: Iterable[str]) -> list[Requirement]:
     return requirements
 
 
-def _sdist_version(filename: str) -> Version | None:
 
-    try:
-        return parse_sdist_filename(filename)[1]
-    except (InvalidSdistFilename, InvalidVersion):
-        return None
-
-
-
-def _sha256(artifact: Artifact) -> str | None:
-    """An artifact's sha256: from the index, or computed for a local find-links file."""
-    if artifact.sha256 or not artifact.url.startswith("file:"):
-        return artifact.sha256
-    import urllib.parse
-
-    try:
-        return sha256_of_file(urllib.parse.unquote(urllib.parse.urlsplit(artifact.url).path))
-    except OSError:
-        return None
 
 
 def _root_applies(requirement: Requirement, interpreter: Interpreter) -> bool:
