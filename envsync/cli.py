@@ -266,7 +266,7 @@ def _print_json_error(error: EnvsyncError, out: Output) -> None:
 
 def _session(args: argparse.Namespace, out: Output):
     from .config.paths import find_config
-    from .reconcile import open_session
+    from .session import open_session
 
     return open_session(find_config(args.config), progress=out.progress, warn=out.warn,
                         refresh=getattr(args, "refresh", False))
@@ -298,7 +298,7 @@ def _full_plan(args: argparse.Namespace, out: Output):
 
 
 def _mode(args: argparse.Namespace):
-    from .reconcile import LockMode
+    from .desired import LockMode
 
     if getattr(args, "frozen", False):
         return LockMode.FROZEN
@@ -395,7 +395,8 @@ def cmd_apply(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_lock(args: argparse.Namespace, out: Output) -> int:
-    from .reconcile import Upgrade, desired_states, select_envs
+    from .desired import Upgrade, desired_states
+    from .session import select_envs
 
     upgrade = Upgrade(everything=args.upgrade,
                       packages=frozenset(_normalise(name) for name in args.upgrade_package))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..desired import Resolution, desired_states
 from ..errors import ConfigError
 from ..model import EnvSpec
-from ..reconcile import Resolution, Session, desired_states, select_envs
+from ..session import Session, select_envs
 
 
 def one_env(session: Session, name: str, command: str) -> EnvSpec:

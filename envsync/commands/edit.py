@@ -16,7 +16,7 @@ from packaging.utils import canonicalize_name
 
 from ..errors import ConfigError
 from ..model import EnvSpec, Plan
-from ..reconcile import Session, select_envs
+from ..session import Session, select_envs
 
 
 def run(args, out, session: Session) -> int:
@@ -152,9 +152,9 @@ def _check_removable(file: str, spec: EnvSpec, key: str, names: set[str]) -> Non
 
 def _resolve(session: Session, spec: EnvSpec):
     """The pins for `spec` (the edited env), keeping the lock's versions where they still fit."""
-    from ..reconcile import similar_to
     from ..resolve.lockfile import read_lock
     from ..resolve.resolver import resolve
+    from ..session import similar_to
 
     interpreter = session.interpreter(spec.python)
     lock = read_lock(_lock(session, spec))
@@ -174,8 +174,9 @@ def _lock(session: Session, spec: EnvSpec) -> Path:
 
 def _sync(session: Session, specs: list[EnvSpec], out) -> None:
     """Lock and apply the edited envs, as `envsync apply ENV` will see them once envs.toml is written."""
+    from ..desired import LockMode, desired_state
     from ..planner import plan_env
-    from ..reconcile import LockMode, carry_out, desired_state
+    from ..reconcile import carry_out
     from ..survey import survey
 
     edited = {spec.name: spec for spec in specs}

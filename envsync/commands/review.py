@@ -24,7 +24,7 @@ from ..errors import ConfigError, EnvsyncError, GitError
 from ..model import Config, EnvSpec
 
 if TYPE_CHECKING:
-    from ..reconcile import Session
+    from ..session import Session
 
 FORMAT_VERSION = 1
 LONG_LIST = 10  # markdown tables with more rows than this are collapsed under <details>
@@ -230,7 +230,7 @@ def review(config_path: Path, ref: str, names: Sequence[str] = (), *, progress: 
            refresh: bool = False) -> Review:
     """Read both sides of the selected envs (all when none are named) and diff them."""
     from ..config.load import load
-    from ..reconcile import Session
+    from ..session import Session
 
     checkout = find_checkout(config_path.parent)
     commit = resolve_ref(checkout, ref)

@@ -89,7 +89,7 @@ def _sync(args: argparse.Namespace, config_path: Path, name: str | None, out) ->
     do for them exactly what `apply ENV...` does."""
     from ..cli import Output, cmd_apply
     from ..config.load import load
-    from ..reconcile import select_envs
+    from ..session import select_envs
 
     config = load(config_path)
     if name is None:

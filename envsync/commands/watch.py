@@ -62,8 +62,10 @@ def reconcile_once(config_path: Path, names: Sequence[str], mode, progress: Call
     stamp = still_in_sync(config_path, list(names))
     if stamp is not None:
         return RoundResult(seconds=time.monotonic() - started, inputs=stamp_files(stamp))
-    from ..reconcile import LockMode, carry_out, make_plan, open_session, record_in_sync
+    from ..desired import LockMode
+    from ..reconcile import carry_out, make_plan, record_in_sync
     from ..render import short_action
+    from ..session import open_session
 
     try:
         session = open_session(config_path, progress=progress, warn=warn)
@@ -260,7 +262,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def cmd_watch(args: argparse.Namespace, out) -> int:
     from ..config.paths import find_config
-    from ..reconcile import LockMode
+    from ..desired import LockMode
 
     mode = LockMode.FROZEN if args.frozen else LockMode.LOCKED if args.locked else LockMode.AUTO
     return Watcher(find_config(args.config), args.envs, mode, out).run()

@@ -1,0 +1,110 @@
+"""One command's session: the loaded config, and the costly helpers every plan of it shares.
+
+A Session caches index clients and interpreter probes, never results, so one process can
+plan many times (watch mode) without leftovers. It also turns env names from the command
+line into envs, and offers did-you-mean for a package no index has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import ConfigError
+from .model import Config, EnvSpec, IndexSettings, Interpreter
+from .survey import survey
+
+if TYPE_CHECKING:
+    from .resolve.index import IndexClient
+
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+@dataclass
+class Session:
+    """Shared, lazily built helpers for one command: index clients and interpreters.
+
+    It caches what is costly to make and the same for every plan (clients, interpreter probes);
+    it holds no results, so one session can plan many times (watch mode) without leftovers.
+    """
+
+    config: Config
+    progress: Progress = _quiet
+    refresh: bool = False  # revalidate every index page, however fresh the HTTP cache says it is
+    inputs: list | None = None  # the stamp's view of the config's inputs, taken before loading it
+    warn: Progress = _quiet  # what is worth telling the user but stops nothing (an unknown extra)
+    _indexes: dict[IndexSettings, IndexClient] = field(default_factory=dict)
+    _interpreters: dict[str | None, Interpreter] = field(default_factory=dict)
+
+    def index(self, settings: IndexSettings) -> IndexClient:
+        from .resolve.index import IndexClient
+
+        if settings not in self._indexes:
+            self._indexes[settings] = IndexClient(settings, revalidate=self.refresh)
+        return self._indexes[settings]
+
+    def interpreter(self, request: str | None) -> Interpreter:
+        from .interpreters import find_interpreter
+
+        if request not in self._interpreters:
+            self._interpreters[request] = find_interpreter(request, self.config.directory)
+        return self._interpreters[request]
+
+    def builder(self, spec: EnvSpec, interpreter: Interpreter):
+        """The builder of `spec`'s sources (project, sdists, direct references) for `interpreter`."""
+        from .build.pep517 import Builder
+
+        return Builder(interpreter, self.index(spec.index), prereleases=spec.index.prereleases)
+
+    def close(self) -> None:
+        for client in self._indexes.values():
+            client.close()
+
+
+def open_session(config_path: Path, *, progress: Progress = _quiet, warn: Progress = _quiet,
+                 refresh: bool = False) -> Session:
+    """Load the config into a Session. The stamp's view of its inputs is taken before the config
+    is read (an edit made meanwhile voids any stamp this run records) and then extended by the
+    requirements files and variables the config read, so an edit to any of them is seen."""
+    from .config.load import load
+    from .stamp import extend_inputs, inputs_digest
+
+    inputs = inputs_digest(config_path)
+    config = load(config_path)
+    return Session(config, progress=progress, refresh=refresh, inputs=extend_inputs(inputs, config), warn=warn)
+
+
+def select_envs(config: Config, names: Sequence[str]) -> list[EnvSpec]:
+    """The envs named on the command line (all when none), in config order. A matrix env's
+    declared name (`test`) stands for all its expansions (test-py310, test-py311, ...)."""
+    if not names:
+        return list(config.envs)
+    known = list(dict.fromkeys(name for env in config.envs for name in (env.matrix_of, env.name) if name))
+    for name in names:
+        if name not in known:
+            import difflib
+
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"declared envs: {', '.join(known) or 'none'}"
+            raise ConfigError(f"{config.path.name}: no env named {name!r}", hint)
+    return [env for env in config.envs if env.name in names or env.matrix_of in names]
+
+
+def similar_to(session: Session, spec: EnvSpec) -> Callable[[str], list[str]]:
+    """Did-you-mean for a package no index has: the env's installed packages and the config's
+    names first, then the index's project list (fetched only now, when a name was not found)."""
+    def similar(name: str) -> list[str]:
+        from .resolve.suggest import suggest
+
+        known = {r.name for env in session.config.envs for r in env.requirements}
+        known |= set(survey(spec.path).installed)
+        return suggest(name, known, spec.index.search_order(), session.index(spec.index).client)
+
+    return similar
