@@ -13,8 +13,8 @@ import sys
 import time
 from collections.abc import Sequence
 
-from . import __version__
-from .errors import EnvsyncError
+from envsync import __version__
+from envsync.errors import EnvsyncError
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -166,8 +166,8 @@ class Output:
     def emit(self, event: object) -> None:
         """One event from apply (an envsync.events.Event; not imported here, to keep `typing` off the
         no-op path), as a line, or as the status line when it is transient news."""
-        from .events import TRANSIENT
-        from .render import event_text
+        from envsync.events import TRANSIENT
+        from envsync.render import event_text
 
         text = event_text(event)  # type: ignore[arg-type]
         if isinstance(event, TRANSIENT):
@@ -265,8 +265,8 @@ def _print_json_error(error: EnvsyncError, out: Output) -> None:
 
 
 def _session(args: argparse.Namespace, out: Output):
-    from .config.paths import find_config
-    from .session import open_session
+    from envsync.config.paths import find_config
+    from envsync.state.session import open_session
 
     return open_session(find_config(args.config), progress=out.progress, warn=out.warn,
                         refresh=getattr(args, "refresh", False))
@@ -276,15 +276,15 @@ def _stamp(args: argparse.Namespace):
     """The stamp proving the selected envs are still in sync, or None (take the full path)."""
     if args.refresh:
         return None
-    from .config.paths import find_config
-    from .stamp import still_in_sync
+    from envsync.config.paths import find_config
+    from envsync.state.stamp import still_in_sync
 
     return still_in_sync(find_config(args.config), args.envs)
 
 
 def _full_plan(args: argparse.Namespace, out: Output):
     """Load, resolve (or read locks), survey and diff; stamp the result when all is in sync."""
-    from .reconcile import make_plan, record_in_sync
+    from envsync.state.reconcile import make_plan, record_in_sync
 
     session = _session(args, out)
     try:
@@ -298,7 +298,7 @@ def _full_plan(args: argparse.Namespace, out: Output):
 
 
 def _mode(args: argparse.Namespace):
-    from .desired import LockMode
+    from envsync.state.desired import LockMode
 
     if getattr(args, "frozen", False):
         return LockMode.FROZEN
@@ -307,13 +307,13 @@ def _mode(args: argparse.Namespace):
 
 def cmd_plan(args: argparse.Namespace, out: Output) -> int:
     if args.base is not None or args.format is not None:
-        from .commands import review
+        from envsync.commands import review
 
         return review.run(args, out)
     stamp = _stamp(args)
     if stamp is not None:
         return _print_stamped(args, stamp, out)
-    from .render import render_json, render_text, use_colour
+    from envsync.render import render_json, render_text, use_colour
 
     session, plan = _full_plan(args, out)
     session.close()
@@ -366,8 +366,8 @@ def cmd_apply(args: argparse.Namespace, out: Output) -> int:
         else:
             out.info(f"No changes. Every environment is in sync ({time.monotonic() - started:.2f}s).")
         return EXIT_OK
-    from .reconcile import carry_out
-    from .render import env_header
+    from envsync.render import env_header
+    from envsync.state.reconcile import carry_out
 
     session, plan = _full_plan(args, out)
     try:
@@ -395,8 +395,8 @@ def cmd_apply(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_lock(args: argparse.Namespace, out: Output) -> int:
-    from .desired import Upgrade, desired_states
-    from .session import select_envs
+    from envsync.state.desired import Upgrade, desired_states
+    from envsync.state.session import select_envs
 
     upgrade = Upgrade(everything=args.upgrade,
                       packages=frozenset(_normalise(name) for name in args.upgrade_package))
@@ -411,7 +411,7 @@ def cmd_lock(args: argparse.Namespace, out: Output) -> int:
             if resolution.lock_write is None:
                 out.info(f"{resolution.lock_path.name} is up to date ({count})")
             else:
-                from .resolve.lockfile import write_lock
+                from envsync.resolve.lockfile import write_lock
 
                 write_lock(resolution.lock_write)
                 out.info(f"wrote {resolution.lock_path.name} ({count})")
@@ -433,7 +433,7 @@ def cmd_list(args: argparse.Namespace, out: Output) -> int:
         rows = [(env.name, env.display_path, f"Python {env.python}" if env.python else "-",
                  _group_cell(env.document.get("solve_group")), "in sync") for env in stamp.envs]
     else:
-        from .render import matrix_of, solve_group_of
+        from envsync.render import matrix_of, solve_group_of
 
         session, plan = _full_plan(args, out)
         session.close()
@@ -469,7 +469,7 @@ def _group_cell(group: str | None) -> str:
 
 def _status(env) -> str:
     """An env's one-word state for `list`."""
-    from .model import ActionKind
+    from envsync.model import ActionKind
 
     kinds = {action.kind for action in env.actions}
     if env.error:
@@ -498,13 +498,13 @@ def _module_command(name: str, needs_config: bool = True):
 
 
 def cmd_run(args: argparse.Namespace, out: Output) -> int:
-    from .commands.run import cmd_run as run
+    from envsync.commands.run import cmd_run as run
 
     return run(args, out)
 
 
 def cmd_watch(args: argparse.Namespace, out: Output) -> int:
-    from .commands.watch import cmd_watch as watch
+    from envsync.commands.watch import cmd_watch as watch
 
     return watch(args, out)
 

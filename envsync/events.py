@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .model import Action
+    from envsync.model import Action
 
 
 @dataclass(frozen=True)

@@ -209,7 +209,7 @@ class Installed:
     # From direct_url.json and entry_points.txt, read only for packages that have a direct_url.json:
     editable: bool = False
     source_id: str | None = None  # the vcs commit_id, or the archive's sha256
-    entry_points: str | None = None  # digest of its entry points (see envsync.metadata.entry_points_digest)
+    entry_points: str | None = None  # digest of its entry points (see envsync.files.metadata.entry_points_digest)
 
 
 class EnvKind(enum.Enum):

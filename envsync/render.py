@@ -6,9 +6,9 @@ import json
 import os
 from pathlib import Path
 
-from .config.paths import lock_path
-from .events import ActionDone, Event, FetchProgress, Progress, StartupHookAdded, WaitingForLock, WheelsFetched
-from .model import Action, ActionKind, EnvPlan, EnvRemoval, GroupPlan, Plan
+from envsync.config.paths import lock_path
+from envsync.events import ActionDone, Event, FetchProgress, Progress, StartupHookAdded, WaitingForLock, WheelsFetched
+from envsync.model import Action, ActionKind, EnvPlan, EnvRemoval, GroupPlan, Plan
 
 SYMBOLS = {
     ActionKind.CREATE_ENV: ("+", "green"), ActionKind.RECREATE_ENV: ("±", "yellow"),

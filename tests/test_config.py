@@ -170,7 +170,7 @@ def test_global_options_work_before_or_after_the_command(tmp_path: Path):
 # -- the config cache ----------------------------------------------------------------------------
 
 def cache_entries() -> list[Path]:
-    from envsync.cache import cache_dir
+    from envsync.files.cache import cache_dir
 
     return sorted((cache_dir() / "configs").iterdir())
 
@@ -233,7 +233,7 @@ def test_a_config_cache_entry_that_is_a_folder_or_a_link_is_ignored(tmp_path: Pa
     assert names(load(path).envs[0].requirements) == ["rich"]
 
 def test_config_cache_entries_are_private(tmp_path: Path):
-    from envsync.cache import cache_dir
+    from envsync.files.cache import cache_dir
 
     (cache_dir() / "configs").mkdir(mode=0o755, parents=True)
     load(write_config(tmp_path, '[envs.a]\ndependencies = ["rich"]\n'))

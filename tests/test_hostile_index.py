@@ -18,8 +18,8 @@ from localindex import JSON_TYPE, LocalIndex, sha256_hex
 from packaging.utils import canonicalize_name
 from wheelfactory import WheelSpec, make_wheel
 
-from envsync.cache import cache_dir
 from envsync.errors import IndexUnavailable, InsecureRedirect
+from envsync.files.cache import cache_dir
 from envsync.model import Artifact
 
 USER, SECRET = "alice", "s3cret-token"

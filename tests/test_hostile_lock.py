@@ -15,7 +15,7 @@ from helpers import run_envsync, write_config
 from localindex import LocalIndex
 from wheelfactory import WheelSpec
 
-from envsync.cache import cache_dir
+from envsync.files.cache import cache_dir
 
 ESCAPE = "../../../escaped-by-lock"
 

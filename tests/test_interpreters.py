@@ -15,10 +15,10 @@ from packaging.markers import default_environment
 from packaging.tags import sys_tags
 from packaging.version import Version
 
-from envsync import interpreters
 from envsync.errors import InterpreterNotFound
-from envsync.interpreters import find_interpreter, probe
 from envsync.model import Interpreter
+from envsync.pythons import interpreters
+from envsync.pythons.interpreters import find_interpreter, probe
 
 PYENV_VERSIONS = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
 

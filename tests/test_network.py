@@ -21,8 +21,8 @@ from localindex import LocalIndex
 from packaging.utils import canonicalize_name
 from wheelfactory import WheelSpec
 
-from envsync.cache import cache_dir
 from envsync.errors import ConfigError, HashMismatch, IndexUnavailable
+from envsync.files.cache import cache_dir
 from envsync.model import Artifact, IndexSettings
 from envsync.resolve.http import ATTEMPTS, DEFAULT_TIMEOUT, RETRY_AFTER_CAP, backoff, make_client, retry_delay
 from envsync.resolve.index import IndexClient

@@ -61,7 +61,7 @@ def asked_with_validators(index: LocalIndex) -> list[bool]:
 
 
 def cached_pages() -> list[Path]:
-    from envsync.cache import cache_dir
+    from envsync.files.cache import cache_dir
 
     folder = cache_dir() / "pages"
     return sorted(folder.glob("*.json")) if folder.is_dir() else []

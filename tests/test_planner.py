@@ -20,7 +20,7 @@ from envsync.model import (
     Interpreter,
     Pin,
 )
-from envsync.planner import plan_env, plan_removals, still_to_remove
+from envsync.state.planner import plan_env, plan_removals, still_to_remove
 
 PATH = Path("/work/envs/dev")
 

@@ -238,7 +238,7 @@ def test_a_platform_without_a_wheel_gets_the_sdist_described_by_a_wheel_of_its_v
     ("platform_machine == 'x86_64'", ["Linux x86_64", "macOS x86_64"]),
 ])
 def test_which_platforms_a_marker_stands_for(marker: str, platforms: list[str]):
-    from envsync.interpreters import find_interpreter
+    from envsync.pythons.interpreters import find_interpreter
     from envsync.resolve.platforms import targets
 
     base = find_interpreter(None, Path.cwd())
@@ -309,7 +309,7 @@ def test_a_matrix_env_gets_one_multi_platform_lock_per_python(project: Path, ind
 
 def test_each_declared_platform_reads_its_own_part_of_the_lock(project: Path, index: LocalIndex):
     """What apply installs on the other platforms: the lock read as a Mac and as a Windows machine."""
-    from envsync.interpreters import find_interpreter
+    from envsync.pythons.interpreters import find_interpreter
     from envsync.resolve.lockfile import pins_from_lock, read_lock
     from envsync.resolve.platforms import KNOWN_PLATFORMS, target_interpreter
 

@@ -38,7 +38,7 @@ from envsync.model import (
     Interpreter,
     Pin,
 )
-from envsync.planner import plan_env
+from envsync.state.planner import plan_env
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

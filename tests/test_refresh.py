@@ -15,7 +15,7 @@ from localindex import LocalIndex
 from wheelfactory import WheelSpec
 
 from envsync.model import ActionKind, Actual, EnvKind, Installed
-from envsync.planner import damage_reason, plan_env
+from envsync.state.planner import damage_reason, plan_env
 
 KIT = WheelSpec("kit", "1.0", files={
     "kit/__init__.py": "def main():\n    from kit import sessions\n    print(sessions.NAME)\n",

@@ -8,7 +8,7 @@ from helpers import run_envsync, write_config
 from localindex import LocalIndex
 from wheelfactory import WheelSpec
 
-from envsync.planner import orphan_locks
+from envsync.state.planner import orphan_locks
 
 
 def test_config_option_accepts_the_folder(tmp_path: Path, index: LocalIndex):

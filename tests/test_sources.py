@@ -11,7 +11,7 @@ from helpers import installed, run_envsync, write_config
 from localindex import LocalIndex
 from wheelfactory import WheelSpec
 
-from envsync.interpreters import find_interpreter
+from envsync.pythons.interpreters import find_interpreter
 
 
 @pytest.fixture

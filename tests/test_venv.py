@@ -13,9 +13,9 @@ import envsync
 from envsync.errors import EnvPathError
 from envsync.install import venv as venv_module
 from envsync.install.venv import create_venv, is_venv, recreate_venv, remove_venv
-from envsync.interpreters import probe
 from envsync.model import Interpreter
-from envsync.survey import read_pyvenv_cfg
+from envsync.pythons.interpreters import probe
+from envsync.state.survey import read_pyvenv_cfg
 
 PYENV_VERSIONS = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
 

@@ -489,7 +489,7 @@ def test_a_kill_at_any_step_of_a_replace_is_repaired_by_replacing_again(
     new: WheelSpec, tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout
 ) -> None:
     """Kill the replace at every step it takes; what the survey then sees, replaced again, is the new version."""
-    from envsync.survey import survey
+    from envsync.state.survey import survey
 
     old_unpacked = unpack(build(tmp_path / "old", OLD), cache)
     unpacked = unpack(build(tmp_path / "new", new), cache)

@@ -23,9 +23,9 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from ..cache import cache_subdir
-from ..errors import BuildFailed, EnvsyncError
-from ..model import Interpreter
+from envsync.errors import BuildFailed, EnvsyncError
+from envsync.files.cache import cache_subdir
+from envsync.model import Interpreter
 
 # PEP 517: a project without [build-system] is built by setuptools' legacy backend.
 DEFAULT_REQUIRES = ("setuptools>=40.8.0",)
@@ -195,11 +195,11 @@ class Builder:
         return folder
 
     def _make_env(self, folder: Path, requirements: list[Requirement], label: str) -> None:
-        from ..install.layout import layout_for
-        from ..install.site import install_wheel
-        from ..install.venv import create_venv
-        from ..install.wheel import unpack_wheel
-        from ..resolve.resolver import resolve
+        from envsync.install.layout import layout_for
+        from envsync.install.site import install_wheel
+        from envsync.install.venv import create_venv
+        from envsync.install.wheel import unpack_wheel
+        from envsync.resolve.resolver import resolve
 
         try:
             pins = resolve(requirements, self.interpreter, self.index, prereleases=self.prereleases)
@@ -212,7 +212,7 @@ class Builder:
         layout = layout_for(folder, self.interpreter.short_version)
         for pin in pins.values():
             path = self.index.download(pin.artifact)
-            from ..hashes import sha256_of_file
+            from envsync.files.hashes import sha256_of_file
 
             unpacked = unpack_wheel(path, pin.artifact.sha256 or sha256_of_file(path), cache_subdir("unpacked"))
             install_wheel(unpacked, layout)
@@ -222,7 +222,7 @@ class Builder:
 
 def _satisfied(text: str, env: Path, interpreter: Interpreter) -> bool:
     """Whether the build env already has a version meeting requirement `text`."""
-    from ..survey import installed_dists, site_packages
+    from envsync.state.survey import installed_dists, site_packages
 
     try:
         requirement = Requirement(text)

@@ -9,10 +9,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..cache import cache_subdir, write_atomic
-from ..errors import BuildFailed
-from ..model import Artifact, DirectSource
-from .sdist import extract_sdist, is_sdist
+from envsync.build.sdist import extract_sdist, is_sdist
+from envsync.errors import BuildFailed
+from envsync.files.cache import cache_subdir, write_atomic
+from envsync.model import Artifact, DirectSource
 
 
 def needs_build(artifact: Artifact) -> bool:
@@ -44,7 +44,7 @@ def sdist_metadata(artifact: Artifact, builder, label: str | None = None) -> byt
 def built_sdist(artifact: Artifact, builder, label: str | None = None) -> Path:
     """The wheel built from an sdist: built once per sdist sha256 (and interpreter, for the
     wheels only some interpreters can use), then reused by every env and every run."""
-    from ..resolve.tags import UNSUPPORTED, WheelRanker
+    from envsync.resolve.tags import UNSUPPORTED, WheelRanker
 
     label = label or _label(artifact)
     path = builder.index.download(artifact)
@@ -82,7 +82,7 @@ def _folder_of(artifact: Artifact, source: DirectSource) -> Path:
 
     if source.kind == "directory":
         return Path(urllib.parse.unquote(urllib.parse.urlsplit(source.url).path))
-    from ..resolve.direct import git_checkout
+    from envsync.resolve.direct import git_checkout
 
     _, _, fragment = artifact.url.partition("#")
     subdirectory = dict(urllib.parse.parse_qsl(fragment)).get("subdirectory")
@@ -91,6 +91,6 @@ def _folder_of(artifact: Artifact, source: DirectSource) -> Path:
 
 
 def _sha256(path: Path) -> str:
-    from ..hashes import sha256_of_file
+    from envsync.files.hashes import sha256_of_file
 
     return sha256_of_file(path)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..desired import Resolution, desired_states
-from ..errors import ConfigError
-from ..model import EnvSpec
-from ..session import Session, select_envs
+from envsync.errors import ConfigError
+from envsync.model import EnvSpec
+from envsync.state.desired import Resolution, desired_states
+from envsync.state.session import Session, select_envs
 
 
 def one_env(session: Session, name: str, command: str) -> EnvSpec:
@@ -26,7 +26,7 @@ def locked(session: Session, spec: EnvSpec, note: Callable[[str], None], *, here
     """The env's desired state from its lock, resolved and written first (as `lock` does) when
     the lock is missing or stale, so what a command shows is what the lock file says. With
     `here=False` the lock may serve other platforms only (its pins here are then empty)."""
-    from ..resolve.lockfile import write_lock
+    from envsync.resolve.lockfile import write_lock
 
     states = desired_states(session, [spec], here=here)  # with the other envs of its solve group, if any
     for resolution in states.values():

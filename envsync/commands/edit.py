@@ -14,9 +14,9 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from ..errors import ConfigError
-from ..model import EnvSpec, Plan
-from ..session import Session, select_envs
+from envsync.errors import ConfigError
+from envsync.model import EnvSpec, Plan
+from envsync.state.session import Session, select_envs
 
 
 def run(args, out, session: Session) -> int:
@@ -62,7 +62,7 @@ def _edit(args, out, session: Session) -> int:
     text = tomlkit.dumps(document).encode("utf-8")
     if not args.no_sync:
         _sync(session, new_specs, out)
-    from ..cache import write_atomic
+    from envsync.files.cache import write_atomic
 
     write_atomic(config.path, text)
     verb = "added" if args.command == "add" else "removed"
@@ -152,9 +152,9 @@ def _check_removable(file: str, spec: EnvSpec, key: str, names: set[str]) -> Non
 
 def _resolve(session: Session, spec: EnvSpec):
     """The pins for `spec` (the edited env), keeping the lock's versions where they still fit."""
-    from ..resolve.lockfile import read_lock
-    from ..resolve.resolver import resolve
-    from ..session import similar_to
+    from envsync.resolve.lockfile import read_lock
+    from envsync.resolve.resolver import resolve
+    from envsync.state.session import similar_to
 
     interpreter = session.interpreter(spec.python)
     lock = read_lock(_lock(session, spec))
@@ -167,17 +167,17 @@ def _resolve(session: Session, spec: EnvSpec):
 
 
 def _lock(session: Session, spec: EnvSpec) -> Path:
-    from ..config.paths import lock_path
+    from envsync.config.paths import lock_path
 
     return lock_path(session.config.path, spec.name)
 
 
 def _sync(session: Session, specs: list[EnvSpec], out) -> None:
     """Lock and apply the edited envs, as `envsync apply ENV` will see them once envs.toml is written."""
-    from ..desired import LockMode, desired_state
-    from ..planner import plan_env
-    from ..reconcile import carry_out
-    from ..survey import survey
+    from envsync.state.desired import LockMode, desired_state
+    from envsync.state.planner import plan_env
+    from envsync.state.reconcile import carry_out
+    from envsync.state.survey import survey
 
     edited = {spec.name: spec for spec in specs}
     session.config = replace(session.config, envs=tuple(edited.get(env.name, env) for env in session.config.envs))

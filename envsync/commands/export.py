@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import EnvsyncError, from_os_error
-from ..model import EnvSpec
-from ..resolve.lockfile import LockFile, read_lock
+from envsync.errors import EnvsyncError, from_os_error
+from envsync.model import EnvSpec
+from envsync.resolve.lockfile import LockFile, read_lock
 
 DEFAULT_INDEX = "https://pypi.org/simple"
 
@@ -56,7 +56,7 @@ def _index_lines(spec: EnvSpec) -> list[str]:
 
 def run(args, out, session) -> int:
     """Write the export to stdout, or to args.output."""
-    from ._shared import locked, one_env
+    from envsync.commands._shared import locked, one_env
 
     note = out.note
     try:

@@ -6,9 +6,9 @@ another tool added or removed is there, or not, exactly as it is.
 
 from __future__ import annotations
 
-from ..errors import EnvPathError
-from ..model import Actual, EnvKind
-from ..survey import survey
+from envsync.errors import EnvPathError
+from envsync.model import Actual, EnvKind
+from envsync.state.survey import survey
 
 
 def freeze_lines(actual: Actual) -> list[str]:
@@ -17,7 +17,7 @@ def freeze_lines(actual: Actual) -> list[str]:
 
 
 def run(args, out, session) -> int:
-    from ._shared import one_env
+    from envsync.commands._shared import one_env
 
     try:
         spec = one_env(session, args.env, args.command)

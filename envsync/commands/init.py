@@ -16,10 +16,10 @@ import shutil
 import tomllib
 from pathlib import Path
 
-from ..config.paths import CONFIG_NAME
-from ..errors import ConfigError, EnvPathError, from_os_error
-from ..model import EnvKind, Installed
-from ..survey import survey
+from envsync.config.paths import CONFIG_NAME
+from envsync.errors import ConfigError, EnvPathError, from_os_error
+from envsync.model import EnvKind, Installed
+from envsync.state.survey import survey
 
 HEADER = """\
 # envs.toml: the Python environments of this project, for envsync.
@@ -131,7 +131,7 @@ def from_venv(folder: Path, venv: Path) -> str:
 
 def write_config(target: Path, text: str, force: bool) -> Path | None:
     """Write `text` at `target`; with `force`, keep an existing file as <name>.bak first (returned)."""
-    from ..cache import write_atomic
+    from envsync.files.cache import write_atomic
 
     backup = None
     if target.exists():

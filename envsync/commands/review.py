@@ -19,12 +19,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..config.paths import lock_path
-from ..errors import ConfigError, EnvsyncError, GitError
-from ..model import Config, EnvSpec
+from envsync.config.paths import lock_path
+from envsync.errors import ConfigError, EnvsyncError, GitError
+from envsync.model import Config, EnvSpec
 
 if TYPE_CHECKING:
-    from ..session import Session
+    from envsync.state.session import Session
 
 FORMAT_VERSION = 1
 LONG_LIST = 10  # markdown tables with more rows than this are collapsed under <details>
@@ -229,8 +229,8 @@ Progress = Callable[[str], None]
 def review(config_path: Path, ref: str, names: Sequence[str] = (), *, progress: Progress = lambda _: None,
            refresh: bool = False) -> Review:
     """Read both sides of the selected envs (all when none are named) and diff them."""
-    from ..config.load import load
-    from ..session import Session
+    from envsync.config.load import load
+    from envsync.state.session import Session
 
     checkout = find_checkout(config_path.parent)
     commit = resolve_ref(checkout, ref)
@@ -262,7 +262,7 @@ def review(config_path: Path, ref: str, names: Sequence[str] = (), *, progress: 
 
 def _base_config(checkout: Checkout, commit: str, ref: str, config_name: str, scratch: Path) -> Config | None:
     """The config at `commit`, loaded from a copy in `scratch` beside its pyproject.toml and locks."""
-    from ..config.load import _load  # not load(): its cache would keep a copy per scratch folder
+    from envsync.config.load import _load  # not load(): its cache would keep a copy per scratch folder
 
     text = read_at(checkout, commit, config_name)
     if text is None:
@@ -304,7 +304,7 @@ def _side(session: Session, spec: EnvSpec, config_dir: Path, where: str, notes: 
     """One env on one side: its lock's packages when the lock is fresh, else a resolve."""
     from packaging.utils import canonicalize_name
 
-    from ..resolve.lockfile import input_digest, pins_from_lock, read_lock
+    from envsync.resolve.lockfile import input_digest, pins_from_lock, read_lock
 
     interpreter = session.interpreter(spec.python)
     path = lock_path(config_dir / "envs.toml", spec.name)
@@ -317,7 +317,7 @@ def _side(session: Session, spec: EnvSpec, config_dir: Path, where: str, notes: 
         pins = pins_from_lock(lock, interpreter)
         state = FRESH
     else:
-        from ..resolve.resolver import resolve
+        from envsync.resolve.resolver import resolve
 
         state = MISSING if lock is None else STALE
         why = "does not exist" if lock is None else "is out of date with the config"
@@ -338,7 +338,7 @@ def _side(session: Session, spec: EnvSpec, config_dir: Path, where: str, notes: 
 def _review_platform(spec: EnvSpec, interpreter, where: str, notes: list[str]):
     """The platform a review of a multi-platform env shows: this machine when it is one of the
     declared platforms, else the first declared one (said in a note)."""
-    from ..resolve.platforms import platform_of, targets
+    from envsync.resolve.platforms import platform_of, targets
 
     declared = targets(spec.environments, interpreter, f"envs.toml: {spec.environments_key}")
     here = platform_of(interpreter)
@@ -488,7 +488,7 @@ RENDERERS = {"text": render_text, "json": render_json, "markdown": render_markdo
 
 def run(args, out) -> int:
     """`plan --base`/`--format`, handed over by cli.py's `plan`: check the options, review, print."""
-    from ..config.paths import find_config
+    from envsync.config.paths import find_config
 
     if args.base is None:
         raise EnvsyncError("--format needs --base GITREF", "for the ordinary plan use --json, or add --base main")

@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..errors import ConfigError, EnvsyncError
+from envsync.errors import ConfigError, EnvsyncError
 
 USAGE = "envsync run [ENV] -- CMD [ARGS...]"
 
@@ -40,7 +40,7 @@ def split_words(args: argparse.Namespace) -> tuple[str | None, list[str]]:
 
 
 def cmd_run(args: argparse.Namespace, out) -> int:
-    from ..config.paths import find_config
+    from envsync.config.paths import find_config
 
     name, command = split_words(args)
     config_path = find_config(args.config)
@@ -52,7 +52,7 @@ def cmd_run(args: argparse.Namespace, out) -> int:
             specs, matrix = _sync(args, config_path, name, out)
             envs = [(spec.name, str(spec.path)) for spec in specs]
         if matrix:
-            from ..cli import Output
+            from envsync.cli import Output
 
             return run_each(envs, command, Output(args.quiet, args.verbose, results_to_stderr=True))
         env_path = envs[0][1]
@@ -63,7 +63,7 @@ def cmd_run(args: argparse.Namespace, out) -> int:
 def _in_sync_path(config_path: Path, name: str | None) -> str | None:
     """The env's folder when the stamp proves it in sync (and, with no ENV, that it is the only env).
     None for a matrix env's declared name: its expansions are run in turn, not exec'd."""
-    from ..stamp import still_in_sync
+    from envsync.state.stamp import still_in_sync
 
     stamp = still_in_sync(config_path, [name] if name else [])
     if stamp is None or len(stamp.envs) != 1:
@@ -76,7 +76,7 @@ def _in_sync_path(config_path: Path, name: str | None) -> str | None:
 
 def _in_sync_matrix(config_path: Path, name: str) -> list[tuple[str, str]] | None:
     """A matrix env's expansions (name, folder) when the stamp proves them all in sync, else None."""
-    from ..stamp import still_in_sync
+    from envsync.state.stamp import still_in_sync
 
     stamp = still_in_sync(config_path, [name])
     if stamp is None or any((env.document.get("matrix") or {}).get("of") != name for env in stamp.envs):
@@ -87,9 +87,9 @@ def _in_sync_matrix(config_path: Path, name: str) -> list[tuple[str, str]] | Non
 def _sync(args: argparse.Namespace, config_path: Path, name: str | None, out) -> tuple[list, bool]:
     """Load the config, pick the env (or a matrix env's expansions: then True), and unless --no-sync
     do for them exactly what `apply ENV...` does."""
-    from ..cli import Output, cmd_apply
-    from ..config.load import load
-    from ..session import select_envs
+    from envsync.cli import Output, cmd_apply
+    from envsync.config.load import load
+    from envsync.state.session import select_envs
 
     config = load(config_path)
     if name is None:

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 
 from packaging.utils import NormalizedName, canonicalize_name
 
-from ..errors import EnvsyncError
-from ..model import Desired, Pin
+from envsync.errors import EnvsyncError
+from envsync.model import Desired, Pin
 
 ROOT = "<root>"
 MAX_PATHS = 200  # a big graph can have very many paths to one package; say so rather than flood
@@ -116,7 +116,7 @@ def invert_lines(desired: Desired, package: str) -> list[str]:
 
 
 def run(args, out, session) -> int:
-    from ._shared import locked, one_env
+    from envsync.commands._shared import locked, one_env
 
     try:
         spec = one_env(session, args.env, args.command)

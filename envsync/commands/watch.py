@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import EnvsyncError
+from envsync.errors import EnvsyncError
 
 if TYPE_CHECKING:
-    from ..events import Event, Report
+    from envsync.events import Event, Report
 
 EXIT_OK, EXIT_INTERRUPTED = 0, 130
 STEP_MS = 50  # quiet time that ends a burst of saves: they become one round
@@ -56,16 +56,16 @@ def reconcile_once(config_path: Path, names: Sequence[str], mode, progress: Call
     This is the one place watch touches the reconcile stages: a new Session per round, so
     nothing (pending locks, index clients, interpreters) carries over from one round to the next.
     """
-    from ..stamp import still_in_sync
+    from envsync.state.stamp import still_in_sync
 
     started = time.monotonic()
     stamp = still_in_sync(config_path, list(names))
     if stamp is not None:
         return RoundResult(seconds=time.monotonic() - started, inputs=stamp_files(stamp))
-    from ..desired import LockMode
-    from ..reconcile import carry_out, make_plan, record_in_sync
-    from ..render import short_action
-    from ..session import open_session
+    from envsync.render import short_action
+    from envsync.state.desired import LockMode
+    from envsync.state.reconcile import carry_out, make_plan, record_in_sync
+    from envsync.state.session import open_session
 
     try:
         session = open_session(config_path, progress=progress, warn=warn)
@@ -189,8 +189,8 @@ class Watcher:
     def _report(self, event: Event) -> None:
         """Apply reports every action; watch sums them up per env afterwards. What a user must see
         stays a line: a startup hook added, or another process holding an env."""
-        from ..events import StartupHookAdded, WaitingForLock
-        from ..render import event_text
+        from envsync.events import StartupHookAdded, WaitingForLock
+        from envsync.render import event_text
 
         if isinstance(event, (StartupHookAdded, WaitingForLock)):
             self.out.info(event_text(event))
@@ -261,8 +261,8 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def cmd_watch(args: argparse.Namespace, out) -> int:
-    from ..config.paths import find_config
-    from ..desired import LockMode
+    from envsync.config.paths import find_config
+    from envsync.state.desired import LockMode
 
     mode = LockMode.FROZEN if args.frozen else LockMode.LOCKED if args.locked else LockMode.AUTO
     return Watcher(find_config(args.config), args.envs, mode, out).run()

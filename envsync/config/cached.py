@@ -20,9 +20,9 @@ from typing import Any
 
 from packaging.requirements import Requirement
 
-from ..cache import cache_subdir, write_atomic
-from ..model import Config, EnvSpec, IndexSettings, ProjectSpec
-from .inputs import CONFIG_VARIABLES, config_files
+from envsync.config.inputs import CONFIG_VARIABLES, config_files
+from envsync.files.cache import cache_subdir, write_atomic
+from envsync.model import Config, EnvSpec, IndexSettings, ProjectSpec
 
 FORMAT = 6  # bump when the shape of an entry changes
 
@@ -42,7 +42,7 @@ def key(config_path: Path) -> str:
     read while loading, and the versions of envsync and packaging (which parses requirements)."""
     import packaging
 
-    from .. import __version__
+    from envsync import __version__
 
     digest = hashlib.sha256()
 

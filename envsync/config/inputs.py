@@ -11,7 +11,7 @@ from pathlib import Path
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing would cost the no-op path
 if TYPE_CHECKING:
-    from ..model import Config
+    from envsync.model import Config
 
 # Replace index-url and extra-index-urls (CI mirrors).
 OVERRIDE_VARIABLES = ("ENVSYNC_INDEX_URL", "ENVSYNC_EXTRA_INDEX_URLS")

@@ -15,16 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from ..errors import ConfigError
-from ..hashes import sha256_of_file
-from ..model import Config, EnvSpec, IndexSettings, ProjectSpec
-from ..resolve.urls import redact, strip_credentials
-from . import cached
-from .inputs import digest_of_variable, other_inputs_unchanged
+from envsync.config import cached
+from envsync.config.inputs import digest_of_variable, other_inputs_unchanged
+from envsync.errors import ConfigError
+from envsync.files.hashes import sha256_of_file
+from envsync.model import Config, EnvSpec, IndexSettings, ProjectSpec
+from envsync.resolve.urls import redact, strip_credentials
 
 if TYPE_CHECKING:
-    from .schema import EnvModel, SettingsModel
-from .paths import CONFIG_NAME, find_config  # noqa: F401 - re-exported for callers of config
+    from envsync.config.schema import EnvModel, SettingsModel
+from envsync.config.paths import CONFIG_NAME, find_config  # noqa: F401 - re-exported for callers of config
 
 PACKAGE_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)  # PEP 508
 ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -58,7 +58,7 @@ def _load(path: Path) -> Config:
     """Read, validate with pydantic and flatten the config at `path`."""
     from pydantic import ValidationError
 
-    from .schema import FileModel, config_error
+    from envsync.config.schema import FileModel, config_error
 
     raw = _read_toml(path)
     try:
@@ -247,7 +247,7 @@ def _seed(name: str, model) -> list[str]:
 
 def _read_requirement_files(path: Path, name: str, envs: dict[str, EnvModel]):
     """The env's requirements and constraints files (its own and inherited ones), parsed."""
-    from .requirements import ParsedFiles, read_files
+    from envsync.config.requirements import ParsedFiles, read_files
 
     lists = {key: _inherited(name, envs, key) for key in ("requirements", "constraints")}
     if not any(lists.values()):
@@ -283,7 +283,7 @@ def _with_file_options(index: IndexSettings, settings: SettingsModel, parsed, di
 
 
 def _version() -> str:
-    from .. import __version__
+    from envsync import __version__
 
     return __version__
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import ConfigError
+from envsync.errors import ConfigError
 
 CONFIG_NAME = "envs.toml"
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from packaging.requirements import InvalidRequirement, Requirement
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..errors import ConfigError
+from envsync.errors import ConfigError
 
 
 class _Strict(BaseModel):

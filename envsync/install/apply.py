@@ -22,22 +22,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from ..cache import cache_dir, cache_subdir
-from ..errors import EnvsyncError, from_os_error
-from ..events import ActionDone, FetchProgress, Report, StartupHookAdded, WaitingForLock, WheelsFetched
-from ..hashes import sha256_of_file
-from ..model import ActionKind, Actual, Artifact, EnvPlan, EnvRemoval, Plan
-from ..planner import plan_env, still_to_remove
-from ..survey import survey
-from .checkpoints import Checkpoints
-from .layout import layout_for
-from .site import install_wheel, replace_wheel
-from .uninstall import uninstall
-from .venv import create_venv, recreate_venv, remove_venv
-from .wheel import UnpackedWheel, cached_wheel, unpack_wheel
+from envsync.errors import EnvsyncError, from_os_error
+from envsync.events import ActionDone, FetchProgress, Report, StartupHookAdded, WaitingForLock, WheelsFetched
+from envsync.files.cache import cache_dir, cache_subdir
+from envsync.files.hashes import sha256_of_file
+from envsync.install.checkpoints import Checkpoints
+from envsync.install.layout import layout_for
+from envsync.install.site import install_wheel, replace_wheel
+from envsync.install.uninstall import uninstall
+from envsync.install.venv import create_venv, recreate_venv, remove_venv
+from envsync.install.wheel import UnpackedWheel, cached_wheel, unpack_wheel
+from envsync.model import ActionKind, Actual, Artifact, EnvPlan, EnvRemoval, Plan
+from envsync.state.planner import plan_env, still_to_remove
+from envsync.state.survey import survey
 
 if TYPE_CHECKING:
-    from ..resolve.index import IndexClient
+    from envsync.resolve.index import IndexClient
 
 ENV_ACTIONS = (ActionKind.CREATE_ENV, ActionKind.RECREATE_ENV)
 FETCH_WORKERS = 16
@@ -105,7 +105,7 @@ class Wheels:
         return True, size
 
     def _known(self, artifact: Artifact) -> UnpackedWheel | None:
-        from ..build.wheels import needs_build
+        from envsync.build.wheels import needs_build
 
         with self._lock:
             found = self._unpacked.get(_key(artifact))
@@ -115,7 +115,7 @@ class Wheels:
 
     def _download(self, artifact: Artifact, env: EnvPlan) -> tuple[UnpackedWheel, int]:
         """Download (or build, for an sdist, a project folder or a git commit) and unpack one wheel."""
-        from ..build.wheels import needs_build
+        from envsync.build.wheels import needs_build
 
         self._checkpoints.reached("downloading")
         if self._stopped.is_set():
@@ -138,8 +138,8 @@ class Wheels:
         """A wheel built from an sdist, a project folder or a git commit, unpacked into the cache."""
         import tempfile
 
-        from ..build.pep517 import Builder
-        from ..build.wheels import wheel_for
+        from envsync.build.pep517 import Builder
+        from envsync.build.wheels import wheel_for
 
         source = next((pin.source for pin in env.desired.pins.values() if pin.artifact == artifact), None)
         builder = Builder(env.desired.interpreter, self._index_for(env), prereleases=env.desired.spec.index.prereleases)

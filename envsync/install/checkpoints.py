@@ -20,7 +20,7 @@ import signal
 import threading
 from dataclasses import dataclass
 
-from ..errors import EnvsyncError
+from envsync.errors import EnvsyncError
 
 VARIABLE = "ENVSYNC_TEST_STOP_AT"
 STEPS = {

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from envsync.errors import EnvsyncError, UnsafeWheel
+from envsync.files.metadata import record_rows
 from envsync.install.layout import STAGED_SUFFIX, SiteLayout
 from envsync.install.uninstall import checked_dist_info, prune, record_paths, remove_listed
 from envsync.install.wheel import RecordEntry, UnpackedWheel, record_hash, script_name_problem
-from envsync.metadata import record_rows
 
 # When os.link fails with one of these, copying works where linking can't (other device, no permission...).
 _LINK_FALLBACK = frozenset(

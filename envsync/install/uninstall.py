@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from envsync.errors import EnvsyncError
+from envsync.files.metadata import record_rows
 from envsync.install.layout import PROTECTED_SCRIPTS, STAGED_SUFFIX, SiteLayout
-from envsync.metadata import record_rows
 
 
 def checked_dist_info(dist_info: Path, layout: SiteLayout, verb: str) -> Path:

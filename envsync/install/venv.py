@@ -16,7 +16,7 @@ from pathlib import Path
 import envsync
 from envsync.errors import EnvPathError
 from envsync.model import Interpreter
-from envsync.survey import OWNER_KEY
+from envsync.state.survey import OWNER_KEY
 
 _STAGING = ".envsync-tmp-"  # a venv being built: .<name>.envsync-tmp-<hex>
 _TRASH = ".envsync-trash-"  # an old venv being deleted: .<name>.envsync-trash-<hex>
@@ -175,7 +175,7 @@ def _template_for(interpreter: Interpreter) -> Path:
     """The cached template venv of `interpreter`, made by `python -m venv` on first use."""
     import hashlib
 
-    from envsync.cache import cache_subdir
+    from envsync.files.cache import cache_subdir
 
     key = hashlib.sha256(f"{interpreter.executable}\0{interpreter.version}".encode()).hexdigest()[:24]
     folder = cache_subdir("venv-templates")

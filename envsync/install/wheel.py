@@ -25,10 +25,10 @@ from pathlib import Path
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from envsync.cache import write_atomic
 from envsync.errors import ConfigError, EnvsyncError, HashMismatch, UnsafeWheel
-from envsync.hashes import sha256_of_file
-from envsync.metadata import name_and_version
+from envsync.files.cache import write_atomic
+from envsync.files.hashes import sha256_of_file
+from envsync.files.metadata import name_and_version
 
 SCHEMES = frozenset({"purelib", "platlib", "headers", "scripts", "data"})
 UNRECORDED = frozenset({"RECORD", "RECORD.jws", "RECORD.p7s"})  # dist-info files RECORD can't hash

@@ -9,7 +9,7 @@ import os
 import urllib.parse
 from collections.abc import Iterable
 
-from .urls import Origin, origin
+from envsync.resolve.urls import Origin, origin
 
 
 def credentials_by_origin(bases: list[str]) -> dict[Origin | None, tuple[str, str]]:

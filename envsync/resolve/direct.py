@@ -25,15 +25,15 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from ..cache import cache_subdir, write_atomic
-from ..errors import BuildFailed, ConfigError, EnvsyncError
-from ..metadata import entry_points_digest, parse_entry_points
-from ..model import Artifact, DirectSource, EnvSpec, Pin, ProjectSpec
+from envsync.errors import BuildFailed, ConfigError, EnvsyncError
+from envsync.files.cache import cache_subdir, write_atomic
+from envsync.files.metadata import entry_points_digest, parse_entry_points
+from envsync.model import Artifact, DirectSource, EnvSpec, Pin, ProjectSpec
 
 # [project] fields that decide what we need; if any is dynamic, the backend must be asked.
 
 if TYPE_CHECKING:
-    from ..build.pep517 import Builder
+    from envsync.build.pep517 import Builder
 
 _NEEDED = ("version", "dependencies", "optional-dependencies", "scripts", "gui-scripts", "entry-points")
 _BUILD_FILES = ("pyproject.toml", "setup.py", "setup.cfg")
@@ -217,8 +217,8 @@ def parse_metadata(metadata: bytes, label: str) -> tuple[NormalizedName, Version
 
 def archive_dist(url: str, config_dir: Path, builder: Callable[[], Builder], label: str) -> DirectDist:
     """A wheel or sdist by URL or path: fetched (checked against a #sha256= fragment if given)."""
-    from ..build.sdist import is_sdist
-    from ..build.wheels import sdist_metadata
+    from envsync.build.sdist import is_sdist
+    from envsync.build.wheels import sdist_metadata
 
     base, _, fragment = url.partition("#")
     expected = dict(urllib.parse.parse_qsl(fragment)).get("sha256")
@@ -236,7 +236,7 @@ def archive_dist(url: str, config_dir: Path, builder: Callable[[], Builder], lab
         downloaded = build.index.download(artifact)
     except EnvsyncError as exc:
         raise type(exc)(f"{label}: {exc.message}", exc.hint) from None
-    from ..hashes import sha256_of_file
+    from envsync.files.hashes import sha256_of_file
 
     artifact = replace(artifact, sha256=artifact.sha256 or sha256_of_file(downloaded))
     if filename.endswith(".whl"):
@@ -296,7 +296,7 @@ def _git(args: Sequence[str], cwd: Path | None, label: str) -> str:
     except FileNotFoundError:
         raise BuildFailed(f"{label}: git is not installed", "install git to use git+ requirements") from None
     if result.returncode != 0:
-        from .urls import redact
+        from envsync.resolve.urls import redact
 
         lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
         # git's first "fatal:"/"error:" line says what went wrong; what follows is advice for its own CLI.
@@ -312,7 +312,7 @@ def git_dist(url: str, builder: Callable[[], Builder], label: str, commit: str |
     checkout, commit = git_checkout(repository, commit or revision, label)
     folder = checkout / subdirectory if subdirectory else checkout
     dist = folder_dist(folder, False, builder, label)
-    from .urls import strip_credentials
+    from envsync.resolve.urls import strip_credentials
 
     shown = strip_credentials(repository)
     source = DirectSource("vcs", shown, requested_revision=revision, commit_id=commit)

@@ -20,14 +20,14 @@ from packaging.utils import (
 from packaging.version import InvalidVersion
 from resolvelib.resolvers import ResolutionImpossible
 
-from ..errors import PackageNotFound, ResolutionConflict
-from .explain import Context, Demand, FileFact, explain, ranges
-from .tags import UNSUPPORTED
+from envsync.errors import PackageNotFound, ResolutionConflict
+from envsync.resolve.explain import Context, Demand, FileFact, explain, ranges
+from envsync.resolve.tags import UNSUPPORTED
 
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
-    from .resolver import Candidate, Provider
+    from envsync.resolve.resolver import Candidate, Provider
 
 
 def explain_failure(exc: ResolutionImpossible, provider: Provider, env: str | None,

@@ -15,11 +15,11 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import InvalidSdistFilename, NormalizedName, parse_sdist_filename
 from packaging.version import InvalidVersion, Version
 
-from ..errors import HashMismatch
-from ..hashes import sha256_of_file
-from ..model import Artifact, Interpreter
-from .index import IndexClient
-from .tags import UNSUPPORTED, WheelRanker
+from envsync.errors import HashMismatch
+from envsync.files.hashes import sha256_of_file
+from envsync.model import Artifact, Interpreter
+from envsync.resolve.index import IndexClient
+from envsync.resolve.tags import UNSUPPORTED, WheelRanker
 
 
 @dataclass(frozen=True)

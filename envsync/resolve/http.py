@@ -17,10 +17,10 @@ from pathlib import Path
 
 import httpx
 
-from .. import __version__
-from ..errors import ConfigError, HashMismatch, IndexUnavailable, InsecureRedirect
-from ..model import Artifact
-from .urls import redact
+from envsync import __version__
+from envsync.errors import ConfigError, HashMismatch, IndexUnavailable, InsecureRedirect
+from envsync.model import Artifact
+from envsync.resolve.urls import redact
 
 TIMEOUT_VARIABLE = "ENVSYNC_HTTP_TIMEOUT"
 DEFAULT_TIMEOUT = 30.0  # seconds without a byte from the server before a request is given up

@@ -22,12 +22,12 @@ from typing import TypeVar
 import httpx
 from packaging.utils import NormalizedName
 
-from ..cache import cache_subdir, write_atomic
-from ..errors import HashMismatch, IndexUnavailable
-from ..model import UNSAFE_BEST_MATCH, Artifact, IndexSettings
-from . import pagecache
-from .credentials import credentials_by_origin, secrets
-from .http import (
+from envsync.errors import HashMismatch, IndexUnavailable
+from envsync.files.cache import cache_subdir, write_atomic
+from envsync.model import UNSAFE_BEST_MATCH, Artifact, IndexSettings
+from envsync.resolve import pagecache
+from envsync.resolve.credentials import credentials_by_origin, secrets
+from envsync.resolve.http import (
     ATTEMPTS,
     CHUNK,
     MAX_METADATA_BYTES,
@@ -42,7 +42,7 @@ from .http import (
     retry_delay,
     store,
 )
-from .pages import (
+from envsync.resolve.pages import (
     ARCHIVE_SUFFIXES,
     JSON_TYPE,
     belongs_to,
@@ -53,7 +53,7 @@ from .pages import (
     project_of,
     safe_filename,
 )
-from .urls import origin, redact, strip_credentials
+from envsync.resolve.urls import origin, redact, strip_credentials
 
 T = TypeVar("T")
 
@@ -126,8 +126,8 @@ class IndexClient:
         the ones some served interpreter supports (and every sdist) makes reading pages
         several times cheaper. A new interpreter widens the filter and forgets pages read so far.
         """
-        from .pages import runs_on_this_os
-        from .tags import UNSUPPORTED, WheelRanker
+        from envsync.resolve.pages import runs_on_this_os
+        from envsync.resolve.tags import UNSUPPORTED, WheelRanker
 
         with self._lock:
             wanted = self._tags | frozenset(tags)
@@ -436,7 +436,7 @@ class IndexClient:
                 parts = info.filename.split("/")
                 if len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] == "METADATA":
                     return archive.read(info)
-        from ..errors import UnsafeWheel
+        from envsync.errors import UnsafeWheel
 
         raise UnsafeWheel(f"{artifact.filename} has no .dist-info/METADATA", "the wheel is broken; report it to its authors")
 
@@ -444,7 +444,7 @@ class IndexClient:
         """METADATA from a few range requests (see lazywheel); None if the server can't, or it fails."""
         import zipfile
 
-        from .lazywheel import NoRanges, remote_metadata
+        from envsync.resolve.lazywheel import NoRanges, remote_metadata
 
         def fetch(start: int, end: int) -> tuple[bytes, int]:
             return self._ranged(artifact.url, f"bytes={start}-{end - 1}")
@@ -461,7 +461,7 @@ class IndexClient:
         """One range request: the bytes and the file's total size (from Content-Range)."""
         def consume(response: httpx.Response) -> tuple[bytes, int]:
             if response.status_code != 206:
-                from .lazywheel import NoRanges
+                from envsync.resolve.lazywheel import NoRanges
 
                 raise NoRanges(f"HTTP {response.status_code} to a range request")
             total = response.headers.get("content-range", "").rpartition("/")[2]

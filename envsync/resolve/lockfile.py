@@ -22,17 +22,17 @@ from packaging.pylock import Pylock
 from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
-from ..cache import write_atomic
-from ..errors import LockError, from_os_error
-from ..hashes import sha256_of_file
-from ..model import FIRST_INDEX, Artifact, EnvSpec, IndexSettings, Interpreter, LockWrite, Pin
-from .pages import checked_sha256, safe_filename
-from .tags import WheelRanker
-from .urls import origin, redact, strip_credentials
+from envsync.errors import LockError, from_os_error
+from envsync.files.cache import write_atomic
+from envsync.files.hashes import sha256_of_file
+from envsync.model import FIRST_INDEX, Artifact, EnvSpec, IndexSettings, Interpreter, LockWrite, Pin
+from envsync.resolve.pages import checked_sha256, safe_filename
+from envsync.resolve.tags import WheelRanker
+from envsync.resolve.urls import origin, redact, strip_credentials
 
 if TYPE_CHECKING:
-    from .direct import DirectDist
-    from .platforms import Platform, Target
+    from envsync.resolve.direct import DirectDist
+    from envsync.resolve.platforms import Platform, Target
 
 LOCK_VERSION = "1.0"
 DIGEST_SCHEME = 1  # bump when the digest's inputs change, so old locks read as stale
@@ -50,7 +50,7 @@ def _environment_input(spec: EnvSpec, interpreter: Interpreter) -> object:
     environments with the Python version (the same on every platform they name)."""
     if not spec.environments:
         return environment_marker(interpreter)
-    from .platforms import GLIBC_MINOR, MACOS
+    from envsync.resolve.platforms import GLIBC_MINOR, MACOS
 
     return {"environments": list(spec.environments),
             "python": f"{interpreter.implementation} {interpreter.short_version}",
@@ -223,7 +223,7 @@ def pins_from_lock(lock: LockFile, interpreter: Interpreter) -> dict[NormalizedN
 
 def _direct_pin(lock: LockFile, package, dependencies: tuple[NormalizedName, ...]) -> Pin | None:
     """The pin of a locked directory, vcs or archive package (PEP 751), or None for an index one."""
-    from ..model import DirectSource
+    from envsync.model import DirectSource
 
     reasons = _reasons(package)
     label = f"{package.name}-{package.version}"
@@ -257,7 +257,7 @@ def check_hashes(spec: EnvSpec, lock: LockFile, pins: dict[NormalizedName, Pin])
     if spec.hashes is None:
         return pins
     allowed = {name: (hashes, where) for name, hashes, where in spec.hashes}
-    from ..errors import HashMismatch
+    from envsync.errors import HashMismatch
 
     for name, pin in pins.items():
         hashes, where = allowed.get(name, (frozenset(), "none of the env's requirements files"))
@@ -428,7 +428,7 @@ def _document(spec: EnvSpec, interpreter: Interpreter, packages: list, digest: s
     from packaging.pylock import Pylock
     from packaging.specifiers import SpecifierSet
 
-    from .. import __version__
+    from envsync import __version__
 
     tool: dict[str, object] = {"inputs": digest, "version": __version__, "env": spec.name}
     if spec.solve_group:

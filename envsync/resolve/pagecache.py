@@ -20,7 +20,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from ..cache import cache_subdir, write_atomic
+from envsync.files.cache import cache_subdir, write_atomic
 
 MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
 NO_STORE = re.compile(r"(?:^|,)\s*(no-store|private)\b", re.IGNORECASE)
@@ -155,7 +155,7 @@ def load_parsed(key_url: str, digest: bytes) -> list | None:
     """The files parsed from the page at `key_url` when its bytes had `digest`, or None."""
     import marshal
 
-    from ..model import Artifact
+    from envsync.model import Artifact
 
     try:
         data = _parsed_path(key_url).read_bytes()
@@ -175,7 +175,7 @@ def store_parsed(key_url: str, digest: bytes, artifacts: list) -> None:
     import marshal
     import operator
 
-    from ..model import Artifact
+    from envsync.model import Artifact
 
     fields = operator.attrgetter(*(field.name for field in dataclasses.fields(Artifact)))
     rows = [fields(artifact) for artifact in artifacts]

@@ -16,8 +16,8 @@ from typing import Any
 
 from packaging.utils import NormalizedName
 
-from ..model import Artifact
-from .urls import strip_credentials
+from envsync.model import Artifact
+from envsync.resolve.urls import strip_credentials
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz")

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from ..errors import ConfigError
-from ..model import Interpreter
+from envsync.errors import ConfigError
+from envsync.model import Interpreter
 
 # The oldest glibc and macOS a lock made here installs on: a wheel that needs a newer system is
 # not chosen. Part of the lock's input digest, so a change here re-locks.

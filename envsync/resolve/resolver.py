@@ -27,15 +27,15 @@ from packaging.version import Version
 from resolvelib import AbstractProvider, BaseReporter, Resolver
 from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 
-from ..errors import ConfigError, ResolutionConflict
-from ..model import Artifact, Interpreter, Pin
-from .explain import pinned_exactly
-from .failure import explain_failure
-from .files import Installable, ProjectFiles
-from .index import IndexClient
+from envsync.errors import ConfigError, ResolutionConflict
+from envsync.model import Artifact, Interpreter, Pin
+from envsync.resolve.explain import pinned_exactly
+from envsync.resolve.failure import explain_failure
+from envsync.resolve.files import Installable, ProjectFiles
+from envsync.resolve.index import IndexClient
 
 if TYPE_CHECKING:
-    from .direct import DirectDist
+    from envsync.resolve.direct import DirectDist
 
 ROOT = "<root>"
 # A marker that parses but can't be evaluated, e.g. `platform_release ~= 'x'` (not a version).

@@ -17,8 +17,8 @@ from collections.abc import Iterable
 
 from packaging.utils import canonicalize_name
 
-from ..cache import cache_subdir, write_atomic
-from .urls import strip_credentials
+from envsync.files.cache import cache_subdir, write_atomic
+from envsync.resolve.urls import strip_credentials
 
 PROJECT_LIST_MAX_AGE = 24 * 3600
 _ANCHOR = re.compile(r"<a\b[^>]*>([^<]+)</a>", re.IGNORECASE)

@@ -17,9 +17,9 @@ from collections import namedtuple
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from .cache import cache_subdir, write_atomic
-from .config.inputs import OVERRIDE_VARIABLES, config_files
-from .config.paths import lock_path
+from envsync.config.inputs import OVERRIDE_VARIABLES, config_files
+from envsync.config.paths import lock_path
+from envsync.files.cache import cache_subdir, write_atomic
 
 SCHEME = 4  # 3: env documents carry solve_group; solve groups recorded. 4: and matrix
 
@@ -69,7 +69,7 @@ def extend_inputs(before: list, config) -> list | None:
     None when anything changed since it was read: no stamp can be trusted from this run."""
     if not config.files and not config.variables:
         return before
-    from .config.inputs import other_inputs_unchanged
+    from envsync.config.inputs import other_inputs_unchanged
 
     after = inputs_digest(config.path, [path for path, _ in config.files], [name for name, _ in config.variables])
     if after[0][:len(before[0])] != before[0] or not other_inputs_unchanged(config):
@@ -119,7 +119,7 @@ def record(config_path: Path, inputs: list, root: Path, envs: Iterable[StampedEn
             for env in envs
         ],
     }
-    from .errors import EnvsyncError
+    from envsync.errors import EnvsyncError
 
     # The stamp only saves time later: failing to write it must not fail the command.
     with contextlib.suppress(OSError, EnvsyncError):

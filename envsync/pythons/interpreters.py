@@ -16,8 +16,8 @@ from typing import Any
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from envsync.cache import cache_subdir, write_atomic
 from envsync.errors import InterpreterNotFound
+from envsync.files.cache import cache_subdir, write_atomic
 from envsync.model import Interpreter
 
 MIN_VERSION = (3, 8)  # the oldest Python an env may use (and the probe script must run on)

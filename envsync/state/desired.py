@@ -13,10 +13,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config.paths import lock_path
-from .errors import LockError
-from .model import Desired, EnvSpec, Interpreter, LockWrite
-from .session import Session, similar_to
+from envsync.config.paths import lock_path
+from envsync.errors import LockError
+from envsync.model import Desired, EnvSpec, Interpreter, LockWrite
+from envsync.state.session import Session, similar_to
 
 if TYPE_CHECKING:
     from packaging.utils import NormalizedName
@@ -58,7 +58,7 @@ def desired_state(session: Session, spec: EnvSpec, mode: LockMode = LockMode.AUT
     lock serves several platforms (`environments`) must be applied on one of them; with
     `here=False` (writing locks only) this machine may be any, and the pins are left empty.
     """
-    from .resolve.lockfile import check_hashes, input_digest, pins_from_lock, read_lock
+    from envsync.resolve.lockfile import check_hashes, input_digest, pins_from_lock, read_lock
 
     if spec.solve_group is not None:
         return desired_states(session, [spec], mode, upgrade, here=here)[spec.name]
@@ -71,7 +71,7 @@ def desired_state(session: Session, spec: EnvSpec, mode: LockMode = LockMode.AUT
         return frozen_state(spec, interpreter, path, lock)
     local = {}
     if spec.project is not None or any(r.url for r in spec.requirements):
-        from .resolve.direct import local_dists
+        from envsync.resolve.direct import local_dists
 
         local = local_dists(spec, config.directory, lambda: session.builder(spec, interpreter))
     digest = input_digest(spec, interpreter, config.directory, local)
@@ -81,7 +81,7 @@ def desired_state(session: Session, spec: EnvSpec, mode: LockMode = LockMode.AUT
     if lock is not None and usable and lock.digest == digest and not upgrading:
         labels: tuple[str, ...] = ()
         if spec.environments:
-            from .resolve.platforms import labels_of
+            from envsync.resolve.platforms import labels_of
 
             labels = labels_of(lock.platforms)
             if not lock.valid_for(interpreter):
@@ -108,7 +108,7 @@ def _unserved(spec: EnvSpec, interpreter: Interpreter, path: Path, here: bool) -
     """An env whose lock does not serve this machine: an error where it would be installed."""
     if not here:
         return Resolution(Desired(spec, interpreter, {}), path, None)
-    from .resolve.platforms import platform_of
+    from envsync.resolve.platforms import platform_of
 
     platform = platform_of(interpreter)
     machine = platform.label if platform else (f"{interpreter.markers.get('sys_platform')} "
@@ -132,9 +132,9 @@ def _resolve_platforms(session: Session, spec: EnvSpec, interpreter: Interpreter
     that needed a package chose (then the old lock's), so they share one version wherever it fits.
     The pins for this machine are read back from the lock's text, exactly as a later run reads it.
     """
-    from .errors import EnvsyncError
-    from .resolve.lockfile import check_hashes, lock_from_document, pins_from_lock, render_platform_lock
-    from .resolve.platforms import targets
+    from envsync.errors import EnvsyncError
+    from envsync.resolve.lockfile import check_hashes, lock_from_document, pins_from_lock, render_platform_lock
+    from envsync.resolve.platforms import targets
 
     where = f"{session.config.path.name}: {spec.environments_key}"
     chosen = targets(spec.environments, interpreter, where)
@@ -177,7 +177,7 @@ def _resolve_platforms(session: Session, spec: EnvSpec, interpreter: Interpreter
 def lock_pins(lock, interpreter: Interpreter) -> dict:
     """The old lock's pins, to be kept without asking the index while they fit; none if it can't give them
     (a lock without a wheel for this interpreter is simply re-resolved, as before)."""
-    from .resolve.lockfile import pins_from_lock
+    from envsync.resolve.lockfile import pins_from_lock
 
     try:
         return pins_from_lock(lock, interpreter)
@@ -187,7 +187,7 @@ def lock_pins(lock, interpreter: Interpreter) -> dict:
 
 def frozen_state(spec: EnvSpec, interpreter: Interpreter, path: Path, lock) -> Resolution:
     """The env's pins from its lock as it is (--frozen): never resolved, never rewritten."""
-    from .resolve.lockfile import check_hashes, pins_from_lock
+    from envsync.resolve.lockfile import check_hashes, pins_from_lock
 
     if lock is None:
         raise LockError(f"{path.name} does not exist, and --frozen installs only from a lock",
@@ -208,8 +208,8 @@ def desired_states(session: Session, specs: Sequence[EnvSpec], mode: LockMode = 
     its envs, selected or not, because its locks are made and written together. Every group is
     checked (one interpreter, one set of index settings) before anything is resolved.
     """
-    from .group_state import group_state
-    from .solve_groups import SolveGroup, check_group, units
+    from envsync.state.group_state import group_state
+    from envsync.state.solve_groups import SolveGroup, check_group, units
 
     todo = units(session.config, specs)
     for unit in todo:
@@ -282,10 +282,10 @@ def _resolve(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Pa
     built by `builder_interpreter`, this machine's)."""
     from packaging.requirements import Requirement
 
-    from .build.wheels import sdist_metadata
-    from .resolve.direct import project_requirement, remote_dists
-    from .resolve.lockfile import render_lock
-    from .resolve.resolver import resolve
+    from envsync.build.wheels import sdist_metadata
+    from envsync.resolve.direct import project_requirement, remote_dists
+    from envsync.resolve.lockfile import render_lock
+    from envsync.resolve.resolver import resolve
 
     on = f" on {platform}" if platform else ""
     session.progress(f"resolving {spec.name} for Python {interpreter.version}{on}")

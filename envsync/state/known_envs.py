@@ -14,8 +14,8 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from .cache import cache_subdir, write_atomic
-from .errors import EnvsyncError
+from envsync.errors import EnvsyncError
+from envsync.files.cache import cache_subdir, write_atomic
 
 
 def _record(config_path: Path) -> Path:

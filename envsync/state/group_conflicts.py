@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 
 from resolvelib import BaseReporter
 
-from .errors import ResolutionConflict
+from envsync.errors import ResolutionConflict
 
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
-    from .solve_groups import Roots, SolveGroup
+    from envsync.state.solve_groups import Roots, SolveGroup
 
 
 class Tracer(BaseReporter):

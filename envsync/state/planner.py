@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from .model import Action, ActionKind, Actual, Desired, EnvKind, EnvPlan, EnvRemoval, Installed, LockWrite, Pin
+from envsync.model import Action, ActionKind, Actual, Desired, EnvKind, EnvPlan, EnvRemoval, Installed, LockWrite, Pin
 
 # Display and execution order of action kinds within one env.
 ORDER = {kind: rank for rank, kind in enumerate([

@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from .errors import ConfigError
-from .model import Config, EnvSpec, Interpreter, Pin
+from envsync.errors import ConfigError
+from envsync.model import Config, EnvSpec, Interpreter, Pin
 
 if TYPE_CHECKING:
     from packaging.requirements import Requirement

@@ -26,7 +26,7 @@ def cache_subdir(name: str) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        from .errors import from_os_error
+        from envsync.errors import from_os_error
 
         error = from_os_error(exc, cache_dir())
         error.hint = "set ENVSYNC_CACHE_DIR to a writable folder, or fix this one"

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import ConfigError
-from .model import Config, EnvSpec, IndexSettings, Interpreter
-from .survey import survey
+from envsync.errors import ConfigError
+from envsync.model import Config, EnvSpec, IndexSettings, Interpreter
+from envsync.state.survey import survey
 
 if TYPE_CHECKING:
-    from .resolve.index import IndexClient
+    from envsync.resolve.index import IndexClient
 
 
 Progress = Callable[[str], None]
@@ -44,14 +44,14 @@ class Session:
     _interpreters: dict[str | None, Interpreter] = field(default_factory=dict)
 
     def index(self, settings: IndexSettings) -> IndexClient:
-        from .resolve.index import IndexClient
+        from envsync.resolve.index import IndexClient
 
         if settings not in self._indexes:
             self._indexes[settings] = IndexClient(settings, revalidate=self.refresh)
         return self._indexes[settings]
 
     def interpreter(self, request: str | None) -> Interpreter:
-        from .interpreters import find_interpreter
+        from envsync.pythons.interpreters import find_interpreter
 
         if request not in self._interpreters:
             self._interpreters[request] = find_interpreter(request, self.config.directory)
@@ -59,7 +59,7 @@ class Session:
 
     def builder(self, spec: EnvSpec, interpreter: Interpreter):
         """The builder of `spec`'s sources (project, sdists, direct references) for `interpreter`."""
-        from .build.pep517 import Builder
+        from envsync.build.pep517 import Builder
 
         return Builder(interpreter, self.index(spec.index), prereleases=spec.index.prereleases)
 
@@ -73,8 +73,8 @@ def open_session(config_path: Path, *, progress: Progress = _quiet, warn: Progre
     """Load the config into a Session. The stamp's view of its inputs is taken before the config
     is read (an edit made meanwhile voids any stamp this run records) and then extended by the
     requirements files and variables the config read, so an edit to any of them is seen."""
-    from .config.load import load
-    from .stamp import extend_inputs, inputs_digest
+    from envsync.config.load import load
+    from envsync.state.stamp import extend_inputs, inputs_digest
 
     inputs = inputs_digest(config_path)
     config = load(config_path)
@@ -101,7 +101,7 @@ def similar_to(session: Session, spec: EnvSpec) -> Callable[[str], list[str]]:
     """Did-you-mean for a package no index has: the env's installed packages and the config's
     names first, then the index's project list (fetched only now, when a name was not found)."""
     def similar(name: str) -> list[str]:
-        from .resolve.suggest import suggest
+        from envsync.resolve.suggest import suggest
 
         known = {r.name for env in session.config.envs for r in env.requirements}
         known |= set(survey(spec.path).installed)

@@ -12,20 +12,20 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .desired import LockMode, Resolution, desired_states
-from .model import Config, EnvPlan, EnvRemoval, GroupPlan, Plan
-from .planner import orphan_locks, plan_env, plan_removals
-from .session import Session, select_envs
-from .survey import survey
+from envsync.model import Config, EnvPlan, EnvRemoval, GroupPlan, Plan
+from envsync.state.desired import LockMode, Resolution, desired_states
+from envsync.state.planner import orphan_locks, plan_env, plan_removals
+from envsync.state.session import Session, select_envs
+from envsync.state.survey import survey
 
 if TYPE_CHECKING:
-    from .events import Report
+    from envsync.events import Report
 
 
 def make_plan(session: Session, names: Sequence[str] = (), mode: LockMode = LockMode.AUTO) -> Plan:
     """The plan for the selected envs (lock writes included), plus removal of envsync envs
     no longer declared when every env is selected."""
-    from .solve_groups import SolveGroup, units
+    from envsync.state.solve_groups import SolveGroup, units
 
     config = session.config
     specs = select_envs(config, names)
@@ -79,8 +79,8 @@ def startup_hooks(plan: EnvPlan) -> tuple[tuple[str, str], ...]:
 
     (Apply names every hook it installs in any case; the plan can only say what it has seen.)
     """
-    from .cache import cache_subdir
-    from .install.wheel import cached_wheel
+    from envsync.files.cache import cache_subdir
+    from envsync.install.wheel import cached_wheel
 
     hooks = []
     for action in plan.actions:
@@ -94,7 +94,7 @@ def startup_hooks(plan: EnvPlan) -> tuple[tuple[str, str], ...]:
 def undeclared_envs(config: Config) -> tuple[EnvRemoval, ...]:
     """Survey every folder under the env root, and every folder this config's envs were made in
     before (a root since moved, a `path` since dropped); the planner decides which to remove."""
-    from .known_envs import known_env_paths
+    from envsync.state.known_envs import known_env_paths
 
     try:
         children = [child for child in config.root.iterdir() if child.is_dir()]
@@ -117,25 +117,25 @@ def carry_out(session: Session, plan: Plan, report: Report, *, stamp: bool) -> O
     """Carry out a plan as `apply` does: the envs' changes (reported as events), then the lock
     files, and (with `stamp`, for a plan of the whole config) record the result so the next
     no-op run is fast."""
-    from .stamp import forget
+    from envsync.state.stamp import forget
 
     forget(session.config.path)  # until this has finished, nothing is proven in sync
     actions = envs_changed = 0
     if plan.errors or any(env.actions for env in plan.entries):
-        from .install.apply import apply_plan
+        from envsync.install.apply import apply_plan
 
         result = apply_plan(plan, lambda env: session.index(env.desired.spec.index), report)
         actions, envs_changed = result.actions, result.envs_changed
     written = []
     for lock in plan.lock_writes:
-        from .resolve.lockfile import write_lock
+        from envsync.resolve.lockfile import write_lock
 
         write_lock(lock)
         written.append(lock.path)
     for path in plan.lock_removals:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-    from .known_envs import remember_env_paths
+    from envsync.state.known_envs import remember_env_paths
 
     remember_env_paths(session.config.path, (env.path for env in session.config.envs))
     if stamp:
@@ -145,9 +145,9 @@ def carry_out(session: Session, plan: Plan, report: Report, *, stamp: bool) -> O
 
 def record_in_sync(session: Session, plan: Plan) -> None:
     """Stamp a whole-config plan that is in sync, so the next no-op run can skip all of this."""
-    from .render import env_document, env_header, group_document, group_lines, summary_line
-    from .stamp import StampedEnv, record
-    from .survey import site_packages
+    from envsync.render import env_document, env_header, group_document, group_lines, summary_line
+    from envsync.state.stamp import StampedEnv, record
+    from envsync.state.survey import site_packages
 
     if plan.has_changes or plan.errors or session.inputs is None:
         return

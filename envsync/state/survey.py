@@ -16,8 +16,8 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from .metadata import name_and_version, record_rows, script_names
-from .model import Actual, EnvKind, Installed
+from envsync.files.metadata import name_and_version, record_rows, script_names
+from envsync.model import Actual, EnvKind, Installed
 
 OWNER_KEY = "envsync-config"  # the pyvenv.cfg line naming the config an env was made for
 
@@ -221,6 +221,6 @@ def _declared_scripts(dist_info: Path) -> list[str]:
     return script_names(_read_text(dist_info / "entry_points.txt") or "")
 
 def _entry_points(folder: Path) -> str:
-    from .metadata import entry_points_digest, parse_entry_points
+    from envsync.files.metadata import entry_points_digest, parse_entry_points
 
     return entry_points_digest(parse_entry_points(_read_text(folder / "entry_points.txt") or ""))

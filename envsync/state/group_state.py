@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config.paths import lock_path
-from .desired import LockMode, Resolution, Upgrade, frozen_state, lock_pins, lock_write_if_changed
-from .errors import LockError
-from .model import Desired, Interpreter
-from .session import Session
+from envsync.config.paths import lock_path
+from envsync.errors import LockError
+from envsync.model import Desired, Interpreter
+from envsync.state.desired import LockMode, Resolution, Upgrade, frozen_state, lock_pins, lock_write_if_changed
+from envsync.state.session import Session
 
 if TYPE_CHECKING:
     from packaging.utils import NormalizedName
@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 
 def group_state(session: Session, group, mode: LockMode, upgrade: Upgrade) -> dict[str, Resolution]:
     """A solve group's envs: from their locks when every one of them is fresh, else resolved together."""
-    from .resolve.lockfile import check_hashes, input_digest, pins_from_lock, read_lock
-    from .solve_groups import group_digest
+    from envsync.resolve.lockfile import check_hashes, input_digest, pins_from_lock, read_lock
+    from envsync.state.solve_groups import group_digest
 
     config = session.config
     interpreters = {m.name: session.interpreter(m.python) for m in group.members}
@@ -66,12 +66,12 @@ def _resolve_group(session: Session, group, interpreters: dict[str, Interpreter]
     from packaging.metadata import parse_email
     from packaging.requirements import InvalidRequirement, Requirement
 
-    from .build.wheels import sdist_metadata
-    from .errors import ResolutionConflict
-    from .group_conflicts import Tracer, explain_conflict
-    from .resolve.lockfile import render_lock
-    from .resolve.resolver import MARKER_ERRORS, resolve
-    from .solve_groups import env_pins, roots_of, union_constraints, union_roots
+    from envsync.build.wheels import sdist_metadata
+    from envsync.errors import ResolutionConflict
+    from envsync.resolve.lockfile import render_lock
+    from envsync.resolve.resolver import MARKER_ERRORS, resolve
+    from envsync.state.group_conflicts import Tracer, explain_conflict
+    from envsync.state.solve_groups import env_pins, roots_of, union_constraints, union_roots
 
     first = group.members[0]
     interpreter = interpreters[first.name]
