@@ -231,6 +231,9 @@ class Actual:
     installed: dict[NormalizedName, Installed] = field(default_factory=dict, hash=False)
     owner: str | None = None  # the config that created it, as recorded in its pyvenv.cfg
     verified: bool = False  # every installed file was checked against its RECORD (--refresh)
+    # Entries of the folder that are not part of the venv (src/, notes...): looked for only
+    # when the venv would be recreated, which they forbid.
+    strangers: tuple[str, ...] = ()
 
 
 class ActionKind(enum.Enum):

@@ -138,10 +138,10 @@ def test_recreate_swaps_the_interpreter(tmp_path: Path) -> None:
     old, new = pyenv_interpreter("3.8"), pyenv_interpreter("3.13")
     env = tmp_path / "dev"
     create_venv(env, old)
-    (env / "marker").write_text("from the old env")
+    (env / "lib" / "python3.8" / "marker").write_text("from the old env")  # a venv's own: it goes
     recreate_venv(env, new)
     assert venv_version(env) == str(new.version)
-    assert not (env / "marker").exists()
+    assert not (env / "lib" / "python3.8").exists()
     assert read_pyvenv_cfg(env)["envsync"] == envsync.__version__
     assert leftovers(tmp_path) == []
 
@@ -175,9 +175,10 @@ def test_recreate_refuses_a_folder_that_is_not_a_venv(tmp_path: Path) -> None:
 def test_remove_deletes_a_venv(tmp_path: Path) -> None:
     env = tmp_path / "dev"
     create_venv(env, probe(Path(sys.executable)))
-    (env / "lib" / "readonly").mkdir()
-    (env / "lib" / "readonly" / "file").write_text("x")
-    (env / "lib" / "readonly").chmod(0o500)
+    readonly = next((env / "lib").glob("python*")) / "readonly"
+    readonly.mkdir()
+    (readonly / "file").write_text("x")
+    readonly.chmod(0o500)
     remove_venv(env)
     assert os.listdir(tmp_path) == []
     remove_venv(env)  # already gone: nothing to do

@@ -178,11 +178,13 @@ def _sync(session: Session, specs: list[EnvSpec], out) -> None:
     from envsync.state.planner import plan_env
     from envsync.state.reconcile import carry_out
     from envsync.state.survey import survey
+    from envsync.state.venv_contents import survey_for
 
     edited = {spec.name: spec for spec in specs}
     session.config = replace(session.config, envs=tuple(edited.get(env.name, env) for env in session.config.envs))
     plans = []
     for spec in specs:
         resolution = desired_state(session, spec, LockMode.AUTO)
-        plans.append(plan_env(resolution.desired, survey(spec.path), resolution.lock_write))
+        actual = survey_for(resolution.desired, survey(spec.path))
+        plans.append(plan_env(resolution.desired, actual, resolution.lock_write))
     carry_out(session, Plan(session.config.path, tuple(plans)), out.emit, stamp=False)

@@ -35,6 +35,7 @@ from envsync.install.wheel import UnpackedWheel, cached_wheel, unpack_wheel
 from envsync.model import ActionKind, Actual, Artifact, EnvPlan, EnvRemoval, Plan
 from envsync.state.planner import plan_env, still_to_remove
 from envsync.state.survey import survey
+from envsync.state.venv_contents import survey_for
 
 if TYPE_CHECKING:
     from envsync.resolve.index import IndexClient
@@ -284,7 +285,7 @@ def _needed(plan: Plan) -> dict[str, tuple[Artifact, EnvPlan]]:
 
 def _replan(planned: EnvPlan) -> tuple[EnvPlan, Actual]:
     """The env's plan against what is on disk now that we hold its lock."""
-    actual = survey(planned.path, verify=planned.verified)
+    actual = survey_for(planned.desired, survey(planned.path, verify=planned.verified))
     fresh = plan_env(planned.desired, actual)
     if fresh.error:
         raise EnvsyncError(f"env {fresh.name}: {fresh.error}")

@@ -16,7 +16,8 @@ from pathlib import Path
 import envsync
 from envsync.errors import EnvPathError
 from envsync.model import Interpreter
-from envsync.state.survey import OWNER_KEY
+from envsync.state.survey import OWNER_KEY, read_pyvenv_cfg
+from envsync.state.venv_contents import GITIGNORE, ignores_everything, strangers
 
 _STAGING = ".envsync-tmp-"  # a venv being built: .<name>.envsync-tmp-<hex>
 _TRASH = ".envsync-trash-"  # an old venv being deleted: .<name>.envsync-trash-<hex>
@@ -64,8 +65,12 @@ def recreate_venv(path: Path, interpreter: Interpreter, *, prompt: str | None = 
         create_venv(path, interpreter, prompt=prompt, owner=owner)
         return
     _refuse_unless_venv(path, "replace")
+    adopted = "envsync" not in read_pyvenv_cfg(path)
     _sweep_leftovers(path)
-    staged = _build_aside(path, interpreter, prompt, owner)
+    if adopted:  # made by someone else: the new one stays theirs, and no file of ours appears in it
+        staged = _build_aside(path, interpreter, prompt, None, mark=False, gitignore=_read_or_none(path / ".gitignore"))
+    else:
+        staged = _build_aside(path, interpreter, prompt, owner)
     trash = _unused_sibling(path, _TRASH)
     try:
         os.rename(path, trash)
@@ -103,6 +108,8 @@ def remove_venv(path: Path) -> None:
 
 
 def _refuse_unless_venv(path: Path, verb: str) -> None:
+    """Refuse a link, a folder that is not a venv, and a venv folder holding anything that is not
+    the venv's (a project adopted with `path = "."`): only a venv and nothing else is replaced."""
     if path.is_symlink():
         raise EnvPathError(
             f"Refusing to {verb} {path}: it is a symbolic link, and envsync does not act through links.",
@@ -113,19 +120,34 @@ def _refuse_unless_venv(path: Path, verb: str) -> None:
             f"Refusing to {verb} {path}: it is not a virtual environment (no pyvenv.cfg), and {_NOT_A_VENV}.",
             hint="move that folder away, or give this env another `path`",
         )
+    found = strangers(path)
+    if found:
+        shown = ", ".join(str(item) for item in found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
+        raise EnvPathError(
+            f"Refusing to {verb} {path}: {shown} {'is' if len(found) == 1 else 'are'} not part of the venv, "
+            f"and envsync never deletes what is not.",
+            hint="move them out of the venv's folder, or give this env a `path` of its own",
+        )
 
 
 # -- building aside -----------------------------------------------------------------------
 
 
-def _build_aside(path: Path, interpreter: Interpreter, prompt: str | None, owner: str | None = None) -> Path:
-    """A complete venv in a hidden sibling of `path`, already pointing at `path`; removed on any failure."""
+def _build_aside(path: Path, interpreter: Interpreter, prompt: str | None, owner: str | None = None, *,
+                 mark: bool = True, gitignore: bytes | None = GITIGNORE) -> Path:
+    """A complete venv in a hidden sibling of `path`, already pointing at `path`; removed on any failure.
+
+    `mark` records envsync (and `owner`) in its pyvenv.cfg. `gitignore` is the .gitignore it
+    gets, None for none: every Python's venv is then alike, whatever its `venv` module writes.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     staged = _make_staging_dir(path)
     try:
         _run_venv(interpreter, staged, path, prompt or path.name)
         _retarget(staged, path)
-        _mark_as_ours(staged, owner)
+        if mark:
+            _mark_as_ours(staged, owner)
+        _set_gitignore(staged, gitignore)
     except BaseException:
         _rmtree(staged)
         raise
@@ -222,6 +244,25 @@ def _retarget(staged: Path, path: Path) -> None:
         data = file.read_bytes()
         if old in data and b"\0" not in data:  # text files only
             file.write_bytes(data.replace(old, new))
+
+
+def _set_gitignore(staged: Path, content: bytes | None) -> None:
+    """Give the venv exactly `content` as its .gitignore (None: no .gitignore)."""
+    target = staged / ".gitignore"
+    if content is None:
+        if os.path.lexists(target):
+            target.unlink()
+        return
+    if os.path.lexists(target) and ignores_everything(target.read_bytes()):
+        return  # Python 3.13's own: it says the same
+    target.write_bytes(content)
+
+
+def _read_or_none(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
 
 
 def _mark_as_ours(staged: Path, owner: str | None) -> None:

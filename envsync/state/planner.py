@@ -39,6 +39,8 @@ def plan_env(desired: Desired, actual: Actual, lock_write: LockWrite | None = No
     if actual.kind is EnvKind.MISSING:
         return result([Action(ActionKind.CREATE_ENV), *fresh_installs])
     reason = recreate_reason(desired, actual)
+    if reason and actual.strangers:
+        return result([], error=strangers_error(spec.name, actual.strangers))
     if reason:
         return result([Action(ActionKind.RECREATE_ENV, reason=reason), *fresh_installs])
     return result(package_actions(desired, actual))
@@ -54,6 +56,15 @@ def recreate_reason(desired: Desired, actual: Actual) -> str | None:
     if actual.python_version != wanted:
         return f"Python {actual.python_version} -> {wanted}"
     return None
+
+
+def strangers_error(name: str, strangers: tuple[str, ...], shown: int = 10) -> str:
+    """Why a venv that must be recreated is left alone: its folder holds someone's own files."""
+    more = f" and {len(strangers) - shown} more" if len(strangers) > shown else ""
+    verb = "is" if len(strangers) == 1 else "are"
+    return (f"cannot recreate {name}: {', '.join(strangers[:shown])}{more} {verb} not part of the venv; "
+            f"envsync never deletes them: move them out of the venv's folder, or give envs.{name} "
+            f"a `path` of its own")
 
 
 def package_actions(desired: Desired, actual: Actual) -> list[Action]:

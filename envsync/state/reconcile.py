@@ -17,6 +17,7 @@ from envsync.state.desired import LockMode, Resolution, desired_states
 from envsync.state.planner import orphan_locks, plan_env, plan_removals
 from envsync.state.session import Session, select_envs
 from envsync.state.survey import survey
+from envsync.state.venv_contents import survey_for
 
 if TYPE_CHECKING:
     from envsync.events import Report
@@ -33,7 +34,8 @@ def make_plan(session: Session, names: Sequence[str] = (), mode: LockMode = Lock
     plans: list[EnvPlan] = []
     for spec in specs:
         resolution = states[spec.name]
-        plan = plan_env(resolution.desired, survey(spec.path, verify=session.refresh), resolution.lock_write)
+        actual = survey_for(resolution.desired, survey(spec.path, verify=session.refresh))
+        plan = plan_env(resolution.desired, actual, resolution.lock_write)
         hooks = startup_hooks(plan)
         if hooks:
             plan = replace(plan, startup_hooks=hooks)
