@@ -213,10 +213,11 @@ def test_a_failure_midway_leaves_the_venv_as_it_was(
 
 
 def test_refuses_to_overwrite_another_packages_file(tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout) -> None:
-    shared = {"shared/helpers.py": "X = 1\n"}
-    install_wheel(unpack(build(tmp_path / "a", WheelSpec("beta", "2.0", files=shared)), cache), layout)
+    install_wheel(unpack(build(tmp_path / "a", WheelSpec("beta", "2.0", files={"shared/helpers.py": "X = 1\n"})),
+                         cache), layout)
     before = snapshot(venv)
-    intruder = unpack(build(tmp_path / "b", WheelSpec("gamma", "1.0", files=shared)), cache)
+    other = {"shared/helpers.py": "X = 2\n"}  # same path, other contents: a real conflict
+    intruder = unpack(build(tmp_path / "b", WheelSpec("gamma", "1.0", files=other)), cache)
     with pytest.raises(UnsafeWheel) as caught:
         install_wheel(intruder, layout)
     assert "beta 2.0" in str(caught.value)

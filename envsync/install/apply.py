@@ -28,7 +28,10 @@ from envsync.files.cache import cache_dir, cache_subdir
 from envsync.files.hashes import sha256_of_file
 from envsync.install.checkpoints import Checkpoints
 from envsync.install.layout import layout_for
-from envsync.install.site import install_wheel, replace_wheel
+from envsync.install.layout import SiteLayout
+from envsync.install.shared import SharedFiles
+from envsync.install.site import Sharing, install_wheel, planned_targets, replace_wheel
+from envsync.install.targets import check_plan_fits
 from envsync.install.uninstall import uninstall
 from envsync.install.venv import create_venv, recreate_venv, remove_venv
 from envsync.install.wheel import UnpackedWheel, cached_wheel, unpack_wheel
@@ -304,6 +307,8 @@ def apply_env(env: EnvPlan, actual: Actual, wheels: Wheels, report: Report, owne
     checkpoints = checkpoints or Checkpoints(stopped, "")
     roots = root_names(env)
     layout = layout_for(env.path, env.desired.interpreter.short_version)
+    sharing = _sharing(env, actual, layout)
+    _check_fits(env, actual, wheels, layout, roots, sharing.overwritable)
     for action in env.actions:
         if stopped.is_set():
             raise Stopped
@@ -319,16 +324,49 @@ def apply_env(env: EnvPlan, actual: Actual, wheels: Wheels, report: Report, owne
                 unpacked = wheels.get(pin.artifact, env)
                 direct_url = direct_url_json(pin)
                 if old is None:
-                    install_wheel(unpacked, layout, requested=pin.name in roots, direct_url=direct_url)
+                    install_wheel(unpacked, layout, requested=pin.name in roots, direct_url=direct_url,
+                                  sharing=sharing)
                 else:  # the old version stays until the new one is in place
-                    replace_wheel(old.dist_info, unpacked, layout, requested=pin.name in roots, direct_url=direct_url)
+                    replace_wheel(old.dist_info, unpacked, layout, requested=pin.name in roots, direct_url=direct_url,
+                                  sharing=sharing)
                 for hook in unpacked.startup_hooks:
                     report(StartupHookAdded(env.name, pin.name, str(pin.version), hook))
             elif old is not None:
-                uninstall(old.dist_info, layout)
+                uninstall(old.dist_info, layout, sharing.files)
         report(ActionDone(env.name, action))
         _reached(checkpoints, kind)
     return len(env.actions)
+
+
+def _sharing(env: EnvPlan, actual: Actual, layout: SiteLayout) -> Sharing:
+    """The env's shared-file index, and the files of the packages this apply removes or replaces,
+    which its installs may write over (swapping opencv-python for opencv-python-headless)."""
+    files = SharedFiles(layout)
+    if any(kind in ENV_ACTIONS for kind in (action.kind for action in env.actions)):
+        return Sharing(files)
+    changed = [str(actual.installed[action.package].dist_info) for action in env.actions
+               if action.kind.replaces and action.package in actual.installed]
+    if not changed or not any(action.kind.installs for action in env.actions):
+        return Sharing(files)
+    return Sharing(files, files.listed_by(changed))
+
+
+def _check_fits(env: EnvPlan, actual: Actual, wheels: Wheels, layout: SiteLayout, roots: set[str],
+                overwritable: frozenset[str]) -> None:
+    """Refuse, before the env is touched, any install that would overwrite a file with other
+    contents: one another package keeps, or one a second wheel of this apply writes too."""
+    fresh = any(action.kind in ENV_ACTIONS for action in env.actions)  # the old files all go
+    planned = []
+    for action in env.actions:
+        if not (action.kind.installs and action.package is not None):
+            continue
+        pin = env.desired.pins[action.package]
+        unpacked = wheels.get(pin.artifact, env)
+        old = actual.installed.get(action.package) if action.kind.replaces else None
+        targets = planned_targets(unpacked, layout, old=old.dist_info if old else None, requested=pin.name in roots,
+                                  direct_url=direct_url_json(pin), overwritable=overwritable, on_disk=not fresh)
+        planned.append((f"{unpacked.name} {unpacked.version}", targets))
+    check_plan_fits(planned)
 
 
 def _reached(checkpoints: Checkpoints, kind: ActionKind) -> None:

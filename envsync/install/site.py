@@ -18,7 +18,9 @@ from pathlib import Path
 from envsync.errors import EnvsyncError, UnsafeWheel
 from envsync.files.metadata import record_rows
 from envsync.install.layout import STAGED_SUFFIX, SiteLayout
-from envsync.install.uninstall import checked_dist_info, prune, record_paths, remove_listed
+from envsync.install.shared import SharedFiles
+from envsync.install.targets import Target, check_targets
+from envsync.install.uninstall import checked_dist_info, prune, remove_listed
 from envsync.install.wheel import RecordEntry, UnpackedWheel, record_hash, script_name_problem
 
 # When os.link fails with one of these, copying works where linking can't (other device, no permission...).
@@ -51,17 +53,27 @@ class _Op:
 # --- install ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Sharing:
+    """What an install may do to files other packages have: write over those of packages the same
+    apply removes or replaces (`overwritable`), and keep `files` current for the removals after it."""
+
+    files: SharedFiles
+    overwritable: frozenset[str] = frozenset()
+
+
 def install_wheel(unpacked: UnpackedWheel, layout: SiteLayout, *, requested: bool = False,
-                  direct_url: bytes | None = None) -> None:
+                  direct_url: bytes | None = None, sharing: Sharing | None = None) -> None:
     """Put `unpacked` into the venv of `layout`; all or nothing (best effort on rollback).
 
-    None of its files may exist yet: see `replace_wheel` for a package that is installed.
+    None of its files may exist yet, unless with the same bytes (a file two packages ship,
+    left in place and listed by both): see `replace_wheel` for a package that is installed.
     `direct_url` is the PEP 610 direct_url.json of a package not installed from an index."""
-    _install(unpacked, layout, requested, _Previous(), direct_url)
+    _install(unpacked, layout, requested, _Previous(), direct_url, sharing or Sharing(SharedFiles(layout)))
 
 
 def replace_wheel(old: Path, unpacked: UnpackedWheel, layout: SiteLayout, *, requested: bool = False,
-                  direct_url: bytes | None = None) -> None:
+                  direct_url: bytes | None = None, sharing: Sharing | None = None) -> None:
     """Put `unpacked` in place of the installed dist-info `old`: an upgrade, downgrade or reinstall.
 
     The old version stays installed and importable until the new one is in place: every
@@ -72,7 +84,27 @@ def replace_wheel(old: Path, unpacked: UnpackedWheel, layout: SiteLayout, *, req
     leaves a dist-info without INSTALLER, which the next apply replaces again; other
     dist-infos of the same project (such a kill leaves two) are replaced with it.
     """
-    _install(unpacked, layout, requested, _previous(old, unpacked, layout), direct_url)
+    _install(unpacked, layout, requested, _previous(old, unpacked, layout), direct_url,
+             sharing or Sharing(SharedFiles(layout)))
+
+
+def planned_targets(unpacked: UnpackedWheel, layout: SiteLayout, *, old: Path | None, requested: bool,
+                    direct_url: bytes | None, overwritable: frozenset[str], on_disk: bool) -> list[Target]:
+    """The files installing `unpacked` writes; with `on_disk`, checked against the env as it is now
+    (what `install_wheel` or `replace_wheel` would refuse, this refuses too, writing nothing)."""
+    ops = _plan(unpacked, layout, requested, direct_url)
+    targets = _targets(ops, os.path.join(layout.site_packages, unpacked.dist_info, "RECORD"))
+    if on_disk:
+        previous = _previous(old, unpacked, layout) if old is not None else _Previous()
+        check_targets(targets, layout, owned=previous.owned, owned_folders=previous.records,
+                      overwritable=overwritable, label=f"{unpacked.name} {unpacked.version}")
+    return targets
+
+
+def _targets(ops: list[_Op], record_path: str) -> list[Target]:
+    found = [Target(op.dest, op.origin, op.entry.hash if op.entry else
+                    record_hash(op.content) if op.content is not None else None) for op in ops]
+    return [*found, Target(record_path, "RECORD", None)]
 
 
 @dataclass(frozen=True)
@@ -104,11 +136,13 @@ def _previous(old: Path, unpacked: UnpackedWheel, layout: SiteLayout) -> _Previo
 
 
 def _install(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool, old: _Previous,
-             direct_url: bytes | None) -> None:
+             direct_url: bytes | None, sharing: Sharing) -> None:
     ops = _plan(unpacked, layout, requested, direct_url)
     dist_info = os.path.join(layout.site_packages, unpacked.dist_info)
     record_path = os.path.join(dist_info, "RECORD")
-    replacing = _check_targets(ops, record_path, layout, old, unpacked)
+    placement = check_targets(_targets(ops, record_path), layout, owned=old.owned, owned_folders=old.records,
+                              overwritable=sharing.overwritable, label=f"{unpacked.name} {unpacked.version}")
+    replacing = placement.replacing
     new_paths = {os.path.normpath(op.dest) for op in ops} | {record_path} if old.records else set()
     # Installing into a dist-info of the same name (a reinstall) overwrites its RECORD: the
     # rows only the old one has are kept in it until their files are gone.
@@ -135,6 +169,8 @@ def _install(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool, old: 
             _write_new(record_path, _csv_bytes([*rows, record_row]), created_files)
         linker = _Linker()
         for op in body:
+            if op.dest in placement.shared:
+                continue  # the same bytes are there already, another package's too
             _make_parents(os.path.dirname(op.dest), created_dirs, made)
             if op.dest in replacing:
                 temp = op.dest + STAGED_SUFFIX
@@ -159,9 +195,12 @@ def _install(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool, old: 
     _remove_stale_bytecode([dest for _, dest in staged if dest.endswith(".py")])
     _place(installer, _Linker(), [])
     if old.records:
-        _remove_previous(old, new_paths, dist_info, layout)
+        _remove_previous(old, new_paths, dist_info, layout, sharing.files)
         if kept:
             _swap_in(record_path, _csv_bytes([*rows, record_row]))
+    for folder in old.records:
+        sharing.files.removed(folder)
+    sharing.files.installed(dist_info, [row[0] for row in (*rows, record_row)])
 
 
 
@@ -204,8 +243,11 @@ def _swap_in(path: str, content: bytes) -> None:
     os.replace(temp, path)
 
 
-def _remove_previous(old: _Previous, new_paths: set[str], dist_info: str, layout: SiteLayout) -> None:
-    """Remove what the old dist-infos list and the new one does not, then the old dist-infos."""
+def _remove_previous(old: _Previous, new_paths: set[str], dist_info: str, layout: SiteLayout,
+                     shared: SharedFiles) -> None:
+    """Remove what the old dist-infos list and the new one does not (nor another package), then
+    the old dist-infos."""
+    leaving = {*old.records, dist_info}
     touched: set[Path] = set()
     for folder, rows in old.records.items():
         stale = folder in old.incomplete
@@ -214,7 +256,7 @@ def _remove_previous(old: _Previous, new_paths: set[str], dist_info: str, layout
             if stale:
                 touched |= remove_listed(listed + STAGED_SUFFIX, layout)
             goes_with_folder = folder != dist_info and target.startswith(folder + os.sep)
-            if target not in new_paths and not goes_with_folder:
+            if target not in new_paths and not goes_with_folder and not shared.kept(target, leaving):
                 touched |= remove_listed(listed, layout)
     prune(touched, layout)
     for folder in old.records:
@@ -302,99 +344,6 @@ def shebang(python: Path, args: bytes = b"") -> bytes:
     # Valid sh (exec the interpreter on this file) and a harmless string statement in Python.
     exec_args = b" " + args if args else b""
     return b"#!/bin/sh\n'''exec' \"" + exe + b'"' + exec_args + b' "$0" "$@"\n' + b"' '''\n"
-
-
-def _check_targets(ops: list[_Op], record_path: str, layout: SiteLayout, old: _Previous,
-                   unpacked: UnpackedWheel) -> set[str]:
-    """Refuse, before writing anything, a destination outside the venv, twice used, or existing
-    and not a file of the version being replaced. Returns the destinations that replace old files."""
-    folders = _FolderCache(Path(os.path.realpath(layout.root)))
-    seen: dict[str, str] = {}
-    existing: list[str] = []
-    replacing: set[str] = set()
-    for dest, origin in [*((op.dest, op.origin) for op in ops), (record_path, "RECORD")]:
-        inside, present = folders.lookup(os.path.dirname(dest))
-        # An existing dest (a symlink too) is refused below, so its folder decides where it lands.
-        if not inside or os.path.basename(dest) in ("", ".", ".."):
-            raise UnsafeWheel(f"refusing {origin!r}: it would be written to {dest}, outside the env {layout.root}")
-        key = os.path.normcase(os.path.normpath(dest))
-        if key in seen:
-            raise UnsafeWheel(f"refusing {origin!r}: {seen[key]!r} is also installed to {dest}")
-        seen[key] = origin
-        if present and os.path.lexists(dest):  # in a folder that does not exist yet, nothing can
-            # The old version's files, and anything in the dist-info being reinstalled, are ours.
-            ours = os.path.normpath(dest) in old.owned or os.path.dirname(dest) in old.records
-            if ours and not os.path.isdir(dest):
-                replacing.add(dest)
-            else:
-                existing.append(dest)
-    if existing:
-        raise _conflict(existing, layout, unpacked)
-    return replacing
-
-
-class _FolderCache:
-    """Per destination folder: is its real path inside the env (by path components), does it exist?
-
-    Many files share few folders, so each is resolved once. A folder that does not exist yet
-    will be made by us as a plain folder, so its real path is its nearest existing ancestor's
-    real path plus the rest, read lexically.
-    """
-
-    def __init__(self, root: Path) -> None:
-        self._root = root
-        self._real: dict[str, tuple[Path, bool]] = {}
-        self._answers: dict[str, tuple[bool, bool]] = {}
-
-    def lookup(self, folder: str) -> tuple[bool, bool]:
-        """(inside the env, exists now) for a destination folder."""
-        answer = self._answers.get(folder)
-        if answer is None:
-            real, present = self._resolve(folder)
-            answer = self._answers[folder] = (real.is_relative_to(self._root), present)
-        return answer
-
-    def _resolve(self, folder: str) -> tuple[Path, bool]:
-        known = self._real.get(folder)
-        if known is None:
-            parent = os.path.dirname(folder)
-            if os.path.isdir(folder) or parent == folder:
-                known = (Path(os.path.realpath(folder)), True)
-            else:
-                known = (self._resolve(parent)[0] / os.path.basename(folder), False)
-            self._real[folder] = known
-        return known
-
-
-def _conflict(existing: list[str], layout: SiteLayout, unpacked: UnpackedWheel) -> UnsafeWheel:
-    owners = _owners(existing, layout)
-    described = ", ".join(
-        str(path) + (f" (installed by {owners[path]})" if path in owners else "") for path in existing[:5]
-    )
-    more = f" and {len(existing) - 5} more" if len(existing) > 5 else ""
-    return UnsafeWheel(
-        f"{unpacked.name} {unpacked.version}: refusing to overwrite existing files: {described}{more}",
-        hint="uninstall the package that owns them first",
-    )
-
-
-def _owners(paths: list[str], layout: SiteLayout) -> dict[str, str]:
-    """Which installed distribution lists each path in its RECORD (scans only on conflict)."""
-    wanted = {os.path.normpath(path): path for path in paths}
-    owners: dict[str, str] = {}
-    for dist_info in sorted(layout.site_packages.glob("*.dist-info")):
-        for listed in record_paths(dist_info / "RECORD"):
-            found = wanted.get(os.path.normpath(os.path.join(layout.site_packages, listed)))
-            if found is not None and found not in owners:
-                owners[found] = _describe(dist_info)
-        if len(owners) == len(wanted):
-            break
-    return owners
-
-
-def _describe(dist_info: Path) -> str:
-    name, _, version = dist_info.name.removesuffix(".dist-info").rpartition("-")
-    return f"{name} {version}" if name else dist_info.name
 
 
 class _Linker:

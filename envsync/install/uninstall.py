@@ -17,6 +17,7 @@ from pathlib import Path
 from envsync.errors import EnvsyncError
 from envsync.files.metadata import record_rows
 from envsync.install.layout import PROTECTED_SCRIPTS, STAGED_SUFFIX, SiteLayout
+from envsync.install.shared import SharedFiles
 
 
 def checked_dist_info(dist_info: Path, layout: SiteLayout, verb: str) -> Path:
@@ -31,9 +32,12 @@ def checked_dist_info(dist_info: Path, layout: SiteLayout, verb: str) -> Path:
     return dist_info
 
 
-def uninstall(dist_info: Path, layout: SiteLayout) -> None:
-    """Remove the files `dist_info`'s RECORD lists inside the venv, then the dist-info itself."""
+def uninstall(dist_info: Path, layout: SiteLayout, shared: SharedFiles | None = None) -> None:
+    """Remove the files `dist_info`'s RECORD lists inside the venv, but those another package's
+    RECORD lists too (`shared`, read from the env when not given), then the dist-info itself."""
     dist_info = checked_dist_info(dist_info, layout, "uninstall")
+    shared = shared or SharedFiles(layout)
+    leaving = {str(dist_info)}
     if not dist_info.is_dir():
         return  # already gone
     # INSTALLER goes first and RECORD last, so a kill at any moment leaves a dist-info that
@@ -46,11 +50,13 @@ def uninstall(dist_info: Path, layout: SiteLayout) -> None:
     for listed in record_paths(record):
         if staged:
             touched |= remove_listed(listed + STAGED_SUFFIX, layout)
-        if Path(os.path.normpath(os.path.join(layout.site_packages, listed))) != record:
+        target = os.path.normpath(os.path.join(layout.site_packages, listed))
+        if Path(target) != record and not shared.kept(target, leaving):
             touched |= remove_listed(listed, layout)
     prune(touched, layout)
     if dist_info.is_dir():
         shutil.rmtree(dist_info)
+    shared.removed(str(dist_info))
 
 
 def record_paths(record: Path) -> Iterator[str]:

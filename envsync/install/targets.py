@@ -1,0 +1,150 @@
+"""Where a wheel's files may land: inside the env, once each, and over an existing file only
+when that file is one the install may replace, or holds the very same bytes (a shared file).
+
+Checked before anything is written, for one wheel (`check_targets`) and for every wheel an
+apply installs into one env (`check_plan_fits`), so a conflict never leaves an env half-changed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from envsync.errors import UnsafeWheel
+from envsync.install.layout import SiteLayout
+from envsync.install.shared import same_content
+from envsync.install.uninstall import record_paths
+
+
+@dataclass(frozen=True)
+class Target:
+    """One file an install writes: where, what for (for messages), and its RECORD hash (None: unknown)."""
+
+    dest: str
+    origin: str
+    digest: str | None
+
+
+@dataclass(frozen=True)
+class Placement:
+    """How an install treats its existing destinations."""
+
+    replacing: frozenset[str]  # existing files it writes over (staged beside, renamed over)
+    shared: frozenset[str]  # existing files with the same bytes: left as they are, listed by both
+
+
+def check_targets(targets: list[Target], layout: SiteLayout, *, owned: frozenset[str], owned_folders: Iterable[str],
+                  overwritable: frozenset[str], label: str) -> Placement:
+    """Refuse, before writing anything, a destination outside the venv, twice used, or existing and
+    neither the old version's (`owned`, or in `owned_folders`), nor a file of a package this apply
+    removes or replaces (`overwritable`), nor holding the same bytes."""
+    folders = _FolderCache(Path(os.path.realpath(layout.root)))
+    owned_in = frozenset(owned_folders)
+    seen: dict[str, str] = {}
+    existing: list[str] = []
+    replacing: set[str] = set()
+    shared: set[str] = set()
+    for target in targets:
+        dest, origin = target.dest, target.origin
+        inside, present = folders.lookup(os.path.dirname(dest))
+        # An existing dest (a symlink too) is refused below, so its folder decides where it lands.
+        if not inside or os.path.basename(dest) in ("", ".", ".."):
+            raise UnsafeWheel(f"refusing {origin!r}: it would be written to {dest}, outside the env {layout.root}")
+        key = os.path.normcase(os.path.normpath(dest))
+        if key in seen:
+            raise UnsafeWheel(f"refusing {origin!r}: {seen[key]!r} is also installed to {dest}")
+        seen[key] = origin
+        if present and os.path.lexists(dest):  # in a folder that does not exist yet, nothing can
+            normal = os.path.normpath(dest)
+            ours = normal in owned or normal in overwritable or os.path.dirname(dest) in owned_in
+            if ours and not os.path.isdir(dest):
+                replacing.add(dest)
+            elif target.digest is not None and same_content(dest, target.digest):
+                shared.add(dest)
+            else:
+                existing.append(dest)
+    if existing:
+        raise _conflict(existing, layout, label)
+    return Placement(frozenset(replacing), frozenset(shared))
+
+
+def check_plan_fits(planned: list[tuple[str, list[Target]]]) -> None:
+    """Refuse two wheels of one apply that write one path with different contents; the same
+    bytes from both are shared. `planned` holds (\"name version\", its targets) per wheel."""
+    claimed: dict[str, tuple[str | None, str]] = {}
+    for label, targets in planned:
+        for target in targets:
+            key = os.path.normcase(os.path.normpath(target.dest))
+            other = claimed.get(key)
+            if other is None:
+                claimed[key] = (target.digest, label)
+            elif other[0] is None or other[0] != target.digest:
+                raise UnsafeWheel(f"{label} and {other[1]} both install {target.dest}, with different contents",
+                                  hint="they can't be installed together: drop one of them")
+
+
+class _FolderCache:
+    """Per destination folder: is its real path inside the env (by path components), does it exist?
+
+    Many files share few folders, so each is resolved once. A folder that does not exist yet
+    will be made by us as a plain folder, so its real path is its nearest existing ancestor's
+    real path plus the rest, read lexically.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._real: dict[str, tuple[Path, bool]] = {}
+        self._answers: dict[str, tuple[bool, bool]] = {}
+
+    def lookup(self, folder: str) -> tuple[bool, bool]:
+        """(inside the env, exists now) for a destination folder."""
+        answer = self._answers.get(folder)
+        if answer is None:
+            real, present = self._resolve(folder)
+            answer = self._answers[folder] = (real.is_relative_to(self._root), present)
+        return answer
+
+    def _resolve(self, folder: str) -> tuple[Path, bool]:
+        known = self._real.get(folder)
+        if known is None:
+            parent = os.path.dirname(folder)
+            if os.path.isdir(folder) or parent == folder:
+                known = (Path(os.path.realpath(folder)), True)
+            else:
+                known = (self._resolve(parent)[0] / os.path.basename(folder), False)
+            self._real[folder] = known
+        return known
+
+
+def _conflict(existing: list[str], layout: SiteLayout, label: str) -> UnsafeWheel:
+    owners = _owners(existing, layout)
+    described = ", ".join(
+        str(path) + (f" (installed by {owners[path]})" if path in owners else "") for path in existing[:5]
+    )
+    more = f" and {len(existing) - 5} more" if len(existing) > 5 else ""
+    return UnsafeWheel(
+        f"{label}: refusing to overwrite existing files with different contents: {described}{more}",
+        hint="uninstall the package that owns them first",
+    )
+
+
+def _owners(paths: list[str], layout: SiteLayout) -> dict[str, str]:
+    """Which installed distribution lists each path in its RECORD (scans only on conflict)."""
+    wanted = {os.path.normpath(path): path for path in paths}
+    owners: dict[str, str] = {}
+    for dist_info in sorted(layout.site_packages.glob("*.dist-info")):
+        for listed in record_paths(dist_info / "RECORD"):
+            found = wanted.get(os.path.normpath(os.path.join(layout.site_packages, listed)))
+            if found is not None and found not in owners:
+                owners[found] = _describe(dist_info)
+        if len(owners) == len(wanted):
+            break
+    return owners
+
+
+def _describe(dist_info: Path) -> str:
+    name, _, version = dist_info.name.removesuffix(".dist-info").rpartition("-")
+    return f"{name} {version}" if name else dist_info.name
+
