@@ -12,8 +12,8 @@ from helpers import installed, make_venv, python_path, run_envsync, venv_python,
 from localindex import LocalIndex
 from wheelfactory import WheelSpec
 
-from envsync.install.venv import recreate_venv, remove_venv
 from envsync.errors import EnvPathError
+from envsync.install.venv import recreate_venv, remove_venv
 from envsync.pythons.interpreters import probe
 from envsync.state.venv_contents import strangers
 

@@ -184,3 +184,88 @@ def test_hostile_sdist_on_the_index_installs_nothing(tmp_path: Path, build_index
     assert result.returncode == 1
     assert "evil-1.0.tar.gz: refusing to unpack" in result.stderr
     assert not (project / ".envs" / "one").exists()
+
+
+# -- links judged on disk, never by their text (CVE-2025-4517 and its family) ----------------
+
+
+def _tar_of(path: Path, entries: list[tuple[str, bytes | str, str | bytes]]) -> Path:
+    """A tar of (name, type, link target or file bytes) entries, written in that order."""
+    with tarfile.open(path, "w") as tar:
+        for name, kind, payload in entries:
+            info = tarfile.TarInfo(name)
+            info.type = kind  # type: ignore[assignment]
+            if kind == tarfile.REGTYPE:
+                data = payload if isinstance(payload, bytes) else payload.encode()
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+            else:
+                info.linkname = str(payload)
+                tar.addfile(info)
+    return path
+
+
+def test_a_link_chain_past_the_path_length_limit_writes_nothing_outside(tmp_path: Path):
+    """Long folder names reached through short links: the text of `escape`'s target stays inside,
+    but on disk it climbs out, and a path too long to resolve was once judged by its text."""
+    long_name, steps = "d" * 247, "abcdefghijklmnop"
+    entries: list[tuple[str, bytes | str, str | bytes]] = []
+    prefix = ""
+    for step in steps:
+        entries.append((os.path.join(prefix, long_name), tarfile.DIRTYPE, ""))
+        entries.append((os.path.join(prefix, step), tarfile.SYMTYPE, long_name))
+        prefix = os.path.join(prefix, long_name)
+    deep_link = os.path.join(*steps, "l" * 254)
+    entries += [(deep_link, tarfile.SYMTYPE, "../" * len(steps)),
+                ("escape", tarfile.SYMTYPE, deep_link + "/.."),
+                ("escape/pwned.txt", tarfile.REGTYPE, b"owned\n")]
+    archive = _tar_of(tmp_path / "chain-1.0.tar", entries)
+    with pytest.raises(BuildFailed, match="refusing to unpack chain-1.0.tar"):
+        extract_sdist(archive, tmp_path / "out", "chain-1.0.tar")
+    assert not (tmp_path / "pwned.txt").exists()
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_link_made_to_point_outside_by_a_later_member_is_refused(tmp_path: Path):
+    archive = _tar_of(tmp_path / "later-1.0.tar", [
+        ("s/t/keep.txt", tarfile.REGTYPE, b"x"),
+        ("x", tarfile.SYMTYPE, "s/t"),
+        ("k/esc", tarfile.SYMTYPE, "../x/.."),  # x/.. is s/ for now: inside, as its text is too
+        ("x", tarfile.SYMTYPE, "."),  # now x/.. is the folder's parent
+        ("k/esc/pwned.txt", tarfile.REGTYPE, b"owned\n"),
+    ])
+    with pytest.raises(BuildFailed, match="'k/esc' is a link pointing outside the folder once 'x' is written"):
+        extract_sdist(archive, tmp_path / "deep" / "out", "later-1.0.tar")
+    assert not (tmp_path / "deep" / "pwned.txt").exists() and not (tmp_path / "deep" / "out").exists()
+
+
+def test_links_that_stay_inside_unpack_as_a_python_build_archive_has_them(tmp_path: Path):
+    from envsync.files.archives import extract
+
+    archive = _tar_of(tmp_path / "cpython-3.12.tar", [
+        ("python/bin/python3", tarfile.SYMTYPE, "python3.12"),  # before its target, as some archives are
+        ("python/bin/python3.12", tarfile.REGTYPE, b"#!interpreter\n"),
+        ("python/bin/python", tarfile.SYMTYPE, "python3"),
+        ("python/lib/libpython3.12.so", tarfile.REGTYPE, b"ELF"),
+        ("python/lib/libpython3.12.so.1.0", tarfile.LNKTYPE, "python/lib/libpython3.12.so"),
+        ("python/share/up", tarfile.SYMTYPE, "../lib"),
+    ])
+    extract(archive, tmp_path / "out")
+    bin_folder = tmp_path / "out" / "python" / "bin"
+    assert os.readlink(bin_folder / "python3") == "python3.12"
+    assert (bin_folder / "python").read_bytes() == b"#!interpreter\n"
+    assert (tmp_path / "out" / "python" / "lib" / "libpython3.12.so.1.0").read_bytes() == b"ELF"
+    assert (tmp_path / "out" / "python" / "share" / "up" / "libpython3.12.so").is_file()
+
+
+def test_a_hard_link_through_a_link_out_of_the_folder_is_refused(tmp_path: Path):
+    outside = tmp_path / "secret.txt"
+    outside.write_text("mine")
+    archive = _tar_of(tmp_path / "hard-1.0.tar", [
+        ("pkg/setup.py", tarfile.REGTYPE, b"#"),
+        ("pkg/up", tarfile.SYMTYPE, "."),
+        ("pkg/steal", tarfile.LNKTYPE, "pkg/up/up/up/../../secret.txt"),
+    ])
+    with pytest.raises(BuildFailed, match="refusing to unpack"):
+        extract_sdist(archive, tmp_path / "sub" / "out", "hard-1.0.tar")
+    assert outside.read_text() == "mine" and not (tmp_path / "sub" / "out").exists()

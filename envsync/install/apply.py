@@ -27,8 +27,7 @@ from envsync.events import ActionDone, FetchProgress, Report, StartupHookAdded, 
 from envsync.files.cache import cache_dir, cache_subdir
 from envsync.files.hashes import sha256_of_file
 from envsync.install.checkpoints import Checkpoints
-from envsync.install.layout import layout_for
-from envsync.install.layout import SiteLayout
+from envsync.install.layout import SiteLayout, layout_for
 from envsync.install.shared import SharedFiles
 from envsync.install.site import Sharing, install_wheel, planned_targets, replace_wheel
 from envsync.install.targets import check_plan_fits
