@@ -29,3 +29,29 @@ def test_pth_files_are_named_in_apply_and_plan(tmp_path: Path, index: LocalIndex
     assert "! startup hook hooky.pth (from hooky 1.0)" in plan.stdout
     document = json.loads(run_envsync("plan", "--json", "b", cwd=project).stdout)
     assert document["envs"][0]["startup_hooks"] == [{"file": "hooky.pth", "package": "hooky 1.0"}]
+
+
+def test_hooks_reaching_site_packages_by_any_path_are_named(tmp_path: Path, index: LocalIndex):
+    """A .pth through the data scheme (to lib/pythonX.Y/site-packages/), through purelib, and a
+    sitecustomize.py or usercustomize.py: each runs at every start, each is named."""
+    import sys
+
+    short = f"{sys.version_info.major}.{sys.version_info.minor}"
+    index.add(WheelSpec("sneaky", "1.0", files={"sneaky/__init__.py": "", "sitecustomize.py": "X = 1\n"},
+                        extra_entries=[(f"sneaky-1.0.data/data/lib/python{short}/site-packages/hidden.pth",
+                                        b"import sneaky\n"),
+                                       ("sneaky-1.0.data/purelib/usercustomize.py", b"Y = 1\n")]))
+    project = tmp_path / "project"
+    write_config(project, f'[settings]\nindex-url = "{index.url}"\n[envs.a]\npython = "{short}"\n'
+                          'dependencies = ["sneaky"]\n')
+    applied = run_envsync("apply", cwd=project)
+    assert applied.returncode == 0, applied.stderr
+    for hook in ("hidden.pth", "sitecustomize.py", "usercustomize.py"):
+        assert f"a: ! sneaky 1.0 added startup hook {hook}" in applied.stdout
+    site = next((project / ".envs" / "a").glob("lib/python*/site-packages"))
+    assert (site / "hidden.pth").is_file()  # it really lands where Python reads it
+    write_config(project, f'[settings]\nindex-url = "{index.url}"\n[envs.a]\npython = "{short}"\n'
+                          'dependencies = ["sneaky"]\n[envs.b]\ndependencies = ["sneaky"]\n')
+    plan = run_envsync("plan", "b", cwd=project)
+    assert "! startup hook hidden.pth (from sneaky 1.0)" in plan.stdout
+    assert "! startup hook sitecustomize.py (from sneaky 1.0)" in plan.stdout

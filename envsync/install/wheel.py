@@ -42,6 +42,7 @@ _PROJECT_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNO
 _HINT = "envsync did not install it; the file may be corrupt or malicious"
 _Reader = Callable[[str], str]  # archive path -> text of that dist-info file
 _Scripts = tuple[tuple[str, str], ...]
+_CUSTOMIZE = frozenset({"sitecustomize.py", "usercustomize.py"})  # imported by site at every start
 
 
 SIZE_VARIABLE = "ENVSYNC_MAX_UNPACKED_SIZE"
@@ -115,14 +116,16 @@ class UnpackedWheel:
 
     @property
     def startup_hooks(self) -> tuple[str, ...]:
-        """`.pth` files it puts at the top of site-packages: Python runs their import lines at
-        every start of the env's interpreter, so the plan names them."""
+        """Files it puts at the top of site-packages, by whatever scheme, that Python runs at every
+        start of the env's interpreter: `.pth` files, sitecustomize and usercustomize. The plan names them."""
         tops = [path for path in self.files if "/" not in path]
         if self.data_dir:
             prefixes = (f"{self.data_dir}/purelib/", f"{self.data_dir}/platlib/")
             tops += [path.split("/", 2)[2] for path in self.files
                      if path.startswith(prefixes) and path.count("/") == 2]
-        return tuple(sorted(path for path in tops if path.endswith(".pth")))
+            data = re.compile(re.escape(f"{self.data_dir}/data/") + r"lib[^/]*/python[^/]+/site-packages/([^/]+)")
+            tops += [match.group(1) for match in map(data.fullmatch, self.files) if match]
+        return tuple(sorted({path for path in tops if path.endswith(".pth") or path in _CUSTOMIZE}))
 
 
 def unpack_wheel(wheel: Path, sha256: str, cache_root: Path, *, limits: Limits | None = None) -> UnpackedWheel:
