@@ -14,8 +14,8 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
-import tempfile
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +23,7 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 
+from envsync.build.workspace import work_folder
 from envsync.errors import BuildFailed, EnvsyncError
 from envsync.files.cache import cache_subdir
 from envsync.model import Interpreter
@@ -97,7 +98,8 @@ class Builder:
         """The project's wheel metadata from `prepare_metadata_for_build_wheel`; a backend without
         that hook builds the wheel, and its metadata is read from it."""
         caller, _ = self._caller(source, label, editable=False)
-        with tempfile.TemporaryDirectory(prefix="envsync-metadata-") as folder:
+        with work_folder("metadata") as scratch:
+            folder = str(scratch)
             name = self._call(label, lambda: caller.prepare_metadata_for_build_wheel(folder, _allow_fallback=True))
             dist_info = Path(folder) / name
             try:
@@ -248,14 +250,47 @@ def _runner(env: Path, tail: list[str]):
         environ["PYTHONNOUSERSITE"] = "1"
         environ["VIRTUAL_ENV"] = str(env)
         environ["PATH"] = os.pathsep.join([str(env / "bin"), environ.get("PATH", "")])
-        result = subprocess.run(list(cmd), cwd=cwd, env=environ, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
-        lines = result.stdout.decode("utf-8", "replace").splitlines()
+        returncode, output = run_in_own_group([cmd[0], "-c", _GUARD, str(os.getpid()), *cmd], cwd, environ)
+        lines = output.decode("utf-8", "replace").splitlines()
         tail[:] = lines[-_TAIL:]
-        if result.returncode != 0:
-            raise _HookFailed(result.returncode, tail[:])
+        if returncode != 0:
+            raise _HookFailed(returncode, tail[:])
 
     return run
+
+
+# Runs each backend hook, as the leader of a process group of its own, in the build env's
+# Python: the backend and everything it starts (compilers...) are in that group. When
+# envsync dies, however it dies (even SIGKILL), the kernel sends this guard SIGTERM
+# (PR_SET_PDEATHSIG), and the guard kills its whole group: no backend outlives envsync.
+_GUARD = """
+import ctypes, os, signal, subprocess, sys
+def end(*_):
+    os.killpg(0, signal.SIGKILL)
+signal.signal(signal.SIGTERM, end)
+try:
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG (Linux)
+except (OSError, AttributeError):
+    pass
+if os.getppid() != int(sys.argv[1]):
+    end()  # envsync died before the guard was in place
+sys.exit(subprocess.call(sys.argv[2:]))
+"""
+
+
+def run_in_own_group(command: Sequence[str], cwd: str | None, environ: dict[str, str]) -> tuple[int, bytes]:
+    """Run `command` as a new process group, output captured; the group is killed if we are
+    interrupted while it runs. Returns (exit status, output)."""
+    process = subprocess.Popen(list(command), cwd=cwd, env=environ, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        output, _ = process.communicate()
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        raise
+    return process.returncode, output
 
 
 @contextlib.contextmanager

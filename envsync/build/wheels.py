@@ -4,12 +4,14 @@ time for the wheel itself."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
 from envsync.build.sdist import extract_sdist, is_sdist
+from envsync.build.workspace import work_folder
 from envsync.errors import BuildFailed
 from envsync.files.cache import cache_subdir, write_atomic
 from envsync.model import Artifact, DirectSource
@@ -34,8 +36,8 @@ def sdist_metadata(artifact: Artifact, builder, label: str | None = None) -> byt
         f"{builder.interpreter.short_version}.METADATA"
     if cached.is_file():
         return cached.read_bytes()
-    with tempfile.TemporaryDirectory(prefix="envsync-sdist-") as folder:
-        source = extract_sdist(path, Path(folder) / "src", label)
+    with work_folder("sdist") as folder:
+        source = extract_sdist(path, folder / "src", label)
         metadata = builder.prepare_metadata(source, label).metadata
     write_atomic(cached, metadata)
     return metadata
@@ -55,14 +57,28 @@ def built_sdist(artifact: Artifact, builder, label: str | None = None) -> Path:
         for wheel in sorted(folder.glob("*.whl")):
             if ranker.rank(wheel.name) != UNSUPPORTED:
                 return wheel
-    with tempfile.TemporaryDirectory(prefix="envsync-sdist-") as work:
-        source = extract_sdist(path, Path(work) / "src", label)
-        wheel = builder.build_wheel(source, Path(work) / "out", label)
+    with work_folder("sdist") as work:
+        source = extract_sdist(path, work / "src", label)
+        wheel = builder.build_wheel(source, work / "out", label)
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / wheel.name
-        shutil.copyfile(wheel, target.with_suffix(".part"))
-        os.replace(target.with_suffix(".part"), target)
+        _copy_atomic(wheel, target)
     return target
+
+
+def _copy_atomic(source: Path, target: Path) -> None:
+    """Copy through a temp name of this copy's own, then rename: two runs building one sdist at
+    once each put a whole wheel in place, never a mix of both."""
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out, open(source, "rb") as data:
+            shutil.copyfileobj(data, out, 1 << 20)
+        os.chmod(temp, 0o644)
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
 
 
 def wheel_for(artifact: Artifact, source: DirectSource | None, builder, work: Path) -> Path:

@@ -139,15 +139,14 @@ class Wheels:
 
     def _build(self, artifact: Artifact, env: EnvPlan) -> UnpackedWheel:
         """A wheel built from an sdist, a project folder or a git commit, unpacked into the cache."""
-        import tempfile
-
         from envsync.build.pep517 import Builder
         from envsync.build.wheels import wheel_for
+        from envsync.build.workspace import work_folder
 
         source = next((pin.source for pin in env.desired.pins.values() if pin.artifact == artifact), None)
         builder = Builder(env.desired.interpreter, self._index_for(env), prereleases=env.desired.spec.index.prereleases)
-        with tempfile.TemporaryDirectory(prefix="envsync-build-") as work:
-            path = wheel_for(artifact, source, builder, Path(work))
+        with work_folder("build") as work:
+            path = wheel_for(artifact, source, builder, work)
             return unpack_wheel(path, sha256_of_file(path), cache_subdir("unpacked"))
 
 
