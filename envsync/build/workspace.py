@@ -57,7 +57,7 @@ def _hold_lock(root: Path, kind: str):
 
 def sweep(root: Path) -> list[str]:
     """Remove every folder under `root` whose run is gone (its lock is free, or gone). Returns their names."""
-    swept = []
+    swept: list[str] = []
     try:
         names = os.listdir(root)
     except OSError:
