@@ -10,12 +10,11 @@ that share it.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from envsync.files.hashes import matches_record_digest
 from envsync.files.metadata import record_rows
 from envsync.install.layout import SiteLayout
 
@@ -80,14 +79,4 @@ class SharedFiles:
 
 def same_content(path: str, record_hash: str) -> bool:
     """Whether the regular file at `path` has the `algo=urlsafe-b64` digest of a RECORD row."""
-    algorithm, _, expected = record_hash.partition("=")
-    if algorithm not in ("sha256", "sha384", "sha512") or not expected or os.path.islink(path):
-        return False
-    hasher = hashlib.new(algorithm)
-    try:
-        with open(path, "rb") as handle:
-            while chunk := handle.read(1 << 20):
-                hasher.update(chunk)
-    except OSError:
-        return False
-    return base64.urlsafe_b64encode(hasher.digest()).rstrip(b"=").decode("ascii") == expected
+    return not os.path.islink(path) and matches_record_digest(path, record_hash) is True

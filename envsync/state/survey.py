@@ -200,20 +200,9 @@ def _shown(target: str, site: str, root: str) -> str:
 
 
 def _hash_matches(path: str, digest: str) -> bool:
-    import base64
-    import hashlib
+    from envsync.files.hashes import matches_record_digest
 
-    algorithm, _, expected = digest.partition("=")
-    if algorithm not in ("sha256", "sha384", "sha512"):
-        return True  # nothing we can check it against
-    hasher = hashlib.new(algorithm)
-    try:
-        with open(path, "rb") as handle:
-            while chunk := handle.read(1 << 20):
-                hasher.update(chunk)
-    except OSError:
-        return False
-    return base64.urlsafe_b64encode(hasher.digest()).rstrip(b"=").decode() == expected
+    return matches_record_digest(path, digest) is not False  # an unknown algorithm: nothing to check
 
 
 def _declared_scripts(dist_info: Path) -> list[str]:
