@@ -16,11 +16,13 @@ location of their parent, never through a link. On any refusal the folder is rem
 from __future__ import annotations
 
 import errno
+import lzma
 import os
 import shutil
 import stat
 import tarfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -77,7 +79,7 @@ def extract(archive: Path, target: Path) -> None:
         else:
             with tarfile.open(archive) as tar:
                 _unpack(_tar_members(tar), target, lambda member: tar.extractfile(member.name))
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError, OSError) as exc:
         if isinstance(exc, OSError) and exc.errno not in (None, errno.EINVAL):
             raise
         shutil.rmtree(target, ignore_errors=True)
