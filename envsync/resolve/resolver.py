@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+import httpx
 from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
 from packaging.metadata import parse_email
 from packaging.requirements import InvalidRequirement, Requirement
@@ -27,7 +28,7 @@ from packaging.version import Version
 from resolvelib import AbstractProvider, BaseReporter, Resolver
 from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 
-from envsync.errors import ConfigError, ResolutionConflict
+from envsync.errors import ConfigError, EnvsyncError, ResolutionConflict
 from envsync.model import Artifact, Interpreter, Pin
 from envsync.resolve.explain import pinned_exactly
 from envsync.resolve.failure import explain_failure
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
 ROOT = "<root>"
 # A marker that parses but can't be evaluated, e.g. `platform_release ~= 'x'` (not a version).
 MARKER_ERRORS = (UndefinedComparison, UndefinedEnvironmentName)
+# What may spoil a look-ahead guess without being a bug: the network, and the errors envsync reports.
+LOOKAHEAD_MISSES = (EnvsyncError, httpx.HTTPError, OSError)
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,7 @@ class Provider(AbstractProvider):
         self._satisfied_memo: dict[tuple[int, Version], tuple[Requirement, bool]] = {}
         self._speculated: set[NormalizedName] = set()
         self._speculation_lock = threading.Lock()
+        self.lookahead_failure: BaseException | None = None
         self._speculator = ThreadPoolExecutor(max_workers=8, thread_name_prefix="envsync-speculate")
 
     def close(self) -> None:
@@ -141,8 +145,17 @@ class Provider(AbstractProvider):
                 return  # an sdist's metadata may take a build: only when the resolver really asks
             requires = self._requirements_of_artifact(best)
             self.speculate(canonicalize_name(r.name) for r in requires if self._applies(r, ""))
-        except Exception:  # noqa: BLE001 — a guess that fails costs nothing; the resolver will ask for real
-            return
+        except LOOKAHEAD_MISSES:
+            return  # a guess the network or the index spoiled costs nothing; the resolver will ask for real
+        except BaseException as exc:  # a bug: kept, and raised in the resolver's own thread
+            with self._speculation_lock:
+                self.lookahead_failure = self.lookahead_failure or exc
+            raise
+
+    def raise_lookahead_failure(self) -> None:
+        """Raise what broke a look-ahead thread (a bug in envsync, not the network), where it can't vanish."""
+        if self.lookahead_failure is not None:
+            raise self.lookahead_failure
 
     def identify(self, requirement_or_candidate: Requirement | Candidate) -> str:
         if isinstance(requirement_or_candidate, Candidate):
@@ -214,6 +227,7 @@ class Provider(AbstractProvider):
         return known[1]
 
     def get_dependencies(self, candidate: Candidate) -> Iterable[Requirement]:
+        self.raise_lookahead_failure()
         requires = self._requirements_of(candidate)
         dependencies = []
         if candidate.extras:
@@ -374,6 +388,7 @@ def resolve(requirements: Sequence[Requirement], interpreter: Interpreter, index
                                  "add tighter version bounds to the requirements") from None
     finally:
         provider.close()
+    provider.raise_lookahead_failure()
     for warning in provider.warnings:
         # Only extras of packages that made it into the result; a version tried and dropped doesn't count.
         name = warning.split(" ", 1)[0]
