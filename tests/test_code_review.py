@@ -90,3 +90,40 @@ def test_a_network_failure_in_a_lookahead_thread_costs_nothing(tmp_path: Path, i
 
     pins = _resolve_with_lookahead_raising(tmp_path, index, monkeypatch, IndexUnavailable("index down"))
     assert sorted(pins) == ["app", "lib"]
+
+
+def _with_one_more_field(cls: type) -> type:
+    """`cls` as a frozen dataclass of the same name with one more field, as the next release might have."""
+    extended = dataclasses.make_dataclass(cls.__name__, [("added_later", "str | None", dataclasses.field(default=None))],
+                                          bases=(cls,), frozen=True)
+    return extended
+
+
+def test_the_parsed_page_cache_never_loads_entries_of_an_older_artifact(monkeypatch: pytest.MonkeyPatch):
+    from envsync import model
+    from envsync.resolve import pagecache
+
+    before = pagecache._parsed_path("https://example.org/simple/x/")
+    monkeypatch.setattr(model, "Artifact", _with_one_more_field(model.Artifact))
+    assert pagecache._parsed_path("https://example.org/simple/x/") != before
+
+
+def test_parsed_pages_are_rebuilt_by_field_name(tmp_path: Path):
+    from envsync.model import Artifact
+    from envsync.resolve import pagecache
+
+    kept = [Artifact("x-1.0-py3-none-any.whl", "https://h/x.whl", "a" * 64, size=3, has_metadata_file=True,
+                     metadata_sha256="b" * 64)]
+    pagecache.store_parsed("https://h/simple/x/", b"d" * 32, kept)
+    assert pagecache.load_parsed("https://h/simple/x/", b"d" * 32) == kept
+
+
+def test_the_config_cache_never_loads_entries_of_an_older_env_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from envsync.config import cached
+    from envsync.model import EnvSpec
+
+    config = write_config(tmp_path / "p", "[envs.dev]\n")
+    before, format_before = cached.key(config), cached.entry_format()
+    monkeypatch.setitem(cached._VALUES, "EnvSpec", _with_one_more_field(EnvSpec))
+    assert cached.key(config) != before
+    assert cached.entry_format() != format_before
