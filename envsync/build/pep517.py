@@ -56,8 +56,9 @@ def read_build_system(source: Path, label: str) -> BuildSystem:
     pyproject = source / "pyproject.toml"
     try:
         document = tomllib.loads(pyproject.read_text(encoding="utf-8")) if pyproject.is_file() else {}
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise BuildFailed(f"{label}: cannot read {pyproject}: {exc}", "fix the file's TOML syntax") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
+        reason = "values nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise BuildFailed(f"{label}: cannot read {pyproject}: {reason}", "fix the file's TOML syntax") from None
     table = document.get("build-system")
     if not isinstance(table, dict):
         if not (source / "setup.py").is_file() and not pyproject.is_file():

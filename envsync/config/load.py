@@ -30,6 +30,8 @@ PACKAGE_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNOR
 ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 # Names that would collide with envsync's own files in the env root or confuse the CLI.
 RESERVED_NAMES = frozenset({"envsync", "locks", "tmp"})
+MAX_NESTING = 32  # levels of lists and tables inside each other; real settings use four or five
+MAX_INHERITS_DEPTH = 64  # envs in one chain of `inherits`
 
 
 def load(path: Path) -> Config:
@@ -294,9 +296,29 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
     try:
-        return tomllib.loads(text)
+        document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path.name}: invalid TOML: {exc}", "fix the syntax at that line") from None
+    except RecursionError:
+        raise ConfigError(f"{path.name}: values nested too deeply to read (lists or tables inside each other)",
+                          "no envsync setting nests more than a few levels: fix the file") from None
+    _check_nesting(path, document)
+    return document
+
+
+def _check_nesting(path: Path, document: dict[str, Any]) -> None:
+    """Refuse a value nested deeper than any setting can be, naming its key, before validation
+    (which would recurse through it). Walked with a stack of its own, never by recursion."""
+    stack: list[tuple[str, Any, int]] = [("", document, 0)]
+    while stack:
+        key, value, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise ConfigError(f"{path.name}: {key}: values nested more than {MAX_NESTING} levels deep",
+                              "no envsync setting nests that deep: fix the value")
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        for child, inner in items:
+            name = f"{key}[{child}]" if isinstance(child, int) else (f"{key}.{child}" if key else str(child))
+            stack.append((name, inner, depth + 1))
 
 
 def _check_env_name(path: Path, name: str, envs: dict[str, EnvModel]) -> None:
@@ -325,6 +347,7 @@ def _flatten_inherits(path: Path, envs: dict[str, EnvModel]) -> dict[str, list[t
                 close = difflib.get_close_matches(parent, list(envs), n=1)
                 hint = f"did you mean {close[0]!r}?" if close else f"declared envs: {', '.join(envs)}"
                 raise ConfigError(f"{path.name}: envs.{name}.inherits[{position}]: unknown env {parent!r}", hint)
+    _check_inherits_depth(path, envs)
     result: dict[str, list[tuple[str, str]]] = {}
 
     def visit(name: str, trail: list[str]) -> list[tuple[str, str]]:
@@ -345,6 +368,27 @@ def _flatten_inherits(path: Path, envs: dict[str, EnvModel]) -> dict[str, list[t
     for name in envs:
         visit(name, [])
     return result
+
+
+def _check_inherits_depth(path: Path, envs: dict[str, EnvModel]) -> None:
+    """Refuse a chain of `inherits` longer than MAX_INHERITS_DEPTH, naming where it starts, before
+    anything follows it by recursion. Depths are found without recursion; a cycle is left to the
+    flattening, which names it."""
+    depth: dict[str, int] = {}
+    for start in envs:
+        stack, on_path = [start], {start}
+        while stack:
+            name = stack[-1]
+            pending = [parent for parent in envs[name].inherits if parent not in depth and parent not in on_path]
+            if pending:
+                stack.append(pending[0])
+                on_path.add(pending[0])
+                continue
+            depth[name] = 1 + max((depth.get(parent, 0) for parent in envs[name].inherits), default=0)
+            if depth[name] > MAX_INHERITS_DEPTH:
+                raise ConfigError(f"{path.name}: envs.{name}.inherits: a chain of more than {MAX_INHERITS_DEPTH} "
+                                  "envs each inheriting the next", "inherit from fewer levels of envs")
+            on_path.discard(stack.pop())
 
 
 def _inherited(name: str, envs: dict[str, EnvModel], key: str) -> list[str]:

@@ -164,8 +164,9 @@ def read_lock(path: Path) -> LockFile | None:
         raise LockError(f"{path.name}: cannot read: {exc}") from None
     try:
         document = Pylock.from_dict(tomllib.loads(text))
-    except (tomllib.TOMLDecodeError, PylockValidationError, PylockUnsupportedVersionError) as exc:
-        raise LockError(f"{path.name}: not a valid PEP 751 lock file: {exc}",
+    except (tomllib.TOMLDecodeError, PylockValidationError, PylockUnsupportedVersionError, RecursionError) as exc:
+        reason = "values nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise LockError(f"{path.name}: not a valid PEP 751 lock file: {reason}",
                         "delete it and run `envsync lock` to write a new one") from None
     return lock_from_document(path, document)
 
