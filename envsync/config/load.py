@@ -264,24 +264,34 @@ def _read_requirement_files(path: Path, name: str, envs: dict[str, EnvModel]):
 
 def _with_file_options(index: IndexSettings, settings: SettingsModel, parsed, directory: Path) -> IndexSettings:
     """The env's index settings once its files' index options are applied: envs.toml (and the
-    ENVSYNC_* variables) win wherever they set the same thing, as the README says."""
+    ENVSYNC_* variables) win wherever they set the same thing, as the README says. An index a
+    file adds is searched after every index envs.toml declares (see IndexSettings.search_order),
+    so first-index keeps the config's names from it; each is recorded with the line that named it."""
     from dataclasses import replace
 
     chosen = settings.model_fields_set
     index_url, extras, configured = index.index_url, index.extra_index_urls, list(index.configured)
+    from_files: list[tuple[str, str]] = []
     if parsed.index_url is not None and "index_url" not in chosen and not os.environ.get("ENVSYNC_INDEX_URL"):
         index_url = _as_url(parsed.index_url.value, directory, parsed.index_url.where)
         configured[:1] = [redact(parsed.index_url.value)]
-    if parsed.extra_index_urls and "extra_index_urls" not in chosen \
-            and os.environ.get("ENVSYNC_EXTRA_INDEX_URLS") is None:
-        extras = tuple(_as_url(option.value, directory, option.where) for option in parsed.extra_index_urls)
-        configured[1:] = [redact(option.value) for option in parsed.extra_index_urls]
+        from_files.append((index_url, parsed.index_url.where))
+    known = {strip_credentials(url).rstrip("/") for url in (index_url, *extras) if url}
+    added: list[str] = []
+    for option in parsed.extra_index_urls:
+        url = _as_url(option.value, directory, option.where)
+        if strip_credentials(url).rstrip("/") not in known:
+            known.add(strip_credentials(url).rstrip("/"))
+            added.append(url)
+            from_files.append((url, option.where))
+    extras = (*extras, *added)
     find_links = index.find_links
     if parsed.find_links and "find_links" not in chosen:
         find_links = tuple(option.value for option in parsed.find_links)
     prereleases = index.prereleases or (parsed.pre and "prereleases" not in chosen)
     return replace(index, index_url=index_url, extra_index_urls=extras, find_links=find_links,
-                   prereleases=prereleases, configured=tuple(configured))
+                   prereleases=prereleases, configured=tuple(configured), added_by_files=tuple(added),
+                   from_files=tuple(from_files))
 
 
 def _version() -> str:

@@ -113,7 +113,7 @@ def _index_choice(index: IndexSettings) -> dict[str, object]:
     """
     choice: dict[str, object] = {}
     extras = index.configured[1:] if index.configured else index.extra_index_urls
-    if extras or index.strategy != FIRST_INDEX:
+    if extras or index.added_by_files or index.strategy != FIRST_INDEX:
         choice["index-strategy"] = index.strategy
     if index.index_for:
         written = index.configured or (index.index_url or "", *index.extra_index_urls)
