@@ -36,6 +36,7 @@ from envsync.resolve.http import (
     TIMEOUT_VARIABLE,
     TRANSIENT,
     Body,
+    at_least_min_rate,
     backoff,
     make_client,
     read_limited,
@@ -492,7 +493,8 @@ class IndexClient:
                 return target
         if artifact.url.startswith("file:"):
             return self._copy_local(artifact, folder)
-        stored = self._request(artifact.url, consume=lambda r: store(r.iter_bytes(CHUNK), artifact, folder,
+        stored = self._request(artifact.url, consume=lambda r: store(at_least_min_rate(r, artifact.filename),
+                                                                    artifact, folder,
                                                                     f"index {self._name_for(artifact.url)}"))
         assert stored is not None  # missing_ok is off: a 404 raised
         return stored
