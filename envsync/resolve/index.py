@@ -411,6 +411,10 @@ class IndexClient:
             if data is not None and expected and hashlib.sha256(data).hexdigest() != expected:
                 raise HashMismatch(f"metadata of {artifact.filename} does not match its sha256 on the index",
                                    "the index may be corrupt or tampered with; try again later")
+            if data is not None and artifact.sha256:
+                from envsync.resolve.served_metadata import remember_served
+
+                remember_served(artifact.sha256, self._name_for(artifact.url), expected)
         if data is None:
             data = self._metadata_from_wheel(artifact)
         if artifact.sha256:
