@@ -290,13 +290,13 @@ def _requires(package) -> tuple[str, ...] | None:
 
 def _holds(marker: Marker, environment: Mapping[str, str], path: Path) -> bool:
     """Evaluate a marker from a lock; one that can't be evaluated is a LockError, not a traceback."""
-    from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
+    from envsync.resolve.markers import marker_holds
 
-    try:
-        return marker.evaluate({**environment, "extra": ""})
-    except (UndefinedComparison, UndefinedEnvironmentName) as exc:
-        raise LockError(f"{path.name}: marker {str(marker)!r} cannot be evaluated here: {exc}",
-                        "fix or remove that marker, or re-lock with `envsync lock`") from None
+    def error(exc: Exception) -> LockError:
+        return LockError(f"{path.name}: marker {str(marker)!r} cannot be evaluated here: {exc}",
+                         "fix or remove that marker, or re-lock with `envsync lock`")
+
+    return marker_holds(marker, environment, if_unevaluable=error)
 
 
 def _check_wheel_name(lock_path: Path, package: str, wheel) -> None:

@@ -104,17 +104,16 @@ def targets(environments: Sequence[str], base: Interpreter, where: str) -> list[
 
 
 def _selects(marker, platform: Platform, base: Interpreter) -> bool:
-    from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
+    from envsync.resolve.markers import marker_holds
 
-    try:
-        if not marker.evaluate({**marker_values(base, platform), "extra": ""}):
-            return False
-        if platform.implied:
-            return True
-        # Not implied: only when the marker names this CPU (any other CPU value makes it false).
-        return not marker.evaluate({**marker_values(base, platform), "platform_machine": "?", "extra": ""})
-    except (UndefinedComparison, UndefinedEnvironmentName):
+    # An `environments` entry that can't be evaluated for a platform selects nothing there.
+    values = marker_values(base, platform)
+    if not marker_holds(marker, values, if_unevaluable=False):
         return False
+    if platform.implied:
+        return True
+    # Not implied: only when the marker names this CPU (any other CPU value makes it false).
+    return not marker_holds(marker, {**values, "platform_machine": "?"}, if_unevaluable=True)
 
 
 def marker_values(base: Interpreter, platform: Platform) -> dict[str, str]:

@@ -16,7 +16,6 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import httpx
-from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
 from packaging.metadata import parse_email
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
@@ -34,13 +33,12 @@ from envsync.resolve.explain import pinned_exactly
 from envsync.resolve.failure import explain_failure
 from envsync.resolve.files import Installable, ProjectFiles
 from envsync.resolve.index import IndexClient
+from envsync.resolve.markers import marker_holds
 
 if TYPE_CHECKING:
     from envsync.resolve.direct import DirectDist
 
 ROOT = "<root>"
-# A marker that parses but can't be evaluated, e.g. `platform_release ~= 'x'` (not a version).
-MARKER_ERRORS = (UndefinedComparison, UndefinedEnvironmentName)
 # What may spoil a look-ahead guess without being a bug: the network, and the errors envsync reports.
 LOOKAHEAD_MISSES = (EnvsyncError, httpx.HTTPError, OSError)
 
@@ -252,12 +250,7 @@ class Provider(AbstractProvider):
     def _applies(self, requirement: Requirement, extra: str) -> bool:
         """Whether a dependency's marker holds; one that can't be evaluated holds nowhere (as uv reads it),
         because a broken line in someone else's metadata must not stop the resolve."""
-        if requirement.marker is None:
-            return True
-        try:
-            return requirement.marker.evaluate({**self.interpreter.markers, "extra": extra})
-        except MARKER_ERRORS:
-            return False
+        return marker_holds(requirement.marker, self.interpreter.markers, extra=extra, if_unevaluable=False)
 
     def _check_extras(self, candidate: Candidate) -> None:
         """Warn (as pip and uv do) about an extra the chosen version does not provide."""
@@ -418,13 +411,11 @@ def _parse_requires(lines: Iterable[str]) -> list[Requirement]:
 def _root_applies(requirement: Requirement, interpreter: Interpreter) -> bool:
     """Whether a requirement the user wrote applies to `interpreter`; a marker that can't be evaluated
     is the user's to fix, so it is a ConfigError rather than silently skipped."""
-    if requirement.marker is None:
-        return True
-    try:
-        return requirement.marker.evaluate({**interpreter.markers, "extra": ""})
-    except MARKER_ERRORS as exc:
-        raise ConfigError(f"requirement {str(requirement)!r}: its marker can't be evaluated for Python "
-                          f"{interpreter.version}: {exc}", "compare versions only with version-like values") from None
+    def error(exc: Exception) -> ConfigError:
+        return ConfigError(f"requirement {str(requirement)!r}: its marker can't be evaluated for Python "
+                           f"{interpreter.version}: {exc}", "compare versions only with version-like values")
+
+    return marker_holds(requirement.marker, interpreter.markers, if_unevaluable=error)
 
 
 def _pins(result, provider: Provider) -> dict[NormalizedName, Pin]:
