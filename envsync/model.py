@@ -25,7 +25,8 @@ UNSAFE_BEST_MATCH = "unsafe-best-match"
 class IndexSettings:
     """Where packages come from, after environment overrides are applied.
 
-    Indexes are searched extra-index-urls first, in order, then index-url. Under
+    Indexes are searched extra-index-urls first, in order, then index-url, then the indexes
+    a requirements file added (so a file can't put an index ahead of the config's). Under
     "first-index" a name is taken only from the first index that has it, so a public
     index can't shadow a private package; "unsafe-best-match" takes the best version
     from any of them.
@@ -40,6 +41,10 @@ class IndexSettings:
     strategy: str = FIRST_INDEX
     # (normalised package name, position in (index_url, *extra_index_urls)): taken from that index only
     index_for: tuple[tuple[str, int], ...] = ()
+    # The extra_index_urls a requirements file added (searched after every other index)
+    added_by_files: tuple[str, ...] = ()
+    # (URL, where it came from: "requirements.txt:3") of each index a requirements file named
+    from_files: tuple[tuple[str, str], ...] = ()
 
     def index_at(self, position: int) -> str | None:
         """The URL at `position` of (index_url, *extra_index_urls), as in `index_for`."""
@@ -47,8 +52,10 @@ class IndexSettings:
         return urls[position] if 0 <= position < len(urls) else None
 
     def search_order(self) -> tuple[str, ...]:
-        """The indexes a name is looked for on, in priority order: extras first, index-url last."""
-        return tuple(url for url in (*self.extra_index_urls, self.index_url) if url)
+        """The indexes a name is looked for on, in priority order: the config's extras first, then
+        index-url, then the extras requirements files added."""
+        own = [url for url in self.extra_index_urls if url not in self.added_by_files]
+        return tuple(url for url in (*own, self.index_url, *self.added_by_files) if url)
 
 
 @dataclass(frozen=True)

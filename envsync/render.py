@@ -118,6 +118,24 @@ def group_lines(plan: Plan, group: GroupPlan) -> list[str]:
     return lines
 
 
+def env_indexes(env: EnvPlan | EnvRemoval) -> list[tuple[str, str | None]]:
+    """(URL without credentials, the requirements file line that named it or None) of each index
+    the env searches, in order; empty unless a requirements file named an index, as only then
+    can the indexes differ from what envs.toml says."""
+    if not isinstance(env, EnvPlan) or not env.desired.spec.index.from_files:
+        return []
+    from envsync.resolve.urls import redact
+
+    index = env.desired.spec.index
+    named = dict(index.from_files)
+    return [(redact(url), named.get(url)) for url in index.search_order()]
+
+
+def index_lines(env: EnvPlan | EnvRemoval) -> list[str]:
+    """`index http://other/simple (from vendor/extra.txt:1)`, one per index, in search order."""
+    return [f"index {url}" + (f" (from {where})" if where else "") for url, where in env_indexes(env)]
+
+
 def group_document(group: GroupPlan) -> dict:
     return {"name": group.name, "envs": list(group.envs), "in_common": dict(group.in_common)}
 
@@ -139,6 +157,7 @@ def render_text(plan: Plan, colour: bool = False) -> str:
             for action in env.actions:
                 symbol, hue = SYMBOLS[action.kind]
                 lines.append(_paint(f"  {symbol} {describe_action(action)}", hue, colour))
+        lines += [_paint(f"  {line}", "dim", colour) for line in index_lines(env)]
         for hook, package in env.startup_hooks:
             lines.append(_paint(f"  ! startup hook {hook} (from {package}): runs at every start of this env's Python",
                                 "yellow", colour))
@@ -236,4 +255,6 @@ def env_document(env: EnvPlan | EnvRemoval) -> dict:
         **({"error": env.error} if env.error else {}),
         **({"startup_hooks": [{"file": hook, "package": package} for hook, package in env.startup_hooks]}
            if env.startup_hooks else {}),
+        **({"indexes": [{"url": url, "from": where} for url, where in env_indexes(env)]}
+           if env_indexes(env) else {}),
     }

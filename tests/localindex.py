@@ -72,6 +72,7 @@ class IndexFile:
     metadata: bytes | None  # served as <file>.metadata (PEP 658) when the index has metadata on
     upload_time: str | None
     version: Version | None
+    metadata_hashed: bool = True  # False: core-metadata is advertised as `true`, without a hash
 
     @property
     def yank_reason(self) -> str | None:
@@ -100,7 +101,7 @@ def _html_link(file: IndexFile, href_prefix: str, metadata: bool) -> str:
     if file.yank_reason is not None:
         attrs.append(f'data-yanked="{html.escape(file.yank_reason)}"')
     if metadata and file.metadata is not None:
-        digest = f"sha256={sha256_hex(file.metadata)}"
+        digest = f"sha256={sha256_hex(file.metadata)}" if file.metadata_hashed else "true"
         attrs.append(f'data-core-metadata="{digest}"')
         attrs.append(f'data-dist-info-metadata="{digest}"')
     return f"<a {' '.join(attrs)}>{html.escape(file.filename)}</a><br>"
@@ -118,7 +119,7 @@ def _json_file(file: IndexFile, href_prefix: str, metadata: bool) -> dict[str, o
     if file.requires_python:
         entry["requires-python"] = file.requires_python
     if metadata and file.metadata is not None:
-        digest = {"sha256": sha256_hex(file.metadata)}
+        digest: dict[str, str] | bool = {"sha256": sha256_hex(file.metadata)} if file.metadata_hashed else True
         entry["core-metadata"] = digest
         entry["dist-info-metadata"] = digest
     if file.upload_time:
@@ -196,10 +197,12 @@ class LocalIndex:
         requires_python: str | None = None,
         metadata: bytes | None = None,
         upload_time: str | None = None,
+        metadata_hashed: bool = True,
     ) -> Path:
         """List a prebuilt file (any wheel, sdist or junk) under `project`; copy it in if needed.
 
-        `metadata` defaults to the wheel's own METADATA when it has one readable.
+        `metadata` defaults to the wheel's own METADATA when it has one readable; another one
+        makes the index lie about the file. `metadata_hashed=False` advertises it without a hash.
         """
         target = self.files_dir / path.name
         if path.resolve() != target.resolve():
@@ -217,6 +220,7 @@ class LocalIndex:
             metadata=metadata if metadata is not None else _wheel_metadata(target),
             upload_time=upload_time,
             version=_version_of(target.name),
+            metadata_hashed=metadata_hashed,
         )
         with self._lock:
             self._projects.setdefault(canonicalize_name(project), {})[entry.filename] = entry

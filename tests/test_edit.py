@@ -109,3 +109,49 @@ def test_remove_of_an_undeclared_or_inherited_name_says_where(project: Path, ind
     result = envsync(project, "add", "rich", "--env", "deev")
     assert result.returncode == 1 and "did you mean 'dev'" in result.stderr
     assert (project / "envs.toml").read_bytes() == before
+
+
+def _start(project: Path, *args: str):
+    import subprocess
+    import sys
+
+    from helpers import REPO_ROOT
+
+    environ = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    return subprocess.Popen([sys.executable, "-m", "envsync", *args], cwd=project, env=environ, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+@pytest.mark.parametrize("sync", [False, True], ids=["no-sync", "synced"])
+def test_two_concurrent_adds_both_land(project: Path, index: LocalIndex, sync: bool):
+    """`envsync add gamma & envsync add delta`: one waits for the other, and envs.toml keeps both."""
+    index.add(WheelSpec("gamma", "1.0"))
+    index.add(WheelSpec("delta", "1.0"))
+    flags = () if sync else ("--no-sync",)
+    first, second = _start(project, "add", "gamma", *flags), _start(project, "add", "delta", *flags)
+    for process in (first, second):
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+    text = (project / "envs.toml").read_text()
+    assert "gamma>=1.0" in text and "delta>=1.0" in text and "# first" in text
+    if sync:
+        assert {"gamma", "delta", "a"} <= set(installed(project / ".envs" / "dev"))
+
+
+def test_add_keeps_the_config_files_mode(project: Path):
+    (project / "envs.toml").chmod(0o600)
+    envsync(project, "add", "rich", "--no-sync")
+    assert (project / "envs.toml").stat().st_mode & 0o777 == 0o600
+    assert "rich>=13.9.4" in (project / "envs.toml").read_text()
+
+
+def test_remove_writes_through_a_symlinked_config(project: Path, tmp_path: Path):
+    real = tmp_path / "shared" / "envs.toml"
+    real.parent.mkdir()
+    (project / "envs.toml").rename(real)
+    (project / "envs.toml").symlink_to(real)
+    envsync(project, "add", "rich", "--no-sync")
+    envsync(project, "remove", "a", "--no-sync")
+    assert (project / "envs.toml").is_symlink()
+    text = real.read_text()
+    assert "rich>=13.9.4" in text and '"a"' not in text and "# Team envs" in text

@@ -129,3 +129,27 @@ def test_the_client_stops_at_the_first_index_that_has_the_project(public, privat
     assert sorted(a.filename for a in client(UNSAFE_BEST_MATCH).artifacts(CORP)) == [
         "corp_internal-1.0-py3-none-any.whl", "corp_internal-99.0-py3-none-any.whl"]
     assert client_for(clients, public.url).artifacts(CORP)[0].filename == "corp_internal-99.0-py3-none-any.whl"
+
+
+def test_an_index_a_requirements_file_adds_is_searched_after_the_configs(project, public, private):
+    """`-r vendor/extra.txt` with `--extra-index-url PUBLIC`: the config's private index still
+    owns corp-internal (first-index), and the plan names the added index and its line."""
+    write_config(project, f'[settings]\nindex-url = "{private.url}"\n'
+                          '[envs.e]\nrequirements = ["requirements.txt"]\n')
+    (project / "vendor").mkdir(parents=True)
+    (project / "requirements.txt").write_text("-r vendor/extra.txt\ncorp-internal\n")
+    (project / "vendor" / "extra.txt").write_text(f"--extra-index-url {public.url}\n")
+    assert planned(project) == {"corp-internal": "1.0", "requests-ish": "2.0"}
+    text = run_envsync("plan", cwd=project)
+    assert text.returncode == 0, text.stderr
+    lines = [line.strip() for line in text.stdout.splitlines() if line.strip().startswith("index ")]
+    assert lines == [f"index {private.url}", f"index {public.url} (from vendor/extra.txt:1)"]
+    document = json.loads(run_envsync("plan", "--json", cwd=project).stdout)
+    assert document["envs"][0]["indexes"] == [{"url": private.url, "from": None},
+                                              {"url": public.url, "from": "vendor/extra.txt:1"}]
+
+
+def test_a_file_index_also_comes_after_the_configs_extra_indexes(public, private):
+    settings = IndexSettings(index_url=public.url, extra_index_urls=(private.url, "http://other/simple"),
+                             added_by_files=("http://other/simple",))
+    assert settings.search_order() == (private.url, public.url, "http://other/simple")

@@ -57,8 +57,9 @@ def read_build_system(source: Path, label: str) -> BuildSystem:
     pyproject = source / "pyproject.toml"
     try:
         document = tomllib.loads(pyproject.read_text(encoding="utf-8")) if pyproject.is_file() else {}
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise BuildFailed(f"{label}: cannot read {pyproject}: {exc}", "fix the file's TOML syntax") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
+        reason = "values nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise BuildFailed(f"{label}: cannot read {pyproject}: {reason}", "fix the file's TOML syntax") from None
     table = document.get("build-system")
     if not isinstance(table, dict):
         if not (source / "setup.py").is_file() and not pyproject.is_file():
@@ -148,7 +149,7 @@ class Builder:
                               else caller.get_requires_for_build_wheel())
         except HookMissing:
             more = []
-        missing = [text for text in more if not _satisfied(text, env, self.interpreter)]
+        missing = [text for text in more if not _satisfied(text, env, self.interpreter, label)]
         if missing:
             env = self.build_env((*system.requires, *missing), label)
             caller = make(env)
@@ -222,15 +223,22 @@ class Builder:
         (folder / _COMPLETE).write_text(json.dumps({"requires": [str(r) for r in requirements], "pins": locked}))
 
 
-def _satisfied(text: str, env: Path, interpreter: Interpreter) -> bool:
-    """Whether the build env already has a version meeting requirement `text`."""
+def _satisfied(text: str, env: Path, interpreter: Interpreter, label: str) -> bool:
+    """Whether the build env already has a version meeting requirement `text` (a backend's dynamic
+    build requirement): one whose marker can't be evaluated is the backend's error, named."""
+    from envsync.resolve.markers import marker_holds
     from envsync.state.survey import installed_dists, site_packages
 
     try:
         requirement = Requirement(text)
     except InvalidRequirement:
         return False
-    if requirement.marker is not None and not requirement.marker.evaluate({**interpreter.markers, "extra": ""}):
+
+    def error(exc: Exception) -> BuildFailed:
+        return BuildFailed(f"{label}: its build backend asks for {text!r}, whose marker can't be evaluated for "
+                           f"Python {interpreter.version}: {exc}", "report it to the project's authors")
+
+    if not marker_holds(requirement.marker, interpreter.markers, if_unevaluable=error):
         return True
     from packaging.utils import canonicalize_name
 

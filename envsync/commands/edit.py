@@ -8,6 +8,8 @@ leaves envs.toml byte for byte as it was.
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,18 +22,31 @@ from envsync.state.session import Session, select_envs
 
 
 def run(args, out, session: Session) -> int:
+    from envsync.install.apply import env_lock
+
     try:
-        return _edit(args, out, session)
+        # Held from reading envs.toml to writing it: a second `add` waits, then edits what this one wrote.
+        with env_lock(_real_path(session.config.path), out.emit):
+            return _edit(args, out, session)
     finally:
         session.close()
+
+
+def _real_path(path: Path) -> Path:
+    """The file a (possibly symlinked) config really is: edits are written there, so the link stays."""
+    return Path(os.path.realpath(path))
 
 
 def _edit(args, out, session: Session) -> int:
     import tomlkit
 
+    from envsync.config.load import load
+
+    session.config = load(session.config.path)  # as it is now, under the lock: another edit may have landed
     config = session.config
     declared, specs = _target_envs(session, args.env)
-    original = config.path.read_bytes()
+    target = _real_path(config.path)
+    original = target.read_bytes()
     document = tomlkit.parse(original.decode("utf-8"))
     table = document["envs"][declared]
     if "dependencies" not in table:
@@ -64,7 +79,7 @@ def _edit(args, out, session: Session) -> int:
         _sync(session, new_specs, out)
     from envsync.files.cache import write_atomic
 
-    write_atomic(config.path, text)
+    write_atomic(target, text, mode=stat.S_IMODE(target.stat().st_mode))  # 0600 stays 0600
     verb = "added" if args.command == "add" else "removed"
     out.info(f"{verb} {said} {'to' if verb == 'added' else 'from'} envs.{declared} in {config.path.name}"
              + (" (not synced: --no-sync)" if args.no_sync else ""))

@@ -36,12 +36,10 @@ def roots(desired: Desired) -> list[tuple[NormalizedName, str]]:
 
 
 def _applies(requirement, markers: dict[str, str]) -> bool:
-    from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
+    """As the resolver reads a dependency's marker: one that can't be evaluated holds nowhere."""
+    from envsync.resolve.markers import marker_holds
 
-    try:
-        return requirement.marker is None or requirement.marker.evaluate(markers)
-    except (UndefinedComparison, UndefinedEnvironmentName):
-        return False
+    return marker_holds(requirement.marker, markers, if_unevaluable=False)
 
 
 def _parents(name: NormalizedName, pins: Mapping[NormalizedName, Pin]) -> list[NormalizedName]:

@@ -21,10 +21,8 @@ from typing import Any
 from packaging.requirements import Requirement
 
 from envsync.config.inputs import CONFIG_VARIABLES, config_files
-from envsync.files.cache import cache_subdir, write_atomic
+from envsync.files.cache import cache_subdir, format_tag, write_atomic
 from envsync.model import Config, EnvSpec, IndexSettings, ProjectSpec
-
-FORMAT = 6  # bump when the shape of an entry changes
 
 
 def entry_for(config_path: Path) -> Path:
@@ -39,7 +37,8 @@ def entry_for(config_path: Path) -> Path:
 
 def key(config_path: Path) -> str:
     """A digest of the config's and pyproject.toml's bytes, the config's path, the variables
-    read while loading, and the versions of envsync and packaging (which parses requirements)."""
+    read while loading, the shape of the values kept (`entry_format`) and the versions of
+    envsync and packaging (which parses requirements)."""
     import packaging
 
     from envsync import __version__
@@ -49,7 +48,7 @@ def key(config_path: Path) -> str:
     def part(data: bytes) -> None:  # length-prefixed, so no two sequences of parts digest alike
         digest.update(b"%d:" % len(data) + data)
 
-    for text in (str(FORMAT), __version__, packaging.__version__):
+    for text in (entry_format(), __version__, packaging.__version__):
         part(text.encode())
     part(os.fsencode(config_path))
     for source in config_files(config_path):
@@ -91,10 +90,15 @@ _VALUES: dict[str, Callable[..., Any]] = {
 }
 
 
+def entry_format() -> str:
+    """The entries' format, derived from the fields of every value they keep (see format_tag)."""
+    return format_tag(*_VALUES.values())
+
+
 def encode(config: Config) -> dict[str, Any]:
     """`config` as JSON-ready data. Every field of every value is kept, whatever the model adds,
     so the cache can't silently drop one (a new kind of value must be named in `_VALUES`)."""
-    return {"format": FORMAT, "config": _encode(config)}
+    return {"format": entry_format(), "config": _encode(config)}
 
 
 def _encode(value: Any) -> Any:
@@ -118,7 +122,7 @@ def _encode(value: Any) -> Any:
 
 def decode(document: dict[str, Any]) -> Config:
     """The Config `encode` wrote; any other shape raises (ValueError, KeyError, TypeError)."""
-    if document["format"] != FORMAT:
+    if document["format"] != entry_format():
         raise ValueError("another format")
     config = _decode(document["config"])
     if not isinstance(config, Config):

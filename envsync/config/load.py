@@ -30,6 +30,8 @@ PACKAGE_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNOR
 ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 # Names that would collide with envsync's own files in the env root or confuse the CLI.
 RESERVED_NAMES = frozenset({"envsync", "locks", "tmp"})
+MAX_NESTING = 32  # levels of lists and tables inside each other; real settings use four or five
+MAX_INHERITS_DEPTH = 64  # envs in one chain of `inherits`
 
 
 def load(path: Path) -> Config:
@@ -262,24 +264,34 @@ def _read_requirement_files(path: Path, name: str, envs: dict[str, EnvModel]):
 
 def _with_file_options(index: IndexSettings, settings: SettingsModel, parsed, directory: Path) -> IndexSettings:
     """The env's index settings once its files' index options are applied: envs.toml (and the
-    ENVSYNC_* variables) win wherever they set the same thing, as the README says."""
+    ENVSYNC_* variables) win wherever they set the same thing, as the README says. An index a
+    file adds is searched after every index envs.toml declares (see IndexSettings.search_order),
+    so first-index keeps the config's names from it; each is recorded with the line that named it."""
     from dataclasses import replace
 
     chosen = settings.model_fields_set
     index_url, extras, configured = index.index_url, index.extra_index_urls, list(index.configured)
+    from_files: list[tuple[str, str]] = []
     if parsed.index_url is not None and "index_url" not in chosen and not os.environ.get("ENVSYNC_INDEX_URL"):
         index_url = _as_url(parsed.index_url.value, directory, parsed.index_url.where)
         configured[:1] = [redact(parsed.index_url.value)]
-    if parsed.extra_index_urls and "extra_index_urls" not in chosen \
-            and os.environ.get("ENVSYNC_EXTRA_INDEX_URLS") is None:
-        extras = tuple(_as_url(option.value, directory, option.where) for option in parsed.extra_index_urls)
-        configured[1:] = [redact(option.value) for option in parsed.extra_index_urls]
+        from_files.append((index_url, parsed.index_url.where))
+    known = {strip_credentials(url).rstrip("/") for url in (index_url, *extras) if url}
+    added: list[str] = []
+    for option in parsed.extra_index_urls:
+        url = _as_url(option.value, directory, option.where)
+        if strip_credentials(url).rstrip("/") not in known:
+            known.add(strip_credentials(url).rstrip("/"))
+            added.append(url)
+            from_files.append((url, option.where))
+    extras = (*extras, *added)
     find_links = index.find_links
     if parsed.find_links and "find_links" not in chosen:
         find_links = tuple(option.value for option in parsed.find_links)
     prereleases = index.prereleases or (parsed.pre and "prereleases" not in chosen)
     return replace(index, index_url=index_url, extra_index_urls=extras, find_links=find_links,
-                   prereleases=prereleases, configured=tuple(configured))
+                   prereleases=prereleases, configured=tuple(configured), added_by_files=tuple(added),
+                   from_files=tuple(from_files))
 
 
 def _version() -> str:
@@ -294,9 +306,29 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
     try:
-        return tomllib.loads(text)
+        document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path.name}: invalid TOML: {exc}", "fix the syntax at that line") from None
+    except RecursionError:
+        raise ConfigError(f"{path.name}: values nested too deeply to read (lists or tables inside each other)",
+                          "no envsync setting nests more than a few levels: fix the file") from None
+    _check_nesting(path, document)
+    return document
+
+
+def _check_nesting(path: Path, document: dict[str, Any]) -> None:
+    """Refuse a value nested deeper than any setting can be, naming its key, before validation
+    (which would recurse through it). Walked with a stack of its own, never by recursion."""
+    stack: list[tuple[str, Any, int]] = [("", document, 0)]
+    while stack:
+        key, value, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise ConfigError(f"{path.name}: {key}: values nested more than {MAX_NESTING} levels deep",
+                              "no envsync setting nests that deep: fix the value")
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        for child, inner in items:
+            name = f"{key}[{child}]" if isinstance(child, int) else (f"{key}.{child}" if key else str(child))
+            stack.append((name, inner, depth + 1))
 
 
 def _check_env_name(path: Path, name: str, envs: dict[str, EnvModel]) -> None:
@@ -325,6 +357,7 @@ def _flatten_inherits(path: Path, envs: dict[str, EnvModel]) -> dict[str, list[t
                 close = difflib.get_close_matches(parent, list(envs), n=1)
                 hint = f"did you mean {close[0]!r}?" if close else f"declared envs: {', '.join(envs)}"
                 raise ConfigError(f"{path.name}: envs.{name}.inherits[{position}]: unknown env {parent!r}", hint)
+    _check_inherits_depth(path, envs)
     result: dict[str, list[tuple[str, str]]] = {}
 
     def visit(name: str, trail: list[str]) -> list[tuple[str, str]]:
@@ -345,6 +378,27 @@ def _flatten_inherits(path: Path, envs: dict[str, EnvModel]) -> dict[str, list[t
     for name in envs:
         visit(name, [])
     return result
+
+
+def _check_inherits_depth(path: Path, envs: dict[str, EnvModel]) -> None:
+    """Refuse a chain of `inherits` longer than MAX_INHERITS_DEPTH, naming where it starts, before
+    anything follows it by recursion. Depths are found without recursion; a cycle is left to the
+    flattening, which names it."""
+    depth: dict[str, int] = {}
+    for start in envs:
+        stack, on_path = [start], {start}
+        while stack:
+            name = stack[-1]
+            pending = [parent for parent in envs[name].inherits if parent not in depth and parent not in on_path]
+            if pending:
+                stack.append(pending[0])
+                on_path.add(pending[0])
+                continue
+            depth[name] = 1 + max((depth.get(parent, 0) for parent in envs[name].inherits), default=0)
+            if depth[name] > MAX_INHERITS_DEPTH:
+                raise ConfigError(f"{path.name}: envs.{name}.inherits: a chain of more than {MAX_INHERITS_DEPTH} "
+                                  "envs each inheriting the next", "inherit from fewer levels of envs")
+            on_path.discard(stack.pop())
 
 
 def _inherited(name: str, envs: dict[str, EnvModel], key: str) -> list[str]:

@@ -35,6 +35,10 @@ _VALUE_OPTIONS = {
     "-e": "editable", "--editable": "editable",
 }
 _FLAG_OPTIONS = {"--pre": "pre", "--require-hashes": "require-hashes"}
+# Far beyond any real requirements file (a hashed lock of a thousand packages is ~1 MB), and
+# small enough that `-r /dev/zero`-like mistakes stop at once rather than fill the memory.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+MAX_INCLUDE_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -119,16 +123,19 @@ class _Reader:
         if path in trail:
             cycle = " -> ".join(self.shown(p) for p in (*trail[trail.index(path):], path))
             raise ConfigError(f"{where}: includes form a cycle: {cycle}", "remove one of the -r/-c lines in the cycle")
+        if len(trail) >= MAX_INCLUDE_DEPTH:
+            raise ConfigError(f"{where}: -r/-c includes nest more than {MAX_INCLUDE_DEPTH} files deep "
+                              f"(from {self.shown(trail[0])})", "include the files from fewer levels")
+        data = _read_bounded(path, self.shown(path), where)
         try:
-            data = path.read_bytes()
             text = data.decode("utf-8")
-        except FileNotFoundError:
-            raise ConfigError(f"{where}: {self.shown(path)}: no such file",
-                              "check the file name (paths are relative to the file that names them)") from None
-        except (OSError, UnicodeDecodeError) as exc:
+        except UnicodeDecodeError as exc:
             raise ConfigError(f"{where}: cannot read {self.shown(path)}: {exc}") from None
         self.files.setdefault(path, hashlib.sha256(data).hexdigest())
         for number, line in _logical_lines(text):
+            if "\0" in line:
+                raise ConfigError(f"{self.shown(path)}:{number}: the line holds a NUL byte, which no "
+                                  "requirement can", "this is not a text requirements file: fix or replace it")
             self.line(path, number, line, constraint, (*trail, path))
 
     def line(self, path: Path, number: int, text: str, constraint: bool, trail: tuple[Path, ...]) -> None:
@@ -221,6 +228,33 @@ class _Reader:
             self.require_hashes = True
         line = Line(requirement, where, frozenset(hashes))
         (self.constraints if constraint else self.requirements).append(line)
+
+
+def _read_bounded(path: Path, shown: str, where: str) -> bytes:
+    """A requirements file's bytes: a regular file (a FIFO would block, a device never end), at
+    most MAX_FILE_BYTES; opened without blocking, so a FIFO that replaced it meanwhile can't hang."""
+    import stat
+
+    try:
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise ConfigError(f"{where}: {shown}: no such file",
+                          "check the file name (paths are relative to the file that names them)") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
+        raise ConfigError(f"{where}: cannot read {shown}: {exc}") from None
+    with open(handle, "rb") as file:
+        try:
+            info = os.fstat(file.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise ConfigError(f"{where}: {shown} is not a regular file (a device, FIFO or folder)",
+                                  "name a requirements file")
+            data = file.read(MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            raise ConfigError(f"{where}: cannot read {shown}: {exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError(f"{where}: {shown} is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB, too big to be "
+                          "a requirements file", "name the requirements file itself")
+    return data
 
 
 def _logical_lines(text: str) -> list[tuple[int, str]]:
@@ -330,7 +364,7 @@ def _project_name(folder: Path) -> str | None:
 
     try:
         document = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
         return None
     project = document.get("project")
     name = project.get("name") if isinstance(project, dict) else None

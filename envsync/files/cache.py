@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
+from typing import Any
 
 
 def cache_dir() -> Path:
@@ -49,3 +50,16 @@ def write_atomic(target: Path, data: bytes, mode: int = 0o644) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def format_tag(*classes: Any) -> str:
+    """A short digest of these dataclasses' names and fields (name and declared type, in order).
+
+    A cache of such values is tagged with it, so a value that gains, loses or reorders a field
+    can never load an entry written with the old shape: no format number to remember to bump."""
+    import dataclasses
+    import hashlib
+
+    shapes = [f"{cls.__name__}(" + ",".join(f"{f.name}:{f.type}" for f in dataclasses.fields(cls)) + ")"
+              for cls in classes]
+    return hashlib.sha256(";".join(shapes).encode()).hexdigest()[:16]

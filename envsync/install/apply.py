@@ -114,6 +114,8 @@ class Wheels:
             found = self._unpacked.get(_key(artifact))
         if found is None and artifact.sha256 and not needs_build(artifact):
             found = cached_wheel(artifact.sha256, cache_subdir("unpacked"))  # no index client needed
+            if found is not None:
+                _check_served_metadata(artifact, found)
         return found
 
     def _download(self, artifact: Artifact, env: EnvPlan) -> tuple[UnpackedWheel, int]:
@@ -131,6 +133,7 @@ class Wheels:
             if self._stopped.is_set():  # the download is safely in its cache; leave the unpacking
                 raise Stopped
             found = unpack_wheel(path, artifact.sha256 or sha256_of_file(path), cache_subdir("unpacked"))
+            _check_served_metadata(artifact, found)
             size = artifact.size or path.stat().st_size
         with self._lock:
             self._unpacked[_key(artifact)] = found
@@ -148,6 +151,13 @@ class Wheels:
         with work_folder("build") as work:
             path = wheel_for(artifact, source, builder, work)
             return unpack_wheel(path, sha256_of_file(path), cache_subdir("unpacked"))
+
+
+def _check_served_metadata(artifact: Artifact, wheel: UnpackedWheel) -> None:
+    """The wheel's METADATA must agree with the PEP 658 file a resolve read in its place."""
+    from envsync.resolve.served_metadata import check_wheel_metadata
+
+    check_wheel_metadata(artifact.sha256, artifact.filename, wheel.path(f"{wheel.dist_info}/METADATA").read_bytes())
 
 
 def _key(artifact: Artifact) -> str:

@@ -8,7 +8,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from envsync.files.cache import cache_subdir, write_atomic
 from envsync.model import Interpreter
 
 MIN_VERSION = (3, 8)  # the oldest Python an env may use (and the probe script must run on)
-_CACHE_FORMAT = 1  # bump when the probe script or the cached layout changes
+_CACHE_FORMAT = 2  # bump when the probe script, the cached layout or the tag generator changes
 _PROBE_TIMEOUT = 60.0
 
 # Runs inside the probed interpreter: Python 3.8+, standard library only, prints one JSON object.
@@ -446,28 +446,33 @@ def _to_interpreter(path: Path, info: dict[str, Any]) -> Interpreter:
 
 # -- wheel tags ---------------------------------------------------------------------------
 
-_MANYLINUX_ARCHS = {"x86_64", "i686", "aarch64", "armv7l", "ppc64", "ppc64le", "s390x", "loongarch64", "riscv64"}
-_LEGACY_MANYLINUX = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
-
 
 def supported_tags(info: dict[str, Any]) -> list[str]:
     """The wheel tags a probed interpreter accepts, most preferred first (as its own packaging.tags would say)."""
-    from packaging import tags  # not needed on the cached path
+    from envsync.pythons.wheel_tags import linux_platforms, wheel_tags
 
     version = Version(info["version"])
     python_version = (version.major, version.minor)
     nodot = str(info.get("py_version_nodot") or f"{version.major}{version.minor}")
-    platforms = list(_platforms(info))
-    implementation = info["implementation"]
-    if implementation == "cpython":
-        specific = tags.cpython_tags(python_version, _cpython_abis(info, python_version), platforms)
-        interpreter: str | None = f"cp{nodot}"
+    system = info["markers"]["platform_system"]
+    is_32bit = info.get("pointer_bits") == 32
+    platforms: list[str]
+    if system == "Darwin" and info.get("mac_ver"):
+        from packaging.tags import mac_platforms
+
+        release, machine = info["mac_ver"]
+        major, minor = ([int(n) for n in release.split(".")[:2]] + [0])[:2]
+        arch = ("ppc" if machine.startswith("ppc") else "i386") if is_32bit else machine
+        platforms = list(mac_platforms((major, minor), arch))
+    elif system == "Linux":
+        libc = info.get("libc")
+        platforms = list(linux_platforms(str(info["platform"]), tuple(libc) if libc else None, is_32bit))
     else:
-        short = tags.INTERPRETER_SHORT_NAMES.get(implementation, implementation)
-        specific = tags.generic_tags(f"{short}{nodot}", _generic_abis(info, python_version), platforms)
-        interpreter = "pp3" if implementation == "pypy" else None
-    general = tags.compatible_tags(python_version, interpreter, platforms)
-    return [str(tag) for tag in (*specific, *general)]
+        platforms = [_normalize(info["platform"])]
+    implementation = info["implementation"]
+    abis = (_cpython_abis(info, python_version) if implementation == "cpython"
+            else _generic_abis(info, python_version))
+    return wheel_tags(implementation, python_version, nodot, abis, platforms)
 
 
 def _cpython_abis(info: dict[str, Any], python_version: tuple[int, int]) -> list[str]:
@@ -505,70 +510,3 @@ def _generic_abis(info: dict[str, Any], python_version: tuple[int, int]) -> list
 
 def _normalize(text: str) -> str:
     return text.replace(".", "_").replace("-", "_").replace(" ", "_")
-
-
-def _platforms(info: dict[str, Any]) -> Iterator[str]:
-    system = info["markers"]["platform_system"]
-    is_32bit = info.get("pointer_bits") == 32
-    if system == "Darwin" and info.get("mac_ver"):
-        from packaging.tags import mac_platforms
-
-        release, machine = info["mac_ver"]
-        major, minor = ([int(n) for n in release.split(".")[:2]] + [0])[:2]
-        arch = ("ppc" if machine.startswith("ppc") else "i386") if is_32bit else machine
-        yield from mac_platforms((major, minor), arch)
-    elif system == "Linux" and _same_platform_as_ours(info):
-        from packaging.tags import platform_tags
-
-        yield from platform_tags()  # exactly the order our packaging gives this machine
-    elif system == "Linux":
-        yield from _linux_platforms(info, is_32bit)
-    else:
-        yield _normalize(info["platform"])
-
-
-def _same_platform_as_ours(info: dict[str, Any]) -> bool:
-    """Whether the interpreter runs on the platform, word size and libc of the running envsync."""
-    import struct
-    import sysconfig
-
-    try:
-        libc_ok = list(info.get("libc") or []) == ["glibc", (os.confstr("CS_GNU_LIBC_VERSION") or "").rsplit()[1]]
-    except (ValueError, OSError, IndexError, AttributeError):
-        libc_ok = False  # not glibc (musl, or no confstr): computed the long way
-    return (libc_ok and info.get("platform") == sysconfig.get_platform()
-            and info.get("pointer_bits") == struct.calcsize("P") * 8)
-
-
-def _linux_platforms(info: dict[str, Any], is_32bit: bool) -> Iterator[str]:
-    linux = _normalize(info["platform"])
-    if not linux.startswith("linux_"):
-        yield linux
-        return
-    if is_32bit:
-        linux = {"linux_x86_64": "linux_i686", "linux_aarch64": "linux_armv8l"}.get(linux, linux)
-    arch = linux.split("_", 1)[1]
-    archs = ["armv8l", "armv7l"] if arch == "armv8l" else [arch]
-    libc_name, libc_version = info.get("libc") or (None, "")
-    numbers = tuple(int(n) for n in re.findall(r"\d+", libc_version)[:2])
-    if libc_name == "glibc" and len(numbers) == 2 and _MANYLINUX_ARCHS.intersection(archs):
-        yield from _manylinux_platforms(archs, (numbers[0], numbers[1]))
-    elif libc_name == "musl" and len(numbers) == 2:
-        yield from (f"musllinux_{numbers[0]}_{minor}_{a}" for a in archs for minor in range(numbers[1], -1, -1))
-    for a in archs:
-        yield f"linux_{a}"
-
-
-def _manylinux_platforms(archs: Iterable[str], glibc: tuple[int, int]) -> Iterator[str]:
-    """manylinux_2_N down to the oldest glibc PEP 600 allows, with the legacy alias after its twin."""
-    archs = list(archs)
-    oldest = (2, 5) if {"x86_64", "i686"}.intersection(archs) else (2, 17)
-    highest = [glibc] + [(major, 50) for major in range(glibc[0] - 1, 1, -1)]  # glibc majors stay compatible
-    for arch in archs:
-        for major, top_minor in highest:
-            lowest = oldest[1] if major == oldest[0] else 0
-            for minor in range(top_minor, lowest - 1, -1):
-                yield f"manylinux_{major}_{minor}_{arch}"
-                legacy = _LEGACY_MANYLINUX.get((major, minor))
-                if legacy:
-                    yield f"{legacy}_{arch}"

@@ -139,8 +139,9 @@ def _static_metadata(folder: Path, label: str):
         document = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{label}: cannot read {folder / 'pyproject.toml'}: {exc}", "fix its TOML syntax") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
+        reason = "values nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise ConfigError(f"{label}: cannot read {folder / 'pyproject.toml'}: {reason}", "fix its TOML syntax") from None
     table = document.get("project")
     if not isinstance(table, dict) or "name" not in table:
         return None

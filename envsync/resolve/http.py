@@ -11,7 +11,7 @@ import math
 import os
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +24,14 @@ from envsync.resolve.urls import redact
 
 TIMEOUT_VARIABLE = "ENVSYNC_HTTP_TIMEOUT"
 DEFAULT_TIMEOUT = 30.0  # seconds without a byte from the server before a request is given up
+# A server trickling a byte at a time never trips the timeout above. Pages and metadata (small)
+# get a total deadline; downloads (a wheel may be gigabytes on a slow link) a minimum throughput.
+DEADLINE_VARIABLE = "ENVSYNC_HTTP_DEADLINE"
+DEFAULT_DEADLINE = 300.0  # seconds for a whole index page or metadata file, from its first byte
+MIN_RATE_VARIABLE = "ENVSYNC_DOWNLOAD_MIN_RATE"
+DEFAULT_MIN_RATE = 1024.0  # bytes per second a download must average over each window
+WINDOW_VARIABLE = "ENVSYNC_DOWNLOAD_RATE_WINDOW"
+DEFAULT_WINDOW = 60.0  # seconds
 CONNECT_TIMEOUT = 5.0
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 ATTEMPTS = 3  # per request, so a dead index costs about one second, not minutes
@@ -37,22 +45,62 @@ MAX_METADATA_BYTES = 16 << 20
 TRANSIENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
 
+def positive_setting(variable: str, default: float, unit: str) -> float:
+    """The positive number an environment variable sets, else `default`; anything else is an error."""
+    raw = os.environ.get(variable, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigError(f"{variable}={raw!r} is not a positive number of {unit}",
+                          f"set it to, for example, {default:g}, or unset it")
+    return value
+
+
 def http_timeout() -> httpx.Timeout:
     """Bounds on every phase of every request, so a silent server fails the run instead of hanging it.
 
     ENVSYNC_HTTP_TIMEOUT (seconds) replaces the read timeout: slow mirrors need more, tests less.
     """
-    raw = os.environ.get(TIMEOUT_VARIABLE, "").strip()
-    seconds = DEFAULT_TIMEOUT
-    if raw:
-        try:
-            seconds = float(raw)
-        except ValueError:
-            seconds = math.nan
-        if not (math.isfinite(seconds) and seconds > 0):
-            raise ConfigError(f"{TIMEOUT_VARIABLE}={raw!r} is not a positive number of seconds",
-                              f"set it to, for example, {DEFAULT_TIMEOUT:g}, or unset it")
+    seconds = positive_setting(TIMEOUT_VARIABLE, DEFAULT_TIMEOUT, "seconds")
     return httpx.Timeout(seconds, connect=min(CONNECT_TIMEOUT, seconds))
+
+
+def within_deadline(response: httpx.Response, what: str) -> Iterator[bytes]:
+    """The body's chunks, as they arrive, but not past ENVSYNC_HTTP_DEADLINE seconds in all: for
+    pages and metadata, which are small, so a server trickling a byte at a time can't hold us."""
+    seconds = positive_setting(DEADLINE_VARIABLE, DEFAULT_DEADLINE, "seconds")
+    ends = time.monotonic() + seconds
+    for chunk in response.iter_bytes():
+        if time.monotonic() > ends:
+            raise IndexUnavailable(f"{response.url.host} is sending {what} too slowly: not complete after "
+                                   f"{seconds:g} s ({redact(str(response.url))})",
+                                   f"the index is stuck or overloaded; try again, or raise {DEADLINE_VARIABLE} "
+                                   "(seconds)")
+        yield chunk
+
+
+def at_least_min_rate(response: httpx.Response, what: str) -> Iterator[bytes]:
+    """The body's chunks, as long as each window of ENVSYNC_DOWNLOAD_RATE_WINDOW seconds brings
+    ENVSYNC_DOWNLOAD_MIN_RATE bytes a second: a big wheel on a slow link still finishes, a
+    trickle does not go on for ever."""
+    rate = positive_setting(MIN_RATE_VARIABLE, DEFAULT_MIN_RATE, "bytes a second")
+    window = positive_setting(WINDOW_VARIABLE, DEFAULT_WINDOW, "seconds")
+    started, received = time.monotonic(), 0
+    for chunk in response.iter_bytes():
+        received += len(chunk)
+        elapsed = time.monotonic() - started
+        if elapsed >= window:
+            if received < rate * elapsed:
+                raise IndexUnavailable(f"{response.url.host} is sending {what} too slowly: {received} bytes in "
+                                       f"{elapsed:.0f} s, under {rate:g} bytes a second",
+                                       f"try again later, or lower {MIN_RATE_VARIABLE} (bytes a second) or "
+                                       f"raise {WINDOW_VARIABLE} (seconds)")
+            started, received = time.monotonic(), 0
+        yield chunk
 
 
 def backoff(attempt: int) -> float:
@@ -98,7 +146,11 @@ def make_client(transport: httpx.BaseTransport | None = None) -> httpx.Client:
     """The shared HTTP client: bounded timeouts, no https->http redirects, connection reuse across threads.
 
     `transport` is for tests of the HTTP layer (httpx.MockTransport); by default, the network.
+    The slow-server limits are checked here too, so a bad value is reported before any request.
     """
+    positive_setting(DEADLINE_VARIABLE, DEFAULT_DEADLINE, "seconds")
+    positive_setting(MIN_RATE_VARIABLE, DEFAULT_MIN_RATE, "bytes a second")
+    positive_setting(WINDOW_VARIABLE, DEFAULT_WINDOW, "seconds")
     return httpx.Client(
         transport=transport,
         timeout=http_timeout(),
@@ -126,7 +178,7 @@ class Body:
 def read_limited(response: httpx.Response, limit: int, what: str) -> Body:
     """Read the whole body, but no more than `limit` bytes: an endless page must not fill memory."""
     chunks, size = [], 0
-    for chunk in response.iter_bytes(CHUNK):
+    for chunk in within_deadline(response, what):
         chunks.append(chunk)  # joined once at the end: a big page would otherwise be copied many times
         size += len(chunk)
         if size > limit:

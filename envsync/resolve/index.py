@@ -36,6 +36,7 @@ from envsync.resolve.http import (
     TIMEOUT_VARIABLE,
     TRANSIENT,
     Body,
+    at_least_min_rate,
     backoff,
     make_client,
     read_limited,
@@ -410,6 +411,10 @@ class IndexClient:
             if data is not None and expected and hashlib.sha256(data).hexdigest() != expected:
                 raise HashMismatch(f"metadata of {artifact.filename} does not match its sha256 on the index",
                                    "the index may be corrupt or tampered with; try again later")
+            if data is not None and artifact.sha256:
+                from envsync.resolve.served_metadata import remember_served
+
+                remember_served(artifact.sha256, self._name_for(artifact.url), expected)
         if data is None:
             data = self._metadata_from_wheel(artifact)
         if artifact.sha256:
@@ -492,7 +497,8 @@ class IndexClient:
                 return target
         if artifact.url.startswith("file:"):
             return self._copy_local(artifact, folder)
-        stored = self._request(artifact.url, consume=lambda r: store(r.iter_bytes(CHUNK), artifact, folder,
+        stored = self._request(artifact.url, consume=lambda r: store(at_least_min_rate(r, artifact.filename),
+                                                                    artifact, folder,
                                                                     f"index {self._name_for(artifact.url)}"))
         assert stored is not None  # missing_ok is off: a 404 raised
         return stored

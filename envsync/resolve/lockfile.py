@@ -113,7 +113,7 @@ def _index_choice(index: IndexSettings) -> dict[str, object]:
     """
     choice: dict[str, object] = {}
     extras = index.configured[1:] if index.configured else index.extra_index_urls
-    if extras or index.strategy != FIRST_INDEX:
+    if extras or index.added_by_files or index.strategy != FIRST_INDEX:
         choice["index-strategy"] = index.strategy
     if index.index_for:
         written = index.configured or (index.index_url or "", *index.extra_index_urls)
@@ -164,8 +164,9 @@ def read_lock(path: Path) -> LockFile | None:
         raise LockError(f"{path.name}: cannot read: {exc}") from None
     try:
         document = Pylock.from_dict(tomllib.loads(text))
-    except (tomllib.TOMLDecodeError, PylockValidationError, PylockUnsupportedVersionError) as exc:
-        raise LockError(f"{path.name}: not a valid PEP 751 lock file: {exc}",
+    except (tomllib.TOMLDecodeError, PylockValidationError, PylockUnsupportedVersionError, RecursionError) as exc:
+        reason = "values nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise LockError(f"{path.name}: not a valid PEP 751 lock file: {reason}",
                         "delete it and run `envsync lock` to write a new one") from None
     return lock_from_document(path, document)
 
@@ -289,13 +290,13 @@ def _requires(package) -> tuple[str, ...] | None:
 
 def _holds(marker: Marker, environment: Mapping[str, str], path: Path) -> bool:
     """Evaluate a marker from a lock; one that can't be evaluated is a LockError, not a traceback."""
-    from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
+    from envsync.resolve.markers import marker_holds
 
-    try:
-        return marker.evaluate({**environment, "extra": ""})
-    except (UndefinedComparison, UndefinedEnvironmentName) as exc:
-        raise LockError(f"{path.name}: marker {str(marker)!r} cannot be evaluated here: {exc}",
-                        "fix or remove that marker, or re-lock with `envsync lock`") from None
+    def error(exc: Exception) -> LockError:
+        return LockError(f"{path.name}: marker {str(marker)!r} cannot be evaluated here: {exc}",
+                         "fix or remove that marker, or re-lock with `envsync lock`")
+
+    return marker_holds(marker, environment, if_unevaluable=error)
 
 
 def _check_wheel_name(lock_path: Path, package: str, wheel) -> None:

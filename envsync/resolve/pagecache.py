@@ -133,13 +133,15 @@ def discard(key_url: str) -> None:
 # costs more than fetching. So the files parsed from a page are kept too, keyed by the page's URL
 # and checked against a digest of its bytes: the same bytes are never parsed twice.
 
-PARSED_FORMAT = 1  # bump when Artifact's fields or their order change
-
-
 def _parsed_path(key_url: str):
+    """Where a page's parsed files are kept: tagged with Artifact's fields (a new field is a new
+    format, never a stale entry) and the Python version (marshal's format)."""
     import sys
 
-    tag = f"{PARSED_FORMAT}-{sys.version_info[0]}{sys.version_info[1]}"
+    from envsync.files.cache import format_tag
+    from envsync.model import Artifact
+
+    tag = f"{format_tag(Artifact)}-{sys.version_info[0]}{sys.version_info[1]}"
     return cache_subdir("parsed") / f"{hashlib.sha256(key_url.encode()).hexdigest()}.{tag}"
 
 
@@ -153,6 +155,7 @@ def content_digest(page_url: str, content_type: str, content: bytes, kept: str =
 
 def load_parsed(key_url: str, digest: bytes) -> list | None:
     """The files parsed from the page at `key_url` when its bytes had `digest`, or None."""
+    import dataclasses
     import marshal
 
     from envsync.model import Artifact
@@ -163,8 +166,9 @@ def load_parsed(key_url: str, digest: bytes) -> list | None:
         return None
     if data[:len(digest)] != digest:
         return None  # the page changed (or was never parsed): parse it again
+    names = [field.name for field in dataclasses.fields(Artifact)]
     try:
-        return [Artifact(*fields) for fields in marshal.loads(data[len(digest):])]
+        return [Artifact(**dict(zip(names, row, strict=True))) for row in marshal.loads(data[len(digest):])]
     except (EOFError, ValueError, TypeError):
         return None  # a damaged entry is only a cache miss
 

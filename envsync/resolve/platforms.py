@@ -37,17 +37,14 @@ class Platform:
         return f"sys_platform == '{self.sys_platform}' and platform_machine == '{self.machine}'"
 
     def platform_tags(self) -> list[str]:
-        """Wheel platform tags this system accepts, most specific first."""
+        """Wheel platform tags this system accepts, most specific first (the generator that gives
+        a probed interpreter its tags, for a glibc of 2.GLIBC_MINOR)."""
         from packaging.tags import mac_platforms
 
+        from envsync.pythons.wheel_tags import linux_platforms
+
         if self.sys_platform == "linux":
-            tags = []
-            for minor in range(GLIBC_MINOR, 4, -1):
-                tags.append(f"manylinux_2_{minor}_{self.machine}")
-                legacy = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}.get(minor)
-                if legacy:
-                    tags.append(f"{legacy}_{self.machine}")
-            return [*tags, f"linux_{self.machine}"]
+            return list(linux_platforms(f"linux-{self.machine}", ("glibc", f"2.{GLIBC_MINOR}")))
         if self.sys_platform == "darwin":
             return list(mac_platforms(MACOS, self.machine))
         return [{"AMD64": "win_amd64", "ARM64": "win_arm64", "x86": "win32"}[self.machine]]
@@ -104,17 +101,16 @@ def targets(environments: Sequence[str], base: Interpreter, where: str) -> list[
 
 
 def _selects(marker, platform: Platform, base: Interpreter) -> bool:
-    from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
+    from envsync.resolve.markers import marker_holds
 
-    try:
-        if not marker.evaluate({**marker_values(base, platform), "extra": ""}):
-            return False
-        if platform.implied:
-            return True
-        # Not implied: only when the marker names this CPU (any other CPU value makes it false).
-        return not marker.evaluate({**marker_values(base, platform), "platform_machine": "?", "extra": ""})
-    except (UndefinedComparison, UndefinedEnvironmentName):
+    # An `environments` entry that can't be evaluated for a platform selects nothing there.
+    values = marker_values(base, platform)
+    if not marker_holds(marker, values, if_unevaluable=False):
         return False
+    if platform.implied:
+        return True
+    # Not implied: only when the marker names this CPU (any other CPU value makes it false).
+    return not marker_holds(marker, {**values, "platform_machine": "?"}, if_unevaluable=True)
 
 
 def marker_values(base: Interpreter, platform: Platform) -> dict[str, str]:
@@ -133,14 +129,12 @@ def marker_values(base: Interpreter, platform: Platform) -> dict[str, str]:
 
 def target_interpreter(base: Interpreter, platform: Platform) -> Interpreter:
     """`base` as it would be on `platform`: its markers and the wheel tags CPython accepts there."""
-    from packaging.tags import compatible_tags, cpython_tags
+    from envsync.pythons.wheel_tags import wheel_tags
 
     version = (base.version.major, base.version.minor)
-    abi = f"cp{version[0]}{version[1]}"
-    platforms = platform.platform_tags()
-    tags = [str(tag) for tag in cpython_tags(version, [abi], platforms)]
-    tags += [str(tag) for tag in compatible_tags(version, abi, platforms)]
-    return replace(base, markers=marker_values(base, platform), tags=tuple(dict.fromkeys(tags)))
+    nodot = f"{version[0]}{version[1]}"
+    tags = wheel_tags("cpython", version, nodot, [f"cp{nodot}"], platform.platform_tags())
+    return replace(base, markers=marker_values(base, platform), tags=tuple(tags))
 
 
 def platform_of(interpreter: Interpreter) -> Platform | None:

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
+import httpx
 from packaging.metadata import parse_email
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
@@ -27,19 +27,20 @@ from packaging.version import Version
 from resolvelib import AbstractProvider, BaseReporter, Resolver
 from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 
-from envsync.errors import ConfigError, ResolutionConflict
+from envsync.errors import ConfigError, EnvsyncError, ResolutionConflict
 from envsync.model import Artifact, Interpreter, Pin
 from envsync.resolve.explain import pinned_exactly
 from envsync.resolve.failure import explain_failure
 from envsync.resolve.files import Installable, ProjectFiles
 from envsync.resolve.index import IndexClient
+from envsync.resolve.markers import marker_holds
 
 if TYPE_CHECKING:
     from envsync.resolve.direct import DirectDist
 
 ROOT = "<root>"
-# A marker that parses but can't be evaluated, e.g. `platform_release ~= 'x'` (not a version).
-MARKER_ERRORS = (UndefinedComparison, UndefinedEnvironmentName)
+# What may spoil a look-ahead guess without being a bug: the network, and the errors envsync reports.
+LOOKAHEAD_MISSES = (EnvsyncError, httpx.HTTPError, OSError)
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ class Provider(AbstractProvider):
         self._satisfied_memo: dict[tuple[int, Version], tuple[Requirement, bool]] = {}
         self._speculated: set[NormalizedName] = set()
         self._speculation_lock = threading.Lock()
+        self.lookahead_failure: BaseException | None = None
         self._speculator = ThreadPoolExecutor(max_workers=8, thread_name_prefix="envsync-speculate")
 
     def close(self) -> None:
@@ -141,8 +143,17 @@ class Provider(AbstractProvider):
                 return  # an sdist's metadata may take a build: only when the resolver really asks
             requires = self._requirements_of_artifact(best)
             self.speculate(canonicalize_name(r.name) for r in requires if self._applies(r, ""))
-        except Exception:  # noqa: BLE001 — a guess that fails costs nothing; the resolver will ask for real
-            return
+        except LOOKAHEAD_MISSES:
+            return  # a guess the network or the index spoiled costs nothing; the resolver will ask for real
+        except BaseException as exc:  # a bug: kept, and raised in the resolver's own thread
+            with self._speculation_lock:
+                self.lookahead_failure = self.lookahead_failure or exc
+            raise
+
+    def raise_lookahead_failure(self) -> None:
+        """Raise what broke a look-ahead thread (a bug in envsync, not the network), where it can't vanish."""
+        if self.lookahead_failure is not None:
+            raise self.lookahead_failure
 
     def identify(self, requirement_or_candidate: Requirement | Candidate) -> str:
         if isinstance(requirement_or_candidate, Candidate):
@@ -214,6 +225,7 @@ class Provider(AbstractProvider):
         return known[1]
 
     def get_dependencies(self, candidate: Candidate) -> Iterable[Requirement]:
+        self.raise_lookahead_failure()
         requires = self._requirements_of(candidate)
         dependencies = []
         if candidate.extras:
@@ -238,12 +250,7 @@ class Provider(AbstractProvider):
     def _applies(self, requirement: Requirement, extra: str) -> bool:
         """Whether a dependency's marker holds; one that can't be evaluated holds nowhere (as uv reads it),
         because a broken line in someone else's metadata must not stop the resolve."""
-        if requirement.marker is None:
-            return True
-        try:
-            return requirement.marker.evaluate({**self.interpreter.markers, "extra": extra})
-        except MARKER_ERRORS:
-            return False
+        return marker_holds(requirement.marker, self.interpreter.markers, extra=extra, if_unevaluable=False)
 
     def _check_extras(self, candidate: Candidate) -> None:
         """Warn (as pip and uv do) about an extra the chosen version does not provide."""
@@ -374,6 +381,7 @@ def resolve(requirements: Sequence[Requirement], interpreter: Interpreter, index
                                  "add tighter version bounds to the requirements") from None
     finally:
         provider.close()
+    provider.raise_lookahead_failure()
     for warning in provider.warnings:
         # Only extras of packages that made it into the result; a version tried and dropped doesn't count.
         name = warning.split(" ", 1)[0]
@@ -403,13 +411,11 @@ def _parse_requires(lines: Iterable[str]) -> list[Requirement]:
 def _root_applies(requirement: Requirement, interpreter: Interpreter) -> bool:
     """Whether a requirement the user wrote applies to `interpreter`; a marker that can't be evaluated
     is the user's to fix, so it is a ConfigError rather than silently skipped."""
-    if requirement.marker is None:
-        return True
-    try:
-        return requirement.marker.evaluate({**interpreter.markers, "extra": ""})
-    except MARKER_ERRORS as exc:
-        raise ConfigError(f"requirement {str(requirement)!r}: its marker can't be evaluated for Python "
-                          f"{interpreter.version}: {exc}", "compare versions only with version-like values") from None
+    def error(exc: Exception) -> ConfigError:
+        return ConfigError(f"requirement {str(requirement)!r}: its marker can't be evaluated for Python "
+                           f"{interpreter.version}: {exc}", "compare versions only with version-like values")
+
+    return marker_holds(requirement.marker, interpreter.markers, if_unevaluable=error)
 
 
 def _pins(result, provider: Provider) -> dict[NormalizedName, Pin]:

@@ -241,13 +241,10 @@ def stale_reason(spec: EnvSpec, locked: set[str], markers: dict[str, str]) -> st
     """Why a lock is out of date, naming the file to look at: which requirements were added or
     dropped since it was made, and where the added ones are written (envs.toml, pyproject.toml,
     a requirements file); else the inputs in general."""
-    from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
+    from envsync.resolve.markers import marker_holds
 
-    def applies(requirement) -> bool:
-        try:
-            return requirement.marker is None or requirement.marker.evaluate({**markers, "extra": ""})
-        except (UndefinedComparison, UndefinedEnvironmentName):
-            return True
+    def applies(requirement) -> bool:  # unevaluable: still named as added, the resolve will say what is wrong
+        return marker_holds(requirement.marker, markers, if_unevaluable=True)
 
     current = {str(r) for r in spec.requirements}
     added = [(str(r), origin) for r, origin in zip(spec.requirements, spec.origins or [""] * len(spec.requirements),

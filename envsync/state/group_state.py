@@ -69,7 +69,8 @@ def _resolve_group(session: Session, group, interpreters: dict[str, Interpreter]
     from envsync.build.wheels import sdist_metadata
     from envsync.errors import ResolutionConflict
     from envsync.resolve.lockfile import render_lock
-    from envsync.resolve.resolver import MARKER_ERRORS, resolve
+    from envsync.resolve.markers import marker_holds
+    from envsync.resolve.resolver import resolve
     from envsync.state.group_conflicts import Tracer, explain_conflict
     from envsync.state.solve_groups import env_pins, roots_of, union_constraints, union_roots
 
@@ -100,13 +101,8 @@ def _resolve_group(session: Session, group, interpreters: dict[str, Interpreter]
                 continue  # as the resolver does: a malformed line in someone's metadata is skipped
         return found
 
-    def applies(requirement: Requirement, extra: str) -> bool:
-        if requirement.marker is None:
-            return True
-        try:
-            return requirement.marker.evaluate({**interpreter.markers, "extra": extra})
-        except MARKER_ERRORS:
-            return False
+    def applies(requirement: Requirement, extra: str) -> bool:  # as the resolver reads a dependency's marker
+        return marker_holds(requirement.marker, interpreter.markers, extra=extra, if_unevaluable=False)
 
     states = {}
     for member in group.members:

@@ -69,7 +69,7 @@ def _lock_files(config: Config) -> list[tuple[Path, str | None]]:
     for path in config.directory.glob("pylock.*.toml"):
         try:
             tool = tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {}).get("envsync", {})
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, AttributeError):
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, AttributeError, RecursionError):
             continue  # not a lock we can read: not ours to delete
         env = tool.get("env") if isinstance(tool, dict) else None
         found.append((path, env if isinstance(env, str) else None))

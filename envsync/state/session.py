@@ -7,6 +7,7 @@ line into envs, and offers did-you-mean for a package no index has.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,13 +43,17 @@ class Session:
     warn: Progress = _quiet  # what is worth telling the user but stops nothing (an unknown extra)
     _indexes: dict[IndexSettings, IndexClient] = field(default_factory=dict)
     _interpreters: dict[str | None, Interpreter] = field(default_factory=dict)
+    # The fetch threads ask for a client at once: one is made per settings, never one per thread.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def index(self, settings: IndexSettings) -> IndexClient:
         from envsync.resolve.index import IndexClient
 
-        if settings not in self._indexes:
-            self._indexes[settings] = IndexClient(settings, revalidate=self.refresh)
-        return self._indexes[settings]
+        with self._lock:
+            client = self._indexes.get(settings)
+            if client is None:
+                client = self._indexes[settings] = IndexClient(settings, revalidate=self.refresh)
+            return client
 
     def interpreter(self, request: str | None) -> Interpreter:
         from envsync.pythons.interpreters import find_interpreter
