@@ -16,6 +16,7 @@ import json
 import os
 import platform as platform_module
 import sys
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,11 +107,7 @@ def _candidates(spec: SpecifierSet, where: Platform) -> Iterator[Build]:
 def _builds_from_table(spec: SpecifierSet, where: Platform) -> Iterator[Build]:
     """pbs-installer's table, asked through its public lookup: newest patch of each minor first,
     then each older patch of it (a request such as "==3.12.4" needs one in particular)."""
-    import warnings
-
-    with warnings.catch_warnings():  # its table is read with a deprecated importlib.resources call
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from pbs_installer import get_download_link
+    from pbs_installer import get_download_link
 
     for minor in range(NEWEST_MINOR, OLDEST_MINOR - 1, -1):
         if not any(spec.contains(Version(f"3.{minor}.{patch}"), prereleases=True) for patch in range(40)):
@@ -118,7 +115,9 @@ def _builds_from_table(spec: SpecifierSet, where: Platform) -> Iterator[Build]:
         request = f"3.{minor}"
         while True:
             try:
-                found, (url, sha256) = get_download_link(request, arch=where.arch, platform=where.os)
+                with warnings.catch_warnings():  # its table is read with a deprecated importlib.resources call
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    found, (url, sha256) = get_download_link(request, arch=where.arch, platform=where.os)
             except ValueError:
                 break
             yield Build(Version(f"{found.major}.{found.minor}.{found.micro}"), where, url, sha256)
