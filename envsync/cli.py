@@ -97,6 +97,17 @@ def build_parser() -> argparse.ArgumentParser:
         edit.add_argument("packages", nargs="+", metavar="PKG")
         edit.add_argument("--env", metavar="ENV", help="the env to edit (may be left out when there is one)")
         edit.add_argument("--no-sync", action="store_true", help="only edit envs.toml; lock and apply later")
+
+    # python (envsync/commands/python.py): the interpreters found here, and python-build-standalone installs.
+    python = commands.add_parser("python", parents=[common], help="list, install or uninstall Pythons")
+    pythons = python.add_subparsers(dest="python_command", metavar="ACTION", parser_class=_Parser, required=True)
+    pythons.add_parser("list", parents=[common], help="the Pythons found here, and which env uses which")
+    install = pythons.add_parser("install", parents=[common], help="install python-build-standalone builds")
+    install.add_argument("versions", nargs="+", metavar="VERSION", help="a version such as 3.12, or a range")
+    uninstall = pythons.add_parser("uninstall", parents=[common], help="remove Pythons envsync installed")
+    uninstall.add_argument("versions", nargs="+", metavar="VERSION")
+    uninstall.add_argument("--force", action="store_true",
+                           help="remove it even while envs use it (the next apply recreates them)")
     return parser
 
 
@@ -269,7 +280,11 @@ def _session(args: argparse.Namespace, out: Output):
     from envsync.state.session import open_session
 
     return open_session(find_config(args.config), progress=out.progress, warn=out.warn,
-                        refresh=getattr(args, "refresh", False))
+                        refresh=getattr(args, "refresh", False), install_pythons=getattr(args, "command", "apply") in INSTALLS_PYTHONS)
+
+
+# Commands that make envs install a missing Python; the others (plan, lock, ...) only plan its install.
+INSTALLS_PYTHONS = frozenset({"apply", "run", "watch", "add", "remove"})
 
 
 def _stamp(args: argparse.Namespace):
@@ -513,7 +528,8 @@ COMMANDS = {"plan": cmd_plan, "apply": cmd_apply, "lock": cmd_lock, "list": cmd_
             "export": _module_command("export"), "freeze": _module_command("freeze"),
             "tree": _module_command("tree"), "init": _module_command("init", needs_config=False),
             "run": cmd_run, "watch": cmd_watch,
-            "add": _module_command("edit"), "remove": _module_command("edit")}
+            "add": _module_command("edit"), "remove": _module_command("edit"),
+            "python": _module_command("python", needs_config=False)}
 
 if __name__ == "__main__":
     sys.exit(main())

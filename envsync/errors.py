@@ -3,6 +3,7 @@
     EnvsyncError                 base: message + hint, exit code 1
     ├── ConfigError              envs.toml (or a file it names) is invalid
     ├── InterpreterNotFound      no interpreter satisfies an env's `python`
+    │   └── PythonDownloadError  ... and none can be downloaded: no build fits, the download failed
     ├── IndexUnavailable         an index or find-links source can't be read
     │   └── InsecureRedirect     an https index redirected to plain http
     ├── PackageNotFound          no index knows a requested package
@@ -45,6 +46,11 @@ class ConfigError(EnvsyncError):
 
 class InterpreterNotFound(EnvsyncError):
     """No interpreter on this machine satisfies an env's `python` request."""
+
+
+class PythonDownloadError(InterpreterNotFound):
+    """A Python that is not installed could not be installed either: no build fits this machine or
+    the request, the download failed or differed from its sha256, or downloads are switched off."""
 
 
 class IndexUnavailable(EnvsyncError):

@@ -129,6 +129,9 @@ class Config:
     # and every ${VAR} expanded (name, sha256 of its value), so a cached Config can be checked.
     files: tuple[tuple[str, str], ...] = ()
     variables: tuple[tuple[str, str], ...] = ()
+    # settings.python-downloads: whether a missing Python is installed ("automatic"), only by
+    # `envsync python install` ("manual"), or never.
+    python_downloads: str = "automatic"
 
     @property
     def directory(self) -> Path:
@@ -142,8 +145,20 @@ class Config:
 
 
 @dataclass(frozen=True)
+class PythonInstall:
+    """A Python build that a plan installs before the envs that need it (python-build-standalone)."""
+
+    version: Version
+    source: str  # "python-build-standalone"
+    url: str
+    size: int | None  # bytes to download, when known
+    key: str  # the install folder's name: cpython-3.12.7-linux-x86_64-gnu
+
+
+@dataclass(frozen=True)
 class Interpreter:
-    """A Python interpreter on this machine, as it describes itself."""
+    """A Python interpreter on this machine, as it describes itself. One with `install` set is not
+    here yet: a plan describes the build it would install, with this machine's markers and tags."""
 
     executable: Path
     version: Version  # full, e.g. 3.12.4
@@ -151,6 +166,7 @@ class Interpreter:
     markers: dict[str, str] = field(hash=False)  # PEP 508 marker environment
     tags: tuple[str, ...] = field(hash=False)  # supported wheel tags, most preferred first
     stdlib: Path | None = None
+    install: PythonInstall | None = None
 
     @property
     def short_version(self) -> str:
@@ -364,8 +380,19 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        """Anything `apply` would change on disk: env actions, removals or lock files."""
-        return bool(self.removals or self.group_locks or self.lock_removals) or any(env.has_changes for env in self.envs)
+        """Anything `apply` would change on disk: env actions, removals, lock files or Pythons to install."""
+        return bool(self.removals or self.group_locks or self.lock_removals or self.python_installs) or any(
+            env.has_changes for env in self.envs)
+
+    @property
+    def python_installs(self) -> tuple[PythonInstall, ...]:
+        """The Pythons apply installs before the envs that need them, each once, in config order."""
+        found: dict[str, PythonInstall] = {}
+        for env in self.envs:
+            install = env.desired.interpreter.install
+            if install is not None:
+                found.setdefault(install.key, install)
+        return tuple(found.values())
 
     @property
     def lock_writes(self) -> tuple[LockWrite, ...]:
@@ -387,4 +414,5 @@ class Plan:
                 counts[action.kind.value] += 1
         order = ["install", "upgrade", "downgrade", "reinstall", "remove",
                  "create-env", "recreate-env", "remove-env"]
-        return {**{key: counts[key] for key in order}, "write-lock": len(self.lock_writes)}
+        return {**{key: counts[key] for key in order}, "write-lock": len(self.lock_writes),
+                "install-python": len(self.python_installs)}

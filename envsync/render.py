@@ -8,7 +8,8 @@ from pathlib import Path
 
 from envsync.config.paths import lock_path
 from envsync.events import ActionDone, Event, FetchProgress, Progress, StartupHookAdded, WaitingForLock, WheelsFetched
-from envsync.model import Action, ActionKind, EnvPlan, EnvRemoval, GroupPlan, Plan
+from envsync.model import Action, ActionKind, EnvPlan, EnvRemoval, GroupPlan, Plan, PythonInstall
+from envsync.resolve.urls import redact
 
 SYMBOLS = {
     ActionKind.CREATE_ENV: ("+", "green"), ActionKind.RECREATE_ENV: ("±", "yellow"),
@@ -141,7 +142,7 @@ def group_document(group: GroupPlan) -> dict:
 
 
 def render_text(plan: Plan, colour: bool = False) -> str:
-    lines = []
+    lines = [_paint(f"+ install {python_install_text(install)}", "green", colour) for install in plan.python_installs]
     groups = {group.name: group for group in plan.solve_groups}
     for env in plan.entries:
         group = solve_group_of(env)
@@ -179,16 +180,24 @@ def summary_line(plan: Plan) -> str:
     if plan.lock_removals:
         gone = len(plan.lock_removals)
         lock_part = (f"{lock_part}, " if locks else "") + f"{gone} lock file{'s' if gone != 1 else ''} to remove"
+    pythons = counts["install-python"]
+    parts = [f"{pythons} Python{'s' if pythons != 1 else ''} to install"] if pythons else []
     if not any(env.actions for env in plan.entries):
-        return f"Plan: {lock_part}; every environment is in sync."
+        return "Plan: " + ", ".join([*parts, lock_part]) + "; every environment is in sync."
     change = counts["upgrade"] + counts["downgrade"] + counts["reinstall"]
-    parts = [f"{counts['install']} to install", f"{change} to change", f"{counts['remove']} to remove"]
+    parts += [f"{counts['install']} to install", f"{change} to change", f"{counts['remove']} to remove"]
     for key, word in (("create-env", "create"), ("recreate-env", "recreate"), ("remove-env", "remove")):
         if counts[key]:
             parts.append(f"{counts[key]} env{'s' if counts[key] != 1 else ''} to {word}")
     if locks or plan.lock_removals:
         parts.append(lock_part)
     return "Plan: " + ", ".join(parts) + "."
+
+
+def python_install_text(install: PythonInstall) -> str:
+    """`Python 3.12.7 (python-build-standalone, 31 MB)`: what a plan installs before the envs."""
+    size = f", {install.size / 1e6:.0f} MB" if install.size else ""
+    return f"Python {install.version} ({install.source}{size})"
 
 
 def action_json(action: Action) -> dict[str, str]:
@@ -223,6 +232,10 @@ def render_json(plan: Plan, cwd: Path | None = None) -> str:
 def plan_document(plan: Plan) -> dict:
     """The JSON plan without its `version` and `config` keys."""
     return {
+        # Pythons installed before the envs (python-build-standalone builds), only when there are any.
+        **({"pythons": [{"action": "install-python", "version": str(install.version), "source": install.source,
+                         "url": redact(install.url), "size": install.size} for install in plan.python_installs]}
+           if plan.python_installs else {}),
         "envs": [env_document(env) for env in plan.entries],
         "solve_groups": [group_document(group) for group in plan.solve_groups],
         "summary": plan.summary(),

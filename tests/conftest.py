@@ -22,6 +22,10 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
     monkeypatch.delenv("ENVSYNC_INDEX_URL", raising=False)
     monkeypatch.delenv("ENVSYNC_EXTRA_INDEX_URLS", raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
+    # No test downloads a Python from the internet or writes into the real data folder; the tests
+    # of downloads (test_python_downloads.py) switch them on against a local list of builds.
+    monkeypatch.setenv("ENVSYNC_PYTHON_INSTALL_DIR", str(tmp_path_factory.mktemp("pythons")))
+    monkeypatch.setenv("ENVSYNC_PYTHON_DOWNLOADS", "never")
 
 
 @pytest.fixture

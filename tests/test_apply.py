@@ -70,7 +70,8 @@ def test_plan_json_and_detailed_exitcode(project: Path, index: LocalIndex):
     ]
     assert env["status"] == "changes-pending" and document["changes_pending"] is True
     assert document["summary"] == {"install": 2, "upgrade": 0, "downgrade": 0, "reinstall": 0, "remove": 0,
-                                   "create-env": 1, "recreate-env": 0, "remove-env": 0, "write-lock": 1}
+                                   "create-env": 1, "recreate-env": 0, "remove-env": 0, "write-lock": 1,
+                                   "install-python": 0}
     assert envsync(project, "apply").returncode == 0
     again = envsync(project, "plan", "--json", "--detailed-exitcode")
     assert again.returncode == 0, again.stdout

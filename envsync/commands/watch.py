@@ -68,7 +68,7 @@ def reconcile_once(config_path: Path, names: Sequence[str], mode, progress: Call
     from envsync.state.session import open_session
 
     try:
-        session = open_session(config_path, progress=progress, warn=warn)
+        session = open_session(config_path, progress=progress, warn=warn, install_pythons=True)
     except EnvsyncError as error:
         return RoundResult(error=error, seconds=time.monotonic() - started)
     inputs = tuple(Path(path) for path, _ in session.config.files)

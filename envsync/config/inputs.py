@@ -19,9 +19,13 @@ OVERRIDE_VARIABLES = ("ENVSYNC_INDEX_URL", "ENVSYNC_EXTRA_INDEX_URLS")
 CONFIG_VARIABLES = (*OVERRIDE_VARIABLES, "HOME")
 
 
-def config_files(config_path: Path) -> tuple[Path, Path]:
-    """The files every config is read from: envs.toml and the pyproject.toml beside it (groups)."""
-    return config_path, config_path.parent / "pyproject.toml"
+PYTHON_VERSION_FILE = ".python-version"
+
+
+def config_files(config_path: Path) -> tuple[Path, ...]:
+    """The files every config is read from: envs.toml, the pyproject.toml beside it (groups), and
+    the .python-version beside it (the Python of envs that name none)."""
+    return config_path, config_path.parent / "pyproject.toml", config_path.parent / PYTHON_VERSION_FILE
 
 
 def digest_of_variable(name: str) -> str:

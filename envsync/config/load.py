@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from packaging.requirements import InvalidRequirement, Requirement
 
 from envsync.config import cached
-from envsync.config.inputs import digest_of_variable, other_inputs_unchanged
+from envsync.config.inputs import PYTHON_VERSION_FILE, digest_of_variable, other_inputs_unchanged
 from envsync.errors import ConfigError
 from envsync.files.hashes import sha256_of_file
 from envsync.model import Config, EnvSpec, IndexSettings, ProjectSpec
@@ -73,6 +73,7 @@ def _load(path: Path) -> Config:
     expanded = _expand_matrices(path, model.envs)
     flat = _flatten_inherits(path, model.envs)
     index = _index_settings(model.settings, path)
+    pinned_python = _python_version_file(directory)
     root = _resolve_path(directory, model.settings.root, f"{path.name}: settings.root")
     envs = []
     files: dict[str, str] = {}
@@ -100,7 +101,7 @@ def _load(path: Path) -> Config:
                 name=env_name,
                 path=_resolve_path(directory, written_path, where),
                 display_path=written_path,
-                python=python or env.python or model.settings.python,
+                python=python or env.python or model.settings.python or pinned_python,
                 requirements=tuple(requirements),
                 index=env_index,
                 constraints=tuple(line.requirement for line in parsed.constraints),
@@ -116,7 +117,21 @@ def _load(path: Path) -> Config:
             ))
     _check_distinct_paths(path, envs)
     return Config(path=path, root=root, envs=tuple(envs), files=tuple(sorted(files.items())),
-                  variables=tuple(sorted(variables.items())))
+                  variables=tuple(sorted(variables.items())), python_downloads=model.settings.python_downloads)
+
+
+def _python_version_file(directory: Path) -> str | None:
+    """The version in `.python-version` beside envs.toml (pyenv's and uv's file), for envs that
+    name no `python` of their own or in [settings]: its first line that is not a comment."""
+    try:
+        text = (directory / PYTHON_VERSION_FILE).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            return line
+    return None
 
 
 def matrix_name(env: str, python: str) -> str:

@@ -39,6 +39,7 @@ class SettingsModel(_Strict):
     project: ProjectModel | None = None
     seed: list[str] = Field(default_factory=list)
     environments: list[str] = Field(default_factory=list)
+    python_downloads: Literal["automatic", "manual", "never"] = Field("automatic", alias="python-downloads")
 
     @field_validator("seed")
     @classmethod

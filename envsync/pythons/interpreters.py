@@ -117,10 +117,23 @@ def find_interpreter(request: str | None, base_dir: Path) -> Interpreter:
         return _interpreter_at(request, base_dir)
     spec = _parse_version_request(request)
     candidates = list(_discover())
-    found = _select(candidates, spec)
+    # One already on the machine wins over one envsync downloaded, whatever their patch releases.
+    found = _select([c for c in candidates if c.source < _INSTALLED], spec)
+    if found is None:
+        found = _select([c for c in candidates if c.source == _INSTALLED], spec)
     if found is None:
         raise _not_found(request, spec, candidates)
     return found
+
+
+def is_version_request(request: str) -> bool:
+    """Whether `request` asks for a version or a range (so a build could serve it), not a path."""
+    return not _looks_like_path(request.strip())
+
+
+def version_spec(request: str) -> SpecifierSet:
+    """The versions a `python` request admits: "3.12" -> ==3.12.*."""
+    return _parse_version_request(request.strip())
 
 
 def _looks_like_path(request: str) -> bool:
@@ -167,7 +180,7 @@ class _Candidate:
     """An executable that may be a Python, with what its name says about its version."""
 
     path: Path  # as found
-    source: int  # 0: PATH, 1: pyenv; lower wins a tie
+    source: int  # 0: PATH, 1: pyenv, 2: installed by envsync; lower wins a tie
     order: int  # discovery order; lower wins a tie
     version: Version | None  # exact when `exact`, else major.minor; None when the name says nothing
     exact: bool = False
@@ -275,11 +288,36 @@ def _discover() -> Iterator[_Candidate]:
         order += 1
 
 
+_INSTALLED = 2  # the source number of Pythons envsync installed itself (chosen last)
+
+
+SOURCE_NAMES = {0: "PATH", 1: "pyenv", 2: "installed by envsync"}
+
+
+def discovered() -> Iterator[tuple[Interpreter, str]]:
+    """Every working Python found here, probed, with where it was found (for `envsync python list`)."""
+    for candidate in _discover():
+        try:
+            interpreter = probe(candidate.path)
+        except InterpreterNotFound:
+            continue
+        yield interpreter, SOURCE_NAMES[candidate.source]
+
+
 def _all_sources() -> Iterator[tuple[int, tuple[Path, Version | None, bool]]]:
     for found in _path_pythons():
         yield 0, found
     for found in _pyenv_pythons():
         yield 1, found
+    for found in _installed_pythons():
+        yield _INSTALLED, found
+
+
+def _installed_pythons() -> Iterator[tuple[Path, Version | None, bool]]:
+    from envsync.pythons.installs import installed
+
+    for python in installed():
+        yield python.executable, python.version, True
 
 
 def _pyenv_root() -> Path:
@@ -351,6 +389,11 @@ def probe(executable: Path) -> Interpreter:
     if info["prefix"] != info["base_prefix"]:
         return _base_of_venv(path, info)
     return _to_interpreter(path, info)
+
+
+def probe_info(path: Path) -> dict[str, Any]:
+    """What `path` says of itself (the probe's JSON), from the cache when the file is unchanged."""
+    return _probe_info(path)
 
 
 def _probe_info(path: Path) -> dict[str, Any]:

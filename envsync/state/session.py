@@ -41,6 +41,8 @@ class Session:
     refresh: bool = False  # revalidate every index page, however fresh the HTTP cache says it is
     inputs: list | None = None  # the stamp's view of the config's inputs, taken before loading it
     warn: Progress = _quiet  # what is worth telling the user but stops nothing (an unknown extra)
+    # Install a missing Python now (apply, run, watch) rather than plan its install (plan, lock).
+    install_pythons: bool = False
     _indexes: dict[IndexSettings, IndexClient] = field(default_factory=dict)
     _interpreters: dict[str | None, Interpreter] = field(default_factory=dict)
     # The fetch threads ask for a client at once: one is made per settings, never one per thread.
@@ -56,10 +58,14 @@ class Session:
             return client
 
     def interpreter(self, request: str | None) -> Interpreter:
-        from envsync.pythons.interpreters import find_interpreter
+        """The interpreter for a `python` request: found here, else a python-build-standalone build,
+        installed now (`install_pythons`) or planned, as settings.python-downloads allows."""
+        from envsync.pythons.ondemand import downloads_policy, interpreter_for
 
         if request not in self._interpreters:
-            self._interpreters[request] = find_interpreter(request, self.config.directory)
+            self._interpreters[request] = interpreter_for(
+                request, self.config.directory, downloads_policy(self.config.python_downloads),
+                install=self.install_pythons, say=self.progress)
         return self._interpreters[request]
 
     def builder(self, spec: EnvSpec, interpreter: Interpreter):
@@ -74,7 +80,7 @@ class Session:
 
 
 def open_session(config_path: Path, *, progress: Progress = _quiet, warn: Progress = _quiet,
-                 refresh: bool = False) -> Session:
+                 refresh: bool = False, install_pythons: bool = False) -> Session:
     """Load the config into a Session. The stamp's view of its inputs is taken before the config
     is read (an edit made meanwhile voids any stamp this run records) and then extended by the
     requirements files and variables the config read, so an edit to any of them is seen."""
@@ -83,7 +89,8 @@ def open_session(config_path: Path, *, progress: Progress = _quiet, warn: Progre
 
     inputs = inputs_digest(config_path)
     config = load(config_path)
-    return Session(config, progress=progress, refresh=refresh, inputs=extend_inputs(inputs, config), warn=warn)
+    return Session(config, progress=progress, refresh=refresh, inputs=extend_inputs(inputs, config), warn=warn,
+                   install_pythons=install_pythons)
 
 
 def select_envs(config: Config, names: Sequence[str]) -> list[EnvSpec]:

@@ -45,14 +45,17 @@ def _signature(path: str | Path) -> list[int] | None:
 def inputs_digest(config_path: Path, extra_files: Sequence[str] = (), extra_variables: Sequence[str] = ()) -> list:
     """Everything the desired state is computed from, besides the locks: the config files, the
     override variables, and what decides which interpreter an env gets (envsync's own one when
-    `python` is unset; PATH and pyenv's versions folder when a version is asked for).
+    `python` is unset; PATH, pyenv's versions folder and the Pythons envsync installed when a version
+    is asked for).
 
     `extra_files` and `extra_variables` are the requirements files and ${VAR}s the config read;
     their names are kept in the result, so a stamp knows what to look at without the config."""
     import sys
 
     pyenv = os.path.join(os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv"), "versions")
-    files = [*(_signature(path) for path in config_files(config_path)), _signature(pyenv),
+    from envsync.pythons.location import install_dir
+
+    files = [*(_signature(path) for path in config_files(config_path)), _signature(pyenv), _signature(install_dir()),
              sys.executable, os.environ.get("PATH", ""), os.environ.get("HOME", ""), *(_signature(path) for path in extra_files)]
     extras = [[*extra_files], [*extra_variables]] if extra_files or extra_variables else []
     values = [os.environ.get(name, "") for name in (*OVERRIDE_VARIABLES, *extra_variables)]
