@@ -444,16 +444,18 @@ def cmd_list(args: argparse.Namespace, out: Output) -> int:
         rows = [tuple(cell for position, cell in enumerate(row) if position != 3) for row in rows]  # no empty column
     # A matrix env's expansions are listed, indented, under a line naming the declared env.
     rows = [(("  " + row[0]) if matrix else row[0], *row[1:]) for row, matrix in zip(rows, matrices, strict=True)]
-    pythons: dict[str, list[str]] = {}
-    for matrix in matrices:
-        if matrix:
-            pythons.setdefault(matrix["of"], []).append(matrix["python"])
+    factors: dict[str, dict[str, list[str]]] = {}  # matrix env -> key -> its values, in the order written
+    for matrix in filter(None, matrices):
+        for key, value in _matrix_pairs(matrix):
+            listed = factors.setdefault(matrix["of"], {}).setdefault(key, [])
+            listed += [value] if value not in listed else []
     columns = len(rows[0]) - 1 if rows else 0
     widths = [max(len(row[i]) for row in rows) for i in range(columns)]
     shown = None
     for row, matrix in zip(rows, matrices, strict=True):
         if matrix and matrix["of"] != shown:
-            out.result(f"{matrix['of']} (matrix: python {', '.join(pythons[matrix['of']])})")
+            keys = "; ".join(f"{key} {', '.join(values)}" for key, values in factors[matrix["of"]].items())
+            out.result(f"{matrix['of']} (matrix: {keys})")
         shown = matrix["of"] if matrix else None
         out.result("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
     if stamp is None and plan.errors:  # an env in error is a failure to report, as plan does
@@ -461,6 +463,12 @@ def cmd_list(args: argparse.Namespace, out: Output) -> int:
             out.error(f"env {env.name}: {env.error}")
         return EXIT_ERROR
     return EXIT_OK
+
+
+def _matrix_pairs(matrix: dict) -> list[tuple[str, str]]:
+    """An expansion's origin (as plan --json gives it) as (key, value) pairs: python first, then factors."""
+    python = [("python", matrix["python"])] if "python" in matrix else []
+    return [*python, *matrix.get("factors", {}).items()]
 
 
 def _group_cell(group: str | None) -> str:

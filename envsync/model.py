@@ -109,6 +109,8 @@ class EnvSpec:
     environments_key: str = ""
     # The declared env this one is an expansion of (`test` for test-py311), or None for a plain env.
     matrix_of: str | None = None
+    # An expansion's value of each matrix key, in the order written: ("python", "3.12"), ("django", "4.2").
+    matrix_values: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,7 @@ class Config:
     # and every ${VAR} expanded (name, sha256 of its value), so a cached Config can be checked.
     files: tuple[tuple[str, str], ...] = ()
     variables: tuple[tuple[str, str], ...] = ()
+    skip_missing_pythons: bool = False  # a matrix expansion whose Python is not found is skipped, not an error
 
     @property
     def directory(self) -> Path:

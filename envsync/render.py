@@ -8,7 +8,7 @@ from pathlib import Path
 
 from envsync.config.paths import lock_path
 from envsync.events import ActionDone, Event, FetchProgress, Progress, StartupHookAdded, WaitingForLock, WheelsFetched
-from envsync.model import Action, ActionKind, EnvPlan, EnvRemoval, GroupPlan, Plan
+from envsync.model import Action, ActionKind, EnvPlan, EnvRemoval, EnvSpec, GroupPlan, Plan
 
 SYMBOLS = {
     ActionKind.CREATE_ENV: ("+", "green"), ActionKind.RECREATE_ENV: ("±", "yellow"),
@@ -93,11 +93,21 @@ def solve_group_of(env: EnvPlan | EnvRemoval) -> str | None:
     return env.desired.spec.solve_group if isinstance(env, EnvPlan) else None
 
 
-def matrix_of(env: EnvPlan | EnvRemoval) -> dict[str, str] | None:
-    """Where a matrix expansion comes from, {"of": "test", "python": "3.11"}; None for a plain env."""
-    if not isinstance(env, EnvPlan) or env.desired.spec.matrix_of is None:
+def matrix_of(env: EnvPlan | EnvRemoval) -> dict | None:
+    """Where a matrix expansion comes from, {"of": "compat", "python": "3.12", "factors": {"django": "4.2"}}
+    (`python` when the matrix has that key, `factors` when it has others); None for a plain env."""
+    if not isinstance(env, EnvPlan):
         return None
-    return {"of": env.desired.spec.matrix_of, "python": env.desired.spec.python or ""}
+    return matrix_origin(env.desired.spec)
+
+
+def matrix_origin(spec: EnvSpec) -> dict | None:
+    if spec.matrix_of is None:
+        return None
+    values = dict(spec.matrix_values)
+    factors = {key: value for key, value in spec.matrix_values if key != "python"}
+    return {"of": spec.matrix_of, **({"python": values["python"]} if "python" in values else {}),
+            **({"factors": factors} if factors else {})}
 
 
 def group_lines(plan: Plan, group: GroupPlan) -> list[str]:
