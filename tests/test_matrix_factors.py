@@ -1,0 +1,142 @@
+"""Matrices beyond Python: package factors (`django = ["4.2", "5.1"]`), excludes, names, and
+expansions whose Python is missing (`skip-missing-pythons`)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from helpers import installed, python_path, run_envsync, write_config
+from localindex import LocalIndex
+from wheelfactory import WheelSpec
+
+from envsync.config.load import load
+from envsync.errors import ConfigError
+
+
+def _two_pythons() -> tuple[str, str]:
+    found = [version for version in ("3.10", "3.11", "3.12", "3.13") if python_path(version)]
+    if len(found) < 2:
+        pytest.skip("needs two of CPython 3.10-3.13 under ~/.pyenv/versions")
+    return found[0], found[-1]
+
+
+OLD, NEW = _two_pythons()
+OLD_TAG, NEW_TAG = OLD.replace(".", ""), NEW.replace(".", "")
+ABSENT = "3.5"  # no machine running envsync has it: envsync needs 3.8+, and so does its own test suite
+
+
+def envsync(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_envsync(*args, cwd=project)
+
+
+@pytest.fixture
+def compat(tmp_path: Path, index: LocalIndex) -> Path:
+    """`compat` over two Pythons and two "django" lines, the newer django left out on the older Python."""
+    for version in ("4.2.3", "4.2.11", "5.1.2"):
+        index.add(WheelSpec("django", version))
+    index.add(WheelSpec("django", "6.0"))  # never chosen: every expansion pins a line
+    folder = tmp_path / "project"
+    write_config(folder, f"""
+        [settings]
+        index-url = "{index.url}"
+
+        [envs.compat]
+        matrix = {{ python = ["{OLD}", "{NEW}"], django = ["4.2", "5.1"] }}
+        matrix-exclude = [{{ python = "{OLD}", django = "5.1" }}]
+    """)
+    return folder
+
+
+def test_a_two_factor_matrix_with_an_exclude_is_applied_on_real_venvs(compat: Path):
+    names = [f"compat-py{OLD_TAG}-django42", f"compat-py{NEW_TAG}-django42", f"compat-py{NEW_TAG}-django51"]
+    assert [spec.name for spec in load(compat / "envs.toml").envs] == names
+    result = envsync(compat, "apply", "compat")
+    assert result.returncode == 0, result.stderr
+    envs = compat / ".envs"
+    assert installed(envs / names[0]) == {"django": "4.2.11"}
+    assert installed(envs / names[1]) == {"django": "4.2.11"}
+    assert installed(envs / names[2]) == {"django": "5.1.2"}
+    assert not (envs / f"compat-py{OLD_TAG}-django51").exists()
+    assert sorted(path.name for path in compat.glob("pylock.*.toml")) == sorted(f"pylock.{n}.toml" for n in names)
+
+    document = json.loads(envsync(compat, "plan", "--json").stdout)
+    origins = {env["name"]: env["matrix"] for env in document["envs"]}
+    assert origins[names[0]] == {"of": "compat", "python": OLD, "factors": {"django": "4.2"}}
+    assert origins[names[2]] == {"of": "compat", "python": NEW, "factors": {"django": "5.1"}}
+    full = json.loads(envsync(compat, "plan", "--json", "--refresh").stdout)
+    assert full["envs"] == document["envs"]  # the no-op record keeps the factors too
+
+    listing = envsync(compat, "list").stdout.splitlines()
+    assert listing[0] == f"compat (matrix: python {OLD}, {NEW}; django 4.2, 5.1)"
+    assert [line.split()[0] for line in listing[1:]] == names
+
+    script = "import sys, importlib.metadata as m; print(sys.version_info[1], m.version('django'))"
+    run = envsync(compat, "run", "compat", "--", "python", "-c", script)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split("\n")[:3] == [f"{OLD.split('.')[1]} 4.2.11", f"{NEW.split('.')[1]} 4.2.11",
+                                          f"{NEW.split('.')[1]} 5.1.2"]
+
+
+def test_a_factor_pins_a_release_line_or_an_exact_version(tmp_path: Path):
+    path = write_config(tmp_path, """
+        [settings]
+        index-url = ""
+        python = "3.12"
+
+        [envs.orm]
+        dependencies = ["alembic"]
+        matrix = { "SQLAlchemy" = ["1.4", "2.0.30"], "zope.interface" = ["5"] }
+    """)
+    envs = load(path).envs
+    assert [env.name for env in envs] == ["orm-sqlalchemy14-zope-interface5", "orm-sqlalchemy2030-zope-interface5"]
+    assert [str(r) for r in envs[0].requirements] == ["alembic", "sqlalchemy==1.4.*", "zope-interface==5.*"]
+    assert [str(r) for r in envs[1].requirements][1] == "sqlalchemy==2.0.30"
+    assert envs[0].python == "3.12"  # a matrix without python sits beside the env's own Python
+    assert envs[0].origins[1] == "envs.orm.matrix.sqlalchemy"
+    assert envs[0].matrix_values == (("sqlalchemy", "1.4"), ("zope-interface", "5"))
+
+
+def test_pypy_values_are_named_and_asked_for_as_pypy(tmp_path: Path):
+    path = write_config(tmp_path, '[settings]\nindex-url = ""\n[envs.t]\nmatrix = { python = ["3.12", "pypy3.10"] }\n')
+    assert [(env.name, env.python) for env in load(path).envs] == [("t-py312", "3.12"), ("t-pypy310", "pypy3.10")]
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ('matrix = { pyhton = ["3.12"] }', "envs.t.matrix.pyhton: unknown key (did you mean 'python'?)"),
+    ('matrix = { Python = ["3.12"] }', "envs.t.matrix.Python: unknown key (did you mean 'python'?)"),
+    ('matrix = { torch = ["1.0+cpu"] }', "envs.t.matrix.torch[0]: '1.0+cpu' is not a release version of torch"),
+    ('matrix = { django = ["5.0rc1"] }', "envs.t.matrix.django[0]: '5.0rc1' is not a release version of django"),
+    ('matrix = { django = [">=4"] }', "envs.t.matrix.django[0]: '>=4' is not a release version"),
+    ("matrix = { django = [4.2] }", "envs.t.matrix.django[0]: input should be a valid string"),
+    ("matrix = { django = [] }", "envs.t.matrix.django: list at least one version of django"),
+    ("matrix = {}", "envs.t.matrix: the matrix is empty"),
+    ('matrix = { "no name" = ["1"] }', "envs.t.matrix.no name: 'no name' is not a package name"),
+    ('matrix = { django = ["4.2", "42"] }',
+     "envs.t.matrix.django: '4.2' and '42' both make the env name 't-django42'"),
+    ('matrix = { lib = ["1.10", "11.0"] }', "envs.t.matrix.lib: '1.10' and '11.0' both make the env name 't-lib110'"),
+    ('matrix = { django = ["4.2"], Django = ["5.1"] }', "envs.t.matrix.Django: names the same package"),
+    ('matrix = { python = ["3.12"], django = ["4.2"] }\nmatrix-exclude = [{ django = "5.1" }]',
+     "envs.t.matrix-exclude[0].django: '5.1' is not one of the matrix's django values (4.2), so this exclude "
+     "matches nothing"),
+    ('matrix = { python = ["3.12"], django = ["4.2"] }\nmatrix-exclude = [{ djnago = "4.2" }]',
+     "envs.t.matrix-exclude[0].djnago: not a key of the matrix, so this exclude matches nothing"),
+    ('matrix = { django = ["4.2"] }\nmatrix-exclude = [{}]', "envs.t.matrix-exclude[0]: an empty exclude"),
+    ('matrix = { django = ["4.2"] }\nmatrix-exclude = [{ django = "4.2" }]',
+     "envs.t.matrix-exclude leaves out every expansion"),
+    ('dependencies = []\nmatrix-exclude = [{ django = "4.2" }]', "envs.t.matrix-exclude: the env has no `matrix`"),
+    ('matrix = { django = ["4.2"] }\n[envs.t-django42]', "envs.t.matrix.django[0]: '4.2' expands to env "
+                                                          "'t-django42', which envs.t-django42 already names"),
+    ('matrix = { python = ["3.12"], django = ["4.2"] }\n[envs.t-py312-django42]',
+     "envs.t.matrix: python '3.12', django '4.2' expands to env 't-py312-django42'"),
+    (f'matrix = {{ {"a" * 62} = ["1.2"] }}', "is longer than 64 characters"),
+])
+def test_factor_mistakes_name_the_key(tmp_path: Path, body: str, message: str):
+    path = write_config(tmp_path, f'[settings]\nindex-url = ""\n[envs.t]\n{body}\n')
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    assert message in str(caught.value)
+    result = run_envsync("plan", cwd=tmp_path)
+    assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr
