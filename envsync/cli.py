@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from envsync import __version__
 from envsync.errors import EnvsyncError
+from envsync.render import FORMATS
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -43,8 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--detailed-exitcode", action="store_true", help="exit 0 in sync, 2 with changes pending")
     plan.add_argument("--base", metavar="GITREF",
                       help="compare the config and locks at this git revision with the working tree (code review)")
-    plan.add_argument("--format", choices=("text", "json", "markdown"),
-                      help="with --base: text (default), json, or markdown for a pull-request comment")
+    plan.add_argument("--format", choices=tuple(FORMATS),
+                      help="text (default), json, or (with --base) markdown for a pull-request comment")
     _lock_mode(plan)
     _refresh(plan)
 
@@ -97,7 +98,14 @@ def build_parser() -> argparse.ArgumentParser:
         edit.add_argument("packages", nargs="+", metavar="PKG")
         edit.add_argument("--env", metavar="ENV", help="the env to edit (may be left out when there is one)")
         edit.add_argument("--no-sync", action="store_true", help="only edit envs.toml; lock and apply later")
+    _skip_missing(plan, apply, lock, listing, run, watch)
     return parser
+
+
+def _skip_missing(*parsers: argparse.ArgumentParser) -> None:
+    for parser in parsers:
+        parser.add_argument("--skip-missing-pythons", action="store_true", help="leave out a matrix expansion "
+                            "whose Python is not found, and say so (settings.skip-missing-pythons)")
 
 
 def _refresh(parser: argparse.ArgumentParser) -> None:
@@ -167,7 +175,7 @@ class Output:
         """One event from apply (an envsync.events.Event; not imported here, to keep `typing` off the
         no-op path), as a line, or as the status line when it is transient news."""
         from envsync.events import TRANSIENT
-        from envsync.render import event_text
+        from envsync.render.view import event_text
 
         text = event_text(event)  # type: ignore[arg-type]
         if isinstance(event, TRANSIENT):
@@ -269,7 +277,8 @@ def _session(args: argparse.Namespace, out: Output):
     from envsync.state.session import open_session
 
     return open_session(find_config(args.config), progress=out.progress, warn=out.warn,
-                        refresh=getattr(args, "refresh", False))
+                        refresh=getattr(args, "refresh", False),
+                        skip_missing_pythons=getattr(args, "skip_missing_pythons", False))
 
 
 def _stamp(args: argparse.Namespace):
@@ -306,23 +315,30 @@ def _mode(args: argparse.Namespace):
 
 
 def cmd_plan(args: argparse.Namespace, out: Output) -> int:
-    if args.base is not None or args.format is not None:
+    from envsync.render import renderer, use_colour
+
+    form = "json" if args.json else args.format or "text"
+    if args.base is not None or not hasattr(renderer(form), "render_plan"):
         from envsync.commands import review
 
         return review.run(args, out)
     stamp = _stamp(args)
     if stamp is not None:
-        return _print_stamped(args, stamp, out)
-    from envsync.render import render_json, render_text, use_colour
+        from envsync.state.stamp import stamped_view
+
+        if not stamp.envs and form == "text" and not args.envs:
+            out.info(_NO_ENVS.format(name=os.path.basename(stamp.config)))
+        elif form != "text" or not args.quiet:
+            out.result(renderer(form).render_plan(stamped_view(stamp), use_colour(sys.stdout)))
+        return EXIT_OK
+    from envsync.render.view import plan_view
 
     session, plan = _full_plan(args, out)
     session.close()
-    if args.json:
-        out.result(render_json(plan))
-    elif not plan.entries and not plan.has_changes:
+    if form == "text" and not plan.entries and not plan.skipped and not plan.has_changes:
         out.info(_NO_ENVS.format(name=plan.config_path.name))
-    elif not args.quiet:
-        out.result(render_text(plan, use_colour(sys.stdout)))
+    elif form != "text" or not args.quiet:
+        out.result(renderer(form).render_plan(plan_view(plan), use_colour(sys.stdout)))
     if plan.errors:
         for env in plan.errors:
             out.error(f"env {env.name}: {env.error}")
@@ -331,30 +347,6 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
 
 
 _NO_ENVS = "No envs are declared in {name}: add an [envs.NAME] table, or run `envsync init`."
-
-
-def _print_stamped(args: argparse.Namespace, stamp, out: Output) -> int:
-    """Print the in-sync plan of the selected envs from the stamp, importing nothing heavy."""
-    # Solve groups in the order their first selected env comes, as the full plan shows them.
-    groups = {group["name"]: group for group in stamp.groups}
-    order = [name for name in dict.fromkeys(env.document.get("solve_group") for env in stamp.envs) if name in groups]
-    if not stamp.envs and not args.json and not args.envs:
-        out.info(_NO_ENVS.format(name=os.path.basename(stamp.config)))
-    elif args.json:
-        import json
-
-        shown = os.path.relpath(stamp.config)
-        envs = [env.document for env in stamp.envs]
-        out.result(json.dumps({"version": 1, "config": shown, "envs": envs,
-                          "solve_groups": [groups[name]["document"] for name in order],
-                          "summary": stamp.summary, "changes_pending": False}, indent=2))
-    elif not args.quiet:
-        lines = []
-        for env in stamp.envs:
-            group = groups.pop(env.document.get("solve_group"), None)
-            lines += [*(group["lines"] if group else ()), env.text]
-        out.result("\n".join([*lines, "", stamp.closing]))
-    return EXIT_OK
 
 
 def cmd_apply(args: argparse.Namespace, out: Output) -> int:
@@ -366,10 +358,12 @@ def cmd_apply(args: argparse.Namespace, out: Output) -> int:
         else:
             out.info(f"No changes. Every environment is in sync ({time.monotonic() - started:.2f}s).")
         return EXIT_OK
-    from envsync.render import env_header
+    from envsync.render.view import env_header
     from envsync.state.reconcile import carry_out
 
     session, plan = _full_plan(args, out)
+    for skipped in plan.skipped:
+        out.info(f"env {skipped.name}: skipped ({skipped.reason})")
     try:
         if not (plan.has_changes or plan.errors):
             if not plan.entries:
@@ -404,6 +398,12 @@ def cmd_lock(args: argparse.Namespace, out: Output) -> int:
     try:
         # An env of a solve group brings the group's other envs: their locks are made together.
         specs = select_envs(session.config, args.envs)
+        if session.skip_missing_pythons:
+            from envsync.state.missing_pythons import skip_missing_pythons
+
+            specs, skipped = skip_missing_pythons(session.config, specs, session.interpreter)
+            for entry in skipped:
+                out.info(f"pylock.{entry.name}.toml not written: env {entry.name} skipped ({entry.reason})")
         for resolution in desired_states(session, specs, upgrade=upgrade, here=False).values():
             count = f"{len(resolution.desired.pins)} packages"
             if resolution.platforms:
@@ -433,7 +433,7 @@ def cmd_list(args: argparse.Namespace, out: Output) -> int:
         rows = [(env.name, env.display_path, f"Python {env.python}" if env.python else "-",
                  _group_cell(env.document.get("solve_group")), "in sync") for env in stamp.envs]
     else:
-        from envsync.render import matrix_of, solve_group_of
+        from envsync.render.view import matrix_of, solve_group_of
 
         session, plan = _full_plan(args, out)
         session.close()

@@ -327,6 +327,18 @@ class EnvRemoval:
 
 
 @dataclass(frozen=True)
+class SkippedEnv:
+    """A selected matrix expansion left out because its Python is not found (skip-missing-pythons)."""
+
+    spec: EnvSpec
+    reason: str  # "Python 3.9 not found"
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+@dataclass(frozen=True)
 class GroupPlan:
     """A solve group a plan touches: all its envs (selected or not), resolved together, and the
     package versions more than one of them installs: decided once for the whole group."""
@@ -349,6 +361,9 @@ class Plan:
     group_locks: tuple[LockWrite, ...] = ()
     # Lock files beside the config for envs it no longer declares: apply deletes them.
     lock_removals: tuple[Path, ...] = ()
+    # Matrix expansions left out for a Python not found (skip-missing-pythons), in config order.
+    skipped: tuple[SkippedEnv, ...] = ()
+    order: tuple[str, ...] = ()  # the selected envs' names in config order (where skipped ones are shown)
 
     @property
     def entries(self) -> tuple[EnvPlan | EnvRemoval, ...]:
@@ -367,7 +382,7 @@ class Plan:
     def as_applied(self) -> Plan:
         """The plan of the same envs once this one has been carried out: nothing left to do."""
         return Plan(self.config_path, tuple(replace(env, actions=(), lock_write=None) for env in self.envs),
-                    solve_groups=self.solve_groups)
+                    solve_groups=self.solve_groups, skipped=self.skipped, order=self.order)
 
     @property
     def errors(self) -> tuple[EnvPlan, ...]:

@@ -1,52 +1,21 @@
-"""Show a Plan to people (text, coloured on a terminal) and to programs (JSON)."""
+"""The plan as data: what every output format renders, and what the no-op record keeps.
+
+`plan_view` turns a Plan into plain JSON-ready values (each env's entry as `plan --json`
+gives it, solve groups, lock files to remove, the summary), so a format is written once
+for the full path and the no-op path alike. Also apply's events as lines of text.
+"""
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
-
 from envsync.config.paths import lock_path
 from envsync.events import ActionDone, Event, FetchProgress, Progress, StartupHookAdded, WaitingForLock, WheelsFetched
-from envsync.model import Action, ActionKind, EnvPlan, EnvRemoval, EnvSpec, GroupPlan, Plan
-
-SYMBOLS = {
-    ActionKind.CREATE_ENV: ("+", "green"), ActionKind.RECREATE_ENV: ("±", "yellow"),
-    ActionKind.REMOVE_ENV: ("-", "red"), ActionKind.INSTALL: ("+", "green"),
-    ActionKind.UPGRADE: ("~", "yellow"), ActionKind.DOWNGRADE: ("~", "yellow"),
-    ActionKind.REINSTALL: ("±", "yellow"), ActionKind.REMOVE: ("-", "red"),
-}
-COLOURS = {"green": "32", "yellow": "33", "red": "31", "bold": "1", "dim": "2"}
-
-
-def use_colour(stream) -> bool:
-    return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
-
-
-def _paint(text: str, colour: str, enabled: bool) -> str:
-    return f"\033[{COLOURS[colour]}m{text}\033[0m" if enabled else text
+from envsync.model import Action, ActionKind, EnvPlan, EnvRemoval, EnvSpec, GroupPlan, Plan, SkippedEnv
+from envsync.render.lines import SYMBOLS, describe, header, versions
 
 
 def describe_action(action: Action) -> str:
     """One action as a line of text, without the symbol: 'upgrade  urllib3 1.26 -> 2.2'."""
-    kind = action.kind
-    if kind is ActionKind.CREATE_ENV:
-        return "create environment"
-    if kind is ActionKind.RECREATE_ENV:
-        return f"recreate environment ({action.reason})"
-    if kind is ActionKind.REMOVE_ENV:
-        return f"remove environment ({action.reason})" if action.reason else "remove environment"
-    reason = f" ({action.reason})" if kind is ActionKind.REINSTALL else ""
-    return f"{kind.value:<8} {action.package} {versions(action)}{reason}"
-
-
-def versions(action: Action) -> str:
-    """A package action's versions: '2.0' for an install or reinstall, '1.0' for a removal, '1.0 -> 2.0'."""
-    if action.kind in (ActionKind.INSTALL, ActionKind.REINSTALL):
-        return str(action.to_version)
-    if action.kind is ActionKind.REMOVE:
-        return str(action.from_version)
-    return f"{action.from_version} -> {action.to_version}"
+    return describe(action_json(action))
 
 
 def short_action(action: Action) -> str:
@@ -58,13 +27,13 @@ def short_action(action: Action) -> str:
         return "removed"
     if kind is ActionKind.RECREATE_ENV:
         return f"recreated ({action.reason})"
-    return f"{SYMBOLS[kind][0]}{action.package} {versions(action)}"
+    return f"{SYMBOLS[kind.value][0]}{action.package} {versions(action_json(action))}"
 
 
 def event_text(event: Event) -> str:
     """What apply reported, as one line: `dev: + install  lib 2.0`, `14 wheels: 12 cached, 2 downloaded (3.1 MB)`."""
     if isinstance(event, ActionDone):
-        return f"{event.env}: {SYMBOLS[event.action.kind][0]} {describe_action(event.action)}"
+        return f"{event.env}: {SYMBOLS[event.action.kind.value][0]} {describe_action(event.action)}"
     if isinstance(event, StartupHookAdded):
         return f"{event.env}: ! {event.package} {event.version} added startup hook {event.hook}"
     if isinstance(event, WaitingForLock):
@@ -85,8 +54,7 @@ def _sources(cached: int, downloaded: int, size: int) -> str:
 
 
 def env_header(env: EnvPlan | EnvRemoval) -> str:
-    python = f", Python {env.python}" if env.python else ""
-    return f"env {env.name} ({env.display_path}{python})"
+    return header({"name": env.name, "path": env.display_path, "python": env.python})
 
 
 def solve_group_of(env: EnvPlan | EnvRemoval) -> str | None:
@@ -110,76 +78,8 @@ def matrix_origin(spec: EnvSpec) -> dict | None:
             **({"factors": factors} if factors else {})}
 
 
-def group_lines(plan: Plan, group: GroupPlan) -> list[str]:
-    """A solve group's shared decisions, said once above its envs: who is resolved together, the
-    versions its envs have in common, and the group's locks (written together)."""
-    common = len(group.in_common)
-    lines = [f"solve group {group.name}: {', '.join(group.envs)} resolved together"
-             + (f" ({common} package{'s' if common != 1 else ''} in common, one version each)" if common else "")]
-    shown = [f"{name} {version}" for name, version in group.in_common]
-    if len(shown) > 12:
-        shown = [*shown[:12], f"and {len(shown) - 12} more"]
-    if shown:
-        lines.append(f"  in common: {', '.join(shown)}")
-    theirs = {lock_path(plan.config_path, name) for name in group.envs}
-    writes = sorted(lock.path.name for lock in plan.lock_writes if lock.path in theirs)
-    if writes:
-        lines.append(f"  lock: {', '.join(writes)} will be written together")
-    return lines
-
-
 def group_document(group: GroupPlan) -> dict:
     return {"name": group.name, "envs": list(group.envs), "in_common": dict(group.in_common)}
-
-
-def render_text(plan: Plan, colour: bool = False) -> str:
-    lines = []
-    groups = {group.name: group for group in plan.solve_groups}
-    for env in plan.entries:
-        group = solve_group_of(env)
-        if group in groups:
-            lines += [_paint(line, "dim", colour) if line.startswith("  ") else line
-                      for line in group_lines(plan, groups.pop(group))]
-        if env.error:
-            lines.append(f"{env_header(env)}: " + _paint(f"error: {env.error}", "red", colour))
-        elif not env.actions:
-            lines.append(f"{env_header(env)}: in sync")
-        else:
-            lines.append(_paint(env_header(env), "bold", colour))
-            for action in env.actions:
-                symbol, hue = SYMBOLS[action.kind]
-                lines.append(_paint(f"  {symbol} {describe_action(action)}", hue, colour))
-        for hook, package in env.startup_hooks:
-            lines.append(_paint(f"  ! startup hook {hook} (from {package}): runs at every start of this env's Python",
-                                "yellow", colour))
-        if env.lock_write is not None and group is None:
-            lines.append(_paint(f"  lock: {env.lock_write.path.name} will be written", "dim", colour))
-    for path in plan.lock_removals:
-        lines.append(_paint(f"lock: {path.name} will be removed (its env is no longer declared)", "dim", colour))
-    lines.append("")
-    lines.append(summary_line(plan))
-    return "\n".join(lines)
-
-
-def summary_line(plan: Plan) -> str:
-    counts = plan.summary()
-    if not plan.has_changes:
-        return "No changes. Every environment is in sync."
-    locks = counts["write-lock"]
-    lock_part = f"{locks} lock file{'s' if locks != 1 else ''} to write"
-    if plan.lock_removals:
-        gone = len(plan.lock_removals)
-        lock_part = (f"{lock_part}, " if locks else "") + f"{gone} lock file{'s' if gone != 1 else ''} to remove"
-    if not any(env.actions for env in plan.entries):
-        return f"Plan: {lock_part}; every environment is in sync."
-    change = counts["upgrade"] + counts["downgrade"] + counts["reinstall"]
-    parts = [f"{counts['install']} to install", f"{change} to change", f"{counts['remove']} to remove"]
-    for key, word in (("create-env", "create"), ("recreate-env", "recreate"), ("remove-env", "remove")):
-        if counts[key]:
-            parts.append(f"{counts[key]} env{'s' if counts[key] != 1 else ''} to {word}")
-    if locks or plan.lock_removals:
-        parts.append(lock_part)
-    return "Plan: " + ", ".join(parts) + "."
 
 
 def action_json(action: Action) -> dict[str, str]:
@@ -198,31 +98,32 @@ def action_json(action: Action) -> dict[str, str]:
     return out
 
 
-def config_shown(config: Path, cwd: Path | None = None) -> str:
-    """The config's path as JSON shows it: relative to the current folder."""
-    try:
-        return os.path.relpath(config, cwd or Path.cwd())
-    except ValueError:
-        return str(config)
-
-
-def render_json(plan: Plan, cwd: Path | None = None) -> str:
-    document = plan_document(plan)
-    return json.dumps({"version": 1, "config": config_shown(plan.config_path, cwd), **document}, indent=2)
-
-
-def plan_document(plan: Plan) -> dict:
-    """The JSON plan without its `version` and `config` keys."""
+def plan_view(plan: Plan) -> dict:
+    """The plan as plain data: `envs` (each as `plan --json` gives it, skipped expansions in their
+    place), `solve_groups` (with the lock files each writes together), `lock_removals`, `summary`,
+    `changes_pending` and `config` (absolute). JSON-ready, so the no-op record can keep it."""
+    selected = [*plan.envs, *plan.skipped]
+    order = {name: position for position, name in enumerate(plan.order)}
+    selected.sort(key=lambda env: order.get(env.name, len(order)))
+    envs = [skipped_document(env) if isinstance(env, SkippedEnv) else env_document(env) for env in selected]
+    groups = []
+    for group in plan.solve_groups:
+        theirs = {lock_path(plan.config_path, name) for name in group.envs}
+        locks = sorted(lock.path.name for lock in plan.lock_writes if lock.path in theirs)
+        groups.append({**group_document(group), "locks": locks})
     return {
-        "envs": [env_document(env) for env in plan.entries],
-        "solve_groups": [group_document(group) for group in plan.solve_groups],
+        "config": str(plan.config_path),
+        "envs": [*envs, *(env_document(env) for env in plan.removals)],
+        "solve_groups": groups,
+        "lock_removals": [path.name for path in plan.lock_removals],
         "summary": plan.summary(),
         "changes_pending": plan.has_changes,
     }
 
 
 def env_status(env: EnvPlan | EnvRemoval) -> str:
-    """One word a program can switch on: in-sync, lock-stale, changes-pending, remove or error."""
+    """One word a program can switch on: in-sync, lock-stale, changes-pending, remove or error
+    (or skipped, for an expansion whose Python is not found)."""
     if env.error:
         return "error"
     if isinstance(env, EnvRemoval):
@@ -247,3 +148,11 @@ def env_document(env: EnvPlan | EnvRemoval) -> dict:
         **({"startup_hooks": [{"file": hook, "package": package} for hook, package in env.startup_hooks]}
            if env.startup_hooks else {}),
     }
+
+
+def skipped_document(env: SkippedEnv) -> dict:
+    """A skipped expansion's entry: no Python, no actions, and why (`"skipped": "Python 3.9 not found"`)."""
+    spec = env.spec
+    return {"name": spec.name, "path": spec.display_path, "python": None, "solve_group": None,
+            "environments": list(spec.environments), "matrix": matrix_origin(spec), "status": "skipped",
+            "actions": [], "skipped": env.reason}

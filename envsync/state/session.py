@@ -40,6 +40,7 @@ class Session:
     refresh: bool = False  # revalidate every index page, however fresh the HTTP cache says it is
     inputs: list | None = None  # the stamp's view of the config's inputs, taken before loading it
     warn: Progress = _quiet  # what is worth telling the user but stops nothing (an unknown extra)
+    skip_missing_pythons: bool = False  # --skip-missing-pythons (the setting is in the config)
     _indexes: dict[IndexSettings, IndexClient] = field(default_factory=dict)
     _interpreters: dict[str | None, Interpreter] = field(default_factory=dict)
 
@@ -69,7 +70,7 @@ class Session:
 
 
 def open_session(config_path: Path, *, progress: Progress = _quiet, warn: Progress = _quiet,
-                 refresh: bool = False) -> Session:
+                 refresh: bool = False, skip_missing_pythons: bool = False) -> Session:
     """Load the config into a Session. The stamp's view of its inputs is taken before the config
     is read (an edit made meanwhile voids any stamp this run records) and then extended by the
     requirements files and variables the config read, so an edit to any of them is seen."""
@@ -78,7 +79,8 @@ def open_session(config_path: Path, *, progress: Progress = _quiet, warn: Progre
 
     inputs = inputs_digest(config_path)
     config = load(config_path)
-    return Session(config, progress=progress, refresh=refresh, inputs=extend_inputs(inputs, config), warn=warn)
+    return Session(config, progress=progress, refresh=refresh, inputs=extend_inputs(inputs, config), warn=warn,
+                   skip_missing_pythons=skip_missing_pythons or config.skip_missing_pythons)
 
 
 def select_envs(config: Config, names: Sequence[str]) -> list[EnvSpec]:
