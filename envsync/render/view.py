@@ -102,7 +102,7 @@ def plan_view(plan: Plan) -> dict:
     """The plan as plain data: `envs` (each as `plan --json` gives it, skipped expansions in their
     place), `solve_groups` (with the lock files each writes together), `lock_removals`, `summary`,
     `changes_pending` and `config` (absolute). JSON-ready, so the no-op record can keep it."""
-    selected = [*plan.envs, *plan.skipped]
+    selected: list[EnvPlan | SkippedEnv] = [*plan.envs, *plan.skipped]
     order = {name: position for position, name in enumerate(plan.order)}
     selected.sort(key=lambda env: order.get(env.name, len(order)))
     envs = [skipped_document(env) if isinstance(env, SkippedEnv) else env_document(env) for env in selected]

@@ -8,6 +8,7 @@ missing Python stays the error it always was.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+
 from envsync.config.paths import lock_path
 from envsync.errors import InterpreterNotFound, LockError
 from envsync.model import Config, EnvSpec, Interpreter, SkippedEnv
