@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         edit.add_argument("packages", nargs="+", metavar="PKG")
         edit.add_argument("--env", metavar="ENV", help="the env to edit (may be left out when there is one)")
         edit.add_argument("--no-sync", action="store_true", help="only edit envs.toml; lock and apply later")
-    _skip_missing(plan, apply, lock, listing, run, watch)
+    _skip_missing(plan, apply, lock, listing, run)  # watch follows settings.skip-missing-pythons
     return parser
 
 

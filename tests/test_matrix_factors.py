@@ -140,3 +140,92 @@ def test_factor_mistakes_name_the_key(tmp_path: Path, body: str, message: str):
     assert message in str(caught.value)
     result = run_envsync("plan", cwd=tmp_path)
     assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr
+
+
+# -- skip-missing-pythons ------------------------------------------------------------------------
+
+MISSING = "3.99"  # a version no machine has (3.5 would be refused as too old before being looked for)
+SKIPPED = "compat-py399-django42"
+
+
+@pytest.fixture
+def partly_here(tmp_path: Path, index: LocalIndex) -> Path:
+    """A matrix over an installed Python and one that is not, with skip-missing-pythons set."""
+    for version in ("4.2.11", "5.1.2"):
+        index.add(WheelSpec("django", version))
+    folder = tmp_path / "partly"
+    write_config(folder, f"""
+        [settings]
+        index-url = "{index.url}"
+        skip-missing-pythons = true
+
+        [envs.compat]
+        matrix = {{ python = ["{MISSING}", "{NEW}"], django = ["4.2"] }}
+    """)
+    return folder
+
+
+def test_an_expansion_whose_python_is_missing_is_skipped_and_named(partly_here: Path):
+    here = f"compat-py{NEW_TAG}-django42"
+    plan = envsync(partly_here, "plan")
+    assert plan.returncode == 0, plan.stderr
+    lines = plan.stdout.splitlines()
+    assert lines[0] == f"env {SKIPPED} (.envs/{SKIPPED}): skipped (Python {MISSING} not found)"  # in config order
+    assert lines[1].startswith(f"env {here} (.envs/{here}, Python {NEW}.")
+    document = json.loads(envsync(partly_here, "plan", "--json").stdout)
+    entry = document["envs"][0]
+    assert entry["skipped"] == f"Python {MISSING} not found" and entry["status"] == "skipped"
+    assert entry["matrix"] == {"of": "compat", "python": MISSING, "factors": {"django": "4.2"}}
+    assert entry["actions"] == [] and entry["python"] is None
+
+    apply = envsync(partly_here, "apply")
+    assert apply.returncode == 0, apply.stderr
+    assert f"env {SKIPPED}: skipped (Python {MISSING} not found)" in apply.stdout
+    assert installed(partly_here / ".envs" / here) == {"django": "4.2.11"}
+    assert not (partly_here / ".envs" / SKIPPED).exists() and not (partly_here / f"pylock.{SKIPPED}.toml").exists()
+
+    run = envsync(partly_here, "run", "compat", "--", "python", "-c", "import django")
+    assert run.returncode == 0, run.stderr
+    assert f"==> summary: {here}: ok" in run.stderr and f"==> {SKIPPED}" not in run.stderr
+
+    # --locked still wants every expansion's lock, the skipped one's included (it can't be made here).
+    locked = envsync(partly_here, "plan", "--locked")
+    assert locked.returncode == 1
+    assert f"pylock.{SKIPPED}.toml does not exist (env {SKIPPED}, skipped here: Python {MISSING} not found)" \
+        in locked.stderr
+
+
+def test_the_flag_does_what_the_setting_does_and_without_either_a_missing_python_is_an_error(partly_here: Path):
+    config = partly_here / "envs.toml"
+    config.write_text(config.read_text().replace("skip-missing-pythons = true\n", ""))
+    failed = envsync(partly_here, "plan")
+    assert failed.returncode == 1 and f"No Python interpreter matches python = '{MISSING}'" in failed.stderr
+    flagged = envsync(partly_here, "plan", "--skip-missing-pythons")
+    assert flagged.returncode == 0, flagged.stderr
+    assert f"env {SKIPPED} (.envs/{SKIPPED}): skipped (Python {MISSING} not found)" in flagged.stdout
+
+
+def test_when_every_selected_expansion_is_skipped_the_command_fails(partly_here: Path):
+    config = partly_here / "envs.toml"
+    config.write_text(config.read_text().replace(f'"{NEW}"', '"3.98"'))
+    for command in ("plan", "apply"):
+        result = envsync(partly_here, command)
+        assert result.returncode == 1
+        assert "every selected matrix expansion was skipped" in result.stderr
+        assert f"compat-py398-django42: Python 3.98 not found" in result.stderr and "Traceback" not in result.stderr
+    assert not (partly_here / ".envs").exists()
+
+
+def test_pypy_is_looked_for_by_name_and_must_say_it_is_pypy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """No PyPy is installed here: a CPython that merely carries PyPy's name is found, probed and refused."""
+    from envsync.errors import InterpreterNotFound
+    from envsync.pythons.interpreters import find_interpreter
+
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    (folder / "pypy3.10").symlink_to(python_path(NEW))
+    monkeypatch.setenv("PATH", str(folder))
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "no-pyenv"))
+    with pytest.raises(InterpreterNotFound) as caught:
+        find_interpreter("pypy3.10", tmp_path)
+    assert "No PyPy interpreter matches python = 'pypy3.10'" in str(caught.value)
