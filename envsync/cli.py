@@ -429,20 +429,21 @@ def _normalise(name: str) -> str:
 def cmd_list(args: argparse.Namespace, out: Output) -> int:
     stamp = _stamp(args)
     if stamp is not None:
-        matrices = [env.document.get("matrix") for env in stamp.envs]
-        rows = [(env.name, env.display_path, f"Python {env.python}" if env.python else "-",
-                 _group_cell(env.document.get("solve_group")), "in sync") for env in stamp.envs]
+        from envsync.state.stamp import stamped_view
+
+        envs = stamped_view(stamp)["envs"]
     else:
-        from envsync.render.view import matrix_of, solve_group_of
+        from envsync.render.view import plan_view
 
         session, plan = _full_plan(args, out)
         session.close()
-        matrices = [matrix_of(env) for env in plan.entries]
-        rows = [(env.name, env.display_path, f"Python {env.python}" if env.python else "-",
-                 _group_cell(solve_group_of(env)), _status(env)) for env in plan.entries]
+        envs = plan_view(plan)["envs"]
+    matrices = [env["matrix"] for env in envs]
+    rows = [(env["name"], env["path"], f"Python {env['python']}" if env["python"] else "-",
+             _group_cell(env["solve_group"]), _status(env)) for env in envs]
     if not any(row[3] for row in rows):
         rows = [tuple(cell for position, cell in enumerate(row) if position != 3) for row in rows]  # no empty column
-    # A matrix env's expansions are listed, indented, under a line naming the declared env.
+    # A matrix env's expansions are listed, indented, under a line naming the declared env and its values.
     rows = [(("  " + row[0]) if matrix else row[0], *row[1:]) for row, matrix in zip(rows, matrices, strict=True)]
     factors: dict[str, dict[str, list[str]]] = {}  # matrix env -> key -> its values, in the order written
     for matrix in filter(None, matrices):
@@ -459,8 +460,8 @@ def cmd_list(args: argparse.Namespace, out: Output) -> int:
         shown = matrix["of"] if matrix else None
         out.result("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
     if stamp is None and plan.errors:  # an env in error is a failure to report, as plan does
-        for env in plan.errors:
-            out.error(f"env {env.name}: {env.error}")
+        for failed in plan.errors:
+            out.error(f"env {failed.name}: {failed.error}")
         return EXIT_ERROR
     return EXIT_OK
 
@@ -475,20 +476,21 @@ def _group_cell(group: str | None) -> str:
     return f"solve group {group}" if group else ""
 
 
-def _status(env) -> str:
-    """An env's one-word state for `list`."""
-    from envsync.model import ActionKind
-
-    kinds = {action.kind for action in env.actions}
-    if env.error:
+def _status(env: dict) -> str:
+    """An env's state for `list`, from its entry in the plan."""
+    kinds = [action["action"] for action in env["actions"] if action["action"] != "write-lock"]
+    if env.get("skipped"):
+        return f"skipped ({env['skipped']})"
+    if env.get("error"):
         return "error: not a virtual environment"
-    if ActionKind.CREATE_ENV in kinds:
+    if "create-env" in kinds:
         return "missing"
-    if ActionKind.REMOVE_ENV in kinds:
+    if "remove-env" in kinds:
         return "undeclared (apply removes it)"
-    if not env.actions:
+    if not kinds:
         return "in sync"
-    reinstalls = "".join(f"; reinstall {a.package} ({a.reason})" for a in env.actions if a.kind is ActionKind.REINSTALL)
+    reinstalls = "".join(f"; reinstall {action['package']} ({action.get('reason')})"
+                         for action in env["actions"] if action["action"] == "reinstall")
     return "drifted" + reinstalls
 
 

@@ -178,6 +178,10 @@ def test_an_expansion_whose_python_is_missing_is_skipped_and_named(partly_here: 
     assert entry["matrix"] == {"of": "compat", "python": MISSING, "factors": {"django": "4.2"}}
     assert entry["actions"] == [] and entry["python"] is None
 
+    listing = envsync(partly_here, "list").stdout.splitlines()
+    assert listing[0] == f"compat (matrix: python {MISSING}, {NEW}; django 4.2)"
+    assert listing[1].startswith(f"  {SKIPPED}  ") and listing[1].endswith(f"skipped (Python {MISSING} not found)")
+
     apply = envsync(partly_here, "apply")
     assert apply.returncode == 0, apply.stderr
     assert f"env {SKIPPED}: skipped (Python {MISSING} not found)" in apply.stdout
