@@ -80,15 +80,35 @@ def test_a_two_factor_matrix_with_an_exclude_is_applied_on_real_venvs(compat: Pa
                                           f"{NEW.split('.')[1]} 5.1.2"]
 
 
+def test_plan_base_reviews_a_factor_matrix_by_its_declared_name(compat: Path):
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-c", "user.name=Test", "-c", "user.email=test@example.invalid", *args],
+                       cwd=compat, capture_output=True, check=True, timeout=60)
+
+    assert envsync(compat, "lock", "compat").returncode == 0
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-q", "-m", "base")
+    config = compat / "envs.toml"
+    config.write_text(config.read_text().replace('django = ["4.2", "5.1"]', 'django = ["4.2.3", "5.1"]'))
+    review = envsync(compat, "plan", "--base", "HEAD", "--format", "json", "compat")
+    assert review.returncode == 0, review.stderr
+    statuses = {env["name"]: env["status"] for env in json.loads(review.stdout)["envs"]}
+    assert statuses == {f"compat-py{OLD_TAG}-django42": "removed", f"compat-py{NEW_TAG}-django42": "removed",
+                        f"compat-py{OLD_TAG}-django423": "added", f"compat-py{NEW_TAG}-django423": "added",
+                        f"compat-py{NEW_TAG}-django51": "unchanged"}
+
+
 def test_a_factor_pins_a_release_line_or_an_exact_version(tmp_path: Path):
     path = write_config(tmp_path, """
         [settings]
         index-url = ""
-        python = "3.12"
 
         [envs.orm]
+        python = "3.12"
         dependencies = ["alembic"]
         matrix = { "SQLAlchemy" = ["1.4", "2.0.30"], "zope.interface" = ["5"] }
+        environments = ["sys_platform == 'linux'", "sys_platform == 'darwin'"]
     """)
     envs = load(path).envs
     assert [env.name for env in envs] == ["orm-sqlalchemy14-zope-interface5", "orm-sqlalchemy2030-zope-interface5"]
@@ -97,6 +117,8 @@ def test_a_factor_pins_a_release_line_or_an_exact_version(tmp_path: Path):
     assert envs[0].python == "3.12"  # a matrix without python sits beside the env's own Python
     assert envs[0].origins[1] == "envs.orm.matrix.sqlalchemy"
     assert envs[0].matrix_values == (("sqlalchemy", "1.4"), ("zope-interface", "5"))
+    # Multi-platform locks combine with factors: each expansion's one lock serves every listed platform.
+    assert all(env.environments == ("sys_platform == 'linux'", "sys_platform == 'darwin'") for env in envs)
 
 
 def test_pypy_values_are_named_and_asked_for_as_pypy(tmp_path: Path):
