@@ -8,22 +8,21 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import installed, python_path, run_envsync, write_config
+from helpers import (
+    assert_config_refused,
+    commit_everything,
+    installed,
+    python_path,
+    run_envsync,
+    two_pythons,
+    write_config,
+)
 from localindex import LocalIndex
 from wheelfactory import WheelSpec
 
 from envsync.config.load import load
-from envsync.errors import ConfigError
 
-
-def _two_pythons() -> tuple[str, str]:
-    found = [version for version in ("3.10", "3.11", "3.12", "3.13") if python_path(version)]
-    if len(found) < 2:
-        pytest.skip("needs two of CPython 3.10-3.13 under ~/.pyenv/versions")
-    return found[0], found[-1]
-
-
-OLD, NEW = _two_pythons()
+OLD, NEW = two_pythons()
 OLD_TAG, NEW_TAG = OLD.replace(".", ""), NEW.replace(".", "")
 ABSENT = "3.5"  # no machine running envsync has it: envsync needs 3.8+, and so does its own test suite
 
@@ -81,14 +80,8 @@ def test_a_two_factor_matrix_with_an_exclude_is_applied_on_real_venvs(compat: Pa
 
 
 def test_plan_base_reviews_a_factor_matrix_by_its_declared_name(compat: Path):
-    def git(*args: str) -> None:
-        subprocess.run(["git", "-c", "user.name=Test", "-c", "user.email=test@example.invalid", *args],
-                       cwd=compat, capture_output=True, check=True, timeout=60)
-
     assert envsync(compat, "lock", "compat").returncode == 0
-    git("init", "-q")
-    git("add", "-A")
-    git("commit", "-q", "-m", "base")
+    commit_everything(compat)
     config = compat / "envs.toml"
     config.write_text(config.read_text().replace('django = ["4.2", "5.1"]', 'django = ["4.2.3", "5.1"]'))
     review = envsync(compat, "plan", "--base", "HEAD", "--format", "json", "compat")
@@ -156,12 +149,7 @@ def test_pypy_values_are_named_and_asked_for_as_pypy(tmp_path: Path):
     (f'matrix = {{ {"a" * 62} = ["1.2"] }}', "is longer than 64 characters"),
 ])
 def test_factor_mistakes_name_the_key(tmp_path: Path, body: str, message: str):
-    path = write_config(tmp_path, f'[settings]\nindex-url = ""\n[envs.t]\n{body}\n')
-    with pytest.raises(ConfigError) as caught:
-        load(path)
-    assert message in str(caught.value)
-    result = run_envsync("plan", cwd=tmp_path)
-    assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr
+    assert_config_refused(tmp_path, f'[settings]\nindex-url = ""\n[envs.t]\n{body}\n', message)
 
 
 # -- skip-missing-pythons ------------------------------------------------------------------------
