@@ -243,3 +243,38 @@ def test_pypy_is_looked_for_by_name_and_must_say_it_is_pypy(tmp_path: Path, monk
     with pytest.raises(InterpreterNotFound) as caught:
         find_interpreter("pypy3.10", tmp_path)
     assert "No PyPy interpreter matches python = 'pypy3.10'" in str(caught.value)
+
+
+# -- output formats are renderers ------------------------------------------------------------------
+
+
+def test_a_new_format_is_one_module_and_one_registration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]):
+    """A format registered in envsync.render.FORMATS renders the plan on the full path and on the
+    no-op path alike (from the record of the last in-sync run), with no other change anywhere."""
+    from envsync import cli
+    from envsync.render import FORMATS
+
+    (tmp_path / "formats").mkdir()
+    (tmp_path / "formats" / "names_only.py").write_text(
+        "def render_plan(view, colour=False):\n"
+        "    return ' '.join(env['name'] + ':' + env['status'] for env in view['envs'])\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "formats"))
+    monkeypatch.setitem(FORMATS, "names", "names_only")
+    project = tmp_path / "project"
+    write_config(project, '[settings]\nindex-url = ""\n[envs.one]\n[envs.two]\n')
+    monkeypatch.chdir(project)
+
+    assert cli.main(["plan", "--format", "names"]) == 0
+    assert capsys.readouterr().out == "one:changes-pending two:changes-pending\n"
+    assert cli.main(["apply"]) == 0
+    capsys.readouterr()
+    from envsync.state.stamp import still_in_sync
+
+    assert still_in_sync(project / "envs.toml", []) is not None  # the next plan is the no-op path
+    assert cli.main(["plan", "--format", "names"]) == 0
+    assert capsys.readouterr().out == "one:in-sync two:in-sync\n"
+    assert cli.main(["plan", "--format", "names", "--refresh"]) == 0
+    assert capsys.readouterr().out == "one:in-sync two:in-sync\n"
+    assert cli.main(["plan", "--format", "json"]) == 0  # --format json is --json, without --base too
+    assert json.loads(capsys.readouterr().out)["changes_pending"] is False
