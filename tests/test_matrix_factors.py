@@ -209,6 +209,15 @@ def test_an_expansion_whose_python_is_missing_is_skipped_and_named(partly_here: 
         in locked.stderr
 
 
+def test_add_edits_a_matrix_whose_python_is_missing_and_syncs_the_rest(partly_here: Path):
+    pytest.importorskip("tomlkit")
+    result = envsync(partly_here, "add", "django", "--env", "compat")
+    assert result.returncode == 0, result.stderr
+    assert f"env {SKIPPED} skipped (Python {MISSING} not found)" in result.stderr
+    assert 'dependencies = ["django>=4.2.11"]' in (partly_here / "envs.toml").read_text()
+    assert installed(partly_here / ".envs" / f"compat-py{NEW_TAG}-django42") == {"django": "4.2.11"}
+
+
 def test_the_flag_does_what_the_setting_does_and_without_either_a_missing_python_is_an_error(partly_here: Path):
     config = partly_here / "envs.toml"
     config.write_text(config.read_text().replace("skip-missing-pythons = true\n", ""))
