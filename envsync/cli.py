@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from envsync import __version__
 from envsync.errors import EnvsyncError
+from envsync.render import FORMATS
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -43,8 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--detailed-exitcode", action="store_true", help="exit 0 in sync, 2 with changes pending")
     plan.add_argument("--base", metavar="GITREF",
                       help="compare the config and locks at this git revision with the working tree (code review)")
-    plan.add_argument("--format", choices=("text", "json", "markdown"),
-                      help="with --base: text (default), json, or markdown for a pull-request comment")
+    plan.add_argument("--format", choices=tuple(FORMATS),
+                      help="text (default), json, or (with --base) markdown for a pull-request comment")
     _lock_mode(plan)
     _refresh(plan)
 
@@ -108,7 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
     uninstall.add_argument("versions", nargs="+", metavar="VERSION")
     uninstall.add_argument("--force", action="store_true",
                            help="remove it even while envs use it (the next apply recreates them)")
+    _skip_missing(plan, apply, lock, listing, run)  # watch follows settings.skip-missing-pythons
     return parser
+
+
+def _skip_missing(*parsers: argparse.ArgumentParser) -> None:
+    for parser in parsers:
+        parser.add_argument("--skip-missing-pythons", action="store_true", help="leave out a matrix expansion "
+                            "whose Python is not found, and say so (settings.skip-missing-pythons)")
 
 
 def _refresh(parser: argparse.ArgumentParser) -> None:
@@ -178,7 +186,7 @@ class Output:
         """One event from apply (an envsync.events.Event; not imported here, to keep `typing` off the
         no-op path), as a line, or as the status line when it is transient news."""
         from envsync.events import TRANSIENT
-        from envsync.render import event_text
+        from envsync.render.view import event_text
 
         text = event_text(event)  # type: ignore[arg-type]
         if isinstance(event, TRANSIENT):
@@ -280,7 +288,9 @@ def _session(args: argparse.Namespace, out: Output):
     from envsync.state.session import open_session
 
     return open_session(find_config(args.config), progress=out.progress, warn=out.warn,
-                        refresh=getattr(args, "refresh", False), install_pythons=getattr(args, "command", "apply") in INSTALLS_PYTHONS)
+                        refresh=getattr(args, "refresh", False),
+                        install_pythons=getattr(args, "command", "apply") in INSTALLS_PYTHONS,
+                        skip_missing_pythons=getattr(args, "skip_missing_pythons", False))
 
 
 # Commands that make envs install a missing Python; the others (plan, lock, ...) only plan its install.
@@ -321,23 +331,30 @@ def _mode(args: argparse.Namespace):
 
 
 def cmd_plan(args: argparse.Namespace, out: Output) -> int:
-    if args.base is not None or args.format is not None:
+    from envsync.render import renderer, use_colour
+
+    form = "json" if args.json else args.format or "text"
+    if args.base is not None or not hasattr(renderer(form), "render_plan"):
         from envsync.commands import review
 
         return review.run(args, out)
     stamp = _stamp(args)
     if stamp is not None:
-        return _print_stamped(args, stamp, out)
-    from envsync.render import render_json, render_text, use_colour
+        from envsync.state.stamp import stamped_view
+
+        if not stamp.envs and form == "text" and not args.envs:
+            out.info(_NO_ENVS.format(name=os.path.basename(stamp.config)))
+        elif form != "text" or not args.quiet:
+            out.result(renderer(form).render_plan(stamped_view(stamp), use_colour(sys.stdout)))
+        return EXIT_OK
+    from envsync.render.view import plan_view
 
     session, plan = _full_plan(args, out)
     session.close()
-    if args.json:
-        out.result(render_json(plan))
-    elif not plan.entries and not plan.has_changes:
+    if form == "text" and not plan.entries and not plan.skipped and not plan.has_changes:
         out.info(_NO_ENVS.format(name=plan.config_path.name))
-    elif not args.quiet:
-        out.result(render_text(plan, use_colour(sys.stdout)))
+    elif form != "text" or not args.quiet:
+        out.result(renderer(form).render_plan(plan_view(plan), use_colour(sys.stdout)))
     if plan.errors:
         for env in plan.errors:
             out.error(f"env {env.name}: {env.error}")
@@ -346,30 +363,6 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
 
 
 _NO_ENVS = "No envs are declared in {name}: add an [envs.NAME] table, or run `envsync init`."
-
-
-def _print_stamped(args: argparse.Namespace, stamp, out: Output) -> int:
-    """Print the in-sync plan of the selected envs from the stamp, importing nothing heavy."""
-    # Solve groups in the order their first selected env comes, as the full plan shows them.
-    groups = {group["name"]: group for group in stamp.groups}
-    order = [name for name in dict.fromkeys(env.document.get("solve_group") for env in stamp.envs) if name in groups]
-    if not stamp.envs and not args.json and not args.envs:
-        out.info(_NO_ENVS.format(name=os.path.basename(stamp.config)))
-    elif args.json:
-        import json
-
-        shown = os.path.relpath(stamp.config)
-        envs = [env.document for env in stamp.envs]
-        out.result(json.dumps({"version": 1, "config": shown, "envs": envs,
-                          "solve_groups": [groups[name]["document"] for name in order],
-                          "summary": stamp.summary, "changes_pending": False}, indent=2))
-    elif not args.quiet:
-        lines = []
-        for env in stamp.envs:
-            group = groups.pop(env.document.get("solve_group"), None)
-            lines += [*(group["lines"] if group else ()), env.text]
-        out.result("\n".join([*lines, "", stamp.closing]))
-    return EXIT_OK
 
 
 def cmd_apply(args: argparse.Namespace, out: Output) -> int:
@@ -381,10 +374,12 @@ def cmd_apply(args: argparse.Namespace, out: Output) -> int:
         else:
             out.info(f"No changes. Every environment is in sync ({time.monotonic() - started:.2f}s).")
         return EXIT_OK
-    from envsync.render import env_header
+    from envsync.render.view import env_header
     from envsync.state.reconcile import carry_out
 
     session, plan = _full_plan(args, out)
+    for skipped in plan.skipped:
+        out.info(f"env {skipped.name}: skipped ({skipped.reason})")
     try:
         if not (plan.has_changes or plan.errors):
             if not plan.entries:
@@ -419,6 +414,12 @@ def cmd_lock(args: argparse.Namespace, out: Output) -> int:
     try:
         # An env of a solve group brings the group's other envs: their locks are made together.
         specs = select_envs(session.config, args.envs)
+        if session.skip_missing_pythons:
+            from envsync.state.missing_pythons import skip_missing_pythons
+
+            specs, skipped = skip_missing_pythons(session.config, specs, session.interpreter)
+            for entry in skipped:
+                out.info(f"pylock.{entry.name}.toml not written: env {entry.name} skipped ({entry.reason})")
         for resolution in desired_states(session, specs, upgrade=upgrade, here=False).values():
             count = f"{len(resolution.desired.pins)} packages"
             if resolution.platforms:
@@ -444,58 +445,68 @@ def _normalise(name: str) -> str:
 def cmd_list(args: argparse.Namespace, out: Output) -> int:
     stamp = _stamp(args)
     if stamp is not None:
-        matrices = [env.document.get("matrix") for env in stamp.envs]
-        rows = [(env.name, env.display_path, f"Python {env.python}" if env.python else "-",
-                 _group_cell(env.document.get("solve_group")), "in sync") for env in stamp.envs]
+        from envsync.state.stamp import stamped_view
+
+        envs = stamped_view(stamp)["envs"]
     else:
-        from envsync.render import matrix_of, solve_group_of
+        from envsync.render.view import plan_view
 
         session, plan = _full_plan(args, out)
         session.close()
-        matrices = [matrix_of(env) for env in plan.entries]
-        rows = [(env.name, env.display_path, f"Python {env.python}" if env.python else "-",
-                 _group_cell(solve_group_of(env)), _status(env)) for env in plan.entries]
+        envs = plan_view(plan)["envs"]
+    matrices = [env["matrix"] for env in envs]
+    rows = [(env["name"], env["path"], f"Python {env['python']}" if env["python"] else "-",
+             _group_cell(env["solve_group"]), _status(env)) for env in envs]
     if not any(row[3] for row in rows):
         rows = [tuple(cell for position, cell in enumerate(row) if position != 3) for row in rows]  # no empty column
-    # A matrix env's expansions are listed, indented, under a line naming the declared env.
+    # A matrix env's expansions are listed, indented, under a line naming the declared env and its values.
     rows = [(("  " + row[0]) if matrix else row[0], *row[1:]) for row, matrix in zip(rows, matrices, strict=True)]
-    pythons: dict[str, list[str]] = {}
-    for matrix in matrices:
-        if matrix:
-            pythons.setdefault(matrix["of"], []).append(matrix["python"])
+    factors: dict[str, dict[str, list[str]]] = {}  # matrix env -> key -> its values, in the order written
+    for matrix in filter(None, matrices):
+        for key, value in _matrix_pairs(matrix):
+            listed = factors.setdefault(matrix["of"], {}).setdefault(key, [])
+            listed += [value] if value not in listed else []
     columns = len(rows[0]) - 1 if rows else 0
     widths = [max(len(row[i]) for row in rows) for i in range(columns)]
     shown = None
     for row, matrix in zip(rows, matrices, strict=True):
         if matrix and matrix["of"] != shown:
-            out.result(f"{matrix['of']} (matrix: python {', '.join(pythons[matrix['of']])})")
+            keys = "; ".join(f"{key} {', '.join(values)}" for key, values in factors[matrix["of"]].items())
+            out.result(f"{matrix['of']} (matrix: {keys})")
         shown = matrix["of"] if matrix else None
         out.result("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
     if stamp is None and plan.errors:  # an env in error is a failure to report, as plan does
-        for env in plan.errors:
-            out.error(f"env {env.name}: {env.error}")
+        for failed in plan.errors:
+            out.error(f"env {failed.name}: {failed.error}")
         return EXIT_ERROR
     return EXIT_OK
+
+
+def _matrix_pairs(matrix: dict) -> list[tuple[str, str]]:
+    """An expansion's origin (as plan --json gives it) as (key, value) pairs: python first, then factors."""
+    python = [("python", matrix["python"])] if "python" in matrix else []
+    return [*python, *matrix.get("factors", {}).items()]
 
 
 def _group_cell(group: str | None) -> str:
     return f"solve group {group}" if group else ""
 
 
-def _status(env) -> str:
-    """An env's one-word state for `list`."""
-    from envsync.model import ActionKind
-
-    kinds = {action.kind for action in env.actions}
-    if env.error:
+def _status(env: dict) -> str:
+    """An env's state for `list`, from its entry in the plan."""
+    kinds = [action["action"] for action in env["actions"] if action["action"] != "write-lock"]
+    if env.get("skipped"):
+        return f"skipped ({env['skipped']})"
+    if env.get("error"):
         return "error: not a virtual environment"
-    if ActionKind.CREATE_ENV in kinds:
+    if "create-env" in kinds:
         return "missing"
-    if ActionKind.REMOVE_ENV in kinds:
+    if "remove-env" in kinds:
         return "undeclared (apply removes it)"
-    if not env.actions:
+    if not kinds:
         return "in sync"
-    reinstalls = "".join(f"; reinstall {a.package} ({a.reason})" for a in env.actions if a.kind is ActionKind.REINSTALL)
+    reinstalls = "".join(f"; reinstall {action['package']} ({action.get('reason')})"
+                         for action in env["actions"] if action["action"] == "reinstall")
     return "drifted" + reinstalls
 
 

@@ -116,6 +116,8 @@ class EnvSpec:
     environments_key: str = ""
     # The declared env this one is an expansion of (`test` for test-py311), or None for a plain env.
     matrix_of: str | None = None
+    # An expansion's value of each matrix key, in the order written: ("python", "3.12"), ("django", "4.2").
+    matrix_values: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,7 @@ class Config:
     # settings.python-downloads: whether a missing Python is installed ("automatic"), only by
     # `envsync python install` ("manual"), or never.
     python_downloads: str = "automatic"
+    skip_missing_pythons: bool = False  # a matrix expansion whose Python is not found is skipped, not an error
 
     @property
     def directory(self) -> Path:
@@ -350,6 +353,18 @@ class EnvRemoval:
 
 
 @dataclass(frozen=True)
+class SkippedEnv:
+    """A selected matrix expansion left out because its Python is not found (skip-missing-pythons)."""
+
+    spec: EnvSpec
+    reason: str  # "Python 3.9 not found"
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+@dataclass(frozen=True)
 class GroupPlan:
     """A solve group a plan touches: all its envs (selected or not), resolved together, and the
     package versions more than one of them installs: decided once for the whole group."""
@@ -372,6 +387,9 @@ class Plan:
     group_locks: tuple[LockWrite, ...] = ()
     # Lock files beside the config for envs it no longer declares: apply deletes them.
     lock_removals: tuple[Path, ...] = ()
+    # Matrix expansions left out for a Python not found (skip-missing-pythons), in config order.
+    skipped: tuple[SkippedEnv, ...] = ()
+    order: tuple[str, ...] = ()  # the selected envs' names in config order (where skipped ones are shown)
 
     @property
     def entries(self) -> tuple[EnvPlan | EnvRemoval, ...]:
@@ -401,7 +419,7 @@ class Plan:
     def as_applied(self) -> Plan:
         """The plan of the same envs once this one has been carried out: nothing left to do."""
         return Plan(self.config_path, tuple(replace(env, actions=(), lock_write=None) for env in self.envs),
-                    solve_groups=self.solve_groups)
+                    solve_groups=self.solve_groups, skipped=self.skipped, order=self.order)
 
     @property
     def errors(self) -> tuple[EnvPlan, ...]:

@@ -100,3 +100,35 @@ def client_for(clients: list, url: str, transport: object | None = None):
     client = IndexClient(IndexSettings(index_url=url), client=make_client(transport) if transport else None)
     clients.append(client)
     return client
+
+
+def two_pythons() -> tuple[str, str]:
+    """Two CPython minor versions installed under ~/.pyenv/versions, older first (skips the test without)."""
+    import pytest
+
+    found = [version for version in ("3.10", "3.11", "3.12", "3.13") if python_path(version)]
+    if len(found) < 2:
+        pytest.skip("needs two of CPython 3.10-3.13 under ~/.pyenv/versions")
+    return found[0], found[-1]
+
+
+def commit_everything(folder: Path) -> None:
+    """`git init` (when needed), then commit every file in `folder`, as a fixed test author."""
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "base"]):
+        subprocess.run(["git", "-c", "user.name=Test", "-c", "user.email=test@example.invalid", *args],
+                       cwd=folder, capture_output=True, check=True, timeout=60)
+
+
+def assert_config_refused(folder: Path, text: str, message: str) -> None:
+    """A config of `text` is refused, by `load` and by `envsync plan` (exit 1, no traceback), with `message`."""
+    import pytest
+
+    from envsync.config.load import load
+    from envsync.errors import ConfigError
+
+    path = write_config(folder, text)
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    assert message in str(caught.value)
+    result = run_envsync("plan", cwd=folder)
+    assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr

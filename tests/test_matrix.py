@@ -7,24 +7,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import installed, python_path, run_envsync, venv_python, write_config
+from helpers import assert_config_refused, installed, run_envsync, two_pythons, venv_python, write_config
 from localindex import LocalIndex
 from wheelfactory import WheelSpec
 
 from envsync.config import cached
 from envsync.config.load import load
-from envsync.errors import ConfigError
 
-
-def _two_pythons() -> tuple[str, str]:
-    """Two CPython minor versions installed under ~/.pyenv/versions, older first."""
-    found = [version for version in ("3.10", "3.11", "3.12", "3.13") if python_path(version)]
-    if len(found) < 2:
-        pytest.skip("needs two of CPython 3.10-3.13 under ~/.pyenv/versions")
-    return found[0], found[-1]
-
-
-OLD, NEW = _two_pythons()
+OLD, NEW = two_pythons()
 OLD_NAME, NEW_NAME = f"test-py{OLD.replace('.', '')}", f"test-py{NEW.replace('.', '')}"
 
 
@@ -187,12 +177,7 @@ def test_an_inheriting_env_gets_the_declaration_but_not_the_matrix(project: Path
      "envs.test.matrix.python[0]: '3.10' expands to env 'test-py310', which envs.Test-PY310 already names"),
 ])
 def test_matrix_mistakes_name_the_key(tmp_path: Path, body: str, message: str):
-    path = write_config(tmp_path, f'[settings]\nindex-url = ""\n[envs.test]\n{body}\n')
-    with pytest.raises(ConfigError) as caught:
-        load(path)
-    assert message in str(caught.value)
-    result = run_envsync("plan", cwd=tmp_path)
-    assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr
+    assert_config_refused(tmp_path, f'[settings]\nindex-url = ""\n[envs.test]\n{body}\n', message)
 
 
 def test_plan_base_takes_the_declared_name(project: Path):

@@ -25,9 +25,9 @@ from envsync.commands.review import (
     diff,
     diff_env,
     diff_packages,
-    render_markdown,
     summary_line,
 )
+from envsync.render.markdown import render_review as render_markdown
 
 # -- the pure diff -----------------------------------------------------------------------
 

@@ -107,7 +107,14 @@ def _target_envs(session: Session, name: str | None) -> tuple[str, list[EnvSpec]
         name = declared[0]
     chosen = select_envs(session.config, [name])
     owner = chosen[0].matrix_of or chosen[0].name
-    return owner, [env for env in envs if (env.matrix_of or env.name) == owner]
+    specs = [env for env in envs if (env.matrix_of or env.name) == owner]
+    if session.skip_missing_pythons:  # expansions whose Python is missing are neither resolved nor synced
+        from envsync.state.missing_pythons import skip_missing_pythons
+
+        specs, skipped = skip_missing_pythons(session.config, specs, session.interpreter)
+        for entry in skipped:
+            session.warn(f"env {entry.name} skipped ({entry.reason}): its lock and venv are left as they are")
+    return owner, specs
 
 
 def _parse(text: str) -> Requirement:

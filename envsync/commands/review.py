@@ -10,7 +10,6 @@ fresh CI checkout. The diff is a pure function of the two sides; rendering is se
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import tempfile
@@ -27,7 +26,6 @@ if TYPE_CHECKING:
     from envsync.state.session import Session
 
 FORMAT_VERSION = 1
-LONG_LIST = 10  # markdown tables with more rows than this are collapsed under <details>
 # The lock of a side: up to date with that side's config, out of date with it, or absent.
 FRESH, STALE, MISSING = "fresh", "stale", "missing"
 ADDED, REMOVED, UPGRADED, DOWNGRADED = "added", "removed", "upgraded", "downgraded"
@@ -350,11 +348,7 @@ def _review_platform(spec: EnvSpec, interpreter, where: str, notes: list[str]):
     return shown.interpreter
 
 
-# -- rendering (pure) --------------------------------------------------------------------
-
-
-def _python(request: str | None) -> str:
-    return request if request is not None else "envsync's own"
+# -- the summary line every format gives (the formats themselves: envsync/render/) ---------
 
 
 def _plural(count: int, word: str, plural: str | None = None) -> str:
@@ -381,108 +375,6 @@ def summary_line(review: Review) -> str:
     return line
 
 
-def _lock_words(side: EnvSide | None) -> str:
-    return {FRESH: "up to date", STALE: "out of date", MISSING: "missing"}[side.lock] if side else "-"
-
-
-def _change_text(change: PackageChange) -> str:
-    versions = {ADDED: change.after, REMOVED: change.before}.get(change.change, f"{change.before} -> {change.after}")
-    symbol = {ADDED: "+", REMOVED: "-"}.get(change.change, "~")
-    tail = "" if change.direct else " (dependency)"
-    return f"  {symbol} {change.change:<10} {change.name} {versions}{tail}"
-
-
-def render_text(review: Review) -> str:
-    lines = [f"{review.config}: {review.ref} ({review.commit}) -> working tree"]
-    for env in review.envs:
-        base, head = env.base, env.head
-        if base is None and head is not None:
-            lines.append(f"env {env.name}: added (Python {_python(head.python)})")
-        elif head is None and base is not None:
-            lines.append(f"env {env.name}: removed (was Python {_python(base.python)})")
-        elif base is not None and head is not None and env.python_changed:
-            lines.append(f"env {env.name}: Python {_python(base.python)} -> {_python(head.python)} "
-                         f"({base.interpreter} -> {head.interpreter})")
-        else:
-            lines.append(f"env {env.name}: {'changed' if env.packages else 'no changes'}")
-        lines += [_change_text(change) for change in env.packages]
-        if head is not None and head.lock != FRESH:
-            lines.append(f"  ! lock: pylock.{env.name}.toml is {_lock_words(head)} in the working tree: "
-                         f"run `envsync lock {env.name}` and commit it")
-    lines += ["", *(f"note: {note}" for note in review.notes), f"Review: {summary_line(review)}."]
-    return "\n".join(lines)
-
-
-def review_document(review: Review) -> dict:
-    """The JSON form (see the README, "The JSON review"); its shape changes only with `version`."""
-    def side(value: EnvSide | None) -> dict | None:
-        if value is None:
-            return None
-        return {"python": value.python, "interpreter": value.interpreter, "lock": value.lock,
-                "packages": dict(sorted(value.packages.items()))}
-
-    return {
-        "version": FORMAT_VERSION,
-        "base": review.ref,
-        "base_commit": review.commit,
-        "config": review.config,
-        "envs": [{
-            "name": env.name,
-            "status": env.status,
-            "python_changed": env.python_changed,
-            "base": side(env.base),
-            "head": side(env.head),
-            "changes": [{"package": c.name, "change": c.change, "from": c.before, "to": c.after,
-                         "direct": c.direct} for c in env.packages],
-        } for env in review.envs],
-        "summary": counts(review),
-        "notes": list(review.notes),
-        "changes_pending": review.has_changes,
-    }
-
-
-def render_json(review: Review) -> str:
-    return json.dumps(review_document(review), indent=2)
-
-
-def _cell(text: str | None) -> str:
-    return "" if text is None else f"`{text}`"
-
-
-def render_markdown(review: Review) -> str:
-    """A pull-request comment: a one-line summary, then a table for each env that changed."""
-    if not review.has_changes:
-        return "**envsync**: no environment changes."
-    lines = [f"**envsync** against `{review.ref}` (`{review.commit[:7]}`): {summary_line(review)}", ""]
-    for env in review.envs:
-        stale = env.head is not None and env.head.lock != FRESH
-        if env.status == UNCHANGED and not stale:
-            continue
-        title = f"#### `{env.name}`: {env.status}"
-        if env.base is None and env.head is not None:
-            title += f", Python {_cell(_python(env.head.python))}"
-        elif env.base is not None and env.head is not None and env.python_changed:
-            title += f", Python {_cell(_python(env.base.python))} → {_cell(_python(env.head.python))}"
-        lines += [title, ""]
-        if stale:
-            lines += [f"> [!WARNING]\n> `pylock.{env.name}.toml` is {_lock_words(env.head)}: "
-                      f"run `envsync lock {env.name}` and commit it.", ""]
-        if env.packages:
-            table = ["| change | package | before | after |", "|---|---|---|---|"]
-            table += [f"| {c.change} | `{c.name}`{'' if c.direct else ' (dependency)'} | {_cell(c.before)} | "
-                      f"{_cell(c.after)} |" for c in env.packages]
-            if len(env.packages) > LONG_LIST:
-                table = [f"<details><summary>{_plural(len(env.packages), 'package change')}</summary>", "",
-                         *table, "", "</details>"]
-            lines += [*table, ""]
-    if review.notes:
-        lines += ["<sub>", "", *(f"- {note}" for note in review.notes), "", "</sub>", ""]
-    return "\n".join(lines).rstrip() + "\n"
-
-
-RENDERERS = {"text": render_text, "json": render_json, "markdown": render_markdown}
-
-
 # -- the command -------------------------------------------------------------------------
 
 
@@ -498,5 +390,7 @@ def run(args, out) -> int:
     result = review(find_config(args.config), args.base, args.envs, progress=out.progress, refresh=args.refresh)
     form = "json" if args.json else args.format or "text"
     if form != "text" or not args.quiet:
-        out.result(RENDERERS[form](result))
+        from envsync.render import renderer
+
+        out.result(renderer(form).render_review(result))
     return 2 if args.detailed_exitcode and result.has_changes else 0

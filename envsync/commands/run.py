@@ -105,8 +105,14 @@ def _sync(args: argparse.Namespace, config_path: Path, name: str | None, out) ->
         whole = len(specs) == len(config.envs)
         apply_args = argparse.Namespace(config=str(config_path), envs=[] if whole else [spec.name for spec in specs],
                                         frozen=args.frozen, locked=args.locked, refresh=False,
+                                        skip_missing_pythons=args.skip_missing_pythons,
                                         quiet=args.quiet, verbose=args.verbose)
         cmd_apply(apply_args, Output(args.quiet, args.verbose, results_to_stderr=True))
+    if args.skip_missing_pythons or config.skip_missing_pythons:  # apply named them; they are not run
+        from envsync.pythons.interpreters import find_interpreter
+        from envsync.state.missing_pythons import skip_missing_pythons
+
+        specs = skip_missing_pythons(config, specs, lambda python: find_interpreter(python, config.directory))[0]
     return specs, specs[0].matrix_of == name
 
 

@@ -62,7 +62,7 @@ def reconcile_once(config_path: Path, names: Sequence[str], mode, progress: Call
     stamp = still_in_sync(config_path, list(names))
     if stamp is not None:
         return RoundResult(seconds=time.monotonic() - started, inputs=stamp_files(stamp))
-    from envsync.render import short_action
+    from envsync.render.view import short_action
     from envsync.state.desired import LockMode
     from envsync.state.reconcile import carry_out, make_plan, record_in_sync
     from envsync.state.session import open_session
@@ -190,7 +190,7 @@ class Watcher:
         """Apply reports every action; watch sums them up per env afterwards. What a user must see
         stays a line: a startup hook added, or another process holding an env."""
         from envsync.events import StartupHookAdded, WaitingForLock
-        from envsync.render import event_text
+        from envsync.render.view import event_text
 
         if isinstance(event, (StartupHookAdded, WaitingForLock)):
             self.out.info(event_text(event))

@@ -17,6 +17,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from envsync.config import cached
 from envsync.config.inputs import PYTHON_VERSION_FILE, digest_of_variable, other_inputs_unchanged
+from envsync.config.matrix import factor_requirement
 from envsync.errors import ConfigError
 from envsync.files.hashes import sha256_of_file
 from envsync.model import Config, EnvSpec, IndexSettings, ProjectSpec
@@ -94,15 +95,16 @@ def _load(path: Path) -> Config:
         if project is not None and project.path != directory:
             files.update(_project_files(project.path))
         env_index = _with_file_options(index, model.settings, parsed, directory)
-        for env_name, python in expanded[name]:
+        for env_name, values in expanded[name]:
+            factors = [(key, value) for key, value in values if key != "python"]
             written_path = env.path if env.path is not None else f"{model.settings.root}/{env_name}"
             where = f"{path.name}: " + (f"envs.{name}.path" if env.path is not None else "settings.root")
             envs.append(EnvSpec(
                 name=env_name,
                 path=_resolve_path(directory, written_path, where),
                 display_path=written_path,
-                python=python or env.python or model.settings.python or pinned_python,
-                requirements=tuple(requirements),
+                python=dict(values).get("python") or env.python or model.settings.python or pinned_python,
+                requirements=(*requirements, *(Requirement(factor_requirement(*factor)) for factor in factors)),
                 index=env_index,
                 constraints=tuple(line.requirement for line in parsed.constraints),
                 hashes=None if hashes is None else tuple(
@@ -111,13 +113,15 @@ def _load(path: Path) -> Config:
                 solve_group=_solve_group(path, name, env.solve_group),
                 project=project,
                 seed=tuple(_seed(name, model)),
-                origins=tuple(origins),
+                origins=(*origins, *(f"envs.{name}.matrix.{key}" for key, _ in factors)),
                 matrix_of=name if env.matrix is not None else None,
+                matrix_values=values,
                 **_environments(name, model),
             ))
     _check_distinct_paths(path, envs)
     return Config(path=path, root=root, envs=tuple(envs), files=tuple(sorted(files.items())),
-                  variables=tuple(sorted(variables.items())), python_downloads=model.settings.python_downloads)
+                  variables=tuple(sorted(variables.items())), python_downloads=model.settings.python_downloads,
+                  skip_missing_pythons=model.settings.skip_missing_pythons)
 
 
 def _python_version_file(directory: Path) -> str | None:
@@ -134,43 +138,45 @@ def _python_version_file(directory: Path) -> str | None:
     return None
 
 
-def matrix_name(env: str, python: str) -> str:
-    """The name of a matrix env's expansion for one Python: ("test", "3.11") -> "test-py311"."""
-    return f"{env}-py{python.replace('.', '')}"
+def _expand_matrices(path: Path, envs: dict[str, EnvModel]) -> dict[str, list[tuple[str, tuple[tuple[str, str], ...]]]]:
+    """Each declared env's (name, matrix values) pairs: itself with no values, or, for an env with
+    a `matrix`, one pair per expansion (see config.matrix). The expansions' names must be free."""
+    from envsync.config.matrix import expand
 
-
-def _expand_matrices(path: Path, envs: dict[str, EnvModel]) -> dict[str, list[tuple[str, str | None]]]:
-    """Each declared env's (name, python) pairs: itself with no python of its own, or, for an env
-    with a `matrix`, one pair per matrix value. The expansions' names must be free."""
     file = path.name
-    result: dict[str, list[tuple[str, str | None]]] = {}
+    result: dict[str, list[tuple[str, tuple[tuple[str, str], ...]]]] = {}
     taken = {name.lower(): f"envs.{name}" for name in envs}
     for name, env in envs.items():
         if env.matrix is None:
-            result[name] = [(name, None)]
+            if env.matrix_exclude is not None:
+                raise ConfigError(f"{file}: envs.{name}.matrix-exclude: the env has no `matrix`",
+                                  f"add a matrix to envs.{name}, or remove matrix-exclude")
+            result[name] = [(name, ())]
             continue
         for key, value, why in (
-                ("python", env.python, "each expansion gets its Python from the matrix: remove "
-                                       f"envs.{name}.python, or put that version in the matrix"),
-                ("path", env.path, f"the expansions live at <root>/{name}-pyXY (settings.root sets the folder): "
+                ("python", env.python if "python" in env.matrix else None,
+                 f"each expansion gets its Python from the matrix: remove envs.{name}.python, or put that "
+                 "version in the matrix"),
+                ("path", env.path, f"the expansions live at <root>/<expansion> (settings.root sets the folder): "
                                    f"remove envs.{name}.path"),
-                ("solve-group", env.solve_group, "a solve group resolves for one interpreter and the expansions "
-                                                 f"run different Pythons: remove envs.{name}.solve-group")):
+                ("solve-group", env.solve_group, "a solve group gives its envs one version of each package and "
+                                                 "the expansions differ: remove "
+                                                 f"envs.{name}.solve-group")):
             if value is not None:
                 raise ConfigError(f"{file}: envs.{name}: `{key}` and `matrix` can't be used together", why)
-        pairs: list[tuple[str, str | None]] = []
-        for position, python in enumerate(env.matrix.python):
-            expansion = matrix_name(name, python)
-            where = f"{file}: envs.{name}.matrix.python[{position}]"
-            if not ENV_NAME.match(expansion):
-                raise ConfigError(f"{where}: the expansion's name {expansion!r} is longer than 64 characters",
-                                  f"shorten the env name {name!r}")
-            other = taken.get(expansion.lower())
+        pairs = []
+        for expansion in expand(file, name, env.matrix, env.matrix_exclude):
+            other = taken.get(expansion.name.lower())
+            shown = ", ".join(f"{key} {value!r}" for key, value in expansion.values)
             if other is not None:
-                raise ConfigError(f"{where}: {python!r} expands to env {expansion!r}, which {other} already names",
-                                  f"rename {other}, or drop {python!r} from the matrix")
-            taken[expansion.lower()] = f"envs.{name}.matrix.python[{position}]"
-            pairs.append((expansion, python))
+                where = f"envs.{name}.matrix"
+                if len(env.matrix) == 1:  # one key: name the value's place in its list
+                    (key, listed), value = next(iter(env.matrix.items())), expansion.values[0][1]
+                    where, shown = f"{where}.{key}[{listed.index(value)}]", repr(value)
+                raise ConfigError(f"{file}: {where}: {shown} expands to env {expansion.name!r}, which {other} "
+                                  "already names", f"rename {other}, or drop {shown} from the matrix")
+            taken[expansion.name.lower()] = f"envs.{name}.matrix ({shown})"
+            pairs.append((expansion.name, expansion.values))
         result[name] = pairs
     return result
 

@@ -7,7 +7,6 @@ loaded from the cache without pydantic (see config.load).
 from __future__ import annotations
 
 import difflib
-import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,6 +39,7 @@ class SettingsModel(_Strict):
     seed: list[str] = Field(default_factory=list)
     environments: list[str] = Field(default_factory=list)
     python_downloads: Literal["automatic", "manual", "never"] = Field("automatic", alias="python-downloads")
+    skip_missing_pythons: bool = Field(False, alias="skip-missing-pythons")
 
     @field_validator("seed")
     @classmethod
@@ -65,29 +65,6 @@ def _seed_names(values: list[str]) -> list[str]:
 
 
 SEEDABLE = ("pip", "setuptools", "wheel")
-
-# A matrix value is a bare major.minor: the expansion is named from it (3.11 -> py311).
-MATRIX_PYTHON = re.compile(r"^[1-9][0-9]*\.(0|[1-9][0-9]*)$")
-
-
-class MatrixModel(_Strict):
-    """`matrix = { python = [...] }`: the env is expanded into one env per value."""
-
-    python: list[str]
-
-    @field_validator("python")
-    @classmethod
-    def _check_python(cls, values: list[str]) -> list[str]:
-        if not values:
-            raise ValueError('list at least one Python version, e.g. python = ["3.12", "3.13"]')
-        for position, value in enumerate(values):
-            if not MATRIX_PYTHON.match(value):
-                raise ValueError(f"[{position}] {value!r} is not a major.minor Python version: a matrix takes "
-                                 'versions like "3.12" (no paths, ranges or patch releases)')
-            if value in values[:position]:
-                raise ValueError(f"[{position}] {value!r} is listed twice")
-        return values
-
 
 def _markers(values: list[str]) -> list[str]:
     from packaging.markers import InvalidMarker, Marker
@@ -121,7 +98,9 @@ class EnvModel(_Strict):
     solve_group: str | None = Field(None, alias="solve-group")
     seed: list[str] | None = None
     environments: list[str] | None = None
-    matrix: MatrixModel | None = None
+    # Validated (product, names, excludes) by config.matrix once the whole env is known.
+    matrix: dict[str, list[str]] | None = None
+    matrix_exclude: list[dict[str, str]] | None = Field(None, alias="matrix-exclude")
 
     @field_validator("seed")
     @classmethod
@@ -164,7 +143,6 @@ _KNOWN_KEYS = {
     "envs": set(EnvModel.model_fields) | {f.alias for f in EnvModel.model_fields.values() if f.alias},
     "": {"settings", "envs"},
     "project": set(ProjectModel.model_fields),
-    "matrix": set(MatrixModel.model_fields),
 }
 
 
@@ -177,8 +155,6 @@ def config_error(path: Path, exc: ValidationError) -> ConfigError:
             section = "" if len(loc) == 1 else ("settings" if loc[0] == "settings" else "envs")
             if "project" in loc[:-1]:
                 section = "project"
-            if len(loc) == 4 and loc[0] == "envs" and loc[2] == "matrix":
-                section = "matrix"
             known = sorted(k for k in _KNOWN_KEYS[section] if "_" not in k)
             close = difflib.get_close_matches(str(loc[-1]), known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -115,6 +116,8 @@ def find_interpreter(request: str | None, base_dir: Path) -> Interpreter:
     request = request.strip()
     if _looks_like_path(request):
         return _interpreter_at(request, base_dir)
+    if _PYPY_REQUEST.fullmatch(request):
+        return _find_pypy(request)
     spec = _parse_version_request(request)
     candidates = list(_discover())
     # One already on the machine wins over one envsync downloaded, whatever their patch releases.
@@ -127,13 +130,38 @@ def find_interpreter(request: str | None, base_dir: Path) -> Interpreter:
 
 
 def is_version_request(request: str) -> bool:
-    """Whether `request` asks for a version or a range (so a build could serve it), not a path."""
-    return not _looks_like_path(request.strip())
+    """Whether `request` asks for a CPython version or range (so a build could serve it), not a path or PyPy."""
+    request = request.strip()
+    return not _looks_like_path(request) and not _PYPY_REQUEST.fullmatch(request)
 
 
 def version_spec(request: str) -> SpecifierSet:
     """The versions a `python` request admits: "3.12" -> ==3.12.*."""
     return _parse_version_request(request.strip())
+_PYPY_REQUEST = re.compile(r"pypy(\d+)\.(\d+)")  # a matrix's "pypy3.10": PyPy implementing Python 3.10
+
+
+def _find_pypy(request: str) -> Interpreter:
+    """A PyPy for "pypy3.10": named pypy3.10 on PATH, or a pyenv pypy3.10-* version, that says it is PyPy 3.10."""
+    major, minor = _PYPY_REQUEST.fullmatch(request).groups()  # type: ignore[union-attr]
+    pyenv = _pyenv_root() / "versions"
+    named = [Path(folder) / request for folder in os.environ.get("PATH", "").split(os.pathsep) if folder]
+    with contextlib.suppress(OSError):
+        named += [pyenv / name / "bin" / request for name in sorted(os.listdir(pyenv)) if name.startswith(request)]
+    for path in named:
+        if not (path.is_file() and os.access(path, os.X_OK)):
+            continue
+        try:
+            found = probe(path)
+        except InterpreterNotFound:
+            continue
+        if found.implementation == "pypy" and (found.version.major, found.version.minor) == (int(major), int(minor)):
+            return found
+    # Not found, and PyPy builds are not downloaded (only CPython ones are): the error stands.
+    raise InterpreterNotFound(f"No PyPy interpreter matches python = {request!r} (looked for {request} on PATH "
+                              "and in pyenv's versions).",
+                              hint=f"install PyPy {major}.{minor} (for example `pyenv install {request}`) "
+                                   "so that `" + request + "` is on PATH")
 
 
 def _looks_like_path(request: str) -> bool:

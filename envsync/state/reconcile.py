@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from envsync.model import Config, EnvPlan, EnvRemoval, GroupPlan, Plan
+from envsync.model import Config, EnvPlan, EnvRemoval, GroupPlan, Plan, SkippedEnv
 from envsync.state.desired import LockMode, Resolution, desired_states
 from envsync.state.planner import orphan_locks, plan_env, plan_removals
 from envsync.state.session import Session, select_envs
@@ -30,6 +30,12 @@ def make_plan(session: Session, names: Sequence[str] = (), mode: LockMode = Lock
 
     config = session.config
     specs = select_envs(config, names)
+    skipped: tuple[SkippedEnv, ...] = ()
+    order = tuple(spec.name for spec in specs)
+    if session.skip_missing_pythons:
+        from envsync.state.missing_pythons import skip_missing_pythons
+
+        specs, skipped = skip_missing_pythons(config, specs, session.interpreter, locked=mode is LockMode.LOCKED)
     states = desired_states(session, specs, mode)
     plans: list[EnvPlan] = []
     for spec in specs:
@@ -47,7 +53,8 @@ def make_plan(session: Session, names: Sequence[str] = (), mode: LockMode = Lock
     removals = undeclared_envs(config) if not names else ()
     stale_locks = orphan_locks((env.name for env in config.envs), _lock_files(config)) if not names else ()
     return Plan(config_path=config.path, envs=tuple(plans), removals=removals, solve_groups=groups,
-                group_locks=group_locks, lock_removals=stale_locks)
+                group_locks=group_locks, lock_removals=stale_locks, skipped=skipped,
+                order=order)
 
 
 def _group_plan(group, states: dict[str, Resolution]) -> GroupPlan:
@@ -147,20 +154,17 @@ def carry_out(session: Session, plan: Plan, report: Report, *, stamp: bool) -> O
 
 def record_in_sync(session: Session, plan: Plan) -> None:
     """Stamp a whole-config plan that is in sync, so the next no-op run can skip all of this."""
-    from envsync.render import env_document, env_header, group_document, group_lines, summary_line
+    from envsync.render.view import plan_view
     from envsync.state.stamp import StampedEnv, record
     from envsync.state.survey import site_packages
 
-    if plan.has_changes or plan.errors or session.inputs is None:
+    if plan.has_changes or plan.errors or plan.skipped or session.inputs is None:
         return
+    view = plan_view(plan)
     stamped = []
-    for env in plan.envs:
+    for env, document in zip(plan.envs, view["envs"], strict=True):
         folder = site_packages(env.path, env.desired.interpreter.version)
         if folder is None:
             return
-        stamped.append(StampedEnv(env.name, str(env.path), env.display_path, env.python or "", str(folder),
-                                  f"{env_header(env)}: in sync", env_document(env)))
-    groups = [{"name": group.name, "lines": group_lines(plan, group), "document": group_document(group)}
-              for group in plan.solve_groups]
-    record(session.config.path, session.inputs, session.config.root, stamped, summary_line(plan), plan.summary(),
-           groups)
+        stamped.append(StampedEnv(env.name, str(env.path), env.display_path, env.python or "", str(folder), document))
+    record(session.config.path, session.inputs, session.config.root, stamped, view["summary"], view["solve_groups"])

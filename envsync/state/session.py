@@ -43,6 +43,7 @@ class Session:
     warn: Progress = _quiet  # what is worth telling the user but stops nothing (an unknown extra)
     # Install a missing Python now (apply, run, watch) rather than plan its install (plan, lock).
     install_pythons: bool = False
+    skip_missing_pythons: bool = False  # --skip-missing-pythons (the setting is in the config)
     _indexes: dict[IndexSettings, IndexClient] = field(default_factory=dict)
     _interpreters: dict[str | None, Interpreter] = field(default_factory=dict)
     # The fetch threads ask for a client at once: one is made per settings, never one per thread.
@@ -80,7 +81,8 @@ class Session:
 
 
 def open_session(config_path: Path, *, progress: Progress = _quiet, warn: Progress = _quiet,
-                 refresh: bool = False, install_pythons: bool = False) -> Session:
+                 refresh: bool = False, install_pythons: bool = False,
+                 skip_missing_pythons: bool = False) -> Session:
     """Load the config into a Session. The stamp's view of its inputs is taken before the config
     is read (an edit made meanwhile voids any stamp this run records) and then extended by the
     requirements files and variables the config read, so an edit to any of them is seen."""
@@ -90,7 +92,8 @@ def open_session(config_path: Path, *, progress: Progress = _quiet, warn: Progre
     inputs = inputs_digest(config_path)
     config = load(config_path)
     return Session(config, progress=progress, refresh=refresh, inputs=extend_inputs(inputs, config), warn=warn,
-                   install_pythons=install_pythons)
+                   install_pythons=install_pythons,
+                   skip_missing_pythons=skip_missing_pythons or config.skip_missing_pythons)
 
 
 def select_envs(config: Config, names: Sequence[str]) -> list[EnvSpec]:

@@ -21,16 +21,26 @@ from envsync.config.inputs import OVERRIDE_VARIABLES, config_files
 from envsync.config.paths import lock_path
 from envsync.files.cache import cache_subdir, write_atomic
 
-SCHEME = 4  # 3: env documents carry solve_group; solve groups recorded. 4: and matrix
+SCHEME = 5  # 5: the plan kept as data (each env's entry and the solve groups of plan_view), not as text
 
 
 # Named tuples, not dataclasses: importing dataclasses would cost this path more than it saves.
-StampedEnv = namedtuple("StampedEnv", "name path display_path python site_packages text document")
-StampedEnv.__doc__ = """An env as the last in-sync run saw it, with its line of the plan pre-rendered
-(`text`, and `document`, its entry in the JSON plan)."""
-Stamp = namedtuple("Stamp", "config envs closing summary groups files", defaults=((), ()))
-Stamp.__doc__ = """What a proven no-op prints: the selected envs, the plan's closing line and its JSON summary,
-and the solve groups of the selected envs (each {"name", "lines": its text, "document": its JSON})."""
+StampedEnv = namedtuple("StampedEnv", "name path display_path python site_packages document")
+StampedEnv.__doc__ = """An env as the last in-sync run saw it, with its entry of the plan as data
+(`document`, as render/view.py's plan_view gives it), which every output format renders."""
+Stamp = namedtuple("Stamp", "config envs summary groups files", defaults=((), ()))
+Stamp.__doc__ = """What a proven no-op shows: the selected envs, the plan's summary, and the solve groups of
+the selected envs (as plan_view gives them)."""
+
+
+def stamped_view(stamp: Stamp) -> dict:
+    """The in-sync plan of the stamp's envs as data, exactly as render/view.py's plan_view would give it."""
+    groups = {group["name"]: group for group in stamp.groups}
+    # Solve groups in the order their first selected env comes, as the full plan lists them.
+    order = [name for name in dict.fromkeys(env.document.get("solve_group") for env in stamp.envs) if name in groups]
+    return {"config": str(stamp.config), "envs": [env.document for env in stamp.envs],
+            "solve_groups": [groups[name] for name in order], "lock_removals": [], "summary": stamp.summary,
+            "changes_pending": False}
 
 
 def _signature(path: str | Path) -> list[int] | None:
@@ -100,8 +110,8 @@ def _stamp_path(config_path: Path) -> Path:
     return cache_subdir("stamps") / f"{zlib.crc32(data):08x}{zlib.adler32(data):08x}.json"
 
 
-def record(config_path: Path, inputs: list, root: Path, envs: Iterable[StampedEnv], closing: str,
-           summary: dict, groups: Sequence[dict] = ()) -> None:
+def record(config_path: Path, inputs: list, root: Path, envs: Iterable[StampedEnv], summary: dict,
+           groups: Sequence[dict] = ()) -> None:
     """Remember that every env in `envs` (the config's whole set) is in sync right now.
 
     `inputs` is `inputs_digest` taken before the config was read, so an edit made while
@@ -109,7 +119,6 @@ def record(config_path: Path, inputs: list, root: Path, envs: Iterable[StampedEn
     """
     document = {
         "scheme": SCHEME,
-        "closing": closing,
         "summary": summary,
         "groups": list(groups),
         "config": str(config_path),
@@ -165,7 +174,7 @@ def still_in_sync(config_path: Path, names: list[str]) -> Stamp | None:
     wanted = {env.document.get("solve_group") for env in envs}
     groups = [group for group in document.get("groups", ()) if group["name"] in wanted]
     files = tuple(extras[0]) if extras else ()  # the requirements files and such the config read
-    return Stamp(config_path, envs, document["closing"], document["summary"], groups, files)
+    return Stamp(config_path, envs, document["summary"], groups, files)
 
 
 def _matrix_of(entry: dict) -> str | None:
