@@ -1,0 +1,200 @@
+"""Hatch envs (`[tool.hatch.envs.*]` or hatch.toml's `[envs.*]`) as envsync envs (SPEC §2 `init`).
+
+Hatch's inheritance is applied first: an env takes every option of its `template` (default:
+`default`) it doesn't set itself, scripts merged by name, matrices never inherited; a
+`detached` env, an env whose template is itself, and Hatch's own `hatch-*` envs inherit
+nothing. Then `dependencies` + `extra-dependencies` become dependencies, `features` the
+project's extras, `env-vars` env-vars, `scripts` scripts; the project is installed unless
+`detached` or `skip-install`. A matrix over `python` alone becomes an envsync matrix; one
+over other variables becomes one env per combination, `{matrix:NAME}` filled in.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections import Counter
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+
+from envsync.migrate.document import EnvDraft, Project, Script, Translation, Untranslated, valid_name
+from envsync.migrate.files import strings, table
+from envsync.migrate.script_lines import Replace, long_reason, short_reason, substitute, translate
+
+_NOT_INHERITED = {"matrix", "matrix-name-format", "template", "detached"}
+_HANDLED = {"dependencies", "extra-dependencies", "features", "env-vars", "scripts", "python", "skip-install",
+            "detached", "dev-mode", "template", "matrix", "matrix-name-format", "description", "type",
+            "dependency-groups"}
+
+
+def effective_configs(declared: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each declared env's options after Hatch's template inheritance."""
+    out: dict[str, dict[str, Any]] = {}
+
+    def resolve(name: str, trail: tuple[str, ...]) -> dict[str, Any]:
+        if name in out:
+            return out[name]
+        own = dict(table(declared.get(name)))
+        template = own.get("template", "default")
+        if own.get("detached") or template == name or name.startswith("hatch-") or name in trail \
+                or (template == "default" and name == "default"):
+            out[name] = own
+            return own
+        parent = resolve(template, (*trail, name)) if template in declared else {}
+        merged = dict(own)
+        for key, value in parent.items():
+            if key in _NOT_INHERITED:
+                continue
+            if key == "scripts":
+                merged["scripts"] = {**table(value), **table(own.get("scripts"))}
+            else:
+                merged.setdefault(key, value)
+        out[name] = merged
+        return merged
+
+    for name in declared:
+        resolve(name, ())
+    return {name: out[name] for name in declared}
+
+
+def translate_hatch(declared: dict[str, Any], source: str, taken: set[str]) -> Translation:
+    envs: list[EnvDraft] = []
+    counts: Counter[str] = Counter()
+    for name, config in effective_configs(declared).items():
+        combos = _combinations(config)
+        pythons_only = all(set(combo) <= {"python"} for combo in combos)
+        if combos and pythons_only:
+            draft = _draft(name, config, {}, source)
+            versions = tuple(dict.fromkeys(combo["python"] for combo in combos))
+            envs.append(_with_name(draft, valid_name(name, taken), matrix=(("python", versions),)))
+        elif combos:
+            for combo in combos:
+                label = "-".join(f"py{v.replace('.', '')}" if k == "python" else v for k, v in combo.items())
+                draft = _draft(name, config, combo, source)
+                envs.append(_with_name(draft, valid_name(f"{name}-{label}", taken)))
+        else:
+            envs.append(_with_name(_draft(name, config, {}, source), valid_name(name, taken)))
+        counts["Hatch env"] += max(1, len(combos))
+        counts["Hatch script"] += len(envs[-1].scripts)
+    return Translation(envs=tuple(envs), translated=counts)
+
+
+def _with_name(draft: EnvDraft, name: str, matrix: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> EnvDraft:
+    from dataclasses import replace
+
+    return replace(draft, name=name, matrix=matrix or draft.matrix, python=None if matrix else draft.python)
+
+
+def _combinations(config: dict[str, Any]) -> list[dict[str, str]]:
+    """Every combination of the env's `[[matrix]]` tables, `py` spelled `python`, in Hatch's order."""
+    out: list[dict[str, str]] = []
+    for entry in config.get("matrix", []) if isinstance(config.get("matrix"), list) else []:
+        variables = {("python" if key in ("py", "python") else key): strings(values)
+                     for key, values in table(entry).items()}
+        variables = {"python": variables.pop("python")} | variables if "python" in variables else variables
+        for values in itertools.product(*variables.values()):
+            combo = dict(zip(variables, values, strict=True))
+            if "python" in combo:
+                combo["python"] = _python_version(combo["python"]) or combo["python"]
+            out.append(combo)
+    return out
+
+
+def _python_version(text: str) -> str | None:
+    found = re.fullmatch(r"(?:python|py)?(\d)\.?(\d+)", text.strip())
+    return f"{found.group(1)}.{found.group(2)}" if found else None
+
+
+def _draft(name: str, config: dict[str, Any], combo: dict[str, str], source: str) -> EnvDraft:
+    notes: list[Untranslated] = []
+
+    def note(what: str, reason: str, text: str) -> None:
+        notes.append(Untranslated("Hatch", what, reason, text))
+
+    replace = _replace(name, combo)
+    dependencies = []
+    for line in [*strings(config.get("dependencies")), *strings(config.get("extra-dependencies"))]:
+        text, reason = substitute(line, replace)
+        if text is None or _invalid(text):
+            note("dependency", "placeholder" if text is None else "not PEP 508",
+                 f"dependency {line!r} not translated: {reason or 'not a PEP 508 requirement'}")
+        else:
+            dependencies.append(text)
+    detached = config.get("detached") is True or config.get("skip-install") is True
+    project = None if detached else Project(editable=config.get("dev-mode", True) is not False,
+                                            extras=tuple(strings(config.get("features"))))
+    python = combo.get("python") or (str(config["python"]) if isinstance(config.get("python"), str) else None)
+    if python and not _python_version(python):
+        note("setting", "python", f"Hatch's python = {python!r} is not translated: give a version or a path")
+        python = None
+    env_vars = []
+    for variable, value in table(config.get("env-vars")).items():
+        text, reason = substitute(str(value), replace)
+        if text is None:
+            note("setting", "env-vars", f"env-vars {variable} not translated: {reason}")
+        else:
+            env_vars.append((variable, text))
+    scripts = _scripts(table(config.get("scripts")), replace, note)
+    if config.get("type", "virtual") != "virtual":
+        note("setting", "type", f"Hatch's type = {config['type']!r} is not translated: envsync makes plain venvs")
+    for key, value in config.items():
+        if key not in _HANDLED:
+            note("setting", key, f"Hatch's {key} = {value!r} is not translated")
+    comments = [f"Hatch env {name} (from {source})" + (f", {combo}" if combo and set(combo) != {"python"} else "")]
+    if isinstance(config.get("description"), str):
+        comments.append(config["description"].strip().replace("\n", " "))
+    if name.startswith("hatch-"):
+        comments.append(f"{name} is one of Hatch's own envs: the tools Hatch adds to it by default are not listed")
+    return EnvDraft(name, comments=tuple(comments), python=python, project=project,
+                    dependencies=tuple(dependencies), groups=tuple(strings(config.get("dependency-groups"))),
+                    env_vars=tuple(env_vars), scripts=scripts, untranslated=tuple(notes))
+
+
+def _replace(name: str, combo: dict[str, str]) -> Replace:
+    def replace(inside: str) -> str | None:
+        if inside == "root":
+            return "."
+        if inside == "env_name":
+            return name
+        if inside.startswith("matrix:"):
+            return combo.get(inside.removeprefix("matrix:").split(":")[0])
+        if inside.startswith("env:"):
+            variable = inside.removeprefix("env:")
+            return f"${{{variable}}}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", variable) else None
+        return None
+    return replace
+
+
+def _invalid(text: str) -> bool:
+    try:
+        Requirement(text)
+    except InvalidRequirement:
+        return True
+    return False
+
+
+def _scripts(declared: dict[str, Any], replace: Replace, note) -> tuple[Script, ...]:
+    out = []
+    for script, value in declared.items():
+        written = strings(value)
+        reason = None
+        lines = []
+        for line in written:
+            first = line.strip().removeprefix("- ").split(" ", 1)[0]
+            if first in declared:
+                reason = f"calls the script {first!r} (write its lines here instead)"
+                break
+            translated, reason = translate(line.strip().removeprefix("- "), replace)
+            if translated is None:
+                break
+            lines.append(f"- {translated}" if line.strip().startswith("- ") else translated)
+        if reason is None and lines:
+            out.append(Script(script, tuple(lines)))
+        else:
+            shown = json.dumps(written[0] if len(written) == 1 else written)
+            reason = reason or "no command"
+            short = "calls another script" if reason.startswith("calls") else short_reason(reason)
+            note("script", short, f"{script} = {shown}   (not translated: {long_reason(reason)})")
+    return tuple(out)

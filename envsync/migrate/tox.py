@@ -1,0 +1,257 @@
+"""tox envs as envsync envs (SPEC §2 `init`).
+
+Each tox env becomes an env: `deps` as dependencies (`-r`/`-c` files as requirements and
+constraints, read in place), `extras` as the project's extras, `commands` (with
+`commands_pre`/`commands_post`) as one script named like the env, `{posargs}` as `{args}`,
+`setenv` as `env-vars`, the project installed unless `skip_install`. The envs one generative
+envlist item makes (`py{311,312}-django{42,50}`) become one env with a `matrix` when its
+factors are Python versions and packages that the factor conditions pin to one release
+series (`django42: Django>=4.2,<4.3`); otherwise each stays an env of its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from envsync.migrate.document import EnvDraft, Project, Script, Translation, Untranslated, valid_name
+from envsync.migrate.script_lines import Replace, long_reason, short_reason, substitute, translate
+from envsync.migrate.tox_config import KNOWN, ToxEnv
+
+_PY_FACTOR = re.compile(r"^py(\d)(\d+)$")
+_PACKAGE_FACTOR = re.compile(r"^([A-Za-z][A-Za-z_]*?)(\d+)$")
+_SILENT = {"passenv", "pass_env", "allowlist_externals", "whitelist_externals"}  # nothing to say in envsync
+
+
+def translate_tox(source: str, envs: Sequence[ToxEnv], taken: set[str]) -> Translation:
+    drafts = {env.name: _draft(env) for env in envs}
+    groups: dict[str, list[ToxEnv]] = {}
+    for env in envs:
+        key = env.origin or ("py*" if _PY_FACTOR.match(env.name) and env.origin is None else None)
+        if key:
+            groups.setdefault(key, []).append(env)
+    out: list[EnvDraft] = []
+    done: set[str] = set()
+    for env in envs:
+        if env.name in done:
+            continue
+        group = groups.get(env.origin or ("py*" if _PY_FACTOR.match(env.name) else ""), [])
+        matrix = _as_matrix(group, drafts, source) if len(group) > 1 else None
+        if matrix is not None:
+            out.append(_named(matrix, valid_name(matrix.name, taken)))
+            done |= {member.name for member in group}
+        else:
+            out.append(_named(drafts[env.name], valid_name(env.name, taken)))
+            done.add(env.name)
+    return Translation(envs=tuple(out), translated=Counter({"tox env": len(envs)}))
+
+
+def _named(draft: EnvDraft, name: str) -> EnvDraft:
+    """The draft under its final name; its script (if any) is called like the env."""
+    scripts = tuple(dataclasses.replace(script, name=name) for script in draft.scripts)
+    notes = tuple(dataclasses.replace(note, text=note.text.replace("{script}", name)) for note in draft.untranslated)
+    return dataclasses.replace(draft, name=name, scripts=scripts, untranslated=notes)
+
+
+def _draft(env: ToxEnv) -> EnvDraft:
+    notes: list[Untranslated] = []
+
+    def note(what: str, reason: str, text: str) -> None:
+        notes.append(Untranslated("tox", what, reason, text))
+
+    replace = _replace(env.name)
+    dependencies: list[str] = []
+    requirements: list[str] = []
+    constraints: list[str] = []
+    for line in env.get("deps"):
+        text, reason = substitute(line, replace)
+        option = re.match(r"^(-r|--requirement|-c|--constraint)\s*=?\s*(\S+)$", text or "")
+        if text is None:
+            note("dependency", "placeholder", f"deps line {line!r} not translated: {reason}")
+        elif option:
+            path = os.path.normpath(option.group(2)).replace(os.sep, "/")
+            (requirements if option.group(1) in ("-r", "--requirement") else constraints).append(path)
+        elif text.startswith("-"):
+            note("dependency", "pip option", f"deps line {line!r} not translated: pip options go in a requirements "
+                                             "file or [settings]")
+        elif _requirement(text) is None:
+            note("dependency", "not PEP 508", f"deps line {line!r} not translated: not a PEP 508 requirement")
+        else:
+            dependencies.append(text)
+    python = _python(env, notes)
+    extras = tuple(e for line in env.get("extras") for e in re.split(r"[,\s]+", line) if e)
+    project = None if _no_project(env) else Project(editable=_editable(env), extras=extras)
+    groups = tuple(g for line in env.get("dependency_groups") for g in re.split(r"[,\s]+", line) if g)
+    env_vars = _env_vars(env, replace, note)
+    scripts = _scripts(env, replace, note)
+    for key, lines in env.values:
+        if key not in KNOWN and key not in _SILENT:
+            note("setting", key, f"tox's {key} = {' '.join(lines)!r} is not translated")
+    description = env.get("description")
+    comments = (f"tox env {env.name}", *([" ".join(description)] if description else []))
+    return EnvDraft(env.name, comments=comments, python=python, project=project, dependencies=tuple(dependencies),
+                    groups=groups, requirements=tuple(requirements), constraints=tuple(constraints),
+                    env_vars=env_vars, scripts=scripts, untranslated=tuple(notes))
+
+
+def _replace(name: str) -> Replace:
+    fixed = {"toxinidir": ".", "tox_root": ".", "envpython": "python", "env_python": "python",
+             "envname": name, "env_name": name, "/": "/", ":": ":", "posargs": "{args}"}
+
+    def replace(inside: str) -> str | None:
+        if inside.startswith("posargs:"):
+            return "{args:" + inside.removeprefix("posargs:") + "}"
+        if inside.startswith("env:"):
+            variable = inside.removeprefix("env:")
+            return f"${{{variable}}}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", variable) else None
+        return fixed.get(inside)
+    return replace
+
+
+def _requirement(text: str) -> Requirement | None:
+    try:
+        return Requirement(text)
+    except InvalidRequirement:
+        return None
+
+
+def _python(env: ToxEnv, notes: list[Untranslated]) -> str | None:
+    base = " ".join(env.get("basepython", "base_python"))
+    found = re.fullmatch(r"(?:python|py)?(\d)\.?(\d+)", base.strip())
+    if found:
+        return f"{found.group(1)}.{found.group(2)}"
+    if base and base.strip() not in ("python", "python3"):
+        notes.append(Untranslated("tox", "setting", "basepython",
+                                  f"tox's basepython = {base!r} is not translated: set `python` to a version or path"))
+    for factor in env.name.split("-"):
+        match = _PY_FACTOR.match(factor)
+        if match:
+            return f"{match.group(1)}.{match.group(2)}"
+        if factor.startswith("pypy"):
+            notes.append(Untranslated("tox", "setting", "PyPy", f"tox factor {factor}: set `python` to a PyPy "
+                                                                "interpreter's path"))
+    return None
+
+
+def _no_project(env: ToxEnv) -> bool:
+    package = " ".join(env.get("package")).strip().lower()
+    return env.no_package or " ".join(env.get("skip_install")).strip().lower() == "true" or package == "skip"
+
+
+def _editable(env: ToxEnv) -> bool:
+    package = " ".join(env.get("package")).strip().lower()
+    develop = " ".join(env.get("usedevelop", "use_develop")).strip().lower()
+    return develop == "true" or package in ("editable", "editable-legacy")
+
+
+def _env_vars(env: ToxEnv, replace: Replace, note) -> tuple[tuple[str, str], ...]:
+    out = []
+    for line in env.get("setenv", "set_env"):
+        name, equals, value = line.partition("=")
+        text, reason = substitute(value.strip(), replace)
+        if not equals or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name.strip()):
+            note("setting", "setenv", f"setenv line {line!r} not translated: not NAME=value")
+        elif text is None:
+            note("setting", "setenv", f"setenv {name.strip()} not translated: {reason}")
+        else:
+            out.append((name.strip(), text))
+    return tuple(out)
+
+
+def _scripts(env: ToxEnv, replace: Replace, note) -> tuple[Script, ...]:
+    written = [*env.get("commands_pre"), *env.get("commands"), *env.get("commands_post")]
+    if not written:
+        return ()
+    lines = []
+    for line in written:
+        ignore = line.startswith("-")
+        translated, reason = translate(line.lstrip("-").strip(), replace)
+        if translated is None:
+            note("script", short_reason(reason or ""),
+                 f"{{script}} = {json.dumps(written)}   (not translated: {long_reason(reason or '')})")
+            return ()
+        lines.append(f"- {translated}" if ignore else translated)
+    return (Script("", tuple(lines)),)
+
+
+def _as_matrix(group: list[ToxEnv], drafts: dict[str, EnvDraft], source: str) -> EnvDraft | None:
+    """One env with a matrix for the envs of one generative envlist item, or None when they differ otherwise."""
+    split = [env.name.split("-") for env in group]
+    if len({len(parts) for parts in split}) != 1:
+        return None
+    constant, axes = [], []
+    for position, column in enumerate(zip(*split, strict=True)):
+        distinct = list(dict.fromkeys(column))
+        if len(distinct) == 1 and not _PY_FACTOR.match(distinct[0]):
+            constant.append(distinct[0])
+        elif all(_PY_FACTOR.match(value) for value in distinct):
+            axes.append(("python", position))
+        else:
+            prefixes = {m.group(1) if (m := _PACKAGE_FACTOR.match(value)) else None for value in distinct}
+            if len(prefixes) != 1 or None in prefixes:
+                return None
+            axes.append((prefixes.pop() or "", position))
+    if not axes:
+        return None
+    values: dict[str, list[str]] = {}
+    stripped = []
+    for env, parts in zip(group, split, strict=True):
+        draft = drafts[env.name]
+        for axis, position in axes:
+            if axis == "python":
+                value = f"{parts[position][2]}.{parts[position][3:]}"
+            else:
+                found = _pinned_series(draft.dependencies, axis, parts[position][len(axis):])
+                if found is None:
+                    return None
+                value, dependencies = found
+                draft = dataclasses.replace(draft, dependencies=dependencies)
+            if value not in values.setdefault(axis, []):
+                values[axis].append(value)
+        stripped.append(dataclasses.replace(draft, name="", python=None, comments=()))
+    if any(other != stripped[0] for other in stripped[1:]) or len(group) != _product(values):
+        return None
+    ordered = sorted(values.items(), key=lambda item: item[0] != "python")
+    item = group[0].origin or ", ".join(env.name for env in group)
+    comments = (f"tox envs {item} (from {source}), as one env with a matrix",
+                *drafts[group[0].name].comments[1:])
+    return dataclasses.replace(stripped[0], name="-".join(constant) or "test", comments=comments,
+                               matrix=tuple((axis, tuple(found)) for axis, found in ordered))
+
+
+def _product(values: dict[str, list[str]]) -> int:
+    total = 1
+    for found in values.values():
+        total *= len(found)
+    return total
+
+
+def _pinned_series(dependencies: tuple[str, ...], factor: str, digits: str) -> tuple[str, tuple[str, ...]] | None:
+    """(the release series `digits` means, the dependencies without the pin) when exactly one
+    dependency on package `factor` pins that series (`Django>=4.2,<4.3` for django42)."""
+    matches = [(position, req) for position, text in enumerate(dependencies)
+               if (req := _requirement(text)) is not None and canonicalize_name(req.name) == canonicalize_name(factor)]
+    if len(matches) != 1 or matches[0][1].marker is not None or matches[0][1].extras:
+        return None
+    position, requirement = matches[0]
+    for series in [digits[:cut] + "." + digits[cut:] for cut in range(1, len(digits))] + [digits]:
+        if _is_series(requirement, series):
+            return series, dependencies[:position] + dependencies[position + 1:]
+    return None
+
+
+def _is_series(requirement: Requirement, series: str) -> bool:
+    """Whether the requirement allows exactly the releases `series.*` (as `name==series.*` would)."""
+    parts = series.split(".")
+    following = ".".join([*parts[:-1], str(int(parts[-1]) + 1)])
+    before = ".".join([*parts[:-1], str(int(parts[-1]) - 1)]) if int(parts[-1]) > 0 else None
+    spec = requirement.specifier
+    return (spec.contains(f"{series}.0") and spec.contains(f"{series}.99") and not spec.contains(f"{following}.0")
+            and (before is None or not spec.contains(f"{before}.99")))
