@@ -98,7 +98,8 @@ def summary(document: Document) -> str:
     done = [_count(number, kind) for kind, number in document.translated.items() if number]
     left: Counter[tuple[str, str]] = Counter()
     reasons: dict[tuple[str, str], list[str]] = {}
-    for note in [*document.notes, *(n for env in document.envs for n in env.untranslated)]:
+    every = [*document.notes, *(n for env in document.envs for n in env.untranslated)]
+    for note in dict.fromkeys(every):   # an inherited script left out in five envs is one script left out
         key = (note.tool, note.what)
         left[key] += 1
         if note.reason not in reasons.setdefault(key, []):

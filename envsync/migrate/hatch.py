@@ -62,6 +62,7 @@ def effective_configs(declared: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def translate_hatch(declared: dict[str, Any], source: str, taken: set[str]) -> Translation:
     envs: list[EnvDraft] = []
     counts: Counter[str] = Counter()
+    scripts: set[Script] = set()
     for name, config in effective_configs(declared).items():
         combos = _combinations(config)
         pythons_only = all(set(combo) <= {"python"} for combo in combos)
@@ -77,7 +78,8 @@ def translate_hatch(declared: dict[str, Any], source: str, taken: set[str]) -> T
         else:
             envs.append(_with_name(_draft(name, config, {}, source), valid_name(name, taken)))
         counts["Hatch env"] += max(1, len(combos))
-        counts["Hatch script"] += len(envs[-1].scripts)
+        scripts.update(envs[-1].scripts)
+    counts["Hatch script"] = len(scripts)   # a script every env inherits is one script
     return Translation(envs=tuple(envs), translated=counts)
 
 
@@ -142,7 +144,8 @@ def _draft(name: str, config: dict[str, Any], combo: dict[str, str], source: str
     for key, value in config.items():
         if key not in _HANDLED:
             note("setting", key, f"Hatch's {key} = {value!r} is not translated")
-    comments = [f"Hatch env {name} (from {source})" + (f", {combo}" if combo and set(combo) != {"python"} else "")]
+    shown = ", ".join(f"{key}={value}" for key, value in combo.items())
+    comments = [f"Hatch env {name} (from {source})" + (f", matrix {shown}" if set(combo) - {"python"} else "")]
     if isinstance(config.get("description"), str):
         comments.append(config["description"].strip().replace("\n", " "))
     if name.startswith("hatch-"):
