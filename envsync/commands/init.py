@@ -1,7 +1,8 @@
 """`envsync init [--from PATH] [--force]`: a commented envs.toml for the project in this folder.
 
-Without --from: an env per requirements*.txt found, and one for a pyproject.toml project
-(the project itself, editable, with its dependency groups). With --from a venv: one env that adopts it, with
+Without --from: the envs the project already declares for Hatch, tox or uv, its requirements
+files, or its pyproject.toml project (see envsync.migrate), and the env root in .gitignore.
+With --from a venv: one env that adopts it, with
 its interpreter version and every installed package pinned, so the next `plan` finds
 it in sync and nothing is reinstalled. An existing envs.toml is never overwritten
 without --force, and then the old file is kept as envs.toml.bak.

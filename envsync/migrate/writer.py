@@ -16,7 +16,7 @@ _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 HEADER = """\
 # envs.toml: the Python environments of this project, for envsync.
 # `envsync plan` shows what would change, `envsync apply` makes it so.
-# Written by `envsync init`{sources}; edit freely (docs/config.md lists every key).
+# Written by `envsync init`{sources}; edit freely (docs/configuration.md lists every key).
 """
 
 
