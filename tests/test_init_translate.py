@@ -135,6 +135,19 @@ def test_legacy_tox_ini_in_pyproject_and_python_only_envlist(tmp_path: Path):
     assert summary == "translated 4 tox envs"
 
 
+def test_tox_in_setup_cfg(tmp_path: Path):
+    config, text, _ = init(tmp_path, {"setup.cfg": """
+        [metadata]
+        name = demo
+        [tox:tox]
+        envlist = lint
+        [testenv:lint]
+        deps = ruff
+        skip_install = true
+        """})
+    assert "from setup.cfg [tox:tox]" in text and config["envs"] == {"lint": {"dependencies": ["ruff"]}}
+
+
 def test_native_tox_toml(tmp_path: Path):
     config, _, _ = init(tmp_path, {"tox.toml": """
         env_list = ["lint", "3.12"]

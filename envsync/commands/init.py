@@ -46,15 +46,9 @@ def _list(values: list[str], indent: str = "    ") -> str:
 
 def env_name(stem: str, taken: set[str]) -> str:
     """An env name for a file or folder: requirements-dev.txt -> dev, requirements.txt -> main."""
-    name = re.sub(r"^requirements", "", stem.removesuffix(".txt"))
-    name = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-_.") or "main"
-    if name.lower() in ("envsync", "locks", "tmp"):
-        name = f"{name}-env"
-    candidate, number = name[:60], 2
-    while candidate.lower() in {t.lower() for t in taken}:
-        candidate, number = f"{name[:56]}-{number}", number + 1
-    taken.add(candidate)
-    return candidate
+    from envsync.migrate.document import valid_name
+
+    return valid_name(re.sub(r"^requirements", "", stem.removesuffix(".txt")).strip("-_.") or "main", taken)
 
 
 def from_project(folder: Path) -> tuple[str, str]:

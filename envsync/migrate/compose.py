@@ -79,6 +79,6 @@ def _without_other_tools(folder: Path, pyproject: dict[str, Any], taken: set[str
 def _drop_lone_groups(envs: list[EnvDraft]) -> tuple[EnvDraft, ...]:
     """The envs, each solve group that only one of them is left in taken away."""
     members = Counter(env.solve_group for env in envs if env.solve_group)
-    return tuple(env if members[env.solve_group] > 1 else dataclasses.replace(env, solve_group=None)
+    return tuple(env if members[env.solve_group or ""] > 1 else dataclasses.replace(env, solve_group=None)
                  for env in envs)
 

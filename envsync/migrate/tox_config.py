@@ -52,6 +52,11 @@ def find_tox(folder: Path, pyproject: dict[str, Any]) -> tuple[str, list[ToxEnv]
     tox_section = table(table(pyproject.get("tool")).get("tox"))
     if (folder / "tox.ini").is_file():
         return "tox.ini", _from_ini(read_ini(folder / "tox.ini"))
+    if (folder / "setup.cfg").is_file():
+        setup_cfg = read_ini(folder / "setup.cfg")
+        if setup_cfg.has_section("tox:tox"):
+            setup_cfg["tox"] = dict(setup_cfg["tox:tox"])
+            return "setup.cfg [tox:tox]", _from_ini(setup_cfg)
     if isinstance(tox_section.get("legacy_tox_ini"), str):
         return "pyproject.toml [tool.tox] legacy_tox_ini", _from_ini(
             read_ini_text(tox_section["legacy_tox_ini"], "pyproject.toml [tool.tox] legacy_tox_ini"))

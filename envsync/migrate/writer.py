@@ -60,14 +60,9 @@ def _env(env: EnvDraft) -> str:
         lines.append(f"python = {quote(env.python)}\n")
     if env.project is not None:
         lines.append(f"project = {_project(env.project)}\n")
-    if env.dependencies:
-        lines.append(f"dependencies = {string_list(env.dependencies)}\n")
-    if env.groups:
-        lines.append(f"groups = {string_list(env.groups)}\n")
-    if env.requirements:
-        lines.append(f"requirements = {string_list(env.requirements)}\n")
-    if env.constraints:
-        lines.append(f"constraints = {string_list(env.constraints)}\n")
+    lists = {"dependencies": env.dependencies, "groups": env.groups, "requirements": env.requirements,
+             "constraints": env.constraints}
+    lines += [f"{name} = {string_list(values)}\n" for name, values in lists.items() if values]
     if env.solve_group:
         lines.append(f"solve-group = {quote(env.solve_group)}\n")
     if env.matrix:
