@@ -150,7 +150,7 @@ def test_tox_in_setup_cfg(tmp_path: Path):
 
 def test_native_tox_toml(tmp_path: Path):
     config, _, _ = init(tmp_path, {"tox.toml": """
-        env_list = ["lint", "3.12"]
+        env_list = ["lint", "3.12", "3.13"]
         [env_run_base]
         deps = ["pytest"]
         set_env = { MODE = "ci" }
@@ -162,8 +162,9 @@ def test_native_tox_toml(tmp_path: Path):
         """, "pyproject.toml": PROJECT})
     envs = config["envs"]
     assert envs["lint"]["scripts"] == {"lint": "ruff check 'src dir'"} and "project" not in envs["lint"]
-    assert envs["3-12"]["scripts"] == {"3-12": "pytest {args:tests -x}"}
-    assert envs["3-12"]["env-vars"] == {"MODE": "ci"}
+    assert envs["test"]["matrix"] == {"python": ["3.12", "3.13"]}
+    assert envs["test"]["scripts"] == {"test": "pytest {args:tests -x}"}
+    assert envs["test"]["env-vars"] == {"MODE": "ci"}
 
 
 HATCH = PROJECT + """

@@ -25,7 +25,7 @@ from envsync.migrate.document import EnvDraft, Project, Script, Translation, Unt
 from envsync.migrate.script_lines import Replace, long_reason, short_reason, substitute, translate
 from envsync.migrate.tox_config import KNOWN, ToxEnv
 
-_PY_FACTOR = re.compile(r"^py(\d)(\d+)$")
+_PY_FACTOR = re.compile(r"^py(\d)\.?(\d+)$|^(\d)\.(\d+)$")   # py312, py3.12, 3.12
 _PACKAGE_FACTOR = re.compile(r"^([A-Za-z][A-Za-z_]*?)(\d+)$")
 _SILENT = {"passenv", "pass_env", "allowlist_externals", "whitelist_externals"}  # nothing to say in envsync
 
@@ -131,13 +131,21 @@ def _python(env: ToxEnv, notes: list[Untranslated]) -> str | None:
         notes.append(Untranslated("tox", "setting", "basepython",
                                   f"tox's basepython = {base!r} is not translated: set `python` to a version or path"))
     for factor in env.name.split("-"):
-        match = _PY_FACTOR.match(factor)
-        if match:
-            return f"{match.group(1)}.{match.group(2)}"
+        if _PY_FACTOR.match(factor):
+            return _factor_python(factor)
         if factor.startswith("pypy"):
             notes.append(Untranslated("tox", "setting", "PyPy", f"tox factor {factor}: set `python` to a PyPy "
                                                                 "interpreter's path"))
     return None
+
+
+def _factor_python(factor: str) -> str:
+    """`py312`, `py3.12` or `3.12` as "3.12"."""
+    match = _PY_FACTOR.match(factor)
+    if match is None:
+        return factor
+    major, minor = (match.group(1), match.group(2)) if match.group(1) else (match.group(3), match.group(4))
+    return f"{major}.{minor}"
 
 
 def _no_project(env: ToxEnv) -> bool:
@@ -206,7 +214,7 @@ def _as_matrix(group: list[ToxEnv], drafts: dict[str, EnvDraft], source: str) ->
         draft = drafts[env.name]
         for axis, position in axes:
             if axis == "python":
-                value = f"{parts[position][2]}.{parts[position][3:]}"
+                value = _factor_python(parts[position])
             else:
                 found = _pinned_series(draft.dependencies, axis, parts[position][len(axis):])
                 if found is None:
