@@ -243,6 +243,26 @@ def test_hatch_toml_and_a_matrix_over_another_variable(tmp_path: Path):
     assert envs["compat-py311-2-0"]["python"] == "3.11"
 
 
+def test_hatch_matrix_whose_overrides_pin_a_package_becomes_a_package_factor(tmp_path: Path):
+    config, text, _ = init(tmp_path, {"pyproject.toml": PROJECT + textwrap.dedent("""
+        [tool.hatch.envs.test]
+        dependencies = ["pytest"]
+        [[tool.hatch.envs.test.matrix]]
+        python = ["3.11", "3.12"]
+        django = ["4.2", "5.1"]
+        [tool.hatch.envs.test.overrides]
+        matrix.django.dependencies = [
+            { value = "django~=4.2.0", if = ["4.2"] },
+            { value = "django>=5.1,<5.2", if = ["5.1"] },
+        ]
+        platform.windows.scripts = ["x"]
+        """)})
+    test = config["envs"]["test"]
+    assert test["matrix"] == {"python": ["3.11", "3.12"], "django": ["4.2", "5.1"]}
+    assert test["dependencies"] == ["pytest"] and "python" not in test
+    assert "# Hatch's overrides platform.windows.scripts is not translated" in text
+
+
 def test_defaults_split_tool_groups_and_take_python_from_python_version(tmp_path: Path):
     config, _, summary = init(tmp_path, {"pyproject.toml": PROJECT + textwrap.dedent("""
         [dependency-groups]

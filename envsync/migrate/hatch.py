@@ -11,22 +11,23 @@ over other variables becomes one env per combination, `{matrix:NAME}` filled in.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
+import math
 import re
 from collections import Counter
 from typing import Any
 
-from packaging.requirements import InvalidRequirement, Requirement
-
 from envsync.migrate.document import EnvDraft, Project, Script, Translation, Untranslated, valid_name
 from envsync.migrate.files import strings, table
+from envsync.migrate.package_factors import pinned_series, requirement_or_none
 from envsync.migrate.script_lines import Replace, long_reason, short_reason, substitute, translate
 
 _NOT_INHERITED = {"matrix", "matrix-name-format", "template", "detached"}
 _HANDLED = {"dependencies", "extra-dependencies", "features", "env-vars", "scripts", "python", "skip-install",
             "detached", "dev-mode", "template", "matrix", "matrix-name-format", "description", "type",
-            "dependency-groups"}
+            "dependency-groups", "overrides"}
 
 
 def effective_configs(declared: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -70,6 +71,8 @@ def translate_hatch(declared: dict[str, Any], source: str, taken: set[str]) -> T
             draft = _draft(name, config, {}, source)
             versions = tuple(dict.fromkeys(combo["python"] for combo in combos))
             envs.append(_with_name(draft, valid_name(name, taken), matrix=(("python", versions),)))
+        elif combos and (matrix := _package_matrix(name, config, combos, source)) is not None:
+            envs.append(_with_name(matrix, valid_name(name, taken)))
         elif combos:
             for combo in combos:
                 label = "-".join(f"py{v.replace('.', '')}" if k == "python" else v for k, v in combo.items())
@@ -84,9 +87,7 @@ def translate_hatch(declared: dict[str, Any], source: str, taken: set[str]) -> T
 
 
 def _with_name(draft: EnvDraft, name: str, matrix: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> EnvDraft:
-    from dataclasses import replace
-
-    return replace(draft, name=name, matrix=matrix or draft.matrix, python=None if matrix else draft.python)
+    return dataclasses.replace(draft, name=name, matrix=matrix or draft.matrix, python=None if matrix else draft.python)
 
 
 def _combinations(config: dict[str, Any]) -> list[dict[str, str]]:
@@ -104,6 +105,56 @@ def _combinations(config: dict[str, Any]) -> list[dict[str, str]]:
     return out
 
 
+def _package_matrix(name: str, config: dict[str, Any], combos: list[dict[str, str]],
+                    source: str) -> EnvDraft | None:
+    """One env with a matrix when every variable but python is a package whose value the env's
+    dependencies (often through `overrides`) pin as a release series, and nothing else differs."""
+    keys = list(combos[0])
+    variables = [key for key in keys if key != "python"]
+    if any(list(combo) != keys for combo in combos) or \
+            not all(re.fullmatch(r"\d+(\.\d+)*", combo[key]) for combo in combos for key in variables):
+        return None
+    values: dict[str, list[str]] = {key: [] for key in keys}
+    stripped = []
+    for combo in combos:
+        draft = _draft(name, config, combo, source)
+        for key in variables:
+            found = pinned_series(draft.dependencies, key, [combo[key]])
+            if found is None:
+                return None
+            draft = dataclasses.replace(draft, dependencies=found[1])
+        for key in keys:
+            values[key] += [combo[key]] if combo[key] not in values[key] else []
+        stripped.append(dataclasses.replace(draft, python=None, comments=()))
+    if any(other != stripped[0] for other in stripped[1:]) or len(set(map(str, combos))) != math.prod(
+            len(found) for found in values.values()):
+        return None
+    comments = (f"Hatch env {name} (from {source}): its matrix, with package factors",)
+    return dataclasses.replace(stripped[0], comments=comments,
+                               matrix=tuple((key, tuple(found)) for key, found in values.items()))
+
+
+def _overrides(config: dict[str, Any], combo: dict[str, str], note) -> list[str]:
+    """The dependencies `overrides` adds for `combo` (`matrix.VAR.dependencies`, `...extra-dependencies`,
+    each entry a string or `{ value, if }`); every other override is noted as not translated."""
+    added: list[str] = []
+    for kind, by_name in table(config.get("overrides")).items():
+        for variable, options in table(by_name).items():
+            for option, entries in table(options).items():
+                if kind != "matrix" or option not in ("dependencies", "extra-dependencies"):
+                    note("setting", "overrides", f"Hatch's overrides {kind}.{variable}.{option} is not translated")
+                    continue
+                if variable not in combo:
+                    continue
+                for entry in entries if isinstance(entries, list) else []:
+                    if isinstance(entry, str):
+                        added.append(entry)
+                    elif isinstance(entry, dict) and isinstance(entry.get("value"), str) and \
+                            combo[variable] in strings(entry.get("if", [combo[variable]])):
+                        added.append(entry["value"])
+    return added
+
+
 def _python_version(text: str) -> str | None:
     found = re.fullmatch(r"(?:python|py)?(\d)\.?(\d+)", text.strip())
     return f"{found.group(1)}.{found.group(2)}" if found else None
@@ -117,9 +168,10 @@ def _draft(name: str, config: dict[str, Any], combo: dict[str, str], source: str
 
     replace = _replace(name, combo)
     dependencies = []
-    for line in [*strings(config.get("dependencies")), *strings(config.get("extra-dependencies"))]:
+    for line in [*strings(config.get("dependencies")), *strings(config.get("extra-dependencies")),
+                 *_overrides(config, combo, note)]:
         text, reason = substitute(line, replace)
-        if text is None or _invalid(text):
+        if text is None or requirement_or_none(text) is None:
             note("dependency", "placeholder" if text is None else "not PEP 508",
                  f"dependency {line!r} not translated: {reason or 'not a PEP 508 requirement'}")
         else:
@@ -168,14 +220,6 @@ def _replace(name: str, combo: dict[str, str]) -> Replace:
             return f"${{{variable}}}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", variable) else None
         return None
     return replace
-
-
-def _invalid(text: str) -> bool:
-    try:
-        Requirement(text)
-    except InvalidRequirement:
-        return True
-    return False
 
 
 def _scripts(declared: dict[str, Any], replace: Replace, note) -> tuple[Script, ...]:

@@ -18,10 +18,8 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
-
 from envsync.migrate.document import EnvDraft, Project, Script, Translation, Untranslated, valid_name
+from envsync.migrate.package_factors import pinned_series, requirement_or_none
 from envsync.migrate.script_lines import Replace, long_reason, short_reason, substitute, translate
 from envsync.migrate.tox_config import KNOWN, ToxEnv
 
@@ -81,7 +79,7 @@ def _draft(env: ToxEnv) -> EnvDraft:
         elif text.startswith("-"):
             note("dependency", "pip option", f"deps line {line!r} not translated: pip options go in a requirements "
                                              "file or [settings]")
-        elif _requirement(text) is None:
+        elif requirement_or_none(text) is None:
             note("dependency", "not PEP 508", f"deps line {line!r} not translated: not a PEP 508 requirement")
         else:
             dependencies.append(text)
@@ -113,13 +111,6 @@ def _replace(name: str) -> Replace:
             return f"${{{variable}}}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", variable) else None
         return fixed.get(inside)
     return replace
-
-
-def _requirement(text: str) -> Requirement | None:
-    try:
-        return Requirement(text)
-    except InvalidRequirement:
-        return None
 
 
 def _python(env: ToxEnv, notes: list[Untranslated]) -> str | None:
@@ -216,7 +207,9 @@ def _as_matrix(group: list[ToxEnv], drafts: dict[str, EnvDraft], source: str) ->
             if axis == "python":
                 value = _factor_python(parts[position])
             else:
-                found = _pinned_series(draft.dependencies, axis, parts[position][len(axis):])
+                digits = parts[position][len(axis):]
+                found = pinned_series(draft.dependencies, axis,
+                                      [digits[:cut] + "." + digits[cut:] for cut in range(1, len(digits))] + [digits])
                 if found is None:
                     return None
                 value, dependencies = found
@@ -239,27 +232,3 @@ def _product(values: dict[str, list[str]]) -> int:
     for found in values.values():
         total *= len(found)
     return total
-
-
-def _pinned_series(dependencies: tuple[str, ...], factor: str, digits: str) -> tuple[str, tuple[str, ...]] | None:
-    """(the release series `digits` means, the dependencies without the pin) when exactly one
-    dependency on package `factor` pins that series (`Django>=4.2,<4.3` for django42)."""
-    matches = [(position, req) for position, text in enumerate(dependencies)
-               if (req := _requirement(text)) is not None and canonicalize_name(req.name) == canonicalize_name(factor)]
-    if len(matches) != 1 or matches[0][1].marker is not None or matches[0][1].extras:
-        return None
-    position, requirement = matches[0]
-    for series in [digits[:cut] + "." + digits[cut:] for cut in range(1, len(digits))] + [digits]:
-        if _is_series(requirement, series):
-            return series, dependencies[:position] + dependencies[position + 1:]
-    return None
-
-
-def _is_series(requirement: Requirement, series: str) -> bool:
-    """Whether the requirement allows exactly the releases `series.*` (as `name==series.*` would)."""
-    parts = series.split(".")
-    following = ".".join([*parts[:-1], str(int(parts[-1]) + 1)])
-    before = ".".join([*parts[:-1], str(int(parts[-1]) - 1)]) if int(parts[-1]) > 0 else None
-    spec = requirement.specifier
-    return (spec.contains(f"{series}.0") and spec.contains(f"{series}.99") and not spec.contains(f"{following}.0")
-            and (before is None or not spec.contains(f"{before}.99")))
