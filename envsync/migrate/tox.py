@@ -32,15 +32,17 @@ def translate_tox(source: str, envs: Sequence[ToxEnv], taken: set[str]) -> Trans
     drafts = {env.name: _draft(env) for env in envs}
     groups: dict[str, list[ToxEnv]] = {}
     for env in envs:
-        key = env.origin or ("py*" if _PY_FACTOR.match(env.name) and env.origin is None else None)
-        if key:
+        key = env.origin or ("py*" if _PY_FACTOR.match(env.name) else None)
+        if key and not any(factor.startswith("pypy") for factor in env.name.split("-")):
             groups.setdefault(key, []).append(env)
     out: list[EnvDraft] = []
     done: set[str] = set()
     for env in envs:
         if env.name in done:
             continue
-        group = groups.get(env.origin or ("py*" if _PY_FACTOR.match(env.name) else ""), [])
+        group = [member for member in groups.get(env.origin or ("py*" if _PY_FACTOR.match(env.name) else ""), [])
+                 if member.name not in done]
+        group = group if env in group else []
         matrix = _as_matrix(group, drafts, source) if len(group) > 1 else None
         if matrix is not None:
             out.append(_named(matrix, valid_name(matrix.name, taken)))
@@ -48,7 +50,18 @@ def translate_tox(source: str, envs: Sequence[ToxEnv], taken: set[str]) -> Trans
         else:
             out.append(_named(drafts[env.name], valid_name(env.name, taken)))
             done.add(env.name)
-    return Translation(envs=tuple(out), translated=Counter({"tox env": len(envs)}))
+    shared, out = _shared_notes(out)
+    return Translation(envs=tuple(out), translated=Counter({"tox env": len(envs)}), notes=shared)
+
+
+def _shared_notes(envs: list[EnvDraft]) -> tuple[tuple[Untranslated, ...], list[EnvDraft]]:
+    """A setting left out of several envs (from `[testenv]`, mostly) said once, at the top, with how many."""
+    counts = Counter(note for env in envs for note in env.untranslated if note.what == "setting")
+    shared = {note for note, count in counts.items() if count > 1}
+    top = tuple(dataclasses.replace(note, text=f"{note.text} (in {counts[note]} envs)")
+                for note in counts if note in shared)
+    return top, [dataclasses.replace(env, untranslated=tuple(n for n in env.untranslated if n not in shared))
+                 for env in envs]
 
 
 def _named(draft: EnvDraft, name: str) -> EnvDraft:
@@ -64,7 +77,8 @@ def _draft(env: ToxEnv) -> EnvDraft:
     def note(what: str, reason: str, text: str) -> None:
         notes.append(Untranslated("tox", what, reason, text))
 
-    replace = _replace(env.name)
+    caveats: list[str] = []
+    replace = _replace(env, caveats)
     dependencies: list[str] = []
     requirements: list[str] = []
     constraints: list[str] = []
@@ -93,23 +107,36 @@ def _draft(env: ToxEnv) -> EnvDraft:
         if key not in KNOWN and key not in _SILENT:
             note("setting", key, f"tox's {key} = {' '.join(lines)!r} is not translated")
     description = env.get("description")
-    comments = (f"tox env {env.name}", *([" ".join(description)] if description else []))
+    comments = (f"tox env {env.name}", *([" ".join(description)] if description else []),
+                *dict.fromkeys(caveats))
     return EnvDraft(env.name, comments=comments, python=python, project=project, dependencies=tuple(dependencies),
                     groups=groups, requirements=tuple(requirements), constraints=tuple(constraints),
                     env_vars=env_vars, scripts=scripts, untranslated=tuple(notes))
 
 
-def _replace(name: str) -> Replace:
+def _replace(env: ToxEnv, caveats: list[str]) -> Replace:
+    """tox's placeholders as envsync's; `{env:X:default}` is X when setenv sets it, else its default
+    (envsync's `${X}` has no default), which `caveats` records for a comment."""
     fixed = {"toxinidir": ".", "tox_root": ".", "envpython": "python", "env_python": "python",
-             "envname": name, "env_name": name, "/": "/", ":": ":", "posargs": "{args}"}
+             "envname": env.name, "env_name": env.name, "/": "/", ":": ":", "posargs": "{args}",
+             "posargs:": "{args}"}
+    set_here = {line.partition("=")[0].strip() for line in env.get("setenv", "set_env")}
 
     def replace(inside: str) -> str | None:
+        if inside in fixed:
+            return fixed[inside]
         if inside.startswith("posargs:"):
             return "{args:" + inside.removeprefix("posargs:") + "}"
-        if inside.startswith("env:"):
-            variable = inside.removeprefix("env:")
-            return f"${{{variable}}}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", variable) else None
-        return fixed.get(inside)
+        variable, has_default, default = inside.removeprefix("env:").partition(":")
+        if not inside.startswith("env:") or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", variable):
+            return None
+        if not has_default or variable in set_here:
+            return f"${{{variable}}}"
+        if "{" in default:
+            return None
+        caveats.append(f"{{{inside}}} is written as its default, {default!r}: envsync's ${{{variable}}} "
+                       "has no default")
+        return default
     return replace
 
 

@@ -119,11 +119,20 @@ def _from_ini(parser: configparser.ConfigParser) -> list[ToxEnv]:
 def _follow_references(raw: str, parser: configparser.ConfigParser, depth: int = 0) -> str:
     """`{[testenv]deps}` replaced by that section's value (as tox does), a few levels deep."""
     def one(match: re.Match[str]) -> str:
-        section, key = match.group(1), match.group(2)
-        if depth < 5 and parser.has_option(section, key):
+        section, key = _section_named(match.group(1), parser), match.group(2)
+        if depth < 5 and section and parser.has_option(section, key):
             return _follow_references(parser.get(section, key), parser, depth + 1)
         return match.group(0)
     return _REFERENCE.sub(one, raw)
+
+
+def _section_named(name: str, parser: configparser.ConfigParser) -> str | None:
+    """The section `[name]` refers to: itself, or a generative one that makes it (`testenv:docs-{build,x}`)."""
+    if parser.has_section(name):
+        return name
+    prefix, _, env = name.partition(":")
+    return next((section for section in parser.sections()
+                 if section.startswith(prefix + ":") and env in expand(section.partition(":")[2].strip())), None)
 
 
 def _lines(raw: str, env: str) -> list[str]:

@@ -28,12 +28,13 @@ def key(name: str) -> str:
     return name if _BARE_KEY.match(name) else quote(name)
 
 
-def string_list(values: tuple[str, ...] | list[str], indent: str = "    ") -> str:
-    """A short list on one line, a longer one a value per line (diffs stay readable)."""
+def string_list(values: tuple[str, ...] | list[str], indent: str = "    ", one_line_only: bool = False) -> str:
+    """A short list on one line, a longer one a value per line (diffs stay readable); inside an
+    inline table always one line."""
     if not values:
         return "[]"
     one_line = "[" + ", ".join(quote(v) for v in values) + "]"
-    if len(one_line) <= 60 and len(values) <= 3:
+    if one_line_only or (len(one_line) <= 60 and len(values) <= 3):
         return one_line
     return "[\n" + "".join(f"{indent}{quote(v)},\n" for v in values) + "]"
 
@@ -66,7 +67,7 @@ def _env(env: EnvDraft) -> str:
     if env.solve_group:
         lines.append(f"solve-group = {quote(env.solve_group)}\n")
     if env.matrix:
-        inner = ", ".join(f"{key(name)} = {string_list(values)}" for name, values in env.matrix)
+        inner = ", ".join(f"{key(name)} = {string_list(values, one_line_only=True)}" for name, values in env.matrix)
         lines.append(f"matrix = {{ {inner} }}\n")
     if env.env_vars:
         inner = ", ".join(f"{key(name)} = {quote(value)}" for name, value in env.env_vars)
