@@ -66,24 +66,46 @@ def translate_hatch(declared: dict[str, Any], source: str, taken: set[str]) -> T
     scripts: set[Script] = set()
     for name, config in effective_configs(declared).items():
         combos = _combinations(config)
-        pythons_only = all(set(combo) <= {"python"} for combo in combos)
-        if combos and pythons_only:
-            draft = _draft(name, config, {}, source)
-            versions = tuple(dict.fromkeys(combo["python"] for combo in combos))
-            envs.append(_with_name(draft, valid_name(name, taken), matrix=(("python", versions),)))
-        elif combos and (matrix := _package_matrix(name, config, combos, source)) is not None:
-            envs.append(_with_name(matrix, valid_name(name, taken)))
-        elif combos:
-            for combo in combos:
-                label = "-".join(f"py{v.replace('.', '')}" if k == "python" else v for k, v in combo.items())
-                draft = _draft(name, config, combo, source)
-                envs.append(_with_name(draft, valid_name(f"{name}-{label}", taken)))
-        else:
-            envs.append(_with_name(_draft(name, config, {}, source), valid_name(name, taken)))
+        made = _envs_for(name, config, combos, source, taken)
+        envs += made
         counts["Hatch env"] += max(1, len(combos))
-        scripts.update(envs[-1].scripts)
+        scripts.update(made[-1].scripts)
     counts["Hatch script"] = len(scripts)   # a script every env inherits is one script
     return Translation(envs=tuple(envs), translated=counts)
+
+
+def _envs_for(name: str, config: dict[str, Any], combos: list[dict[str, str]], source: str,
+              taken: set[str]) -> list[EnvDraft]:
+    """The envs for one Hatch env: itself; one env with a package-factor matrix; or, per value of
+    the other variables, one env with a matrix over the Pythons that are versions, and one env
+    per remaining combination (a `pypy3` Python, say)."""
+    if not combos:
+        return [_with_name(_draft(name, config, {}, source), valid_name(name, taken))]
+    matrix = _package_matrix(name, config, combos, source)
+    if matrix is not None:
+        return [_with_name(matrix, valid_name(name, taken))]
+    by_others: dict[tuple[str, ...], list[dict[str, str]]] = {}
+    for combo in combos:
+        by_others.setdefault(tuple(v for k, v in combo.items() if k != "python"), []).append(combo)
+    out = []
+    for others, group in by_others.items():
+        label = "-".join([name, *others])
+        versions = [combo for combo in group if _python_version(combo.get("python", ""))]
+        drafts = [dataclasses.replace(_draft(name, config, combo, source), python=None, comments=())
+                  for combo in versions]
+        rest = group
+        if len(versions) > 1 and all(draft == drafts[0] for draft in drafts[1:]):
+            pythons = tuple(dict.fromkeys(combo["python"] for combo in versions))
+            shared = {key: value for key, value in versions[0].items() if key != "python"}
+            draft = dataclasses.replace(drafts[0], comments=_comments(name, config, shared, source))
+            out.append(_with_name(draft, valid_name(label, taken), matrix=(("python", pythons),)))
+            rest = [combo for combo in group if combo not in versions]
+        for combo in rest:
+            python = combo.get("python")
+            shown = (f"py{python.replace('.', '')}" if _python_version(python) else python) if python else None
+            out.append(_with_name(_draft(name, config, combo, source),
+                                  valid_name("-".join([name, *([shown] if shown else []), *others]), taken)))
+    return out
 
 
 def _with_name(draft: EnvDraft, name: str, matrix: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> EnvDraft:
@@ -134,24 +156,27 @@ def _package_matrix(name: str, config: dict[str, Any], combos: list[dict[str, st
                                matrix=tuple((key, tuple(found)) for key, found in values.items()))
 
 
-def _overrides(config: dict[str, Any], combo: dict[str, str], note) -> list[str]:
-    """The dependencies `overrides` adds for `combo` (`matrix.VAR.dependencies`, `...extra-dependencies`,
-    each entry a string or `{ value, if }`); every other override is noted as not translated."""
-    added: list[str] = []
+_OVERRIDABLE = {"dependencies": "dependencies", "extra-dependencies": "dependencies", "features": "features"}
+
+
+def _overrides(config: dict[str, Any], combo: dict[str, str], note) -> dict[str, list[str]]:
+    """What `overrides` adds for `combo` to "dependencies" and "features" (`matrix.VAR.OPTION`, each
+    entry a string or `{ value, if }`); every other override is noted as not translated."""
+    added: dict[str, list[str]] = {"dependencies": [], "features": []}
     for kind, by_name in table(config.get("overrides")).items():
         for variable, options in table(by_name).items():
             for option, entries in table(options).items():
-                if kind != "matrix" or option not in ("dependencies", "extra-dependencies"):
+                if kind != "matrix" or option not in _OVERRIDABLE:
                     note("setting", "overrides", f"Hatch's overrides {kind}.{variable}.{option} is not translated")
                     continue
                 if variable not in combo:
                     continue
                 for entry in entries if isinstance(entries, list) else []:
                     if isinstance(entry, str):
-                        added.append(entry)
+                        added[_OVERRIDABLE[option]].append(entry)
                     elif isinstance(entry, dict) and isinstance(entry.get("value"), str) and \
                             combo[variable] in strings(entry.get("if", [combo[variable]])):
-                        added.append(entry["value"])
+                        added[_OVERRIDABLE[option]].append(entry["value"])
     return added
 
 
@@ -167,9 +192,10 @@ def _draft(name: str, config: dict[str, Any], combo: dict[str, str], source: str
         notes.append(Untranslated("Hatch", what, reason, text))
 
     replace = _replace(name, combo)
+    overridden = _overrides(config, combo, note)
     dependencies = []
     for line in [*strings(config.get("dependencies")), *strings(config.get("extra-dependencies")),
-                 *_overrides(config, combo, note)]:
+                 *overridden["dependencies"]]:
         text, reason = substitute(line, replace)
         if text is None or requirement_or_none(text) is None:
             note("dependency", "placeholder" if text is None else "not PEP 508",
@@ -178,7 +204,8 @@ def _draft(name: str, config: dict[str, Any], combo: dict[str, str], source: str
             dependencies.append(text)
     detached = config.get("detached") is True or config.get("skip-install") is True
     project = None if detached else Project(editable=config.get("dev-mode", True) is not False,
-                                            extras=tuple(strings(config.get("features"))))
+                                            extras=tuple(dict.fromkeys([*strings(config.get("features")),
+                                                                        *overridden["features"]])))
     python = combo.get("python") or (str(config["python"]) if isinstance(config.get("python"), str) else None)
     if python and not _python_version(python):
         note("setting", "python", f"Hatch's python = {python!r} is not translated: give a version or a path")
@@ -196,15 +223,19 @@ def _draft(name: str, config: dict[str, Any], combo: dict[str, str], source: str
     for key, value in config.items():
         if key not in _HANDLED:
             note("setting", key, f"Hatch's {key} = {value!r} is not translated")
+    return EnvDraft(name, comments=_comments(name, config, combo, source), python=python, project=project,
+                    dependencies=tuple(dependencies), groups=tuple(strings(config.get("dependency-groups"))),
+                    env_vars=tuple(env_vars), scripts=scripts, untranslated=tuple(notes))
+
+
+def _comments(name: str, config: dict[str, Any], combo: dict[str, str], source: str) -> tuple[str, ...]:
     shown = ", ".join(f"{key}={value}" for key, value in combo.items())
     comments = [f"Hatch env {name} (from {source})" + (f", matrix {shown}" if set(combo) - {"python"} else "")]
     if isinstance(config.get("description"), str):
         comments.append(config["description"].strip().replace("\n", " "))
     if name.startswith("hatch-"):
         comments.append(f"{name} is one of Hatch's own envs: the tools Hatch adds to it by default are not listed")
-    return EnvDraft(name, comments=tuple(comments), python=python, project=project,
-                    dependencies=tuple(dependencies), groups=tuple(strings(config.get("dependency-groups"))),
-                    env_vars=tuple(env_vars), scripts=scripts, untranslated=tuple(notes))
+    return tuple(comments)
 
 
 def _replace(name: str, combo: dict[str, str]) -> Replace:
@@ -233,6 +264,9 @@ def _scripts(declared: dict[str, Any], replace: Replace, note) -> tuple[Script, 
             if first in declared:
                 reason = f"calls the script {first!r} (write its lines here instead)"
                 break
+            if first == "hatch":
+                reason = "calls Hatch (`envsync run ENV:SCRIPT` does what `hatch run` did)"
+                break
             translated, reason = translate(line.strip().removeprefix("- "), replace)
             if translated is None:
                 break
@@ -242,6 +276,7 @@ def _scripts(declared: dict[str, Any], replace: Replace, note) -> tuple[Script, 
         else:
             shown = json.dumps(written[0] if len(written) == 1 else written)
             reason = reason or "no command"
-            short = "calls another script" if reason.startswith("calls") else short_reason(reason)
+            short = "calls another script" if reason.startswith("calls the") else (
+                "calls Hatch" if reason.startswith("calls Hatch") else short_reason(reason))
             note("script", short, f"{script} = {shown}   (not translated: {long_reason(reason)})")
     return tuple(out)
