@@ -135,6 +135,37 @@ def test_legacy_tox_ini_in_pyproject_and_python_only_envlist(tmp_path: Path):
     assert summary == "translated 4 tox envs"
 
 
+def test_tox_modelled_on_pluggy_and_attrs(tmp_path: Path):
+    """A PyPy factor in a generative item stays out of its matrix; `{env:X:default}` takes its
+    default with a comment; a setting of `[testenv]` left out is said once; `{[testenv:a-b]key}`
+    finds the generative section that makes `a-b`."""
+    config, text, summary = init(tmp_path, {"tox.ini": """
+        [tox]
+        envlist = py{310,311,py3}, docs-{build,linkcheck}, watch
+        [testenv]
+        runner = uv-venv-lock-runner
+        dependency_groups = testing
+        commands = {env:RUNNER:pytest} {posargs}
+        [testenv:docs-{build,linkcheck}]
+        base_python = py313
+        commands =
+            build: sphinx-build docs out
+            linkcheck: sphinx-build -b linkcheck docs out
+        [testenv:watch]
+        base_python = {[testenv:docs-build]base_python}
+        commands = sphinx-autobuild docs out
+        """})
+    envs = config["envs"]
+    assert list(envs) == ["test", "pypy3", "docs-build", "docs-linkcheck", "watch"]
+    assert envs["test"]["matrix"] == {"python": ["3.10", "3.11"]}
+    assert envs["test"]["scripts"] == {"test": "pytest {args}"}
+    assert "# {env:RUNNER:pytest} is written as its default, 'pytest': envsync's ${RUNNER} has no default" in text
+    assert envs["watch"]["python"] == "3.13" and envs["docs-build"]["python"] == "3.13"
+    assert text.count("runner = 'uv-venv-lock-runner' is not translated") == 1
+    assert "# tox's runner = 'uv-venv-lock-runner' is not translated (in 5 envs)\n\n# tox env" in text
+    assert summary == "translated 6 tox envs, 2 tox settings left as comments: runner, PyPy"
+
+
 def test_tox_in_setup_cfg(tmp_path: Path):
     config, text, _ = init(tmp_path, {"setup.cfg": """
         [metadata]
@@ -261,6 +292,31 @@ def test_hatch_matrix_whose_overrides_pin_a_package_becomes_a_package_factor(tmp
     assert test["matrix"] == {"python": ["3.11", "3.12"], "django": ["4.2", "5.1"]}
     assert test["dependencies"] == ["pytest"] and "python" not in test
     assert "# Hatch's overrides platform.windows.scripts is not translated" in text
+
+
+def test_hatch_matrix_modelled_on_mkdocs(tmp_path: Path):
+    """A matrix over python and a variable that is not a package: one env per value of the variable,
+    each with a python matrix, and the PyPy combinations as envs of their own."""
+    config, text, summary = init(tmp_path, {"pyproject.toml": PROJECT + textwrap.dedent("""
+        [tool.hatch.envs.default.scripts]
+        all = ["hatch run test:test", "hatch run lint:check"]
+        [tool.hatch.envs.test]
+        dependencies = ["coverage"]
+        [tool.hatch.envs.test.scripts]
+        test = "python -m unittest"
+        [[tool.hatch.envs.test.matrix]]
+        python = ["3.11", "3.12", "pypy3"]
+        type = ["default", "min-req"]
+        [tool.hatch.envs.test.overrides]
+        matrix.type.features = [{ value = "min-versions", if = ["min-req"] }]
+        """)})
+    envs = config["envs"]
+    assert list(envs) == ["default", "test-default", "test-pypy3-default", "test-min-req", "test-pypy3-min-req"]
+    assert envs["test-default"]["matrix"] == {"python": ["3.11", "3.12"]} and envs["test-default"]["project"] == "."
+    assert envs["test-min-req"]["project"] == {"path": ".", "extras": ["min-versions"]}
+    assert "python" not in envs["test-pypy3-min-req"] and "pypy3" in text
+    assert "(not translated: calls Hatch (`envsync run ENV:SCRIPT` does what `hatch run` did))" in text
+    assert "1 Hatch script left as a comment: calls Hatch" in summary
 
 
 def test_defaults_split_tool_groups_and_take_python_from_python_version(tmp_path: Path):
