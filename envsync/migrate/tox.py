@@ -32,17 +32,16 @@ def translate_tox(source: str, envs: Sequence[ToxEnv], taken: set[str]) -> Trans
     drafts = {env.name: _draft(env) for env in envs}
     groups: dict[str, list[ToxEnv]] = {}
     for env in envs:
-        key = env.origin or ("py*" if _PY_FACTOR.match(env.name) else None)
-        if key and not any(factor.startswith("pypy") for factor in env.name.split("-")):
+        key = _group_key(env)
+        if key:
             groups.setdefault(key, []).append(env)
     out: list[EnvDraft] = []
     done: set[str] = set()
     for env in envs:
         if env.name in done:
             continue
-        group = [member for member in groups.get(env.origin or ("py*" if _PY_FACTOR.match(env.name) else ""), [])
-                 if member.name not in done]
-        group = group if env in group else []
+        key = _group_key(env)
+        group = [member for member in groups[key] if member.name not in done] if key else []
         matrix = _as_matrix(group, drafts, source) if len(group) > 1 else None
         if matrix is not None:
             out.append(_named(matrix, valid_name(matrix.name, taken)))
@@ -52,6 +51,14 @@ def translate_tox(source: str, envs: Sequence[ToxEnv], taken: set[str]) -> Trans
             done.add(env.name)
     shared, out = _shared_notes(out)
     return Translation(envs=tuple(out), translated=Counter({"tox env": len(envs)}), notes=shared)
+
+
+def _group_key(env: ToxEnv) -> str | None:
+    """The envs that may share a matrix: those of one generative envlist item, or all the bare
+    Python envs (`py311`, `py312`); a PyPy env never (envsync's matrix is over CPython versions)."""
+    if any(factor.startswith("pypy") for factor in env.name.split("-")):
+        return None
+    return env.origin or ("py*" if _PY_FACTOR.match(env.name) else None)
 
 
 def _shared_notes(envs: list[EnvDraft]) -> tuple[tuple[Untranslated, ...], list[EnvDraft]]:
