@@ -6,7 +6,8 @@ Hatch's inheritance is applied first: an env takes every option of its `template
 nothing. Then `dependencies` + `extra-dependencies` become dependencies, `features` the
 project's extras, `env-vars` env-vars, `scripts` scripts; the project is installed unless
 `detached` or `skip-install`. A matrix over `python` alone becomes an envsync matrix; one
-over other variables becomes one env per combination, `{matrix:NAME}` filled in.
+whose other variables are packages pinned per value becomes a matrix with package factors;
+otherwise there is an env per value of the other variables, `{matrix:NAME}` filled in.
 """
 
 from __future__ import annotations
@@ -207,9 +208,10 @@ def _draft(name: str, config: dict[str, Any], combo: dict[str, str], source: str
                                             extras=tuple(dict.fromkeys([*strings(config.get("features")),
                                                                         *overridden["features"]])))
     python = combo.get("python") or (str(config["python"]) if isinstance(config.get("python"), str) else None)
-    if python and not _python_version(python):
-        note("setting", "python", f"Hatch's python = {python!r} is not translated: give a version or a path")
-        python = None
+    if python and "/" not in python:
+        if not _python_version(python):
+            note("setting", "python", f"Hatch's python = {python!r} is not translated: give a version or a path")
+        python = _python_version(python)
     env_vars = []
     for variable, value in table(config.get("env-vars")).items():
         text, reason = substitute(str(value), replace)
