@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import run_envsync
+
 from envsync.commands.init import from_project, ignore_env_root
 from envsync.migrate.defaults import lowest_minor
 from envsync.migrate.script_lines import translate
@@ -428,3 +430,25 @@ def test_envlist_expansion():
                                                  (">3.11", "3.11"), ("nonsense", None)])
 def test_lowest_minor(spec: str, expected: str | None):
     assert lowest_minor(spec) == expected
+
+
+@pytest.mark.parametrize("files", [
+    {"tox.ini": "[tox\nenvlist = py311\n"},
+    {"pyproject.toml": "[project\nname = 1\n"},
+    {"pyproject.toml": '[tool.tox]\nenv_list = "py311"\n[tool.tox.env.x]\ncommands = 5\ndeps = {a = 1}\n'},
+    {"pyproject.toml": '[tool.hatch.envs.a]\ntemplate = ["b"]\nmatrix = "x"\nscripts = { s = 5, t = [1, "ok"] }\n'
+                       'env-vars = 3\nfeatures = "cli"\n[[tool.hatch.envs.b.matrix]]\npython = 3.11\n'},
+    {"tox.ini": "[tox]\nenvlist = py{311\n[testenv]\ndeps = {[nowhere]deps}\ncommands = '\n"},
+    {".gitignore/keep": "", "requirements.txt": "lib\n"},
+], ids=["bad-ini", "bad-toml", "tox-toml-types", "hatch-types", "tox-odd-syntax", "gitignore-is-a-folder"])
+def test_odd_configs_give_an_envs_toml_or_one_message_never_a_traceback(tmp_path: Path, files: dict[str, str]):
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    result = run_envsync("init", cwd=tmp_path)
+    assert "Traceback" not in result.stderr, result.stderr
+    if result.returncode == 0:
+        tomllib.loads((tmp_path / "envs.toml").read_text())
+    else:
+        assert result.returncode == 1 and "cannot read" in result.stderr, result.stderr
+        assert not (tmp_path / "envs.toml").exists()

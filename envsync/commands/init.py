@@ -129,7 +129,11 @@ def run(args, out) -> int:
         out.info(f"kept the old {target.name} as {backup.name}")
     if summary:
         out.info(summary)
-    ignored = ignore_env_root(folder, _env_root(text))
+    try:
+        ignored = ignore_env_root(folder, _env_root(text))
+    except ConfigError as exc:  # envs.toml is written: say what is left to do rather than fail
+        out.info(f"warning: {exc.message}; {exc.hint}")
+        ignored = None
     if ignored:
         out.info(f"added {ignored} to {folder / '.gitignore'}")
     out.info(f"wrote {target}; next: `envsync plan`")
@@ -158,7 +162,7 @@ def ignore_env_root(folder: Path, root: str) -> str | None:
         with path.open("a", encoding="utf-8") as handle:
             handle.write(f"{separator}{entry}\n")
     except OSError as exc:
-        raise from_os_error(exc, path) from exc
+        raise ConfigError(f"{path}: cannot write: {exc.strerror or exc}", f"add {entry} to it by hand") from None
     return entry
 
 

@@ -39,7 +39,7 @@ def effective_configs(declared: dict[str, Any]) -> dict[str, dict[str, Any]]:
         if name in out:
             return out[name]
         own = dict(table(declared.get(name)))
-        template = own.get("template", "default")
+        template = own["template"] if isinstance(own.get("template"), str) else "default"
         if own.get("detached") or template == name or name.startswith("hatch-") or name in trail \
                 or (template == "default" and name == "default"):
             out[name] = own

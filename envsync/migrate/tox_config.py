@@ -166,7 +166,8 @@ def _from_toml(document: dict[str, Any]) -> list[ToxEnv]:
     """tox's native TOML form: `env_list`, `[env_run_base]` under each `[env.NAME]`."""
     no_package = document.get("no_package") is True or document.get("skipsdist") is True
     names: list[tuple[str, str | None]] = []
-    for item in document.get("env_list", document.get("envlist", [])):
+    listed = document.get("env_list", document.get("envlist", []))
+    for item in listed if isinstance(listed, list) else []:
         if isinstance(item, str):
             names.append((item, None))
         elif isinstance(item, dict) and isinstance(item.get("product"), list):
