@@ -9,7 +9,6 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
 from helpers import run_envsync
 
 from envsync.commands.init import from_project, ignore_env_root
