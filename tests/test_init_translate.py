@@ -167,6 +167,21 @@ def test_tox_modelled_on_pluggy_and_attrs(tmp_path: Path):
     assert summary == "translated 6 tox envs, 2 tox settings left as comments: runner, PyPy"
 
 
+def test_tox_deps_that_install_the_project(tmp_path: Path):
+    config, _, _ = init(tmp_path, {"tox.ini": """
+        [testenv:a]
+        skip_install = true
+        deps = -e .[test,docs]
+        [testenv:b]
+        skip_install = true
+        deps =
+            .
+            pytest
+        """})
+    assert config["envs"]["a"]["project"] == {"path": ".", "extras": ["test", "docs"]}
+    assert config["envs"]["b"] == {"project": {"path": ".", "editable": False}, "dependencies": ["pytest"]}
+
+
 def test_tox_in_setup_cfg(tmp_path: Path):
     config, text, _ = init(tmp_path, {"setup.cfg": """
         [metadata]

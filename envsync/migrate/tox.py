@@ -89,11 +89,16 @@ def _draft(env: ToxEnv) -> EnvDraft:
     dependencies: list[str] = []
     requirements: list[str] = []
     constraints: list[str] = []
+    in_deps: Project | None = None   # `-e .[test]` or `.[test]` in deps: the project, as tox installs it
     for line in env.get("deps"):
         text, reason = substitute(line, replace)
         option = re.match(r"^(-r|--requirement|-c|--constraint)\s*=?\s*(\S+)$", text or "")
+        local = re.match(r"^(-e\s*)?\.?/?(?:\[([^\]]*)\])?$", text or "")
         if text is None:
             note("dependency", "placeholder", f"deps line {line!r} not translated: {reason}")
+        elif local and text.strip() not in ("", "-e"):
+            extras_here = tuple(e.strip() for e in (local.group(2) or "").split(",") if e.strip())
+            in_deps = Project(editable=bool(local.group(1)), extras=extras_here)
         elif option:
             path = os.path.normpath(option.group(2)).replace(os.sep, "/")
             (requirements if option.group(1) in ("-r", "--requirement") else constraints).append(path)
@@ -106,7 +111,7 @@ def _draft(env: ToxEnv) -> EnvDraft:
             dependencies.append(text)
     python = _python(env, notes)
     extras = tuple(e for line in env.get("extras") for e in re.split(r"[,\s]+", line) if e)
-    project = None if _no_project(env) else Project(editable=_editable(env), extras=extras)
+    project = in_deps or (None if _no_project(env) else Project(editable=_editable(env), extras=extras))
     groups = tuple(g for line in env.get("dependency_groups") for g in re.split(r"[,\s]+", line) if g)
     env_vars = _env_vars(env, replace, note)
     scripts = _scripts(env, replace, note)
