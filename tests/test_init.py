@@ -29,16 +29,17 @@ def test_init_from_requirements_files_and_pyproject(tmp_path: Path, index: Local
     result = run_envsync("init", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     text = (tmp_path / "envs.toml").read_text()
-    assert 'project = "."' in text and "'cli'" in text
+    assert 'project = "."' in text and "Its extras (cli)" in text
     config = load(tmp_path / "envs.toml")
     envs = {env.name: env for env in config.envs}
-    assert sorted(envs) == ["dev", "main", "project"]
-    assert [str(r) for r in envs["dev"].requirements] == ["lib", "tool"]
-    assert [str(r) for r in envs["project"].requirements] == ["tool"]
-    assert envs["project"].project is not None and envs["project"].project.path == tmp_path
-    applied = run_envsync("apply", "dev", "main", cwd=tmp_path, env={"ENVSYNC_INDEX_URL": index.url})
+    # requirements-dev.txt is the project's dev env's; requirements.txt, which it includes, an env of its own.
+    assert sorted(envs) == ["dev", "main"]
+    assert [str(r) for r in envs["main"].requirements] == ["lib"]
+    assert sorted(str(r) for r in envs["dev"].requirements) == ["lib", "tool", "tool"]
+    assert envs["dev"].project is not None and envs["dev"].project.path == tmp_path
+    applied = run_envsync("apply", "main", cwd=tmp_path, env={"ENVSYNC_INDEX_URL": index.url})
     assert applied.returncode == 0, applied.stderr
-    assert installed(tmp_path / ".envs" / "dev") == {"lib": "1.0", "tool": "1.0"}
+    assert installed(tmp_path / ".envs" / "main") == {"lib": "1.0"}
 
 
 def test_init_never_overwrites_without_force_and_keeps_a_backup(tmp_path: Path):

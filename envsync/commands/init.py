@@ -1,7 +1,8 @@
 """`envsync init [--from PATH] [--force]`: a commented envs.toml for the project in this folder.
 
-Without --from: an env per requirements*.txt found, and one for a pyproject.toml project
-(the project itself, editable, with its dependency groups). With --from a venv: one env that adopts it, with
+Without --from: the envs the project already declares for Hatch, tox or uv, its requirements
+files, or its pyproject.toml project (see envsync.migrate), and the env root in .gitignore.
+With --from a venv: one env that adopts it, with
 its interpreter version and every installed package pinned, so the next `plan` finds
 it in sync and nothing is reinstalled. An existing envs.toml is never overwritten
 without --force, and then the old file is kept as envs.toml.bak.
@@ -45,57 +46,19 @@ def _list(values: list[str], indent: str = "    ") -> str:
 
 def env_name(stem: str, taken: set[str]) -> str:
     """An env name for a file or folder: requirements-dev.txt -> dev, requirements.txt -> main."""
-    name = re.sub(r"^requirements", "", stem.removesuffix(".txt"))
-    name = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-_.") or "main"
-    if name.lower() in ("envsync", "locks", "tmp"):
-        name = f"{name}-env"
-    candidate, number = name[:60], 2
-    while candidate.lower() in {t.lower() for t in taken}:
-        candidate, number = f"{name[:56]}-{number}", number + 1
-    taken.add(candidate)
-    return candidate
+    from envsync.migrate.document import valid_name
+
+    return valid_name(re.sub(r"^requirements", "", stem.removesuffix(".txt")).strip("-_.") or "main", taken)
 
 
-def from_project(folder: Path) -> str:
-    """Envs for the requirements files and pyproject.toml found in `folder`."""
-    taken: set[str] = set()
-    parts = [HEADER.format(source=""), SETTINGS]
-    files = sorted(path.name for path in folder.glob("requirements*.txt") if path.is_file())
-    for file in files:
-        parts.append(f"\n[envs.{env_name(file, taken)}]\n"
-                     f"requirements = [{_quote(file)}]   # read in pip's format; -r/-c includes are followed\n")
-    parts += _pyproject_env(folder, taken)
-    if len(parts) == 2:
-        parts.append("\n# No requirements*.txt or pyproject.toml found here: declare an env by hand.\n"
-                     "[envs.dev]\ndependencies = []\n")
-    return "".join(parts)
+def from_project(folder: Path) -> tuple[str, str]:
+    """(envs.toml text, the summary line) for what the project in `folder` declares (see envsync.migrate)."""
+    from envsync.migrate.compose import translate_project
+    from envsync.migrate.document import summary
+    from envsync.migrate.writer import render
 
-
-def _pyproject_env(folder: Path, taken: set[str]) -> list[str]:
-    path = folder / "pyproject.toml"
-    if not path.is_file():
-        return []
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"pyproject.toml: cannot read: {exc}", "fix pyproject.toml, then run init again") from None
-    project: dict = document["project"] if isinstance(document.get("project"), dict) else {}
-    groups = [g for g in document.get("dependency-groups", {}) if isinstance(g, str)] \
-        if isinstance(document.get("dependency-groups"), dict) else []
-    extras: dict = project["optional-dependencies"] if isinstance(project.get("optional-dependencies"), dict) else {}
-    if not (project or groups):
-        return []
-    lines = [f"\n[envs.{env_name('project', taken)}]\n"]
-    if project:
-        name = project.get("name", "the project")
-        lines.append(f"# {name} itself, installed editable: its dependencies come from pyproject.toml.\n")
-        if extras:
-            listed = ", ".join(f"{extra!r}" for extra in extras)
-            lines.append(f"# Its extras ({listed}): project = {{ path = \".\", extras = [\"...\"] }}\n")
-        lines.append('project = "."\n')
-    if groups:
-        lines.append(f"# PEP 735 [dependency-groups] of pyproject.toml\ngroups = {_list(groups)}\n")
-    return lines
+    document = translate_project(folder)
+    return render(document), summary(document)
 
 
 def from_venv(folder: Path, venv: Path) -> str:
@@ -153,18 +116,54 @@ def write_config(target: Path, text: str, force: bool) -> Path | None:
 def run(args, out) -> int:
     target = Path(args.config).absolute() if args.config else Path.cwd() / CONFIG_NAME
     folder = target.parent
+    summary = None
     if args.source:
         venv = Path(args.source).expanduser()
         venv = Path(os.path.normpath(venv if venv.is_absolute() else Path.cwd() / venv))
         text = from_venv(folder, venv)
     else:
-        text = from_project(folder)
+        text, summary = from_project(folder)
     _check(text)
     backup = write_config(target, text, args.force)
     if backup is not None:
         out.info(f"kept the old {target.name} as {backup.name}")
+    if summary:
+        out.info(summary)
+    try:
+        ignored = ignore_env_root(folder, _env_root(text))
+    except ConfigError as exc:  # envs.toml is written: say what is left to do rather than fail
+        out.info(f"warning: {exc.message}; {exc.hint}")
+        ignored = None
+    if ignored:
+        out.info(f"added {ignored} to {folder / '.gitignore'}")
     out.info(f"wrote {target}; next: `envsync plan`")
     return 0
+
+
+def _env_root(text: str) -> str:
+    settings = tomllib.loads(text).get("settings", {})
+    root = settings.get("root") if isinstance(settings, dict) else None
+    return root if isinstance(root, str) else ".envs"
+
+
+def ignore_env_root(folder: Path, root: str) -> str | None:
+    """Add the env root to `folder`/.gitignore (made if missing); the line added, or None if already there."""
+    path = folder / ".gitignore"
+    entry = "/" + root.strip("/").removeprefix("./") + "/"
+    try:
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}", f"add {entry} to it by hand") from None
+    bare = entry.strip("/")
+    if any(line.strip().strip("/") == bare for line in text.splitlines()):
+        return None
+    separator = "" if not text or text.endswith("\n") else "\n"
+    try:
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(f"{separator}{entry}\n")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write: {exc.strerror or exc}", f"add {entry} to it by hand") from None
+    return entry
 
 
 def _check(text: str) -> None:
