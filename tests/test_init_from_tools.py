@@ -138,6 +138,7 @@ def test_tox_matrix_with_a_package_factor_applies(tmp_path: Path, build_index: L
     folder = tmp_path / "app"
     project(folder, SETUPTOOLS)
     (folder / "tox.ini").write_text(TOX_INI)
+    (folder / "requirements-server.txt").write_text("server\n")  # the typing env reads it
     init_and_keep_what_loads(folder, tmp_path)
     apply(folder, build_index, f"test-{PY}-django42")
     assert installed(folder / ".envs" / f"test-{PY}-django42") == {"myapp": "0.1.0", "lib": "2.0", "tool": "0.5",
