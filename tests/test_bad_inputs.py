@@ -78,3 +78,15 @@ def test_toml_tables_nested_5000_deep_is_a_clean_error(tmp_path: Path):
     project = tmp_path / "project"
     write_config(project, "[envs.dev]\nx = " + "{a = " * 5000 + "1" + "}" * 5000 + "\n")
     plan_fails(project, "envs.toml", "nested")
+
+
+def test_a_fifo_put_in_place_of_a_cached_configs_requirements_file_is_refused(tmp_path: Path):
+    """The config cache re-reads each requirements file to know it is unchanged: not a FIFO."""
+    project = tmp_path / "project"
+    write_config(project, '[envs.dev]\nrequirements = ["requirements.txt"]\n')
+    (project / "requirements.txt").write_text("# nothing yet\n")
+    first = run_envsync("plan", cwd=project)
+    assert first.returncode == 0, first.stderr
+    (project / "requirements.txt").unlink()
+    os.mkfifo(project / "requirements.txt")
+    plan_fails(project, "requirements.txt", "not a regular file")

@@ -20,6 +20,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from envsync.config.inputs import MAX_FILE_BYTES
 from envsync.errors import ConfigError
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")
@@ -35,9 +36,6 @@ _VALUE_OPTIONS = {
     "-e": "editable", "--editable": "editable",
 }
 _FLAG_OPTIONS = {"--pre": "pre", "--require-hashes": "require-hashes"}
-# Far beyond any real requirements file (a hashed lock of a thousand packages is ~1 MB), and
-# small enough that `-r /dev/zero`-like mistakes stop at once rather than fill the memory.
-MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_INCLUDE_DEPTH = 64
 
 
