@@ -112,10 +112,12 @@ class _Reader:
     editables: list[Editable] = field(default_factory=list)
 
     def shown(self, path: Path) -> str:
+        """The file as messages name it: relative to the config's folder when inside it, else absolute."""
         try:
-            return os.path.relpath(path, self.base)
+            relative = os.path.relpath(path, self.base)
         except ValueError:
             return str(path)
+        return str(path) if relative == ".." or relative.startswith(".." + os.sep) else relative
 
     def read(self, path: Path, constraint: bool, trail: tuple[Path, ...], where: str) -> None:
         if path in trail:
