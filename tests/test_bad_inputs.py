@@ -28,7 +28,7 @@ def with_requirements(tmp_path: Path, target: str) -> Path:
 
 
 def test_requirements_from_dev_zero_is_refused_not_read_forever(tmp_path: Path):
-    plan_fails(with_requirements(tmp_path, "/dev/zero"), "/dev/zero", "requirements.txt:1")
+    plan_fails(with_requirements(tmp_path, "/dev/zero"), "requirements.txt:1: /dev/zero is not a regular file")
 
 
 def test_requirements_from_a_fifo_is_refused_not_waited_on(tmp_path: Path):
@@ -53,7 +53,7 @@ def test_a_nul_byte_in_a_requirements_line_names_the_line(tmp_path: Path):
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
 def test_requirements_from_proc_environ_is_a_clean_error(tmp_path: Path):
-    plan_fails(with_requirements(tmp_path, "/proc/self/environ"), "environ")
+    plan_fails(with_requirements(tmp_path, "/proc/self/environ"), "/proc/self/environ:1", "NUL")
 
 
 def test_a_chain_of_400_included_files_is_a_clean_error(tmp_path: Path):
@@ -78,3 +78,15 @@ def test_toml_tables_nested_5000_deep_is_a_clean_error(tmp_path: Path):
     project = tmp_path / "project"
     write_config(project, "[envs.dev]\nx = " + "{a = " * 5000 + "1" + "}" * 5000 + "\n")
     plan_fails(project, "envs.toml", "nested")
+
+
+def test_a_fifo_put_in_place_of_a_cached_configs_requirements_file_is_refused(tmp_path: Path):
+    """The config cache re-reads each requirements file to know it is unchanged: not a FIFO."""
+    project = tmp_path / "project"
+    write_config(project, '[envs.dev]\nrequirements = ["requirements.txt"]\n')
+    (project / "requirements.txt").write_text("# nothing yet\n")
+    first = run_envsync("plan", cwd=project)
+    assert first.returncode == 0, first.stderr
+    (project / "requirements.txt").unlink()
+    os.mkfifo(project / "requirements.txt")
+    plan_fails(project, "requirements.txt", "not a regular file")

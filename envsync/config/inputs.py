@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 OVERRIDE_VARIABLES = ("ENVSYNC_INDEX_URL", "ENVSYNC_EXTRA_INDEX_URLS")
 # Read while loading any config: the overrides, and HOME for every `~` in a path.
 CONFIG_VARIABLES = (*OVERRIDE_VARIABLES, "HOME")
+# The most a requirements file may hold: far beyond any real one (a hashed lock of a thousand
+# packages is ~1 MB), small enough that `-r /dev/zero`-like mistakes stop at once.
+MAX_FILE_BYTES = 16 * 1024 * 1024
 
 
 PYTHON_VERSION_FILE = ".python-version"
@@ -45,8 +48,17 @@ def other_inputs_unchanged(config: Config) -> bool:
             return False
     for path, digest in config.files:
         try:
-            if hashlib.sha256(Path(path).read_bytes()).hexdigest() != digest:
+            if not _regular_and_small(path) or hashlib.sha256(Path(path).read_bytes()).hexdigest() != digest:
                 return False
         except OSError:
             return False
     return True
+
+
+def _regular_and_small(path: str) -> bool:
+    """Whether `path` is a file that can be read whole: a FIFO or device put in a requirements file's
+    place would hang or never end. Anything else is "changed", and loading the config says why."""
+    import stat
+
+    info = os.stat(path)
+    return stat.S_ISREG(info.st_mode) and info.st_size <= MAX_FILE_BYTES

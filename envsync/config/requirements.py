@@ -20,6 +20,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from envsync.config.inputs import MAX_FILE_BYTES
 from envsync.errors import ConfigError
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")
@@ -35,9 +36,6 @@ _VALUE_OPTIONS = {
     "-e": "editable", "--editable": "editable",
 }
 _FLAG_OPTIONS = {"--pre": "pre", "--require-hashes": "require-hashes"}
-# Far beyond any real requirements file (a hashed lock of a thousand packages is ~1 MB), and
-# small enough that `-r /dev/zero`-like mistakes stop at once rather than fill the memory.
-MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_INCLUDE_DEPTH = 64
 
 
@@ -114,10 +112,12 @@ class _Reader:
     editables: list[Editable] = field(default_factory=list)
 
     def shown(self, path: Path) -> str:
+        """The file as messages name it: relative to the config's folder when inside it, else absolute."""
         try:
-            return os.path.relpath(path, self.base)
+            relative = os.path.relpath(path, self.base)
         except ValueError:
             return str(path)
+        return str(path) if relative == ".." or relative.startswith(".." + os.sep) else relative
 
     def read(self, path: Path, constraint: bool, trail: tuple[Path, ...], where: str) -> None:
         if path in trail:
