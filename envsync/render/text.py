@@ -32,6 +32,9 @@ def render_plan(view: dict, colour: bool = False) -> str:
             for action in actions:
                 symbol, hue = SYMBOLS[action["action"]]
                 lines.append(paint(f"  {symbol} {describe(action)}", hue, colour))
+        for index in env.get("indexes", ()):  # `index http://other/simple (from vendor/extra.txt:1)`
+            where = f" (from {index['from']})" if index["from"] else ""
+            lines.append(paint(f"  index {index['url']}{where}", "dim", colour))
         for hook in env.get("startup_hooks", ()):
             lines.append(paint(f"  ! startup hook {hook['file']} (from {hook['package']}): runs at every start of "
                                "this env's Python", "yellow", colour))

@@ -138,6 +138,17 @@ def env_status(env: EnvPlan | EnvRemoval) -> str:
     return "lock-stale" if env.lock_write is not None else "in-sync"
 
 
+def env_indexes(env: EnvPlan | EnvRemoval) -> list[tuple[str, str | None]]:
+    """(URL without credentials, the requirements file line that named it or None) of each index
+    the env searches, in order; empty unless a requirements file named an index, as only then
+    can the indexes differ from what envs.toml says."""
+    if not isinstance(env, EnvPlan) or not env.desired.spec.index.from_files:
+        return []
+    index = env.desired.spec.index
+    named = dict(index.from_files)
+    return [(redact(url), named.get(url)) for url in index.search_order()]
+
+
 def env_document(env: EnvPlan | EnvRemoval) -> dict:
     """One env's entry in the JSON plan; a lock to write is listed as a `write-lock` action."""
     actions = [action_json(action) for action in env.actions]
@@ -152,6 +163,8 @@ def env_document(env: EnvPlan | EnvRemoval) -> dict:
         **({"error": env.error} if env.error else {}),
         **({"startup_hooks": [{"file": hook, "package": package} for hook, package in env.startup_hooks]}
            if env.startup_hooks else {}),
+        **({"indexes": [{"url": url, "from": where} for url, where in env_indexes(env)]}
+           if env_indexes(env) else {}),
     }
 
 
