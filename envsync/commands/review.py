@@ -314,7 +314,7 @@ def _side(session: Session, spec: EnvSpec, config_dir: Path, where: str, notes: 
         interpreter = _review_platform(spec, interpreter, where, notes)
     direct = frozenset(canonicalize_name(requirement.name) for requirement in spec.requirements)
     if lock is not None and lock.is_fresh(digest, interpreter):
-        pins = pins_from_lock(lock, interpreter)
+        pins = pins_from_lock(lock, interpreter, strict=False)
         state = FRESH
     else:
         from envsync.resolve.resolver import resolve
