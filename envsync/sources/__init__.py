@@ -42,6 +42,11 @@ def source_of(pin: Pin) -> Source:
     return pin.source if pin.source is not None else INDEX_FILE
 
 
+def source_of_index() -> Source:
+    """The source of an index's (or find-links folder's) files."""
+    return INDEX_FILE
+
+
 def source_from_lock(package: Package, lock_path: Path) -> Source | None:
     """The direct source a PEP 751 package entry records, or None for an index's files."""
     for kind in KINDS:

@@ -75,8 +75,8 @@ class Source:
         """What envsync keeps about it under the package's [tool.envsync] table."""
         return {}
 
-    def export_line(self, package: Package, base: Path) -> str | None:
-        """Its line in an exported requirements file (paths relative to `base`); None to leave it out."""
+    def export_line(self, package: Package, base: Path) -> str:
+        """Its line in an exported requirements file (paths relative to `base`)."""
         raise NotImplementedError
 
     def is_project(self) -> bool:
