@@ -92,3 +92,26 @@ def test_export_writes_the_project_editable_and_the_direct_reference_by_url(tmp_
     assert installed(target) == {"myapp": "0.1.0", "lib": "1.0", "gamma": "1.0"}
     (record,) = target.glob("lib/python*/site-packages/myapp-0.1.0.dist-info/direct_url.json")
     assert json.loads(record.read_text())["dir_info"] == {"editable": True}
+
+
+def test_init_from_a_venv_keeps_the_editable_project_and_its_installed_extra(tmp_path: Path,
+                                                                             build_index: LocalIndex):
+    publish(build_index)
+    folder = make_project(tmp_path / "app", SETUPTOOLS)
+    venv = folder / ".venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=300)
+    env = {**os.environ, "UV_CACHE_DIR": str(tmp_path / "uv-cache"), "UV_NO_CONFIG": "1"}
+    installing = subprocess.run([str(UV), "pip", "install", "--python", str(venv / "bin" / "python"),
+                                 "--index-url", build_index.url, "-e", ".[fast]"],
+                                cwd=folder, timeout=600, env=env, capture_output=True, text=True)
+    assert installing.returncode == 0, installing.stderr
+    assert installed(venv) == {"myapp": "0.1.0", "lib": "1.0", "tool": "0.5"}
+
+    ok(folder, "init", "--from", ".venv")
+    text = (folder / "envs.toml").read_text()
+    assert 'project = { path = ".", extras = ["fast"] }' in text, text
+    overrides = {"ENVSYNC_INDEX_URL": build_index.url}
+    plan = run_envsync("plan", "--json", cwd=folder, env=overrides, timeout=600)
+    assert plan.returncode == 0, plan.stderr
+    (planned,) = json.loads(plan.stdout)["envs"]
+    assert not [a for a in planned["actions"] if a["action"] not in ("write-lock",)], planned
