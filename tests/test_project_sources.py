@@ -117,3 +117,40 @@ def test_init_from_a_venv_keeps_the_editable_project_and_its_installed_extra(tmp
     assert plan.returncode == 0, plan.stderr
     (planned,) = json.loads(plan.stdout)["envs"]
     assert not [a for a in planned["actions"] if a["action"] not in ("write-lock",)], planned
+
+
+def git(folder: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=folder, check=True,
+                   capture_output=True, timeout=60)
+
+
+def test_an_editable_project_versioned_by_git_settles_after_a_commit(tmp_path: Path, index: LocalIndex):
+    from gitver_backend import write_project
+
+    index.add(WheelSpec("lib", "1.0"))
+    index.add(WheelSpec("extra-dep", "2.0"))
+    folder = write_project(tmp_path / "gitapp", dependencies=("lib",))
+    write_envs(folder, index, '[envs.dev]\nproject = "."\n')
+    git(folder, "init", "-q")
+    git(folder, "add", "-A")
+    git(folder, "commit", "-qm", "one")
+    ok(folder, "apply")
+    env = folder / ".envs" / "dev"
+    assert installed(env) == {"gitapp": "0.1.dev1", "lib": "1.0"}
+
+    git(folder, "commit", "-q", "--allow-empty", "-m", "two")  # the derived version moves to 0.1.dev2
+    import shutil  # the backend is asked again (as a metadata cache keyed by the commit would)
+
+    shutil.rmtree(Path(os.environ["ENVSYNC_CACHE_DIR"]) / "project-metadata")
+    plan = run_envsync("plan", "--refresh", "--detailed-exitcode", cwd=folder, timeout=600)
+    assert plan.returncode == 0, plan.stdout + plan.stderr  # neither stale nor rebuilt
+    assert installed(env)["gitapp"] == "0.1.dev1"
+
+    # a new dependency in its build files does reinstall it
+    write_project(folder, dependencies=("lib", "extra-dep"))
+    plan = ok(folder, "plan")
+    assert "extra-dep" in plan.stdout and "gitapp" in plan.stdout and "dependencies changed" in plan.stdout, plan.stdout
+    ok(folder, "apply")
+    assert installed(env) == {"gitapp": "0.1.dev2", "lib": "1.0", "extra-dep": "2.0"}
+    again = run_envsync("plan", "--detailed-exitcode", cwd=folder, timeout=600)
+    assert again.returncode == 0, again.stdout + again.stderr
