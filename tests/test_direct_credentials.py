@@ -125,3 +125,58 @@ def test_credentials_go_to_their_own_host_only(tmp_path: Path, index: LocalIndex
     assert run_envsync("apply", cwd=project, env={"TOKEN": FIRST}).returncode == 0
     sent = [headers for _, headers in index.request_headers]
     assert sent and not any("authorization" in {key.lower() for key in headers} for headers in sent)
+
+
+class _AuthFiles(__import__("http.server").server.SimpleHTTPRequestHandler):
+    """Static files (a bare repository served over git's dumb HTTP protocol) for alice only."""
+
+    token = FIRST
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib's name
+        import base64
+
+        wanted = "Basic " + base64.b64encode(f"alice:{self.token}".encode()).decode()
+        if self.headers.get("Authorization") != wanted:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="git"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.path = self.path.split("?", 1)[0]
+        super().do_GET()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_credentialed_git_url_installs_and_its_token_stays_out_of_the_mirror(tmp_path: Path, index: LocalIndex):
+    import functools
+    import subprocess
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    from gitver_backend import write_project
+
+    source = write_project(tmp_path / "gitapp")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "one"]):
+        subprocess.run([*git, *args], cwd=source, check=True, capture_output=True)
+    served = tmp_path / "served"
+    served.mkdir()
+    subprocess.run(["git", "clone", "-q", "--bare", str(source), str(served / "repo.git")], check=True)
+    subprocess.run(["git", "update-server-info"], cwd=served / "repo.git", check=True)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_AuthFiles, directory=str(served)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"git+http://alice:${{TOKEN}}@127.0.0.1:{server.server_port}/repo.git"
+        project = project_with(tmp_path, index, f"gitapp @ {url}")
+        result = run_envsync("apply", cwd=project, env={"TOKEN": FIRST})
+        assert result.returncode == 0, result.stderr
+        assert installed(project / ".envs" / "e")["gitapp"] == "0.1.dev1"
+        lock = (project / "pylock.e.toml").read_text()
+        assert f'url = "http://127.0.0.1:{server.server_port}/repo.git"' in lock
+        assert leaks(FIRST, project, result.stdout, result.stderr) == []
+    finally:
+        server.shutdown()
+        server.server_close()
