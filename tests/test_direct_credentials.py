@@ -180,3 +180,22 @@ def test_a_credentialed_git_url_installs_and_its_token_stays_out_of_the_mirror(t
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_review_never_prints_the_token(tmp_path: Path, index: LocalIndex, private: LocalIndex):
+    import subprocess
+
+    from helpers import write_config
+
+    index.add(WheelSpec("dep-pkg", "2.0"))
+    index.add(WheelSpec("other", "1.0"))
+    project = tmp_path / "p"
+    direct = f'"corp-lib @ {private.file_url(WHEEL).replace("://", f"://alice:{FIRST}@")}"'
+    write_config(project, f'[settings]\nindex-url = "{index.url}"\n[envs.e]\ndependencies = [{direct}]\n')
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], cwd=project, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=project, check=True)
+    subprocess.run([*git, "commit", "-qm", "base"], cwd=project, check=True)
+    write_config(project, f'[settings]\nindex-url = "{index.url}"\n[envs.e]\ndependencies = [{direct}, "other"]\n')
+    result = run_envsync("plan", "--base", "HEAD", "--format", "markdown", cwd=project)
+    assert FIRST not in result.stdout + result.stderr, result.stdout + result.stderr

@@ -329,7 +329,9 @@ def _side(session: Session, spec: EnvSpec, config_dir: Path, where: str, notes: 
             index = replace(index, find_links=tuple(
                 os.path.normpath(find_links_home / os.path.relpath(link, config_dir)) for link in index.find_links))
         session.progress(f"resolving {spec.name} {where} for Python {interpreter.version}")
-        pins = resolve(spec.requirements, interpreter, session.index(index), prereleases=index.prereleases,
+        from envsync.sources import direct_requirements
+
+        pins = resolve(direct_requirements(spec), interpreter, session.index(index), prereleases=index.prereleases,
                        preferred=preferred)
     return EnvSide(spec.python, str(interpreter.version), {name: str(pin.version) for name, pin in pins.items()},
                    direct, state)
