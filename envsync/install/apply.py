@@ -350,14 +350,16 @@ def _reached(checkpoints: Checkpoints, kind: ActionKind) -> None:
 
 
 def direct_url_json(pin: Pin) -> bytes | None:
-    """PEP 610's direct_url.json for a package from a direct source (credentials stripped, as PEP 610
+    """PEP 610's direct_url.json for a package from a direct source (without credentials, as PEP 610
     asks); None for an index's file."""
     import json
 
     found = pin.source.direct_url() if pin.source is not None else None
     if found is None:
         return None
-    return json.dumps(found.to_dict(strip_user_password=True, safe_user_passwords=()), sort_keys=True).encode()
+    # Sources keep no password in their URL (an ssh URL keeps its user, `git@`, which is no secret):
+    # the file records the URL exactly as the source does, so the planner can compare the two.
+    return json.dumps(found.to_dict(strip_user_password=False), sort_keys=True).encode()
 
 
 def root_names(env: EnvPlan) -> set[str]:

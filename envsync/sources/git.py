@@ -110,7 +110,7 @@ class GitKind:
             raise LockError(f"{lock_path.name}: package {package.name} comes from {vcs.type}, "
                             "and envsync installs from git only", "re-lock with `envsync lock`")
         url = vcs.url or (lock_path.parent / (vcs.path or ".")).resolve().as_uri()
-        return GitSource(strip_credentials(url), vcs.commit_id, vcs.requested_revision, vcs.subdirectory)
+        return GitSource(without_secret(url), vcs.commit_id, vcs.requested_revision, vcs.subdirectory)
 
 
 KIND = GitKind()
@@ -127,13 +127,19 @@ def split_git_url(url: str) -> tuple[str, str | None, str | None]:
     return urllib.parse.urlunsplit(parts._replace(path=path)), revision or None, subdirectory
 
 
+def without_secret(url: str) -> str:
+    """An http(s) repository URL without its credentials; an ssh URL keeps its user (`git@host`),
+    which names the account to log in as and is no secret."""
+    return strip_credentials(url) if url.startswith(("http:", "https:")) else url
+
+
 def git_dist(url: str, builder: BuilderFactory, label: str) -> DirectDist:
     """A `git+` requirement: its revision fixed to a commit, its metadata from the checkout."""
     repository, revision, subdirectory = split_git_url(url)
     checkout, commit = git_checkout(repository, revision, label)
     folder = checkout / subdirectory if subdirectory else checkout
     dist = folder_dist(folder, False, builder, label)
-    return replace(dist, source=GitSource(strip_credentials(repository), commit, revision, subdirectory))
+    return replace(dist, source=GitSource(without_secret(repository), commit, revision, subdirectory))
 
 
 def git_checkout(repository: str, revision: str | None, label: str) -> tuple[Path, str]:
@@ -141,7 +147,7 @@ def git_checkout(repository: str, revision: str | None, label: str) -> tuple[Pat
 
     `repository` may carry credentials: they are passed to git for its host only, and the
     mirror is named and configured by the URL without them."""
-    plain = strip_credentials(repository)
+    plain = without_secret(repository)
     environment = _credentials_environment(repository)
     mirror = cache_subdir("git") / hashlib.sha256(plain.encode()).hexdigest()[:32]
     if not (mirror / "HEAD").exists():
