@@ -15,7 +15,7 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING
 
 from packaging.markers import Marker
 from packaging.pylock import Pylock
@@ -24,12 +24,12 @@ from packaging.version import Version
 
 from envsync.errors import LockError, from_os_error
 from envsync.files.cache import write_atomic
-from envsync.files.hashes import sha256_of_file
-from envsync.model import FIRST_INDEX, Artifact, EnvSpec, IndexSettings, Interpreter, LockWrite, Pin
-from envsync.resolve.pages import checked_sha256, safe_filename
+from envsync.model import FIRST_INDEX, EnvSpec, IndexSettings, Interpreter, LockWrite, Pin
+from envsync.resolve.pages import safe_filename
 from envsync.resolve.tags import WheelRanker
 from envsync.resolve.urls import origin, redact, strip_credentials
 from envsync.sources.base import shown as redacted
+from envsync.sources.index_file import location, locked_file, sha256_of
 
 if TYPE_CHECKING:
     from envsync.resolve.platforms import Platform, Target
@@ -315,23 +315,6 @@ def _check_wheel_name(lock_path: Path, package: str, wheel) -> None:
                         "the lock is damaged or was edited by hand; delete it and run `envsync lock`") from None
 
 
-def locked_file(lock_path: Path, wheel) -> Artifact:
-    url = wheel.url
-    if url is None:
-        url = (lock_path.parent / wheel.path).resolve().as_uri()
-    filename = getattr(wheel, "filename", None) or urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
-    sha256 = wheel.hashes.get("sha256")
-    if not sha256:
-        raise LockError(f"{lock_path.name}: file {filename} has no sha256 hash",
-                        "every locked file must carry a sha256; re-lock with `envsync lock`")
-    try:
-        sha256 = checked_sha256(sha256, f"the sha256 of file {filename}")
-    except ValueError as exc:
-        raise LockError(f"{lock_path.name}: {exc}",
-                        "the lock is damaged or was edited by hand; delete it and run `envsync lock`") from None
-    return Artifact(filename=filename, url=url, sha256=sha256, size=wheel.size)
-
-
 def write_lock(lock: LockWrite) -> None:
     """Write a planned lock file in one rename, so a reader never sees half of it."""
     try:
@@ -494,40 +477,6 @@ def _files(pin: Pin, config_dir: Path) -> dict[str, object]:
     from envsync.sources import source_of
 
     return source_of(pin).lock_entry(pin, config_dir)
-
-
-def file_entry(artifact: Artifact, config_dir: Path) -> dict[str, object]:
-    """An index's (or find-links folder's) file as PEP 751 keys: `wheels` or `sdist`."""
-    from packaging.pylock import PackageSdist, PackageWheel
-
-    hashes = {"sha256": sha256_of(artifact)}
-    if not artifact.filename.endswith(".whl"):
-        return {"sdist": PackageSdist(name=artifact.filename, **location(artifact, config_dir),
-                                      size=artifact.size, hashes=hashes)}
-    return {"wheels": [PackageWheel(name=artifact.filename, **location(artifact, config_dir),
-                                    size=artifact.size, hashes=hashes)]}
-
-
-def sha256_of(artifact: Artifact) -> str:
-    """The artifact's sha256; a find-links file is only hashed when it gets locked."""
-    if artifact.sha256:
-        return artifact.sha256
-    return sha256_of_file(urllib.parse.unquote(urllib.parse.urlsplit(artifact.url).path))
-
-
-def location(artifact: Artifact, config_dir: Path) -> Location:
-    """An index URL without credentials, or a local file as a path relative to the lock."""
-    if artifact.url.startswith("file:"):
-        local = urllib.parse.unquote(urllib.parse.urlsplit(artifact.url).path)
-        return {"path": Path(os.path.relpath(local, config_dir)).as_posix()}
-    return {"url": strip_credentials(artifact.url)}
-
-
-class Location(TypedDict, total=False):
-    """Where a locked file is: PEP 751's `url` or `path` key."""
-
-    url: str
-    path: str
 
 
 def _index_of(pin: Pin, spec: EnvSpec) -> str | None:

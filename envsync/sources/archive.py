@@ -69,7 +69,7 @@ class ArchiveSource(Source):
     def lock_entry(self, pin: Pin, lock_folder: Path) -> dict[str, Any]:
         from packaging.pylock import PackageArchive
 
-        from envsync.resolve.lockfile import location, sha256_of
+        from envsync.sources.index_file import location, sha256_of
 
         return {"archive": PackageArchive(**location(self.archive, lock_folder), size=self.archive.size,
                                           hashes={"sha256": sha256_of(self.archive)})}
@@ -110,7 +110,7 @@ class ArchiveKind:
     def from_lock(self, package: Package, lock_path: Path) -> Source | None:
         if package.archive is None:
             return None
-        from envsync.resolve.lockfile import locked_file
+        from envsync.sources.index_file import locked_file
 
         return ArchiveSource(locked_file(lock_path, package.archive))
 

@@ -6,12 +6,17 @@ cheap); `IndexFile` speaks for them wherever a source is asked.
 
 from __future__ import annotations
 
+import os
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
-from envsync.errors import BuildFailed
-from envsync.model import Installed, Pin
+from envsync.errors import BuildFailed, LockError
+from envsync.files.hashes import sha256_of_file
+from envsync.model import Artifact, Installed, Pin
+from envsync.resolve.pages import checked_sha256
+from envsync.resolve.urls import strip_credentials
 from envsync.sources.base import Source, hash_lines, hashes_of
 
 if TYPE_CHECKING:
@@ -35,8 +40,6 @@ class IndexFile(Source):
         return build_sdist(pin, builder)
 
     def lock_entry(self, pin: Pin, lock_folder: Path) -> dict[str, Any]:
-        from envsync.resolve.lockfile import file_entry
-
         assert pin.artifact is not None
         return file_entry(pin.artifact, lock_folder)
 
@@ -64,3 +67,54 @@ def build_sdist(pin: Pin, builder: Builder) -> Path:
 
 
 INDEX_FILE = IndexFile()
+
+
+def locked_file(lock_path: Path, wheel) -> Artifact:
+    url = wheel.url
+    if url is None:
+        url = (lock_path.parent / wheel.path).resolve().as_uri()
+    filename = getattr(wheel, "filename", None) or urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
+    sha256 = wheel.hashes.get("sha256")
+    if not sha256:
+        raise LockError(f"{lock_path.name}: file {filename} has no sha256 hash",
+                        "every locked file must carry a sha256; re-lock with `envsync lock`")
+    try:
+        sha256 = checked_sha256(sha256, f"the sha256 of file {filename}")
+    except ValueError as exc:
+        raise LockError(f"{lock_path.name}: {exc}",
+                        "the lock is damaged or was edited by hand; delete it and run `envsync lock`") from None
+    return Artifact(filename=filename, url=url, sha256=sha256, size=wheel.size)
+
+
+def file_entry(artifact: Artifact, config_dir: Path) -> dict[str, object]:
+    """An index's (or find-links folder's) file as PEP 751 keys: `wheels` or `sdist`."""
+    from packaging.pylock import PackageSdist, PackageWheel
+
+    hashes = {"sha256": sha256_of(artifact)}
+    if not artifact.filename.endswith(".whl"):
+        return {"sdist": PackageSdist(name=artifact.filename, **location(artifact, config_dir),
+                                      size=artifact.size, hashes=hashes)}
+    return {"wheels": [PackageWheel(name=artifact.filename, **location(artifact, config_dir),
+                                    size=artifact.size, hashes=hashes)]}
+
+
+def sha256_of(artifact: Artifact) -> str:
+    """The artifact's sha256; a find-links file is only hashed when it gets locked."""
+    if artifact.sha256:
+        return artifact.sha256
+    return sha256_of_file(urllib.parse.unquote(urllib.parse.urlsplit(artifact.url).path))
+
+
+def location(artifact: Artifact, config_dir: Path) -> Location:
+    """An index URL without credentials, or a local file as a path relative to the lock."""
+    if artifact.url.startswith("file:"):
+        local = urllib.parse.unquote(urllib.parse.urlsplit(artifact.url).path)
+        return {"path": Path(os.path.relpath(local, config_dir)).as_posix()}
+    return {"url": strip_credentials(artifact.url)}
+
+
+class Location(TypedDict, total=False):
+    """Where a locked file is: PEP 751's `url` or `path` key."""
+
+    url: str
+    path: str
