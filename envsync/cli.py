@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["requirements-txt", "pylock"], default="requirements-txt",
                         help="requirements-txt (default; pinned, with hashes) or pylock (the PEP 751 lock)")
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    export.add_argument("--no-emit-project", action="store_true",
+                        help="leave local projects out (installers in hash-checking mode refuse them)")
     freeze = commands.add_parser("freeze", parents=[common], help="what is installed in an env now")
     freeze.add_argument("env", metavar="ENV")
     tree = commands.add_parser("tree", parents=[common], help="an env's packages as a dependency tree")

@@ -16,6 +16,8 @@ if TYPE_CHECKING:  # annotations only: the no-op path must not pay for importing
     from packaging.utils import NormalizedName
     from packaging.version import Version
 
+    from envsync.sources.base import Source
+
 
 FIRST_INDEX = "first-index"
 UNSAFE_BEST_MATCH = "unsafe-best-match"
@@ -66,24 +68,6 @@ class ProjectSpec:
     display_path: str  # as written in the config
     editable: bool = True
     extras: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class DirectSource:
-    """Where a package comes from when it is not an index's file: the three kinds of PEP 610.
-
-    `kind` is "directory" (a local project folder), "archive" (a wheel or sdist by URL or
-    path) or "vcs" (a git repository at a commit). The planner compares it with what an
-    installed package's direct_url.json says, to know when to reinstall.
-    """
-
-    kind: str
-    url: str  # file:///folder, https://host/x.whl, file:///x.tar.gz, or the repository URL (no "git+")
-    editable: bool = False
-    requested_revision: str | None = None  # vcs: as written after "@"
-    commit_id: str | None = None  # vcs: the commit the revision named when resolved
-    sha256: str | None = None  # archive: of the file
-    entry_points: str | None = None  # directory: digest of its declared entry points (a change reinstalls)
 
 
 @dataclass(frozen=True)
@@ -178,8 +162,7 @@ class Interpreter:
 
 @dataclass(frozen=True)
 class Artifact:
-    """One file of a project: a wheel, or an sdist (built into a wheel when installed), or a direct
-    source (a project folder, a git checkout) that is built the same way."""
+    """One file of a project: a wheel, or an sdist (built into a wheel when installed)."""
 
     filename: str
     url: str
@@ -191,6 +174,7 @@ class Artifact:
     has_metadata_file: bool = False  # PEP 658/714: url + ".metadata" exists
     metadata_sha256: str | None = None
     upload_time: str | None = None
+    index: str | None = None  # the index page that listed it (its file may be on another host)
 
 
 @dataclass(frozen=True)
@@ -199,12 +183,12 @@ class Pin:
 
     name: NormalizedName
     version: Version
-    artifact: Artifact
+    artifact: Artifact | None  # None for a source that is no file (a project folder, a git commit)
     required_by: tuple[str, ...] = ()  # "<root>" or names of packages that pulled it in
     dependencies: tuple[NormalizedName, ...] = ()
     # (who, the requirement that pulled it in): who is "<root>" or a package name; for `tree`.
     reasons: tuple[tuple[str, str], ...] = ()
-    source: DirectSource | None = None  # not from an index: a project folder, an archive URL, a git commit
+    source: Source | None = None  # not from an index: a project folder, an archive URL, a git commit
     # The file's Requires-Dist lines as its metadata wrote them (markers kept), recorded in the lock
     # so a re-lock can keep this pin without fetching its page or metadata again; None if unknown.
     requires: tuple[str, ...] | None = None
@@ -236,6 +220,7 @@ class Installed:
     editable: bool = False
     source_id: str | None = None  # the vcs commit_id, or the archive's sha256
     entry_points: str | None = None  # digest of its entry points (see envsync.files.metadata.entry_points_digest)
+    requires: tuple[str, ...] | None = None  # an editable install's Requires-Dist lines, as written
 
 
 class EnvKind(enum.Enum):

@@ -214,6 +214,7 @@ class Builder:
         create_venv(folder, self.interpreter, prompt="envsync-build")
         layout = layout_for(folder, self.interpreter.short_version)
         for pin in pins.values():
+            assert pin.artifact is not None  # a build env's pins all come from an index
             path = self.index.download(pin.artifact)
             from envsync.files.hashes import sha256_of_file
 

@@ -1,6 +1,6 @@
-"""Turn what is not a wheel into one: sdists (built once, cached by their sha256), project
-folders (editable or not) and git commits. Called at plan time for metadata and at apply
-time for the wheel itself."""
+"""Turn an sdist into a wheel (built once, cached by its sha256), and read an sdist's metadata.
+Called at plan time for metadata and at apply time for the wheel itself; project folders and
+git commits are built by their source kinds (envsync.sources)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from envsync.build.sdist import extract_sdist, is_sdist
+from envsync.build.sdist import extract_sdist
 from envsync.build.workspace import work_folder
-from envsync.errors import BuildFailed
 from envsync.files.cache import cache_subdir, write_atomic
-from envsync.model import Artifact, DirectSource
-
-
-def needs_build(artifact: Artifact) -> bool:
-    """Whether installing `artifact` takes a build: anything but a wheel file."""
-    return not artifact.filename.endswith(".whl")
+from envsync.model import Artifact
 
 
 def _label(artifact: Artifact) -> str:
@@ -79,31 +73,6 @@ def _copy_atomic(source: Path, target: Path) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
-
-
-def wheel_for(artifact: Artifact, source: DirectSource | None, builder, work: Path) -> Path:
-    """A wheel file to install `artifact` from; built in `work` when it is a project folder or a
-    git commit (those are not cached: an editable wheel is cheap and points at the folder)."""
-    if source is not None and source.kind in ("directory", "vcs"):
-        folder = _folder_of(artifact, source)
-        return builder.build_wheel(folder, work, _label(artifact), editable=source.editable)
-    if is_sdist(artifact.filename):
-        return built_sdist(artifact, builder)
-    raise BuildFailed(f"{artifact.filename}: envsync does not know how to install this file",
-                      "use a wheel, an sdist, a project folder or a git+ URL")
-
-
-def _folder_of(artifact: Artifact, source: DirectSource) -> Path:
-    import urllib.parse
-
-    if source.kind == "directory":
-        return Path(urllib.parse.unquote(urllib.parse.urlsplit(source.url).path))
-    from envsync.resolve.direct import git_checkout
-
-    _, _, fragment = artifact.url.partition("#")
-    subdirectory = dict(urllib.parse.parse_qsl(fragment)).get("subdirectory")
-    checkout, _ = git_checkout(source.url, source.commit_id, artifact.filename)
-    return checkout / subdirectory if subdirectory else checkout
 
 
 def _sha256(path: Path) -> str:

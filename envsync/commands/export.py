@@ -16,24 +16,37 @@ from envsync.resolve.lockfile import LockFile, read_lock
 DEFAULT_INDEX = "https://pypi.org/simple"
 
 
-def requirements_txt(spec: EnvSpec, lock: LockFile) -> str:
-    """The lock as a hash-pinned requirements file (index lines only when not PyPI and credential-free)."""
+def requirements_txt(spec: EnvSpec, lock: LockFile, base: Path, *, emit_project: bool = True) -> str:
+    """The lock as a hash-pinned requirements file (index lines only when not PyPI and credential-free).
+
+    Each package's line is its source kind's: `name==version` with hashes for an index's files,
+    `name @ URL` (with its hash) for an archive or git commit, `-e ./path` for a local project,
+    the path relative to `base` (the folder of envs.toml, where the file is meant to be used)."""
+    from envsync.sources import source_from_lock, source_of_index
+
     document = lock.document
+    sources = {package.name: source_from_lock(package, lock.path) or source_of_index()
+               for package in document.packages}
+    projects = [name for name, source in sources.items() if source.is_project()]
     lines = [f"# The packages of env {spec.name}, exported by envsync from {lock.path.name}.",
-             "# Install with: pip install --require-hashes -r FILE  (or: uv pip sync FILE)"]
+             "# Install from the folder of envs.toml (local paths are relative to it) with:",
+             "#   pip install -r FILE  (or: uv pip sync FILE)"]
+    if projects and emit_project:
+        lines += ["# pip --require-hashes refuses editable and folder lines: export with --no-emit-project",
+                  "# for hash-checking mode, and install the project(s) separately."]
+    else:
+        lines += ["# Every line is hashed: pip install --require-hashes -r FILE checks each file."]
     for marker in document.environments or ():
         lines.append(f"# Made for: {marker}")
     lines += _index_lines(spec)
     for package in sorted(document.packages, key=lambda p: p.name):
-        if package.version is None:
+        source = sources[package.name]
+        if source.is_project() and not emit_project:
+            continue
+        if package.version is None and not source.is_project():
             raise EnvsyncError(f"{lock.path.name}: package {package.name} has no version",
-                               "only packages from an index or find-links folder can be exported")
-        head = f"{package.name}=={package.version}"
-        if package.marker is not None:
-            head += f" ; {package.marker}"
-        hashes = sorted({h for file in (*(package.wheels or ()), *([package.sdist] if package.sdist else ()))
-                         for algorithm, h in file.hashes.items() if algorithm == "sha256"})
-        lines.append(" \\\n".join([head, *(f"    --hash=sha256:{h}" for h in hashes)]))
+                               "re-lock with `envsync lock`")
+        lines.append(source.export_line(package, base))
     return "\n".join(lines) + "\n"
 
 
@@ -68,7 +81,10 @@ def run(args, out, session) -> int:
     if lock is None:  # written just now, unless the disk said no
         raise EnvsyncError(f"{resolution.lock_path.name} could not be read back", "run `envsync lock` and retry")
     pylock = args.format == "pylock"
-    text = resolution.lock_path.read_text(encoding="utf-8") if pylock else requirements_txt(spec, lock)
+    if pylock:
+        text = resolution.lock_path.read_text(encoding="utf-8")
+    else:
+        text = requirements_txt(spec, lock, session.config.directory, emit_project=not args.no_emit_project)
     if args.output is None:
         out.result(text.removesuffix("\n"))
         return 0

@@ -72,8 +72,12 @@ def from_venv(folder: Path, venv: Path) -> str:
                            "recreate that venv, or write envs.toml by hand")
     pinned: list[Installed] = []
     skipped: list[Installed] = []
+    projects: list[Installed] = []
     for dist in actual.installed.values():
-        (skipped if dist.direct_url else pinned).append(dist)
+        if dist.editable and dist.direct_url and dist.direct_url.startswith("file:"):
+            projects.append(dist)
+        else:
+            (skipped if dist.direct_url else pinned).append(dist)
     name = env_name(venv.name.lstrip(".") or "venv", set())
     shown = os.path.relpath(venv, folder)
     lines = [HEADER.format(source=f" --from {shown}"), SETTINGS,
@@ -86,10 +90,51 @@ def from_venv(folder: Path, venv: Path) -> str:
              "# Everything installed in it, pinned. Loosen these (or move them to a requirements file)\n"
              "# as you like; `envsync lock` records the exact versions in pylock.<env>.toml.\n",
              f"dependencies = {_list([f'{dist.name}=={dist.version}' for dist in pinned])}\n"]
-    for dist in skipped:
-        lines.append(f"# {dist.name} {dist.version} was installed from {dist.direct_url}: direct references are "
-                     "not supported yet, so `apply` would remove it\n")
+    if projects:
+        lines.append(_adopted_project(projects[0], folder, set(actual.installed)))
+    for dist in [*projects[1:], *skipped]:
+        lines.append(f"# {dist.name} {dist.version} was installed from {dist.direct_url}: add it as "
+                     f"`{dist.name} @ URL` (or as the project) yourself, or `apply` will remove it\n")
     return "".join(lines)
+
+
+def _adopted_project(dist: Installed, folder: Path, installed: set[str]) -> str:
+    """The `project` line for a project installed with `pip install -e PATH`: editable, with each extra
+    whose requirements are all installed (PEP 610 does not record which extras were asked for)."""
+    import urllib.parse
+
+    path = Path(urllib.parse.unquote(urllib.parse.urlsplit(dist.direct_url or "").path))
+    shown = os.path.relpath(path, folder)
+    extras = _installed_extras(dist.requires or (), installed)
+    inline = ", ".join(_quote(extra) for extra in extras)  # an inline table is one line in TOML
+    value = _quote(shown) if not extras else f"{{ path = {_quote(shown)}, extras = [{inline}] }}"
+    return f"# {dist.name} is installed editable from {shown}: the env's own project\nproject = {value}\n"
+
+
+def _installed_extras(requires: tuple[str, ...], installed: set[str]) -> list[str]:
+    """The extras whose added requirements are every one of them installed."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    added: dict[str, set[str]] = {}
+    for text in requires:
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement:
+            continue
+        marker = requirement.marker
+        if marker is None or "extra" not in str(marker):
+            continue
+        for extra in _extras_named(str(marker)):
+            if marker.evaluate({"extra": extra}) and not marker.evaluate({"extra": ""}):
+                added.setdefault(extra, set()).add(canonicalize_name(requirement.name))
+    return sorted(extra for extra, names in added.items() if names <= installed)
+
+
+def _extras_named(marker: str) -> list[str]:
+    import re
+
+    return re.findall(r"""extra\s*==\s*['"]([^'"]+)['"]""", marker)
 
 
 def write_config(target: Path, text: str, force: bool) -> Path | None:

@@ -312,7 +312,7 @@ def _side(session: Session, spec: EnvSpec, config_dir: Path, where: str, notes: 
         interpreter = _review_platform(spec, interpreter, where, notes)
     direct = frozenset(canonicalize_name(requirement.name) for requirement in spec.requirements)
     if lock is not None and lock.is_fresh(digest, interpreter):
-        pins = pins_from_lock(lock, interpreter)
+        pins = pins_from_lock(lock, interpreter, strict=False)
         state = FRESH
     else:
         from envsync.resolve.resolver import resolve
@@ -327,7 +327,9 @@ def _side(session: Session, spec: EnvSpec, config_dir: Path, where: str, notes: 
             index = replace(index, find_links=tuple(
                 os.path.normpath(find_links_home / os.path.relpath(link, config_dir)) for link in index.find_links))
         session.progress(f"resolving {spec.name} {where} for Python {interpreter.version}")
-        pins = resolve(spec.requirements, interpreter, session.index(index), prereleases=index.prereleases,
+        from envsync.sources import direct_requirements
+
+        pins = resolve(direct_requirements(spec), interpreter, session.index(index), prereleases=index.prereleases,
                        preferred=preferred)
     return EnvSide(spec.python, str(interpreter.version), {name: str(pin.version) for name, pin in pins.items()},
                    direct, state)

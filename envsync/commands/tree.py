@@ -14,6 +14,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from envsync.errors import EnvsyncError
 from envsync.model import Desired, Pin
+from envsync.sources.base import shown
 
 ROOT = "<root>"
 MAX_PATHS = 200  # a big graph can have very many paths to one package; say so rather than flood
@@ -27,8 +28,8 @@ def roots(desired: Desired) -> list[tuple[NormalizedName, str]]:
         name = canonicalize_name(requirement.name)
         if name in desired.pins and _applies(requirement, markers):
             texts = found.setdefault(name, [])
-            if str(requirement) not in texts:
-                texts.append(str(requirement))
+            if shown(requirement) not in texts:
+                texts.append(shown(requirement))
     for name, pin in desired.pins.items():  # anything nothing else reaches is a root too
         if not _parents(name, desired.pins) and name not in found:
             found[name] = [dict(pin.reasons).get(ROOT, "")]

@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,13 @@ def read(entry: Path) -> Config | None:
 
 
 def write(entry: Path, config: Config) -> None:
-    """Keep `config` at `entry`, readable by this user only; failing to only costs a later run time."""
+    """Keep `config` at `entry`, readable by this user only; failing to only costs a later run time.
+
+    A config whose direct references carry credentials (a `${TOKEN}` expanded into a URL) is not
+    kept: a secret is written nowhere, and such a config is read again on every run."""
+    if any("@" in urllib.parse.urlsplit(requirement.url).netloc
+           for env in config.envs for requirement in env.requirements if requirement.url):
+        return
     with contextlib.suppress(OSError):
         write_atomic(entry, json.dumps(encode(config)).encode(), mode=0o600)
 

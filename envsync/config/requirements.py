@@ -214,11 +214,11 @@ class _Reader:
             requirement = Requirement(spec)
         except InvalidRequirement as exc:
             reason = str(exc).splitlines()[0]
-            raise ConfigError(f"{where}: {spec!r} is not a valid requirement: {reason}",
+            raise ConfigError(f"{where}: {scrubbed(spec)!r} is not a valid requirement: {scrubbed(reason)}",
                               "write NAME[extras] SPECIFIER; MARKER, as pip does") from None
         if requirement.url:
             if constraint:
-                raise ConfigError(f"{where}: a constraint can't be a direct reference ({spec!r})",
+                raise ConfigError(f"{where}: a constraint can't be a direct reference ({scrubbed(spec)!r})",
                                   "constrain the package by version; name its source in a requirements file")
             requirement = _anchored(requirement, path.parent)
         if constraint and requirement.extras:
@@ -328,6 +328,15 @@ def _editable(value: str, folder: Path, where: str) -> Editable:
     return Editable(target, names, where)
 
 
+_URL_START = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_USERINFO = re.compile(r"(://)[^/@\s]+@")
+
+
+def scrubbed(text: str) -> str:
+    """`text` with the credentials of any URL in it blanked, for messages."""
+    return _USERINFO.sub(r"\1***@", text)
+
+
 def _named(spec: str, folder: Path, where: str) -> str:
     """A bare path or URL line (`./dist/x-1.0-py3-none-any.whl`, `../lib`, `https://.../x.tar.gz`)
     as `name @ URL`: the name from a wheel's or sdist's file name, or a folder's pyproject.toml."""
@@ -340,7 +349,7 @@ def _named(spec: str, folder: Path, where: str) -> str:
     if name is None and not remote:
         name = _project_name(Path(urllib.parse.unquote(urllib.parse.urlsplit(url).path)))
     if name is None:
-        raise ConfigError(f"{where}: {location!r}: can't tell which package this is",
+        raise ConfigError(f"{where}: {scrubbed(location)!r}: can't tell which package this is",
                           "name it: `NAME @ URL` (a path relative to this file works too), as PEP 508 writes it")
     return f"{name} @ {url}" + (f" ;{marker}" if semicolon else "")
 
@@ -389,6 +398,8 @@ def _anchored(requirement: Requirement, folder: Path) -> Requirement:
 
 def _is_direct_reference(spec: str) -> bool:
     name_part = spec.split(";", 1)[0].strip()
+    if _URL_START.match(name_part):
+        return True  # a bare URL, credentials (`user:token@host`) and all
     if " @ " in name_part or "@" in name_part.split("[", 1)[0]:
         return False  # `name @ url`: parsed, then refused with its own message
     return ("/" in name_part or "\\" in name_part or name_part.startswith(".")

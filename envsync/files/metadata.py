@@ -26,6 +26,18 @@ def name_and_version(lines: Iterable[str]) -> tuple[str | None, str | None]:
     return name, version
 
 
+def requires_dist(lines: Iterable[str]) -> tuple[str, ...]:
+    """The `Requires-Dist` headers, as written (an editable project's dependencies, to compare)."""
+    found = []
+    for line in lines:
+        if not line.strip():
+            break
+        key, _, value = line.partition(":")
+        if key.strip().lower() == "requires-dist" and value.strip():
+            found.append(value.strip())
+    return tuple(found)
+
+
 def entry_points_digest(groups: dict[str, dict[str, str]]) -> str:
     """A short digest of entry points (group -> name -> "module:attr"), the same whether they come
     from pyproject.toml or an installed entry_points.txt: a change means the env must reinstall."""

@@ -34,7 +34,7 @@ from envsync.install.targets import check_plan_fits
 from envsync.install.uninstall import uninstall
 from envsync.install.venv import create_venv, recreate_venv, remove_venv
 from envsync.install.wheel import UnpackedWheel, cached_wheel, unpack_wheel
-from envsync.model import ActionKind, Actual, Artifact, EnvPlan, EnvRemoval, Plan
+from envsync.model import ActionKind, Actual, Artifact, EnvPlan, EnvRemoval, Pin, Plan
 from envsync.state.planner import plan_env, still_to_remove
 from envsync.state.survey import survey
 from envsync.state.venv_contents import survey_for
@@ -74,14 +74,14 @@ class Wheels:
         self._stopped = stopped or threading.Event()
         self._checkpoints = checkpoints or Checkpoints(self._stopped, "")
 
-    def fetch_all(self, needed: dict[str, tuple[Artifact, EnvPlan]], report: Report) -> None:
+    def fetch_all(self, needed: dict[str, tuple[Pin, EnvPlan]], report: Report) -> None:
         """Get every wheel into the unpacked cache, FETCH_WORKERS at a time, reporting progress."""
         if not needed:
             return
         total, counts = len(needed), {"cached": 0, "downloaded": 0, "size": 0}
         report(FetchProgress(total, 0, 0, 0))
 
-        def fetch(item: tuple[Artifact, EnvPlan]) -> None:
+        def fetch(item: tuple[Pin, EnvPlan]) -> None:
             downloaded, size = self._fetch(*item)
             with self._lock:
                 counts["downloaded" if downloaded else "cached"] += 1
@@ -94,62 +94,63 @@ class Wheels:
             raise failures[0]
         report(WheelsFetched(counts["cached"], counts["downloaded"], counts["size"]))
 
-    def get(self, artifact: Artifact, env: EnvPlan) -> UnpackedWheel:
-        found = self._known(artifact)
+    def get(self, pin: Pin, env: EnvPlan) -> UnpackedWheel:
+        found = self._known(pin)
         if found is None:
-            found, _ = self._download(artifact, env)
+            found, _ = self._download(pin, env)
         return found
 
-    def _fetch(self, artifact: Artifact, env: EnvPlan) -> tuple[bool, int]:
+    def _fetch(self, pin: Pin, env: EnvPlan) -> tuple[bool, int]:
         """Make sure the wheel is unpacked in the cache: (whether it was downloaded, bytes downloaded)."""
-        if self._known(artifact) is not None:
+        if self._known(pin) is not None:
             return False, 0
-        _, size = self._download(artifact, env)
+        _, size = self._download(pin, env)
         return True, size
 
-    def _known(self, artifact: Artifact) -> UnpackedWheel | None:
-        from envsync.build.wheels import needs_build
-
+    def _known(self, pin: Pin) -> UnpackedWheel | None:
+        artifact = pin.artifact
         with self._lock:
-            found = self._unpacked.get(_key(artifact))
-        if found is None and artifact.sha256 and not needs_build(artifact):
+            found = self._unpacked.get(wheel_key(pin))
+        if found is None and artifact is not None and artifact.sha256 and artifact.filename.endswith(".whl"):
             found = cached_wheel(artifact.sha256, cache_subdir("unpacked"))  # no index client needed
             if found is not None:
                 _check_served_metadata(artifact, found)
         return found
 
-    def _download(self, artifact: Artifact, env: EnvPlan) -> tuple[UnpackedWheel, int]:
+    def _download(self, pin: Pin, env: EnvPlan) -> tuple[UnpackedWheel, int]:
         """Download (or build, for an sdist, a project folder or a git commit) and unpack one wheel."""
-        from envsync.build.wheels import needs_build
-
         self._checkpoints.reached("downloading")
         if self._stopped.is_set():
             raise Stopped
-        if needs_build(artifact):
-            found = self._build(artifact, env)
+        artifact = pin.artifact
+        if artifact is None or not artifact.filename.endswith(".whl"):
+            found = self._build(pin, env)
             size = 0
         else:
-            path = self._index_for(env).download(artifact)
+            index = self._index_for(env)
+            index.add_credentials(credentialed_urls(env.desired.spec))
+            path = index.download(artifact)
             if self._stopped.is_set():  # the download is safely in its cache; leave the unpacking
                 raise Stopped
             found = unpack_wheel(path, artifact.sha256 or sha256_of_file(path), cache_subdir("unpacked"))
             _check_served_metadata(artifact, found)
             size = artifact.size or path.stat().st_size
         with self._lock:
-            self._unpacked[_key(artifact)] = found
+            self._unpacked[wheel_key(pin)] = found
         self._checkpoints.reached("downloaded")
         return found, size
 
-    def _build(self, artifact: Artifact, env: EnvPlan) -> UnpackedWheel:
+    def _build(self, pin: Pin, env: EnvPlan) -> UnpackedWheel:
         """A wheel built from an sdist, a project folder or a git commit, unpacked into the cache."""
         from envsync.build.pep517 import Builder
-        from envsync.build.wheels import wheel_for
         from envsync.build.workspace import work_folder
+        from envsync.sources import source_of
 
-        source = next((pin.source for pin in env.desired.pins.values() if pin.artifact == artifact), None)
-        builder = Builder(env.desired.interpreter, self._index_for(env), prereleases=env.desired.spec.index.prereleases)
+        index = self._index_for(env)
+        index.add_credentials(credentialed_urls(env.desired.spec))
+        builder = Builder(env.desired.interpreter, index, prereleases=env.desired.spec.index.prereleases)
         with work_folder("build") as work:
-            path = wheel_for(artifact, source, builder, work)
+            path = source_of(pin).wheel(pin, builder, work)
             return unpack_wheel(path, sha256_of_file(path), cache_subdir("unpacked"))
 
 
@@ -160,9 +161,19 @@ def _check_served_metadata(artifact: Artifact, wheel: UnpackedWheel) -> None:
     check_wheel_metadata(artifact.sha256, artifact.filename, wheel.path(f"{wheel.dist_info}/METADATA").read_bytes())
 
 
-def _key(artifact: Artifact) -> str:
-    """Unpacked wheels by URL and file name: one project folder gives an editable and a regular wheel."""
-    return f"{artifact.url} {artifact.filename}"
+def wheel_key(pin: Pin) -> str:
+    """Unpacked wheels by file (URL and name), or by source for what is no file: one project
+    folder gives an editable and a regular wheel."""
+    if pin.artifact is not None:
+        return f"{pin.artifact.url} {pin.artifact.filename}"
+    assert pin.source is not None
+    return pin.source.key
+
+
+def credentialed_urls(spec) -> list[str]:
+    """The env's direct references' URLs, whose credentials (for their own hosts only) a download
+    of a locked archive needs: the lock keeps its URL without them."""
+    return [requirement.url for requirement in spec.requirements if requirement.url]
 
 
 def run_in_threads(items: Iterable[T], work: Callable[[T], object], workers: int, stopped: threading.Event,
@@ -282,15 +293,15 @@ def _remove_env(removal: EnvRemoval, report: Report) -> int:
     return 1
 
 
-def _needed(plan: Plan) -> dict[str, tuple[Artifact, EnvPlan]]:
-    """Each artifact some env must install, once, keyed by its URL."""
-    needed: dict[str, tuple[Artifact, EnvPlan]] = {}
+def _needed(plan: Plan) -> dict[str, tuple[Pin, EnvPlan]]:
+    """Each wheel some env must install, once, keyed by its file or source."""
+    needed: dict[str, tuple[Pin, EnvPlan]] = {}
     for env in plan.envs:
         for action in env.actions:
             if action.kind.installs or action.kind in ENV_ACTIONS:
                 pins = env.desired.pins.values() if action.package is None else [env.desired.pins[action.package]]
                 for pin in pins:
-                    needed.setdefault(pin.artifact.url, (pin.artifact, env))
+                    needed.setdefault(wheel_key(pin), (pin, env))
     return needed
 
 
@@ -329,7 +340,7 @@ def apply_env(env: EnvPlan, actual: Actual, wheels: Wheels, report: Report, owne
             old = actual.installed.get(action.package) if kind.replaces and action.package else None
             if kind.installs and action.package is not None:
                 pin = env.desired.pins[action.package]
-                unpacked = wheels.get(pin.artifact, env)
+                unpacked = wheels.get(pin, env)
                 direct_url = direct_url_json(pin)
                 if old is None:
                     install_wheel(unpacked, layout, requested=pin.name in roots, direct_url=direct_url,
@@ -369,7 +380,7 @@ def _check_fits(env: EnvPlan, actual: Actual, wheels: Wheels, layout: SiteLayout
         if not (action.kind.installs and action.package is not None):
             continue
         pin = env.desired.pins[action.package]
-        unpacked = wheels.get(pin.artifact, env)
+        unpacked = wheels.get(pin, env)
         old = actual.installed.get(action.package) if action.kind.replaces else None
         targets = planned_targets(unpacked, layout, old=old.dist_info if old else None, requested=pin.name in roots,
                                   direct_url=direct_url_json(pin), overwritable=overwritable, on_disk=not fresh)
@@ -385,29 +396,17 @@ def _reached(checkpoints: Checkpoints, kind: ActionKind) -> None:
     checkpoints.reached("action")
 
 
-def direct_url_json(pin) -> bytes | None:
-    """PEP 610's direct_url.json for a package from a direct source; None for an index's file."""
+def direct_url_json(pin: Pin) -> bytes | None:
+    """PEP 610's direct_url.json for a package from a direct source (without credentials, as PEP 610
+    asks); None for an index's file."""
     import json
 
-    source = pin.source
-    if source is None:
+    found = pin.source.direct_url() if pin.source is not None else None
+    if found is None:
         return None
-    document: dict[str, object] = {"url": source.url}
-    if source.kind == "directory":
-        document["dir_info"] = {"editable": True} if source.editable else {}
-    elif source.kind == "vcs":
-        info = {"vcs": "git", "commit_id": source.commit_id}
-        if source.requested_revision:
-            info["requested_revision"] = source.requested_revision
-        document["vcs_info"] = info
-        _, _, fragment = pin.artifact.url.partition("#subdirectory=")
-        if fragment:
-            document["subdirectory"] = fragment
-    else:
-        document["archive_info"] = {"hashes": {"sha256": source.sha256}} if source.sha256 else {}
-    return json.dumps(document, sort_keys=True).encode()
-
-
+    # Sources keep no password in their URL (an ssh URL keeps its user, `git@`, which is no secret):
+    # the file records the URL exactly as the source does, so the planner can compare the two.
+    return json.dumps(found.to_dict(strip_user_password=False), sort_keys=True).encode()
 
 
 def root_names(env: EnvPlan) -> set[str]:

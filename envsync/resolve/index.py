@@ -16,6 +16,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -115,6 +116,16 @@ class IndexClient:
         sources += [f"find-links {folder}" for folder in self.settings.find_links]
         return ", ".join(sources) or "no index (index-url is empty)"
 
+    def add_credentials(self, urls: Iterable[str]) -> None:
+        """Credentials for the hosts of direct references (`name @ https://user:token@host/x.whl`):
+        from the URL, else ENVSYNC_INDEX_<HOST>_* or netrc, sent to that URL's own origin only. An
+        origin that already has credentials (a configured index's) keeps them."""
+        found = credentials_by_origin([url for url in urls if url.startswith(("http:", "https:"))])
+        with self._lock:
+            for key, value in found.items():
+                self._auth.setdefault(key, value)
+            self._secrets = secrets(self._auth.values())
+
     def _bases(self) -> list[str]:
         return [u for u in (self.settings.index_url, *self.settings.extra_index_urls) if u]
 
@@ -201,7 +212,10 @@ class IndexClient:
     def _files_on(self, base: str, name: NormalizedName, keep: Filter | None = None) -> list[Artifact] | None:
         """`name`'s files on the index at `base`; None when the index does not have the project."""
         page = self._project_page(base, name, keep)
-        return None if page is None else [a for a in page if belongs_to(a.filename, name)]
+        if page is None:
+            return None
+        listed = None if base.startswith("file:") else strip_credentials(base)
+        return [replace(a, index=listed) if listed else a for a in page if belongs_to(a.filename, name)]
 
     def _project_page(self, base: str, name: NormalizedName, keep_filter: Filter | None = None) -> list[Artifact] | None:
         page_url = f"{base.rstrip('/')}/{name}/"

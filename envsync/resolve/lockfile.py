@@ -15,7 +15,7 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING
 
 from packaging.markers import Marker
 from packaging.pylock import Pylock
@@ -24,15 +24,16 @@ from packaging.version import Version
 
 from envsync.errors import LockError, from_os_error
 from envsync.files.cache import write_atomic
-from envsync.files.hashes import sha256_of_file
-from envsync.model import FIRST_INDEX, Artifact, EnvSpec, IndexSettings, Interpreter, LockWrite, Pin
-from envsync.resolve.pages import checked_sha256, safe_filename
+from envsync.model import FIRST_INDEX, EnvSpec, IndexSettings, Interpreter, LockWrite, Pin
+from envsync.resolve.pages import safe_filename
 from envsync.resolve.tags import WheelRanker
 from envsync.resolve.urls import origin, redact, strip_credentials
+from envsync.sources.base import shown as redacted
+from envsync.sources.index_file import location, locked_file, sha256_of
 
 if TYPE_CHECKING:
-    from envsync.resolve.direct import DirectDist
     from envsync.resolve.platforms import Platform, Target
+    from envsync.sources import DirectDist
 
 LOCK_VERSION = "1.0"
 DIGEST_SCHEME = 1  # bump when the digest's inputs change, so old locks read as stale
@@ -61,12 +62,12 @@ def input_digest(spec: EnvSpec, interpreter: Interpreter, config_dir: Path,
                  local: Mapping[NormalizedName, DirectDist] | None = None) -> str:
     """A digest of everything a resolve for `spec` depends on, the same on every machine.
 
-    `local` holds the env's project and local folder references (resolve.direct.DirectDist):
+    `local` holds the env's project and local folder references (sources.DirectDist):
     their dependencies, version and entry points count, so editing pyproject.toml re-resolves."""
     index = spec.index
     inputs = {
         "scheme": DIGEST_SCHEME,
-        "requirements": sorted(str(r) for r in spec.requirements),
+        "requirements": sorted(redacted(r) for r in spec.requirements),
         "python": spec.python,
         "environment": _environment_input(spec, interpreter),
         # As written in the config: a CI mirror set through ENVSYNC_INDEX_URL serves the same
@@ -190,9 +191,14 @@ def lock_from_document(path: Path, document: Pylock) -> LockFile:
     return LockFile(path=path, document=document, digest=digest, platforms=platforms)
 
 
-def pins_from_lock(lock: LockFile, interpreter: Interpreter) -> dict[NormalizedName, Pin]:
+def pins_from_lock(lock: LockFile, interpreter: Interpreter, local: Mapping[NormalizedName, DirectDist] | None = None,
+                   *, strict: bool = True) -> dict[NormalizedName, Pin]:
     """The pins a lock gives `interpreter`: per package whose marker holds here, its best wheel for
-    the interpreter's tags, else its sdist (built when installed)."""
+    the interpreter's tags, else its sdist (built when installed). A local folder's pin comes from
+    `local` (its metadata read now) where given: PEP 751 records a source tree without a version.
+    Not `strict`, a source tree that `local` does not hold is left out rather than refused."""
+    from envsync.sources import source_from_lock
+
     ranker = WheelRanker(interpreter.tags)
     pins: dict[NormalizedName, Pin] = {}
     for package in lock.document.packages:
@@ -203,9 +209,11 @@ def pins_from_lock(lock: LockFile, interpreter: Interpreter) -> dict[NormalizedN
                             f"({pins[package.name].version} and {package.version}), and their markers don't tell "
                             "which one applies", "re-lock with `envsync lock`")
         dependencies = tuple(sorted(canonicalize_name(d["name"]) for d in package.dependencies or () if "name" in d))
-        direct = _direct_pin(lock, package, dependencies) if package.version is not None else None
-        if direct is not None:
-            pins[package.name] = direct
+        source = source_from_lock(package, lock.path)
+        if source is not None:
+            pin = _direct_pin(lock, package, source, dependencies, local or {}, strict)
+            if pin is not None:
+                pins[package.name] = pin
             continue
         if package.version is None or not (package.wheels or package.sdist):
             raise LockError(f"{lock.path.name}: package {package.name} has no wheel to install from",
@@ -216,41 +224,30 @@ def pins_from_lock(lock: LockFile, interpreter: Interpreter) -> dict[NormalizedN
         if wheel is None and package.sdist is None:
             raise LockError(f"{lock.path.name}: package {package.name} {package.version} has no wheel for "
                             f"this interpreter ({interpreter.tags[0]})", "re-lock on this machine: `envsync lock`")
-        pins[package.name] = Pin(name=package.name, version=package.version,
-                                 artifact=_artifact(lock.path, wheel if wheel is not None else package.sdist),
+        artifact = replace(locked_file(lock.path, wheel if wheel is not None else package.sdist),
+                           index=package.index, requires_python=str(package.requires_python)
+                           if package.requires_python is not None else None)
+        pins[package.name] = Pin(name=package.name, version=package.version, artifact=artifact,
                                  dependencies=dependencies, reasons=_reasons(package), requires=_requires(package))
     return dict(sorted(pins.items()))
 
 
-def _direct_pin(lock: LockFile, package, dependencies: tuple[NormalizedName, ...]) -> Pin | None:
-    """The pin of a locked directory, vcs or archive package (PEP 751), or None for an index one."""
-    from envsync.model import DirectSource
-
-    reasons = _reasons(package)
-    label = f"{package.name}-{package.version}"
-    if package.directory is not None:
-        folder = Path(os.path.normpath(lock.path.parent / package.directory.path))
-        editable = bool(package.directory.editable)
-        tool = (package.tool or {}).get("envsync") or {}
-        source = DirectSource("directory", folder.as_uri(), editable=editable,
-                              entry_points=tool.get("entry-points") if isinstance(tool, Mapping) else None)
-        artifact = Artifact(filename=label + (" (editable)" if editable else ""), url=folder.as_uri(), sha256=None)
-    elif package.vcs is not None:
-        vcs = package.vcs
-        if vcs.type != "git":
-            raise LockError(f"{lock.path.name}: package {package.name} comes from {vcs.type}, "
-                            "and envsync installs from git only", "re-lock with `envsync lock`")
-        url = vcs.url or (lock.path.parent / (vcs.path or ".")).resolve().as_uri()
-        source = DirectSource("vcs", url, requested_revision=vcs.requested_revision, commit_id=vcs.commit_id)
-        suffix = f"#subdirectory={vcs.subdirectory}" if vcs.subdirectory else ""
-        artifact = Artifact(filename=label, url=f"git+{url}@{vcs.commit_id}{suffix}", sha256=None)
-    elif package.archive is not None:
-        artifact = _artifact(lock.path, package.archive)
-        source = DirectSource("archive", artifact.url, sha256=artifact.sha256)
-    else:
+def _direct_pin(lock: LockFile, package, source, dependencies: tuple[NormalizedName, ...],
+                local: Mapping[NormalizedName, DirectDist], strict: bool) -> Pin | None:
+    """The pin of a locked directory, vcs or archive package (PEP 751). A package without a version
+    (a source tree, as PEP 751 writes it) takes the version its folder's metadata has now."""
+    version = package.version
+    read = local.get(package.name)
+    if read is not None and read.source.url == source.url:
+        version, source = read.version, read.source
+    if version is None and not strict:
         return None
-    return Pin(name=package.name, version=package.version, artifact=artifact, dependencies=dependencies,
-               reasons=reasons, source=source)
+    if version is None:
+        raise LockError(f"{lock.path.name}: package {package.name} has no version, and its folder "
+                        f"{source.url} is not one of the env's own projects",
+                        "add it to the env (`project = ...` or `name @ path`), or re-lock with `envsync lock`")
+    return Pin(name=package.name, version=version, artifact=source.file(), dependencies=dependencies,
+               reasons=_reasons(package), source=source)
 
 
 def check_hashes(spec: EnvSpec, lock: LockFile, pins: dict[NormalizedName, Pin]) -> dict[NormalizedName, Pin]:
@@ -262,8 +259,9 @@ def check_hashes(spec: EnvSpec, lock: LockFile, pins: dict[NormalizedName, Pin])
 
     for name, pin in pins.items():
         hashes, where = allowed.get(name, (frozenset(), "none of the env's requirements files"))
-        if pin.artifact.sha256 not in hashes:
-            raise HashMismatch(f"{lock.path.name}: {name} {pin.version} ({pin.artifact.filename}) has a sha256 "
+        if pin.artifact is None or pin.artifact.sha256 not in hashes:
+            shown = pin.artifact.filename if pin.artifact else pin.source.url if pin.source else name
+            raise HashMismatch(f"{lock.path.name}: {name} {pin.version} ({shown}) has a sha256 "
                                f"that the --hash values at {where} do not allow",
                                f"re-lock with `envsync lock {spec.name}`, or fix the hashes")
     return pins
@@ -318,23 +316,6 @@ def _check_wheel_name(lock_path: Path, package: str, wheel) -> None:
                         "the lock is damaged or was edited by hand; delete it and run `envsync lock`") from None
 
 
-def _artifact(lock_path: Path, wheel) -> Artifact:
-    url = wheel.url
-    if url is None:
-        url = (lock_path.parent / wheel.path).resolve().as_uri()
-    filename = getattr(wheel, "filename", None) or urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
-    sha256 = wheel.hashes.get("sha256")
-    if not sha256:
-        raise LockError(f"{lock_path.name}: file {filename} has no sha256 hash",
-                        "every locked file must carry a sha256; re-lock with `envsync lock`")
-    try:
-        sha256 = checked_sha256(sha256, f"the sha256 of file {filename}")
-    except ValueError as exc:
-        raise LockError(f"{lock_path.name}: {exc}",
-                        "the lock is damaged or was edited by hand; delete it and run `envsync lock`") from None
-    return Artifact(filename=filename, url=url, sha256=sha256, size=wheel.size)
-
-
 def write_lock(lock: LockWrite) -> None:
     """Write a planned lock file in one rename, so a reader never sees half of it."""
     try:
@@ -358,7 +339,8 @@ def render_platform_lock(spec: EnvSpec, interpreter: Interpreter,
     A version that several platforms chose is one package carrying each platform's wheel (and the
     sdist where a platform builds from it); a package only some platforms need, or a version only
     some chose, carries a marker naming them: their declared environment when all of its
-    platforms share it, else each platform's own marker.
+    platforms share it, else each platform's own marker. A dependency on a package the lock holds
+    in several versions names the version (or versions) the dependent's platforms chose.
     """
     from packaging.pylock import PackageSdist, PackageWheel
 
@@ -367,24 +349,35 @@ def render_platform_lock(spec: EnvSpec, interpreter: Interpreter,
     for target, pins in resolved:
         for pin in pins.values():
             uses.setdefault((pin.name, pin.version), []).append((target, pin))
+    versions: dict[NormalizedName, int] = {}
+    for name, _ in uses:
+        versions[name] = versions.get(name, 0) + 1
     packages = []
     for _, chosen in sorted(uses.items(), key=lambda item: item[0]):
         first = chosen[0][1]
         pin = replace(first, dependencies=tuple(sorted({d for _, p in chosen for d in p.dependencies})),
                       reasons=tuple(sorted({who: text for _, p in reversed(chosen) for who, text in p.reasons}.items())))
-        if first.source is not None:
+        if first.source is not None or first.artifact is None:
             files = _files(first, config_dir)
         else:
-            artifacts = list({p.artifact.filename: p.artifact for _, p in chosen}.values())
-            wheels = [PackageWheel(name=a.filename, **_location(a, config_dir), size=a.size,
-                                   hashes={"sha256": _sha256_of(a)}) for a in artifacts if a.filename.endswith(".whl")]
+            artifacts = list({p.artifact.filename: p.artifact for _, p in chosen if p.artifact}.values())
+            wheels = [PackageWheel(name=a.filename, **location(a, config_dir), size=a.size,
+                                   hashes={"sha256": sha256_of(a)}) for a in artifacts if a.filename.endswith(".whl")]
             sdists = [a for a in artifacts if not a.filename.endswith(".whl")]
             files = {"wheels": wheels} if wheels else {}
             if sdists:
-                files["sdist"] = PackageSdist(name=sdists[0].filename, **_location(sdists[0], config_dir),
-                                              size=sdists[0].size, hashes={"sha256": _sha256_of(sdists[0])})
+                files["sdist"] = PackageSdist(name=sdists[0].filename, **location(sdists[0], config_dir),
+                                              size=sdists[0].size, hashes={"sha256": sha256_of(sdists[0])})
+        dependencies: list[dict[str, str]] = []
+        for dependency in pin.dependencies:
+            if versions.get(dependency, 0) < 2:
+                dependencies.append({"name": str(dependency)})
+                continue
+            picked = sorted({pins[dependency].version for target, _ in chosen
+                             for t, pins in resolved if t is target and dependency in pins})
+            dependencies += [{"name": dependency, "version": str(version)} for version in picked]
         marker = _platforms_marker({target.platform for target, _ in chosen}, every)
-        packages.append(_package(pin, spec, config_dir, files, marker))
+        packages.append(_package(pin, spec, config_dir, files, marker, dependencies))
     return _document(spec, interpreter, packages, digest, list(spec.environments),
                      platforms=[target.platform.marker for target in every])
 
@@ -403,24 +396,42 @@ def _platforms_marker(used: set[Platform], every: Sequence[Target]) -> Marker | 
     return Marker(terms[0] if len(terms) == 1 else " or ".join(f"({term})" for term in terms))
 
 
-def _package(pin: Pin, spec: EnvSpec, config_dir: Path, files: dict[str, object], marker: Marker | None = None):
+def _package(pin: Pin, spec: EnvSpec, config_dir: Path, files: dict[str, object], marker: Marker | None = None,
+             dependencies: list[dict[str, str]] | None = None):
     """One [[packages]] entry: the pin, where it installs from, and what envsync keeps for itself."""
     from packaging.pylock import Package
+    from packaging.specifiers import SpecifierSet
 
+    from envsync.sources import source_of
+
+    source = source_of(pin)
     tool: dict[str, object] = {"required-by": dict(pin.reasons)} if pin.reasons else {}  # for `envsync tree`
-    if pin.source is not None and pin.source.kind == "directory" and pin.source.entry_points:
-        tool["entry-points"] = pin.source.entry_points
+    tool.update(source.tool_entry())
     if pin.requires is not None and pin.source is None:
         tool["requires"] = list(pin.requires)  # lets a re-lock keep the pin without fetching its metadata
+    requires_python = pin.artifact.requires_python if pin.artifact is not None and pin.source is None else None
+    if dependencies is None:
+        dependencies = [{"name": dep} for dep in pin.dependencies]
     return Package(
         name=pin.name,
-        version=pin.version,
+        version=pin.version if source.locks_version() else None,
         marker=marker,
-        index=None if pin.source is not None else _index_of(pin.artifact.url, spec),
-        dependencies=[{"name": dep} for dep in pin.dependencies] or None,
+        requires_python=_specifier(requires_python, SpecifierSet),
+        index=_index_of(pin, spec),
+        dependencies=dependencies or None,
         **files,  # type: ignore[arg-type]  # wheels= and/or sdist=, or one of vcs=, directory=, archive=
         tool={"envsync": tool} if tool else None,
     )
+
+
+def _specifier(text: str | None, kind):
+    """A Requires-Python as a SpecifierSet, or None when absent or not valid (an index's broken value)."""
+    from packaging.specifiers import InvalidSpecifier
+
+    try:
+        return kind(text) if text else None
+    except InvalidSpecifier:
+        return None
 
 
 def _document(spec: EnvSpec, interpreter: Interpreter, packages: list, digest: str, environments: list[str],
@@ -439,7 +450,7 @@ def _document(spec: EnvSpec, interpreter: Interpreter, packages: list, digest: s
     document = Pylock(
         lock_version=Version(LOCK_VERSION),
         environments=[Marker(text) for text in environments],
-        requires_python=SpecifierSet(f"=={interpreter.short_version}.*"),
+        requires_python=SpecifierSet(lock_python(interpreter, packages)),
         created_by="envsync",
         packages=packages,
         tool={"envsync": tool},
@@ -448,57 +459,36 @@ def _document(spec: EnvSpec, interpreter: Interpreter, packages: list, digest: s
     return tomli_w.dumps(document.to_dict())
 
 
+def lock_python(interpreter: Interpreter, packages: list) -> str:
+    """The lock's `requires-python`: the interpreter's minor version, narrowed by every package's
+    Requires-Python that excludes some of its patch releases (a package needing 3.9.2 makes a lock
+    made on 3.9.7 say so, rather than claim all of 3.9)."""
+    minor = f"{interpreter.version.major}.{interpreter.version.minor}"
+    kept: dict[str, None] = {f"=={minor}.*": None}
+    patches = [Version(f"{minor}.{patch}") for patch in range(0, 100)]
+    for package in packages:
+        for item in package.requires_python or ():
+            if not all(item.contains(version, prereleases=True) for version in patches):
+                kept[str(item)] = None
+    return ",".join(kept)
+
+
 def _files(pin: Pin, config_dir: Path) -> dict[str, object]:
-    """Where a package installs from, as PEP 751 names it: wheels, an sdist, a directory,
-    a vcs commit or an archive."""
-    from packaging.pylock import PackageArchive, PackageDirectory, PackageSdist, PackageVcs, PackageWheel
+    """Where a package installs from, as PEP 751 names it: its source kind says."""
+    from envsync.sources import source_of
 
-    artifact, source = pin.artifact, pin.source
-    if source is not None and source.kind == "directory":
-        local = urllib.parse.unquote(urllib.parse.urlsplit(source.url).path)
-        return {"directory": PackageDirectory(path=os.path.relpath(local, config_dir), editable=source.editable)}
-    if source is not None and source.kind == "vcs":
-        _, _, fragment = artifact.url.partition("#")
-        subdirectory = dict(urllib.parse.parse_qsl(fragment)).get("subdirectory")
-        where = ({"path": os.path.relpath(urllib.parse.unquote(urllib.parse.urlsplit(source.url).path), config_dir)}
-                 if source.url.startswith("file:") else {"url": strip_credentials(source.url)})
-        return {"vcs": PackageVcs(type="git", **where, requested_revision=source.requested_revision,
-                                  commit_id=source.commit_id or "", subdirectory=subdirectory)}
-    hashes = {"sha256": _sha256_of(artifact)}
-    if source is not None and source.kind == "archive":
-        return {"archive": PackageArchive(**_location(artifact, config_dir), size=artifact.size, hashes=hashes)}
-    if not artifact.filename.endswith(".whl"):
-        return {"sdist": PackageSdist(name=artifact.filename, **_location(artifact, config_dir),
-                                      size=artifact.size, hashes=hashes)}
-    return {"wheels": [PackageWheel(name=artifact.filename, **_location(artifact, config_dir),
-                                    size=artifact.size, hashes=hashes)]}
+    return source_of(pin).lock_entry(pin, config_dir)
 
 
-def _sha256_of(artifact: Artifact) -> str:
-    """The artifact's sha256; a find-links file is only hashed when it gets locked."""
-    if artifact.sha256:
-        return artifact.sha256
-    return sha256_of_file(urllib.parse.unquote(urllib.parse.urlsplit(artifact.url).path))
-
-
-def _location(artifact: Artifact, config_dir: Path) -> Location:
-    """An index URL without credentials, or a local file as a path relative to the lock."""
-    if artifact.url.startswith("file:"):
-        local = urllib.parse.unquote(urllib.parse.urlsplit(artifact.url).path)
-        return {"path": os.path.relpath(local, config_dir)}
-    return {"url": strip_credentials(artifact.url)}
-
-
-class Location(TypedDict, total=False):
-    """Where a locked file is: PEP 751's `url` or `path` key."""
-
-    url: str
-    path: str
-
-
-def _index_of(url: str, spec: EnvSpec) -> str | None:
-    """The index a file came from (compared by origin: credentials never reach the lock)."""
+def _index_of(pin: Pin, spec: EnvSpec) -> str | None:
+    """The index a file came from: the page that listed it (its files may live on another host, as
+    PyPI's do), else a configured index on the file's own origin. Never with credentials."""
+    artifact = pin.artifact
+    if pin.source is not None or artifact is None:
+        return None
+    if artifact.index:
+        return strip_credentials(artifact.index)
     for base in (spec.index.index_url, *spec.index.extra_index_urls):
-        if base and not base.startswith("file:") and origin(base) == origin(url):
+        if base and not base.startswith("file:") and origin(base) == origin(artifact.url):
             return strip_credentials(base)
     return None

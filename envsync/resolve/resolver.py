@@ -36,7 +36,7 @@ from envsync.resolve.index import IndexClient
 from envsync.resolve.markers import marker_holds
 
 if TYPE_CHECKING:
-    from envsync.resolve.direct import DirectDist
+    from envsync.sources import DirectDist
 
 ROOT = "<root>"
 # What may spoil a look-ahead guess without being a bug: the network, and the errors envsync reports.
@@ -50,7 +50,7 @@ class Candidate:
     name: NormalizedName
     version: Version
     extras: frozenset[str]
-    artifact: Artifact
+    artifact: Artifact | None  # None for a direct source that is no file (a folder, a git commit)
 
     @property
     def key(self) -> str:
@@ -191,7 +191,7 @@ class Provider(AbstractProvider):
         if pin.version.is_prerelease and not (self.prereleases or any(
                 spec.prereleases for req in requirements for spec in req.specifier)):
             return False
-        if not self.files.allows(pin.name, pin.artifact):
+        if pin.artifact is None or not self.files.allows(pin.name, pin.artifact):
             return False
         return all(req.specifier.contains(pin.version, prereleases=True) for req in requirements)
 
@@ -256,6 +256,7 @@ class Provider(AbstractProvider):
         """Warn (as pip and uv do) about an extra the chosen version does not provide."""
         if candidate.name in self.direct:
             return  # a local project or `name @ URL`: its metadata is not on an index
+        assert candidate.artifact is not None
         raw, _ = parse_email(self._metadata(candidate.artifact))
         provided = {canonicalize_name(extra) for extra in raw.get("provides_extra", [])}
         for extra in sorted(candidate.extras):
@@ -266,8 +267,9 @@ class Provider(AbstractProvider):
 
     def _requirements_of(self, candidate: Candidate) -> list[Requirement]:
         dist = self.direct.get(candidate.name)
-        if dist is not None and dist.artifact == candidate.artifact:
+        if dist is not None:  # a direct source is its name's one candidate
             return list(dist.requires)
+        assert candidate.artifact is not None
         pin = self.locked.get(candidate.name)
         if pin is not None and pin.artifact == candidate.artifact and candidate.artifact.url not in self._requires_memo:
             assert pin.requires is not None

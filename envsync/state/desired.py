@@ -67,13 +67,13 @@ def desired_state(session: Session, spec: EnvSpec, mode: LockMode = LockMode.AUT
     interpreter = session.interpreter(spec.python)
     path = lock_path(config.path, spec.name)
     lock = read_lock(path)
-    if mode is LockMode.FROZEN:
-        return frozen_state(spec, interpreter, path, lock)
     local = {}
     if spec.project is not None or any(r.url for r in spec.requirements):
-        from envsync.resolve.direct import local_dists
+        from envsync.sources import local_dists
 
         local = local_dists(spec, config.directory, lambda: session.builder(spec, interpreter))
+    if mode is LockMode.FROZEN:
+        return frozen_state(spec, interpreter, path, lock, local)
     digest = input_digest(spec, interpreter, config.directory, local)
     upgrading = upgrade.everything or bool(upgrade.packages)
     # A lock for several platforms is judged by its inputs alone: it is the same lock on all of them.
@@ -86,8 +86,7 @@ def desired_state(session: Session, spec: EnvSpec, mode: LockMode = LockMode.AUT
             labels = labels_of(lock.platforms)
             if not lock.valid_for(interpreter):
                 return replace(_unserved(spec, interpreter, path, here), platforms=labels)
-        pins = check_hashes(spec, lock, pins_from_lock(lock, interpreter))
-        pins.update((name, dist.pin()) for name, dist in local.items() if name in pins)
+        pins = check_hashes(spec, lock, pins_from_lock(lock, interpreter, local))
         return Resolution(Desired(spec, interpreter, pins), path, None, labels)
     if mode is LockMode.LOCKED:
         state = "does not exist" if lock is None else stale_reason(spec, locked_roots(lock), interpreter.markers)
@@ -169,8 +168,7 @@ def _resolve_platforms(session: Session, spec: EnvSpec, interpreter: Interpreter
     labels = tuple(target.platform.label for target in chosen)
     if not written.valid_for(interpreter):
         return replace(_unserved(spec, interpreter, path, here), lock_write=write, platforms=labels)
-    pins = check_hashes(spec, written, pins_from_lock(written, interpreter))
-    pins.update((name, dist.pin()) for name, dist in local.items() if name in pins)
+    pins = check_hashes(spec, written, pins_from_lock(written, interpreter, local))
     return Resolution(Desired(spec, interpreter, pins), path, write, labels)
 
 
@@ -180,13 +178,14 @@ def lock_pins(lock, interpreter: Interpreter) -> dict:
     from envsync.resolve.lockfile import pins_from_lock
 
     try:
-        return pins_from_lock(lock, interpreter)
+        return pins_from_lock(lock, interpreter, strict=False)
     except LockError:
         return {}
 
 
-def frozen_state(spec: EnvSpec, interpreter: Interpreter, path: Path, lock) -> Resolution:
-    """The env's pins from its lock as it is (--frozen): never resolved, never rewritten."""
+def frozen_state(spec: EnvSpec, interpreter: Interpreter, path: Path, lock, local: dict | None = None) -> Resolution:
+    """The env's pins from its lock as it is (--frozen): never resolved, never rewritten. A local
+    project's version is its folder's (`local`): PEP 751 locks a source tree without one."""
     from envsync.resolve.lockfile import check_hashes, pins_from_lock
 
     if lock is None:
@@ -197,7 +196,8 @@ def frozen_state(spec: EnvSpec, interpreter: Interpreter, path: Path, lock) -> R
     if not lock.valid_for(interpreter):
         raise LockError(f"{path.name} was not made for Python {interpreter.version} on this platform",
                         f"run `envsync lock {spec.name}` on this machine")
-    return Resolution(Desired(spec, interpreter, check_hashes(spec, lock, pins_from_lock(lock, interpreter))), path, None)
+    return Resolution(Desired(spec, interpreter, check_hashes(spec, lock, pins_from_lock(lock, interpreter, local))),
+                      path, None)
 
 
 def desired_states(session: Session, specs: Sequence[EnvSpec], mode: LockMode = LockMode.AUTO,
@@ -280,15 +280,15 @@ def _resolve(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Pa
     from packaging.requirements import Requirement
 
     from envsync.build.wheels import sdist_metadata
-    from envsync.resolve.direct import project_requirement, remote_dists
     from envsync.resolve.lockfile import render_lock
     from envsync.resolve.resolver import resolve
+    from envsync.sources import direct_requirements, project_requirement, remote_dists
 
     on = f" on {platform}" if platform else ""
     session.progress(f"resolving {spec.name} for Python {interpreter.version}{on}")
     builder = session.builder(spec, builder_interpreter or interpreter)
     direct = {**local, **remote_dists(spec, session.config.directory, lambda: builder, local)}
-    requirements = list(spec.requirements)
+    requirements = direct_requirements(spec)
     if spec.project is not None:
         from packaging.utils import canonicalize_name
 

@@ -72,11 +72,12 @@ def package_actions(desired: Desired, actual: Actual) -> list[Action]:
     actions = []
     for name, pin in desired.pins.items():
         have = actual.installed.get(name)
+        decides = pin.source is not None and pin.source.decides_version
         if have is None:
             actions.append(Action(ActionKind.INSTALL, name, to_version=pin.version))
-        elif have.version < pin.version:
+        elif have.version < pin.version and not decides:
             actions.append(Action(ActionKind.UPGRADE, name, have.version, pin.version))
-        elif have.version > pin.version:
+        elif have.version > pin.version and not decides:
             actions.append(Action(ActionKind.DOWNGRADE, name, have.version, pin.version))
         elif not have.intact:
             actions.append(Action(ActionKind.REINSTALL, name, have.version, pin.version,
@@ -95,22 +96,11 @@ def package_actions(desired: Desired, actual: Actual) -> list[Action]:
 
 
 def source_change(pin: Pin, have: Installed) -> str | None:
-    """Why an installed package of the right version must still be reinstalled: it came from
-    another place than the pin says, or (for a project folder) its entry points changed."""
-    source = pin.source
-    if source is None:
+    """Why an installed package of the right version must still be reinstalled: its source says
+    (it came from another place, another commit, or its entry points changed)."""
+    if pin.source is None:
         return "installed from another source" if have.direct_url is not None else None
-    if have.direct_url is None or have.direct_url.rstrip("/") != source.url.rstrip("/"):
-        return "installed from another source"
-    if have.editable != source.editable:
-        return "editable install -> regular install" if have.editable else "regular install -> editable install"
-    if source.kind == "vcs" and have.source_id != source.commit_id:
-        return f"commit {(have.source_id or '?')[:12]} -> {(source.commit_id or '?')[:12]}"
-    if source.kind == "archive" and source.sha256 and have.source_id != source.sha256:
-        return "the archive changed"
-    if source.kind == "directory" and source.entry_points is not None and have.entry_points != source.entry_points:
-        return "its entry points changed"
-    return None
+    return pin.source.reinstall_reason(pin, have)
 
 
 def plan_removals(config_path: Path, declared: Iterable[Path], found: Iterable[Actual]) -> tuple[EnvRemoval, ...]:

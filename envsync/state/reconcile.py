@@ -95,7 +95,8 @@ def startup_hooks(plan: EnvPlan) -> tuple[tuple[str, str], ...]:
     for action in plan.actions:
         if action.kind.installs and action.package is not None:
             pin = plan.desired.pins[action.package]
-            unpacked = cached_wheel(pin.artifact.sha256, cache_subdir("unpacked")) if pin.artifact.sha256 else None
+            sha256 = pin.artifact.sha256 if pin.artifact is not None else None
+            unpacked = cached_wheel(sha256, cache_subdir("unpacked")) if sha256 else None
             hooks += [(hook, f"{pin.name} {pin.version}") for hook in (unpacked.startup_hooks if unpacked else ())]
     return tuple(sorted(hooks))
 

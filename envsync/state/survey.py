@@ -117,6 +117,7 @@ def _read_dist_info(folder: Path) -> Installed | None:
         editable=direct[1] if direct else False,
         source_id=direct[2] if direct else None,
         entry_points=_entry_points(folder) if direct else None,
+        requires=_requires(folder) if direct and direct[1] else None,
         # Every installer writes RECORD and INSTALLER; envsync writes INSTALLER last and
         # removes it first, so a dist-info without both is a half-done install or uninstall.
         intact=(folder / "RECORD").is_file() and (folder / "INSTALLER").is_file(),
@@ -208,6 +209,16 @@ def _hash_matches(path: str, digest: str) -> bool:
 def _declared_scripts(dist_info: Path) -> list[str]:
     """Console and GUI script names from entry_points.txt: each should be a file in bin/."""
     return script_names(_read_text(dist_info / "entry_points.txt") or "")
+
+def _requires(folder: Path) -> tuple[str, ...]:
+    from envsync.files.metadata import requires_dist
+
+    try:
+        with open(folder / "METADATA", encoding="utf-8", errors="replace") as handle:
+            return requires_dist(handle)
+    except OSError:
+        return ()
+
 
 def _entry_points(folder: Path) -> str:
     from envsync.files.metadata import entry_points_digest, parse_entry_points

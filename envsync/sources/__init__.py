@@ -1,0 +1,95 @@
+"""Where packages come from, as typed kinds: an index file, an archive URL, a local folder, git.
+
+Each kind is one module here and owns what differs between kinds: parsing it from a requirement,
+reading its metadata, its PEP 751 entry (read and write), building its wheel, its
+direct_url.json, its export line and why it needs a reinstall. This registry maps a requirement
+(or a lock's package entry) to its kind; nothing outside this package branches on a kind.
+Adding a kind is one new module and one line in `KINDS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from packaging.requirements import Requirement
+from packaging.utils import NormalizedName, canonicalize_name
+
+from envsync.model import EnvSpec, Pin
+from envsync.sources import archive, folder, git
+from envsync.sources.base import BuilderFactory, DirectDist, Kind, Source, shown, without_credentials
+from envsync.sources.folder import project_dist, project_requirement
+from envsync.sources.index_file import INDEX_FILE
+
+if TYPE_CHECKING:
+    from packaging.pylock import Package
+
+# In the order they are asked: the first kind that claims a requirement's URL takes it.
+KINDS: tuple[Kind, ...] = (git.KIND, folder.KIND, archive.KIND)
+
+__all__ = ["KINDS", "DirectDist", "Source", "kind_of", "local_dists", "project_requirement", "remote_dists",
+           "shown", "source_from_lock", "source_of", "without_credentials"]
+
+
+def kind_of(url: str, config_dir: Path) -> Kind:
+    """The kind of a `name @ URL` requirement's URL."""
+    return next(kind for kind in KINDS if kind.claims(url, config_dir))
+
+
+def source_of(pin: Pin) -> Source:
+    """The pin's source; an `IndexFile` for a pin from an index."""
+    return pin.source if pin.source is not None else INDEX_FILE
+
+
+def source_of_index() -> Source:
+    """The source of an index's (or find-links folder's) files."""
+    return INDEX_FILE
+
+
+def source_from_lock(package: Package, lock_path: Path) -> Source | None:
+    """The direct source a PEP 751 package entry records, or None for an index's files."""
+    for kind in KINDS:
+        found = kind.from_lock(package, lock_path)
+        if found is not None:
+            return found
+    return None
+
+
+def local_dists(spec: EnvSpec, config_dir: Path, builder: BuilderFactory) -> dict[NormalizedName, DirectDist]:
+    """The project and every local direct reference (a folder): their metadata, read on every
+    plan, since a change to it (dependencies, version, entry points) must show in the plan."""
+    found: dict[NormalizedName, DirectDist] = {}
+    if spec.project is not None:
+        dist = project_dist(spec.project, spec.name, builder)
+        found[dist.name] = dist
+    found.update(_direct_dists(spec, config_dir, builder, local=True))
+    return found
+
+
+def remote_dists(spec: EnvSpec, config_dir: Path, builder: BuilderFactory,
+                 skip: Mapping[NormalizedName, DirectDist]) -> dict[NormalizedName, DirectDist]:
+    """Every other `name @ URL` requirement (archives fetched and hashed, git revisions fixed to a
+    commit). Only called when the env is resolved."""
+    return {name: dist for name, dist in _direct_dists(spec, config_dir, builder, local=False).items()
+            if name not in skip}
+
+
+def _direct_dists(spec: EnvSpec, config_dir: Path, builder: BuilderFactory,
+                  local: bool) -> dict[NormalizedName, DirectDist]:
+    found: dict[NormalizedName, DirectDist] = {}
+    for requirement in spec.requirements:
+        if requirement.url is None:
+            continue
+        if spec.project is not None and canonicalize_name(requirement.name) in found:
+            continue
+        kind = kind_of(requirement.url, config_dir)
+        if kind.local == local:
+            dist = kind.read(requirement, config_dir, builder)
+            found[dist.name] = dist
+    return found
+
+
+def direct_requirements(spec: EnvSpec) -> list[Requirement]:
+    """The env's requirements as the resolver and the lock see them: no credentials in any URL."""
+    return [without_credentials(requirement) for requirement in spec.requirements]
