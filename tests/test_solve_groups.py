@@ -100,8 +100,9 @@ def test_a_conflict_in_the_group_names_both_envs(project: Path, index: LocalInde
     assert result.returncode == 1
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
     assert "solve group 'main'" in result.stderr
-    assert "`prod` needs `beta>=2`" in result.stderr
-    assert "`dev` needs `needs-old-beta`, which needs `beta<2`" in result.stderr
+    # Each root is named where it is written, as a plain env's conflict names it.
+    assert "`prod` needs `beta>=2` (envs.prod.dependencies)" in result.stderr
+    assert "`dev` needs `needs-old-beta` (envs.dev.dependencies), which needs `beta<2`" in result.stderr
     assert "out of solve group 'main'" in result.stderr
     assert not (project / "pylock.prod.toml").exists() and not (project / ".envs").exists()
 

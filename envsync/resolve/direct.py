@@ -48,10 +48,14 @@ class DirectDist:
     requires: tuple[Requirement, ...]  # Requires-Dist, extras as `extra == "x"` markers
     artifact: Artifact
     source: DirectSource
+    # A version the project's backend computes (setuptools-scm, hatch-vcs): it moves with every
+    # commit and tag, so it must not make a lock stale.
+    dynamic_version: bool = False
 
     def digest_entry(self) -> list:
         """What of it feeds the lock's input digest (a change re-resolves)."""
-        return [str(self.version), sorted(map(str, self.requires)), self.source.url, self.source.editable,
+        version = None if self.dynamic_version else str(self.version)
+        return [version, sorted(map(str, self.requires)), self.source.url, self.source.editable,
                 self.source.entry_points]
 
     def pin(self) -> Pin:
@@ -130,7 +134,17 @@ def folder_dist(folder: Path, editable: bool, builder: Callable[[], Builder], la
     url = folder.as_uri()
     shown = f"{name}-{version}" + (" (editable)" if editable else "")
     return DirectDist(name, version, requires, Artifact(filename=shown, url=url, sha256=None),
-                      DirectSource("directory", url, editable=editable, entry_points=entry_points))
+                      DirectSource("directory", url, editable=editable, entry_points=entry_points),
+                      dynamic_version=not static and not _static_version(folder))
+
+
+def _static_version(folder: Path) -> bool:
+    """Whether pyproject.toml's [project] writes the version itself (else the backend computes it)."""
+    try:
+        table = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8")).get("project")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    return isinstance(table, dict) and "version" in table and "version" not in (table.get("dynamic") or [])
 
 
 def _static_metadata(folder: Path, label: str):
@@ -175,7 +189,10 @@ def _with_extra(requirement: Requirement, extra: str) -> Requirement:
 
 
 def _prepared_metadata(folder: Path, builder: Callable[[], Builder], label: str):
-    """The backend's answer, cached by the bytes of the project's build files and the interpreter."""
+    """The backend's answer, cached by the bytes of the project's build files, the interpreter and,
+    in a git checkout, the commit and the tags that describe it: a backend that versions the
+    project from git (setuptools-scm, hatch-vcs) answers differently after a commit or `git tag`,
+    and a cached answer must never disagree with what a build would install."""
     build = builder()
     digest = hashlib.sha256(f"{build.interpreter.executable}\0{build.interpreter.version}\0{folder}".encode())
     for name in _BUILD_FILES:
@@ -183,6 +200,12 @@ def _prepared_metadata(folder: Path, builder: Callable[[], Builder], label: str)
             digest.update(name.encode() + b"\0" + (folder / name).read_bytes())
         except OSError:
             digest.update(name.encode() + b"\0absent")
+    for name in _dynamic_files(folder):
+        try:
+            digest.update(b"\0file\0" + name.encode() + b"\0" + (folder / name).read_bytes())
+        except OSError:
+            continue
+    digest.update(b"\0git\0" + _git_state(folder).encode())
     cached = cache_subdir("project-metadata") / f"{digest.hexdigest()[:40]}.json"
     try:
         document = json.loads(cached.read_text())
@@ -194,6 +217,33 @@ def _prepared_metadata(folder: Path, builder: Callable[[], Builder], label: str)
                                          "entry_points": entry_points}).encode())
     name, version, requires = parse_metadata(metadata, label)
     return name, version, requires, entry_points_digest(parse_entry_points(entry_points))
+
+
+def _dynamic_files(folder: Path) -> list[str]:
+    """The files setuptools reads dynamic metadata from (`[tool.setuptools.dynamic]`, e.g.
+    `dependencies = {file = ["requirements.in"]}`): they decide the answer as the build files do."""
+    try:
+        table = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return []
+    dynamic = table.get("tool", {}).get("setuptools", {}).get("dynamic", {})
+    found: list[str] = []
+    for entry in (dynamic.values() if isinstance(dynamic, dict) else ()):
+        files = entry.get("file") if isinstance(entry, dict) else None
+        found += [files] if isinstance(files, str) else [f for f in files or () if isinstance(f, str)]
+    return found
+
+
+def _git_state(folder: Path) -> str:
+    """Where the folder's git checkout stands (its commit and the tags that describe it), or ""
+    outside one: what a version computed from git depends on."""
+    try:
+        result = subprocess.run(["git", "-C", str(folder), "describe", "--tags", "--long", "--always", "--abbrev=40"],
+                                capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL,
+                                env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
+    except OSError:
+        return ""
+    return result.stdout.strip() if result.returncode == 0 else ""
 
 
 def parse_metadata(metadata: bytes, label: str) -> tuple[NormalizedName, Version, tuple[Requirement, ...]]:
