@@ -206,6 +206,7 @@ def _prepared_metadata(folder: Path, builder: Callable[[], Builder], label: str)
         except OSError:
             continue
     digest.update(b"\0git\0" + _git_state(folder).encode())
+    digest.update(b"\0pretend\0" + os.environ.get("SETUPTOOLS_SCM_PRETEND_VERSION", "").encode())
     cached = cache_subdir("project-metadata") / f"{digest.hexdigest()[:40]}.json"
     try:
         document = json.loads(cached.read_text())
