@@ -480,8 +480,23 @@ def _status(env) -> str:
         return "undeclared (apply removes it)"
     if not env.actions:
         return "in sync"
-    reinstalls = "".join(f"; reinstall {a.package} ({a.reason})" for a in env.actions if a.kind is ActionKind.REINSTALL)
-    return "drifted" + reinstalls
+    return "drifted" + "".join(f"; {part}" for part in _drift(env.actions))
+
+
+def _drift(actions, shown: int = 3) -> list[str]:
+    """What differs, package by package, for `list`: "upgrade demo 1.0 -> 2.0", "reinstall kit (why)"."""
+    from envsync.model import ActionKind
+
+    parts = []
+    for action in actions:
+        if action.package is None:
+            continue
+        before, after = action.from_version, action.to_version
+        versions = "" if action.kind is ActionKind.REINSTALL else (
+            f" {before} -> {after}" if before and after else f" {after or before}" if after or before else "")
+        parts.append(f"{action.kind.value} {action.package}{versions}" + (f" ({action.reason})"
+                                                                          if action.reason else ""))
+    return parts[:shown] + ([f"{len(parts) - shown} more"] if len(parts) > shown else [])
 
 
 def _module_command(name: str, needs_config: bool = True):

@@ -173,7 +173,18 @@ def test_one_apply_after_git_tag_settles(repo: Path, index: LocalIndex):
     envsync(repo, "plan", "--refresh", "--detailed-exitcode")
     git(repo, "tag", "v3.0")
     shutil.rmtree(repo / ".envs" / "dev")  # the project is built again: its version is now 3.0
-    envsync(repo, "apply")
+    first = envsync(repo, "run", "dev", "--", "python", "-c", "import demo; print(demo.editable)")
+    assert first.stdout.strip() == "True" and "demo 3.0" in first.stderr
     assert installed(repo / ".envs" / "dev")["demo"] == "3.0"
     envsync(repo, "plan", "--refresh", "--detailed-exitcode")
     envsync(repo, "plan", "--detailed-exitcode")
+    again = envsync(repo, "run", "dev", "--", "python", "-c", "import demo; print(demo.editable)")
+    assert again.stdout.strip() == "True" and "demo" not in again.stderr, "an editable in sync is not rebuilt"
+
+
+def test_list_names_the_drifted_package(repo: Path, index: LocalIndex):
+    config(repo, index, '[envs.dev]\ndependencies = ["lib"]\n')
+    envsync(repo, "apply")
+    config(repo, index, '[envs.dev]\ndependencies = ["lib", "tool"]\n')
+    listing = envsync(repo, "list").stdout
+    assert "drifted; install tool 1.0" in listing

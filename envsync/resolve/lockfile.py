@@ -110,7 +110,7 @@ def _relative_entry(entry: list, config_dir: Path) -> list:
     return entry
 
 
-_FILE_URL = re.compile(r"file://[^\s,;]*")
+_FILE_URL = re.compile(r"file://[^\s,;)]*")  # a URL's own ( ) are %-escaped
 
 
 def portable(text: str, folder: Path) -> str:

@@ -170,8 +170,16 @@ def _from_lock(spec: EnvSpec, interpreter: Interpreter, path: Path, lock, local:
         if not lock.valid_for(interpreter):
             return replace(_unserved(spec, interpreter, path, here), platforms=labels)
     pins = check_hashes(spec, lock, pins_from_lock(lock, interpreter))
-    pins.update((name, dist.pin()) for name, dist in local.items() if name in pins)
+    pins.update(with_local(pins, local))
     return Resolution(Desired(spec, interpreter, pins), path, None, labels)
+
+
+def with_local(pins: dict, local: dict) -> dict:
+    """The locked pins of the env's local projects, their metadata as it is now (the version a
+    build gives today), keeping the lock's dependency edges and reasons, so `tree` hangs the
+    project's dependencies under it."""
+    return {name: replace(dist.pin(), dependencies=pins[name].dependencies, reasons=pins[name].reasons)
+            for name, dist in local.items() if name in pins}
 
 
 def _unserved(spec: EnvSpec, interpreter: Interpreter, path: Path, here: bool) -> Resolution:
@@ -240,7 +248,7 @@ def _resolve_platforms(session: Session, spec: EnvSpec, interpreter: Interpreter
     if not written.valid_for(interpreter):
         return replace(_unserved(spec, interpreter, path, here), lock_write=write, platforms=labels)
     pins = check_hashes(spec, written, pins_from_lock(written, interpreter))
-    pins.update((name, dist.pin()) for name, dist in local.items() if name in pins)
+    pins.update(with_local(pins, local))
     return Resolution(Desired(spec, interpreter, pins), path, write, labels)
 
 
