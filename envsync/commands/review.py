@@ -288,21 +288,31 @@ def _base_config(checkout: Checkout, commit: str, ref: str, config_path: Path, s
 
 
 def materialise(checkout: Checkout, commit: str, folder: Path) -> None:
-    """Every file of `commit` written under `folder`, as `git archive` gives them: the user's work
-    tree, index and branches are not touched. Links or paths leaving `folder` are refused."""
-    import io
+    """Every file of `commit` written under `folder`, as `git archive` streams them: the user's
+    work tree, index and branches are not touched. Links or paths leaving `folder` are refused."""
     import tarfile
 
-    result = checkout.git("archive", "--format=tar", commit)
-    if result.returncode != 0:
-        raise GitError(f"git archive {commit[:12]} failed: {result.stderr.decode(errors='replace').strip()}",
-                       "check the repository with `git fsck`")
-    with tarfile.open(fileobj=io.BytesIO(result.stdout)) as archive:
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(["git", "-C", str(checkout.top), "archive", "--format=tar", commit],
+                                   stdout=subprocess.PIPE, stderr=errors, stdin=subprocess.DEVNULL,
+                                   env={**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"})
+        assert process.stdout is not None
+        unreadable: tarfile.TarError | None = None
         try:
-            archive.extractall(folder, filter="data")
+            with tarfile.open(fileobj=process.stdout, mode="r|") as archive:
+                archive.extractall(folder, filter="data")
         except tarfile.FilterError as exc:
             raise GitError(f"the tree at {commit[:12]} holds a file envsync won't write: {exc}",
                            "review that commit without the link, or run `envsync plan` without --base") from None
+        except tarfile.TarError as exc:
+            unreadable = exc  # when git failed, its own words (below) say why
+        finally:
+            process.stdout.close()
+            code = process.wait()
+        if code != 0 or unreadable is not None:
+            errors.seek(0)
+            said = errors.read().decode(errors="replace").strip() or str(unreadable or f"exit code {code}")
+            raise GitError(f"git archive {commit[:12]} failed: {said}", "check the repository with `git fsck`")
 
 
 def _with_local_find_links(config: Config, home: Path) -> Config:
