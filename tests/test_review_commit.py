@@ -188,3 +188,18 @@ def test_list_names_the_drifted_package(repo: Path, index: LocalIndex):
     config(repo, index, '[envs.dev]\ndependencies = ["lib", "tool"]\n')
     listing = envsync(repo, "list").stdout
     assert "drifted; install tool 1.0" in listing
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("demo @ file:///work/repo", "demo @ ."),
+    ("demo[fast] @ file:///work/repo/sub", "demo[fast] @ sub"),
+    ("gamma @ file:///work/repo/wheels/gamma-1.0-py3-none-any.whl#sha256=ab ; python_version > '3'",
+     "gamma @ wheels/gamma-1.0-py3-none-any.whl#sha256=ab ; python_version > '3'"),
+    ("lib @ file:///work/other%20place/lib, tool>=1", "lib @ ../other%20place/lib, tool>=1"),
+    ("lib>=1", "lib>=1"),
+    ("beta @ https://example.invalid/beta-1.0.tar.gz", "beta @ https://example.invalid/beta-1.0.tar.gz"),
+])
+def test_portable_requirement_texts(text: str, expected: str):
+    from envsync.resolve.lockfile import portable
+
+    assert portable(text, Path("/work/repo")) == expected

@@ -227,7 +227,9 @@ def _dynamic_files(folder: Path) -> list[str]:
         table = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return []
-    dynamic = table.get("tool", {}).get("setuptools", {}).get("dynamic", {})
+    dynamic: object = table
+    for key in ("tool", "setuptools", "dynamic"):
+        dynamic = dynamic.get(key, {}) if isinstance(dynamic, dict) else {}
     found: list[str] = []
     for entry in (dynamic.values() if isinstance(dynamic, dict) else ()):
         files = entry.get("file") if isinstance(entry, dict) else None

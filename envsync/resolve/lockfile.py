@@ -120,7 +120,7 @@ def portable(text: str, folder: Path) -> str:
     def relative(match: re.Match[str]) -> str:
         url, hash_mark, fragment = match.group(0).partition("#")
         local = urllib.parse.unquote(urllib.parse.urlsplit(url).path)
-        return Path(os.path.relpath(local, folder)).as_posix() + hash_mark + fragment
+        return urllib.parse.quote(Path(os.path.relpath(local, folder)).as_posix()) + hash_mark + fragment
 
     return _FILE_URL.sub(relative, text)
 

@@ -11,9 +11,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from envsync.errors import LockError
 from envsync.model import EnvSpec, Interpreter
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
 
 ROOT = "<root>"
 
@@ -29,22 +33,23 @@ def locked_roots(lock) -> set[str]:
     return roots
 
 
-def current_roots(spec: EnvSpec, local: Mapping, config_dir: Path) -> list[tuple[str, str]]:
+def current_roots(spec: EnvSpec, local: Mapping, config_dir: Path) -> list[tuple[str, str, Requirement]]:
     """The env's roots as a lock records them (local paths relative), each with where it is written."""
+    from packaging.requirements import Requirement
+
     from envsync.resolve.lockfile import portable
 
     origins = spec.origins or ("",) * len(spec.requirements)
-    roots = [(portable(str(r), config_dir), origin) for r, origin in zip(spec.requirements, origins, strict=False)
-             if not _is_project(r, spec, local)]
+    written = [(r, origin) for r, origin in zip(spec.requirements, origins, strict=False)
+               if not _is_project(r, spec, local)]
     if spec.project is not None:
         from envsync.resolve.direct import project_requirement
 
         dist = next((d for d in local.values() if d.source.url == spec.project.path.as_uri()), None)
         if dist is not None:
-            roots.append((portable(str(project_requirement(spec.project, dist)), config_dir),
-                          f"envs.{spec.name}.project"))
-    roots += [(name, f"envs.{spec.name}.seed") for name in spec.seed]
-    return roots
+            written.append((project_requirement(spec.project, dist), f"envs.{spec.name}.project"))
+    written += [(Requirement(name), f"envs.{spec.name}.seed") for name in spec.seed]
+    return [(portable(str(r), config_dir), origin, r) for r, origin in written]
 
 
 def _is_project(requirement, spec: EnvSpec, local: Mapping) -> bool:
@@ -79,10 +84,8 @@ def stale_reason(spec: EnvSpec, lock, interpreter: Interpreter, local: Mapping, 
         changes.append(project[1])
     locked = locked_roots(lock)
     roots = current_roots(spec, local, config_dir)
-    from packaging.requirements import Requirement
-
-    added = [(text, origin) for text, origin in roots if text not in locked and applies(Requirement(text))]
-    dropped = sorted(locked - {text for text, _ in roots}) if locked else []
+    added = [(text, origin) for text, origin, requirement in roots if text not in locked and applies(requirement)]
+    dropped = sorted(locked - {text for text, _, _ in roots}) if locked else []
     changes += [f"{text} was added ({origin})" if origin else f"{text} was added" for text, origin in added]
     changes += [f"{text} was removed" for text in dropped]
     files += [_file_of(origin) for _, origin in added]
@@ -97,7 +100,7 @@ def stale_reason(spec: EnvSpec, lock, interpreter: Interpreter, local: Mapping, 
 
 
 def _project_changes(spec: EnvSpec, lock, local: Mapping, config_dir: Path, applies) -> tuple[str, str] | None:
-    """(file, "file: [project] dependencies: + x, - y") when the project's own dependencies differ
+    """(file, "[project] dependencies: + x, - y") when the project's own dependencies differ
     from those its locked entry lists; None when they don't (or the lock has no entry for it)."""
     if spec.project is None:
         return None
@@ -116,7 +119,7 @@ def _project_changes(spec: EnvSpec, lock, local: Mapping, config_dir: Path, appl
         return None
     file = Path(os.path.relpath(spec.project.path / "pyproject.toml", config_dir)).as_posix()
     listed = [f"+ {name}" for name in sorted(now - then)] + [f"- {name}" for name in sorted(then - now)]
-    return file, f"{file}: [project] dependencies: {', '.join(listed)}"
+    return file, f"[project] dependencies: {', '.join(listed)}"
 
 
 def _file_of(origin: str) -> str:
