@@ -125,6 +125,9 @@ def test_an_env_mixing_the_project_an_include_and_a_direct_reference(repo: Path,
     (repo / "requirements.txt").write_text("# the app's own tools\n-r base.txt\n\n./wheels/gamma-1.0-py3-none-any.whl\n")
     envsync(repo, "plan", "--locked")
     (repo / "base.txt").write_text("lib\ntool\n")  # a change in the included file
+    stale = envsync(repo, "plan", "--base", "HEAD", "--detailed-exitcode", code=2).stdout
+    assert "  + added      tool 1.0" in stale and "gamma" not in stale.split("note:")[0]
+    assert "pylock.dev.toml is out of date with the config in the working tree: resolved env dev" in stale
     envsync(repo, "lock")
     text = envsync(repo, "plan", "--base", "HEAD", "--detailed-exitcode", code=2).stdout
     assert "  + added      tool 1.0" in text and "gamma" not in text and "demo" not in text
