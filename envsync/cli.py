@@ -507,9 +507,24 @@ def _status(env: dict) -> str:
         return "undeclared (apply removes it)"
     if not kinds:
         return "in sync"
-    reinstalls = "".join(f"; reinstall {action['package']} ({action.get('reason')})"
-                         for action in env["actions"] if action["action"] == "reinstall")
-    return "drifted" + reinstalls
+    return "drifted" + "".join(f"; {part}" for part in _drift(env["actions"]))
+
+
+def _drift(actions: list[dict], shown: int = 3) -> list[str]:
+    """What differs, package by package, for `list`: "upgrade demo 1.0 -> 2.0", "reinstall kit (why)"."""
+    parts = []
+    for action in actions:
+        if "package" not in action:
+            continue
+        if "from" in action:
+            versions = f" {action['from']} -> {action['to']}"
+        elif action["action"] != "reinstall" and "version" in action:
+            versions = f" {action['version']}"
+        else:
+            versions = ""
+        reason = f" ({action['reason']})" if action.get("reason") else ""
+        parts.append(f"{action['action']} {action['package']}{versions}{reason}")
+    return parts[:shown] + ([f"{len(parts) - shown} more"] if len(parts) > shown else [])
 
 
 def _module_command(name: str, needs_config: bool = True):

@@ -100,8 +100,9 @@ def test_a_conflict_in_the_group_names_both_envs(project: Path, index: LocalInde
     assert result.returncode == 1
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
     assert "solve group 'main'" in result.stderr
-    assert "`prod` needs `beta>=2`" in result.stderr
-    assert "`dev` needs `needs-old-beta`, which needs `beta<2`" in result.stderr
+    # Each root is named where it is written, as a plain env's conflict names it.
+    assert "`prod` needs `beta>=2` (envs.prod.dependencies)" in result.stderr
+    assert "`dev` needs `needs-old-beta` (envs.dev.dependencies), which needs `beta<2`" in result.stderr
     assert "out of solve group 'main'" in result.stderr
     assert not (project / "pylock.prod.toml").exists() and not (project / ".envs").exists()
 
@@ -176,3 +177,19 @@ def test_export_of_one_env_writes_the_groups_locks_together(project: Path, index
     assert "wrote pylock.prod.toml" in result.stderr and "wrote pylock.dev.toml" in result.stderr
     assert [line.split(" ")[0] for line in result.stdout.splitlines() if "==" in line and not line.startswith("#")] == ["beta==1.5"]
     assert lock_digest(project, "prod") == lock_digest(project, "dev")
+
+
+def test_locked_names_the_line_a_group_member_gained(project: Path, index: LocalIndex):
+    """A solve group's --locked error names what changed and where, as a lone env's does."""
+    publish(index)
+    (project / "requirements-dev.txt").write_text("beta\n")
+    configure(project, index, "main", dev="", dev_extra='requirements = ["requirements-dev.txt"]\n')
+    assert envsync(project, "lock").returncode == 0
+    (project / "requirements-dev.txt").write_text("# comments change nothing\nbeta\n\n")
+    assert envsync(project, "plan", "--locked").returncode == 0
+    (project / "requirements-dev.txt").write_text("beta\ntool\n")
+    result = envsync(project, "plan", "--locked")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "solve group 'main'" in result.stderr
+    assert "pylock.dev.toml is out of date with requirements-dev.txt: tool was added (requirements-dev.txt:2)" \
+        in result.stderr

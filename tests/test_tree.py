@@ -53,3 +53,25 @@ def test_invert_shows_every_path_to_the_package(project: Path):
     unknown = run_envsync("tree", "dev", "--invert", "mdi", cwd=project)
     assert unknown.returncode == 1 and "did you mean 'mid'" in unknown.stderr
     assert "did you mean 'dev'" in run_envsync("tree", "de", cwd=project).stderr
+
+
+def test_the_project_is_a_root_with_its_dependencies_under_it(tmp_path: Path, index: LocalIndex):
+    from backends import write_tiny_project
+
+    index.add(WheelSpec("werkzeug", "3.0", requires=["markupsafe"]))
+    index.add(WheelSpec("markupsafe", "2.0"))
+    index.add(WheelSpec("tool", "0.1"))
+    folder = write_tiny_project(tmp_path / "flaskish", "flaskish", dependencies=["werkzeug>=3"])
+    write_config(folder, f'[settings]\nindex-url = "{index.url}"\n[envs.dev]\nproject = "."\n'
+                         'dependencies = ["tool"]\n')
+    expected = ("tool 0.1  (tool)\n"
+                "flaskish 1.0  (flaskish @ .)\n"
+                "└── werkzeug 3.0  (werkzeug>=3)\n"
+                "    └── markupsafe 2.0  (markupsafe)\n")
+    first = run_envsync("tree", "dev", cwd=folder)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == expected
+    assert run_envsync("tree", "dev", cwd=folder).stdout == expected  # from the lock
+    invert = run_envsync("tree", "dev", "--invert", "werkzeug", cwd=folder)
+    assert invert.stdout == ("werkzeug 3.0 is in env dev because of:\n"
+                             "  flaskish 1.0  (flaskish @ .) -> werkzeug 3.0  (werkzeug>=3)\n")

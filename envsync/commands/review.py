@@ -1,25 +1,26 @@
 """`envsync plan --base GITREF`: what a change does to every env, for code review.
 
-Both sides are read, never built. The config, pyproject.toml and locks as they are at
-GITREF come from `git show` (nothing is checked out, the worktree is never touched);
-the other side is the working tree. A side whose lock is fresh gives its packages from
-the lock without asking any index; a side whose lock is missing or stale is resolved,
-as `envsync lock` would, and a note says so. No venv is looked at, so it runs in a
-fresh CI checkout. The diff is a pure function of the two sides; rendering is separate.
+Each side is what `envsync plan` would take as the envs' desired state: the tree at GITREF is
+written into a temporary folder by `git archive` (nothing is checked out, the work tree is never
+touched), the other side is the working tree, and both go through the one lock-or-resolve policy
+(state/desired.py). A side whose locks are fresh gives its packages from them without asking any
+index; a side whose lock is missing or stale is resolved, as `envsync lock` would, and a note
+says so. No venv is looked at, so it runs in a fresh CI checkout. The diff is a pure function of
+the two sides; rendering is separate.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from envsync.config.paths import lock_path
-from envsync.errors import ConfigError, EnvsyncError, GitError
+from envsync.commands.gitrefs import Checkout, find_checkout, materialise, read_at, resolve_ref
+from envsync.errors import ConfigError, EnvsyncError
 from envsync.model import Config, EnvSpec
 
 if TYPE_CHECKING:
@@ -44,6 +45,9 @@ class EnvSide:
     packages: Mapping[str, str] = field(hash=False)  # normalised name -> version
     direct: frozenset[str] = frozenset()  # the names the env asks for itself
     lock: str = FRESH  # FRESH, STALE or MISSING
+    # Local projects whose version their backend computes (from git): it moves with every commit,
+    # and an archive of the base has no .git to compute it from, so it is never compared.
+    dynamic: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -96,8 +100,10 @@ class Review:
 
 
 def diff_packages(before: Mapping[str, str], after: Mapping[str, str],
-                  direct: frozenset[str] = frozenset()) -> tuple[PackageChange, ...]:
-    """Each package whose presence or version differs, by name; versions compare as PEP 440."""
+                  direct: frozenset[str] = frozenset(), dynamic: frozenset[str] = frozenset()
+                  ) -> tuple[PackageChange, ...]:
+    """Each package whose presence or version differs, by name; versions compare as PEP 440,
+    except the `dynamic` ones (computed from git), whose presence only counts."""
     from packaging.version import InvalidVersion, Version
 
     def newer(old: str, new: str) -> bool:
@@ -109,7 +115,7 @@ def diff_packages(before: Mapping[str, str], after: Mapping[str, str],
     changes = []
     for name in sorted(set(before) | set(after)):
         old, new = before.get(name), after.get(name)
-        if old == new:
+        if old == new or (name in dynamic and old is not None and new is not None):
             continue
         if old is None:
             kind = ADDED
@@ -124,7 +130,8 @@ def diff_packages(before: Mapping[str, str], after: Mapping[str, str],
 def diff_env(name: str, base: EnvSide | None, head: EnvSide | None) -> EnvDiff:
     """One env's change: added, removed, changed (packages or Python request) or unchanged."""
     direct = (base.direct if base else frozenset()) | (head.direct if head else frozenset())
-    packages = diff_packages(base.packages if base else {}, head.packages if head else {}, direct)
+    dynamic = (base.dynamic if base else frozenset()) | (head.dynamic if head else frozenset())
+    packages = diff_packages(base.packages if base else {}, head.packages if head else {}, direct, dynamic)
     if base is None:
         status = ADDED
     elif head is None:
@@ -155,70 +162,6 @@ def counts(review: Review) -> dict[str, int]:
     return result
 
 
-# -- git ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Checkout:
-    """The git repository holding the config: its top folder and the config folder's path inside it."""
-
-    top: Path
-    prefix: str  # "" or "sub/dir/", as git prints it
-
-    def git(self, *args: str) -> subprocess.CompletedProcess[bytes]:
-        return _git(self.top, *args)
-
-
-def _git(folder: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
-    try:
-        return subprocess.run(["git", "-C", str(folder), *args], capture_output=True, check=False,
-                              env={**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"})
-    except FileNotFoundError:
-        raise GitError("`plan --base` needs git, and git is not installed here",
-                       "install git, or run `envsync plan` without --base") from None
-
-
-def find_checkout(folder: Path) -> Checkout:
-    """The repository `folder` is in, or a GitError saying it is in none."""
-    result = _git(folder, "rev-parse", "--show-toplevel", "--show-prefix")
-    if result.returncode != 0:
-        message = result.stderr.decode(errors="replace").strip().splitlines()
-        raise GitError(f"{folder} is not in a git repository, so there is no --base to compare with"
-                       + (f" ({message[-1]})" if message else ""),
-                       "run `envsync plan --base` inside a git clone, or drop --base")
-    top, prefix = (result.stdout.decode().splitlines() + ["", ""])[:2]
-    return Checkout(Path(top), prefix)
-
-
-def resolve_ref(checkout: Checkout, ref: str) -> str:
-    """The commit `ref` names; a GitError that says how to fetch it when the clone lacks it."""
-    if not ref or ref.startswith("-"):
-        raise GitError(f"--base {ref!r} is not a git revision", "give a branch, tag or commit, e.g. --base main")
-    result = checkout.git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
-    if result.returncode == 0:
-        return result.stdout.decode().strip()
-    shallow = checkout.git("rev-parse", "--is-shallow-repository").stdout.decode().strip() == "true"
-    if shallow:
-        raise GitError(f"--base {ref}: this is a shallow clone and it does not hold that commit",
-                       "fetch more history: `git fetch --deepen=50 origin` (or `git fetch --unshallow`), "
-                       f"and fetch the base branch if it is a branch (`git fetch origin {ref}`); in GitHub "
-                       "Actions, give actions/checkout `fetch-depth: 0`")
-    raise GitError(f"--base {ref}: no such branch, tag or commit in {checkout.top}",
-                   "check the name (`git branch -a`, `git tag`), or fetch it: `git fetch origin`")
-
-
-def read_at(checkout: Checkout, commit: str, name: str) -> bytes | None:
-    """The bytes of `name` (in the config's folder) at `commit`, or None when it has no such file."""
-    spec = f"{commit}:{checkout.prefix}{name}"
-    if checkout.git("cat-file", "-e", spec).returncode != 0:
-        return None
-    result = checkout.git("show", spec)
-    if result.returncode != 0:
-        raise GitError(f"git show {spec} failed: {result.stderr.decode(errors='replace').strip()}",
-                       "check the repository with `git fsck`")
-    return result.stdout
-
-
 # -- reading both sides (I/O) ------------------------------------------------------------
 
 Progress = Callable[[str], None]
@@ -226,7 +169,12 @@ Progress = Callable[[str], None]
 
 def review(config_path: Path, ref: str, names: Sequence[str] = (), *, progress: Progress = lambda _: None,
            refresh: bool = False) -> Review:
-    """Read both sides of the selected envs (all when none are named) and diff them."""
+    """Read both sides of the selected envs (all when none are named) and diff them.
+
+    Each side is what `envsync plan` would take as the envs' desired state at that commit: the
+    same policy (desired.py) reads the committed locks, or resolves where one is stale, from a
+    whole copy of the tree at GITREF (`git archive`), so local projects, requirements files
+    and their includes are there as they were committed."""
     from envsync.config.load import load
     from envsync.state.session import Session
 
@@ -238,46 +186,123 @@ def review(config_path: Path, ref: str, names: Sequence[str] = (), *, progress: 
     notes: list[str] = []
     try:
         with tempfile.TemporaryDirectory(prefix="envsync-base-") as scratch:
-            base_config = _base_config(checkout, commit, ref, config_path.name, Path(scratch))
+            base_config = _base_config(checkout, commit, ref, config_path, Path(scratch))
             if base_config is None:
                 notes.append(f"{shown} does not exist at {ref}: every env counts as added")
             selected = _select(head_config, base_config, names)
             base = {}
             if base_config is not None:
-                for spec in base_config.envs:
-                    if spec.name in selected:
-                        try:
-                            base[spec.name] = _side(session, spec, base_config.directory, f"at {ref}", notes,
-                                                    find_links_home=config_path.parent)
-                        except EnvsyncError as exc:
-                            raise type(exc)(f"at {ref}: {exc.message}", exc.hint) from None
-            head = {spec.name: _side(session, spec, head_config.directory, "in the working tree", notes)
-                    for spec in head_config.envs if spec.name in selected}
+                # Another session for the other config, sharing the clients and interpreter probes.
+                at_base = Session(base_config, progress=progress, refresh=refresh, _indexes=session._indexes,
+                                  _interpreters=session._interpreters)
+                try:
+                    with _without_git_versions():
+                        base = _sides(at_base, [s for s in base_config.envs if s.name in selected],
+                                      f"at {ref}", notes)
+                except EnvsyncError as exc:
+                    raise type(exc)(f"at {ref}: {exc.message}", exc.hint) from None
+            head = _sides(session, [s for s in head_config.envs if s.name in selected], "in the working tree", notes)
     finally:
         session.close()
     return diff(ref, commit[:12], shown, base, head, notes)
 
 
-def _base_config(checkout: Checkout, commit: str, ref: str, config_name: str, scratch: Path) -> Config | None:
-    """The config at `commit`, loaded from a copy in `scratch` beside its pyproject.toml and locks."""
+def _base_config(checkout: Checkout, commit: str, ref: str, config_path: Path, scratch: Path) -> Config | None:
+    """The config at `commit`, loaded from the whole tree at that commit, written into `scratch`."""
     from envsync.config.load import _load  # not load(): its cache would keep a copy per scratch folder
 
-    text = read_at(checkout, commit, config_name)
-    if text is None:
+    if read_at(checkout, commit, config_path.name) is None:
         return None
-    (scratch / config_name).write_bytes(text)
-    pyproject = read_at(checkout, commit, "pyproject.toml")
-    if pyproject is not None:
-        (scratch / "pyproject.toml").write_bytes(pyproject)
+    materialise(checkout, commit, scratch)
     try:
-        config = _load(scratch / config_name)
+        config = _load(scratch / checkout.prefix / config_path.name)
     except EnvsyncError as exc:
         raise type(exc)(f"at {ref}: {exc.message}", exc.hint) from None
-    for spec in config.envs:
-        lock = read_at(checkout, commit, lock_path(config.path, spec.name).name)
-        if lock is not None:
-            lock_path(config.path, spec.name).write_bytes(lock)
-    return config
+    return _with_local_find_links(config, config_path.parent)
+
+
+def _with_local_find_links(config: Config, home: Path) -> Config:
+    """`config` with each find-links folder the commit doesn't hold (an untracked wheel folder)
+    read from the working tree instead."""
+    def moved(spec: EnvSpec) -> EnvSpec:
+        links = tuple(link if Path(link).exists() or "://" in link
+                      else os.path.normpath(home / os.path.relpath(link, config.directory))
+                      for link in spec.index.find_links)
+        return spec if links == spec.index.find_links else replace(spec, index=replace(spec.index, find_links=links))
+
+    return replace(config, envs=tuple(moved(spec) for spec in config.envs))
+
+
+@contextmanager
+def _without_git_versions() -> Iterator[None]:
+    """While the base is prepared: a project versioned from git (setuptools-scm, hatch-vcs) finds
+    no .git in an archive, so it is given a stand-in version; the review never compares versions
+    computed from git (see `EnvSide.dynamic`)."""
+    variable = "SETUPTOOLS_SCM_PRETEND_VERSION"
+    if variable in os.environ:
+        yield
+        return
+    os.environ[variable] = "0"
+    try:
+        yield
+    finally:
+        os.environ.pop(variable, None)
+
+
+def _sides(session: Session, specs: Sequence[EnvSpec], where: str, notes: list[str]) -> dict[str, EnvSide]:
+    """The selected envs as `plan` would take them: from their locks when fresh, else resolved
+    (a note says so); nothing is written."""
+    from packaging.utils import canonicalize_name
+
+    from envsync.state.desired import FRESH as LOCK_FRESH
+    from envsync.state.desired import MISSING as LOCK_MISSING
+    from envsync.state.desired import desired_states
+
+    states = desired_states(session, specs, here=False)
+    sides = {}
+    for spec in specs:
+        resolution = states[spec.name]
+        path = resolution.lock_path
+        if resolution.lock_state != LOCK_FRESH:
+            why = "does not exist" if resolution.lock_state == LOCK_MISSING else "is out of date with the config"
+            notes.append(f"{path.name} {why} {where}: resolved env {spec.name} against the index instead, "
+                         f"keeping the lock's versions where they still fit, as `envsync lock {spec.name}` would")
+        pins = resolution.desired.pins
+        interpreter = resolution.desired.interpreter
+        if spec.environments:
+            pins, interpreter = _platform_pins(spec, resolution, where, notes)
+        direct = {canonicalize_name(requirement.name) for requirement in spec.requirements}
+        local = {name for name, pin in pins.items() if pin.source is not None and pin.source.kind == "directory"}
+        sides[spec.name] = EnvSide(spec.python, str(interpreter.version),
+                                   {name: str(pin.version) for name, pin in pins.items()},
+                                   frozenset(direct | local), resolution.lock_state,
+                                   dynamic=_dynamic_versions(session, spec, local))
+    return sides
+
+
+def _dynamic_versions(session: Session, spec: EnvSpec, local: set) -> frozenset[str]:
+    """The env's local projects whose version their backend computes (from git, say)."""
+    if not local:
+        return frozenset()
+    from envsync.sources import local_dists
+
+    interpreter = session.interpreter(spec.python)
+    dists = local_dists(spec, session.config.directory, lambda: session.builder(spec, interpreter))
+    return frozenset(name for name, dist in dists.items() if dist.source.computes_version)
+
+
+def _platform_pins(spec: EnvSpec, resolution, where: str, notes: list[str]):
+    """A multi-platform env's pins as its lock gives them on the platform the review shows."""
+    import tomllib
+
+    from packaging.pylock import Pylock
+
+    from envsync.resolve.lockfile import lock_from_document, pins_from_lock, read_lock
+
+    lock = (lock_from_document(resolution.lock_path, Pylock.from_dict(tomllib.loads(resolution.lock_write.text)))
+            if resolution.lock_write is not None else read_lock(resolution.lock_path))
+    interpreter = _review_platform(spec, resolution.desired.interpreter, where, notes)
+    return (pins_from_lock(lock, interpreter) if lock is not None else {}), interpreter
 
 
 def _select(head: Config, base: Config | None, names: Sequence[str]) -> set[str]:
@@ -295,44 +320,6 @@ def _select(head: Config, base: Config | None, names: Sequence[str]) -> set[str]
             hint = f"did you mean {close[0]!r}?" if close else f"envs on either side: {', '.join(known) or 'none'}"
             raise ConfigError(f"{head.path.name}: no env named {name!r} in the working tree or the base", hint)
     return set(names) - matrices if names else set(known)
-
-
-def _side(session: Session, spec: EnvSpec, config_dir: Path, where: str, notes: list[str],
-          find_links_home: Path | None = None) -> EnvSide:
-    """One env on one side: its lock's packages when the lock is fresh, else a resolve."""
-    from packaging.utils import canonicalize_name
-
-    from envsync.resolve.lockfile import input_digest, pins_from_lock, read_lock
-
-    interpreter = session.interpreter(spec.python)
-    path = lock_path(config_dir / "envs.toml", spec.name)
-    lock = read_lock(path)
-    digest = input_digest(spec, interpreter, config_dir)
-    if spec.environments:
-        interpreter = _review_platform(spec, interpreter, where, notes)
-    direct = frozenset(canonicalize_name(requirement.name) for requirement in spec.requirements)
-    if lock is not None and lock.is_fresh(digest, interpreter):
-        pins = pins_from_lock(lock, interpreter, strict=False)
-        state = FRESH
-    else:
-        from envsync.resolve.resolver import resolve
-
-        state = MISSING if lock is None else STALE
-        why = "does not exist" if lock is None else "is out of date with the config"
-        notes.append(f"{path.name} {why} {where}: resolved env {spec.name} against the index instead, "
-                     f"keeping the lock's versions where they still fit, as `envsync lock {spec.name}` would")
-        preferred = lock.versions() if lock is not None and lock.valid_for(interpreter) else {}
-        index = spec.index
-        if find_links_home is not None and index.find_links:  # the base's copy has no find-links folders
-            index = replace(index, find_links=tuple(
-                os.path.normpath(find_links_home / os.path.relpath(link, config_dir)) for link in index.find_links))
-        session.progress(f"resolving {spec.name} {where} for Python {interpreter.version}")
-        from envsync.sources import direct_requirements
-
-        pins = resolve(direct_requirements(spec), interpreter, session.index(index), prereleases=index.prereleases,
-                       preferred=preferred)
-    return EnvSide(spec.python, str(interpreter.version), {name: str(pin.version) for name, pin in pins.items()},
-                   direct, state)
 
 
 def _review_platform(spec: EnvSpec, interpreter, where: str, notes: list[str]):

@@ -122,7 +122,9 @@ def run(args, out, session) -> int:
         desired = locked(session, spec, out.note).desired
     finally:
         session.close()
+    from envsync.resolve.lockfile import portable
+
     lines: Sequence[str] = invert_lines(desired, args.invert) if args.invert else tree_lines(desired)
-    for line in lines:
-        out.result(line)
+    for line in lines:  # a local project as the lock writes it: relative to envs.toml's folder
+        out.result(portable(line, session.config.directory))
     return 0

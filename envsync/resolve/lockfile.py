@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -60,14 +61,19 @@ def _environment_input(spec: EnvSpec, interpreter: Interpreter) -> object:
 
 def input_digest(spec: EnvSpec, interpreter: Interpreter, config_dir: Path,
                  local: Mapping[NormalizedName, DirectDist] | None = None) -> str:
-    """A digest of everything a resolve for `spec` depends on, the same on every machine.
+    """A digest of everything a resolve for `spec` depends on, the same on every machine and commit.
 
-    `local` holds the env's project and local folder references (sources.DirectDist):
-    their dependencies, version and entry points count, so editing pyproject.toml re-resolves."""
+    `local` holds the env's project and local folder references (sources.DirectDist): their
+    dependencies and entry points count, so editing pyproject.toml re-resolves; a version the
+    source judges by itself (an editable project's, derived from git) does not, or every commit
+    would make the lock stale. URLs enter without credentials (a CI token that rotates changes
+    nothing) and paths relative to the config's folder, so a clone elsewhere has the same digest;
+    requirements files enter as what they say (their parsed requirements and options, which are
+    in the env's requirements, constraints, hashes and index settings), not as their bytes."""
     index = spec.index
     inputs = {
         "scheme": DIGEST_SCHEME,
-        "requirements": sorted(redacted(r) for r in spec.requirements),
+        "requirements": sorted(portable(redacted(r), config_dir) for r in spec.requirements),
         "python": spec.python,
         "environment": _environment_input(spec, interpreter),
         # As written in the config: a CI mirror set through ENVSYNC_INDEX_URL serves the same
@@ -80,9 +86,9 @@ def input_digest(spec: EnvSpec, interpreter: Interpreter, config_dir: Path,
     }
     # Only when used, so locks of envs without requirements files keep their digest.
     if spec.files:
-        inputs["files"] = [list(entry) for entry in spec.files]
+        inputs["files"] = sorted(file for file, _ in spec.files)
     if spec.constraints:
-        inputs["constraints"] = sorted(str(c) for c in spec.constraints)
+        inputs["constraints"] = sorted(portable(str(c), config_dir) for c in spec.constraints)
     if spec.hashes is not None:
         inputs["hashes"] = [[name, sorted(allowed)] for name, allowed, _ in spec.hashes]
     if spec.project is not None:
@@ -104,6 +110,21 @@ def _relative_entry(entry: list, config_dir: Path) -> list:
         local = urllib.parse.unquote(urllib.parse.urlsplit(url).path)
         entry = [*entry[:2], os.path.relpath(local, config_dir), *entry[3:]]
     return entry
+
+
+_FILE_URL = re.compile(r"file://[^\s,;)]*")  # a URL's own ( ) are %-escaped
+
+
+def portable(text: str, folder: Path) -> str:
+    """A requirement's text with each file:// URL written as a path relative to `folder` (the
+    lock's), so neither a lock nor its digest names where this checkout happens to be:
+    `demo @ file:///home/me/demo` -> `demo @ .`, `gamma @ file:///home/me/demo/w/g.whl` -> `gamma @ w/g.whl`."""
+    def relative(match: re.Match[str]) -> str:
+        url, hash_mark, fragment = match.group(0).partition("#")
+        local = urllib.parse.unquote(urllib.parse.urlsplit(url).path)
+        return urllib.parse.quote(Path(os.path.relpath(local, folder)).as_posix()) + hash_mark + fragment
+
+    return _FILE_URL.sub(relative, text)
 
 
 def _index_choice(index: IndexSettings) -> dict[str, object]:
@@ -405,7 +426,9 @@ def _package(pin: Pin, spec: EnvSpec, config_dir: Path, files: dict[str, object]
     from envsync.sources import source_of
 
     source = source_of(pin)
-    tool: dict[str, object] = {"required-by": dict(pin.reasons)} if pin.reasons else {}  # for `envsync tree`
+    # For `envsync tree`; a local path relative to the lock's folder, as PEP 751's own paths are.
+    reasons = {who: portable(text, config_dir) for who, text in pin.reasons}
+    tool: dict[str, object] = {"required-by": reasons} if reasons else {}
     tool.update(source.tool_entry())
     if pin.requires is not None and pin.source is None:
         tool["requires"] = list(pin.requires)  # lets a re-lock keep the pin without fetching its metadata

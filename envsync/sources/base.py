@@ -50,6 +50,12 @@ class Source:
         raise NotImplementedError
 
     @property
+    def computes_version(self) -> bool:
+        """Whether the version is computed when built (setuptools-scm, hatch-vcs: from git), so two
+        commits' versions say nothing about a change (a review does not compare them)."""
+        return False
+
+    @property
     def decides_version(self) -> bool:
         """Whether a different installed version is a reason for this source to judge (an editable
         project whose version moves with each commit), not an upgrade or downgrade by itself."""

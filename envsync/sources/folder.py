@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,6 +97,10 @@ class FolderSource(Source):
 
     def is_project(self) -> bool:
         return True
+
+    @property
+    def computes_version(self) -> bool:
+        return self.dynamic_version
 
     @property
     def decides_version(self) -> bool:
@@ -234,7 +239,10 @@ def _with_extra(requirement: Requirement, extra: str) -> Requirement:
 
 
 def _prepared_metadata(folder: Path, builder: BuilderFactory, label: str):
-    """The backend's answer, cached by the bytes of the project's build files and the interpreter."""
+    """The backend's answer, cached by the bytes of the project's build files, the interpreter and,
+    in a git checkout, the commit and the tags that describe it: a backend that versions the
+    project from git (setuptools-scm, hatch-vcs) answers differently after a commit or `git tag`,
+    and a cached answer must never disagree with what a build would install."""
     build = builder()
     digest = hashlib.sha256(f"{build.interpreter.executable}\0{build.interpreter.version}\0{folder}".encode())
     for name in _BUILD_FILES:
@@ -242,6 +250,13 @@ def _prepared_metadata(folder: Path, builder: BuilderFactory, label: str):
             digest.update(name.encode() + b"\0" + (folder / name).read_bytes())
         except OSError:
             digest.update(name.encode() + b"\0absent")
+    for name in _dynamic_files(folder):
+        try:
+            digest.update(b"\0file\0" + name.encode() + b"\0" + (folder / name).read_bytes())
+        except OSError:
+            continue
+    digest.update(b"\0git\0" + _git_state(folder).encode())
+    digest.update(b"\0pretend\0" + os.environ.get("SETUPTOOLS_SCM_PRETEND_VERSION", "").encode())
     cached = cache_subdir("project-metadata") / f"{digest.hexdigest()[:40]}.json"
     try:
         document = json.loads(cached.read_text())
@@ -253,3 +268,32 @@ def _prepared_metadata(folder: Path, builder: BuilderFactory, label: str):
                                          "entry_points": entry_points}).encode())
     name, version, requires = parse_metadata(metadata, label)
     return name, version, requires, entry_points_digest(parse_entry_points(entry_points))
+
+
+def _dynamic_files(folder: Path) -> list[str]:
+    """The files setuptools reads dynamic metadata from (`[tool.setuptools.dynamic]`, e.g.
+    `dependencies = {file = ["requirements.in"]}`): they decide the answer as the build files do."""
+    try:
+        table = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return []
+    dynamic: object = table
+    for key in ("tool", "setuptools", "dynamic"):
+        dynamic = dynamic.get(key, {}) if isinstance(dynamic, dict) else {}
+    found: list[str] = []
+    for entry in (dynamic.values() if isinstance(dynamic, dict) else ()):
+        files = entry.get("file") if isinstance(entry, dict) else None
+        found += [files] if isinstance(files, str) else [f for f in files or () if isinstance(f, str)]
+    return found
+
+
+def _git_state(folder: Path) -> str:
+    """Where the folder's git checkout stands (its commit and the tags that describe it), or ""
+    outside one: what a version computed from git depends on."""
+    try:
+        result = subprocess.run(["git", "-C", str(folder), "describe", "--tags", "--long", "--always", "--abbrev=40"],
+                                capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL,
+                                env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
+    except OSError:
+        return ""
+    return result.stdout.strip() if result.returncode == 0 else ""

@@ -39,6 +39,10 @@ class Upgrade:
     packages: frozenset[str] = frozenset()
 
 
+# How an env's lock stood when its desired state was taken.
+FRESH, STALE, MISSING = "fresh", "stale", "missing"
+
+
 @dataclass(frozen=True)
 class Resolution:
     """An env's desired state, and the lock to write when the lock on disk differs from it."""
@@ -47,60 +51,136 @@ class Resolution:
     lock_path: Path
     lock_write: LockWrite | None
     platforms: tuple[str, ...] = ()  # a lock for several platforms: the ones it was resolved for
+    lock_state: str = FRESH  # the lock on disk: FRESH (used as it is), STALE or MISSING
 
 
 def desired_state(session: Session, spec: EnvSpec, mode: LockMode = LockMode.AUTO,
                   upgrade: Upgrade = Upgrade(), *, here: bool = True) -> Resolution:
-    """The pins for `spec`: from its lock when that is fresh (or frozen), else resolved.
+    """The pins for `spec`: from its lock when that is fresh (or frozen), else resolved (with the
+    other envs of its solve group, if it has one: prefer `desired_states` wherever locks are
+    written, which also returns their lock writes)."""
+    return desired_states(session, [spec], mode, upgrade, here=here)[spec.name]
 
-    An env of a solve group is resolved with its group (see `desired_states`, which also
-    returns the other envs' lock writes: prefer it wherever locks are written). An env whose
-    lock serves several platforms (`environments`) must be applied on one of them; with
-    `here=False` (writing locks only) this machine may be any, and the pins are left empty.
+
+def desired_states(session: Session, specs: Sequence[EnvSpec], mode: LockMode = LockMode.AUTO,
+                   upgrade: Upgrade = Upgrade(), *, here: bool = True) -> dict[str, Resolution]:
+    """The desired state of every env in `specs`, and of every other env of their solve groups.
+
+    Every env goes through one lock-or-resolve policy (`_unit_states`): an env without a group is
+    a group of one. A group is resolved once for all its envs, selected or not, because its locks
+    are made and written together. Every group is checked (one interpreter, one set of index
+    settings) before anything is resolved. An env whose lock serves several platforms
+    (`environments`) must be applied on one of them; with `here=False` (writing or reading locks
+    only) this machine may be any, and its pins here are left empty.
     """
-    from envsync.resolve.lockfile import check_hashes, input_digest, pins_from_lock, read_lock
+    from envsync.state.solve_groups import SolveGroup, check_group, units
 
-    if spec.solve_group is not None:
-        return desired_states(session, [spec], mode, upgrade, here=here)[spec.name]
+    todo = units(session.config, specs)
+    for unit in todo:
+        if isinstance(unit, SolveGroup):
+            check_group(session.config, unit, {m.name: session.interpreter(m.python) for m in unit.members})
+    states: dict[str, Resolution] = {}
+    for unit in todo:
+        if isinstance(unit, SolveGroup):
+            states.update(_unit_states(session, unit.members, unit, mode, upgrade, here))
+        else:  # an env without a group is a group of one
+            states.update(_unit_states(session, (unit,), None, mode, upgrade, here))
+    return states
+
+
+def _unit_states(session: Session, members: tuple[EnvSpec, ...], group, mode: LockMode, upgrade: Upgrade,
+                 here: bool) -> dict[str, Resolution]:
+    """The one lock-or-resolve policy, for a solve group or a lone env (`group` None): every lock
+    from disk when each is fresh, else an error under --locked, else resolved (keeping the old
+    locks' versions where they still fit) and the locks to write returned."""
+    from envsync.resolve.lockfile import input_digest, read_lock
+    from envsync.state.solve_groups import group_digest
 
     config = session.config
-    interpreter = session.interpreter(spec.python)
-    path = lock_path(config.path, spec.name)
-    lock = read_lock(path)
-    local = {}
-    if spec.project is not None or any(r.url for r in spec.requirements):
-        from envsync.sources import local_dists
-
-        local = local_dists(spec, config.directory, lambda: session.builder(spec, interpreter))
+    interpreters = {m.name: session.interpreter(m.python) for m in members}
+    paths = {m.name: lock_path(config.path, m.name) for m in members}
+    locks = {m.name: read_lock(paths[m.name]) for m in members}
+    local = {m.name: _local(session, m, interpreters[m.name]) for m in members}
     if mode is LockMode.FROZEN:
-        return frozen_state(spec, interpreter, path, lock, local)
-    digest = input_digest(spec, interpreter, config.directory, local)
-    upgrading = upgrade.everything or bool(upgrade.packages)
-    # A lock for several platforms is judged by its inputs alone: it is the same lock on all of them.
-    usable = lock is not None and (lock.valid_for(interpreter) or bool(spec.environments))
-    if lock is not None and usable and lock.digest == digest and not upgrading:
-        labels: tuple[str, ...] = ()
-        if spec.environments:
-            from envsync.resolve.platforms import labels_of
+        return {m.name: frozen_state(m, interpreters[m.name], paths[m.name], locks[m.name], local[m.name])
+                for m in members}
+    digests = {m.name: input_digest(m, interpreters[m.name], config.directory, local[m.name]) for m in members}
+    digest = group_digest(group, digests) if group is not None else digests[members[0].name]
 
-            labels = labels_of(lock.platforms)
-            if not lock.valid_for(interpreter):
-                return replace(_unserved(spec, interpreter, path, here), platforms=labels)
-        pins = check_hashes(spec, lock, pins_from_lock(lock, interpreter, local))
-        return Resolution(Desired(spec, interpreter, pins), path, None, labels)
+    def usable(m: EnvSpec) -> bool:
+        # A lock for several platforms is judged by its inputs alone: it is the same lock on all of them.
+        lock = locks[m.name]
+        return lock is not None and (lock.valid_for(interpreters[m.name]) or bool(m.environments))
+
+    states = {m.name: MISSING if (lock := locks[m.name]) is None else FRESH if usable(m) and lock.digest == digest
+              else STALE for m in members}
+    if all(state == FRESH for state in states.values()) and not (upgrade.everything or upgrade.packages):
+        return {m.name: _from_lock(m, interpreters[m.name], paths[m.name], locks[m.name], local[m.name], here)
+                for m in members}
     if mode is LockMode.LOCKED:
-        state = "does not exist" if lock is None else stale_reason(spec, locked_roots(lock), interpreter.markers)
-        raise LockError(f"{path.name} {state} (env {spec.name}), and --locked forbids changing it",
-                        f"run `envsync lock {spec.name}` and commit {path.name}")
+        from envsync.state.staleness import locked_error
+
+        raise locked_error(group, members, paths, locks, states, local, interpreters, config.directory)
     preferred: dict[NormalizedName, Version] = {}
-    locked = {}
-    if lock is not None and usable and not upgrade.everything:
-        preferred = {name: v for name, v in lock.versions().items() if name not in upgrade.packages}
-        locked = {name: pin for name, pin in lock_pins(lock, interpreter).items() if name in preferred}
+    locked: dict = {}
+    if not upgrade.everything:
+        for m in members:
+            lock = locks[m.name]
+            if lock is not None and usable(m):
+                for name, version in lock.versions().items():
+                    if name not in upgrade.packages:
+                        preferred.setdefault(name, version)
+                for name, pin in lock_pins(lock, interpreters[m.name]).items():
+                    if preferred.get(name) == pin.version:
+                        locked.setdefault(name, pin)
+    if group is not None:
+        from envsync.state.group_state import resolve_group
+
+        resolved = resolve_group(session, group, interpreters, paths, digest, preferred, locked)
+    else:
+        spec = members[0]
+        if spec.environments:
+            resolution = _resolve_platforms(session, spec, interpreters[spec.name], paths[spec.name], digest,
+                                            preferred, local[spec.name],
+                                            locks[spec.name] if usable(spec) else None, here)
+        else:
+            resolution = _resolve(session, spec, interpreters[spec.name], paths[spec.name], digest, preferred,
+                                  local[spec.name], locked)
+        resolved = {spec.name: resolution}
+    return {name: replace(resolution, lock_state=states[name]) for name, resolution in resolved.items()}
+
+
+def _local(session: Session, spec: EnvSpec, interpreter: Interpreter) -> dict:
+    """The env's project and local folder references, their metadata read now (see envsync.sources)."""
+    if spec.project is None and not any(r.url for r in spec.requirements):
+        return {}
+    from envsync.sources import local_dists
+
+    return local_dists(spec, session.config.directory, lambda: session.builder(spec, interpreter))
+
+
+def _from_lock(spec: EnvSpec, interpreter: Interpreter, path: Path, lock, local: dict, here: bool) -> Resolution:
+    """The env's pins from its fresh lock, its local projects' metadata as they are now."""
+    from envsync.resolve.lockfile import check_hashes, pins_from_lock
+
+    labels: tuple[str, ...] = ()
     if spec.environments:
-        return _resolve_platforms(session, spec, interpreter, path, digest, preferred, local,
-                                  lock if usable else None, here)
-    return _resolve(session, spec, interpreter, path, digest, preferred, local, locked)
+        from envsync.resolve.platforms import labels_of
+
+        labels = labels_of(lock.platforms)
+        if not lock.valid_for(interpreter):
+            return replace(_unserved(spec, interpreter, path, here), platforms=labels)
+    pins = check_hashes(spec, lock, pins_from_lock(lock, interpreter, local))
+    pins.update(with_local(pins, local))
+    return Resolution(Desired(spec, interpreter, pins), path, None, labels)
+
+
+def with_local(pins: dict, local: dict) -> dict:
+    """The locked pins of the env's local projects, their metadata as it is now (the version a
+    build gives today), keeping the lock's dependency edges and reasons, so `tree` hangs the
+    project's dependencies under it."""
+    return {name: replace(dist.pin(), dependencies=pins[name].dependencies, reasons=pins[name].reasons)
+            for name, dist in local.items() if name in pins}
 
 
 def _unserved(spec: EnvSpec, interpreter: Interpreter, path: Path, here: bool) -> Resolution:
@@ -169,6 +249,7 @@ def _resolve_platforms(session: Session, spec: EnvSpec, interpreter: Interpreter
     if not written.valid_for(interpreter):
         return replace(_unserved(spec, interpreter, path, here), lock_write=write, platforms=labels)
     pins = check_hashes(spec, written, pins_from_lock(written, interpreter, local))
+    pins.update(with_local(pins, local))
     return Resolution(Desired(spec, interpreter, pins), path, write, labels)
 
 
@@ -198,78 +279,6 @@ def frozen_state(spec: EnvSpec, interpreter: Interpreter, path: Path, lock, loca
                         f"run `envsync lock {spec.name}` on this machine")
     return Resolution(Desired(spec, interpreter, check_hashes(spec, lock, pins_from_lock(lock, interpreter, local))),
                       path, None)
-
-
-def desired_states(session: Session, specs: Sequence[EnvSpec], mode: LockMode = LockMode.AUTO,
-                   upgrade: Upgrade = Upgrade(), *, here: bool = True) -> dict[str, Resolution]:
-    """The desired state of every env in `specs`, and of every other env of their solve groups.
-
-    Envs without a group are resolved alone (`desired_state`); a group is resolved once for all
-    its envs, selected or not, because its locks are made and written together. Every group is
-    checked (one interpreter, one set of index settings) before anything is resolved.
-    """
-    from envsync.state.group_state import group_state
-    from envsync.state.solve_groups import SolveGroup, check_group, units
-
-    todo = units(session.config, specs)
-    for unit in todo:
-        if isinstance(unit, SolveGroup):
-            check_group(session.config, unit, {m.name: session.interpreter(m.python) for m in unit.members})
-    states: dict[str, Resolution] = {}
-    for unit in todo:
-        if isinstance(unit, SolveGroup):
-            states.update(group_state(session, unit, mode, upgrade))
-        else:
-            states[unit.name] = desired_state(session, unit, mode, upgrade, here=here)
-    return states
-
-
-def locked_roots(lock) -> set[str]:
-    """The root requirements a lock was made from, as envsync records them (who-required-what)."""
-    from collections.abc import Mapping
-
-    roots: set[str] = set()
-    for package in lock.document.packages:
-        tool = (package.tool or {}).get("envsync")
-        required_by = tool.get("required-by") if isinstance(tool, Mapping) else None
-        if isinstance(required_by, Mapping) and isinstance(required_by.get("<root>"), str):
-            roots.update(text.strip() for text in required_by["<root>"].split(", "))
-    return roots
-
-
-def stale_reason(spec: EnvSpec, locked: set[str], markers: dict[str, str]) -> str:
-    """Why a lock is out of date, naming the file to look at: which requirements were added or
-    dropped since it was made, and where the added ones are written (envs.toml, pyproject.toml,
-    a requirements file); else the inputs in general."""
-    from envsync.resolve.markers import marker_holds
-
-    def applies(requirement) -> bool:  # unevaluable: still named as added, the resolve will say what is wrong
-        return marker_holds(requirement.marker, markers, if_unevaluable=True)
-
-    current = {str(r) for r in spec.requirements}
-    added = [(str(r), origin) for r, origin in zip(spec.requirements, spec.origins or [""] * len(spec.requirements),
-                                                  strict=False) if str(r) not in locked and applies(r)]
-    dropped = sorted(locked - current) if locked else []
-    if added or dropped:
-        changes = [f"{text} was added ({origin})" if origin else f"{text} was added" for text, origin in added]
-        changes += [f"{text} was removed" for text in dropped]
-        files = sorted({_file_of(origin) for _, origin in added}) or ["the config"]
-        shown = "; ".join(changes[:4]) + ("; ..." if len(changes) > 4 else "")
-        return f"is out of date with {' and '.join(files)}: {shown}"
-    inputs = ["envs.toml"]
-    if any(origin.endswith("in pyproject.toml") for origin in spec.origins):
-        inputs.append("pyproject.toml")
-    inputs += [file for file, _ in spec.files]
-    return f"is out of date with {', '.join(inputs)} (settings, interpreter or files changed)"
-
-
-def _file_of(origin: str) -> str:
-    """The file an origin is in: "group 'test' in pyproject.toml" -> pyproject.toml, "req.txt:3" -> req.txt."""
-    if origin.startswith("envs."):
-        return "envs.toml"
-    if origin.endswith(" in pyproject.toml") or origin == "pyproject.toml":
-        return "pyproject.toml"
-    return origin.rpartition(":")[0] or origin or "envs.toml"
 
 
 def _resolve(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Path, digest: str,

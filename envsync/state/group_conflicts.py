@@ -83,7 +83,9 @@ def explain_conflict(group: SolveGroup, error: ResolutionConflict, tracer: Trace
         if found is None:
             continue
         names, path = found
-        story = f"{_who(names)} `{path[0]}`" + "".join(f", which needs `{step}`" for step in path[1:])
+        origin = roots.origin(path[0])
+        story = (f"{_who(names)} `{path[0]}`" + (f" ({origin})" if origin else "")
+                 + "".join(f", which needs `{step}`" for step in path[1:]))
         if story not in stories:
             stories.append(story)
             envs += [name for name in names if name not in envs]

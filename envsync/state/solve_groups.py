@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from envsync.errors import ConfigError
@@ -109,9 +109,13 @@ class Roots:
 
     requirements: tuple[Requirement, ...]
     envs_of: dict[int, tuple[str, ...]]
+    origins_of: dict[int, str] = field(default_factory=dict)  # where it is written: "requirements.txt:3"
 
     def envs(self, requirement: Requirement) -> tuple[str, ...]:
         return self.envs_of.get(id(requirement), ())
+
+    def origin(self, requirement: Requirement) -> str:
+        return self.origins_of.get(id(requirement), "")
 
 
 def roots_of(member: EnvSpec) -> tuple[Requirement, ...]:
@@ -122,15 +126,22 @@ def roots_of(member: EnvSpec) -> tuple[Requirement, ...]:
 
 
 def union_roots(group: SolveGroup) -> Roots:
+    """Each root requirement of the group once, with the envs that ask for it and where the first
+    one wrote it (a requirements file's line, envs.toml's key), for messages."""
     by_text: dict[str, Requirement] = {}
     envs: dict[str, list[str]] = {}
+    origins: dict[str, str] = {}
     for member in group.members:
-        for requirement in roots_of(member):
+        written = [*member.origins, *(f"envs.{member.name}.seed" for _ in member.seed)]
+        for position, requirement in enumerate(roots_of(member)):
             text = str(requirement)
             by_text.setdefault(text, requirement)
+            if position < len(written):
+                origins.setdefault(text, written[position])
             if member.name not in envs.setdefault(text, []):
                 envs[text].append(member.name)
-    return Roots(tuple(by_text.values()), {id(by_text[text]): tuple(names) for text, names in envs.items()})
+    return Roots(tuple(by_text.values()), {id(by_text[text]): tuple(names) for text, names in envs.items()},
+                 {id(by_text[text]): origin for text, origin in origins.items()})
 
 
 def union_constraints(group: SolveGroup) -> tuple[Requirement, ...]:
