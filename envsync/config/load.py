@@ -296,7 +296,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path.name}: invalid TOML: {exc}", "fix the syntax at that line") from None
+        from envsync.config.toml_errors import explain
+
+        problem = explain(path.name, text, str(exc))
+        raise ConfigError(problem.message, problem.hint) from None
 
 
 def _check_env_name(path: Path, name: str, envs: dict[str, EnvModel]) -> None:

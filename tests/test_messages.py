@@ -1,0 +1,68 @@
+"""Messages that finish the thought: each says what happened once, where, and what to do next."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from helpers import run_envsync, write_config
+from localindex import LocalIndex
+from wheelfactory import WheelSpec
+
+from envsync.config.toml_errors import explain, open_at
+
+
+def test_an_unclosed_array_in_the_middle_names_where_it_opened(tmp_path: Path):
+    write_config(tmp_path, """
+        [settings]
+        root = ".envs"
+
+        [envs.dev]
+        dependencies = ["requests",
+            "rich"
+
+        [envs.lint]
+        dependencies = ["ruff"]
+        """)
+    result = run_envsync("plan", cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    # tomllib stops at line 8 ([envs.lint]); the [ was opened at line 5.
+    assert "envs.toml: invalid TOML at line 8: unclosed array" in result.stderr
+    assert "  8 | [envs.lint]" in result.stderr
+    assert "the [ opened at line 5 is never closed:" in result.stderr
+    assert '  5 | dependencies = ["requests",' in result.stderr
+    assert "hint: close the [ opened at line 5 with ]" in result.stderr
+
+
+def test_toml_errors_at_the_end_and_in_strings():
+    unterminated = explain("envs.toml", 'a = 1\nb = """text\nmore\n', "Unterminated string (at end of document)")
+    assert unterminated.message.startswith("envs.toml: invalid TOML at line 3: unterminated string")
+    assert 'the string (""") opened at line 2 is never closed' in unterminated.message
+    one_line = explain("envs.toml", 'x = 1\na = "abc\nb = 1\n', "Illegal character '\\n' (at line 2, column 9)")
+    assert "line 2" in one_line.message and "opened at line" not in one_line.message  # the same line: said once
+    assert one_line.hint.startswith('close the string (") opened at line 2')
+    plain = explain("envs.toml", "a = 1 2\n", "Expected newline or end of document after a statement (at line 1, column 7)")
+    assert plain.hint == "fix the syntax at line 1 of envs.toml" and "  1 | a = 1 2" in plain.message
+    # Brackets inside strings and comments are not openings.
+    assert open_at('a = "[" # [\nb = [1,\n', 3, 1) == open_at("\nb = [1,\n", 3, 1)
+
+
+def test_a_multi_platform_resolve_error_names_the_env_and_hint_once(tmp_path: Path, index: LocalIndex):
+    index.add(WheelSpec("newpy", "1.0", requires_python=">=3.99"))
+    write_config(tmp_path, f"""
+        [settings]
+        index-url = "{index.url}"
+        [envs.bench]
+        dependencies = ["newpy"]
+        environments = ["sys_platform == 'linux' and platform_machine == 'x86_64'"]
+        """)
+    result = run_envsync("plan", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.count("env bench") == 1, result.stderr
+    assert result.stderr.count("hint:") == 1
+    assert "env bench on Linux x86_64" in result.stderr
+    assert "change newpy (envs.bench.dependencies) to allow other versions of newpy" in result.stderr
+
+
+def dedent(text: str) -> str:
+    return textwrap.dedent(text).lstrip("\n")
