@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
         edit.add_argument("packages", nargs="+", metavar="PKG")
         edit.add_argument("--env", metavar="ENV", help="the env to edit (may be left out when there is one)")
         edit.add_argument("--no-sync", action="store_true", help="only edit envs.toml; lock and apply later")
+        if name == "add":
+            edit.add_argument("--to", metavar="FILE", help="the file to add to: one of the requirements files the "
+                                                          "env reads, or envs.toml (asked when unclear)")
     return parser
 
 
