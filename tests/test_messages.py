@@ -66,3 +66,26 @@ def test_a_multi_platform_resolve_error_names_the_env_and_hint_once(tmp_path: Pa
 
 def dedent(text: str) -> str:
     return textwrap.dedent(text).lstrip("\n")
+
+
+def test_did_you_mean_counts_a_swap_as_one_edit_and_prefers_known_names(tmp_path: Path, index: LocalIndex):
+    """`reqeusts` is one swap from `requests` and two edits from `reqwests`: requests first, from
+    the index's own list; and among names as close, the one the config already uses first."""
+    for name in ("requests", "reqwests", "numpy", "numpy2"):
+        index.add(WheelSpec(name, "1.0"))
+    write_config(tmp_path, f"""
+        [settings]
+        index-url = "{index.url}"
+        [envs.dev]
+        dependencies = ["reqeusts"]
+        [envs.other]
+        dependencies = ["numpy2"]
+        """)
+    result = run_envsync("plan", "dev", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "did you mean 'requests' or 'reqwests'?" in result.stderr, result.stderr
+
+    from envsync.resolve.suggest import close_names
+
+    assert close_names("numpyy", ["numpy", "numpy2", "numba"], preferred=["numpy2"])[:2] == ["numpy2", "numpy"]
+    assert close_names("numpyy", ["numpy", "numpy2"])[:2] == ["numpy", "numpy2"]
