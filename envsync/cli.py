@@ -385,12 +385,14 @@ def cmd_apply(args: argparse.Namespace, out: Output) -> int:
         session.close()
     for path in outcome.locks_written:
         out.info(f"wrote {path.name}")
+    for path in outcome.locks_removed:
+        out.info(f"removed {path.name} (its env is no longer declared)")
     for env in plan.envs:
         if not env.actions:
             out.info(f"{env_header(env)}: in sync")
     seconds = time.monotonic() - started
     if not outcome.actions:
-        out.info(f"Every environment is in sync; lock files written ({seconds:.2f}s).")
+        out.info(f"Every environment is in sync; lock files updated ({seconds:.2f}s).")
         return EXIT_OK
     out.info(f"Applied {outcome.actions} change{'s' if outcome.actions != 1 else ''} to {outcome.envs_changed} "
              f"env{'s' if outcome.envs_changed != 1 else ''} in {seconds:.2f}s.")

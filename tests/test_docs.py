@@ -260,6 +260,7 @@ def test_the_walkthrough_runs(tmp_path: Path, build_index: LocalIndex):
             ran.append((line, result.stdout + result.stderr))
     said = dict(ran)
     assert "No changes" not in said["envsync apply"] and (project / "pylock.project.toml").exists()
+    assert re.search(r"^3 wheels: 2 downloaded \(\d+\.\d MB\), 1 built$", said["envsync apply"], re.MULTILINE)
     assert "rich" in said["envsync plan --base HEAD"]
     assert "hello from myapp" in said["envsync run project -- python -m myapp"]
 

@@ -89,3 +89,16 @@ def test_did_you_mean_counts_a_swap_as_one_edit_and_prefers_known_names(tmp_path
 
     assert close_names("numpyy", ["numpy", "numpy2", "numba"], preferred=["numpy2"])[:2] == ["numpy2", "numpy"]
     assert close_names("numpyy", ["numpy", "numpy2"])[:2] == ["numpy", "numpy2"]
+
+
+def test_apply_says_which_orphan_lock_it_deletes(tmp_path: Path, index: LocalIndex):
+    index.add(WheelSpec("lib", "1.0"))
+    config = f'[settings]\nindex-url = "{index.url}"\n[envs.dev]\ndependencies = ["lib"]\n'
+    (tmp_path / "envs.toml").write_text(config + '[envs.old]\ndependencies = ["lib"]\n')
+    assert run_envsync("apply", cwd=tmp_path).returncode == 0
+    (tmp_path / "envs.toml").write_text(config)
+    assert "lock: pylock.old.toml will be removed" in run_envsync("plan", cwd=tmp_path).stdout
+    result = run_envsync("apply", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "removed pylock.old.toml (its env is no longer declared)" in result.stdout
+    assert not (tmp_path / "pylock.old.toml").exists()

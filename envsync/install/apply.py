@@ -75,21 +75,21 @@ class Wheels:
         """Get every wheel into the unpacked cache, FETCH_WORKERS at a time, reporting progress."""
         if not needed:
             return
-        total, counts = len(needed), {"cached": 0, "downloaded": 0, "size": 0}
+        total, counts = len(needed), {"cached": 0, "downloaded": 0, "built": 0, "size": 0}
         report(FetchProgress(total, 0, 0, 0))
 
         def fetch(item: tuple[Artifact, EnvPlan]) -> None:
-            downloaded, size = self._fetch(*item)
+            how, size = self._fetch(*item)
             with self._lock:
-                counts["downloaded" if downloaded else "cached"] += 1
+                counts[how] += 1
                 counts["size"] += size
-                news = FetchProgress(total, counts["cached"], counts["downloaded"], counts["size"])
+                news = FetchProgress(total, counts["cached"], counts["downloaded"], counts["size"], counts["built"])
             report(news)
 
         failures = run_in_threads(needed.values(), fetch, FETCH_WORKERS, self._stopped, "envsync-fetch")
         if failures:
             raise failures[0]
-        report(WheelsFetched(counts["cached"], counts["downloaded"], counts["size"]))
+        report(WheelsFetched(counts["cached"], counts["downloaded"], counts["size"], counts["built"]))
 
     def get(self, artifact: Artifact, env: EnvPlan) -> UnpackedWheel:
         found = self._known(artifact)
@@ -97,12 +97,14 @@ class Wheels:
             found, _ = self._download(artifact, env)
         return found
 
-    def _fetch(self, artifact: Artifact, env: EnvPlan) -> tuple[bool, int]:
-        """Make sure the wheel is unpacked in the cache: (whether it was downloaded, bytes downloaded)."""
+    def _fetch(self, artifact: Artifact, env: EnvPlan) -> tuple[str, int]:
+        """Make sure the wheel is unpacked in the cache: ("cached", "downloaded" or "built", bytes downloaded)."""
+        from envsync.build.wheels import needs_build
+
         if self._known(artifact) is not None:
-            return False, 0
+            return "cached", 0
         _, size = self._download(artifact, env)
-        return True, size
+        return ("built" if needs_build(artifact) else "downloaded"), size
 
     def _known(self, artifact: Artifact) -> UnpackedWheel | None:
         from envsync.build.wheels import needs_build

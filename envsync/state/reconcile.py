@@ -111,6 +111,7 @@ class Outcome:
     actions: int
     envs_changed: int
     locks_written: tuple[Path, ...]
+    locks_removed: tuple[Path, ...] = ()  # locks of envs no longer declared, deleted
 
 
 def carry_out(session: Session, plan: Plan, report: Report, *, stamp: bool) -> Outcome:
@@ -132,15 +133,17 @@ def carry_out(session: Session, plan: Plan, report: Report, *, stamp: bool) -> O
 
         write_lock(lock)
         written.append(lock.path)
+    removed = []
     for path in plan.lock_removals:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+            removed.append(path)
     from envsync.state.known_envs import remember_env_paths
 
     remember_env_paths(session.config.path, (env.path for env in session.config.envs))
     if stamp:
         record_in_sync(session, plan.as_applied())
-    return Outcome(actions, envs_changed, tuple(written))
+    return Outcome(actions, envs_changed, tuple(written), tuple(removed))
 
 
 def record_in_sync(session: Session, plan: Plan) -> None:
