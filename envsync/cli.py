@@ -313,7 +313,7 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
         from envsync.commands import review
 
         return review.run(args, out)
-    stamp = _stamp(args)
+    stamp = None if args.verbose else _stamp(args)  # -v says more than the stamp keeps: look in full
     if stamp is not None:
         return _print_stamped(args, stamp, out)
     from envsync.render import render_json, render_text, use_colour
@@ -325,7 +325,7 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
     elif not plan.entries and not plan.has_changes:
         out.info(_NO_ENVS.format(name=plan.config_path.name))
     elif not args.quiet:
-        out.result(render_text(plan, use_colour(sys.stdout)))
+        out.result(render_text(plan, use_colour(sys.stdout), verbose=args.verbose))
     if plan.errors:
         for env in plan.errors:
             out.error(f"env {env.name}: {env.error}")

@@ -291,6 +291,8 @@ class EnvPlan:
     lock_write: LockWrite | None = None
     # (.pth file, "package version") the installs add: code that runs at every interpreter start.
     startup_hooks: tuple[tuple[str, str], ...] = ()
+    # The same, of the env's own local projects (an editable install's path hook): named only under -v.
+    project_hooks: tuple[tuple[str, str], ...] = ()
     verified: bool = False  # planned against a survey that checked every file: apply re-plans the same way
 
     @property

@@ -128,7 +128,7 @@ def group_document(group: GroupPlan) -> dict:
     return {"name": group.name, "envs": list(group.envs), "in_common": dict(group.in_common)}
 
 
-def render_text(plan: Plan, colour: bool = False) -> str:
+def render_text(plan: Plan, colour: bool = False, verbose: bool = False) -> str:
     lines = []
     groups = {group.name: group for group in plan.solve_groups}
     for env in plan.entries:
@@ -150,6 +150,9 @@ def render_text(plan: Plan, colour: bool = False) -> str:
                                 "yellow", colour))
         if env.lock_write is not None and group is None:
             lines.append(_paint(f"  lock: {env.lock_write.path.name} will be written", "dim", colour))
+        if verbose:  # the env's own project's path hook: expected, so named only when asked
+            lines += [_paint(f"  startup hook {hook} (from {package}, this env's own project)", "dim", colour)
+                      for hook, package in getattr(env, "project_hooks", ())]
     for path in plan.lock_removals:
         lines.append(_paint(f"lock: {path.name} will be removed (its env is no longer declared)", "dim", colour))
     lines.append("")

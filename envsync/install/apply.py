@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from envsync.errors import EnvsyncError, from_os_error
-from envsync.events import ActionDone, FetchProgress, Report, StartupHookAdded, WaitingForLock, WheelsFetched
+from envsync.events import (ActionDone, FetchProgress, Progress, Report, StartupHookAdded, WaitingForLock,
+                            WheelsFetched)
+from envsync.state.hooks import is_own_project
 from envsync.files.cache import cache_dir, cache_subdir
 from envsync.files.hashes import sha256_of_file
 from envsync.install.checkpoints import Checkpoints
@@ -324,7 +326,11 @@ def apply_env(env: EnvPlan, actual: Actual, wheels: Wheels, report: Report, owne
                 else:  # the old version stays until the new one is in place
                     replace_wheel(old.dist_info, unpacked, layout, requested=pin.name in roots, direct_url=direct_url)
                 for hook in unpacked.startup_hooks:
-                    report(StartupHookAdded(env.name, pin.name, str(pin.version), hook))
+                    if is_own_project(pin):  # the env's own project's path hook: no warning, named under -v
+                        report(Progress(f"{env.name}: {pin.name} {pin.version} (this env's own project) "
+                                        f"installed startup hook {hook}"))
+                    else:
+                        report(StartupHookAdded(env.name, pin.name, str(pin.version), hook))
             elif old is not None:
                 uninstall(old.dist_info, layout)
         report(ActionDone(env.name, action))

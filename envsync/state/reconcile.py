@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from envsync.model import Config, EnvPlan, EnvRemoval, GroupPlan, Plan
 from envsync.state.desired import LockMode, Resolution, desired_states
+from envsync.state.hooks import project_hooks
 from envsync.state.planner import orphan_locks, plan_env, plan_removals
 from envsync.state.session import Session, select_envs
 from envsync.state.survey import survey
@@ -33,10 +34,12 @@ def make_plan(session: Session, names: Sequence[str] = (), mode: LockMode = Lock
     plans: list[EnvPlan] = []
     for spec in specs:
         resolution = states[spec.name]
-        plan = plan_env(resolution.desired, survey(spec.path, verify=session.refresh), resolution.lock_write)
+        actual = survey(spec.path, verify=session.refresh)
+        plan = plan_env(resolution.desired, actual, resolution.lock_write)
         hooks = startup_hooks(plan)
-        if hooks:
-            plan = replace(plan, startup_hooks=hooks)
+        own = project_hooks(plan, actual, hooks)
+        if hooks or own:
+            plan = replace(plan, startup_hooks=tuple(hook for hook in hooks if hook not in own), project_hooks=own)
         plans.append(plan)
     selected = {spec.name for spec in specs}
     group_locks = tuple(state.lock_write for name, state in states.items()
