@@ -90,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("envs", nargs="*", metavar="ENV")
     _lock_mode(watch)
 
+    commands.add_parser("doctor", parents=[common], help="say what is unhealthy about the envs, and how to fix it")
+    cache = commands.add_parser("cache", parents=[common], help="envsync's cache of packages")
+    cache_commands = cache.add_subparsers(dest="cache_command", metavar="COMMAND", parser_class=_Parser, required=True)
+    cache_commands.add_parser("prune", parents=[common], help="remove what no lock or env of this config uses")
+
     # add and remove (envsync/commands/edit.py): edit one env's dependencies in envs.toml, then sync it.
     for name, text in (("add", "add packages to an env's dependencies, then lock and apply it"),
                        ("remove", "remove packages from an env's dependencies, then lock and apply it")):
@@ -518,7 +523,8 @@ COMMANDS = {"plan": cmd_plan, "apply": cmd_apply, "lock": cmd_lock, "list": cmd_
             "export": _module_command("export"), "freeze": _module_command("freeze"),
             "tree": _module_command("tree"), "init": _module_command("init", needs_config=False),
             "run": cmd_run, "watch": cmd_watch,
-            "add": _module_command("edit"), "remove": _module_command("edit")}
+            "add": _module_command("edit"), "remove": _module_command("edit"),
+            "doctor": _module_command("doctor"), "cache": _module_command("cache")}
 
 if __name__ == "__main__":
     sys.exit(main())

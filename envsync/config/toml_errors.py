@@ -69,11 +69,11 @@ def open_at(text: str, line: int, column: int) -> Opening | None:
             continue
         elif char in "\"'":
             quote = text[position:position + 3] if text[position:position + 3] in ('"""', "'''") else char
-            end = _string_end(text, position + len(quote), quote)
-            if end is None or end > stop:
+            closed = _string_end(text, position + len(quote), quote)
+            if closed is None or closed > stop:
                 return Opening(quote, number)
-            number += text.count("\n", position, end)
-            position = end
+            number += text.count("\n", position, closed)
+            position = closed
             continue
         elif char in "[{":
             stack.append(Opening(char, number))

@@ -46,7 +46,7 @@ def make_plan(session: Session, names: Sequence[str] = (), mode: LockMode = Lock
                         if name not in selected and state.lock_write is not None)
     groups = tuple(_group_plan(unit, states) for unit in units(config, specs) if isinstance(unit, SolveGroup))
     removals = undeclared_envs(config) if not names else ()
-    stale_locks = orphan_locks((env.name for env in config.envs), _lock_files(config)) if not names else ()
+    stale_locks = orphan_locks((env.name for env in config.envs), lock_files(config)) if not names else ()
     return Plan(config_path=config.path, envs=tuple(plans), removals=removals, solve_groups=groups,
                 group_locks=group_locks, lock_removals=stale_locks)
 
@@ -62,7 +62,7 @@ def _group_plan(group, states: dict[str, Resolution]) -> GroupPlan:
     return GroupPlan(group.name, group.names, shared)
 
 
-def _lock_files(config: Config) -> list[tuple[Path, str | None]]:
+def lock_files(config: Config) -> list[tuple[Path, str | None]]:
     """Every pylock.*.toml beside the config, with the env its [tool.envsync] names (None if none)."""
     import tomllib
 
