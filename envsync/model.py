@@ -293,6 +293,8 @@ class EnvPlan:
     startup_hooks: tuple[tuple[str, str], ...] = ()
     # The same, of the env's own local projects (an editable install's path hook): named only under -v.
     project_hooks: tuple[tuple[str, str], ...] = ()
+    # What apply must download first: (files not in the cache, their bytes as the index or lock gives them).
+    to_fetch: tuple[int, int] = (0, 0)
     verified: bool = False  # planned against a survey that checked every file: apply re-plans the same way
 
     @property

@@ -148,6 +148,10 @@ def render_text(plan: Plan, colour: bool = False, verbose: bool = False) -> str:
         for hook, package in env.startup_hooks:
             lines.append(_paint(f"  ! startup hook {hook} (from {package}): runs at every start of this env's Python",
                                 "yellow", colour))
+        files, size = getattr(env, "to_fetch", (0, 0))
+        if files:
+            lines.append(_paint(f"  fetch: {files} file{'s' if files != 1 else ''}, {megabytes(size)} to download",
+                                "dim", colour))
         if env.lock_write is not None and group is None:
             lines.append(_paint(f"  lock: {env.lock_write.path.name} will be written", "dim", colour))
         if verbose:  # the env's own project's path hook: expected, so named only when asked
@@ -157,7 +161,16 @@ def render_text(plan: Plan, colour: bool = False, verbose: bool = False) -> str:
         lines.append(_paint(f"lock: {path.name} will be removed (its env is no longer declared)", "dim", colour))
     lines.append("")
     lines.append(summary_line(plan))
+    fetching = [env.to_fetch for env in plan.envs if env.to_fetch[0]]
+    if fetching:
+        files, size = sum(count for count, _ in fetching), sum(size for _, size in fetching)
+        lines.append(f"To download: {files} file{'s' if files != 1 else ''}, {megabytes(size)}.")
     return "\n".join(lines)
+
+
+def megabytes(size: int) -> str:
+    """A size as people read it: `3.1 MB`, `2.7 GB`."""
+    return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.1f} MB"
 
 
 def summary_line(plan: Plan) -> str:
@@ -245,4 +258,6 @@ def env_document(env: EnvPlan | EnvRemoval) -> dict:
         **({"error": env.error} if env.error else {}),
         **({"startup_hooks": [{"file": hook, "package": package} for hook, package in env.startup_hooks]}
            if env.startup_hooks else {}),
+        **({"download": {"files": env.to_fetch[0], "bytes": env.to_fetch[1]}}
+           if isinstance(env, EnvPlan) and env.to_fetch[0] else {}),
     }

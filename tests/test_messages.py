@@ -102,3 +102,23 @@ def test_apply_says_which_orphan_lock_it_deletes(tmp_path: Path, index: LocalInd
     assert result.returncode == 0
     assert "removed pylock.old.toml (its env is no longer declared)" in result.stdout
     assert not (tmp_path / "pylock.old.toml").exists()
+
+
+def test_plan_says_how_much_it_will_download(tmp_path: Path, index: LocalIndex):
+    index.add(WheelSpec("lib", "1.0", files={"lib/__init__.py": "x = 1\n" * 40_000}))
+    index.add(WheelSpec("tool", "0.5"))
+    config = f'[settings]\nindex-url = "{index.url}"\n[envs.a]\ndependencies = ["lib", "tool"]\n'
+    write_config(tmp_path, config)
+    sizes = sum(file.path.stat().st_size for project in ("lib", "tool") for file in index.files(project))
+    plan = run_envsync("plan", cwd=tmp_path)
+    assert f"  fetch: 2 files, {sizes / 1e6:.1f} MB to download" in plan.stdout, plan.stdout
+    assert plan.stdout.rstrip().endswith(f"To download: 2 files, {sizes / 1e6:.1f} MB.")
+    import json
+
+    document = json.loads(run_envsync("plan", "--json", cwd=tmp_path).stdout)
+    assert document["envs"][0]["download"] == {"files": 2, "bytes": sizes}
+    assert run_envsync("apply", cwd=tmp_path).returncode == 0
+    # A second env with what the cache now holds: nothing to download, nothing said.
+    write_config(tmp_path, config + '[envs.b]\ndependencies = ["lib"]\n')
+    again = run_envsync("plan", cwd=tmp_path)
+    assert "to download" not in again.stdout.lower() and "+ install  lib 1.0" in again.stdout

@@ -156,7 +156,9 @@ def notes(session: Session) -> list[Finding]:
     found = [Finding(f"{path.name} was written by another tool; envsync reads it as it is", problem=False)
              for path, env in lock_files(session.config) if env is None]
     root = cache_dir()
-    found.append(Finding(f"cache: {_megabytes(folder_size(root))} in {root} "
+    from envsync.render import megabytes
+
+    found.append(Finding(f"cache: {megabytes(folder_size(root))} in {root} "
                          "(`envsync cache prune` removes what no lock or env uses)", problem=False))
     return found
 
@@ -175,5 +177,3 @@ def folder_size(root: Path) -> int:
     return total
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.1f} MB"

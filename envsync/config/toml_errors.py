@@ -88,10 +88,9 @@ def _string_end(text: str, start: int, quote: str) -> int | None:
     string is not closed past its line)."""
     position = start
     while position < len(text):
-        if quote == '"' or quote == '"""':
-            if text[position] == "\\":
-                position += 2
-                continue
+        if quote in ('"', '"""') and text[position] == "\\":
+            position += 2
+            continue
         if text.startswith(quote, position):
             return position + len(quote)
         if text[position] == "\n" and len(quote) == 1:

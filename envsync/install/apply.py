@@ -23,9 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from envsync.errors import EnvsyncError, from_os_error
-from envsync.events import (ActionDone, FetchProgress, Progress, Report, StartupHookAdded, WaitingForLock,
-                            WheelsFetched)
-from envsync.state.hooks import is_own_project
+from envsync.events import ActionDone, FetchProgress, Progress, Report, StartupHookAdded, WaitingForLock, WheelsFetched
 from envsync.files.cache import cache_dir, cache_subdir
 from envsync.files.hashes import sha256_of_file
 from envsync.install.checkpoints import Checkpoints
@@ -35,6 +33,7 @@ from envsync.install.uninstall import uninstall
 from envsync.install.venv import create_venv, recreate_venv, remove_venv
 from envsync.install.wheel import UnpackedWheel, cached_wheel, unpack_wheel
 from envsync.model import ActionKind, Actual, Artifact, EnvPlan, EnvRemoval, Plan
+from envsync.state.hooks import is_own_project
 from envsync.state.planner import plan_env, still_to_remove
 from envsync.state.survey import survey
 

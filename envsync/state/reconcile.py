@@ -40,6 +40,9 @@ def make_plan(session: Session, names: Sequence[str] = (), mode: LockMode = Lock
         own = project_hooks(plan, actual, hooks)
         if hooks or own:
             plan = replace(plan, startup_hooks=tuple(hook for hook in hooks if hook not in own), project_hooks=own)
+        fetch = to_fetch(plan)
+        if fetch[0]:
+            plan = replace(plan, to_fetch=fetch)
         plans.append(plan)
     selected = {spec.name for spec in specs}
     group_locks = tuple(state.lock_write for name, state in states.items()
@@ -92,6 +95,30 @@ def startup_hooks(plan: EnvPlan) -> tuple[tuple[str, str], ...]:
             unpacked = cached_wheel(pin.artifact.sha256, cache_subdir("unpacked")) if pin.artifact.sha256 else None
             hooks += [(hook, f"{pin.name} {pin.version}") for hook in (unpacked.startup_hooks if unpacked else ())]
     return tuple(sorted(hooks))
+
+
+def to_fetch(plan: EnvPlan) -> tuple[int, int]:
+    """The files the plan's installs need that the cache lacks, and their size in bytes (as the
+    index or the lock gives it; a file of unknown size counts as 0). A project folder or a git
+    checkout is built, not downloaded."""
+    from envsync.files.cache import cache_subdir
+
+    count = size = 0
+    seen = set()
+    for action in plan.actions:
+        if not (action.kind.installs and action.package is not None):
+            continue
+        pin = plan.desired.pins[action.package]
+        artifact = pin.artifact
+        if pin.source is not None and pin.source.kind != "archive" or artifact.sha256 is None:
+            continue
+        digest = artifact.sha256.lower()
+        if digest in seen or (cache_subdir("unpacked") / digest).is_dir() or (cache_subdir("built") / digest).is_dir() \
+                or (cache_subdir("downloads") / digest / artifact.filename).is_file():
+            continue
+        seen.add(digest)
+        count, size = count + 1, size + (artifact.size or 0)
+    return count, size
 
 
 def undeclared_envs(config: Config) -> tuple[EnvRemoval, ...]:
