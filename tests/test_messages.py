@@ -122,3 +122,44 @@ def test_plan_says_how_much_it_will_download(tmp_path: Path, index: LocalIndex):
     write_config(tmp_path, config + '[envs.b]\ndependencies = ["lib"]\n')
     again = run_envsync("plan", cwd=tmp_path)
     assert "to download" not in again.stdout.lower() and "+ install  lib 1.0" in again.stdout
+
+
+SETUPTOOLS_PROJECT = """
+[build-system]
+requires = ["setuptools>=64"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "noisy"
+version = "0.1.0"
+"""
+
+
+def test_a_builds_output_goes_to_a_log_named_when_it_fails_or_under_v(tmp_path: Path, build_index: LocalIndex):
+    import os
+    import re
+
+    folder = tmp_path / "noisy"
+    (folder / "noisy").mkdir(parents=True)
+    (folder / "noisy" / "__init__.py").write_text("")
+    (folder / "pyproject.toml").write_text(SETUPTOOLS_PROJECT)
+    (folder / "setup.py").write_text("import sys\nprint('BackendWarning: lots of noise', file=sys.stderr)\n"
+                                     "from setuptools import setup\nsetup()\n")
+    write_config(folder, f'[settings]\nindex-url = "{build_index.url}"\n[envs.dev]\nproject = "."\n')
+    quiet = run_envsync("apply", cwd=folder, timeout=600)
+    assert quiet.returncode == 0, quiet.stderr
+    assert "lots of noise" not in quiet.stdout + quiet.stderr
+    logs = Path(os.environ["ENVSYNC_CACHE_DIR"]) / "build-logs"
+    assert any("lots of noise" in log.read_text() for log in logs.glob("*.log"))
+
+    (folder / "setup.py").write_text("raise SystemExit('cannot be built: missing thing')\n")
+    (folder / "pyproject.toml").write_text(SETUPTOOLS_PROJECT.replace('version = "0.1.0"', 'version = "0.2.0"'))
+    failed = run_envsync("apply", cwd=folder, timeout=600)
+    assert failed.returncode == 1 and "cannot be built: missing thing" in failed.stderr
+    shown = re.search(r"its whole output: (\S+\.log)", failed.stderr)
+    assert shown and "cannot be built: missing thing" in Path(shown[1]).read_text()
+
+    (folder / "setup.py").write_text("from setuptools import setup\nsetup()\n")
+    verbose = run_envsync("apply", "-v", cwd=folder, timeout=600)
+    assert verbose.returncode == 0, verbose.stderr
+    assert re.search(r"built .*noisy.*; the build backend's output is in \S+\.log", verbose.stderr), verbose.stderr

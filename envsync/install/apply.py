@@ -68,6 +68,7 @@ class Wheels:
                  checkpoints: Checkpoints | None = None) -> None:
         self._index_for = index_for
         self._unpacked: dict[str, UnpackedWheel] = {}
+        self._report: Report | None = None
         self._lock = threading.Lock()
         self._stopped = stopped or threading.Event()
         self._checkpoints = checkpoints or Checkpoints(self._stopped, "")
@@ -76,6 +77,7 @@ class Wheels:
         """Get every wheel into the unpacked cache, FETCH_WORKERS at a time, reporting progress."""
         if not needed:
             return
+        self._report = report  # builds say where their output went (shown under -v)
         total, counts = len(needed), {"cached": 0, "downloaded": 0, "built": 0, "size": 0}
         report(FetchProgress(total, 0, 0, 0))
 
@@ -145,7 +147,9 @@ class Wheels:
         from envsync.build.wheels import wheel_for
 
         source = next((pin.source for pin in env.desired.pins.values() if pin.artifact == artifact), None)
-        builder = Builder(env.desired.interpreter, self._index_for(env), prereleases=env.desired.spec.index.prereleases)
+        report = self._report
+        builder = Builder(env.desired.interpreter, self._index_for(env), prereleases=env.desired.spec.index.prereleases,
+                          note=(lambda text: report(Progress(text))) if report is not None else None)
         with tempfile.TemporaryDirectory(prefix="envsync-build-") as work:
             path = wheel_for(artifact, source, builder, Path(work))
             return unpack_wheel(path, sha256_of_file(path), cache_subdir("unpacked"))
