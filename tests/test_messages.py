@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 from helpers import run_envsync, write_config
@@ -62,10 +61,6 @@ def test_a_multi_platform_resolve_error_names_the_env_and_hint_once(tmp_path: Pa
     assert result.stderr.count("hint:") == 1
     assert "env bench on Linux x86_64" in result.stderr
     assert "change newpy (envs.bench.dependencies) to allow other versions of newpy" in result.stderr
-
-
-def dedent(text: str) -> str:
-    return textwrap.dedent(text).lstrip("\n")
 
 
 def test_did_you_mean_counts_a_swap_as_one_edit_and_prefers_known_names(tmp_path: Path, index: LocalIndex):
@@ -163,3 +158,4 @@ def test_a_builds_output_goes_to_a_log_named_when_it_fails_or_under_v(tmp_path: 
     verbose = run_envsync("apply", "-v", cwd=folder, timeout=600)
     assert verbose.returncode == 0, verbose.stderr
     assert re.search(r"built .*noisy.*; the build backend's output is in \S+\.log", verbose.stderr), verbose.stderr
+
