@@ -367,7 +367,8 @@ class Plan:
 
     def as_applied(self) -> Plan:
         """The plan of the same envs once this one has been carried out: nothing left to do."""
-        return Plan(self.config_path, tuple(replace(env, actions=(), lock_write=None) for env in self.envs),
+        return Plan(self.config_path, tuple(replace(env, actions=(), lock_write=None, to_fetch=(0, 0))
+                                            for env in self.envs),
                     solve_groups=self.solve_groups)
 
     @property
