@@ -93,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("envs", nargs="*", metavar="ENV")
     _lock_mode(watch)
 
+    commands.add_parser("doctor", parents=[common], help="say what is unhealthy about the envs, and how to fix it")
+    cache = commands.add_parser("cache", parents=[common], help="envsync's cache of packages")
+    cache_commands = cache.add_subparsers(dest="cache_command", metavar="COMMAND", parser_class=_Parser, required=True)
+    cache_commands.add_parser("prune", parents=[common], help="remove what no lock or env of this config uses")
+
     # add and remove (envsync/commands/edit.py): edit one env's dependencies in envs.toml, then sync it.
     for name, text in (("add", "add packages to an env's dependencies, then lock and apply it"),
                        ("remove", "remove packages from an env's dependencies, then lock and apply it")):
@@ -100,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
         edit.add_argument("packages", nargs="+", metavar="PKG")
         edit.add_argument("--env", metavar="ENV", help="the env to edit (may be left out when there is one)")
         edit.add_argument("--no-sync", action="store_true", help="only edit envs.toml; lock and apply later")
+        if name == "add":
+            edit.add_argument("--to", metavar="FILE", help="the file to add to: one of the requirements files the "
+                                                          "env reads, or envs.toml (asked when unclear)")
 
     # python (envsync/commands/python.py): the interpreters found here, and python-build-standalone installs.
     python = commands.add_parser("python", parents=[common], help="list, install or uninstall Pythons")
@@ -340,7 +348,7 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
         from envsync.commands import review
 
         return review.run(args, out)
-    stamp = _stamp(args)
+    stamp = None if args.verbose else _stamp(args)  # -v says more than the stamp keeps: look in full
     if stamp is not None:
         from envsync.state.stamp import stamped_view
 
@@ -356,7 +364,7 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
     if form == "text" and not plan.entries and not plan.skipped and not plan.has_changes:
         out.info(_NO_ENVS.format(name=plan.config_path.name))
     elif form != "text" or not args.quiet:
-        out.result(renderer(form).render_plan(plan_view(plan), use_colour(sys.stdout)))
+        out.result(renderer(form).render_plan(plan_view(plan), use_colour(sys.stdout), verbose=args.verbose))
     if plan.errors:
         for env in plan.errors:
             out.error(f"env {env.name}: {env.error}")
@@ -394,12 +402,14 @@ def cmd_apply(args: argparse.Namespace, out: Output) -> int:
         session.close()
     for path in outcome.locks_written:
         out.info(f"wrote {path.name}")
+    for path in outcome.locks_removed:
+        out.info(f"removed {path.name} (its env is no longer declared)")
     for env in plan.envs:
         if not env.actions:
             out.info(f"{env_header(env)}: in sync")
     seconds = time.monotonic() - started
     if not outcome.actions:
-        out.info(f"Every environment is in sync; lock files written ({seconds:.2f}s).")
+        out.info(f"Every environment is in sync; lock files updated ({seconds:.2f}s).")
         return EXIT_OK
     out.info(f"Applied {outcome.actions} change{'s' if outcome.actions != 1 else ''} to {outcome.envs_changed} "
              f"env{'s' if outcome.envs_changed != 1 else ''} in {seconds:.2f}s.")
@@ -557,7 +567,8 @@ COMMANDS = {"plan": cmd_plan, "apply": cmd_apply, "lock": cmd_lock, "list": cmd_
             "tree": _module_command("tree"), "init": _module_command("init", needs_config=False),
             "run": cmd_run, "watch": cmd_watch,
             "add": _module_command("edit"), "remove": _module_command("edit"),
-            "python": _module_command("python", needs_config=False)}
+            "python": _module_command("python", needs_config=False),
+            "doctor": _module_command("doctor"), "cache": _module_command("cache")}
 
 if __name__ == "__main__":
     sys.exit(main())

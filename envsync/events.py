@@ -51,6 +51,7 @@ class FetchProgress:
     cached: int
     downloaded: int
     size: int
+    built: int = 0  # wheels built from source (an sdist, the project, a git commit): nothing downloaded
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class WheelsFetched:
     cached: int
     downloaded: int
     size: int  # bytes downloaded
+    built: int = 0  # wheels built from source (an sdist, the project, a git commit)
 
 
 @dataclass(frozen=True)

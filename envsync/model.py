@@ -305,6 +305,10 @@ class EnvPlan:
     lock_write: LockWrite | None = None
     # (.pth file, "package version") the installs add: code that runs at every interpreter start.
     startup_hooks: tuple[tuple[str, str], ...] = ()
+    # The same, of the env's own local projects (an editable install's path hook): named only under -v.
+    project_hooks: tuple[tuple[str, str], ...] = ()
+    # What apply must download first: (files not in the cache, their bytes as the index or lock gives them).
+    to_fetch: tuple[int, int] = (0, 0)
     verified: bool = False  # planned against a survey that checked every file: apply re-plans the same way
 
     @property
@@ -403,7 +407,8 @@ class Plan:
 
     def as_applied(self) -> Plan:
         """The plan of the same envs once this one has been carried out: nothing left to do."""
-        return Plan(self.config_path, tuple(replace(env, actions=(), lock_write=None) for env in self.envs),
+        return Plan(self.config_path, tuple(replace(env, actions=(), lock_write=None, to_fetch=(0, 0))
+                                            for env in self.envs),
                     solve_groups=self.solve_groups, skipped=self.skipped, order=self.order)
 
     @property

@@ -98,6 +98,8 @@ def test_remove_of_an_undeclared_or_inherited_name_says_where(project: Path, ind
         [envs.dev]
         inherits = ["base"]
         dependencies = ["requests"]
+        [envs.docs]
+        dependencies = ["requests"]
     """)
     before = (project / "envs.toml").read_bytes()
     result = envsync(project, "remove", "rich", "--env", "dev")
@@ -105,7 +107,7 @@ def test_remove_of_an_undeclared_or_inherited_name_says_where(project: Path, ind
     result = envsync(project, "remove", "requets", "--env", "dev")
     assert result.returncode == 1 and "did you mean 'requests'" in result.stderr
     result = envsync(project, "remove", "requests")
-    assert result.returncode == 1 and "--env" in result.stderr and "base, dev" in result.stderr
+    assert result.returncode == 1 and "--env" in result.stderr and "declared by 2 envs (dev, docs)" in result.stderr
     result = envsync(project, "add", "rich", "--env", "deev")
     assert result.returncode == 1 and "did you mean 'dev'" in result.stderr
     assert (project / "envs.toml").read_bytes() == before
@@ -155,3 +157,80 @@ def test_remove_writes_through_a_symlinked_config(project: Path, tmp_path: Path)
     assert (project / "envs.toml").is_symlink()
     text = real.read_text()
     assert "rich>=13.9.4" in text and '"a"' not in text and "# Team envs" in text
+def test_remove_takes_the_only_env_that_declares_the_package(project: Path, index: LocalIndex):
+    write_config(project, f"""
+        [settings]
+        index-url = "{index.url}"
+        [envs.base]
+        dependencies = ["rich", "a"]
+        [envs.dev]
+        inherits = ["base"]
+        dependencies = ["requests"]
+    """)
+    result = envsync(project, "remove", "rich", "--no-sync")
+    assert result.returncode == 0, result.stderr
+    assert "removed rich from envs.base.dependencies" in result.stdout
+    assert 'dependencies = ["a"]' in (project / "envs.toml").read_text()
+
+
+def test_remove_leaves_no_empty_list_behind(project: Path):
+    assert envsync(project, "remove", "a", "--no-sync").returncode == 0
+    text = (project / "envs.toml").read_text()
+    assert "dependencies" not in text and "# the main env" in text and "[envs.dev]" in text
+
+
+def test_remove_of_a_package_another_brings_in_says_through_what(tmp_path: Path, index: LocalIndex):
+    index.add(WheelSpec("pytest", "8.0"))
+    index.add(WheelSpec("pytest-benchmark", "4.0", requires=["pytest>=8"]))
+    write_config(tmp_path, f"""
+        [settings]
+        index-url = "{index.url}"
+        [envs.bench]
+        dependencies = ["pytest-benchmark"]
+    """)
+    assert envsync(tmp_path, "lock").returncode == 0
+    result = envsync(tmp_path, "remove", "pytest", "--env", "bench")
+    assert result.returncode == 1
+    assert "env bench does not declare pytest: it comes in through pytest-benchmark 4.0" in result.stderr
+    assert "remove pytest-benchmark instead" in result.stderr
+
+
+REQUIREMENTS = """\
+# dev tools, pinned by hand
+a==1.0  # keep this one
+"""
+
+
+def test_add_to_an_env_that_reads_requirements_files(tmp_path: Path, index: LocalIndex):
+    for name, version in (("a", "1.0"), ("httpx", "0.28.1"), ("rich", "13.9.4")):
+        index.add(WheelSpec(name, version))
+    (tmp_path / "requirements").mkdir(parents=True)
+    (tmp_path / "requirements" / "dev.txt").write_text(REQUIREMENTS)
+    (tmp_path / "requirements" / "docs.txt").write_text("rich\n")
+    write_config(tmp_path, f"""
+        [settings]
+        index-url = "{index.url}"
+        [envs.dev]
+        requirements = ["requirements/dev.txt"]
+        [envs.both]
+        requirements = ["requirements/dev.txt", "requirements/docs.txt"]
+    """)
+    config_before = (tmp_path / "envs.toml").read_bytes()
+    # One file and no dependencies in envs.toml: that file is the obvious place.
+    result = envsync(tmp_path, "add", "httpx", "--env", "dev", "--no-sync")
+    assert result.returncode == 0, result.stderr
+    assert "added httpx>=0.28.1 to requirements/dev.txt" in result.stdout
+    assert (tmp_path / "requirements" / "dev.txt").read_text() == REQUIREMENTS + "httpx>=0.28.1\n"
+    assert (tmp_path / "envs.toml").read_bytes() == config_before
+    # Two files: asked which, and nothing is written.
+    result = envsync(tmp_path, "add", "rich", "--env", "both")
+    assert result.returncode == 1 and "which one should rich go to?" in result.stderr
+    assert "--to FILE, one of: requirements/dev.txt, requirements/docs.txt, envs.toml" in result.stderr
+    result = envsync(tmp_path, "add", "rich", "--env", "both", "--to", "envs.toml", "--no-sync")
+    assert result.returncode == 0, result.stderr
+    assert 'dependencies = ["rich>=13.9.4"]' in (tmp_path / "envs.toml").read_text()
+    # remove takes it from the file that declares it, keeping the comments.
+    result = envsync(tmp_path, "remove", "httpx", "--env", "dev")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "requirements" / "dev.txt").read_text() == REQUIREMENTS
+    assert installed(tmp_path / ".envs" / "dev") == {"a": "1.0"}

@@ -36,6 +36,9 @@ INSTALL_LIB = Action(ActionKind.INSTALL, "lib", to_version=Version("2.0"))
     (WheelsFetched(12, 2, 3_100_000), "14 wheels: 12 cached, 2 downloaded (3.1 MB)"),
     (WheelsFetched(3, 0, 0), "3 wheels: 3 cached, 0 downloaded"),
     (WheelsFetched(0, 1, 20_000), "1 wheel: 0 cached, 1 downloaded (0.0 MB)"),
+    (WheelsFetched(0, 0, 0, 1), "1 wheel: 1 built"),  # an editable project: built, nothing downloaded
+    (WheelsFetched(12, 1, 3_100_000, 1), "14 wheels: 12 cached, 1 downloaded (3.1 MB), 1 built"),
+    (FetchProgress(3, 1, 0, 0, 1), "fetched 2/3 wheels: 1 cached, 1 built"),
     (Progress("resolving dev for Python 3.12"), "resolving dev for Python 3.12"),
 ])
 def test_every_event_is_one_line(event: object, text: str):

@@ -55,3 +55,28 @@ def test_hooks_reaching_site_packages_by_any_path_are_named(tmp_path: Path, inde
     plan = run_envsync("plan", "b", cwd=project)
     assert "! startup hook hidden.pth (from sneaky 1.0)" in plan.stdout
     assert "! startup hook sitecustomize.py (from sneaky 1.0)" in plan.stdout
+def test_the_own_projects_editable_hook_is_named_under_plan_v_not_warned(tmp_path: Path, build_index: LocalIndex):
+    """setuptools' editable install adds `__editable__.myapp-0.1.0.pth`: the env's own project's hook is
+    no warning, and named once under `plan -v`. Ownership decides, not the name: a dependency whose hook
+    is called `__editable__.sneaky.pth` is still warned about."""
+    build_index.add(WheelSpec("sneaky", "1.0", files={"__editable__.sneaky.pth": "import sneaky\n",
+                                                      "sneaky/__init__.py": ""}))
+    project = tmp_path / "project"
+    (project / "src" / "myapp").mkdir(parents=True)
+    (project / "src" / "myapp" / "__init__.py").write_text("")
+    (project / "pyproject.toml").write_text('[build-system]\nrequires = ["setuptools>=64"]\n'
+                                           'build-backend = "setuptools.build_meta"\n'
+                                           '[project]\nname = "myapp"\nversion = "0.1.0"\ndependencies = ["sneaky"]\n')
+    write_config(project, f'[settings]\nindex-url = "{build_index.url}"\n[envs.a]\nproject = "."\n')
+    applied = run_envsync("apply", cwd=project, timeout=600)
+    assert applied.returncode == 0, applied.stderr
+    assert "a: ! sneaky 1.0 added startup hook __editable__.sneaky.pth" in applied.stdout
+    assert "myapp" not in "".join(line for line in applied.stdout.splitlines() if "startup hook" in line)
+    site = next((project / ".envs" / "a").glob("lib/python*/site-packages"))
+    own = [path.name for path in site.glob("__editable__*myapp*.pth")]
+    assert own, "setuptools wrote its editable hook"
+
+    assert "startup hook" not in run_envsync("plan", cwd=project).stdout
+    verbose = run_envsync("plan", "-v", cwd=project).stdout
+    assert verbose.count(f"startup hook {own[0]} (from myapp 0.1.0, this env's own project)") == 1
+    assert "sneaky" not in verbose  # installed already: nothing to warn about in this plan

@@ -113,8 +113,12 @@ def test_an_edit_is_applied_and_a_broken_config_waits_for_the_next_good_save(pro
     assert running.process.poll() is None
     assert installed(env) == {"lib": "1.0"}
 
-    configure(project, index, ["tool"])
-    assert running.wait_for("dev: ").startswith("dev: +tool 0.5, -lib 1.0 (")
+    configure(project, index, ["lib"])  # the error mended, and nothing to change: said so
+    assert running.wait_for("fixed: ").startswith("fixed: in sync (")
+    configure(project, index, ["lib", "nothing-like-this"])
+    running.wait_for("envsync: error: ")
+    configure(project, index, ["tool"])  # mended with a change: said, with the change
+    assert running.wait_for("fixed: ").startswith("fixed: dev: +tool 0.5, -lib 1.0 (")
     assert installed(env) == {"tool": "0.5"}
     configure(project, index, ["tool"], extra="# a comment changes no env\n")
     running.wait_for("in sync (")

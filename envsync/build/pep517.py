@@ -13,11 +13,12 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,18 +81,20 @@ def read_build_system(source: Path, label: str) -> BuildSystem:
 
 
 class _HookFailed(Exception):
-    def __init__(self, code: int, tail: list[str]) -> None:
+    def __init__(self, code: int, tail: list[str], log: Path | None = None) -> None:
         super().__init__(code)
-        self.code, self.tail = code, tail
+        self.code, self.tail, self.log = code, tail, log
 
 
 class Builder:
     """Builds wheels and prepares metadata for one interpreter, from one set of indexes."""
 
-    def __init__(self, interpreter: Interpreter, index, *, prereleases: bool = False) -> None:
+    def __init__(self, interpreter: Interpreter, index, *, prereleases: bool = False,
+                 note: Callable[[str], None] | None = None) -> None:
         self.interpreter = interpreter
         self.index = index  # an IndexClient: where build requirements come from
         self.prereleases = prereleases
+        self.note = note  # told where a finished build's output is (shown under -v)
 
     # -- what callers use ------------------------------------------------------------------
 
@@ -122,11 +125,17 @@ class Builder:
         if editable:
             try:
                 name = self._call(label, lambda: caller.build_editable(str(out)))
+                self._built(label)
                 return out / name
             except HookMissing:
                 caller, _ = self._caller(source, label, editable=False)
         name = self._call(label, lambda: caller.build_wheel(str(out)))
+        self._built(label)
         return out / name
+
+    def _built(self, label: str) -> None:
+        if self.note is not None:
+            self.note(f"built {label}; the build backend's output is in {build_log(label)}")
 
     # -- hooks ---------------------------------------------------------------------------
 
@@ -138,10 +147,12 @@ class Builder:
         system = read_build_system(source, label)
         env = self.build_env(system.requires, label)
         tail: list[str] = []
+        log = build_log(label)
+        log.write_text(f"# the build backend's output for {label}\n", encoding="utf-8")
 
         def make(env: Path) -> BuildBackendHookCaller:
             return BuildBackendHookCaller(str(source), system.backend, list(system.backend_path or []) or None,
-                                          runner=_runner(env, tail), python_executable=str(env / "bin" / "python"))
+                                          runner=_runner(env, tail, log), python_executable=str(env / "bin" / "python"))
 
         caller = make(env)
         try:
@@ -163,8 +174,9 @@ class Builder:
             return hook()
         except _HookFailed as exc:
             shown = "\n    ".join(exc.tail) or "(no output)"
-            raise BuildFailed(f"{label}: the build backend failed (exit status {exc.code}); its last lines:\n    {shown}",
-                              "fix the build (or pin a version that has a wheel), then run envsync again") from None
+            whole = f"\n  its whole output: {exc.log}" if exc.log is not None else ""
+            raise BuildFailed(f"{label}: the build backend failed (exit status {exc.code}); its last lines:\n    {shown}"
+                              f"{whole}", "fix the build (or pin a version that has a wheel), then run envsync again") from None
         except BackendUnavailable as exc:
             message = getattr(exc, "message", None)  # pyproject-hooks 1.1 and newer say why
             detail = f": {message}" if message else ""
@@ -248,9 +260,17 @@ def _satisfied(text: str, env: Path, interpreter: Interpreter, label: str) -> bo
     return have is not None and requirement.specifier.contains(have.version, prereleases=True)
 
 
-def _runner(env: Path, tail: list[str]):
+def build_log(label: str) -> Path:
+    """Where the output of the last build of `label` is kept: a file under the cache, one per
+    package, so a backend's warnings never reach the terminal yet can always be read."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", label).strip("-.")[:100] or "build"
+    return cache_subdir("build-logs") / f"{name}.log"
+
+
+def _runner(env: Path, tail: list[str], log: Path | None = None):
     """A pyproject-hooks runner: the hook process gets the build env first on PATH, no user
-    site-packages and none of our PYTHONPATH; its output is kept for the error message."""
+    site-packages and none of our PYTHONPATH; its output goes to the build's log file, and its
+    last lines are kept for the error message."""
 
     def run(cmd: Sequence[str], cwd: str | None = None, extra_environ: dict[str, str] | None = None) -> None:
         environ = {key: value for key, value in os.environ.items()
@@ -260,10 +280,14 @@ def _runner(env: Path, tail: list[str]):
         environ["VIRTUAL_ENV"] = str(env)
         environ["PATH"] = os.pathsep.join([str(env / "bin"), environ.get("PATH", "")])
         returncode, output = run_in_own_group([cmd[0], "-c", _GUARD, str(os.getpid()), *cmd], cwd, environ)
-        lines = output.decode("utf-8", "replace").splitlines()
+        text = output.decode("utf-8", "replace")
+        if log is not None:
+            with contextlib.suppress(OSError), open(log, "a", encoding="utf-8") as handle:
+                handle.write(text)
+        lines = text.splitlines()
         tail[:] = lines[-_TAIL:]
         if returncode != 0:
-            raise _HookFailed(returncode, tail[:])
+            raise _HookFailed(returncode, tail[:], log)
 
     return run
 

@@ -40,65 +40,119 @@ def _real_path(path: Path) -> Path:
 def _edit(args, out, session: Session) -> int:
     import tomlkit
 
+    from envsync.commands.edit_targets import CONFIG, choose_target, edit_requirements
     from envsync.config.load import load
 
     session.config = load(session.config.path)  # as it is now, under the lock: another edit may have landed
     config = session.config
-    declared, specs = _target_envs(session, args.env)
-    target = _real_path(config.path)
-    original = target.read_bytes()
+    removing = args.command == "remove"
+    asked = {str(canonicalize_name(text)) for text in args.packages} if removing else None
+    declared, specs = _target_envs(session, args.env, asked)
+    original = _real_path(config.path).read_bytes()
     document = tomlkit.parse(original.decode("utf-8"))
     table = document["envs"][declared]
-    if "dependencies" not in table:
-        table["dependencies"] = tomlkit.array()
-    dependencies = table["dependencies"]
     key = f"envs.{declared}.dependencies"
-    new_specs = []
-    if args.command == "add":
+    files = [str(entry).removeprefix("./") for entry in table.get("requirements", [])]
+    # What each edited file holds afterwards (CONFIG: envs.toml), written last, once the sync worked.
+    edits: dict[str, list[tuple[set[str], list[str]]]] = {}
+    if not removing:
         wanted = [_parse(text) for text in args.packages]
         names: set[str] = {canonicalize_name(r.name) for r in wanted}
-        trials = [_with_own(spec, key, names, wanted) for spec in specs]
+        said = ", ".join(str(r) for r in wanted)
+        target = choose_target(getattr(args, "to", None), files, "dependencies" in table, declared, said,
+                               config.path.name)
+        label = key if target == CONFIG else target
+        trials = [_with_own(spec, key, names, wanted, target) for spec in specs]
         # Each expansion of a matrix env resolves for its own Python: a bare name is bounded at
         # the lowest version any of them got, which all of them accept.
         pins = [_resolve(session, trial) for trial in trials]
         final = [r if r.specifier or r.url else _bounded(r, pins) for r in wanted]
-        _replace_entries(dependencies, names, [str(r) for r in final])
-        new_specs = [_with_own(spec, key, names, final) for spec in specs]
-        said = ", ".join(str(r) for r in final)
+        edits[target] = [(names, [str(r) for r in final])]
+        new_specs = [_with_own(spec, key, names, final, target) for spec in specs]
+        said = f"{', '.join(str(r) for r in final)} to {label}"
     else:
-        names = {str(canonicalize_name(text)) for text in args.packages}
-        _check_removable(config.path.name, specs[0], key, names)
-        new_specs = [_with_own(spec, key, names, []) for spec in specs]
-        _replace_entries(dependencies, names, [])
+        names = asked or set()
+        places = _check_removable(session, specs[0], key, names)
+        for name, where in places.items():
+            edits.setdefault(where, []).append(({name}, []))
+        new_specs = [replace(spec, **_without(spec, names, key)) for spec in specs]
         if not args.no_sync:
             for spec in new_specs:
                 _resolve(session, spec)
-        said = ", ".join(sorted(names))
-    text = tomlkit.dumps(document).encode("utf-8")
+        said = f"{', '.join(sorted(names))} from {', '.join(key if w == CONFIG else w for w in edits)}"
+    writes: list[tuple[Path, bytes]] = []
+    for where, changes in edits.items():
+        if where == CONFIG:
+            for dropped, added in changes:
+                _edit_dependencies(table, dropped, added)
+            writes.append((_real_path(config.path), tomlkit.dumps(document).encode("utf-8")))
+        else:
+            path = _real_path(config.path.parent / where)
+            text = path.read_text(encoding="utf-8")
+            for dropped, added in changes:
+                text = edit_requirements(text, dropped, added)
+            writes.append((path, text.encode("utf-8")))
     if not args.no_sync:
         _sync(session, new_specs, out)
     from envsync.files.cache import write_atomic
 
-    write_atomic(target, text, mode=stat.S_IMODE(target.stat().st_mode))  # 0600 stays 0600
-    verb = "added" if args.command == "add" else "removed"
-    out.info(f"{verb} {said} {'to' if verb == 'added' else 'from'} envs.{declared} in {config.path.name}"
-             + (" (not synced: --no-sync)" if args.no_sync else ""))
+    for path, data in writes:
+        write_atomic(path, data, mode=stat.S_IMODE(path.stat().st_mode))  # 0600 stays 0600
+    verb = "added" if not removing else "removed"
+    out.info(f"{verb} {said}" + (" (not synced: --no-sync)" if args.no_sync else ""))
     return 0
 
 
-def _with_own(spec: EnvSpec, key: str, names: set[str], additions: list[Requirement]) -> EnvSpec:
-    """`spec` with its own (`key`) requirements for `names` replaced by `additions`."""
+def _edit_dependencies(table, names: set[str], additions: list[str]) -> None:
+    """The env's `dependencies` in envs.toml without `names` and with `additions`; a list left
+    empty is removed rather than left behind as `dependencies = []`."""
+    import tomlkit
+
+    if "dependencies" not in table:
+        table["dependencies"] = tomlkit.array()
+    _replace_entries(table["dependencies"], names, additions)
+    if not len(table["dependencies"]):
+        del table["dependencies"]
+
+
+def _without(spec: EnvSpec, names: set[str], key: str) -> dict:
+    """The requirements and origins of `spec` without the own declarations of `names`."""
+    from envsync.commands.edit_targets import declared_at
+
     kept = [(r, o) for r, o in zip(spec.requirements, spec.origins, strict=False)
-            if not (o == key and canonicalize_name(r.name) in names)]
+            if not (canonicalize_name(r.name) in names and declared_at(o, key) is not None)]
+    return {"requirements": tuple(r for r, _ in kept), "origins": tuple(o for _, o in kept)}
+
+
+def _with_own(spec: EnvSpec, key: str, names: set[str], additions: list[Requirement], target: str) -> EnvSpec:
+    """`spec` with its own requirements for `names` in `target` (envs.toml or a requirements file)
+    replaced by `additions`."""
+    from envsync.commands.edit_targets import CONFIG, declared_at
+
+    def here(origin: str) -> bool:
+        place = declared_at(origin, key)
+        return place is not None and place.file == target
+
+    kept = [(r, o) for r, o in zip(spec.requirements, spec.origins, strict=False)
+            if not (here(o) and canonicalize_name(r.name) in names)]
+    label = key if target == CONFIG else target
     return replace(spec, requirements=(*(r for r, _ in kept), *additions),
-                   origins=(*(o for _, o in kept), *[key] * len(additions)))
+                   origins=(*(o for _, o in kept), *[label] * len(additions)))
 
 
-def _target_envs(session: Session, name: str | None) -> tuple[str, list[EnvSpec]]:
+def _target_envs(session: Session, name: str | None, removing: set[str] | None) -> tuple[str, list[EnvSpec]]:
     """The declared env to edit and the envs it makes: itself, or every expansion of a matrix env
-    (named by its declared name or by any expansion: they share one declaration)."""
+    (named by its declared name or by any expansion: they share one declaration). Without a name,
+    the only env there is, or for `remove` the only env that declares the packages."""
     envs = session.config.envs
     declared = list(dict.fromkeys(env.matrix_of or env.name for env in envs))
+    if name is None and removing and len(declared) != 1:
+        having = _declaring(envs, removing)
+        if len(having) == 1:
+            name = having[0]
+        elif having:
+            raise ConfigError(f"{', '.join(sorted(removing))}: declared by {len(having)} envs ({', '.join(having)}): "
+                              "which one?", "name it with --env ENV")
     if name is None:
         if len(declared) != 1:
             shown = ", ".join(declared) or "none"
@@ -115,6 +169,20 @@ def _target_envs(session: Session, name: str | None) -> tuple[str, list[EnvSpec]
         for entry in skipped:
             session.warn(f"env {entry.name} skipped ({entry.reason}): its lock and venv are left as they are")
     return owner, specs
+
+
+def _declaring(envs, names: set[str]) -> list[str]:
+    """The declared envs that declare any of `names` themselves (not inherited, not from a group)."""
+    from envsync.commands.edit_targets import declared_at
+
+    found = []
+    for env in envs:
+        owner = env.matrix_of or env.name
+        key = f"envs.{owner}.dependencies"
+        if any(canonicalize_name(r.name) in names and declared_at(o, key) is not None
+               for r, o in zip(env.requirements, env.origins, strict=False)):
+            found.append(owner)
+    return list(dict.fromkeys(found))
 
 
 def _parse(text: str) -> Requirement:
@@ -153,23 +221,59 @@ def _replace_entries(array, names: set[str], additions: list[str]) -> None:
         array.multiline(True)
 
 
-def _check_removable(file: str, spec: EnvSpec, key: str, names: set[str]) -> None:
-    """Every name must be one of the env's own dependencies; else say where it does come from."""
+def _check_removable(session: Session, spec: EnvSpec, key: str, names: set[str]) -> dict[str, str]:
+    """Where the env declares each name (envs.toml or a requirements file); a name it doesn't
+    declare itself is refused with where it does come from: a parent env, a group, or the packages
+    that bring it in."""
     import difflib
 
+    from envsync.commands.edit_targets import declared_at
+
+    file = session.config.path.name
+    places: dict[str, str] = {}
     for name in sorted(names):
-        own = [r for r, o in zip(spec.requirements, spec.origins, strict=False)
-               if o == key and canonicalize_name(r.name) == name]
+        own = [place for r, o in zip(spec.requirements, spec.origins, strict=False)
+               if canonicalize_name(r.name) == name and (place := declared_at(o, key)) is not None]
         if own:
+            places[name] = own[0].file
             continue
         elsewhere = [o for r, o in zip(spec.requirements, spec.origins, strict=False) if canonicalize_name(r.name) == name]
         if elsewhere:
             raise ConfigError(f"{file}: {name} is not in {key}: it comes from {elsewhere[0]}",
                               "remove it there")
-        declared = [r.name for r, o in zip(spec.requirements, spec.origins, strict=False) if o == key]
+        through = _brought_in_by(session, spec, name)
+        if through:
+            roots = ", ".join(f"{parent} ({why})" if why else parent for parent, why in through)
+            raise ConfigError(f"{file}: env {spec.matrix_of or spec.name} does not declare {name}: it comes in "
+                              f"through {roots}", f"remove {through[0][0].split()[0]} instead, if you want "
+                              f"{name} gone")
+        declared = [r.name for r, o in zip(spec.requirements, spec.origins, strict=False)
+                    if declared_at(o, key) is not None]
         close = difflib.get_close_matches(name, declared, n=1)
         raise ConfigError(f"{file}: {name} is not in {key}",
                           f"did you mean {close[0]!r}?" if close else f"it has: {', '.join(declared) or 'nothing'}")
+    return places
+
+
+def _brought_in_by(session: Session, spec: EnvSpec, name: str) -> list[tuple[str, str]]:
+    """The packages of the env (from its lock, else a resolve) that require `name`, with the
+    requirement each wrote: [("pytest-benchmark 4.0", "pytest>=8")]."""
+    from envsync.errors import EnvsyncError
+    from envsync.resolve.lockfile import read_lock
+
+    try:
+        lock = read_lock(_lock(session, spec))
+        if lock is not None:
+            return sorted({(f"{package.name} {package.version}", "") for package in lock.document.packages
+                           for dependency in package.dependencies or ()
+                           if canonicalize_name(dependency.get("name", "")) == name})
+        pins = _resolve(session, spec)
+    except EnvsyncError:
+        return []
+    child = pins.get(canonicalize_name(name))
+    why = dict(child.reasons) if child is not None else {}
+    return [(f"{pin.name} {pin.version}", why.get(parent, "")) for parent, pin in pins.items()
+            if name in pin.dependencies]
 
 
 def _resolve(session: Session, spec: EnvSpec):

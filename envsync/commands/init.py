@@ -25,7 +25,7 @@ from envsync.state.survey import survey
 HEADER = """\
 # envs.toml: the Python environments of this project, for envsync.
 # `envsync plan` shows what would change, `envsync apply` makes it so.
-# Written by `envsync init{source}`; edit freely (see envsync's README for every key).
+# Written by `envsync init{source}`; edit freely (every key: envsync's docs/configuration.md).
 """
 SETTINGS = """
 [settings]

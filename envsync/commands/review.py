@@ -272,7 +272,7 @@ def _sides(session: Session, specs: Sequence[EnvSpec], where: str, notes: list[s
         if spec.environments:
             pins, interpreter = _platform_pins(spec, resolution, where, notes)
         direct = {canonicalize_name(requirement.name) for requirement in spec.requirements}
-        local = {name for name, pin in pins.items() if pin.source is not None and pin.source.kind == "directory"}
+        local = {name for name, pin in pins.items() if pin.source is not None and pin.source.is_project()}
         sides[spec.name] = EnvSide(spec.python, str(interpreter.version),
                                    {name: str(pin.version) for name, pin in pins.items()},
                                    frozenset(direct | local), resolution.lock_state,

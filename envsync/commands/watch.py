@@ -153,6 +153,7 @@ class Watcher:
         self.extra: tuple[Path, ...] = ()  # the files besides envs.toml the config read (last we knew)
         self.last = "starting"
         self.busy = False  # inside a plan-and-apply: an interrupt now is exit 130
+        self.failing = False  # the last round ended in an error: the next good one says it is fixed
 
     def round(self, before: dict[str, bytes] | None = None) -> None:
         """Plan and apply what changed since the last round, and say what happened."""
@@ -180,8 +181,13 @@ class Watcher:
         if result.error is not None:
             self.out.error(result.error)
             self.last = f"error at {clock}; watching for the next save"
+            self.failing = True
         else:
-            for line in describe(result):
+            lines = describe(result)
+            if self.failing:  # the save that mended the error: say so, with what it changed
+                lines = [f"fixed: {lines[0]}", *lines[1:]]
+                self.failing = False
+            for line in lines:
                 self.out.info(line)
             self.last = f"{'applied' if result.changed else 'in sync'} at {clock}"
         self.status()

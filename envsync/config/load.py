@@ -329,7 +329,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path.name}: invalid TOML: {exc}", "fix the syntax at that line") from None
+        from envsync.config.toml_errors import explain
+
+        problem = explain(path.name, text, str(exc))
+        raise ConfigError(problem.message, problem.hint) from None
     except RecursionError:
         raise ConfigError(f"{path.name}: values nested too deeply to read (lists or tables inside each other)",
                           "no envsync setting nests more than a few levels: fix the file") from None

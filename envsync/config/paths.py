@@ -33,5 +33,5 @@ def find_config(explicit: str | None, start: Path | None = None) -> Path:
             return candidate
     raise ConfigError(
         f"no {CONFIG_NAME} found in {here} or any parent folder",
-        "create one (see the README), or pass --config PATH",
+        "run `envsync init` to write one, or pass --config PATH",
     )

@@ -170,6 +170,6 @@ def config_error(path: Path, exc: ValidationError) -> ConfigError:
             got = error.get("input")
             lines.append(f"{where}: {error['msg'].lower()} (got {got!r})" if got is not None
                          else f"{where}: {error['msg'].lower()}")
-    return ConfigError(f"{path.name}: " + "; ".join(lines), "fix the key named above; see the README's config reference")
+    return ConfigError(f"{path.name}: " + "; ".join(lines), "fix the key named above; every key is in envsync's docs/configuration.md")
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from envsync.errors import EnvsyncError, from_os_error
-from envsync.events import ActionDone, FetchProgress, Report, StartupHookAdded, WaitingForLock, WheelsFetched
+from envsync.events import ActionDone, FetchProgress, Progress, Report, StartupHookAdded, WaitingForLock, WheelsFetched
 from envsync.files.cache import cache_dir, cache_subdir
 from envsync.files.hashes import sha256_of_file
 from envsync.install.checkpoints import Checkpoints
@@ -35,6 +35,7 @@ from envsync.install.uninstall import uninstall
 from envsync.install.venv import create_venv, recreate_venv, remove_venv
 from envsync.install.wheel import UnpackedWheel, cached_wheel, unpack_wheel
 from envsync.model import ActionKind, Actual, Artifact, EnvPlan, EnvRemoval, Pin, Plan
+from envsync.state.hooks import is_own_project
 from envsync.state.planner import plan_env, still_to_remove
 from envsync.state.survey import survey
 from envsync.state.venv_contents import survey_for
@@ -70,6 +71,7 @@ class Wheels:
                  checkpoints: Checkpoints | None = None) -> None:
         self._index_for = index_for
         self._unpacked: dict[str, UnpackedWheel] = {}
+        self._report: Report | None = None
         self._lock = threading.Lock()
         self._stopped = stopped or threading.Event()
         self._checkpoints = checkpoints or Checkpoints(self._stopped, "")
@@ -78,21 +80,22 @@ class Wheels:
         """Get every wheel into the unpacked cache, FETCH_WORKERS at a time, reporting progress."""
         if not needed:
             return
-        total, counts = len(needed), {"cached": 0, "downloaded": 0, "size": 0}
+        self._report = report  # builds say where their output went (shown under -v)
+        total, counts = len(needed), {"cached": 0, "downloaded": 0, "built": 0, "size": 0}
         report(FetchProgress(total, 0, 0, 0))
 
         def fetch(item: tuple[Pin, EnvPlan]) -> None:
-            downloaded, size = self._fetch(*item)
+            how, size = self._fetch(*item)
             with self._lock:
-                counts["downloaded" if downloaded else "cached"] += 1
+                counts[how] += 1
                 counts["size"] += size
-                news = FetchProgress(total, counts["cached"], counts["downloaded"], counts["size"])
+                news = FetchProgress(total, counts["cached"], counts["downloaded"], counts["size"], counts["built"])
             report(news)
 
         failures = run_in_threads(needed.values(), fetch, FETCH_WORKERS, self._stopped, "envsync-fetch")
         if failures:
             raise failures[0]
-        report(WheelsFetched(counts["cached"], counts["downloaded"], counts["size"]))
+        report(WheelsFetched(counts["cached"], counts["downloaded"], counts["size"], counts["built"]))
 
     def get(self, pin: Pin, env: EnvPlan) -> UnpackedWheel:
         found = self._known(pin)
@@ -100,12 +103,13 @@ class Wheels:
             found, _ = self._download(pin, env)
         return found
 
-    def _fetch(self, pin: Pin, env: EnvPlan) -> tuple[bool, int]:
-        """Make sure the wheel is unpacked in the cache: (whether it was downloaded, bytes downloaded)."""
+    def _fetch(self, pin: Pin, env: EnvPlan) -> tuple[str, int]:
+        """Make sure the wheel is unpacked in the cache: ("cached", "downloaded" or "built", bytes downloaded)."""
         if self._known(pin) is not None:
-            return False, 0
+            return "cached", 0
         _, size = self._download(pin, env)
-        return True, size
+        artifact = pin.artifact
+        return ("downloaded" if artifact is not None and artifact.filename.endswith(".whl") else "built"), size
 
     def _known(self, pin: Pin) -> UnpackedWheel | None:
         artifact = pin.artifact
@@ -148,7 +152,9 @@ class Wheels:
 
         index = self._index_for(env)
         index.add_credentials(credentialed_urls(env.desired.spec))
-        builder = Builder(env.desired.interpreter, index, prereleases=env.desired.spec.index.prereleases)
+        report = self._report
+        builder = Builder(env.desired.interpreter, index, prereleases=env.desired.spec.index.prereleases,
+                          note=(lambda text: report(Progress(text))) if report is not None else None)
         with work_folder("build") as work:
             path = source_of(pin).wheel(pin, builder, work)
             return unpack_wheel(path, sha256_of_file(path), cache_subdir("unpacked"))
@@ -349,7 +355,11 @@ def apply_env(env: EnvPlan, actual: Actual, wheels: Wheels, report: Report, owne
                     replace_wheel(old.dist_info, unpacked, layout, requested=pin.name in roots, direct_url=direct_url,
                                   sharing=sharing)
                 for hook in unpacked.startup_hooks:
-                    report(StartupHookAdded(env.name, pin.name, str(pin.version), hook))
+                    if is_own_project(pin):  # the env's own project's path hook: no warning, named under -v
+                        report(Progress(f"{env.name}: {pin.name} {pin.version} (this env's own project) "
+                                        f"installed startup hook {hook}"))
+                    else:
+                        report(StartupHookAdded(env.name, pin.name, str(pin.version), hook))
             elif old is not None:
                 uninstall(old.dist_info, layout, sharing.files)
         report(ActionDone(env.name, action))

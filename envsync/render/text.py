@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from envsync.commands.review import EnvSide, PackageChange, Review
 
 
-def render_plan(view: dict, colour: bool = False) -> str:
+def render_plan(view: dict, colour: bool = False, verbose: bool = False) -> str:
     lines = [paint(f"+ install {python_install_text(python)}", "green", colour) for python in view.get("pythons", ())]
     groups = {group["name"]: group for group in view["solve_groups"]}
     for env in view["envs"]:
@@ -38,14 +38,31 @@ def render_plan(view: dict, colour: bool = False) -> str:
         for hook in env.get("startup_hooks", ()):
             lines.append(paint(f"  ! startup hook {hook['file']} (from {hook['package']}): runs at every start of "
                                "this env's Python", "yellow", colour))
+        download = env.get("download")
+        if download:
+            files = download["files"]
+            lines.append(paint(f"  fetch: {files} file{'s' if files != 1 else ''}, {megabytes(download['bytes'])} "
+                               "to download", "dim", colour))
         lock = next((action["path"] for action in env["actions"] if action["action"] == "write-lock"), None)
         if lock is not None and group is None:
             lines.append(paint(f"  lock: {lock} will be written", "dim", colour))
+        if verbose:  # the env's own project's path hook: expected, so named only when asked
+            lines += [paint(f"  startup hook {hook['file']} (from {hook['package']}, this env's own project)", "dim",
+                            colour) for hook in env.get("project_hooks", ())]
     for name in view["lock_removals"]:
         lines.append(paint(f"lock: {name} will be removed (its env is no longer declared)", "dim", colour))
     lines.append("")
     lines.append(summary_line(view))
+    fetching = [env["download"] for env in view["envs"] if env.get("download")]
+    if fetching:
+        files, size = sum(d["files"] for d in fetching), sum(d["bytes"] for d in fetching)
+        lines.append(f"To download: {files} file{'s' if files != 1 else ''}, {megabytes(size)}.")
     return "\n".join(lines)
+
+
+def megabytes(size: int) -> str:
+    """A size as people read it: `3.1 MB`, `2.7 GB`."""
+    return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.1f} MB"
 
 
 def group_lines(group: dict) -> list[str]:

@@ -40,18 +40,24 @@ def event_text(event: Event) -> str:
     if isinstance(event, WaitingForLock):
         return f"waiting for {event.holder} to finish with {event.path}"
     if isinstance(event, FetchProgress):
-        done = event.cached + event.downloaded
-        return f"fetched {done}/{event.total} wheels: {_sources(event.cached, event.downloaded, event.size)}"
+        done = event.cached + event.downloaded + event.built
+        return f"fetched {done}/{event.total} wheels: {_sources(event.cached, event.downloaded, event.size, event.built)}"
     if isinstance(event, WheelsFetched):
-        total = event.cached + event.downloaded
-        return f"{total} wheel{'s' if total != 1 else ''}: {_sources(event.cached, event.downloaded, event.size)}"
+        total = event.cached + event.downloaded + event.built
+        sources = _sources(event.cached, event.downloaded, event.size, event.built)
+        return f"{total} wheel{'s' if total != 1 else ''}: {sources}"
     if isinstance(event, Progress):
         return event.text
     raise TypeError(f"not an event: {event!r}")
 
 
-def _sources(cached: int, downloaded: int, size: int) -> str:
-    return f"{cached} cached, {downloaded} downloaded" + (f" ({size / 1e6:.1f} MB)" if downloaded else "")
+def _sources(cached: int, downloaded: int, size: int, built: int = 0) -> str:
+    """`12 cached, 2 downloaded (3.1 MB)`; a wheel built from source is said to be built, and
+    only what happened is named when something was built (`1 built`, not `0 downloaded (0.0 MB)`)."""
+    parts = [f"{cached} cached", f"{downloaded} downloaded" + (f" ({size / 1e6:.1f} MB)" if downloaded else "")]
+    if built:
+        parts = [part for part, count in zip(parts, (cached, downloaded), strict=True) if count] + [f"{built} built"]
+    return ", ".join(parts)
 
 
 def env_header(env: EnvPlan | EnvRemoval) -> str:
@@ -165,6 +171,11 @@ def env_document(env: EnvPlan | EnvRemoval) -> dict:
            if env.startup_hooks else {}),
         **({"indexes": [{"url": url, "from": where} for url, where in env_indexes(env)]}
            if env_indexes(env) else {}),
+        **({"download": {"files": env.to_fetch[0], "bytes": env.to_fetch[1]}}
+           if isinstance(env, EnvPlan) and env.to_fetch[0] else {}),
+        # The env's own local projects' .pth hooks: expected, so text names them only under -v.
+        **({"project_hooks": [{"file": hook, "package": package} for hook, package in env.project_hooks]}
+           if isinstance(env, EnvPlan) and env.project_hooks else {}),
     }
 
 

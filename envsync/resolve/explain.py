@@ -293,8 +293,8 @@ def _reason_hint(name: str, reason: str, context: Context, demands: Sequence[Dem
     if reason == "yanked":
         return f"pin the yanked version exactly ({name}==VERSION) to use it anyway, or allow another version"
     if reason == "python":
-        return (f"set envs.{env}.python to a Python these versions support, or allow other versions of {name}"
-                + (f" ({roots})" if roots else ""))
+        allow = f"change {roots} to allow other versions of {name}" if roots else f"allow other versions of {name}"
+        return f"set envs.{env}.python to a Python these versions support, or {allow}"
     if reason == "platform":
         return f"use a Python or machine these wheels are built for, or allow a version of {name} with a wheel for it"
     if reason == "sdist":

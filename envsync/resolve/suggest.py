@@ -24,13 +24,39 @@ PROJECT_LIST_MAX_AGE = 24 * 3600
 _ANCHOR = re.compile(r"<a\b[^>]*>([^<]+)</a>", re.IGNORECASE)
 
 
-def close_names(name: str, known: Iterable[str], limit: int = 3) -> list[str]:
-    """The names of `known` closest to `name` (compared normalised), best first."""
+def close_names(name: str, known: Iterable[str], limit: int = 3, preferred: Iterable[str] = ()) -> list[str]:
+    """The names of `known` closest to `name` (compared normalised), best first.
+
+    Closest means fewest edits, a swap of two neighbouring letters counting as one (so
+    `reqeusts` is one edit from `requests` and two from `reqwests`); among names as close,
+    those in `preferred` (the env's, the config's, a lock's) come first.
+    """
     by_normal: dict[str, str] = {canonicalize_name(k): k for k in known}
     wanted = canonicalize_name(name)
     by_normal.pop(wanted, None)
-    found = difflib.get_close_matches(wanted, list(by_normal), n=limit, cutoff=0.75)
-    return [by_normal[normal] for normal in found]
+    favoured = {canonicalize_name(p) for p in preferred}
+    # difflib's cheap filters narrow a long list (an index's 600k names) to a few to rank exactly.
+    pool = difflib.get_close_matches(wanted, list(by_normal), n=25, cutoff=0.7)
+    most = 1 if len(wanted) <= 4 else 2 if len(wanted) <= 10 else 3
+    ranked = sorted((edits, normal not in favoured, -difflib.SequenceMatcher(None, wanted, normal).ratio(), normal)
+                    for normal in pool if (edits := edit_distance(wanted, normal)) <= most)
+    return [by_normal[normal] for *_, normal in ranked[:limit]]
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Damerau-Levenshtein distance (optimal string alignment): insertions, deletions,
+    substitutions and swaps of two neighbouring characters, each one edit."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[len(b)]
 
 
 def project_names(index_url: str, client) -> list[str]:
@@ -64,13 +90,16 @@ def _fetch(index_url: str, client) -> list[str]:
 
 
 def suggest(name: str, known: Iterable[str], index_urls: Iterable[str], client) -> list[str]:
-    """Close names for `name`: from `known` first, else from the indexes' project lists."""
+    """Close names for `name`: from `known` (the env's, the config's, a lock's) and, unless one of
+    those is a single edit away, the indexes' project lists; as close, a known name comes first."""
+    known = list(known)
     local = close_names(name, known)
-    if local:
+    if local and edit_distance(canonicalize_name(name), canonicalize_name(local[0])) <= 1:
         return local
+    listed: list[str] = []
     for url in index_urls:
         if url.startswith(("http://", "https://")):
-            found = close_names(name, project_names(url, client))
-            if found:
-                return found
-    return []
+            listed = project_names(url, client)
+            if listed:
+                break
+    return close_names(name, [*known, *listed], preferred=known)

@@ -232,7 +232,9 @@ def _resolve_platforms(session: Session, spec: EnvSpec, interpreter: Interpreter
             resolution = _resolve(session, spec, target.interpreter, path, digest, preferences, local, locked,
                                   builder_interpreter=interpreter, platform=target.platform.label)
         except EnvsyncError as error:
-            raise type(error)(f"env {spec.name} on {label}: {error.message}", error.hint) from None
+            # The resolver's message names the env already; say it once, with the platform.
+            message = error.message.removeprefix(f"env {spec.name}: ")
+            raise type(error)(f"env {spec.name} on {label}: {message}", error.hint) from None
         pins = resolution.desired.pins
         for name, pin in pins.items():
             first_choice.setdefault(name, pin.version)

@@ -43,3 +43,16 @@ def remember_env_paths(config_path: Path, declared: Iterable[Path]) -> None:
     # Only saves a later plan a look; failing to write it must not fail the command.
     with contextlib.suppress(OSError, EnvsyncError):
         write_atomic(_record(config_path), json.dumps(document).encode())
+
+
+def known_configs() -> list[Path]:
+    """Every config whose envs this machine remembers making, that is still there."""
+    found = []
+    for record in sorted(cache_subdir("env-paths").glob("*.json")):
+        try:
+            config = json.loads(record.read_text(encoding="utf-8")).get("config")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(config, str) and os.path.isabs(config) and Path(config).is_file():
+            found.append(Path(config))
+    return found

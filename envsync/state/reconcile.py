@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from envsync.model import Config, EnvPlan, EnvRemoval, GroupPlan, Plan, SkippedEnv
 from envsync.state.desired import LockMode, Resolution, desired_states
+from envsync.state.hooks import project_hooks
 from envsync.state.planner import orphan_locks, plan_env, plan_removals
 from envsync.state.session import Session, select_envs
 from envsync.state.survey import survey
@@ -43,15 +44,19 @@ def make_plan(session: Session, names: Sequence[str] = (), mode: LockMode = Lock
         actual = survey_for(resolution.desired, survey(spec.path, verify=session.refresh))
         plan = plan_env(resolution.desired, actual, resolution.lock_write)
         hooks = startup_hooks(plan)
-        if hooks:
-            plan = replace(plan, startup_hooks=hooks)
+        own = project_hooks(plan, actual, hooks)
+        if hooks or own:
+            plan = replace(plan, startup_hooks=tuple(hook for hook in hooks if hook not in own), project_hooks=own)
+        fetch = to_fetch(plan)
+        if fetch[0]:
+            plan = replace(plan, to_fetch=fetch)
         plans.append(plan)
     selected = {spec.name for spec in specs}
     group_locks = tuple(state.lock_write for name, state in states.items()
                         if name not in selected and state.lock_write is not None)
     groups = tuple(_group_plan(unit, states) for unit in units(config, specs) if isinstance(unit, SolveGroup))
     removals = undeclared_envs(config) if not names else ()
-    stale_locks = orphan_locks((env.name for env in config.envs), _lock_files(config)) if not names else ()
+    stale_locks = orphan_locks((env.name for env in config.envs), lock_files(config)) if not names else ()
     return Plan(config_path=config.path, envs=tuple(plans), removals=removals, solve_groups=groups,
                 group_locks=group_locks, lock_removals=stale_locks, skipped=skipped,
                 order=order)
@@ -68,7 +73,7 @@ def _group_plan(group, states: dict[str, Resolution]) -> GroupPlan:
     return GroupPlan(group.name, group.names, shared)
 
 
-def _lock_files(config: Config) -> list[tuple[Path, str | None]]:
+def lock_files(config: Config) -> list[tuple[Path, str | None]]:
     """Every pylock.*.toml beside the config, with the env its [tool.envsync] names (None if none)."""
     import tomllib
 
@@ -101,6 +106,30 @@ def startup_hooks(plan: EnvPlan) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(hooks))
 
 
+def to_fetch(plan: EnvPlan) -> tuple[int, int]:
+    """The files the plan's installs need that the cache lacks, and their size in bytes (as the
+    index or the lock gives it; a file of unknown size counts as 0). A project folder or a git
+    checkout is built, not downloaded."""
+    from envsync.files.cache import cache_subdir
+
+    count = size = 0
+    seen = set()
+    for action in plan.actions:
+        if not (action.kind.installs and action.package is not None):
+            continue
+        pin = plan.desired.pins[action.package]
+        artifact = pin.artifact  # None for a project folder or a git checkout: built, not downloaded
+        if artifact is None or artifact.sha256 is None:
+            continue
+        digest = artifact.sha256.lower()
+        if digest in seen or (cache_subdir("unpacked") / digest).is_dir() or (cache_subdir("built") / digest).is_dir() \
+                or (cache_subdir("downloads") / digest / artifact.filename).is_file():
+            continue
+        seen.add(digest)
+        count, size = count + 1, size + (artifact.size or 0)
+    return count, size
+
+
 def undeclared_envs(config: Config) -> tuple[EnvRemoval, ...]:
     """Survey every folder under the env root, and every folder this config's envs were made in
     before (a root since moved, a `path` since dropped); the planner decides which to remove."""
@@ -121,6 +150,7 @@ class Outcome:
     actions: int
     envs_changed: int
     locks_written: tuple[Path, ...]
+    locks_removed: tuple[Path, ...] = ()  # locks of envs no longer declared, deleted
 
 
 def carry_out(session: Session, plan: Plan, report: Report, *, stamp: bool) -> Outcome:
@@ -142,15 +172,17 @@ def carry_out(session: Session, plan: Plan, report: Report, *, stamp: bool) -> O
 
         write_lock(lock)
         written.append(lock.path)
+    removed = []
     for path in plan.lock_removals:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+            removed.append(path)
     from envsync.state.known_envs import remember_env_paths
 
     remember_env_paths(session.config.path, (env.path for env in session.config.envs))
     if stamp:
         record_in_sync(session, plan.as_applied())
-    return Outcome(actions, envs_changed, tuple(written))
+    return Outcome(actions, envs_changed, tuple(written), tuple(removed))
 
 
 def record_in_sync(session: Session, plan: Plan) -> None:

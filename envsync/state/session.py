@@ -120,6 +120,20 @@ def similar_to(session: Session, spec: EnvSpec) -> Callable[[str], list[str]]:
 
         known = {r.name for env in session.config.envs for r in env.requirements}
         known |= set(survey(spec.path).installed)
+        known |= _locked_names(session, spec)
         return suggest(name, known, spec.index.search_order(), session.index(spec.index).client)
 
     return similar
+
+
+def _locked_names(session: Session, spec: EnvSpec) -> set[str]:
+    """The packages the env's lock holds (any lock envsync can read), for did-you-mean."""
+    from envsync.config.paths import lock_path
+    from envsync.errors import EnvsyncError
+    from envsync.resolve.lockfile import read_lock
+
+    try:
+        lock = read_lock(lock_path(session.config.path, spec.name))
+    except EnvsyncError:
+        return set()
+    return {package.name for package in lock.document.packages} if lock is not None else set()
