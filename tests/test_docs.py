@@ -259,10 +259,10 @@ def test_the_walkthrough_runs(tmp_path: Path, build_index: LocalIndex):
             assert result.returncode == 0, f"README walkthrough: `{line}` failed:\n{result.stdout}{result.stderr}"
             ran.append((line, result.stdout + result.stderr))
     said = dict(ran)
-    assert "No changes" not in said["envsync apply"] and (project / "pylock.project.toml").exists()
+    assert "No changes" not in said["envsync apply"] and (project / "pylock.dev.toml").exists()
     assert re.search(r"^3 wheels: 2 downloaded \(\d+\.\d MB\), 1 built$", said["envsync apply"], re.MULTILINE)
     assert "rich" in said["envsync plan --base HEAD"]
-    assert "hello from myapp" in said["envsync run project -- python -m myapp"]
+    assert "hello from myapp" in said["envsync run dev -- python -m myapp"]
 
 
 def test_no_page_tells_you_to_install_the_other_projects_envsync():
@@ -273,10 +273,6 @@ def test_no_page_tells_you_to_install_the_other_projects_envsync():
     assert not bare, "install envsync from its repository (README's Install), not the index:\n  " + "\n  ".join(bare)
 
 
-@pytest.mark.xfail(strict=True, reason="plan --base computes a project env's lock digest without the project's "
-                                       "own metadata (review.py's _side passes no `local`), so a fresh lock reads as "
-                                       "out of date; found following the walkthrough; review.py is being reworked "
-                                       "(issue 26 item 3)")
 def test_the_walkthroughs_review_finds_the_committed_lock_fresh(tmp_path: Path, build_index: LocalIndex):
     for spec in (WheelSpec("lib", "1.0"), WheelSpec("tool", "0.5")):
         build_index.add(spec)
