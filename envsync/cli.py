@@ -10,10 +10,10 @@ import argparse
 import os
 import shutil
 import sys
-import time
 from collections.abc import Sequence
 
 from envsync import __version__
+from envsync.commands.apply import NO_ENVS as _NO_ENVS
 from envsync.errors import EnvsyncError
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -298,11 +298,9 @@ def _full_plan(args: argparse.Namespace, out: Output):
 
 
 def _mode(args: argparse.Namespace):
-    from envsync.state.desired import LockMode
+    from envsync.state.reconcile import lock_mode
 
-    if getattr(args, "frozen", False):
-        return LockMode.FROZEN
-    return LockMode.LOCKED if getattr(args, "locked", False) else LockMode.AUTO
+    return lock_mode(frozen=getattr(args, "frozen", False), locked=getattr(args, "locked", False))
 
 
 def cmd_plan(args: argparse.Namespace, out: Output) -> int:
@@ -330,9 +328,6 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
     return EXIT_CHANGES if args.detailed_exitcode and plan.has_changes else EXIT_OK
 
 
-_NO_ENVS = "No envs are declared in {name}: add an [envs.NAME] table, or run `envsync init`."
-
-
 def _print_stamped(args: argparse.Namespace, stamp, out: Output) -> int:
     """Print the in-sync plan of the selected envs from the stamp, importing nothing heavy."""
     # Solve groups in the order their first selected env comes, as the full plan shows them.
@@ -358,40 +353,11 @@ def _print_stamped(args: argparse.Namespace, stamp, out: Output) -> int:
 
 
 def cmd_apply(args: argparse.Namespace, out: Output) -> int:
-    started = time.monotonic()
-    stamp = _stamp(args)
-    if stamp is not None:
-        if not stamp.envs and not args.envs:
-            out.info(_NO_ENVS.format(name=os.path.basename(stamp.config)))
-        else:
-            out.info(f"No changes. Every environment is in sync ({time.monotonic() - started:.2f}s).")
-        return EXIT_OK
-    from envsync.render import env_header
-    from envsync.state.reconcile import carry_out
+    from envsync.commands.apply import apply_and_report
+    from envsync.config.paths import find_config
 
-    session, plan = _full_plan(args, out)
-    try:
-        if not (plan.has_changes or plan.errors):
-            if not plan.entries:
-                out.info(_NO_ENVS.format(name=plan.config_path.name))
-            else:
-                out.info(f"No changes. Every environment is in sync ({time.monotonic() - started:.2f}s).")
-            return EXIT_OK
-        outcome = carry_out(session, plan, out.emit, stamp=not args.envs and not args.frozen)
-    finally:
-        session.close()
-    for path in outcome.locks_written:
-        out.info(f"wrote {path.name}")
-    for env in plan.envs:
-        if not env.actions:
-            out.info(f"{env_header(env)}: in sync")
-    seconds = time.monotonic() - started
-    if not outcome.actions:
-        out.info(f"Every environment is in sync; lock files written ({seconds:.2f}s).")
-        return EXIT_OK
-    out.info(f"Applied {outcome.actions} change{'s' if outcome.actions != 1 else ''} to {outcome.envs_changed} "
-             f"env{'s' if outcome.envs_changed != 1 else ''} in {seconds:.2f}s.")
-    return EXIT_OK
+    return apply_and_report(find_config(args.config), args.envs, out, frozen=args.frozen, locked=args.locked,
+                            refresh=args.refresh)
 
 
 def cmd_lock(args: argparse.Namespace, out: Output) -> int:
@@ -500,7 +466,8 @@ def _module_command(name: str, needs_config: bool = True):
 def cmd_run(args: argparse.Namespace, out: Output) -> int:
     from envsync.commands.run import cmd_run as run
 
-    return run(args, out)
+    # stdout belongs to the command run: what envsync says goes to stderr.
+    return run(args, Output(args.quiet, args.verbose, results_to_stderr=True))
 
 
 def cmd_watch(args: argparse.Namespace, out: Output) -> int:

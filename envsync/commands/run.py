@@ -52,9 +52,7 @@ def cmd_run(args: argparse.Namespace, out) -> int:
             specs, matrix = _sync(args, config_path, name, out)
             envs = [(spec.name, str(spec.path)) for spec in specs]
         if matrix:
-            from envsync.cli import Output
-
-            return run_each(envs, command, Output(args.quiet, args.verbose, results_to_stderr=True))
+            return run_each(envs, command, out)
         env_path = envs[0][1]
     exec_in_env(env_path, command)
     return 1  # not reached: exec_in_env replaces this process or raises
@@ -87,7 +85,7 @@ def _in_sync_matrix(config_path: Path, name: str) -> list[tuple[str, str]] | Non
 def _sync(args: argparse.Namespace, config_path: Path, name: str | None, out) -> tuple[list, bool]:
     """Load the config, pick the env (or a matrix env's expansions: then True), and unless --no-sync
     do for them exactly what `apply ENV...` does."""
-    from envsync.cli import Output, cmd_apply
+    from envsync.commands.apply import apply_and_report
     from envsync.config.load import load
     from envsync.state.session import select_envs
 
@@ -103,10 +101,8 @@ def _sync(args: argparse.Namespace, config_path: Path, name: str | None, out) ->
     if not args.no_sync:
         # A config of these envs alone is applied whole, so the in-sync result is stamped and the next run is fast.
         whole = len(specs) == len(config.envs)
-        apply_args = argparse.Namespace(config=str(config_path), envs=[] if whole else [spec.name for spec in specs],
-                                        frozen=args.frozen, locked=args.locked, refresh=False,
-                                        quiet=args.quiet, verbose=args.verbose)
-        cmd_apply(apply_args, Output(args.quiet, args.verbose, results_to_stderr=True))
+        apply_and_report(config_path, [] if whole else [spec.name for spec in specs], out,
+                         frozen=args.frozen, locked=args.locked)
     return specs, specs[0].matrix_of == name
 
 
