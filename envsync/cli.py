@@ -80,11 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--force", action="store_true", help="replace an existing envs.toml (kept as envs.toml.bak)")
 
     # run and watch (envsync/commands/): the parsers here, the code there, imported only when used.
-    run = commands.add_parser("run", parents=[common], help="run a command inside an env, syncing it first",
-                              usage="envsync run [ENV] [--no-sync] [--locked | --frozen] -- CMD [ARGS...]")
+    run = commands.add_parser("run", parents=[common], help="run a command or a script inside an env, syncing it first",
+                              usage="envsync run [OPTIONS] [ENV][:SCRIPT] [-- ARGS...]  (or [ENV] -- CMD [ARGS...])")
     run.add_argument("--no-sync", action="store_true", help="run as the env is, without syncing it first")
+    run.add_argument("--parallel", nargs="?", const="auto", metavar="N",
+                     help="a matrix's runs side by side, at most N at once (default: the CPU count); "
+                          "each run's output is printed whole when it ends")
     _lock_mode(run)
-    run.add_argument("words", nargs=argparse.REMAINDER, metavar="[ENV] -- CMD [ARGS...]")
+    run.add_argument("words", nargs=argparse.REMAINDER, metavar="[ENV][:SCRIPT] [-- ARGS...]")
     run.set_defaults(run_parser=run)
     watch = commands.add_parser("watch", parents=[common], help="apply, then apply again whenever the config changes")
     watch.add_argument("envs", nargs="*", metavar="ENV")

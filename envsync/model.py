@@ -109,6 +109,10 @@ class EnvSpec:
     environments_key: str = ""
     # The declared env this one is an expansion of (`test` for test-py311), or None for a plain env.
     matrix_of: str | None = None
+    # For `run`, inheritance applied: named commands (name, lines as written in envs.toml) and the
+    # variables set for every command run in the env (name, value as written: ${VAR}s expand then).
+    scripts: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    env_vars: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

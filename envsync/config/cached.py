@@ -24,7 +24,7 @@ from envsync.config.inputs import CONFIG_VARIABLES, config_files
 from envsync.files.cache import cache_subdir, write_atomic
 from envsync.model import Config, EnvSpec, IndexSettings, ProjectSpec
 
-FORMAT = 6  # bump when the shape of an entry changes
+FORMAT = 7  # bump when the shape of an entry changes
 
 
 def entry_for(config_path: Path) -> Path:

@@ -17,6 +17,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from envsync.config import cached
 from envsync.config.inputs import digest_of_variable, other_inputs_unchanged
+from envsync.config.scripts import script_fields
 from envsync.errors import ConfigError
 from envsync.files.hashes import sha256_of_file
 from envsync.model import Config, EnvSpec, IndexSettings, ProjectSpec
@@ -111,6 +112,7 @@ def _load(path: Path) -> Config:
                 origins=tuple(origins),
                 matrix_of=name if env.matrix is not None else None,
                 **_environments(name, model),
+                **script_fields(name, model),
             ))
     _check_distinct_paths(path, envs)
     return Config(path=path, root=root, envs=tuple(envs), files=tuple(sorted(files.items())),

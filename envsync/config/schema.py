@@ -39,11 +39,14 @@ class SettingsModel(_Strict):
     project: ProjectModel | None = None
     seed: list[str] = Field(default_factory=list)
     environments: list[str] = Field(default_factory=list)
+    env_vars: dict[str, str] = Field(default_factory=dict, alias="env-vars")
 
     @field_validator("seed")
     @classmethod
     def _check_seed(cls, values: list[str]) -> list[str]:
         return _seed_names(values)
+
+    _check_env_vars = field_validator("env_vars", mode="before")(lambda cls, value: _env_vars(value))
 
     @field_validator("environments")
     @classmethod
@@ -88,6 +91,12 @@ class MatrixModel(_Strict):
         return values
 
 
+def _env_vars(value: object) -> object:
+    from envsync.config.scripts import check_env_vars
+
+    return check_env_vars(value) if isinstance(value, dict) else value
+
+
 def _markers(values: list[str]) -> list[str]:
     from packaging.markers import InvalidMarker, Marker
 
@@ -121,11 +130,23 @@ class EnvModel(_Strict):
     seed: list[str] | None = None
     environments: list[str] | None = None
     matrix: MatrixModel | None = None
+    # Named commands and variables for `run` (envsync/config/scripts.py says what a line means).
+    scripts: dict[str, list[str]] = Field(default_factory=dict)
+    env_vars: dict[str, str] = Field(default_factory=dict, alias="env-vars")
 
     @field_validator("seed")
     @classmethod
     def _check_seed(cls, values: list[str] | None) -> list[str] | None:
         return None if values is None else _seed_names(values)
+
+    @field_validator("scripts", mode="before")
+    @classmethod
+    def _check_scripts(cls, value: object) -> object:
+        from envsync.config.scripts import check_scripts
+
+        return check_scripts(value) if isinstance(value, dict) else value  # not a table: pydantic says so
+
+    _check_env_vars = field_validator("env_vars", mode="before")(lambda cls, value: _env_vars(value))
 
     @field_validator("environments")
     @classmethod
@@ -184,9 +205,9 @@ def config_error(path: Path, exc: ValidationError) -> ConfigError:
             lines.append(f"{where}: unknown key{hint}")
         elif error["type"] == "value_error":
             message = str(error["ctx"]["error"]) if "ctx" in error else error["msg"]
-            if message.startswith("["):
-                position, _, rest = message.partition("] ")
-                lines.append(f"{where}{position}]: {rest}")
+            if message.startswith(("[", ".")):  # "[2] ..." or ".cov[1] ...": a key below `where`
+                below, _, rest = message.partition(" ")
+                lines.append(f"{where}{below}: {rest}")
             else:
                 lines.append(f"{where}: {message}")
         else:
