@@ -302,3 +302,19 @@ def test_ctrl_c_stops_every_parallel_run_and_exits_130(matrix: tuple[Path, str, 
     for pid in pids:  # every run was stopped (and reaped) before envsync exited
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+@pytest.mark.parametrize(("argv", "target"), [
+    (["--parallel", "test:test"], ("test", "test", (), "cpus")),  # --parallel alone never eats the target
+    (["--parallel=3", ":cov", "--", "-k", "not slow"], (None, "cov", ("-k", "not slow"), 3)),
+    (["--frozen", "dev", "--", "tool", "-x"], ("dev", None, ("tool", "-x"), None)),
+    (["dev", "--parallel=2", "--", "tool"], ("dev", None, ("tool",), 2)),  # options after ENV, as before
+])
+def test_the_run_grammar(argv: list[str], target: tuple):
+    from envsync.cli import build_parser
+    from envsync.commands.run import parse_target
+
+    parsed = parse_target(build_parser().parse_args(["run", *argv]))
+    env, script, words, parallel = target
+    assert (parsed.env, parsed.script, parsed.words) == (env, script, words)
+    assert parsed.parallel == ((os.cpu_count() or 1) if parallel == "cpus" else parallel)

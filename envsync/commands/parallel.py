@@ -93,8 +93,12 @@ class Runs:
                 if data:
                     with contextlib.suppress(OSError, ValueError):  # a closed pipe: the runs go on
                         stream.flush()
-                        stream.buffer.write(data)
-                        stream.buffer.flush()
+                        binary = getattr(stream, "buffer", None)  # None: a text-only stream (a test's capture)
+                        if binary is None:
+                            stream.write(data.decode(errors="replace"))
+                        else:
+                            binary.write(data)
+                        (binary or stream).flush()
 
     def signal_all(self, signum: int) -> None:
         """Send `signum` to the process group of every step running now."""

@@ -40,17 +40,15 @@ class Target:
 def parse_target(args: argparse.Namespace) -> Target:
     """The target and the words after `--`, from what argparse left; options among them are parsed here."""
     words = list(args.words)
-    parallel = args.parallel
-    if parallel is not None and parallel != "auto" and not parallel.isdigit():
-        words.insert(0, parallel)  # `--parallel test:test`: that word is the target, not N
-        parallel = "auto"
+    if args.parallel not in (None, "auto") and not args.parallel.isdigit():
+        words.insert(0, args.parallel)  # `--parallel test:test`: that word is the target, not N
+        args.parallel = "auto"
     cut = words.index("--") if "--" in words else len(words)
     before, after = words[:cut], words[cut + 1:]
     options = [word for word in before if word.startswith("-")]
     if options:  # `run dev --no-sync -- cmd`: argparse left these among the words
         args.run_parser.parse_args(options + ["--"], namespace=args)
-        if args.parallel != parallel and args.parallel is not None:
-            parallel = args.parallel
+    parallel = args.parallel
     names = [word for word in before if not word.startswith("-")]
     name = names[0] if names else None
     if (name is None or ":" not in name) and cut == len(words):
@@ -75,7 +73,7 @@ def _workers(parallel: str | None) -> int | None:
         return None
     if parallel == "auto":
         return os.cpu_count() or 1
-    if int(parallel) < 1:
+    if not parallel.isdigit() or int(parallel) < 1:
         raise ConfigError(f"--parallel={parallel}: at least one run at a time", "write --parallel or --parallel=N")
     return int(parallel)
 
