@@ -46,7 +46,10 @@ class SettingsModel(_Strict):
     def _check_seed(cls, values: list[str]) -> list[str]:
         return _seed_names(values)
 
-    _check_env_vars = field_validator("env_vars", mode="before")(lambda cls, value: _env_vars(value))
+    @field_validator("env_vars", mode="before")
+    @classmethod
+    def _check_env_vars(cls, value: object) -> object:
+        return _env_vars(value)
 
     @field_validator("environments")
     @classmethod
@@ -146,7 +149,10 @@ class EnvModel(_Strict):
 
         return check_scripts(value) if isinstance(value, dict) else value  # not a table: pydantic says so
 
-    _check_env_vars = field_validator("env_vars", mode="before")(lambda cls, value: _env_vars(value))
+    @field_validator("env_vars", mode="before")
+    @classmethod
+    def _check_env_vars(cls, value: object) -> object:
+        return _env_vars(value)
 
     @field_validator("environments")
     @classmethod
