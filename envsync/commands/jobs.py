@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -78,6 +77,8 @@ def exec_job(job: Job) -> None:
 def run_steps(job: Job, out) -> int:
     """Run the job's steps in order, output live; the exit code of the first that fails (a `- ` step
     may fail and the next one runs), else 0. A signal that killed a step is a negative code."""
+    import subprocess  # not at the top: `run ENV -- CMD` execs, and never needs it
+
     for step in job.steps:
         if len(job.steps) > 1:
             out.info(f"$ {'- ' if step.may_fail else ''}{shlex.join(step.argv)}")

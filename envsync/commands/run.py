@@ -21,7 +21,10 @@ from pathlib import Path
 from envsync.commands.jobs import Job, activated_environ, exec_job, run_each, run_steps
 from envsync.config.scripts import Step, script_steps, with_env_vars
 from envsync.errors import ConfigError
-from envsync.model import Config, EnvSpec
+
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: the quick path of `run ENV -- CMD` imports no typing
+if TYPE_CHECKING:
+    from envsync.model import Config, EnvSpec
 
 USAGE = "envsync run [OPTIONS] [ENV][:SCRIPT] [-- ARGS...]"
 
@@ -79,16 +82,21 @@ def _workers(parallel: str | None) -> int | None:
 
 
 def cmd_run(args: argparse.Namespace, out) -> int:
-    from envsync.config.load import load
     from envsync.config.paths import find_config
 
     target = parse_target(args)
     config_path = find_config(args.config)
-    config = load(config_path)  # from the config cache when unchanged: no validation on this path
-    specs, several = choose_envs(config, target.env)
-    jobs = [job_for(config, spec, target) for spec in specs]  # a wrong script or {args} fails before any sync
-    if not args.no_sync:
-        _sync(args, config_path, config, specs, out)
+    quick = None if args.no_sync else _proven_in_sync(config_path, target)
+    if quick is not None:
+        jobs, several = quick
+    else:
+        from envsync.config.load import load
+
+        config = load(config_path)  # from the config cache when unchanged: no validation on this path
+        specs, several = choose_envs(config, target.env)
+        jobs = [job_for(config, spec, target) for spec in specs]  # a wrong script or {args} fails before any sync
+        if not args.no_sync:
+            _sync(args, config_path, config, specs, out)
     if several:
         if target.parallel is not None:
             from envsync.commands.parallel import run_parallel
@@ -99,6 +107,37 @@ def cmd_run(args: argparse.Namespace, out) -> int:
     if len(job.steps) == 1 and not job.steps[0].may_fail:
         exec_job(job)
     return run_steps(job, out)
+
+
+def _proven_in_sync(config_path: Path, target: Target) -> tuple[list[Job], bool] | None:
+    """The jobs for `ENV -- CMD` when the stamp proves the envs in sync and the config sets no
+    env-vars, without loading the config: the common case, kept as quick as exec can make it.
+    None sends `run` the full way (a script, env-vars, a name the stamp can't settle)."""
+    from envsync.state.stamp import still_in_sync
+
+    if target.script is not None or _sets_env_vars(config_path):
+        return None
+    stamp = still_in_sync(config_path, [target.env] if target.env else [])
+    if stamp is None or not stamp.envs:
+        return None
+    declared = {(env.document.get("matrix") or {}).get("of") or env.name for env in stamp.envs}
+    if len(declared) != 1:
+        return None  # several envs and no name: the full way says which there are
+    name = target.env or declared.pop()
+    several = (stamp.envs[0].document.get("matrix") or {}).get("of") == name
+    if not several and stamp.envs[0].name != name:
+        return None
+    return [Job(env.name, env.path, (Step(target.words, False),), activated_environ(env.path, os.environ),
+                shown=shlex.join(target.words)) for env in stamp.envs], several
+
+
+def _sets_env_vars(config_path: Path) -> bool:
+    """Whether envs.toml may set env-vars (only its own tables can: envs inherit within it). Any
+    mention of the key counts, a comment too: then the full way reads the config properly."""
+    try:
+        return b"env-vars" in config_path.read_bytes()
+    except OSError:
+        return True  # the full way says what is wrong
 
 
 def choose_envs(config: Config, name: str | None) -> tuple[list[EnvSpec], bool]:

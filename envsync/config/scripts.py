@@ -18,9 +18,12 @@ import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from envsync.errors import ConfigError
+
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: `run ENV -- CMD` imports this, and no typing
+if TYPE_CHECKING:
+    from typing import Any
 
 SCRIPT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
