@@ -276,7 +276,8 @@ def test_parallel_prints_each_run_whole_then_the_summary(matrix: tuple[Path, str
     assert f"==> summary: {_name(old)}: ok, {_name(new)}: ok" in in_turn.stderr
 
 
-def test_ctrl_c_stops_every_parallel_run_and_exits_130(matrix: tuple[Path, str, str]):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])  # Ctrl-C, and a CI job's timeout
+def test_ctrl_c_stops_every_parallel_run_and_exits_130(matrix: tuple[Path, str, str], signum: int):
     folder, old, new = matrix
     assert envsync(folder, "apply").returncode == 0
     merged = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
@@ -289,7 +290,7 @@ def test_ctrl_c_stops_every_parallel_run_and_exits_130(matrix: tuple[Path, str, 
             time.sleep(0.05)
         assert all(path.exists() for path in started), process.stderr.read() if process.poll() is not None else ""
         pids = [int(path.read_text()) for path in started]
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         stdout, stderr = process.communicate(timeout=60)
     finally:
         process.kill()

@@ -7,7 +7,7 @@ lock, so two runs' lines never mix. The summary line comes last, in matrix order
 Each step runs in a session (process group) of its own, so a Ctrl-C typed at the terminal
 reaches envsync alone; envsync then stops every run itself: SIGINT to each step's process
 group, and SIGKILL to whatever still runs after a grace period. The summary so far is
-printed and the exit code is 130.
+printed and the exit code is 130. SIGTERM does the same.
 """
 
 from __future__ import annotations
@@ -113,6 +113,9 @@ def run_parallel(jobs: Sequence[Job], workers: int, out) -> int:
     """Run `jobs` with at most `workers` at once; print each whole as it ends, then the summary.
     Exit 0 when every run succeeded, 1 when any did not, 130 after Ctrl-C."""
     runs = Runs(out)
+    # SIGTERM (a CI job's timeout) stops the runs as Ctrl-C does: they are in sessions of their own,
+    # so nothing else would reach them once envsync is gone.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs))), thread_name_prefix="envsync-run")
     futures: list[Future[str]] = [pool.submit(runs.run, job) for job in jobs]
     interrupted = False
@@ -126,10 +129,15 @@ def run_parallel(jobs: Sequence[Job], workers: int, out) -> int:
         _stop(runs, futures)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        signal.signal(signal.SIGTERM, previous)
     results = [(job.env, future.result()) for job, future in zip(jobs, futures, strict=True)
                if not future.cancelled()]
     out.result(summary_line(results))
     return exit_code(results, interrupted)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _wait_all(futures: Sequence[Future[str]], timeout: float | None = None) -> bool:
