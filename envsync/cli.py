@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
                               usage="envsync run [OPTIONS] [ENV][:SCRIPT] [-- ARGS...]  (or [ENV] -- CMD [ARGS...])")
     run.add_argument("--no-sync", action="store_true", help="run as the env is, without syncing it first")
     run.add_argument("--parallel", nargs="?", const="auto", metavar="N",
-                     help="a matrix's runs side by side, at most N at once (default: the CPU count); "
+                     help="a matrix's runs side by side: --parallel (as many as CPUs) or --parallel=N; "
                           "each run's output is printed whole when it ends")
     _lock_mode(run)
     run.add_argument("words", nargs=argparse.REMAINDER, metavar="[ENV][:SCRIPT] [-- ARGS...]")
