@@ -10,10 +10,10 @@ import argparse
 import os
 import shutil
 import sys
-import time
 from collections.abc import Sequence
 
 from envsync import __version__
+from envsync.commands.apply import NO_ENVS as _NO_ENVS
 from envsync.errors import EnvsyncError
 from envsync.render import FORMATS
 
@@ -83,11 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--force", action="store_true", help="replace an existing envs.toml (kept as envs.toml.bak)")
 
     # run and watch (envsync/commands/): the parsers here, the code there, imported only when used.
-    run = commands.add_parser("run", parents=[common], help="run a command inside an env, syncing it first",
-                              usage="envsync run [ENV] [--no-sync] [--locked | --frozen] -- CMD [ARGS...]")
+    run = commands.add_parser("run", parents=[common], help="run a command or a script inside an env, syncing it first",
+                              usage="envsync run [OPTIONS] [ENV][:SCRIPT] [-- ARGS...]  (or [ENV] -- CMD [ARGS...])")
     run.add_argument("--no-sync", action="store_true", help="run as the env is, without syncing it first")
+    run.add_argument("--parallel", nargs="?", const="auto", metavar="N",
+                     help="a matrix's runs side by side: --parallel (as many as CPUs) or --parallel=N; "
+                          "each run's output is printed whole when it ends")
     _lock_mode(run)
-    run.add_argument("words", nargs=argparse.REMAINDER, metavar="[ENV] -- CMD [ARGS...]")
+    run.add_argument("words", nargs=argparse.REMAINDER, metavar="[ENV][:SCRIPT] [-- ARGS...]")
     run.set_defaults(run_parser=run)
     watch = commands.add_parser("watch", parents=[common], help="apply, then apply again whenever the config changes")
     watch.add_argument("envs", nargs="*", metavar="ENV")
@@ -333,11 +336,9 @@ def _full_plan(args: argparse.Namespace, out: Output):
 
 
 def _mode(args: argparse.Namespace):
-    from envsync.state.desired import LockMode
+    from envsync.state.reconcile import lock_mode
 
-    if getattr(args, "frozen", False):
-        return LockMode.FROZEN
-    return LockMode.LOCKED if getattr(args, "locked", False) else LockMode.AUTO
+    return lock_mode(frozen=getattr(args, "frozen", False), locked=getattr(args, "locked", False))
 
 
 def cmd_plan(args: argparse.Namespace, out: Output) -> int:
@@ -364,7 +365,8 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
     if form == "text" and not plan.entries and not plan.skipped and not plan.has_changes:
         out.info(_NO_ENVS.format(name=plan.config_path.name))
     elif form != "text" or not args.quiet:
-        out.result(renderer(form).render_plan(plan_view(plan), use_colour(sys.stdout), verbose=args.verbose))
+        # -v asks for more detail than the plan says by default (the env's own project's startup hooks)
+        out.result(renderer(form).render_plan({**plan_view(plan), "verbose": args.verbose}, use_colour(sys.stdout)))
     if plan.errors:
         for env in plan.errors:
             out.error(f"env {env.name}: {env.error}")
@@ -372,48 +374,12 @@ def cmd_plan(args: argparse.Namespace, out: Output) -> int:
     return EXIT_CHANGES if args.detailed_exitcode and plan.has_changes else EXIT_OK
 
 
-_NO_ENVS = "No envs are declared in {name}: add an [envs.NAME] table, or run `envsync init`."
-
-
 def cmd_apply(args: argparse.Namespace, out: Output) -> int:
-    started = time.monotonic()
-    stamp = _stamp(args)
-    if stamp is not None:
-        if not stamp.envs and not args.envs:
-            out.info(_NO_ENVS.format(name=os.path.basename(stamp.config)))
-        else:
-            out.info(f"No changes. Every environment is in sync ({time.monotonic() - started:.2f}s).")
-        return EXIT_OK
-    from envsync.render.view import env_header
-    from envsync.state.reconcile import carry_out
+    from envsync.commands.apply import apply_and_report
+    from envsync.config.paths import find_config
 
-    session, plan = _full_plan(args, out)
-    for skipped in plan.skipped:
-        out.info(f"env {skipped.name}: skipped ({skipped.reason})")
-    try:
-        if not (plan.has_changes or plan.errors):
-            if not plan.entries:
-                out.info(_NO_ENVS.format(name=plan.config_path.name))
-            else:
-                out.info(f"No changes. Every environment is in sync ({time.monotonic() - started:.2f}s).")
-            return EXIT_OK
-        outcome = carry_out(session, plan, out.emit, stamp=not args.envs and not args.frozen)
-    finally:
-        session.close()
-    for path in outcome.locks_written:
-        out.info(f"wrote {path.name}")
-    for path in outcome.locks_removed:
-        out.info(f"removed {path.name} (its env is no longer declared)")
-    for env in plan.envs:
-        if not env.actions:
-            out.info(f"{env_header(env)}: in sync")
-    seconds = time.monotonic() - started
-    if not outcome.actions:
-        out.info(f"Every environment is in sync; lock files updated ({seconds:.2f}s).")
-        return EXIT_OK
-    out.info(f"Applied {outcome.actions} change{'s' if outcome.actions != 1 else ''} to {outcome.envs_changed} "
-             f"env{'s' if outcome.envs_changed != 1 else ''} in {seconds:.2f}s.")
-    return EXIT_OK
+    return apply_and_report(find_config(args.config), args.envs, out, frozen=args.frozen, locked=args.locked,
+                            refresh=args.refresh, skip_missing_pythons=args.skip_missing_pythons)
 
 
 def cmd_lock(args: argparse.Namespace, out: Output) -> int:
@@ -553,7 +519,8 @@ def _module_command(name: str, needs_config: bool = True):
 def cmd_run(args: argparse.Namespace, out: Output) -> int:
     from envsync.commands.run import cmd_run as run
 
-    return run(args, out)
+    # stdout belongs to the command run: what envsync says goes to stderr.
+    return run(args, Output(args.quiet, args.verbose, results_to_stderr=True))
 
 
 def cmd_watch(args: argparse.Namespace, out: Output) -> int:

@@ -102,6 +102,10 @@ class EnvSpec:
     matrix_of: str | None = None
     # An expansion's value of each matrix key, in the order written: ("python", "3.12"), ("django", "4.2").
     matrix_values: tuple[tuple[str, str], ...] = ()
+    # For `run`, inheritance applied: named commands (name, lines as written in envs.toml) and the
+    # variables set for every command run in the env (name, value as written: ${VAR}s expand then).
+    scripts: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    env_vars: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from envsync.errors import ConfigError
-from envsync.model import EnvSpec, Plan
+from envsync.model import EnvSpec
 from envsync.state.session import Session, select_envs
 
 
@@ -300,17 +300,9 @@ def _lock(session: Session, spec: EnvSpec) -> Path:
 
 def _sync(session: Session, specs: list[EnvSpec], out) -> None:
     """Lock and apply the edited envs, as `envsync apply ENV` will see them once envs.toml is written."""
-    from envsync.state.desired import LockMode, desired_state
-    from envsync.state.planner import plan_env
-    from envsync.state.reconcile import carry_out
-    from envsync.state.survey import survey
-    from envsync.state.venv_contents import survey_for
+    from envsync.state.desired import LockMode
+    from envsync.state.reconcile import apply_envs
 
     edited = {spec.name: spec for spec in specs}
     session.config = replace(session.config, envs=tuple(edited.get(env.name, env) for env in session.config.envs))
-    plans = []
-    for spec in specs:
-        resolution = desired_state(session, spec, LockMode.AUTO)
-        actual = survey_for(resolution.desired, survey(spec.path))
-        plans.append(plan_env(resolution.desired, actual, resolution.lock_write))
-    carry_out(session, Plan(session.config.path, tuple(plans)), out.emit, stamp=False)
+    apply_envs(session, list(edited), LockMode.AUTO, out.emit)

@@ -63,8 +63,7 @@ def reconcile_once(config_path: Path, names: Sequence[str], mode, progress: Call
     if stamp is not None:
         return RoundResult(seconds=time.monotonic() - started, inputs=stamp_files(stamp))
     from envsync.render.view import short_action
-    from envsync.state.desired import LockMode
-    from envsync.state.reconcile import carry_out, make_plan, record_in_sync
+    from envsync.state.reconcile import apply_envs
     from envsync.state.session import open_session
 
     try:
@@ -73,21 +72,11 @@ def reconcile_once(config_path: Path, names: Sequence[str], mode, progress: Call
         return RoundResult(error=error, seconds=time.monotonic() - started)
     inputs = tuple(Path(path) for path, _ in session.config.files)
     try:
-        plan = make_plan(session, names, mode)
-        if plan.errors:
-            first = plan.errors[0]
-            raise EnvsyncError(f"env {first.name}: {first.error}", "nothing was changed")
-        changed: tuple[EnvChange, ...] = ()
-        written: tuple[Path, ...] = ()
-        if plan.has_changes:
-            outcome = carry_out(session, plan, report,
-                                stamp=not names and mode is not LockMode.FROZEN)
-            changed = tuple(EnvChange(env.name, tuple(short_action(action) for action in env.actions))
-                            for env in plan.entries if env.actions)
-            written = outcome.locks_written
-        elif not names and mode is not LockMode.FROZEN:
-            record_in_sync(session, plan)
-        return RoundResult(changed, written, seconds=time.monotonic() - started, inputs=inputs)
+        applied = apply_envs(session, names, mode, report)
+        changed = tuple(EnvChange(env.name, tuple(short_action(action) for action in env.actions))
+                        for env in applied.plan.entries if env.actions)
+        return RoundResult(changed, applied.outcome.locks_written, seconds=time.monotonic() - started,
+                           inputs=inputs)
     except EnvsyncError as error:
         return RoundResult(error=error, seconds=time.monotonic() - started, inputs=inputs)
     finally:
@@ -268,7 +257,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def cmd_watch(args: argparse.Namespace, out) -> int:
     from envsync.config.paths import find_config
-    from envsync.state.desired import LockMode
+    from envsync.state.reconcile import lock_mode
 
-    mode = LockMode.FROZEN if args.frozen else LockMode.LOCKED if args.locked else LockMode.AUTO
+    mode = lock_mode(frozen=args.frozen, locked=args.locked)
     return Watcher(find_config(args.config), args.envs, mode, out).run()

@@ -18,6 +18,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from envsync.config import cached
 from envsync.config.inputs import PYTHON_VERSION_FILE, digest_of_variable, other_inputs_unchanged
 from envsync.config.matrix import factor_requirement
+from envsync.config.scripts import script_fields
 from envsync.errors import ConfigError
 from envsync.files.hashes import sha256_of_file
 from envsync.model import Config, EnvSpec, IndexSettings, ProjectSpec
@@ -117,6 +118,7 @@ def _load(path: Path) -> Config:
                 matrix_of=name if env.matrix is not None else None,
                 matrix_values=values,
                 **_environments(name, model),
+                **script_fields(name, model),
             ))
     _check_distinct_paths(path, envs)
     return Config(path=path, root=root, envs=tuple(envs), files=tuple(sorted(files.items())),

@@ -40,11 +40,17 @@ class SettingsModel(_Strict):
     environments: list[str] = Field(default_factory=list)
     python_downloads: Literal["automatic", "manual", "never"] = Field("automatic", alias="python-downloads")
     skip_missing_pythons: bool = Field(False, alias="skip-missing-pythons")
+    env_vars: dict[str, str] = Field(default_factory=dict, alias="env-vars")
 
     @field_validator("seed")
     @classmethod
     def _check_seed(cls, values: list[str]) -> list[str]:
         return _seed_names(values)
+
+    @field_validator("env_vars", mode="before")
+    @classmethod
+    def _check_env_vars(cls, value: object) -> object:
+        return _env_vars(value)
 
     @field_validator("environments")
     @classmethod
@@ -65,6 +71,12 @@ def _seed_names(values: list[str]) -> list[str]:
 
 
 SEEDABLE = ("pip", "setuptools", "wheel")
+
+def _env_vars(value: object) -> object:
+    from envsync.config.scripts import check_env_vars
+
+    return check_env_vars(value) if isinstance(value, dict) else value
+
 
 def _markers(values: list[str]) -> list[str]:
     from packaging.markers import InvalidMarker, Marker
@@ -101,11 +113,26 @@ class EnvModel(_Strict):
     # Validated (product, names, excludes) by config.matrix once the whole env is known.
     matrix: dict[str, list[str]] | None = None
     matrix_exclude: list[dict[str, str]] | None = Field(None, alias="matrix-exclude")
+    # Named commands and variables for `run` (envsync/config/scripts.py says what a line means).
+    scripts: dict[str, list[str]] = Field(default_factory=dict)
+    env_vars: dict[str, str] = Field(default_factory=dict, alias="env-vars")
 
     @field_validator("seed")
     @classmethod
     def _check_seed(cls, values: list[str] | None) -> list[str] | None:
         return None if values is None else _seed_names(values)
+
+    @field_validator("scripts", mode="before")
+    @classmethod
+    def _check_scripts(cls, value: object) -> object:
+        from envsync.config.scripts import check_scripts
+
+        return check_scripts(value) if isinstance(value, dict) else value  # not a table: pydantic says so
+
+    @field_validator("env_vars", mode="before")
+    @classmethod
+    def _check_env_vars(cls, value: object) -> object:
+        return _env_vars(value)
 
     @field_validator("environments")
     @classmethod
@@ -161,9 +188,9 @@ def config_error(path: Path, exc: ValidationError) -> ConfigError:
             lines.append(f"{where}: unknown key{hint}")
         elif error["type"] == "value_error":
             message = str(error["ctx"]["error"]) if "ctx" in error else error["msg"]
-            if message.startswith("["):
-                position, _, rest = message.partition("] ")
-                lines.append(f"{where}{position}]: {rest}")
+            if message.startswith(("[", ".")):  # "[2] ..." or ".cov[1] ...": a key below `where`
+                below, _, rest = message.partition(" ")
+                lines.append(f"{where}{below}: {rest}")
             else:
                 lines.append(f"{where}: {message}")
         else:

@@ -1,6 +1,6 @@
 """Output formats: each a module that renders the plan as data (see view.py) and/or a review.
 
-A format module defines `render_plan(view, colour, verbose) -> str` (for `plan`, from the full path or
+A format module defines `render_plan(view, colour) -> str` (for `plan`, from the full path or
 the no-op record alike) and/or `render_review(review) -> str` (for `plan --base`). A new
 format is one module and one line in FORMATS. Stdlib only here: the no-op path imports it.
 """

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 VERSION = 1
 
 
-def render_plan(view: dict, colour: bool = False, verbose: bool = False) -> str:
+def render_plan(view: dict, colour: bool = False) -> str:
     groups = [{key: group[key] for key in ("name", "envs", "in_common")} for group in view["solve_groups"]]
     pythons = {"pythons": view["pythons"]} if view.get("pythons") else {}
     return json.dumps({"version": VERSION, "config": _shown(view["config"]), **pythons, "envs": view["envs"],

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from envsync.commands.review import EnvSide, PackageChange, Review
 
 
-def render_plan(view: dict, colour: bool = False, verbose: bool = False) -> str:
+def render_plan(view: dict, colour: bool = False) -> str:
     lines = [paint(f"+ install {python_install_text(python)}", "green", colour) for python in view.get("pythons", ())]
     groups = {group["name"]: group for group in view["solve_groups"]}
     for env in view["envs"]:
@@ -46,7 +46,7 @@ def render_plan(view: dict, colour: bool = False, verbose: bool = False) -> str:
         lock = next((action["path"] for action in env["actions"] if action["action"] == "write-lock"), None)
         if lock is not None and group is None:
             lines.append(paint(f"  lock: {lock} will be written", "dim", colour))
-        if verbose:  # the env's own project's path hook: expected, so named only when asked
+        if view.get("verbose"):  # the env's own project's path hook: expected, so named only when asked
             lines += [paint(f"  startup hook {hook['file']} (from {hook['package']}, this env's own project)", "dim",
                             colour) for hook in env.get("project_hooks", ())]
     for name in view["lock_removals"]:

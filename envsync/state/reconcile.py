@@ -201,3 +201,38 @@ def record_in_sync(session: Session, plan: Plan) -> None:
             return
         stamped.append(StampedEnv(env.name, str(env.path), env.display_path, env.python or "", str(folder), document))
     record(session.config.path, session.inputs, session.config.root, stamped, view["summary"], view["solve_groups"])
+
+
+def lock_mode(*, frozen: bool = False, locked: bool = False) -> LockMode:
+    """The LockMode the command line's `--frozen` / `--locked` ask for (the one place that picks it)."""
+    if frozen:
+        return LockMode.FROZEN
+    return LockMode.LOCKED if locked else LockMode.AUTO
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What the apply use case did: the plan it made (nothing to do when it has no changes) and its outcome."""
+
+    plan: Plan
+    outcome: Outcome
+
+    @property
+    def changed(self) -> bool:
+        return self.plan.has_changes
+
+
+def apply_envs(session: Session, names: Sequence[str], mode: LockMode, report: Report) -> Applied:
+    """Make the selected envs (every env when `names` is empty) match the config: the apply use case.
+
+    `apply`, `watch`, `run` and `add`/`remove` all come here. A plan of the whole config is
+    stamped when it is in sync, or once carried out, so the next no-op run is fast; a plan
+    that could not be made for some env changes nothing (carrying it out raises, naming the env).
+    """
+    whole = not names and mode is not LockMode.FROZEN
+    plan = make_plan(session, names, mode)
+    if not (plan.has_changes or plan.errors):
+        if whole:
+            record_in_sync(session, plan)
+        return Applied(plan, Outcome(0, 0, ()))
+    return Applied(plan, carry_out(session, plan, report, stamp=whole))

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 from envsync.errors import ConfigError
 from envsync.model import Config, EnvSpec, IndexSettings, Interpreter
-from envsync.state.survey import survey
 
 if TYPE_CHECKING:
     from envsync.resolve.index import IndexClient
@@ -117,6 +116,7 @@ def similar_to(session: Session, spec: EnvSpec) -> Callable[[str], list[str]]:
     names first, then the index's project list (fetched only now, when a name was not found)."""
     def similar(name: str) -> list[str]:
         from envsync.resolve.suggest import suggest
+        from envsync.state.survey import survey  # here: `run` picks its envs without importing the survey
 
         known = {r.name for env in session.config.envs for r in env.requirements}
         known |= set(survey(spec.path).installed)
