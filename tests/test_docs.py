@@ -188,15 +188,18 @@ def test_a_broken_link_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 
 def walkthrough_blocks() -> list[tuple[str, list[str]]]:
-    """The walkthrough's fenced blocks as (kind, command lines): kind is `run`, `output`, or
-    `skip: reason` for a block after an `<!-- not run: reason -->` comment."""
+    """The walkthrough's fenced blocks as (kind, command lines): kind is `run`, `output`, `toml`
+    (lines the reader adds to envs.toml: the test appends them), or `skip: reason` for a block
+    after an `<!-- not run: reason -->` comment."""
     text = README.read_text()
     section = text.split("## Walkthrough", 1)[1].split("\n## ", 1)[0]
     blocks = []
     for match in re.finditer(r"(<!-- not run: (?P<why>[^>]*) -->\n)?```(?P<lang>\w*)\n(?P<body>.*?)```", section,
                              re.DOTALL):
         lines = [line[2:] for line in match["body"].splitlines() if line.startswith("$ ")]
-        if match["why"]:
+        if match["lang"] == "toml" and not match["why"]:
+            blocks.append(("toml", match["body"].splitlines()))
+        elif match["why"]:
             blocks.append((f"skip: {match['why']}", lines))
         elif match["lang"] == "console":
             blocks.append(("run", lines))
@@ -251,6 +254,9 @@ def test_the_walkthrough_runs(tmp_path: Path, build_index: LocalIndex):
         subprocess.run(["git", *git], cwd=project, env=env, check=True)
     ran = []
     for kind, lines in walkthrough_blocks():
+        if kind == "toml":
+            with open(project / "envs.toml", "a", encoding="utf-8") as config:
+                config.write("\n" + "\n".join(lines) + "\n")
         if kind != "run":
             continue
         for line in lines:
@@ -263,6 +269,7 @@ def test_the_walkthrough_runs(tmp_path: Path, build_index: LocalIndex):
     assert re.search(r"^3 wheels: 2 downloaded \(\d+\.\d MB\), 1 built$", said["envsync apply"], re.MULTILINE)
     assert "rich" in said["envsync plan --base HEAD"]
     assert "hello from myapp" in said["envsync run dev -- python -m myapp"]
+    assert "hello from myapp" in said["envsync run dev:hello"]
 
 
 def test_no_page_tells_you_to_install_the_other_projects_envsync():

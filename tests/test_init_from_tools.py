@@ -153,6 +153,7 @@ def test_tox_script_runs_with_its_env_vars(tmp_path: Path, build_index: LocalInd
     project(folder, SETUPTOOLS)
     (folder / "tox.ini").write_text(TOX_INI.replace('print(django.__version__)', 'import os; print(os.environ["MYAPP_MODE"])')
                                     .replace(f"{PY}-django{{42,50}}, ", ""))
+    (folder / "requirements-server.txt").write_text("server\n")  # the typing env reads it
     init_and_keep_what_loads(folder, tmp_path)
     ran = run_envsync("run", "lint:lint", cwd=folder, env={"ENVSYNC_INDEX_URL": build_index.url}, timeout=600)
     assert ran.returncode == 0, ran.stdout + ran.stderr
