@@ -66,7 +66,7 @@ def test_popular_binary_wheels_apply_and_import_on_python_311(tmp_path: Path):
 
 
 # Packages whose newest release publishes macOS wheels for macOS 15 only (opencv-python-headless
-# 5.1.0.95, on PyPI since November 2026): a lock for macOS 14 and newer (the baseline envsync assumes,
+# 5.1.0.95 on PyPI at the time of writing): a lock for macOS 14 and newer (the baseline envsync assumes,
 # as torch's wheels need) carries their sdist for macOS: no wheel of that release installs there.
 MACOS_15_ONLY = {"opencv-python-headless"}
 
