@@ -339,7 +339,7 @@ def test_the_builds_table_gives_the_newest_patch_of_a_minor():
 
 
 @pytest.mark.network
-def test_a_real_build_downloads_from_the_release_host(tmp_path, index, no_other_pythons):
+def test_a_real_build_downloads_from_the_release_host(project, no_other_pythons):
     """The real path: pbs-installer's table and the release host. Skipped where it can't be reached."""
     import httpx
 
@@ -347,13 +347,5 @@ def test_a_real_build_downloads_from_the_release_host(tmp_path, index, no_other_
         httpx.head(RELEASE, timeout=5, follow_redirects=False)
     except httpx.HTTPError:
         pytest.skip("the python-build-standalone release host is unreachable from here")
-    index.add(WheelSpec("alpha", "1.0"))
-    write_config(tmp_path / "p", f"""
-        [settings]
-        index-url = "{index.url}"
-        [envs.dev]
-        python = "{VERSION}"
-        dependencies = ["alpha"]
-    """)
-    done = run_envsync("apply", cwd=tmp_path / "p", env=no_other_pythons, timeout=600)
+    done = run_envsync("apply", cwd=project, env=no_other_pythons, timeout=600)
     assert done.returncode == 0, done.stderr
