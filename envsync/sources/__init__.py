@@ -67,7 +67,7 @@ def local_dists(spec: EnvSpec, config_dir: Path, builder: BuilderFactory) -> dic
         dist = project_dist(project, spec.name, builder)
         if dist.name in declared:
             first = declared[dist.name]
-            raise ConfigError(f"env {spec.name}: {first.where} ({first.path}) and {project.where} ({project.path}) "
+            raise ConfigError(f"env {spec.name}: {first.where} ({first.display_path}) and {project.where} ({project.display_path}) "
                               f"are both the project {dist.name!r}", "install one of the two folders in this env")
         declared[dist.name] = project
         found[dist.name] = dist
