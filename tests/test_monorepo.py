@@ -168,3 +168,26 @@ def test_review_of_a_commit_that_adds_a_dependency_to_one_member(monorepo: Path,
     text = envsync(monorepo, "plan", "--base", "HEAD~1", "--detailed-exitcode", code=2).stdout
     assert "  + added      tool 1.0 (dependency)" in text, text
     assert "corelib" not in text.split("Review:")[-1].replace("envs.toml", ""), text
+
+
+def test_watch_and_the_no_op_stamp_read_every_members_build_files(monorepo: Path, index: LocalIndex):
+    """watch watches the files the config read besides envs.toml (config.files): each project's."""
+    from envsync.config.load import load
+
+    config(monorepo, index, '[envs.dev]\nprojects = ["packages/core", "packages/api"]\n')
+    files = {Path(path) for path, _ in load(monorepo / "envs.toml").files}
+    for member in ("core", "api"):
+        assert monorepo / "packages" / member / "pyproject.toml" in files
+
+
+def test_init_from_a_venv_with_two_editable_projects_writes_projects(monorepo: Path, index: LocalIndex):
+    from envsync.config.load import load
+
+    config(monorepo, index, '[envs.dev]\nprojects = ["packages/core", "packages/api"]\n')
+    envsync(monorepo, "apply")
+    (monorepo / "envs.toml").unlink()
+    envsync(monorepo, "init", "--from", ".envs/dev")
+    text = (monorepo / "envs.toml").read_text()
+    assert 'projects = ["packages/api", "packages/core"]' in text, text
+    spec = load(monorepo / "envs.toml").envs[0]
+    assert [project.path for project in spec.projects] == [monorepo / "packages" / "api", monorepo / "packages" / "core"]
