@@ -191,3 +191,15 @@ def test_init_from_a_venv_with_two_editable_projects_writes_projects(monorepo: P
     assert 'projects = ["packages/api", "packages/core"]' in text, text
     spec = load(monorepo / "envs.toml").envs[0]
     assert [project.path for project in spec.projects] == [monorepo / "packages" / "api", monorepo / "packages" / "core"]
+
+
+def test_the_monorepo_example_declares_both_packages_in_every_env():
+    from envsync.config.load import load
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "monorepo"
+    config = load(example / "envs.toml")
+    assert sorted(spec.name for spec in config.envs) == ["dev", "test-py311", "test-py312"]
+    for spec in config.envs:
+        assert [project.path for project in spec.projects] == [example / "packages" / "core",
+                                                             example / "packages" / "api"]
+        assert all(project.editable for project in spec.projects)

@@ -84,8 +84,11 @@ def stale_reason(spec: EnvSpec, lock, interpreter: Interpreter, local: Mapping, 
         shown = "; ".join(changes[:4]) + ("; ..." if len(changes) > 4 else "")
         return f"is out of date with {' and '.join(dict.fromkeys(files or ['the config']))}: {shown}"
     inputs = ["envs.toml"]
-    if any(origin.endswith("in pyproject.toml") for origin in spec.origins) or spec.projects:
+    if any(origin.endswith("in pyproject.toml") for origin in spec.origins):
         inputs.append("pyproject.toml")
+    # Each local project's build file: its version or entry points may be what changed.
+    inputs += [Path(os.path.relpath(project.path / "pyproject.toml", config_dir)).as_posix() for project in spec.projects]
+    inputs = list(dict.fromkeys(inputs))
     inputs += [file for file, _ in spec.files]
     return f"is out of date with {', '.join(inputs)} (settings, interpreter or files changed)"
 
