@@ -68,6 +68,7 @@ class ProjectSpec:
     display_path: str  # as written in the config
     editable: bool = True
     extras: tuple[str, ...] = ()
+    where: str = ""  # the key (or requirements file line) that declared it, for messages
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,8 @@ class EnvSpec:
     files: tuple[tuple[str, str], ...] = ()
     # Envs naming the same solve group are resolved together: one version per shared package.
     solve_group: str | None = None
-    project: ProjectSpec | None = None  # the local project installed into the env, if any
+    # The local projects installed into the env (`project`, `projects` and `-e` lines, one set).
+    projects: tuple[ProjectSpec, ...] = ()
     seed: tuple[str, ...] = ()  # tools kept in the env though nothing requires them, e.g. ("pip",)
     # Where each of `requirements` was written, in the same order, for messages: "envs.dev.dependencies",
     # "envs.base.dependencies, inherited", "group 'test' in pyproject.toml", "requirements.txt:3".

@@ -329,5 +329,5 @@ def test_the_config_cache_keeps_every_field_of_a_rich_config(tmp_path: Path):
     assert [env.hashes for env in again.envs] == [env.hashes for env in config.envs]
     assert again.envs[0].index.index_for == config.envs[0].index.index_for != ()
     assert again.files == config.files != ()
-    assert again.env("app").project == config.env("app").project is not None
+    assert again.env("app").projects == config.env("app").projects != ()
     assert again.env("app").seed == ("pip",)

@@ -36,7 +36,7 @@ def test_init_from_requirements_files_and_pyproject(tmp_path: Path, index: Local
     assert sorted(envs) == ["dev", "main"]
     assert [str(r) for r in envs["main"].requirements] == ["lib"]
     assert sorted(str(r) for r in envs["dev"].requirements) == ["lib", "tool", "tool"]
-    assert envs["dev"].project is not None and envs["dev"].project.path == tmp_path
+    assert [project.path for project in envs["dev"].projects] == [tmp_path]
     applied = run_envsync("apply", "main", cwd=tmp_path, env={"ENVSYNC_INDEX_URL": index.url})
     assert applied.returncode == 0, applied.stderr
     assert installed(tmp_path / ".envs" / "main") == {"lib": "1.0"}

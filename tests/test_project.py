@@ -191,12 +191,14 @@ def test_a_requirements_file_with_dash_e_installs_the_project_editable(tmp_path:
     assert "No changes" in envsync(folder, "plan").stdout
 
 
-def test_two_editable_projects_in_one_env_are_refused_with_the_way_out(tmp_path: Path):
+def test_two_editable_folders_of_one_project_name_are_refused_naming_both(tmp_path: Path):
+    """`-e` lines join the env's local projects (see test_monorepo.py); two folders holding the
+    project `myapp` can't both be it."""
     folder = make_project(tmp_path / "app", HATCHLING)
     make_project(tmp_path / "other", HATCHLING)
     (folder / "requirements.txt").write_text("-e .\n-e ../other\n")
     (folder / "envs.toml").write_text('[envs.dev]\nrequirements = ["requirements.txt"]\n')
     result = envsync(folder, "plan")
     assert result.returncode == 1
-    assert "two local projects editable" in result.stderr and "requirements.txt:2" in result.stderr
-    assert "NAME @ file:///path" in result.stderr and "Traceback" not in result.stderr
+    assert "requirements.txt:1" in result.stderr and "requirements.txt:2" in result.stderr, result.stderr
+    assert "both the project 'myapp'" in result.stderr and "Traceback" not in result.stderr

@@ -91,24 +91,31 @@ def from_venv(folder: Path, venv: Path) -> str:
              "# as you like; `envsync lock` records the exact versions in pylock.<env>.toml.\n",
              f"dependencies = {_list([f'{dist.name}=={dist.version}' for dist in pinned])}\n"]
     if projects:
-        lines.append(_adopted_project(projects[0], folder, set(actual.installed)))
-    for dist in [*projects[1:], *skipped]:
+        lines.append(_adopted_projects(projects, folder, set(actual.installed)))
+    for dist in skipped:
         lines.append(f"# {dist.name} {dist.version} was installed from {dist.direct_url}: add it as "
-                     f"`{dist.name} @ URL` (or as the project) yourself, or `apply` will remove it\n")
+                     f"`{dist.name} @ URL` (or as a project) yourself, or `apply` will remove it\n")
     return "".join(lines)
 
 
-def _adopted_project(dist: Installed, folder: Path, installed: set[str]) -> str:
-    """The `project` line for a project installed with `pip install -e PATH`: editable, with each extra
-    whose requirements are all installed (PEP 610 does not record which extras were asked for)."""
+def _adopted_projects(dists: list[Installed], folder: Path, installed: set[str]) -> str:
+    """The `project` line for a project installed with `pip install -e PATH` (`projects` for several):
+    editable, with each extra whose requirements are all installed (PEP 610 does not record which
+    extras were asked for)."""
     import urllib.parse
 
-    path = Path(urllib.parse.unquote(urllib.parse.urlsplit(dist.direct_url or "").path))
-    shown = os.path.relpath(path, folder)
-    extras = _installed_extras(dist.requires or (), installed)
-    inline = ", ".join(_quote(extra) for extra in extras)  # an inline table is one line in TOML
-    value = _quote(shown) if not extras else f"{{ path = {_quote(shown)}, extras = [{inline}] }}"
-    return f"# {dist.name} is installed editable from {shown}: the env's own project\nproject = {value}\n"
+    values, notes = [], []
+    for dist in sorted(dists, key=lambda d: d.name):
+        path = Path(urllib.parse.unquote(urllib.parse.urlsplit(dist.direct_url or "").path))
+        shown = os.path.relpath(path, folder)
+        extras = _installed_extras(dist.requires or (), installed)
+        inline = ", ".join(_quote(extra) for extra in extras)  # an inline table is one line in TOML
+        values.append(_quote(shown) if not extras else f"{{ path = {_quote(shown)}, extras = [{inline}] }}")
+        notes.append(f"# {dist.name} is installed editable from {shown}"
+                     + (": the env's own project\n" if len(dists) == 1 else "\n"))
+    if len(values) == 1:
+        return f"{notes[0]}project = {values[0]}\n"
+    return "".join(notes) + f"projects = [{', '.join(values)}]\n"
 
 
 def _installed_extras(requires: tuple[str, ...], installed: set[str]) -> list[str]:

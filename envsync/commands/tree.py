@@ -30,8 +30,9 @@ def roots(desired: Desired) -> list[tuple[NormalizedName, str]]:
             texts = found.setdefault(name, [])
             if shown(requirement) not in texts:
                 texts.append(shown(requirement))
-    for name, pin in desired.pins.items():  # anything nothing else reaches is a root too
-        if not _parents(name, desired.pins) and name not in found:
+    for name, pin in desired.pins.items():  # a local project, or anything nothing else reaches, is a root too
+        is_project = pin.source is not None and pin.source.is_project()
+        if (is_project or not _parents(name, desired.pins)) and name not in found:
             found[name] = [dict(pin.reasons).get(ROOT, "")]
     return [(name, ", ".join(filter(None, texts))) for name, texts in found.items()]
 

@@ -18,10 +18,10 @@ from packaging.requirements import InvalidRequirement, Requirement
 from envsync.config import cached
 from envsync.config.inputs import PYTHON_VERSION_FILE, digest_of_variable, other_inputs_unchanged
 from envsync.config.matrix import factor_requirement
+from envsync.config.projects import env_projects, project_files
 from envsync.config.scripts import script_fields
 from envsync.errors import ConfigError
-from envsync.files.hashes import sha256_of_file
-from envsync.model import Config, EnvSpec, IndexSettings, ProjectSpec
+from envsync.model import Config, EnvSpec, IndexSettings
 from envsync.resolve.urls import redact, strip_credentials
 
 if TYPE_CHECKING:
@@ -92,9 +92,10 @@ def _load(path: Path) -> Config:
         files.update((str(file), digest) for file, digest in parsed.files)
         variables.update((variable, digest_of_variable(variable)) for variable in parsed.variables)
         hashes = parsed.hashes() if parsed.require_hashes else None
-        project = _editable_project(path, name, _project(path, name, model), parsed.editables)
-        if project is not None and project.path != directory:
-            files.update(_project_files(project.path))
+        projects = env_projects(path, name, model, parsed.editables, _resolve_path)
+        for project in projects:
+            if project.path != directory:
+                files.update(project_files(project.path))
         env_index = _with_file_options(index, model.settings, parsed, directory)
         for env_name, values in expanded[name]:
             factors = [(key, value) for key, value in values if key != "python"]
@@ -112,7 +113,7 @@ def _load(path: Path) -> Config:
                     (package, allowed, where) for package, (allowed, where) in sorted(hashes.items())),
                 files=tuple((os.path.relpath(file, directory), digest) for file, digest in parsed.files),
                 solve_group=_solve_group(path, name, env.solve_group),
-                project=project,
+                projects=projects,
                 seed=tuple(_seed(name, model)),
                 origins=(*origins, *(f"envs.{name}.matrix.{key}" for key, _ in factors)),
                 matrix_of=name if env.matrix is not None else None,
@@ -189,70 +190,6 @@ def _solve_group(path: Path, env: str, group: str | None) -> str | None:
         raise ConfigError(f"{path.name}: envs.{env}.solve-group: invalid group name {group!r}",
                           "name the group with letters, digits, - and _, e.g. solve-group = \"main\"")
     return group
-
-
-def _project(path: Path, name: str, model) -> ProjectSpec | None:
-    """The env's `project` (its own, else the first env it inherits from that has one, else
-    [settings]), with its folder checked to hold a Python project."""
-    def find(env_name: str, trail: tuple[str, ...]):
-        env = model.envs[env_name]
-        if env.project is not None:
-            return env.project, f"envs.{env_name}.project"
-        for parent in env.inherits:
-            if parent not in trail:
-                found = find(parent, (*trail, parent))
-                if found:
-                    return found
-        return None
-
-    found = find(name, (name,))
-    if found is None and model.settings.project is not None:
-        found = model.settings.project, "settings.project"
-    if found is None:
-        return None
-    declared, key = found
-    where = f"{path.name}: {key}"
-    folder = _resolve_path(path.parent, declared.path, f"{where}.path")
-    if not (folder / "pyproject.toml").is_file() and not (folder / "setup.py").is_file():
-        raise ConfigError(f"{where}.path: {declared.path!r} is not a Python project folder "
-                          f"(no pyproject.toml or setup.py in {folder})",
-                          "point it at the folder that holds the project's pyproject.toml")
-    from packaging.utils import canonicalize_name
-
-    return ProjectSpec(path=folder, display_path=declared.path, editable=declared.editable,
-                       extras=tuple(dict.fromkeys(canonicalize_name(extra) for extra in declared.extras)))
-
-
-def _editable_project(path: Path, name: str, project: ProjectSpec | None, editables) -> ProjectSpec | None:
-    """The env's project, given by `project` or by one `-e PATH` in its requirements files.
-
-    An env installs one local project editable; a second one is refused with the way out."""
-    if not editables:
-        return project
-    first = editables[0]
-    others = [e for e in editables[1:] if e.path != first.path]
-    if others or (project is not None and project.path != first.path):
-        second = others[0].where if others else f"envs.{name}.project"
-        raise ConfigError(f"{path.name}: env {name} would install two local projects editable ({first.where} "
-                          f"and {second})", "envsync installs one editable project per env: install the other by "
-                          "`NAME @ file:///path` (not editable), or give it an env of its own")
-    from packaging.utils import canonicalize_name
-
-    extras = tuple(dict.fromkeys([*(project.extras if project else ()),
-                                  *(canonicalize_name(extra) for e in editables for extra in e.extras)]))
-    shown = os.path.relpath(first.path, path.parent)
-    return ProjectSpec(path=first.path, display_path=shown, editable=True, extras=extras)
-
-
-def _project_files(folder: Path) -> dict[str, str]:
-    """A project elsewhere than beside envs.toml: its build files, watched like requirements files."""
-    found = {}
-    for name in ("pyproject.toml", "setup.py", "setup.cfg"):
-        try:
-            found[str(folder / name)] = sha256_of_file(folder / name)
-        except OSError:
-            continue
-    return found
 
 
 def _environments(name: str, model) -> dict[str, Any]:

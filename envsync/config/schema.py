@@ -36,6 +36,7 @@ class SettingsModel(_Strict):
     index_strategy: Literal["first-index", "unsafe-best-match"] = Field("first-index", alias="index-strategy")
     index_for: dict[str, str] = Field(default_factory=dict, alias="index-for")
     project: ProjectModel | None = None
+    projects: list[ProjectModel] = Field(default_factory=list)
     seed: list[str] = Field(default_factory=list)
     environments: list[str] = Field(default_factory=list)
     python_downloads: Literal["automatic", "manual", "never"] = Field("automatic", alias="python-downloads")
@@ -60,7 +61,17 @@ class SettingsModel(_Strict):
     @field_validator("project", mode="before")
     @classmethod
     def _project_path(cls, value: object) -> object:
-        return {"path": value} if isinstance(value, str) else value
+        return _project_table(value)
+
+    @field_validator("projects", mode="before")
+    @classmethod
+    def _project_paths(cls, value: object) -> object:
+        return [_project_table(item) for item in value] if isinstance(value, list) else value
+
+
+def _project_table(value: object) -> object:
+    """`"packages/core"` is short for `{ path = "packages/core" }`."""
+    return {"path": value} if isinstance(value, str) else value
 
 
 def _seed_names(values: list[str]) -> list[str]:
@@ -105,6 +116,7 @@ class EnvModel(_Strict):
     inherits: list[str] = Field(default_factory=list)
     groups: list[str] = Field(default_factory=list)
     project: ProjectModel | None = None
+    projects: list[ProjectModel] | None = None
     requirements: list[str] = Field(default_factory=list)
     constraints: list[str] = Field(default_factory=list)
     solve_group: str | None = Field(None, alias="solve-group")
@@ -142,7 +154,12 @@ class EnvModel(_Strict):
     @field_validator("project", mode="before")
     @classmethod
     def _project_path(cls, value: object) -> object:
-        return {"path": value} if isinstance(value, str) else value
+        return _project_table(value)
+
+    @field_validator("projects", mode="before")
+    @classmethod
+    def _project_paths(cls, value: object) -> object:
+        return [_project_table(item) for item in value] if isinstance(value, list) else value
 
     @field_validator("dependencies")
     @classmethod
@@ -180,7 +197,7 @@ def config_error(path: Path, exc: ValidationError) -> ConfigError:
         where = _key_path(loc)
         if error["type"] == "extra_forbidden":
             section = "" if len(loc) == 1 else ("settings" if loc[0] == "settings" else "envs")
-            if "project" in loc[:-1]:
+            if "project" in loc[:-1] or "projects" in loc[:-1]:
                 section = "project"
             known = sorted(k for k in _KNOWN_KEYS[section] if "_" not in k)
             close = difflib.get_close_matches(str(loc[-1]), known, n=1)

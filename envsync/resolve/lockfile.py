@@ -91,9 +91,12 @@ def input_digest(spec: EnvSpec, interpreter: Interpreter, config_dir: Path,
         inputs["constraints"] = sorted(portable(str(c), config_dir) for c in spec.constraints)
     if spec.hashes is not None:
         inputs["hashes"] = [[name, sorted(allowed)] for name, allowed, _ in spec.hashes]
-    if spec.project is not None:
-        inputs["project"] = [os.path.relpath(spec.project.path, config_dir), spec.project.editable,
-                             sorted(spec.project.extras)]
+    declared = [[os.path.relpath(project.path, config_dir), project.editable, sorted(project.extras)]
+                for project in spec.projects]
+    if len(declared) == 1:  # one project: the key locks written before `projects` existed hold
+        inputs["project"] = declared[0]
+    elif declared:
+        inputs["projects"] = declared
     if local:
         inputs["local"] = {name: _relative_entry(dist.digest_entry(), config_dir)
                            for name, dist in sorted(local.items())}

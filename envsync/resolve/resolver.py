@@ -126,7 +126,9 @@ class Provider(AbstractProvider):
         once per tree level in parallel, instead of once per package in turn.
         """
         with self._speculation_lock:
-            fresh = [name for name in names if name not in self._speculated and name not in self.locked]
+            # A direct source's name (a local project's) is never asked of an index, not even ahead.
+            fresh = [name for name in names
+                     if name not in self._speculated and name not in self.locked and name not in self.direct]
             self._speculated.update(fresh)
         for name in fresh:
             self.index.prefetch([name])

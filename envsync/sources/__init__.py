@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
-from envsync.model import EnvSpec, Pin
+from envsync.errors import ConfigError
+from envsync.model import EnvSpec, Pin, ProjectSpec
 from envsync.sources import archive, folder, git
 from envsync.sources.base import BuilderFactory, DirectDist, Kind, Source, shown, without_credentials
 from envsync.sources.folder import project_dist, project_requirement
@@ -28,7 +29,8 @@ if TYPE_CHECKING:
 # In the order they are asked: the first kind that claims a requirement's URL takes it.
 KINDS: tuple[Kind, ...] = (git.KIND, folder.KIND, archive.KIND)
 
-__all__ = ["KINDS", "DirectDist", "Source", "kind_of", "local_dists", "project_requirement", "remote_dists",
+__all__ = ["KINDS", "DirectDist", "Source", "kind_of", "local_dists", "project_dists", "project_requirement",
+           "project_roots", "remote_dists",
            "shown", "source_from_lock", "source_of", "without_credentials"]
 
 
@@ -60,11 +62,28 @@ def local_dists(spec: EnvSpec, config_dir: Path, builder: BuilderFactory) -> dic
     """The project and every local direct reference (a folder): their metadata, read on every
     plan, since a change to it (dependencies, version, entry points) must show in the plan."""
     found: dict[NormalizedName, DirectDist] = {}
-    if spec.project is not None:
-        dist = project_dist(spec.project, spec.name, builder)
+    declared: dict[NormalizedName, ProjectSpec] = {}
+    for project in spec.projects:
+        dist = project_dist(project, spec.name, builder)
+        if dist.name in declared:
+            first = declared[dist.name]
+            raise ConfigError(f"env {spec.name}: {first.where} ({first.display_path}) and {project.where} ({project.display_path}) "
+                              f"are both the project {dist.name!r}", "install one of the two folders in this env")
+        declared[dist.name] = project
         found[dist.name] = dist
     found.update(_direct_dists(spec, config_dir, builder, local=True))
     return found
+
+
+def project_dists(spec: EnvSpec, local: Mapping[NormalizedName, DirectDist]) -> list[tuple[ProjectSpec, DirectDist]]:
+    """Each of the env's local projects with its metadata (from `local_dists`), in declared order."""
+    by_url = {dist.source.url: dist for dist in local.values()}
+    return [(project, by_url[project.path.as_uri()]) for project in spec.projects if project.path.as_uri() in by_url]
+
+
+def project_roots(spec: EnvSpec, local: Mapping[NormalizedName, DirectDist]) -> list[Requirement]:
+    """The root requirements that put the env's local projects (with their extras) into it."""
+    return [project_requirement(project, dist) for project, dist in project_dists(spec, local)]
 
 
 def remote_dists(spec: EnvSpec, config_dir: Path, builder: BuilderFactory,
@@ -81,7 +100,7 @@ def _direct_dists(spec: EnvSpec, config_dir: Path, builder: BuilderFactory,
     for requirement in spec.requirements:
         if requirement.url is None:
             continue
-        if spec.project is not None and canonicalize_name(requirement.name) in found:
+        if spec.projects and canonicalize_name(requirement.name) in found:
             continue
         kind = kind_of(requirement.url, config_dir)
         if kind.local == local:

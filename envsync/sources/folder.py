@@ -13,18 +13,19 @@ import json
 import os
 import subprocess
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from envsync.errors import ConfigError
 from envsync.files.cache import cache_subdir, write_atomic
 from envsync.files.metadata import entry_points_digest, parse_entry_points
-from envsync.model import Installed, Pin, ProjectSpec
+from envsync.model import EnvSpec, Installed, Pin, ProjectSpec
 from envsync.sources.base import (
     BuilderFactory,
     DirectDist,
@@ -150,7 +151,7 @@ KIND = FolderKind()
 
 def project_dist(project: ProjectSpec, env: str, builder: BuilderFactory) -> DirectDist:
     """The env's own project (`project = "."`)."""
-    return folder_dist(project.path, project.editable, builder, f"envs.{env}.project")
+    return folder_dist(project.path, project.editable, builder, project.where or f"envs.{env}.project")
 
 
 def project_requirement(project: ProjectSpec, dist: DirectDist) -> Requirement:
@@ -297,3 +298,34 @@ def _git_state(folder: Path) -> str:
     except OSError:
         return ""
     return result.stdout.strip() if result.returncode == 0 else ""
+
+
+def check_local_versions(spec: EnvSpec, local: Mapping[NormalizedName, DirectDist], markers: Mapping[str, str],
+                         config_dir: Path) -> None:
+    """A local project asked for by name (api's `dependencies = ["corelib>=2"]`) is the env's own
+    folder, never an index's: when the folder's version does not fit the requirement, the error
+    names both projects' files rather than leaving the resolver to report an empty candidate set."""
+    from envsync.resolve.markers import marker_holds
+
+    projects = {dist.name: dist for dist in local.values() if isinstance(dist.source, FolderSource)}
+    if len(projects) < 2:
+        return
+    extras_of = {project.path.as_uri(): ("", *project.extras) for project in spec.projects}
+    for requirer in projects.values():
+        extras = extras_of.get(requirer.source.url, ("",))
+        for requirement in requirer.requires:
+            wanted = projects.get(canonicalize_name(requirement.name))
+            if wanted is None or wanted is requirer or requirement.specifier.contains(wanted.version, prereleases=True):
+                continue
+            if not any(marker_holds(requirement.marker, markers, extra=extra, if_unevaluable=True) for extra in extras):
+                continue
+            asking, holding = (_project_file(dist, config_dir) for dist in (requirer, wanted))
+            raise ConfigError(f"env {spec.name}: {asking} asks for {requirement.name}{requirement.specifier}, but the "
+                              f"local project {wanted.name} ({holding}) is version {wanted.version}; a local "
+                              "project's name is never looked up on an index",
+                              f"change the requirement in {asking}, or the version in {holding}")
+
+
+def _project_file(dist: DirectDist, config_dir: Path) -> str:
+    folder = dist.source.path if isinstance(dist.source, FolderSource) else config_dir
+    return Path(os.path.relpath(folder / "pyproject.toml", config_dir)).as_posix()

@@ -152,11 +152,14 @@ def _unit_states(session: Session, members: tuple[EnvSpec, ...], group, mode: Lo
 
 def _local(session: Session, spec: EnvSpec, interpreter: Interpreter) -> dict:
     """The env's project and local folder references, their metadata read now (see envsync.sources)."""
-    if spec.project is None and not any(r.url for r in spec.requirements):
+    if not spec.projects and not any(r.url for r in spec.requirements):
         return {}
     from envsync.sources import local_dists
+    from envsync.sources.folder import check_local_versions
 
-    return local_dists(spec, session.config.directory, lambda: session.builder(spec, interpreter))
+    local = local_dists(spec, session.config.directory, lambda: session.builder(spec, interpreter))
+    check_local_versions(spec, local, interpreter.markers, session.config.directory)
+    return local
 
 
 def _from_lock(spec: EnvSpec, interpreter: Interpreter, path: Path, lock, local: dict, here: bool) -> Resolution:
@@ -293,19 +296,19 @@ def _resolve(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Pa
     from envsync.build.wheels import sdist_metadata
     from envsync.resolve.lockfile import render_lock
     from envsync.resolve.resolver import resolve
-    from envsync.sources import direct_requirements, project_requirement, remote_dists
+    from envsync.sources import direct_requirements, project_dists, project_roots, remote_dists
 
     on = f" on {platform}" if platform else ""
     session.progress(f"resolving {spec.name} for Python {interpreter.version}{on}")
     builder = session.builder(spec, builder_interpreter or interpreter)
     direct = {**local, **remote_dists(spec, session.config.directory, lambda: builder, local)}
     requirements = direct_requirements(spec)
-    if spec.project is not None:
+    if spec.projects:
         from packaging.utils import canonicalize_name
 
-        project = next(dist for dist in local.values() if dist.source.url == spec.project.path.as_uri())
-        requirements = [r for r in requirements if canonicalize_name(r.name) != project.name]
-        requirements.append(project_requirement(spec.project, project))
+        names = {dist.name for _, dist in project_dists(spec, local)}
+        requirements = [r for r in requirements if canonicalize_name(r.name) not in names]
+        requirements += project_roots(spec, local)
     requirements += [Requirement(name) for name in spec.seed]
     pins = resolve(requirements, interpreter, session.index(spec.index),
                    prereleases=spec.index.prereleases, preferred=preferred, constraints=spec.constraints,

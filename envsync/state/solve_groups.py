@@ -81,7 +81,7 @@ def check_group(config: Config, group: SolveGroup, interpreters: Mapping[str, In
             raise ConfigError(f"{file}: env {member.name} of solve group {group.name!r} is locked for several "
                               f"platforms ({member.environments_key}); solve groups don't support that yet",
                               f"take env {member.name} out of the group, or drop its `environments`")
-        if member.project is not None or any(requirement.url for requirement in member.requirements):
+        if member.projects or any(requirement.url for requirement in member.requirements):
             raise ConfigError(f"{file}: env {member.name} of solve group {group.name!r} installs a local project "
                               "or a direct reference (`name @ URL`); solve groups don't support those yet",
                               f"take env {member.name} out of the group, or declare those packages by name")

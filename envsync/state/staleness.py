@@ -40,23 +40,18 @@ def current_roots(spec: EnvSpec, local: Mapping, config_dir: Path) -> list[tuple
     from envsync.resolve.lockfile import portable
 
     origins = spec.origins or ("",) * len(spec.requirements)
-    written = [(r, origin) for r, origin in zip(spec.requirements, origins, strict=False)
-               if not _is_project(r, spec, local)]
-    if spec.project is not None:
-        from envsync.sources import project_requirement
-
-        dist = next((d for d in local.values() if d.source.url == spec.project.path.as_uri()), None)
-        if dist is not None:
-            written.append((project_requirement(spec.project, dist), f"envs.{spec.name}.project"))
-    written += [(Requirement(name), f"envs.{spec.name}.seed") for name in spec.seed]
-    return [(portable(str(r), config_dir), origin, r) for r, origin in written]
-
-
-def _is_project(requirement, spec: EnvSpec, local: Mapping) -> bool:
     from packaging.utils import canonicalize_name
 
-    dist = local.get(canonicalize_name(requirement.name))
-    return spec.project is not None and dist is not None and dist.source.url == spec.project.path.as_uri()
+    from envsync.sources import project_dists, project_requirement
+
+    projects = project_dists(spec, local)
+    names = {dist.name for _, dist in projects}
+    written = [(r, origin) for r, origin in zip(spec.requirements, origins, strict=False)
+               if canonicalize_name(r.name) not in names]
+    written += [(project_requirement(project, dist), project.where or f"envs.{spec.name}.project")
+                for project, dist in projects]
+    written += [(Requirement(name), f"envs.{spec.name}.seed") for name in spec.seed]
+    return [(portable(str(r), config_dir), origin, r) for r, origin in written]
 
 
 def stale_reason(spec: EnvSpec, lock, interpreter: Interpreter, local: Mapping, config_dir: Path) -> str:
@@ -75,10 +70,9 @@ def stale_reason(spec: EnvSpec, lock, interpreter: Interpreter, local: Mapping, 
 
     changes: list[str] = []
     files: list[str] = []
-    project = _project_changes(spec, lock, local, config_dir, applies)
-    if project:
-        files.append(project[0])
-        changes.append(project[1])
+    for file, change in _project_changes(spec, lock, local, config_dir, applies):
+        files.append(file)
+        changes.append(change)
     locked = locked_roots(lock)
     roots = current_roots(spec, local, config_dir)
     added = [(text, origin) for text, origin, requirement in roots if text not in locked and applies(requirement)]
@@ -90,33 +84,38 @@ def stale_reason(spec: EnvSpec, lock, interpreter: Interpreter, local: Mapping, 
         shown = "; ".join(changes[:4]) + ("; ..." if len(changes) > 4 else "")
         return f"is out of date with {' and '.join(dict.fromkeys(files or ['the config']))}: {shown}"
     inputs = ["envs.toml"]
-    if any(origin.endswith("in pyproject.toml") for origin in spec.origins) or spec.project is not None:
+    if any(origin.endswith("in pyproject.toml") for origin in spec.origins):
         inputs.append("pyproject.toml")
+    # Each local project's build file: its version or entry points may be what changed.
+    inputs += [Path(os.path.relpath(project.path / "pyproject.toml", config_dir)).as_posix() for project in spec.projects]
+    inputs = list(dict.fromkeys(inputs))
     inputs += [file for file, _ in spec.files]
     return f"is out of date with {', '.join(inputs)} (settings, interpreter or files changed)"
 
 
-def _project_changes(spec: EnvSpec, lock, local: Mapping, config_dir: Path, applies) -> tuple[str, str] | None:
-    """(file, "[project] dependencies: + x, - y") when the project's own dependencies differ
-    from those its locked entry lists; None when they don't (or the lock has no entry for it)."""
-    if spec.project is None:
-        return None
+def _project_changes(spec: EnvSpec, lock, local: Mapping, config_dir: Path, applies) -> list[tuple[str, str]]:
+    """(file, "[project] dependencies: + x, - y") for each local project whose own dependencies
+    differ from those its locked entry lists (one the lock has no entry for is left out)."""
     from packaging.utils import canonicalize_name
 
-    folder = os.path.normpath(spec.project.path)
-    dist = next((d for d in local.values() if d.source.url == spec.project.path.as_uri()), None)
-    entry = next((package for package in lock.document.packages if package.directory is not None
-                  and os.path.normpath(lock.path.parent / package.directory.path) == folder), None)
-    if dist is None or entry is None:
-        return None
-    extras = ("", *spec.project.extras)
-    now = {canonicalize_name(r.name) for r in dist.requires if any(applies(r, extra) for extra in extras)}
-    then = {canonicalize_name(d["name"]) for d in entry.dependencies or () if "name" in d}
-    if now == then:
-        return None
-    file = Path(os.path.relpath(spec.project.path / "pyproject.toml", config_dir)).as_posix()
-    listed = [f"+ {name}" for name in sorted(now - then)] + [f"- {name}" for name in sorted(then - now)]
-    return file, f"[project] dependencies: {', '.join(listed)}"
+    from envsync.sources import project_dists
+
+    found = []
+    for project, dist in project_dists(spec, local):
+        folder = os.path.normpath(project.path)
+        entry = next((package for package in lock.document.packages if package.directory is not None
+                      and os.path.normpath(lock.path.parent / package.directory.path) == folder), None)
+        if entry is None:
+            continue
+        extras = ("", *project.extras)
+        now = {canonicalize_name(r.name) for r in dist.requires if any(applies(r, extra) for extra in extras)}
+        then = {canonicalize_name(d["name"]) for d in entry.dependencies or () if "name" in d}
+        if now == then:
+            continue
+        file = Path(os.path.relpath(project.path / "pyproject.toml", config_dir)).as_posix()
+        listed = [f"+ {name}" for name in sorted(now - then)] + [f"- {name}" for name in sorted(then - now)]
+        found.append((file, f"[project] dependencies: {', '.join(listed)}"))
+    return found
 
 
 def _file_of(origin: str) -> str:
