@@ -108,6 +108,8 @@ class Wheels:
             found = cached_wheel(artifact.sha256, cache_subdir("unpacked"))  # no index client needed
             if found is not None:
                 _check_served_metadata(artifact, found)
+                with self._lock:  # read once: the checks and the installs ask again
+                    self._unpacked[_key(artifact)] = found
         return found
 
     def _download(self, artifact: Artifact, env: EnvPlan) -> tuple[UnpackedWheel, int]:

@@ -309,13 +309,22 @@ def _remove_previous(old: _Previous, new_paths: set[str], dist_info: str, layout
 
 def _plan(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool, direct_url: bytes | None = None) -> list[_Op]:
     ops: list[_Op] = []
-    cache = str(unpacked.root)
+    # Archive paths use "/" and were checked by wheel.py (no "..", nothing absolute): on posix they
+    # join by concatenation, which matters for wheels of thousands of files.
+    cache = str(unpacked.root) + os.sep
+    site = str(layout.site_packages) + os.sep
+    posix = os.sep == "/"
+    data_dir = unpacked.data_dir
     for entry in unpacked.record:
-        folder, _, base = entry.path.rpartition("/")
+        path = entry.path
+        folder, _, base = path.rpartition("/")
         if folder == unpacked.dist_info and (base in _WRITTEN_BY_US or (direct_url and base == "direct_url.json")):
             continue  # ours replace the wheel's
-        dest, scheme = _destination(entry.path, unpacked, layout)
-        source = os.path.join(cache, *entry.path.split("/"))
+        if posix and path.partition("/")[0] != data_dir:
+            dest, scheme, source = site + path, "purelib", cache + path
+        else:
+            dest, scheme = _destination(path, unpacked, layout)
+            source = os.path.join(cache, *path.split("/"))
         if scheme == "scripts":
             ops.append(_script_op(source, dest, entry, layout))
         else:
