@@ -34,22 +34,26 @@ def run_in_threads(items: Iterable[T], work: Callable[[T], object], workers: int
     queue, lock = collections.deque(items), threading.Lock()
     failures: list[BaseException] = []
 
-    def worker() -> None:
-        while True:
-            with lock:
-                if not queue or stopped.is_set() or failures:
-                    return
-                item = queue.popleft()
-            try:
-                work(item)
-            except Stopped:
-                return
-            except BaseException as exc:  # noqa: BLE001 — handed to the caller, which decides
+    def worker(ended: threading.Event) -> None:
+        try:
+            while True:
                 with lock:
-                    failures.append(exc)
+                    if not queue or stopped.is_set() or failures:
+                        return
+                    item = queue.popleft()
+                try:
+                    work(item)
+                except Stopped:
+                    return
+                except BaseException as exc:  # noqa: BLE001 — handed to the caller, which decides
+                    with lock:
+                        failures.append(exc)
+        finally:
+            ended.set()
 
-    threads = [threading.Thread(target=worker, name=f"{name}-{n}", daemon=True)
-               for n in range(max(1, min(workers, len(queue))))]
+    ends = [threading.Event() for _ in range(max(1, min(workers, len(queue))))]
+    threads = [threading.Thread(target=worker, args=(ended,), name=f"{name}-{n}", daemon=True)
+               for n, ended in enumerate(ends)]
     for thread in threads:
         thread.start()
     try:
@@ -57,8 +61,10 @@ def run_in_threads(items: Iterable[T], work: Callable[[T], object], workers: int
             thread.join()
     except BaseException:
         stopped.set()
+        # Not join(): on Python 3.11 a join() cut short by Ctrl-C marks the thread as ended
+        # while it still runs, and every later join() returns at once.
         deadline = time.monotonic() + GRACE_SECONDS
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+        for ended in ends:
+            ended.wait(max(0.0, deadline - time.monotonic()))
         raise
     return failures
