@@ -20,6 +20,39 @@ ENV_COUNTS = (1, 4, 16, 64)
 BASE_ENVS = 10
 
 
+# -- measuring rows in turn -------------------------------------------------------------------------
+
+def alternate(ctx: Context, wl: Workload, specs: list[Bench]) -> list[Row]:
+    """Like Context.measure, but run by run in turn (A, B, A, B...), so that every row meets the same
+    drift in machine load and disk pressure. A row that fails stops; the others go on."""
+    rows = [Row(spec.label, wl.name, ratios=dict(spec.ratios), note=spec.note) for spec in specs]
+    for spec, row in zip(specs, rows, strict=True):
+        try:
+            if spec.setup is not None:
+                spec.setup()
+        except StepFailed as failure:
+            row.failure = failure
+    for index in range(ctx.repeat):
+        for spec, row in zip(specs, rows, strict=True):
+            if row.failure is not None:
+                continue
+            try:
+                if spec.prepare is not None:
+                    spec.prepare()
+                sample = run_steps(spec.steps(), ctx.timeout)
+            except OSError as exc:
+                row.failure = StepFailed("(harness preparation)", f"{type(exc).__name__}: {exc}")
+            except StepFailed as failure:
+                row.failure = failure
+            else:
+                row.samples.append(sample)
+                ctx.log(f"  {wl.name:>6} | {row.label}: run {index + 1}/{ctx.repeat} {sample.seconds:.3f}s "
+                        f"{sample.peak_rss_kb / 1024:.0f} MB")
+                continue
+            ctx.log(f"  {wl.name:>6} | {row.label}: FAILED: {row.failure.summary}")
+    return rows
+
+
 # -- cold-resolve spread -------------------------------------------------------------------------
 
 def spread_note(row: Row, baseline: Row | None) -> str:
@@ -41,21 +74,14 @@ def cold_spread(ctx: Context, wl: Workload) -> list[Row]:
     cold = root / "cold-cache"
     envsync_steps = envsync_lock_steps(tools, config, "--upgrade")
     uv_steps = uv_compile_steps(tools, wl, root / "uv-requirements.txt", "--upgrade")
-    rows = [Row("envsync lock --upgrade (cold)", wl.name, ratios={"÷ uv": "uv pip compile --upgrade (cold)"}),
-            Row("uv pip compile --upgrade (cold)", wl.name)]
-    for index in range(ctx.repeat):
-        for row, steps in zip(rows, (envsync_steps, uv_steps), strict=True):
-            if row.failure is not None:
-                continue
-            fresh_dir(cold)
-            try:
-                sample = run_steps(steps(cold), ctx.timeout)
-            except StepFailed as failure:
-                row.failure = failure
-                ctx.log(f"  {wl.name:>6} | {row.label}: FAILED: {failure.summary}")
-                continue
-            row.samples.append(sample)
-            ctx.log(f"  {wl.name:>6} | {row.label}: run {index + 1}/{ctx.repeat} {sample.seconds:.3f}s")
+    def empty_cache() -> None:
+        fresh_dir(cold)
+
+    rows = alternate(ctx, wl, [
+        Bench("envsync lock --upgrade (cold)", lambda: envsync_steps(cold), prepare=empty_cache,
+              ratios={"÷ uv": "uv pip compile --upgrade (cold)"}),
+        Bench("uv pip compile --upgrade (cold)", lambda: uv_steps(cold), prepare=empty_cache),
+    ])
     envsync_row, uv_row = rows
     for row, baseline in ((envsync_row, uv_row), (uv_row, None)):
         if row.ok:
@@ -83,7 +109,7 @@ def scale_envs(ctx: Context, wl: Workload) -> list[Row]:
     """N envs of the workload's pins, N in ENV_COUNTS: apply into fresh venvs, the no-op plan, and uv
     doing the same venvs one by one and side by side."""
     tools, root = ctx.tools, fresh_dir(ctx.work / "scale-envs" / wl.name)
-    specs: list[Bench] = []
+    rows: list[Row] = []
     for count in ENV_COUNTS:
         names = [f"e{n}" for n in range(count)]
         folder = root / f"envsync-{count}"
@@ -101,7 +127,7 @@ def scale_envs(ctx: Context, wl: Workload) -> list[Row]:
             for venv in venvs:
                 remove(venv)
 
-        specs += [
+        rows += alternate(ctx, wl, [
             Bench(f"envsync apply ({count} envs)", lambda config=config: [tools.envsync_step("apply", config)],
                   setup=applied, prepare=lambda folder=folder: remove(folder / ".envs"),
                   ratios={"÷ uv one by one": one_by_one, "÷ uv side by side": side_by_side}),
@@ -109,8 +135,7 @@ def scale_envs(ctx: Context, wl: Workload) -> list[Row]:
             Bench(side_by_side, lambda venvs=uv_venvs: [uv_side_by_side(ctx, venvs, wl.pins_file)], prepare=drop),
             Bench(f"envsync plan, no-op ({count} envs)", lambda config=config: [tools.envsync_step("plan", config)],
                   setup=Once(ensure_in_sync(ctx, config))),
-        ]
-    rows = ctx.measure(wl, specs)
+        ])
     for row in rows:
         if row.label.startswith("envsync apply ("):
             count = int(row.label.split("(")[1].split()[0])
@@ -157,7 +182,7 @@ def scale_size(ctx: Context, wl: Workload) -> list[Row]:
     config = write_envs_toml(root / "envsync", tools.python, {"a": wl.pins})
     envsync_venv, uv_venv = root / "envsync" / ".envs" / "a", root / "uv-venv"
     uv_label = "uv venv + uv pip sync"
-    rows = ctx.measure(wl, [
+    rows = alternate(ctx, wl, [
         Bench("envsync apply (fresh venv)", lambda: [tools.envsync_step("apply", config)],
               setup=Once(lambda: ctx.run([tools.envsync_step("apply", config)])),
               prepare=lambda: remove(envsync_venv), ratios={"÷ uv": uv_label}),
@@ -184,15 +209,17 @@ SCALE_SCENARIOS = {
         Scenario("scale-envs", "10. Many envs",
                  "N = 1, 4, 16, 64 envs that each hold the workload's pins (caches warm). envsync: one `apply` "
                  "into fresh venvs, and `plan` when all are in sync. uv: N × `uv venv && uv pip sync`, one by one, "
-                 "and side by side (N pairs started at once by `xargs -P N`). Peak RSS is the largest single "
-                 "process (for uv side by side: one of the N).", scale_envs),
+                 "and side by side (N pairs started at once by `xargs -P N`); the rows of one N are measured in "
+                 "turn, run by run. Peak RSS is the largest single process (for uv side by side: one of the N).",
+                 scale_envs),
         Scenario("plan-base", "11. Reviewing a change: plan --base",
                  f"A git project of {BASE_ENVS} envs (the workload's pins each, locked and committed); the working "
                  "tree adds one package to one env and re-locks. Timed: `envsync plan --base HEAD` (caches warm; "
                  "goal: under one second).", plan_base),
         Scenario("scale-size", "12. Env size",
                  "One env of the workload's pins: `envsync apply` into a fresh venv against `uv venv && uv pip "
-                 "sync`, and each tool's no-op (`envsync plan`, `uv pip sync` on the synced venv, which asks the "
-                 "index). Run on small, medium, large and xl (534 distributions).", scale_size),
+                 "sync` (measured in turn, run by run), and each tool's no-op (`envsync plan`, `uv pip sync` on "
+                 "the synced venv, which asks the index). Run on small, medium, large and xl (534 distributions).",
+                 scale_size),
     ]
 }
