@@ -24,8 +24,11 @@ BASE_ENVS = 10
 
 def alternate(ctx: Context, wl: Workload, specs: list[Bench]) -> list[Row]:
     """Like Context.measure, but run by run in turn (A, B, A, B...), so that every row meets the same
-    drift in machine load and disk pressure. A row that fails stops; the others go on."""
+    drift in machine load and disk pressure. A failed run is counted in the row's note and the row
+    goes on (a spread should show a run that fails now and then); a row none of whose runs worked
+    shows its last failure."""
     rows = [Row(spec.label, wl.name, ratios=dict(spec.ratios), note=spec.note) for spec in specs]
+    failed: dict[str, list[StepFailed]] = {spec.label: [] for spec in specs}
     for spec, row in zip(specs, rows, strict=True):
         try:
             if spec.setup is not None:
@@ -43,13 +46,18 @@ def alternate(ctx: Context, wl: Workload, specs: list[Bench]) -> list[Row]:
             except OSError as exc:
                 row.failure = StepFailed("(harness preparation)", f"{type(exc).__name__}: {exc}")
             except StepFailed as failure:
-                row.failure = failure
+                failed[row.label].append(failure)
+                ctx.log(f"  {wl.name:>6} | {row.label}: run {index + 1}/{ctx.repeat} FAILED: {failure.summary}")
             else:
                 row.samples.append(sample)
                 ctx.log(f"  {wl.name:>6} | {row.label}: run {index + 1}/{ctx.repeat} {sample.seconds:.3f}s "
                         f"{sample.peak_rss_kb / 1024:.0f} MB")
-                continue
-            ctx.log(f"  {wl.name:>6} | {row.label}: FAILED: {row.failure.summary}")
+    for row in rows:
+        failures = failed[row.label]
+        if failures and not row.samples and row.failure is None:
+            row.failure = failures[-1]
+        elif failures:
+            row.note = f"{len(failures)} of {ctx.repeat} runs FAILED ({failures[0].summary[:120]})"
     return rows
 
 
@@ -85,7 +93,7 @@ def cold_spread(ctx: Context, wl: Workload) -> list[Row]:
     envsync_row, uv_row = rows
     for row, baseline in ((envsync_row, uv_row), (uv_row, None)):
         if row.ok:
-            row.note = spread_note(row, baseline)
+            row.note = "; ".join(part for part in (spread_note(row, baseline), row.note) if part)
     return rows
 
 
@@ -140,7 +148,8 @@ def scale_envs(ctx: Context, wl: Workload) -> list[Row]:
         if row.label.startswith("envsync apply ("):
             count = int(row.label.split("(")[1].split()[0])
             venvs = list((root / f"envsync-{count}" / ".envs").iterdir()) if count else []
-            row.note = f"{count} venvs, {count_dists(venvs[0]) if venvs else ''} each"
+            row.note = "; ".join(part for part in (f"{count} venvs, {count_dists(venvs[0]) if venvs else ''} each",
+                                                    row.note) if part)
     return rows
 
 
@@ -195,7 +204,7 @@ def scale_size(ctx: Context, wl: Workload) -> list[Row]:
                                                            str(wl.pins_file), cwd=root)]),
     ])
     for row, venv in zip(rows, (envsync_venv, uv_venv, envsync_venv, uv_venv), strict=True):
-        row.note = count_dists(venv)
+        row.note = "; ".join(part for part in (count_dists(venv), row.note) if part)
     return rows
 
 
