@@ -24,11 +24,14 @@ from pathlib import Path
 
 from harness import log_to_stderr
 from report import Table, render_report
-from scenarios import SCENARIOS, Context
+from scale import SCALE_SCENARIOS
+from scenarios import SCENARIOS as FIRST_SCENARIOS
+from scenarios import Context
 from tools import REPO_ROOT, Toolchain, find_python, install_pip_tools, real_executable, version_of
 from workloads import NAMES, PYPI_EXTRAS, WORKLOADS_DIR, Workload, load_workloads
 
 BENCH_DIR = Path(__file__).resolve().parent
+SCENARIOS = {**FIRST_SCENARIOS, **SCALE_SCENARIOS}
 WORK_DIR = BENCH_DIR / ".work"
 
 
@@ -36,7 +39,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenario", default="all",
                         help=f"comma-separated, from {','.join(SCENARIOS)} (default: all)")
-    parser.add_argument("--workload", default=",".join(NAMES), help="comma-separated (default: small,medium,large)")
+    parser.add_argument("--workload", default=",".join(NAMES),
+                        help="comma-separated, from small,medium,large,xl (default: small,medium,large)")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per tool (default 5)")
     parser.add_argument("--pip-repeat", type=int, default=None,
                         help="timed runs for pip install and pip-compile, which are slow (default: --repeat)")

@@ -102,3 +102,20 @@ def test_two_new_wheels_writing_one_path_differently_are_refused_before_the_env_
     assert result.returncode == 1
     assert "alpha 1.0" in result.stderr and "gamma 1.0" in result.stderr and "different contents" in result.stderr
     assert not (project / ".envs" / "dev").exists()
+
+
+def test_many_wheels_sharing_a_namespace_init_installed_side_by_side_all_list_it(
+        project: Path, index: LocalIndex) -> None:
+    names = [f"nvidia-part{n}-cu12" for n in range(10)]
+    for n, name in enumerate(names):
+        index.add(WheelSpec(name, "1.0", files={**EMPTY_INIT, f"nvidia/part{n}/__init__.py": f"N = {n}\n"}))
+    _config(project, index, names)
+    result = run_envsync("apply", cwd=project)
+    assert result.returncode == 0, result.stderr
+    env = project / ".envs" / "dev"
+    site = next((env / "lib").glob("python*/site-packages"))
+    listing = [record for record in site.glob("nvidia_part*.dist-info/RECORD")
+               if "nvidia/__init__.py," in record.read_text()]
+    assert len(listing) == len(names)
+    assert _run(env, "import nvidia.part0, nvidia.part9; print(nvidia.part0.N + nvidia.part9.N)") == "9"
+    assert run_envsync("plan", "--refresh", "--detailed-exitcode", cwd=project).returncode == 0

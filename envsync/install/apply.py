@@ -10,17 +10,16 @@ callback, and the CLI alone turns them into lines.
 
 from __future__ import annotations
 
-import collections
 import fcntl
 import hashlib
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from envsync.errors import EnvsyncError, from_os_error
 from envsync.events import ActionDone, FetchProgress, Progress, Report, StartupHookAdded, WaitingForLock, WheelsFetched
@@ -29,12 +28,14 @@ from envsync.files.hashes import sha256_of_file
 from envsync.install.checkpoints import Checkpoints
 from envsync.install.layout import SiteLayout, layout_for
 from envsync.install.shared import SharedFiles
-from envsync.install.site import Sharing, install_wheel, planned_targets, replace_wheel
+from envsync.install.side_by_side import install_side_by_side
+from envsync.install.site import Sharing, StagedInstall, install_wheel, planned_targets, replace_wheel, stage_install
 from envsync.install.targets import check_plan_fits
+from envsync.install.threads import Stopped, run_in_threads
 from envsync.install.uninstall import uninstall
 from envsync.install.venv import create_venv, recreate_venv, remove_venv
 from envsync.install.wheel import UnpackedWheel, cached_wheel, unpack_wheel
-from envsync.model import ActionKind, Actual, Artifact, EnvPlan, EnvRemoval, Pin, Plan
+from envsync.model import Action, ActionKind, Actual, Artifact, EnvPlan, EnvRemoval, Pin, Plan
 from envsync.state.hooks import is_own_project
 from envsync.state.planner import plan_env, still_to_remove
 from envsync.state.survey import survey
@@ -46,11 +47,6 @@ if TYPE_CHECKING:
 ENV_ACTIONS = (ActionKind.CREATE_ENV, ActionKind.RECREATE_ENV)
 FETCH_WORKERS = 16
 ENV_WORKERS = max(2, os.cpu_count() or 1)
-# After Ctrl-C, how long work already in flight (a file being linked, a download being
-# renamed into the cache) may take to end before we leave without it. Every write that
-# matters is atomic or repairable, so leaving mid-way is safe; waiting only tidies up.
-GRACE_SECONDS = 0.3
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -58,10 +54,6 @@ class ApplyResult:
     envs_changed: int
     actions: int
     seconds: float
-
-
-class Stopped(Exception):
-    """Raised inside a worker that saw the stop flag between two steps: it ends quietly."""
 
 
 class Wheels:
@@ -119,6 +111,8 @@ class Wheels:
             found = cached_wheel(artifact.sha256, cache_subdir("unpacked"))  # no index client needed
             if found is not None:
                 _check_served_metadata(artifact, found)
+                with self._lock:  # read once: the checks and the installs ask again
+                    self._unpacked[wheel_key(pin)] = found
         return found
 
     def _download(self, pin: Pin, env: EnvPlan) -> tuple[UnpackedWheel, int]:
@@ -180,50 +174,6 @@ def credentialed_urls(spec) -> list[str]:
     """The env's direct references' URLs, whose credentials (for their own hosts only) a download
     of a locked archive needs: the lock keeps its URL without them."""
     return [requirement.url for requirement in spec.requirements if requirement.url]
-
-
-def run_in_threads(items: Iterable[T], work: Callable[[T], object], workers: int, stopped: threading.Event,
-                   name: str) -> list[BaseException]:
-    """Call `work(item)` for every item on up to `workers` threads; return what they raised, in order.
-
-    After a failure no new item starts, and the failures are returned once the running
-    items have ended. On Ctrl-C
-    (KeyboardInterrupt in this, the main thread) the stop flag is set, queued items are
-    dropped at once, items in flight get GRACE_SECONDS to end, and the interrupt goes on.
-    The threads are daemons: an interrupted apply never waits at exit for a slow download.
-    A worker that raises Stopped has seen the flag and ended cleanly: that is no failure.
-    """
-    queue, lock = collections.deque(items), threading.Lock()
-    failures: list[BaseException] = []
-
-    def worker() -> None:
-        while True:
-            with lock:
-                if not queue or stopped.is_set() or failures:
-                    return
-                item = queue.popleft()
-            try:
-                work(item)
-            except Stopped:
-                return
-            except BaseException as exc:  # noqa: BLE001 — handed to the caller, which decides
-                with lock:
-                    failures.append(exc)
-
-    threads = [threading.Thread(target=worker, name=f"{name}-{n}", daemon=True)
-               for n in range(max(1, min(workers, len(queue))))]
-    for thread in threads:
-        thread.start()
-    try:
-        for thread in threads:
-            thread.join()
-    except BaseException:
-        stopped.set()
-        deadline = time.monotonic() + GRACE_SECONDS
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        raise
-    return failures
 
 
 def apply_plan(plan: Plan, index_for: Callable[[EnvPlan], IndexClient], report: Report) -> ApplyResult:
@@ -326,45 +276,94 @@ def apply_env(env: EnvPlan, actual: Actual, wheels: Wheels, report: Report, owne
 
     `owner` is the config that declares the env, recorded in the venvs it creates. Between
     two actions it looks at `stopped` (set on Ctrl-C) and ends with Stopped: each action
-    either completes or, cut short by a kill, is repaired by the next apply.
+    either completes or, cut short by a kill, is repaired by the next apply. Consecutive
+    installs of new packages are placed side by side (side_by_side.py) and still complete,
+    and are reported, in plan order.
     """
     stopped = stopped or threading.Event()
     checkpoints = checkpoints or Checkpoints(stopped, "")
     roots = root_names(env)
     layout = layout_for(env.path, env.desired.interpreter.short_version)
     sharing = _sharing(env, actual, layout)
-    _check_fits(env, actual, wheels, layout, roots, sharing.overwritable)
-    for action in env.actions:
+    writes = _check_fits(env, actual, wheels, layout, roots, sharing.overwritable)
+    actions = env.actions
+    position = 0
+    while position < len(actions):
         if stopped.is_set():
             raise Stopped
-        kind = action.kind
-        if kind is ActionKind.CREATE_ENV:
-            create_venv(env.path, env.desired.interpreter, prompt=env.name, owner=owner)
-        elif kind is ActionKind.RECREATE_ENV:
-            recreate_venv(env.path, env.desired.interpreter, prompt=env.name, owner=owner)
+        batch = _new_installs_from(actions, position, sharing)
+        if len(batch) > 1:
+            _install_batch(env, batch, writes, wheels, layout, roots, sharing, report, stopped, checkpoints)
+            position += len(batch)
+            continue
+        _apply_action(env, actions[position], actual, wheels, layout, roots, sharing, report, owner)
+        _reached(checkpoints, actions[position].kind)
+        position += 1
+    return len(actions)
+
+
+def _apply_action(env: EnvPlan, action: Action, actual: Actual, wheels: Wheels, layout: SiteLayout,
+                  roots: set[str], sharing: Sharing, report: Report, owner: str | None) -> None:
+    kind = action.kind
+    if kind is ActionKind.CREATE_ENV:
+        create_venv(env.path, env.desired.interpreter, prompt=env.name, owner=owner)
+    elif kind is ActionKind.RECREATE_ENV:
+        recreate_venv(env.path, env.desired.interpreter, prompt=env.name, owner=owner)
+    else:
+        old = actual.installed.get(action.package) if kind.replaces and action.package else None
+        if kind.installs and action.package is not None:
+            pin = env.desired.pins[action.package]
+            unpacked = wheels.get(pin, env)
+            direct_url = direct_url_json(pin)
+            if old is None:
+                install_wheel(unpacked, layout, requested=pin.name in roots, direct_url=direct_url, sharing=sharing)
+            else:  # the old version stays until the new one is in place
+                replace_wheel(old.dist_info, unpacked, layout, requested=pin.name in roots, direct_url=direct_url,
+                              sharing=sharing)
+            _report_hooks(env, pin, unpacked, report)
+        elif old is not None:
+            uninstall(old.dist_info, layout, sharing.files)
+    report(ActionDone(env.name, action))
+
+
+def _report_hooks(env: EnvPlan, pin: Pin, unpacked: UnpackedWheel, report: Report) -> None:
+    for hook in unpacked.startup_hooks:
+        if is_own_project(pin):  # the env's own project's path hook: no warning, named under -v
+            report(Progress(f"{env.name}: {pin.name} {pin.version} (this env's own project) "
+                            f"installed startup hook {hook}"))
         else:
-            old = actual.installed.get(action.package) if kind.replaces and action.package else None
-            if kind.installs and action.package is not None:
-                pin = env.desired.pins[action.package]
-                unpacked = wheels.get(pin, env)
-                direct_url = direct_url_json(pin)
-                if old is None:
-                    install_wheel(unpacked, layout, requested=pin.name in roots, direct_url=direct_url,
-                                  sharing=sharing)
-                else:  # the old version stays until the new one is in place
-                    replace_wheel(old.dist_info, unpacked, layout, requested=pin.name in roots, direct_url=direct_url,
-                                  sharing=sharing)
-                for hook in unpacked.startup_hooks:
-                    if is_own_project(pin):  # the env's own project's path hook: no warning, named under -v
-                        report(Progress(f"{env.name}: {pin.name} {pin.version} (this env's own project) "
-                                        f"installed startup hook {hook}"))
-                    else:
-                        report(StartupHookAdded(env.name, pin.name, str(pin.version), hook))
-            elif old is not None:
-                uninstall(old.dist_info, layout, sharing.files)
-        report(ActionDone(env.name, action))
-        _reached(checkpoints, kind)
-    return len(env.actions)
+            report(StartupHookAdded(env.name, pin.name, str(pin.version), hook))
+
+
+def _new_installs_from(actions: tuple[Action, ...] | list[Action], position: int, sharing: Sharing) -> list[Action]:
+    """The run of installs of packages not installed yet that starts at `position` (none when the
+    apply also swaps packages whose files these installs may write over)."""
+    if sharing.overwritable:
+        return []
+    end = position
+    while end < len(actions) and actions[end].kind is ActionKind.INSTALL and actions[end].package is not None:
+        end += 1
+    return list(actions[position:end])
+
+
+def _install_batch(env: EnvPlan, batch: list[Action], writes: dict[str, frozenset[str]], wheels: Wheels,
+                   layout: SiteLayout, roots: set[str], sharing: Sharing, report: Report, stopped: threading.Event,
+                   checkpoints: Checkpoints) -> None:
+    """Install new packages side by side; each is reported, and counted, when it completes in plan order."""
+    pins = [env.desired.pins[action.package] for action in batch if action.package is not None]
+    unpacked = [wheels.get(pin, env) for pin in pins]
+
+    def stage(index: int, stop: Callable[[], bool]) -> StagedInstall:
+        pin = pins[index]
+        return stage_install(unpacked[index], layout, requested=pin.name in roots, direct_url=direct_url_json(pin),
+                             sharing=sharing, stopped=stop)
+
+    def completed(index: int) -> None:
+        _report_hooks(env, pins[index], unpacked[index], report)
+        report(ActionDone(env.name, batch[index]))
+        _reached(checkpoints, batch[index].kind)
+
+    install_side_by_side([writes.get(pin.name, frozenset()) for pin in pins], stage, completed, stopped)
 
 
 def _sharing(env: EnvPlan, actual: Actual, layout: SiteLayout) -> Sharing:
@@ -381,11 +380,13 @@ def _sharing(env: EnvPlan, actual: Actual, layout: SiteLayout) -> Sharing:
 
 
 def _check_fits(env: EnvPlan, actual: Actual, wheels: Wheels, layout: SiteLayout, roots: set[str],
-                overwritable: frozenset[str]) -> None:
+                overwritable: frozenset[str]) -> dict[str, frozenset[str]]:
     """Refuse, before the env is touched, any install that would overwrite a file with other
-    contents: one another package keeps, or one a second wheel of this apply writes too."""
+    contents: one another package keeps, or one a second wheel of this apply writes too.
+    Returns the files each install writes (normalised), by package name."""
     fresh = any(action.kind in ENV_ACTIONS for action in env.actions)  # the old files all go
     planned = []
+    writes: dict[str, frozenset[str]] = {}
     for action in env.actions:
         if not (action.kind.installs and action.package is not None):
             continue
@@ -395,7 +396,9 @@ def _check_fits(env: EnvPlan, actual: Actual, wheels: Wheels, layout: SiteLayout
         targets = planned_targets(unpacked, layout, old=old.dist_info if old else None, requested=pin.name in roots,
                                   direct_url=direct_url_json(pin), overwritable=overwritable, on_disk=not fresh)
         planned.append((f"{unpacked.name} {unpacked.version}", targets))
+        writes[pin.name] = frozenset(os.path.normcase(os.path.normpath(target.dest)) for target in targets)
     check_plan_fits(planned)
+    return writes
 
 
 def _reached(checkpoints: Checkpoints, kind: ActionKind) -> None:

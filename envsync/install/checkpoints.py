@@ -77,5 +77,9 @@ class Checkpoints:
             return
         if not target.interrupt:
             os.kill(os.getpid(), signal.SIGKILL)
+        if threading.current_thread() is not threading.main_thread():
+            # A worker stops the others first, as apply does once it sees the interrupt: workers
+            # run side by side, and the signal may reach the main thread only once they wait.
+            self._stopped.set()
         os.kill(os.getpid(), signal.SIGINT)  # in the main thread this raises KeyboardInterrupt here
         self._stopped.wait(timeout=60)  # in a worker: hold still until apply has seen it

@@ -11,7 +11,7 @@ import os
 import re
 import shutil
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -69,7 +69,28 @@ def install_wheel(unpacked: UnpackedWheel, layout: SiteLayout, *, requested: boo
     None of its files may exist yet, unless with the same bytes (a file two packages ship,
     left in place and listed by both): see `replace_wheel` for a package that is installed.
     `direct_url` is the PEP 610 direct_url.json of a package not installed from an index."""
-    _install(unpacked, layout, requested, _Previous(), direct_url, sharing or Sharing(SharedFiles(layout)))
+    stage_install(unpacked, layout, requested=requested, direct_url=direct_url, sharing=sharing).complete()
+
+
+@dataclass(frozen=True)
+class StagedInstall:
+    """A new package whose files are all in place but its INSTALLER: it reads as incomplete until
+    `complete()` writes that (and lists its files as shared ones); `undo()` takes it out again.
+
+    Apply installs the packages of one env side by side and completes them in plan order, so the
+    N-th package completed is always the N-th of the plan, however the threads ran."""
+
+    complete: Callable[[], None]
+    undo: Callable[[], None]
+
+
+def stage_install(unpacked: UnpackedWheel, layout: SiteLayout, *, requested: bool = False,
+                  direct_url: bytes | None = None, sharing: Sharing | None = None,
+                  stopped: Callable[[], bool] | None = None) -> StagedInstall:
+    """`install_wheel` up to its last file: see StagedInstall. When `stopped()` turns true while
+    the files are being placed, they are taken out again and InstallStopped is raised."""
+    return _install(unpacked, layout, requested, _Previous(), direct_url, sharing or Sharing(SharedFiles(layout)),
+                    stopped)
 
 
 def replace_wheel(old: Path, unpacked: UnpackedWheel, layout: SiteLayout, *, requested: bool = False,
@@ -85,7 +106,7 @@ def replace_wheel(old: Path, unpacked: UnpackedWheel, layout: SiteLayout, *, req
     dist-infos of the same project (such a kill leaves two) are replaced with it.
     """
     _install(unpacked, layout, requested, _previous(old, unpacked, layout), direct_url,
-             sharing or Sharing(SharedFiles(layout)))
+             sharing or Sharing(SharedFiles(layout))).complete()
 
 
 def planned_targets(unpacked: UnpackedWheel, layout: SiteLayout, *, old: Path | None, requested: bool,
@@ -135,8 +156,15 @@ def _previous(old: Path, unpacked: UnpackedWheel, layout: SiteLayout) -> _Previo
     return _Previous(records, owned, incomplete)
 
 
+class InstallStopped(Exception):
+    """The stop flag was seen while a wheel's files were being placed: they were taken out again."""
+
+
+_STOP_EVERY = 64  # files placed between two looks at the stop flag
+
+
 def _install(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool, old: _Previous,
-             direct_url: bytes | None, sharing: Sharing) -> None:
+             direct_url: bytes | None, sharing: Sharing, stopped: Callable[[], bool] | None = None) -> StagedInstall:
     ops = _plan(unpacked, layout, requested, direct_url)
     dist_info = os.path.join(layout.site_packages, unpacked.dist_info)
     record_path = os.path.join(dist_info, "RECORD")
@@ -168,7 +196,9 @@ def _install(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool, old: 
         else:
             _write_new(record_path, _csv_bytes([*rows, record_row]), created_files)
         linker = _Linker()
-        for op in body:
+        for number, op in enumerate(body):
+            if stopped is not None and number % _STOP_EVERY == 0 and stopped():
+                raise InstallStopped
             if op.dest in placement.shared:
                 continue  # the same bytes are there already, another package's too
             _make_parents(os.path.dirname(op.dest), created_dirs, made)
@@ -186,6 +216,12 @@ def _install(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool, old: 
             with contextlib.suppress(OSError):
                 _swap_in(path, content)
         raise
+    if not old.records and not staged:  # a new package: nothing of it counts until INSTALLER is written
+        def complete() -> None:
+            _place(installer, _Linker(), [])
+            sharing.files.installed(dist_info, [row[0] for row in (*rows, record_row)])
+
+        return StagedInstall(complete, lambda: _rollback(created_files, created_dirs))
     # From here on nothing is undone: renames do not need space, and a kill leaves a
     # dist-info without INSTALLER that lists every file, which the next apply replaces.
     for temp, dest in staged:
@@ -201,6 +237,11 @@ def _install(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool, old: 
     for folder in old.records:
         sharing.files.removed(folder)
     sharing.files.installed(dist_info, [row[0] for row in (*rows, record_row)])
+    return StagedInstall(_nothing, _nothing)
+
+
+def _nothing() -> None:
+    """What completing or undoing an install that was carried out whole does."""
 
 
 
@@ -268,13 +309,22 @@ def _remove_previous(old: _Previous, new_paths: set[str], dist_info: str, layout
 
 def _plan(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool, direct_url: bytes | None = None) -> list[_Op]:
     ops: list[_Op] = []
-    cache = str(unpacked.root)
+    # Archive paths use "/" and were checked by wheel.py (no "..", nothing absolute): on posix they
+    # join by concatenation, which matters for wheels of thousands of files.
+    cache = str(unpacked.root) + os.sep
+    site = str(layout.site_packages) + os.sep
+    posix = os.sep == "/"
+    data_dir = unpacked.data_dir
     for entry in unpacked.record:
-        folder, _, base = entry.path.rpartition("/")
+        path = entry.path
+        folder, _, base = path.rpartition("/")
         if folder == unpacked.dist_info and (base in _WRITTEN_BY_US or (direct_url and base == "direct_url.json")):
             continue  # ours replace the wheel's
-        dest, scheme = _destination(entry.path, unpacked, layout)
-        source = os.path.join(cache, *entry.path.split("/"))
+        if posix and path.partition("/")[0] != data_dir:
+            dest, scheme, source = site + path, "purelib", cache + path
+        else:
+            dest, scheme = _destination(path, unpacked, layout)
+            source = os.path.join(cache, *path.split("/"))
         if scheme == "scripts":
             ops.append(_script_op(source, dest, entry, layout))
         else:
@@ -397,7 +447,12 @@ def _make_parents(folder: str, created: list[str], made: set[str]) -> None:
         missing.append(current)
         current = os.path.dirname(current)
     for path in reversed(missing):
-        os.mkdir(path)
+        try:
+            os.mkdir(path)
+        except FileExistsError:  # made meanwhile by a package installed beside this one
+            if not os.path.isdir(path):
+                raise
+            continue
         created.append(path)
     made.add(folder)
 

@@ -145,10 +145,9 @@ def refuse_downgrade(response: httpx.Response) -> None:
 def make_client(transport: httpx.BaseTransport | None = None) -> httpx.Client:
     """The shared HTTP client: bounded timeouts, no https->http redirects, connection reuse across threads.
 
-    HTTP/2 where the server offers it (PyPI does): every request to a host then shares one
-    connection, so a cold resolve makes one connection and one DNS look-up per host instead of one
-    per concurrent fetch. Many look-ups at once stall for seconds on some resolvers (the C
-    library's retry after a dropped UDP answer), and this removes them at the root.
+    HTTP/1.1 only: httpx's HTTP/2 connection is not safe to share between threads (its header
+    compression state is changed by two at once: a cold lock failed with "deque mutated during
+    iteration" in 1 run of 19), and envsync's fetch and look-ahead threads share the client.
 
     `transport` is for tests of the HTTP layer (httpx.MockTransport); by default, the network.
     The slow-server limits are checked here too, so a bad value is reported before any request.
@@ -158,7 +157,6 @@ def make_client(transport: httpx.BaseTransport | None = None) -> httpx.Client:
     positive_setting(WINDOW_VARIABLE, DEFAULT_WINDOW, "seconds")
     return httpx.Client(
         transport=transport,
-        http2=_http2_available(),
         timeout=http_timeout(),
         follow_redirects=True,
         max_redirects=10,
@@ -166,13 +164,6 @@ def make_client(transport: httpx.BaseTransport | None = None) -> httpx.Client:
         headers={"User-Agent": f"envsync/{__version__}"},
         limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
     )
-
-
-def _http2_available() -> bool:
-    """HTTP/2 needs the h2 package (a dependency); without it, httpx speaks HTTP/1.1 as before."""
-    import importlib.util
-
-    return importlib.util.find_spec("h2") is not None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import html.parser
 import re
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -295,4 +294,6 @@ def belongs_to(filename: str, name: NormalizedName) -> bool:
 
 
 def file_path(url: str) -> Path:
+    import urllib.request  # here: it brings http.client, email and ssl, which a warm apply never needs
+
     return Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
