@@ -13,7 +13,7 @@ import stat
 from dataclasses import replace
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from envsync.files.metadata import name_and_version, record_rows, script_names
@@ -79,9 +79,9 @@ def _version(text: str) -> Version | None:
         return None
 
 
-def installed_dists(folder: Path, *, verify: bool = False) -> dict:
+def installed_dists(folder: Path, *, verify: bool = False) -> dict[NormalizedName, Installed]:
     """Every `*.dist-info` in `folder`, by normalised name; `verify` checks their files too."""
-    found: dict[str, Installed] = {}
+    found: dict[NormalizedName, Installed] = {}
     try:
         entries = list(os.scandir(folder))
     except OSError:
