@@ -149,7 +149,7 @@ def parse_html(page_url: str, text: str) -> list[Artifact]:
     return artifacts
 
 
-def _field(entry: dict, key: str, types: type | tuple[type, ...], default: Any = None) -> Any:
+def _field(entry: dict[str, Any], key: str, types: type | tuple[type, ...], default: Any = None) -> Any:
     """entry[key] when absent, null or of one of `types` (a bool is no int); else ValueError naming it."""
     value = entry.get(key)
     if value is None:

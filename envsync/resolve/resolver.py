@@ -36,6 +36,11 @@ from envsync.resolve.index import IndexClient
 from envsync.resolve.markers import marker_holds
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from resolvelib.resolvers import Result
+    from resolvelib.structs import RequirementInformation
+
     from envsync.sources import DirectDist
 
 ROOT = "<root>"
@@ -68,7 +73,7 @@ def split_key(key: str) -> tuple[NormalizedName, frozenset[str]]:
 
 
 
-class Provider(AbstractProvider):
+class Provider(AbstractProvider[Requirement, Candidate, str]):
     """Answers resolvelib's questions for one target interpreter."""
 
     def __init__(self, index: IndexClient, interpreter: Interpreter, *, prereleases: bool = False,
@@ -162,14 +167,14 @@ class Provider(AbstractProvider):
             return requirement_or_candidate.key
         return identify(canonicalize_name(requirement_or_candidate.name), requirement_or_candidate.extras)
 
-    def get_preference(self, identifier, resolutions, candidates, information, backtrack_causes):
+    def get_preference(self, identifier: str, resolutions: Mapping[str, Candidate], candidates: Mapping[str, Iterator[Candidate]], information: Mapping[str, Iterator[RequirementInformation[Requirement, Candidate]]], backtrack_causes: Sequence[RequirementInformation[Requirement, Candidate]]) -> tuple[bool, bool, str]:
         # Exact pins first (cheap and decisive), then what recently caused backtracking.
         requirements = [info.requirement for info in information[identifier]]
         exact = any(spec.operator in ("==", "===") for req in requirements for spec in req.specifier)
         in_conflict = any(self.identify(cause.requirement) == identifier for cause in backtrack_causes)
         return (not exact, not in_conflict, identifier)
 
-    def find_matches(self, identifier, requirements, incompatibilities):
+    def find_matches(self, identifier: str, requirements: Mapping[str, Iterator[Requirement]], incompatibilities: Mapping[str, Iterator[Candidate]]) -> Iterable[Candidate] | Callable[[], Iterable[Candidate]]:
         name, extras = split_key(identifier)
         wanted = list(requirements[identifier])
         excluded = {candidate.version for candidate in incompatibilities[identifier]}
@@ -351,7 +356,7 @@ class Provider(AbstractProvider):
 
 def resolve(requirements: Sequence[Requirement], interpreter: Interpreter, index: IndexClient, *,
             prereleases: bool = False, preferred: Mapping[NormalizedName, Version] | None = None,
-            reporter: BaseReporter | None = None, constraints: Sequence[Requirement] = (),
+            reporter: BaseReporter[Requirement, Candidate, str] | None = None, constraints: Sequence[Requirement] = (),
             hashes: Mapping[str, tuple[frozenset[str], str]] | None = None,
             direct: Mapping[NormalizedName, DirectDist] | None = None,
             sdist_metadata: Callable[[Artifact], bytes] | None = None,
@@ -422,7 +427,7 @@ def _root_applies(requirement: Requirement, interpreter: Interpreter) -> bool:
     return marker_holds(requirement.marker, interpreter.markers, if_unevaluable=error)
 
 
-def _pins(result, provider: Provider) -> dict[NormalizedName, Pin]:
+def _pins(result: Result[Requirement, Candidate, str], provider: Provider) -> dict[NormalizedName, Pin]:
     graph = result.graph
     pins: dict[NormalizedName, Pin] = {}
     parents: dict[NormalizedName, set[str]] = {}
@@ -434,6 +439,8 @@ def _pins(result, provider: Provider) -> dict[NormalizedName, Pin]:
             if parent_name != name:
                 parents.setdefault(name, set()).add(parent_name)
         for child in graph.iter_children(key):
+            if child is None:  # the graph's root vertex, never anyone's child
+                continue
             child_name = split_key(child)[0]
             if child_name != name:
                 children.setdefault(name, set()).add(child_name)
@@ -454,7 +461,8 @@ def _pins(result, provider: Provider) -> dict[NormalizedName, Pin]:
             required_by=tuple(sorted(parents.get(candidate.name, ()))),
             dependencies=tuple(sorted(children.get(candidate.name, ()))),
             reasons=tuple(sorted((who, ", ".join(texts)) for who, texts in reasons.get(candidate.name, {}).items())),
-            requires=None if candidate.name in provider.direct else provider.requires_text(candidate.artifact),
+            requires=None if candidate.name in provider.direct or candidate.artifact is None
+            else provider.requires_text(candidate.artifact),
         )
     return dict(sorted(pins.items()))
 
