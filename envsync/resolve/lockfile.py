@@ -254,7 +254,9 @@ def pins_from_lock(lock: LockFile, interpreter: Interpreter, local: Mapping[Norm
         if wheel is None and package.sdist is None:
             raise LockError(f"{lock.path.name}: package {package.name} {package.version} has no wheel for "
                             f"this interpreter ({interpreter.tags[0]})", "re-lock on this machine: `envsync lock`")
-        artifact = replace(locked_file(lock.path, wheel if wheel is not None else package.sdist),
+        chosen = wheel if wheel is not None else package.sdist
+        assert chosen is not None  # a package with neither was refused above
+        artifact = replace(locked_file(lock.path, chosen),
                            index=package.index, requires_python=str(package.requires_python)
                            if package.requires_python is not None else None)
         pins[package.name] = Pin(name=package.name, version=package.version, artifact=artifact,

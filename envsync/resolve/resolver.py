@@ -73,7 +73,13 @@ def split_key(key: str) -> tuple[NormalizedName, frozenset[str]]:
 
 
 
-class Provider(AbstractProvider[Requirement, Candidate, str]):
+if TYPE_CHECKING:
+    _Provider = AbstractProvider[Requirement, Candidate, str]
+else:  # resolvelib before 1.1 has no runtime generics (they were in its stubs)
+    _Provider = AbstractProvider
+
+
+class Provider(_Provider):
     """Answers resolvelib's questions for one target interpreter."""
 
     def __init__(self, index: IndexClient, interpreter: Interpreter, *, prereleases: bool = False,

@@ -22,7 +22,13 @@ if TYPE_CHECKING:
     from envsync.state.solve_groups import Roots, SolveGroup
 
 
-class Tracer(BaseReporter[Requirement, Candidate, str]):
+if TYPE_CHECKING:
+    _Reporter = BaseReporter[Requirement, Candidate, str]
+else:  # resolvelib before 1.1 has no runtime generics (they were in its stubs)
+    _Reporter = BaseReporter
+
+
+class Tracer(_Reporter):
     """Remembers who asked for each package during a resolve, to tell a conflict's story by env."""
 
     def __init__(self) -> None:
