@@ -148,10 +148,10 @@ class Provider(_Provider):
     def _speculate_one(self, name: NormalizedName) -> None:
         try:
             installable = self.files.installable(name)
-            finals = [v for v in installable.versions if not v.is_prerelease and not installable.versions[v][2]]
+            finals = [v for v in installable.versions if not v.is_prerelease and not installable.versions[v].yanked]
             if not finals:
                 return
-            best = installable.versions[max(finals)][1]
+            best = installable.versions[max(finals)].artifact
             if not best.filename.endswith(".whl"):
                 return  # an sdist's metadata may take a build: only when the resolver really asks
             requires = self._requirements_of_artifact(best)
@@ -328,7 +328,7 @@ class Provider(_Provider):
         versions = installable.versions
 
         def allowed(version: Version, pre: bool) -> bool:
-            _, _, yanked = versions[version]
+            yanked = versions[version].yanked
             return ((pre or not version.is_prerelease) and (not yanked or pinned_exactly(version, wanted))
                     and specifiers.contains(version, prereleases=True))
 
@@ -348,9 +348,9 @@ class Provider(_Provider):
             if version in excluded:
                 continue
             if not yielded:  # the one the resolver will try first: start reading its metadata
-                self.index.prefetch_metadata(versions[version][1])
+                self.index.prefetch_metadata(versions[version].artifact)
                 yielded = True
-            yield Candidate(name, version, extras, versions[version][1])
+            yield Candidate(name, version, extras, versions[version].artifact)
         if not matched:
             self.why_empty[name] = installable.why_none or "no version matches"
 
