@@ -65,7 +65,6 @@ def survey(path: Path, *, verify: bool = False) -> Actual:
         python_version=version,
         python_home=cfg.get("home"),
         interpreter_ok=python.exists(),
-        created_by_envsync="envsync" in cfg,
         installed=installed_dists(folder, verify=verify) if folder else {},
         owner=cfg.get(OWNER_KEY),
         verified=verify,
