@@ -158,6 +158,7 @@ class Interpreter:
     implementation: str  # "cpython", "pypy"
     markers: dict[str, str] = field(hash=False)  # PEP 508 marker environment
     tags: tuple[str, ...] = field(hash=False)  # supported wheel tags, most preferred first
+    stdlib: Path | None = None
     install: PythonInstall | None = None
 
     @property

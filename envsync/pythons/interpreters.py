@@ -93,6 +93,7 @@ info = {
     "gil_disabled": config("Py_GIL_DISABLED"),
     "has_refcount": hasattr(sys, "gettotalrefcount"),
     "py_version_nodot": config("py_version_nodot"),
+    "stdlib": sysconfig.get_paths()["stdlib"],
     "pointer_bits": struct.calcsize("P") * 8,
 }
 sys.stdout.write(json.dumps(info))
@@ -510,6 +511,7 @@ def _to_interpreter(path: Path, info: dict[str, Any]) -> Interpreter:
         implementation=info["implementation"],
         markers=dict(info["markers"]),
         tags=tuple(info.get("tags") or supported_tags(info)),
+        stdlib=Path(info["stdlib"]) if info.get("stdlib") else None,
     )
 
 
