@@ -164,7 +164,8 @@ def _package_matrix(name: str, config: dict[str, Any], combos: list[dict[str, st
 _OVERRIDABLE = {"dependencies": "dependencies", "extra-dependencies": "dependencies", "features": "features"}
 
 
-def _overrides(config: dict[str, Any], combo: dict[str, str], note: Callable[[str, str, str], None]) -> dict[str, list[str]]:
+def _overrides(config: dict[str, Any], combo: dict[str, str],
+               note: Callable[[str, str, str], None]) -> dict[str, list[str]]:
     """What `overrides` adds for `combo` to "dependencies" and "features" (`matrix.VAR.OPTION`, each
     entry a string or `{ value, if }`); every other override is noted as not translated."""
     added: dict[str, list[str]] = {"dependencies": [], "features": []}

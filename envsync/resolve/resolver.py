@@ -173,14 +173,19 @@ class Provider(_Provider):
             return requirement_or_candidate.key
         return identify(canonicalize_name(requirement_or_candidate.name), requirement_or_candidate.extras)
 
-    def get_preference(self, identifier: str, resolutions: Mapping[str, Candidate], candidates: Mapping[str, Iterator[Candidate]], information: Mapping[str, Iterator[RequirementInformation[Requirement, Candidate]]], backtrack_causes: Sequence[RequirementInformation[Requirement, Candidate]]) -> tuple[bool, bool, str]:
+    def get_preference(self, identifier: str, resolutions: Mapping[str, Candidate],
+                       candidates: Mapping[str, Iterator[Candidate]],
+                       information: Mapping[str, Iterator[RequirementInformation[Requirement, Candidate]]],
+                       backtrack_causes: Sequence[RequirementInformation[Requirement, Candidate]]) -> tuple[bool, bool, str]:
         # Exact pins first (cheap and decisive), then what recently caused backtracking.
         requirements = [info.requirement for info in information[identifier]]
         exact = any(spec.operator in ("==", "===") for req in requirements for spec in req.specifier)
         in_conflict = any(self.identify(cause.requirement) == identifier for cause in backtrack_causes)
         return (not exact, not in_conflict, identifier)
 
-    def find_matches(self, identifier: str, requirements: Mapping[str, Iterator[Requirement]], incompatibilities: Mapping[str, Iterator[Candidate]]) -> Iterable[Candidate] | Callable[[], Iterable[Candidate]]:
+    def find_matches(self, identifier: str, requirements: Mapping[str, Iterator[Requirement]],
+                     incompatibilities: Mapping[str, Iterator[Candidate]],
+                     ) -> Iterable[Candidate] | Callable[[], Iterable[Candidate]]:
         name, extras = split_key(identifier)
         wanted = list(requirements[identifier])
         excluded = {candidate.version for candidate in incompatibilities[identifier]}
