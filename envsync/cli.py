@@ -17,6 +17,17 @@ from envsync.commands.apply import NO_ENVS as _NO_ENVS
 from envsync.errors import EnvsyncError
 from envsync.render import FORMATS
 
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: annotations only, no import at run time
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, TextIO
+
+    from envsync.model import Plan
+    from envsync.state.desired import LockMode
+    from envsync.state.session import Session
+    from envsync.state.stamp import Stamp
+    Command = Callable[[argparse.Namespace, "Output"], int]
+
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -184,7 +195,7 @@ class Output:
         if not self.quiet:
             self._line(self._results(), text)
 
-    def _results(self):
+    def _results(self) -> TextIO:
         return sys.stderr if self.results_to_stderr else sys.stdout
 
     def progress(self, text: str) -> None:
@@ -224,7 +235,7 @@ class Output:
         """A line on stderr as it is, even with -q (an interrupt)."""
         self._line(sys.stderr, text)
 
-    def _line(self, stream, text: str) -> None:
+    def _line(self, stream: TextIO, text: str) -> None:
         with self._lock:
             self._clear()
             self._write(stream, text + "\n")
@@ -234,7 +245,7 @@ class Output:
             self._write(sys.stderr, "\r\033[K")
             self._status = False
 
-    def _write(self, stream, text: str) -> bool:
+    def _write(self, stream: TextIO, text: str) -> bool:
         """Write and flush `text`; False when the stream is gone (a closed pipe, a hung-up terminal)."""
         key = id(stream)
         if key in self._silenced:
@@ -249,7 +260,7 @@ class Output:
             return False
 
 
-def _point_at_devnull(stream) -> None:
+def _point_at_devnull(stream: TextIO) -> None:
     """Send a dead stream's file descriptor to /dev/null, so that the interpreter's last flush
     at exit succeeds quietly instead of printing a BrokenPipeError and exiting 120."""
     try:
@@ -296,7 +307,7 @@ def _print_json_error(error: EnvsyncError, out: Output) -> None:
     out.result(json.dumps({"version": 1, "error": {"message": error.message, "hint": error.hint}}, indent=2))
 
 
-def _session(args: argparse.Namespace, out: Output):
+def _session(args: argparse.Namespace, out: Output) -> Session:
     from envsync.config.paths import find_config
     from envsync.state.session import open_session
 
@@ -310,7 +321,7 @@ def _session(args: argparse.Namespace, out: Output):
 INSTALLS_PYTHONS = frozenset({"apply", "run", "watch", "add", "remove"})
 
 
-def _stamp(args: argparse.Namespace):
+def _stamp(args: argparse.Namespace) -> Stamp | None:
     """The stamp proving the selected envs are still in sync, or None (take the full path)."""
     if args.refresh:
         return None
@@ -320,7 +331,7 @@ def _stamp(args: argparse.Namespace):
     return still_in_sync(find_config(args.config), args.envs)
 
 
-def _full_plan(args: argparse.Namespace, out: Output):
+def _full_plan(args: argparse.Namespace, out: Output) -> tuple[Session, Plan]:
     """Load, resolve (or read locks), survey and diff; stamp the result when all is in sync."""
     from envsync.state.reconcile import make_plan, record_in_sync
 
@@ -335,7 +346,7 @@ def _full_plan(args: argparse.Namespace, out: Output):
     return session, plan
 
 
-def _mode(args: argparse.Namespace):
+def _mode(args: argparse.Namespace) -> LockMode:
     from envsync.state.reconcile import lock_mode
 
     return lock_mode(frozen=getattr(args, "frozen", False), locked=getattr(args, "locked", False))
@@ -460,7 +471,7 @@ def cmd_list(args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
-def _matrix_pairs(matrix: dict) -> list[tuple[str, str]]:
+def _matrix_pairs(matrix: dict[str, Any]) -> list[tuple[str, str]]:
     """An expansion's origin (as plan --json gives it) as (key, value) pairs: python first, then factors."""
     python = [("python", matrix["python"])] if "python" in matrix else []
     return [*python, *matrix.get("factors", {}).items()]
@@ -470,7 +481,7 @@ def _group_cell(group: str | None) -> str:
     return f"solve group {group}" if group else ""
 
 
-def _status(env: dict) -> str:
+def _status(env: dict[str, Any]) -> str:
     """An env's state for `list`, from its entry in the plan."""
     kinds = [action["action"] for action in env["actions"] if action["action"] != "write-lock"]
     if env.get("skipped"):
@@ -486,7 +497,7 @@ def _status(env: dict) -> str:
     return "drifted" + "".join(f"; {part}" for part in _drift(env["actions"]))
 
 
-def _drift(actions: list[dict], shown: int = 3) -> list[str]:
+def _drift(actions: list[dict[str, Any]], shown: int = 3) -> list[str]:
     """What differs, package by package, for `list`: "upgrade demo 1.0 -> 2.0", "reinstall kit (why)"."""
     parts = []
     for action in actions:
@@ -503,15 +514,16 @@ def _drift(actions: list[dict], shown: int = 3) -> list[str]:
     return parts[:shown] + ([f"{len(parts) - shown} more"] if len(parts) > shown else [])
 
 
-def _module_command(name: str, needs_config: bool = True):
+def _module_command(name: str, needs_config: bool = True) -> Command:
     """A command carried out by envsync/commands/<name>.py's `run`, given a session when it needs one."""
     def command(args: argparse.Namespace, out: Output) -> int:
         import importlib
 
         module = importlib.import_module(f".commands.{name}", __package__)
+        run: Callable[..., int] = module.run
         if not needs_config:
-            return module.run(args, out)
-        return module.run(args, out, _session(args, out))
+            return run(args, out)
+        return run(args, out, _session(args, out))
 
     return command
 

@@ -179,7 +179,6 @@ class Artifact:
     yank_reason: str | None = None  # why the index yanked it, when it says (PEP 592)
     has_metadata_file: bool = False  # PEP 658/714: url + ".metadata" exists
     metadata_sha256: str | None = None
-    upload_time: str | None = None
     index: str | None = None  # the index page that listed it (its file may be on another host)
 
 
@@ -244,7 +243,6 @@ class Actual:
     python_version: Version | None = None
     python_home: str | None = None
     interpreter_ok: bool = True  # False when bin/python is missing or dangling
-    created_by_envsync: bool = False
     installed: dict[NormalizedName, Installed] = field(default_factory=dict, hash=False)
     owner: str | None = None  # the config that created it, as recorded in its pyvenv.cfg
     verified: bool = False  # every installed file was checked against its RECORD (--refresh)

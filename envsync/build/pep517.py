@@ -21,6 +21,7 @@ import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from packaging.requirements import InvalidRequirement, Requirement
 
@@ -28,6 +29,16 @@ from envsync.build.workspace import work_folder
 from envsync.errors import BuildFailed, EnvsyncError
 from envsync.files.cache import cache_subdir
 from envsync.model import Interpreter
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+
+    from pyproject_hooks import BuildBackendHookCaller
+    from pyproject_hooks._impl import SubprocessRunner
+
+    from envsync.resolve.index import IndexClient
+
+T = TypeVar("T")  # what a build hook returns
 
 # PEP 517: a project without [build-system] is built by setuptools' legacy backend.
 DEFAULT_REQUIRES = ("setuptools>=40.8.0",)
@@ -89,7 +100,7 @@ class _HookFailed(Exception):
 class Builder:
     """Builds wheels and prepares metadata for one interpreter, from one set of indexes."""
 
-    def __init__(self, interpreter: Interpreter, index, *, prereleases: bool = False,
+    def __init__(self, interpreter: Interpreter, index: IndexClient, *, prereleases: bool = False,
                  note: Callable[[str], None] | None = None) -> None:
         self.interpreter = interpreter
         self.index = index  # an IndexClient: where build requirements come from
@@ -139,7 +150,7 @@ class Builder:
 
     # -- hooks ---------------------------------------------------------------------------
 
-    def _caller(self, source: Path, label: str, *, editable: bool):
+    def _caller(self, source: Path, label: str, *, editable: bool) -> tuple[BuildBackendHookCaller, Path]:
         """A hook caller running in a build env that has both the static and the dynamic
         (`get_requires_for_build_*`) build requirements."""
         from pyproject_hooks import BuildBackendHookCaller, HookMissing
@@ -166,7 +177,7 @@ class Builder:
             caller = make(env)
         return caller, env
 
-    def _call(self, label: str, hook):
+    def _call(self, label: str, hook: Callable[[], T]) -> T:
         """Run one hook; a backend failure becomes a BuildFailed naming the package and its last lines."""
         from pyproject_hooks import BackendUnavailable
 
@@ -267,12 +278,12 @@ def build_log(label: str) -> Path:
     return cache_subdir("build-logs") / f"{name}.log"
 
 
-def _runner(env: Path, tail: list[str], log: Path | None = None):
+def _runner(env: Path, tail: list[str], log: Path | None = None) -> SubprocessRunner:
     """A pyproject-hooks runner: the hook process gets the build env first on PATH, no user
     site-packages and none of our PYTHONPATH; its output goes to the build's log file, and its
     last lines are kept for the error message."""
 
-    def run(cmd: Sequence[str], cwd: str | None = None, extra_environ: dict[str, str] | None = None) -> None:
+    def run(cmd: Sequence[str], cwd: str | None = None, extra_environ: Mapping[str, str] | None = None) -> None:
         environ = {key: value for key, value in os.environ.items()
                    if key not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP")}
         environ.update(extra_environ or {})
@@ -327,7 +338,7 @@ def run_in_own_group(command: Sequence[str], cwd: str | None, environ: dict[str,
 
 
 @contextlib.contextmanager
-def _locked(path: Path):
+def _locked(path: Path) -> Iterator[None]:
     """An exclusive lock on `path`, so two runs don't build the same env at once."""
     with open(path, "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)

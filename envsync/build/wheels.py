@@ -15,12 +15,16 @@ from envsync.build.workspace import work_folder
 from envsync.files.cache import cache_subdir, write_atomic
 from envsync.model import Artifact
 
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: annotations only, no import at run time
+if TYPE_CHECKING:
+    from envsync.build.pep517 import Builder
+
 
 def _label(artifact: Artifact) -> str:
     return artifact.filename
 
 
-def sdist_metadata(artifact: Artifact, builder, label: str | None = None) -> bytes:
+def sdist_metadata(artifact: Artifact, builder: Builder, label: str | None = None) -> bytes:
     """An sdist's METADATA from its backend's `prepare_metadata_for_build_wheel` (no build when
     the backend has that hook), cached by the sdist's sha256 and the interpreter's version."""
     label = label or _label(artifact)
@@ -37,7 +41,7 @@ def sdist_metadata(artifact: Artifact, builder, label: str | None = None) -> byt
     return metadata
 
 
-def built_sdist(artifact: Artifact, builder, label: str | None = None) -> Path:
+def built_sdist(artifact: Artifact, builder: Builder, label: str | None = None) -> Path:
     """The wheel built from an sdist: built once per sdist sha256 (and interpreter, for the
     wheels only some interpreters can use), then reused by every env and every run."""
     from envsync.resolve.tags import UNSUPPORTED, WheelRanker

@@ -18,6 +18,10 @@ from pathlib import Path
 
 from envsync.files.cache import cache_subdir
 
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: annotations only, no import at run time
+if TYPE_CHECKING:
+    from typing import TextIO
+
 _LOCK = ".lock"
 _STAGED_LOCK_SECONDS = 3600  # a lock not yet in place after this long was left by a dead run
 
@@ -40,7 +44,7 @@ def work_folder(kind: str) -> Iterator[Path]:
         lock.close()
 
 
-def _hold_lock(root: Path, kind: str):
+def _hold_lock(root: Path, kind: str) -> tuple[str, TextIO]:
     """A new folder name and its lock, taken before the lock appears under that name: a sweeper
     never sees it free."""
     while True:

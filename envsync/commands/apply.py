@@ -12,11 +12,15 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: annotations only, no import at run time
+if TYPE_CHECKING:
+    from envsync.cli import Output
+
 NO_ENVS = "No envs are declared in {name}: add an [envs.NAME] table, or run `envsync init`."
 
 
-def apply_and_report(config_path: Path, names: Sequence[str], out, *, frozen: bool = False, locked: bool = False,
-                     refresh: bool = False, skip_missing_pythons: bool = False) -> int:
+def apply_and_report(config_path: Path, names: Sequence[str], out: Output, *, frozen: bool = False,
+                     locked: bool = False, refresh: bool = False, skip_missing_pythons: bool = False) -> int:
     """Apply the selected envs (every env when `names` is empty) and print what was done; exit code 0."""
     started = time.monotonic()
     if not refresh:

@@ -18,6 +18,13 @@ from pathlib import Path
 
 from envsync.files.cache import cache_subdir
 
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: annotations only, no import at run time
+if TYPE_CHECKING:
+    import argparse
+
+    from envsync.cli import Output
+    from envsync.state.session import Session
+
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _DIST = re.compile(r"^(?P<name>.+?)-(?P<version>[^-]+?)(?:\.dist-info|-.*\.whl)$")
 
@@ -30,7 +37,7 @@ class InUse:
     installed: frozenset[tuple[str, str]]
 
 
-def run(args, out, session) -> int:
+def run(args: argparse.Namespace, out: Output, session: Session) -> int:
     from envsync.state.known_envs import known_configs
 
     try:

@@ -17,6 +17,12 @@ from envsync.errors import EnvsyncError, InterpreterNotFound, LockError
 from envsync.model import EnvKind, EnvSpec
 from envsync.state.session import Session
 
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: annotations only, no import at run time
+if TYPE_CHECKING:
+    import argparse
+
+    from envsync.cli import Output
+
 EXIT_OK, EXIT_NEEDS_FIX = 0, 1
 
 
@@ -29,7 +35,7 @@ class Finding:
     problem: bool = True
 
 
-def run(args, out, session: Session) -> int:
+def run(args: argparse.Namespace, out: Output, session: Session) -> int:
     try:
         findings = examine(session)
     finally:

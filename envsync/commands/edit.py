@@ -20,8 +20,19 @@ from envsync.errors import ConfigError
 from envsync.model import EnvSpec
 from envsync.state.session import Session, select_envs
 
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: annotations only, no import at run time
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Mapping, Sequence
 
-def run(args, out, session: Session) -> int:
+    from packaging.utils import NormalizedName
+    from tomlkit.items import Array, Table
+
+    from envsync.cli import Output
+    from envsync.model import Pin
+
+
+def run(args: argparse.Namespace, out: Output, session: Session) -> int:
     from envsync.install.apply import env_lock
 
     try:
@@ -37,7 +48,7 @@ def _real_path(path: Path) -> Path:
     return Path(os.path.realpath(path))
 
 
-def _edit(args, out, session: Session) -> int:
+def _edit(args: argparse.Namespace, out: Output, session: Session) -> int:
     import tomlkit
 
     from envsync.commands.edit_targets import CONFIG, choose_target, edit_requirements
@@ -75,7 +86,7 @@ def _edit(args, out, session: Session) -> int:
         places = _check_removable(session, specs[0], key, names)
         for name, where in places.items():
             edits.setdefault(where, []).append(({name}, []))
-        new_specs = [replace(spec, **_without(spec, names, key)) for spec in specs]
+        new_specs = [_without(spec, names, key) for spec in specs]
         if not args.no_sync:
             for spec in new_specs:
                 _resolve(session, spec)
@@ -103,7 +114,7 @@ def _edit(args, out, session: Session) -> int:
     return 0
 
 
-def _edit_dependencies(table, names: set[str], additions: list[str]) -> None:
+def _edit_dependencies(table: Table, names: set[str], additions: list[str]) -> None:
     """The env's `dependencies` in envs.toml without `names` and with `additions`; a list left
     empty is removed rather than left behind as `dependencies = []`."""
     import tomlkit
@@ -115,13 +126,13 @@ def _edit_dependencies(table, names: set[str], additions: list[str]) -> None:
         del table["dependencies"]
 
 
-def _without(spec: EnvSpec, names: set[str], key: str) -> dict:
-    """The requirements and origins of `spec` without the own declarations of `names`."""
+def _without(spec: EnvSpec, names: set[str], key: str) -> EnvSpec:
+    """`spec` without the own declarations of `names` (in its requirements and their origins)."""
     from envsync.commands.edit_targets import declared_at
 
     kept = [(r, o) for r, o in zip(spec.requirements, spec.origins, strict=False)
             if not (canonicalize_name(r.name) in names and declared_at(o, key) is not None)]
-    return {"requirements": tuple(r for r, _ in kept), "origins": tuple(o for _, o in kept)}
+    return replace(spec, requirements=tuple(r for r, _ in kept), origins=tuple(o for _, o in kept))
 
 
 def _with_own(spec: EnvSpec, key: str, names: set[str], additions: list[Requirement], target: str) -> EnvSpec:
@@ -171,7 +182,7 @@ def _target_envs(session: Session, name: str | None, removing: set[str] | None) 
     return owner, specs
 
 
-def _declaring(envs, names: set[str]) -> list[str]:
+def _declaring(envs: Sequence[EnvSpec], names: set[str]) -> list[str]:
     """The declared envs that declare any of `names` themselves (not inherited, not from a group)."""
     from envsync.commands.edit_targets import declared_at
 
@@ -193,7 +204,7 @@ def _parse(text: str) -> Requirement:
                           "write a name, optionally with a version: rich, 'rich>=13'") from None
 
 
-def _bounded(requirement: Requirement, resolves: list) -> Requirement:
+def _bounded(requirement: Requirement, resolves: Sequence[Mapping[NormalizedName, Pin]]) -> Requirement:
     """A bare name, given a lower bound at the version just resolved: `rich` -> `rich>=13.9.4`
     (the lowest of the versions the envs' resolves got, when there are several)."""
     found = [pins[key].version for pins in resolves if (key := canonicalize_name(requirement.name)) in pins]
@@ -204,7 +215,7 @@ def _bounded(requirement: Requirement, resolves: list) -> Requirement:
     return Requirement(f"{requirement.name}{extras}>={min(found)}{marker}")
 
 
-def _replace_entries(array, names: set[str], additions: list[str]) -> None:
+def _replace_entries(array: Array, names: set[str], additions: list[str]) -> None:
     """Drop the entries of a tomlkit array naming `names`, then append `additions`; the rest,
     comments included, stays as it was."""
     for position in reversed(range(len(array))):
@@ -276,7 +287,7 @@ def _brought_in_by(session: Session, spec: EnvSpec, name: str) -> list[tuple[str
             if name in pin.dependencies]
 
 
-def _resolve(session: Session, spec: EnvSpec):
+def _resolve(session: Session, spec: EnvSpec) -> dict[NormalizedName, Pin]:
     """The pins for `spec` (the edited env), keeping the lock's versions where they still fit."""
     from envsync.resolve.lockfile import read_lock
     from envsync.resolve.resolver import resolve
@@ -298,7 +309,7 @@ def _lock(session: Session, spec: EnvSpec) -> Path:
     return lock_path(session.config.path, spec.name)
 
 
-def _sync(session: Session, specs: list[EnvSpec], out) -> None:
+def _sync(session: Session, specs: list[EnvSpec], out: Output) -> None:
     """Lock and apply the edited envs, as `envsync apply ENV` will see them once envs.toml is written."""
     from envsync.state.desired import LockMode
     from envsync.state.reconcile import apply_envs

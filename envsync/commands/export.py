@@ -13,6 +13,13 @@ from envsync.errors import EnvsyncError, from_os_error
 from envsync.model import EnvSpec
 from envsync.resolve.lockfile import LockFile, read_lock
 
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: annotations only, no import at run time
+if TYPE_CHECKING:
+    import argparse
+
+    from envsync.cli import Output
+    from envsync.state.session import Session
+
 DEFAULT_INDEX = "https://pypi.org/simple"
 
 
@@ -67,7 +74,7 @@ def _index_lines(spec: EnvSpec) -> list[str]:
     return lines
 
 
-def run(args, out, session) -> int:
+def run(args: argparse.Namespace, out: Output, session: Session) -> int:
     """Write the export to stdout, or to args.output."""
     from envsync.commands._shared import locked, one_env
 

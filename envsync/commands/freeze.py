@@ -10,13 +10,20 @@ from envsync.errors import EnvPathError
 from envsync.model import Actual, EnvKind
 from envsync.state.survey import survey
 
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: annotations only, no import at run time
+if TYPE_CHECKING:
+    import argparse
+
+    from envsync.cli import Output
+    from envsync.state.session import Session
+
 
 def freeze_lines(actual: Actual) -> list[str]:
     """pip freeze's form: one `name==version` per installed distribution, sorted by name."""
     return [f"{dist.name}=={dist.version}" for dist in sorted(actual.installed.values(), key=lambda d: d.name)]
 
 
-def run(args, out, session) -> int:
+def run(args: argparse.Namespace, out: Output, session: Session) -> int:
     from envsync.commands._shared import one_env
 
     try:

@@ -22,6 +22,12 @@ from envsync.errors import ConfigError, EnvPathError, from_os_error
 from envsync.model import EnvKind, Installed
 from envsync.state.survey import survey
 
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: annotations only, no import at run time
+if TYPE_CHECKING:
+    import argparse
+
+    from envsync.cli import Output
+
 HEADER = """\
 # envs.toml: the Python environments of this project, for envsync.
 # `envsync plan` shows what would change, `envsync apply` makes it so.
@@ -165,7 +171,7 @@ def write_config(target: Path, text: str, force: bool) -> Path | None:
     return backup
 
 
-def run(args, out) -> int:
+def run(args: argparse.Namespace, out: Output) -> int:
     target = Path(args.config).absolute() if args.config else Path.cwd() / CONFIG_NAME
     folder = target.parent
     summary = None

@@ -17,6 +17,10 @@ from dataclasses import dataclass
 from envsync.config.scripts import Step
 from envsync.errors import EnvsyncError
 
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: annotations only, no import at run time
+if TYPE_CHECKING:
+    from envsync.cli import Output
+
 INTERRUPTED = 130
 
 
@@ -74,7 +78,7 @@ def exec_job(job: Job) -> None:
                            "check that it is an executable file") from exc
 
 
-def run_steps(job: Job, out) -> int:
+def run_steps(job: Job, out: Output) -> int:
     """Run the job's steps in order, output live; the exit code of the first that fails (a `- ` step
     may fail and the next one runs), else 0. A signal that killed a step is a negative code."""
     import subprocess  # not at the top: `run ENV -- CMD` execs, and never needs it
@@ -123,7 +127,7 @@ def exit_code(results: Sequence[tuple[str, str]], interrupted: bool) -> int:
     return 0 if all(result == "ok" for _, result in results) else 1
 
 
-def run_each(jobs: Sequence[Job], out) -> int:
+def run_each(jobs: Sequence[Job], out: Output) -> int:
     """Run each job in turn, output live, a header line before each, then one summary line.
 
     Every env gets its run, whatever the others did; the exit code is 0 when every run

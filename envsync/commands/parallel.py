@@ -25,6 +25,10 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from envsync.commands.jobs import Job, describe, exit_code, result_word, summary_line
 from envsync.errors import EnvsyncError
 
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: annotations only, no import at run time
+if TYPE_CHECKING:
+    from envsync.cli import Output
+
 GRACE_SECONDS = 5.0  # after SIGINT, how long a run may take to stop before it is killed
 WAKE_SECONDS = 0.2  # how often the main thread looks up from waiting (a Ctrl-C is handled there)
 
@@ -32,7 +36,7 @@ WAKE_SECONDS = 0.2  # how often the main thread looks up from waiting (a Ctrl-C 
 class Runs:
     """The jobs running now: their live processes, and whether Ctrl-C has asked every run to stop."""
 
-    def __init__(self, out) -> None:
+    def __init__(self, out: Output) -> None:
         self.out = out
         self.stopping = threading.Event()
         self._lock = threading.Lock()  # guards `_live`
@@ -109,7 +113,7 @@ class Runs:
                 os.killpg(process.pid, signum)
 
 
-def run_parallel(jobs: Sequence[Job], workers: int, out) -> int:
+def run_parallel(jobs: Sequence[Job], workers: int, out: Output) -> int:
     """Run `jobs` with at most `workers` at once; print each whole as it ends, then the summary.
     Exit 0 when every run succeeded, 1 when any did not, 130 after Ctrl-C."""
     runs = Runs(out)

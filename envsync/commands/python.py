@@ -14,8 +14,12 @@ from pathlib import Path
 from envsync.errors import ConfigError, EnvsyncError
 from envsync.model import Config
 
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: annotations only, no import at run time
+if TYPE_CHECKING:
+    from envsync.cli import Output
 
-def run(args: argparse.Namespace, out) -> int:
+
+def run(args: argparse.Namespace, out: Output) -> int:
     action = {"list": _list, "install": _install, "uninstall": _uninstall}[args.python_command]
     return action(args, out)
 
@@ -51,7 +55,7 @@ def _used_by(folder: Path, users: dict[str, list[str]]) -> list[str]:
                   if home == real or home.startswith(real + os.sep))
 
 
-def _list(args: argparse.Namespace, out) -> int:
+def _list(args: argparse.Namespace, out: Output) -> int:
     from envsync.pythons.interpreters import discovered
 
     users = _users(_config(args))
@@ -62,7 +66,7 @@ def _list(args: argparse.Namespace, out) -> int:
     return 0
 
 
-def _install(args: argparse.Namespace, out) -> int:
+def _install(args: argparse.Namespace, out: Output) -> int:
     from envsync.pythons.catalogue import find_build
     from envsync.pythons.installs import install, installed
     from envsync.pythons.interpreters import version_spec
@@ -81,7 +85,7 @@ def _install(args: argparse.Namespace, out) -> int:
     return 0
 
 
-def _uninstall(args: argparse.Namespace, out) -> int:
+def _uninstall(args: argparse.Namespace, out: Output) -> int:
     from envsync.pythons.installs import installed, uninstall
     from envsync.pythons.interpreters import version_spec
 

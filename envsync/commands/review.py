@@ -24,6 +24,13 @@ from envsync.errors import ConfigError, EnvsyncError
 from envsync.model import Config, EnvSpec
 
 if TYPE_CHECKING:
+    import argparse
+
+    from packaging.utils import NormalizedName
+
+    from envsync.cli import Output
+    from envsync.model import Interpreter, Pin
+    from envsync.state.desired import Resolution
     from envsync.state.session import Session
 
 FORMAT_VERSION = 1
@@ -280,7 +287,7 @@ def _sides(session: Session, specs: Sequence[EnvSpec], where: str, notes: list[s
     return sides
 
 
-def _dynamic_versions(session: Session, spec: EnvSpec, local: set) -> frozenset[str]:
+def _dynamic_versions(session: Session, spec: EnvSpec, local: set[NormalizedName]) -> frozenset[str]:
     """The env's local projects whose version their backend computes (from git, say)."""
     if not local:
         return frozenset()
@@ -291,7 +298,8 @@ def _dynamic_versions(session: Session, spec: EnvSpec, local: set) -> frozenset[
     return frozenset(name for name, dist in dists.items() if dist.source.computes_version)
 
 
-def _platform_pins(spec: EnvSpec, resolution, where: str, notes: list[str]):
+def _platform_pins(spec: EnvSpec, resolution: Resolution, where: str,
+                   notes: list[str]) -> tuple[dict[NormalizedName, Pin], Interpreter]:
     """A multi-platform env's pins as its lock gives them on the platform the review shows."""
     import tomllib
 
@@ -322,7 +330,7 @@ def _select(head: Config, base: Config | None, names: Sequence[str]) -> set[str]
     return set(names) - matrices if names else set(known)
 
 
-def _review_platform(spec: EnvSpec, interpreter, where: str, notes: list[str]):
+def _review_platform(spec: EnvSpec, interpreter: Interpreter, where: str, notes: list[str]) -> Interpreter:
     """The platform a review of a multi-platform env shows: this machine when it is one of the
     declared platforms, else the first declared one (said in a note)."""
     from envsync.resolve.platforms import platform_of, targets
@@ -367,7 +375,7 @@ def summary_line(review: Review) -> str:
 # -- the command -------------------------------------------------------------------------
 
 
-def run(args, out) -> int:
+def run(args: argparse.Namespace, out: Output) -> int:
     """`plan --base`/`--format`, handed over by cli.py's `plan`: check the options, review, print."""
     from envsync.config.paths import find_config
 

@@ -24,6 +24,7 @@ from envsync.errors import ConfigError
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: the quick path of `run ENV -- CMD` imports no typing
 if TYPE_CHECKING:
+    from envsync.cli import Output
     from envsync.model import Config, EnvSpec
 
 USAGE = "envsync run [OPTIONS] [ENV][:SCRIPT] [-- ARGS...]"
@@ -81,7 +82,7 @@ def _workers(parallel: str | None) -> int | None:
     return int(parallel)
 
 
-def cmd_run(args: argparse.Namespace, out) -> int:
+def cmd_run(args: argparse.Namespace, out: Output) -> int:
     from envsync.config.paths import find_config
 
     target = parse_target(args)
@@ -193,7 +194,7 @@ def _unknown_script(config: Config, env: str, script: str, known: list[str]) -> 
                                                                       f"`envsync run {env}:{sorted(known)[0]}`")
 
 
-def _sync(args: argparse.Namespace, config_path: Path, config: Config, specs: list[EnvSpec], out) -> None:
+def _sync(args: argparse.Namespace, config_path: Path, config: Config, specs: list[EnvSpec], out: Output) -> None:
     """Unless the stamp proves them in sync, do for the envs exactly what `apply ENV...` does. A config
     of these envs alone is applied whole, so the in-sync result is stamped and the next run is fast."""
     from envsync.commands.apply import apply_and_report

@@ -16,6 +16,15 @@ from envsync.errors import EnvsyncError
 from envsync.model import Desired, Pin
 from envsync.sources.base import shown
 
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: annotations only, no import at run time
+if TYPE_CHECKING:
+    import argparse
+
+    from packaging.requirements import Requirement
+
+    from envsync.cli import Output
+    from envsync.state.session import Session
+
 ROOT = "<root>"
 MAX_PATHS = 200  # a big graph can have very many paths to one package; say so rather than flood
 
@@ -37,7 +46,7 @@ def roots(desired: Desired) -> list[tuple[NormalizedName, str]]:
     return [(name, ", ".join(filter(None, texts))) for name, texts in found.items()]
 
 
-def _applies(requirement, markers: dict[str, str]) -> bool:
+def _applies(requirement: Requirement, markers: dict[str, str]) -> bool:
     """As the resolver reads a dependency's marker: one that can't be evaluated holds nowhere."""
     from envsync.resolve.markers import marker_holds
 
@@ -115,7 +124,7 @@ def invert_lines(desired: Desired, package: str) -> list[str]:
     return lines
 
 
-def run(args, out, session) -> int:
+def run(args: argparse.Namespace, out: Output, session: Session) -> int:
     from envsync.commands._shared import locked, one_env
 
     try:

@@ -20,7 +20,10 @@ from typing import TYPE_CHECKING
 from envsync.errors import EnvsyncError
 
 if TYPE_CHECKING:
+    from envsync.cli import Output
     from envsync.events import Event, Report
+    from envsync.state.desired import LockMode
+    from envsync.state.stamp import Stamp
 
 EXIT_OK, EXIT_INTERRUPTED = 0, 130
 STEP_MS = 50  # quiet time that ends a burst of saves: they become one round
@@ -49,7 +52,7 @@ class RoundResult:
     inputs: tuple[Path, ...] | None = None
 
 
-def reconcile_once(config_path: Path, names: Sequence[str], mode, progress: Callable[[str], None],
+def reconcile_once(config_path: Path, names: Sequence[str], mode: LockMode, progress: Callable[[str], None],
                    report: Report, warn: Callable[[str], None] = print) -> RoundResult:
     """Plan and apply once, as `envsync apply` does, with everything it needs made afresh.
 
@@ -83,7 +86,7 @@ def reconcile_once(config_path: Path, names: Sequence[str], mode, progress: Call
         session.close()
 
 
-def stamp_files(stamp) -> tuple[Path, ...]:
+def stamp_files(stamp: Stamp) -> tuple[Path, ...]:
     """The files besides envs.toml and pyproject.toml that the in-sync config was read from."""
     return tuple(Path(path) for path in stamp.files)
 
@@ -136,7 +139,7 @@ def watched_folders(config_path: Path, extra: Iterable[Path]) -> tuple[Path, ...
 class Watcher:
     """Runs rounds when the inputs change, and keeps the terminal's status line up to date."""
 
-    def __init__(self, config_path: Path, names: Sequence[str], mode, out) -> None:
+    def __init__(self, config_path: Path, names: Sequence[str], mode: LockMode, out: Output) -> None:
         self.config_path, self.names, self.mode, self.out = config_path, list(names), mode, out
         self.seen: dict[str, bytes] | None = None  # the inputs the last round read
         self.extra: tuple[Path, ...] = ()  # the files besides envs.toml the config read (last we knew)
@@ -255,7 +258,7 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def cmd_watch(args: argparse.Namespace, out) -> int:
+def cmd_watch(args: argparse.Namespace, out: Output) -> int:
     from envsync.config.paths import find_config
     from envsync.state.reconcile import lock_mode
 

@@ -25,7 +25,8 @@ from envsync.model import Config, EnvSpec, IndexSettings
 from envsync.resolve.urls import redact, strip_credentials
 
 if TYPE_CHECKING:
-    from envsync.config.schema import EnvModel, SettingsModel
+    from envsync.config.requirements import ParsedFiles
+    from envsync.config.schema import EnvModel, FileModel, SettingsModel
 from envsync.config.paths import CONFIG_NAME, find_config  # noqa: F401 - re-exported for callers of config
 
 PACKAGE_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)  # PEP 508
@@ -192,7 +193,7 @@ def _solve_group(path: Path, env: str, group: str | None) -> str | None:
     return group
 
 
-def _environments(name: str, model) -> dict[str, Any]:
+def _environments(name: str, model: FileModel) -> dict[str, Any]:
     """The env's `environments` (its own, else [settings]') and the key they were declared under."""
     own = model.envs[name].environments
     if own is not None:
@@ -202,12 +203,12 @@ def _environments(name: str, model) -> dict[str, Any]:
     return {}
 
 
-def _seed(name: str, model) -> list[str]:
+def _seed(name: str, model: FileModel) -> list[str]:
     own = model.envs[name].seed
     return list(own if own is not None else model.settings.seed)
 
 
-def _read_requirement_files(path: Path, name: str, envs: dict[str, EnvModel]):
+def _read_requirement_files(path: Path, name: str, envs: dict[str, EnvModel]) -> ParsedFiles:
     """The env's requirements and constraints files (its own and inherited ones), parsed."""
     from envsync.config.requirements import ParsedFiles, read_files
 
@@ -222,7 +223,7 @@ def _read_requirement_files(path: Path, name: str, envs: dict[str, EnvModel]):
     return read_files(path.parent, named["requirements"], named["constraints"])
 
 
-def _with_file_options(index: IndexSettings, settings: SettingsModel, parsed, directory: Path) -> IndexSettings:
+def _with_file_options(index: IndexSettings, settings: SettingsModel, parsed: ParsedFiles, directory: Path) -> IndexSettings:
     """The env's index settings once its files' index options are applied: envs.toml (and the
     ENVSYNC_* variables) win wherever they set the same thing, as the README says. An index a
     file adds is searched after every index envs.toml declares (see IndexSettings.search_order),

@@ -28,6 +28,13 @@ from pathlib import Path, PurePosixPath
 
 from envsync.errors import EnvsyncError
 
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: annotations only, no import at run time
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import IO
+
+    Opener = Callable[["Member"], IO[bytes] | None]  # a member's reader; tarfile has none for a non-file
+
 _MAX_LINK_HOPS = 40  # as the kernel's own limit on following links
 _CHUNK = 1 << 20
 # Errors writing a member that come from the archive's shape, not from the disk.
@@ -126,7 +133,7 @@ def _link_text_problem(link: str) -> str | None:
     return None
 
 
-def _unpack(members: list[Member], target: Path, open_member) -> None:
+def _unpack(members: list[Member], target: Path, open_member: Opener) -> None:
     target.mkdir(parents=True)
     root = os.path.realpath(target)
     links: list[list[str]] = []  # where each symbolic link was written, as components under root
@@ -148,7 +155,7 @@ def _unpack(members: list[Member], target: Path, open_member) -> None:
         raise
 
 
-def _write(member: Member, root: str, links: list[list[str]], open_member) -> bool:
+def _write(member: Member, root: str, links: list[list[str]], open_member: Opener) -> bool:
     """Write one member at the real place of its parent folder; whether it replaced an entry."""
     parts = [part for part in member.name.split("/") if part not in ("", ".")]
     if not parts:
@@ -176,7 +183,10 @@ def _write(member: Member, root: str, links: list[list[str]], open_member) -> bo
             raise UnsafeArchive(member.name, f"is a hard link to something not a file in the folder ({member.link})")
         os.link(source_path, dest)
     else:
-        _write_file(dest, open_member(member), member.mode)
+        reader = open_member(member)
+        if reader is None:  # tarfile has no reader for what is not a regular file (the kind said it was one)
+            raise UnsafeArchive(member.name, "is not a regular file")
+        _write_file(dest, reader, member.mode)
     return replaced
 
 
@@ -201,7 +211,7 @@ def _make_folders(root: str, parts: list[str]) -> None:
             os.mkdir(current, 0o755)  # a file in the way raises FileExistsError: refused
 
 
-def _write_file(dest: str, source, mode: int) -> None:
+def _write_file(dest: str, source: IO[bytes], mode: int) -> None:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     fd = os.open(dest, flags, 0o755 if mode & 0o111 else 0o644)
     with os.fdopen(fd, "wb") as out, source:

@@ -42,6 +42,7 @@ from envsync.state.survey import survey
 from envsync.state.venv_contents import survey_for
 
 if TYPE_CHECKING:
+    from envsync.model import EnvSpec
     from envsync.resolve.index import IndexClient
 
 ENV_ACTIONS = (ActionKind.CREATE_ENV, ActionKind.RECREATE_ENV)
@@ -170,7 +171,7 @@ def wheel_key(pin: Pin) -> str:
     return pin.source.key
 
 
-def credentialed_urls(spec) -> list[str]:
+def credentialed_urls(spec: EnvSpec) -> list[str]:
     """The env's direct references' URLs, whose credentials (for their own hosts only) a download
     of a locked archive needs: the lock keeps its URL without them."""
     return [requirement.url for requirement in spec.requirements if requirement.url]

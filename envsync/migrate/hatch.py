@@ -25,6 +25,10 @@ from envsync.migrate.files import strings, table
 from envsync.migrate.package_factors import pinned_series, requirement_or_none
 from envsync.migrate.script_lines import Replace, long_reason, short_reason, substitute, translate
 
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: annotations only, no import at run time
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 _NOT_INHERITED = {"matrix", "matrix-name-format", "template", "detached"}
 _HANDLED = {"dependencies", "extra-dependencies", "features", "env-vars", "scripts", "python", "skip-install",
             "detached", "dev-mode", "template", "matrix", "matrix-name-format", "description", "type",
@@ -160,7 +164,8 @@ def _package_matrix(name: str, config: dict[str, Any], combos: list[dict[str, st
 _OVERRIDABLE = {"dependencies": "dependencies", "extra-dependencies": "dependencies", "features": "features"}
 
 
-def _overrides(config: dict[str, Any], combo: dict[str, str], note) -> dict[str, list[str]]:
+def _overrides(config: dict[str, Any], combo: dict[str, str],
+               note: Callable[[str, str, str], None]) -> dict[str, list[str]]:
     """What `overrides` adds for `combo` to "dependencies" and "features" (`matrix.VAR.OPTION`, each
     entry a string or `{ value, if }`); every other override is noted as not translated."""
     added: dict[str, list[str]] = {"dependencies": [], "features": []}
@@ -255,7 +260,7 @@ def _replace(name: str, combo: dict[str, str]) -> Replace:
     return replace
 
 
-def _scripts(declared: dict[str, Any], replace: Replace, note) -> tuple[Script, ...]:
+def _scripts(declared: dict[str, Any], replace: Replace, note: Callable[[str, str, str], None]) -> tuple[Script, ...]:
     out = []
     for script, value in declared.items():
         written = strings(value)

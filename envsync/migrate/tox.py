@@ -23,6 +23,10 @@ from envsync.migrate.package_factors import pinned_series, requirement_or_none
 from envsync.migrate.script_lines import Replace, long_reason, short_reason, substitute, translate
 from envsync.migrate.tox_config import KNOWN, ToxEnv
 
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: annotations only, no import at run time
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 _PY_FACTOR = re.compile(r"^py(\d)\.?(\d+)$|^(\d)\.(\d+)$")   # py312, py3.12, 3.12
 _PACKAGE_FACTOR = re.compile(r"^([A-Za-z][A-Za-z_]*?)(\d+)$")
 _SILENT = {"passenv", "pass_env", "allowlist_externals", "whitelist_externals"}  # nothing to say in envsync
@@ -189,7 +193,7 @@ def _editable(env: ToxEnv) -> bool:
     return develop == "true" or package in ("editable", "editable-legacy")
 
 
-def _env_vars(env: ToxEnv, replace: Replace, note) -> tuple[tuple[str, str], ...]:
+def _env_vars(env: ToxEnv, replace: Replace, note: Callable[[str, str, str], None]) -> tuple[tuple[str, str], ...]:
     out = []
     for line in env.get("setenv", "set_env"):
         name, equals, value = line.partition("=")
@@ -203,7 +207,7 @@ def _env_vars(env: ToxEnv, replace: Replace, note) -> tuple[tuple[str, str], ...
     return tuple(out)
 
 
-def _scripts(env: ToxEnv, replace: Replace, note) -> tuple[Script, ...]:
+def _scripts(env: ToxEnv, replace: Replace, note: Callable[[str, str, str], None]) -> tuple[Script, ...]:
     written = [*env.get("commands_pre"), *env.get("commands"), *env.get("commands_post")]
     if not written:
         return ()

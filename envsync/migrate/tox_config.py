@@ -209,5 +209,5 @@ def _toml_word(value: Any) -> str:
         default = " ".join(strings(value.get("default")))
         return "{posargs:" + default + "}" if default else "{posargs}"
     if isinstance(value, dict) and value.get("replace") == "env" and isinstance(value.get("name"), str):
-        return "{env:" + value["name"] + "}"
+        return "{env:" + str(value["name"]) + "}"
     return "{" + f"unsupported:{value!r}".replace("{", "(").replace("}", ")") + "}"

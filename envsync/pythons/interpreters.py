@@ -473,7 +473,7 @@ def _run_probe(path: Path) -> dict[str, Any]:
         last_line = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
         raise _not_python(path, last_line)
     try:
-        info = json.loads(done.stdout)
+        info: dict[str, Any] = json.loads(done.stdout)
         Version(info["version"])
     except (ValueError, KeyError, TypeError, InvalidVersion):
         raise _not_python(path, "it printed something other than the expected answer") from None

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import os
 
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: annotations only, no import at run time
+if TYPE_CHECKING:
+    from types import ModuleType
+    from typing import Any, TextIO
+
 FORMATS = {  # format name -> the module that renders it (imported only when asked for)
     "text": "envsync.render.text",
     "json": "envsync.render.json",
@@ -16,16 +21,16 @@ FORMATS = {  # format name -> the module that renders it (imported only when ask
 }
 
 
-def renderer(name: str):
+def renderer(name: str) -> ModuleType:
     """The module rendering format `name` (one of FORMATS)."""
     return __import__(FORMATS[name], fromlist=["_"])
 
 
-def use_colour(stream) -> bool:
+def use_colour(stream: TextIO) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     """`from envsync.render import event_text` and the like: the plan-as-data helpers live in view.py,
     imported only when one is asked for (importing the model there would cost the no-op path)."""
     if name.startswith("__"):

@@ -10,12 +10,14 @@ import os
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing would cost the no-op path
 if TYPE_CHECKING:
+    from typing import Any
+
     from envsync.commands.review import Review
 
 VERSION = 1
 
 
-def render_plan(view: dict, colour: bool = False) -> str:
+def render_plan(view: dict[str, Any], colour: bool = False) -> str:
     groups = [{key: group[key] for key in ("name", "envs", "in_common")} for group in view["solve_groups"]]
     pythons = {"pythons": view["pythons"]} if view.get("pythons") else {}
     return json.dumps({"version": VERSION, "config": _shown(view["config"]), **pythons, "envs": view["envs"],
@@ -31,11 +33,11 @@ def _shown(config: str) -> str:
         return config
 
 
-def review_document(review: Review) -> dict:
+def review_document(review: Review) -> dict[str, Any]:
     """The JSON form of a review (see docs/commands.md); its shape changes only with `version`."""
     from envsync.commands.review import FORMAT_VERSION, EnvSide, counts
 
-    def side(value: EnvSide | None) -> dict | None:
+    def side(value: EnvSide | None) -> dict[str, Any] | None:
         if value is None:
             return None
         return {"python": value.python, "interpreter": value.interpreter, "lock": value.lock,

@@ -6,6 +6,10 @@ use them without importing the model. Stdlib only.
 
 from __future__ import annotations
 
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: annotations only, no import at run time
+if TYPE_CHECKING:
+    from typing import Any
+
 SYMBOLS = {  # action -> (symbol, colour)
     "create-env": ("+", "green"), "recreate-env": ("±", "yellow"), "remove-env": ("-", "red"),
     "install": ("+", "green"), "upgrade": ("~", "yellow"), "downgrade": ("~", "yellow"),
@@ -18,7 +22,7 @@ def paint(text: str, colour: str, enabled: bool) -> str:
     return f"\033[{COLOURS[colour]}m{text}\033[0m" if enabled else text
 
 
-def describe(action: dict) -> str:
+def describe(action: dict[str, Any]) -> str:
     """One action as a line of text, without the symbol: 'upgrade  urllib3 1.26 -> 2.2'."""
     kind = action["action"]
     if kind == "create-env":
@@ -31,14 +35,15 @@ def describe(action: dict) -> str:
     return f"{kind:<8} {action['package']} {versions(action)}{reason}"
 
 
-def versions(action: dict) -> str:
+def versions(action: dict[str, Any]) -> str:
     """A package action's versions: '2.0' for an install or reinstall, '1.0' for a removal, '1.0 -> 2.0'."""
     if "version" in action:
-        return action["version"]
+        version: str = action["version"]
+        return version
     return f"{action['from']} -> {action['to']}"
 
 
-def header(env: dict) -> str:
+def header(env: dict[str, Any]) -> str:
     """`env dev (.venv, Python 3.12.4)` from an env's entry in the plan."""
     python = f", Python {env['python']}" if env.get("python") else ""
     return f"env {env['name']} ({env['path']}{python})"

@@ -9,10 +9,12 @@ from envsync.render.lines import SYMBOLS, describe, header, paint
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing would cost the no-op path
 if TYPE_CHECKING:
+    from typing import Any
+
     from envsync.commands.review import EnvSide, PackageChange, Review
 
 
-def render_plan(view: dict, colour: bool = False) -> str:
+def render_plan(view: dict[str, Any], colour: bool = False) -> str:
     lines = [paint(f"+ install {python_install_text(python)}", "green", colour) for python in view.get("pythons", ())]
     groups = {group["name"]: group for group in view["solve_groups"]}
     for env in view["envs"]:
@@ -65,7 +67,7 @@ def megabytes(size: int) -> str:
     return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.1f} MB"
 
 
-def group_lines(group: dict) -> list[str]:
+def group_lines(group: dict[str, Any]) -> list[str]:
     """A solve group's shared decisions, said once above its envs: who is resolved together, the
     versions its envs have in common, and the group's locks (written together)."""
     common = len(group["in_common"])
@@ -81,13 +83,13 @@ def group_lines(group: dict) -> list[str]:
     return lines
 
 
-def python_install_text(python: dict) -> str:
+def python_install_text(python: dict[str, Any]) -> str:
     """`Python 3.12.7 (python-build-standalone, 31 MB)`: what a plan installs before the envs."""
     size = f", {python['size'] / 1e6:.0f} MB" if python.get("size") else ""
     return f"Python {python['version']} ({python['source']}{size})"
 
 
-def summary_line(view: dict) -> str:
+def summary_line(view: dict[str, Any]) -> str:
     counts = view["summary"]
     if not view["changes_pending"]:
         return "No changes. Every environment is in sync."

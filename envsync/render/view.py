@@ -13,6 +13,10 @@ from envsync.model import Action, ActionKind, EnvPlan, EnvRemoval, EnvSpec, Grou
 from envsync.render.lines import SYMBOLS, describe, header, versions
 from envsync.resolve.urls import redact
 
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: annotations only, no import at run time
+if TYPE_CHECKING:
+    from typing import Any
+
 
 def describe_action(action: Action) -> str:
     """One action as a line of text, without the symbol: 'upgrade  urllib3 1.26 -> 2.2'."""
@@ -68,7 +72,7 @@ def solve_group_of(env: EnvPlan | EnvRemoval) -> str | None:
     return env.desired.spec.solve_group if isinstance(env, EnvPlan) else None
 
 
-def matrix_of(env: EnvPlan | EnvRemoval) -> dict | None:
+def matrix_of(env: EnvPlan | EnvRemoval) -> dict[str, Any] | None:
     """Where a matrix expansion comes from, {"of": "compat", "python": "3.12", "factors": {"django": "4.2"}}
     (`python` when the matrix has that key, `factors` when it has others); None for a plain env."""
     if not isinstance(env, EnvPlan):
@@ -76,7 +80,7 @@ def matrix_of(env: EnvPlan | EnvRemoval) -> dict | None:
     return matrix_origin(env.desired.spec)
 
 
-def matrix_origin(spec: EnvSpec) -> dict | None:
+def matrix_origin(spec: EnvSpec) -> dict[str, Any] | None:
     if spec.matrix_of is None:
         return None
     values = dict(spec.matrix_values)
@@ -85,7 +89,7 @@ def matrix_origin(spec: EnvSpec) -> dict | None:
             **({"factors": factors} if factors else {})}
 
 
-def group_document(group: GroupPlan) -> dict:
+def group_document(group: GroupPlan) -> dict[str, Any]:
     return {"name": group.name, "envs": list(group.envs), "in_common": dict(group.in_common)}
 
 
@@ -105,7 +109,7 @@ def action_json(action: Action) -> dict[str, str]:
     return out
 
 
-def plan_view(plan: Plan) -> dict:
+def plan_view(plan: Plan) -> dict[str, Any]:
     """The plan as plain data: `envs` (each as `plan --json` gives it, skipped expansions in their
     place), `solve_groups` (with the lock files each writes together), `lock_removals`, `summary`,
     `pythons` (to install first), `changes_pending` and `config` (absolute). JSON-ready, so the no-op record can keep it."""
@@ -155,7 +159,7 @@ def env_indexes(env: EnvPlan | EnvRemoval) -> list[tuple[str, str | None]]:
     return [(redact(url), named.get(url)) for url in index.search_order()]
 
 
-def env_document(env: EnvPlan | EnvRemoval) -> dict:
+def env_document(env: EnvPlan | EnvRemoval) -> dict[str, Any]:
     """One env's entry in the JSON plan; a lock to write is listed as a `write-lock` action."""
     actions = [action_json(action) for action in env.actions]
     if env.lock_write is not None:
@@ -179,7 +183,7 @@ def env_document(env: EnvPlan | EnvRemoval) -> dict:
     }
 
 
-def skipped_document(env: SkippedEnv) -> dict:
+def skipped_document(env: SkippedEnv) -> dict[str, Any]:
     """A skipped expansion's entry: no Python, no actions, and why (`"skipped": "Python 3.9 not found"`)."""
     spec = env.spec
     return {"name": spec.name, "path": spec.display_path, "python": None, "solve_group": None,

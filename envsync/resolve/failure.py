@@ -26,14 +26,15 @@ from envsync.resolve.tags import UNSUPPORTED
 
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
+    from resolvelib.structs import RequirementInformation
 
     from envsync.resolve.resolver import Candidate, Provider
 
 
-def explain_failure(exc: ResolutionImpossible, provider: Provider, env: str | None,
+def explain_failure(exc: ResolutionImpossible[Requirement, Candidate], provider: Provider, env: str | None,
                     similar: Callable[[str], Sequence[str]] | None) -> Exception:
     """The failure as one message naming the true reason, per package the resolver gave up on."""
-    groups: dict[NormalizedName, list] = {}
+    groups: dict[NormalizedName, list[RequirementInformation[Requirement, Candidate]]] = {}
     for cause in exc.causes:
         groups.setdefault(canonicalize_name(cause.requirement.name), []).append(cause)
     context = Context(env=env, python=str(provider.files.python), tags=tuple(provider.interpreter.tags),
@@ -73,7 +74,7 @@ def file_facts(provider: Provider, name: NormalizedName) -> list[FileFact]:
             tag="-".join(artifact.filename[:-4].split("-")[-3:]) if wheel else None))
     return facts
 
-def demands(provider: Provider, causes: Sequence) -> list[Demand]:
+def demands(provider: Provider, causes: Sequence[RequirementInformation[Requirement, Candidate]]) -> list[Demand]:
     """resolvelib's causes as requirements with who made them; the versions of one parent that
     make the same requirement are summed up as ranges ("fastapi 0.130.0 to 0.165.0")."""
     grouped: dict[tuple[str, str | None], tuple[Requirement, list[Candidate]]] = {}

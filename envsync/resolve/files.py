@@ -10,6 +10,7 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import InvalidSdistFilename, NormalizedName, parse_sdist_filename
@@ -22,11 +23,20 @@ from envsync.resolve.index import IndexClient
 from envsync.resolve.tags import UNSUPPORTED, WheelRanker
 
 
+class Offer(NamedTuple):
+    """A version's best file for this interpreter: its tag rank (lower is better), the file, and
+    whether the index marks it yanked."""
+
+    rank: int
+    artifact: Artifact
+    yanked: bool
+
+
 @dataclass(frozen=True)
 class Installable:
-    """What a project offers this interpreter: per version (rank, wheel, yanked), and why nothing if so."""
+    """What a project offers this interpreter: per version its best file (an Offer), and why nothing if so."""
 
-    versions: dict[Version, tuple[int, Artifact, bool]]
+    versions: dict[Version, Offer]
     why_none: str
 
 
@@ -57,7 +67,7 @@ class ProjectFiles:
         if memo is not None:
             return memo
         artifacts = self._allowed_by_hash(name, self.index.artifacts(name))
-        best: dict[Version, tuple[int, Artifact, bool]] = {}
+        best: dict[Version, Offer] = {}
         rejected: set[str] = set()
         sdists: dict[Version, Artifact] = {}
         # Reasons are gathered as flags and worded once after the loop: a big project has thousands of files.
@@ -86,8 +96,8 @@ class ProjectFiles:
                 continue
             if not python_ok(artifact):
                 excluded_by.add(artifact.requires_python or "")
-            elif version not in best or rank < best[version][0]:
-                best[version] = (rank, artifact, artifact.yanked)
+            elif version not in best or rank < best[version].rank:
+                best[version] = Offer(rank, artifact, artifact.yanked)
         if sdist_only:
             rejected.add("only a source distribution, and build requirements are installed from wheels only")
         if unsupported:
@@ -96,7 +106,7 @@ class ProjectFiles:
             rejected.add(f"Requires-Python {requires_python} excludes Python {self.python}")
         for version, artifact in sdists.items():  # wheels stay preferred: an sdist only where no wheel fits
             if version not in best:
-                best[version] = (UNSUPPORTED, artifact, artifact.yanked)
+                best[version] = Offer(UNSUPPORTED, artifact, artifact.yanked)
         if elsewhere and any(rank == UNSUPPORTED for rank, _, _ in best.values()):
             self._describe_sdists_by_wheels(best, elsewhere)
         why = "no such package on the configured indexes" if not artifacts else "; ".join(sorted(rejected))
@@ -107,7 +117,7 @@ class ProjectFiles:
         """A wheel of the sdist's version whose METADATA describes the sdist, if there is one."""
         return self._stand_ins.get(sdist.url)
 
-    def _describe_sdists_by_wheels(self, best: dict[Version, tuple[int, Artifact, bool]],
+    def _describe_sdists_by_wheels(self, best: dict[Version, Offer],
                                    elsewhere: list[Artifact]) -> None:
         """Let a wheel of the same version (built for another platform or Python) stand in for an
         sdist's metadata: the index serves a wheel's METADATA without building anything, and a

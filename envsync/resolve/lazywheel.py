@@ -12,6 +12,10 @@ import io
 import zipfile
 from collections.abc import Callable
 
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: annotations only, no import at run time
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
 BLOCK = 1 << 16  # fetch at least this much per request: the directory and METADATA usually fit
 
 # fetch(start, end) -> (bytes from start up to end (exclusive), total file size)
@@ -48,12 +52,13 @@ class RangeReader(io.RawIOBase):
         self._position = max(0, base + offset)
         return self._position
 
-    def readinto(self, buffer) -> int:
-        wanted = min(len(buffer), self._size - self._position)
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        view = memoryview(buffer)  # io hands a bytearray or a memoryview of bytes: the same length and slices
+        wanted = min(len(view), self._size - self._position)
         if wanted <= 0:
             return 0
         data = self._read(self._position, self._position + wanted)
-        buffer[: len(data)] = data
+        view[: len(data)] = data
         self._position += len(data)
         return len(data)
 

@@ -33,8 +33,14 @@ from envsync.sources.base import shown as redacted
 from envsync.sources.index_file import location, locked_file, sha256_of
 
 if TYPE_CHECKING:
+    from typing import Any
+
+    from packaging.pylock import Package, PackageWheel
+    from packaging.specifiers import SpecifierSet
+
     from envsync.resolve.platforms import Platform, Target
     from envsync.sources import DirectDist
+    from envsync.sources.base import Source
 
 LOCK_VERSION = "1.0"
 DIGEST_SCHEME = 1  # bump when the digest's inputs change, so old locks read as stale
@@ -106,7 +112,7 @@ def input_digest(spec: EnvSpec, interpreter: Interpreter, config_dir: Path,
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 
-def _relative_entry(entry: list, config_dir: Path) -> list:
+def _relative_entry(entry: list[Any], config_dir: Path) -> list[Any]:
     """A digest entry with its file:// URL made relative, so the digest is the same on every machine."""
     url = entry[2]
     if isinstance(url, str) and url.startswith("file:"):
@@ -248,7 +254,9 @@ def pins_from_lock(lock: LockFile, interpreter: Interpreter, local: Mapping[Norm
         if wheel is None and package.sdist is None:
             raise LockError(f"{lock.path.name}: package {package.name} {package.version} has no wheel for "
                             f"this interpreter ({interpreter.tags[0]})", "re-lock on this machine: `envsync lock`")
-        artifact = replace(locked_file(lock.path, wheel if wheel is not None else package.sdist),
+        chosen = wheel if wheel is not None else package.sdist
+        assert chosen is not None  # a package with neither was refused above
+        artifact = replace(locked_file(lock.path, chosen),
                            index=package.index, requires_python=str(package.requires_python)
                            if package.requires_python is not None else None)
         pins[package.name] = Pin(name=package.name, version=package.version, artifact=artifact,
@@ -256,7 +264,7 @@ def pins_from_lock(lock: LockFile, interpreter: Interpreter, local: Mapping[Norm
     return dict(sorted(pins.items()))
 
 
-def _direct_pin(lock: LockFile, package, source, dependencies: tuple[NormalizedName, ...],
+def _direct_pin(lock: LockFile, package: Package, source: Source, dependencies: tuple[NormalizedName, ...],
                 local: Mapping[NormalizedName, DirectDist], strict: bool) -> Pin | None:
     """The pin of a locked directory, vcs or archive package (PEP 751). A package without a version
     (a source tree, as PEP 751 writes it) takes the version its folder's metadata has now."""
@@ -291,7 +299,7 @@ def check_hashes(spec: EnvSpec, lock: LockFile, pins: dict[NormalizedName, Pin])
     return pins
 
 
-def _reasons(package) -> tuple[tuple[str, str], ...]:
+def _reasons(package: Package) -> tuple[tuple[str, str], ...]:
     """The (who, requirement) pairs envsync keeps under the package's [tool.envsync], if any."""
     tool = (package.tool or {}).get("envsync")
     required_by = tool.get("required-by") if isinstance(tool, Mapping) else None
@@ -300,7 +308,7 @@ def _reasons(package) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((str(who), str(text)) for who, text in required_by.items()))
 
 
-def _requires(package) -> tuple[str, ...] | None:
+def _requires(package: Package) -> tuple[str, ...] | None:
     """The Requires-Dist lines envsync recorded for the package's file, or None if it recorded none
     (an older lock, another tool's, or something that is not a list of strings)."""
     tool = (package.tool or {}).get("envsync")
@@ -321,7 +329,7 @@ def _holds(marker: Marker, environment: Mapping[str, str], path: Path) -> bool:
     return marker_holds(marker, environment, if_unevaluable=error)
 
 
-def _check_wheel_name(lock_path: Path, package: str, wheel) -> None:
+def _check_wheel_name(lock_path: Path, package: str, wheel: PackageWheel) -> None:
     """A locked wheel's file name must be a wheel's name and one plain path component.
 
     It names the file in the download cache, so a lock saying `../x.whl` is refused here.
@@ -421,7 +429,7 @@ def _platforms_marker(used: set[Platform], every: Sequence[Target]) -> Marker | 
 
 
 def _package(pin: Pin, spec: EnvSpec, config_dir: Path, files: dict[str, object], marker: Marker | None = None,
-             dependencies: list[dict[str, str]] | None = None):
+             dependencies: list[dict[str, str]] | None = None) -> Package:
     """One [[packages]] entry: the pin, where it installs from, and what envsync keeps for itself."""
     from packaging.pylock import Package
     from packaging.specifiers import SpecifierSet
@@ -450,7 +458,7 @@ def _package(pin: Pin, spec: EnvSpec, config_dir: Path, files: dict[str, object]
     )
 
 
-def _specifier(text: str | None, kind):
+def _specifier(text: str | None, kind: type[SpecifierSet]) -> SpecifierSet | None:
     """A Requires-Python as a SpecifierSet, or None when absent or not valid (an index's broken value)."""
     from packaging.specifiers import InvalidSpecifier
 
@@ -460,7 +468,7 @@ def _specifier(text: str | None, kind):
         return None
 
 
-def _document(spec: EnvSpec, interpreter: Interpreter, packages: list, digest: str, environments: list[str],
+def _document(spec: EnvSpec, interpreter: Interpreter, packages: list[Package], digest: str, environments: list[str],
               platforms: list[str] | None = None) -> str:
     import tomli_w
     from packaging.pylock import Pylock
@@ -485,7 +493,7 @@ def _document(spec: EnvSpec, interpreter: Interpreter, packages: list, digest: s
     return tomli_w.dumps(document.to_dict())
 
 
-def lock_python(interpreter: Interpreter, packages: list) -> str:
+def lock_python(interpreter: Interpreter, packages: list[Package]) -> str:
     """The lock's `requires-python`: the interpreter's minor version, narrowed by every package's
     Requires-Python that excludes some of its patch releases (a package needing 3.9.2 makes a lock
     made on 3.9.7 say so, rather than claim all of 3.9)."""

@@ -22,6 +22,12 @@ from dataclasses import dataclass, replace
 
 from envsync.files.cache import cache_subdir, write_atomic
 
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: annotations only, no import at run time
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from envsync.model import Artifact
+
 MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
 NO_STORE = re.compile(r"(?:^|,)\s*(no-store|private)\b", re.IGNORECASE)
 NO_CACHE = re.compile(r"(?:^|,)\s*no-cache\b", re.IGNORECASE)
@@ -87,7 +93,7 @@ def freshness(headers: Mapping[str, str]) -> float:
     return max(0.0, max_age(control) - age)
 
 
-def _paths(key_url: str) -> tuple:
+def _paths(key_url: str) -> tuple[Path, Path]:
     key = hashlib.sha256(key_url.encode()).hexdigest()
     folder = cache_subdir("pages")
     return folder / f"{key}.json", folder / f"{key}.body"
@@ -133,7 +139,7 @@ def discard(key_url: str) -> None:
 # costs more than fetching. So the files parsed from a page are kept too, keyed by the page's URL
 # and checked against a digest of its bytes: the same bytes are never parsed twice.
 
-def _parsed_path(key_url: str):
+def _parsed_path(key_url: str) -> Path:
     """Where a page's parsed files are kept: tagged with Artifact's fields (a new field is a new
     format, never a stale entry) and the Python version (marshal's format)."""
     import sys
@@ -153,7 +159,7 @@ def content_digest(page_url: str, content_type: str, content: bytes, kept: str =
     return digest.digest()
 
 
-def load_parsed(key_url: str, digest: bytes) -> list | None:
+def load_parsed(key_url: str, digest: bytes) -> list[Artifact] | None:
     """The files parsed from the page at `key_url` when its bytes had `digest`, or None."""
     import dataclasses
     import marshal
@@ -173,7 +179,7 @@ def load_parsed(key_url: str, digest: bytes) -> list | None:
         return None  # a damaged entry is only a cache miss
 
 
-def store_parsed(key_url: str, digest: bytes, artifacts: list) -> None:
+def store_parsed(key_url: str, digest: bytes, artifacts: list[Artifact]) -> None:
     """Keep the files parsed from a page (one entry per URL: a new version of the page replaces it)."""
     import dataclasses
     import marshal

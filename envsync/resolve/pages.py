@@ -148,7 +148,7 @@ def parse_html(page_url: str, text: str) -> list[Artifact]:
     return artifacts
 
 
-def _field(entry: dict, key: str, types: type | tuple[type, ...], default: Any = None) -> Any:
+def _field(entry: dict[str, Any], key: str, types: type | tuple[type, ...], default: Any = None) -> Any:
     """entry[key] when absent, null or of one of `types` (a bool is no int); else ValueError naming it."""
     value = entry.get(key)
     if value is None:
@@ -203,7 +203,7 @@ def _plain_json_artifact(entry: object) -> Artifact | None:
     if type(sha256) is not str or _SHA256.fullmatch(sha256) is None or "@" in host or "[" in host or "]" in host:
         return None
     return Artifact(filename=filename, url=url, sha256=sha256.lower(), size=size, requires_python=requires or None,
-                    yanked=bool(yanked), upload_time=uploaded)
+                    yanked=bool(yanked))
 
 
 def _os_platform_prefixes() -> tuple[str, ...]:
@@ -256,12 +256,12 @@ def _json_artifact(page_url: str, entry: object, schemes: frozenset[str]) -> Art
     has_metadata, metadata_sha = _metadata_hint(
         entry.get("core-metadata", entry.get("dist-info-metadata", False)), filename)
     yanked = _field(entry, "yanked", (bool, str), False)
+    _field(entry, "upload-time", str)  # checked as the fast path checks it, though envsync keeps no upload time
     return Artifact(
         filename=filename, url=url, sha256=sha256 or fragment_hash, size=size,
         requires_python=_field(entry, "requires-python", str) or None,
         yanked=bool(yanked), yank_reason=yanked if isinstance(yanked, str) and yanked else None,
         has_metadata_file=has_metadata, metadata_sha256=metadata_sha,
-        upload_time=_field(entry, "upload-time", str),
     )
 
 

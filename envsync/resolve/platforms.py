@@ -15,6 +15,10 @@ from dataclasses import dataclass, replace
 from envsync.errors import ConfigError
 from envsync.model import Interpreter
 
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: annotations only, no import at run time
+if TYPE_CHECKING:
+    from packaging.markers import Marker
+
 # The oldest glibc and macOS a lock made here installs on: a wheel that needs a newer system is
 # not chosen. Part of the lock's input digest, so a change here re-locks.
 GLIBC_MINOR = 28
@@ -100,7 +104,7 @@ def targets(environments: Sequence[str], base: Interpreter, where: str) -> list[
     return found
 
 
-def _selects(marker, platform: Platform, base: Interpreter) -> bool:
+def _selects(marker: Marker, platform: Platform, base: Interpreter) -> bool:
     from envsync.resolve.markers import marker_holds
 
     # An `environments` entry that can't be evaluated for a platform selects nothing there.

@@ -36,6 +36,11 @@ from envsync.resolve.index import IndexClient
 from envsync.resolve.markers import marker_holds
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from resolvelib.resolvers import Result
+    from resolvelib.structs import RequirementInformation
+
     from envsync.sources import DirectDist
 
 ROOT = "<root>"
@@ -68,7 +73,13 @@ def split_key(key: str) -> tuple[NormalizedName, frozenset[str]]:
 
 
 
-class Provider(AbstractProvider):
+if TYPE_CHECKING:
+    _Provider = AbstractProvider[Requirement, Candidate, str]
+else:  # resolvelib before 1.1 has no runtime generics (they were in its stubs)
+    _Provider = AbstractProvider
+
+
+class Provider(_Provider):
     """Answers resolvelib's questions for one target interpreter."""
 
     def __init__(self, index: IndexClient, interpreter: Interpreter, *, prereleases: bool = False,
@@ -137,10 +148,10 @@ class Provider(AbstractProvider):
     def _speculate_one(self, name: NormalizedName) -> None:
         try:
             installable = self.files.installable(name)
-            finals = [v for v in installable.versions if not v.is_prerelease and not installable.versions[v][2]]
+            finals = [v for v in installable.versions if not v.is_prerelease and not installable.versions[v].yanked]
             if not finals:
                 return
-            best = installable.versions[max(finals)][1]
+            best = installable.versions[max(finals)].artifact
             if not best.filename.endswith(".whl"):
                 return  # an sdist's metadata may take a build: only when the resolver really asks
             requires = self._requirements_of_artifact(best)
@@ -162,14 +173,19 @@ class Provider(AbstractProvider):
             return requirement_or_candidate.key
         return identify(canonicalize_name(requirement_or_candidate.name), requirement_or_candidate.extras)
 
-    def get_preference(self, identifier, resolutions, candidates, information, backtrack_causes):
+    def get_preference(self, identifier: str, resolutions: Mapping[str, Candidate],
+                       candidates: Mapping[str, Iterator[Candidate]],
+                       information: Mapping[str, Iterator[RequirementInformation[Requirement, Candidate]]],
+                       backtrack_causes: Sequence[RequirementInformation[Requirement, Candidate]]) -> tuple[bool, bool, str]:
         # Exact pins first (cheap and decisive), then what recently caused backtracking.
         requirements = [info.requirement for info in information[identifier]]
         exact = any(spec.operator in ("==", "===") for req in requirements for spec in req.specifier)
         in_conflict = any(self.identify(cause.requirement) == identifier for cause in backtrack_causes)
         return (not exact, not in_conflict, identifier)
 
-    def find_matches(self, identifier, requirements, incompatibilities):
+    def find_matches(self, identifier: str, requirements: Mapping[str, Iterator[Requirement]],
+                     incompatibilities: Mapping[str, Iterator[Candidate]],
+                     ) -> Iterable[Candidate] | Callable[[], Iterable[Candidate]]:
         name, extras = split_key(identifier)
         wanted = list(requirements[identifier])
         excluded = {candidate.version for candidate in incompatibilities[identifier]}
@@ -317,7 +333,7 @@ class Provider(AbstractProvider):
         versions = installable.versions
 
         def allowed(version: Version, pre: bool) -> bool:
-            _, _, yanked = versions[version]
+            yanked = versions[version].yanked
             return ((pre or not version.is_prerelease) and (not yanked or pinned_exactly(version, wanted))
                     and specifiers.contains(version, prereleases=True))
 
@@ -337,9 +353,9 @@ class Provider(AbstractProvider):
             if version in excluded:
                 continue
             if not yielded:  # the one the resolver will try first: start reading its metadata
-                self.index.prefetch_metadata(versions[version][1])
+                self.index.prefetch_metadata(versions[version].artifact)
                 yielded = True
-            yield Candidate(name, version, extras, versions[version][1])
+            yield Candidate(name, version, extras, versions[version].artifact)
         if not matched:
             self.why_empty[name] = installable.why_none or "no version matches"
 
@@ -351,7 +367,7 @@ class Provider(AbstractProvider):
 
 def resolve(requirements: Sequence[Requirement], interpreter: Interpreter, index: IndexClient, *,
             prereleases: bool = False, preferred: Mapping[NormalizedName, Version] | None = None,
-            reporter: BaseReporter | None = None, constraints: Sequence[Requirement] = (),
+            reporter: BaseReporter[Requirement, Candidate, str] | None = None, constraints: Sequence[Requirement] = (),
             hashes: Mapping[str, tuple[frozenset[str], str]] | None = None,
             direct: Mapping[NormalizedName, DirectDist] | None = None,
             sdist_metadata: Callable[[Artifact], bytes] | None = None,
@@ -422,7 +438,7 @@ def _root_applies(requirement: Requirement, interpreter: Interpreter) -> bool:
     return marker_holds(requirement.marker, interpreter.markers, if_unevaluable=error)
 
 
-def _pins(result, provider: Provider) -> dict[NormalizedName, Pin]:
+def _pins(result: Result[Requirement, Candidate, str], provider: Provider) -> dict[NormalizedName, Pin]:
     graph = result.graph
     pins: dict[NormalizedName, Pin] = {}
     parents: dict[NormalizedName, set[str]] = {}
@@ -434,6 +450,8 @@ def _pins(result, provider: Provider) -> dict[NormalizedName, Pin]:
             if parent_name != name:
                 parents.setdefault(name, set()).add(parent_name)
         for child in graph.iter_children(key):
+            if child is None:  # the graph's root vertex, never anyone's child
+                continue
             child_name = split_key(child)[0]
             if child_name != name:
                 children.setdefault(name, set()).add(child_name)
@@ -454,7 +472,8 @@ def _pins(result, provider: Provider) -> dict[NormalizedName, Pin]:
             required_by=tuple(sorted(parents.get(candidate.name, ()))),
             dependencies=tuple(sorted(children.get(candidate.name, ()))),
             reasons=tuple(sorted((who, ", ".join(texts)) for who, texts in reasons.get(candidate.name, {}).items())),
-            requires=None if candidate.name in provider.direct else provider.requires_text(candidate.artifact),
+            requires=None if candidate.name in provider.direct or candidate.artifact is None
+            else provider.requires_text(candidate.artifact),
         )
     return dict(sorted(pins.items()))
 

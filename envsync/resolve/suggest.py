@@ -20,6 +20,10 @@ from packaging.utils import canonicalize_name
 from envsync.files.cache import cache_subdir, write_atomic
 from envsync.resolve.urls import strip_credentials
 
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: annotations only, no import at run time
+if TYPE_CHECKING:
+    import httpx
+
 PROJECT_LIST_MAX_AGE = 24 * 3600
 _ANCHOR = re.compile(r"<a\b[^>]*>([^<]+)</a>", re.IGNORECASE)
 
@@ -59,7 +63,7 @@ def edit_distance(a: str, b: str) -> int:
     return previous[len(b)]
 
 
-def project_names(index_url: str, client) -> list[str]:
+def project_names(index_url: str, client: httpx.Client) -> list[str]:
     """Every project the index at `index_url` lists at its root, cached; [] when it serves no list."""
     key = hashlib.sha256(strip_credentials(index_url).encode()).hexdigest()[:32]
     cached = cache_subdir("project-lists") / f"{key}.json"
@@ -75,7 +79,7 @@ def project_names(index_url: str, client) -> list[str]:
     return names
 
 
-def _fetch(index_url: str, client) -> list[str]:
+def _fetch(index_url: str, client: httpx.Client) -> list[str]:
     try:
         response = client.get(index_url.rstrip("/") + "/", headers={
             "Accept": "application/vnd.pypi.simple.v1+json, text/html;q=0.1"}, follow_redirects=True)
@@ -89,7 +93,7 @@ def _fetch(index_url: str, client) -> list[str]:
         return []
 
 
-def suggest(name: str, known: Iterable[str], index_urls: Iterable[str], client) -> list[str]:
+def suggest(name: str, known: Iterable[str], index_urls: Iterable[str], client: httpx.Client) -> list[str]:
     """Close names for `name`: from `known` (the env's, the config's, a lock's) and, unless one of
     those is a single edit away, the indexes' project lists; as close, a known name comes first."""
     known = list(known)

@@ -122,7 +122,7 @@ class DirectDist:
     source: Source
     artifact: Artifact | None = None  # the file, when the source is one (an archive)
 
-    def digest_entry(self) -> list:
+    def digest_entry(self) -> list[Any]:
         """What of it feeds the lock's input digest (a change re-resolves)."""
         # A version the source itself judges (an editable project's, derived from git) would make
         # every commit's lock stale: its dependencies and entry points are what count.

@@ -39,10 +39,15 @@ from envsync.sources.base import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from packaging.direct_url import DirectUrl
     from packaging.pylock import Package
 
     from envsync.build.pep517 import Builder
+
+    # A project's (name, version, requirements, entry points digest), unpacked where it is read.
+    ProjectMetadata = tuple[NormalizedName, Version, tuple[Requirement, ...], str]
 
 # [project] fields that decide what we need; if any is dynamic, the backend must be asked.
 _NEEDED = ("version", "dependencies", "optional-dependencies", "scripts", "gui-scripts", "entry-points")
@@ -174,7 +179,7 @@ def folder_dist(folder: Path, editable: bool, builder: BuilderFactory, label: st
     return DirectDist(name, version, requires, source)
 
 
-def normalised(requires) -> tuple[str, ...]:
+def normalised(requires: Iterable[str]) -> tuple[str, ...]:
     """Requires-Dist lines in one spelling (quotes, spaces), sorted: two backends' metadata compare equal."""
     found = set()
     for text in requires:
@@ -185,7 +190,7 @@ def normalised(requires) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
-def _static_metadata(folder: Path, label: str):
+def _static_metadata(folder: Path, label: str) -> ProjectMetadata | None:
     """(name, version, requires, entry points digest) from [project], or None when any is dynamic."""
     try:
         document = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))
@@ -239,7 +244,7 @@ def _with_extra(requirement: Requirement, extra: str) -> Requirement:
     return Requirement(f"{requirement}; ({marker}) and {condition}" if marker else f"{requirement}; {condition}")
 
 
-def _prepared_metadata(folder: Path, builder: BuilderFactory, label: str):
+def _prepared_metadata(folder: Path, builder: BuilderFactory, label: str) -> ProjectMetadata:
     """The backend's answer, cached by the bytes of the project's build files, the interpreter and,
     in a git checkout, the commit and the tags that describe it: a backend that versions the
     project from git (setuptools-scm, hatch-vcs) answers differently after a commit or `git tag`,

@@ -20,7 +20,7 @@ from envsync.resolve.urls import strip_credentials
 from envsync.sources.base import Source, hash_lines, hashes_of
 
 if TYPE_CHECKING:
-    from packaging.pylock import Package
+    from packaging.pylock import Package, PackageArchive, PackageSdist, PackageWheel
 
     from envsync.build.pep517 import Builder
 
@@ -69,9 +69,10 @@ def build_sdist(pin: Pin, builder: Builder) -> Path:
 INDEX_FILE = IndexFile()
 
 
-def locked_file(lock_path: Path, wheel) -> Artifact:
+def locked_file(lock_path: Path, wheel: PackageWheel | PackageSdist | PackageArchive) -> Artifact:
     url = wheel.url
     if url is None:
+        assert wheel.path is not None  # Pylock's validation: a file has a url or a path
         url = (lock_path.parent / wheel.path).resolve().as_uri()
     filename = getattr(wheel, "filename", None) or urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
     sha256 = wheel.hashes.get("sha256")

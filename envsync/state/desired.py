@@ -22,6 +22,11 @@ if TYPE_CHECKING:
     from packaging.utils import NormalizedName
     from packaging.version import Version
 
+    from envsync.model import Pin
+    from envsync.resolve.lockfile import LockFile
+    from envsync.sources.base import DirectDist
+    from envsync.state.solve_groups import SolveGroup
+
 
 class LockMode(enum.Enum):
     """How `plan`/`apply` treat lock files: `--locked`, `--frozen`, or neither."""
@@ -88,7 +93,7 @@ def desired_states(session: Session, specs: Sequence[EnvSpec], mode: LockMode = 
     return states
 
 
-def _unit_states(session: Session, members: tuple[EnvSpec, ...], group, mode: LockMode, upgrade: Upgrade,
+def _unit_states(session: Session, members: tuple[EnvSpec, ...], group: SolveGroup | None, mode: LockMode, upgrade: Upgrade,
                  here: bool) -> dict[str, Resolution]:
     """The one lock-or-resolve policy, for a solve group or a lone env (`group` None): every lock
     from disk when each is fresh, else an error under --locked, else resolved (keeping the old
@@ -122,7 +127,7 @@ def _unit_states(session: Session, members: tuple[EnvSpec, ...], group, mode: Lo
 
         raise locked_error(group, members, paths, locks, states, local, interpreters, config.directory)
     preferred: dict[NormalizedName, Version] = {}
-    locked: dict = {}
+    locked: dict[NormalizedName, Pin] = {}
     if not upgrade.everything:
         for m in members:
             lock = locks[m.name]
@@ -150,7 +155,7 @@ def _unit_states(session: Session, members: tuple[EnvSpec, ...], group, mode: Lo
     return {name: replace(resolution, lock_state=states[name]) for name, resolution in resolved.items()}
 
 
-def _local(session: Session, spec: EnvSpec, interpreter: Interpreter) -> dict:
+def _local(session: Session, spec: EnvSpec, interpreter: Interpreter) -> dict[NormalizedName, DirectDist]:
     """The env's project and local folder references, their metadata read now (see envsync.sources)."""
     if not spec.projects and not any(r.url for r in spec.requirements):
         return {}
@@ -162,8 +167,9 @@ def _local(session: Session, spec: EnvSpec, interpreter: Interpreter) -> dict:
     return local
 
 
-def _from_lock(spec: EnvSpec, interpreter: Interpreter, path: Path, lock, local: dict, here: bool) -> Resolution:
+def _from_lock(spec: EnvSpec, interpreter: Interpreter, path: Path, lock: LockFile | None, local: dict[NormalizedName, DirectDist], here: bool) -> Resolution:
     """The env's pins from its fresh lock, its local projects' metadata as they are now."""
+    assert lock is not None  # a fresh lock exists
     from envsync.resolve.lockfile import check_hashes, pins_from_lock
 
     labels: tuple[str, ...] = ()
@@ -178,7 +184,7 @@ def _from_lock(spec: EnvSpec, interpreter: Interpreter, path: Path, lock, local:
     return Resolution(Desired(spec, interpreter, pins), path, None, labels)
 
 
-def with_local(pins: dict, local: dict) -> dict:
+def with_local(pins: dict[NormalizedName, Pin], local: dict[NormalizedName, DirectDist]) -> dict[NormalizedName, Pin]:
     """The locked pins of the env's local projects, their metadata as it is now (the version a
     build gives today), keeping the lock's dependency edges and reasons, so `tree` hangs the
     project's dependencies under it."""
@@ -207,7 +213,7 @@ def _marker_here(interpreter: Interpreter) -> str:
 
 
 def _resolve_platforms(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Path, digest: str,
-                       preferred: dict[NormalizedName, Version], local: dict, lock, here: bool) -> Resolution:
+                       preferred: dict[NormalizedName, Version], local: dict[NormalizedName, DirectDist], lock: LockFile | None, here: bool) -> Resolution:
     """Resolve the env for every platform its `environments` name and write one lock for them all.
 
     The platforms are resolved in declared order, each preferring the version the first platform
@@ -258,7 +264,7 @@ def _resolve_platforms(session: Session, spec: EnvSpec, interpreter: Interpreter
     return Resolution(Desired(spec, interpreter, pins), path, write, labels)
 
 
-def lock_pins(lock, interpreter: Interpreter) -> dict:
+def lock_pins(lock: LockFile, interpreter: Interpreter) -> dict[NormalizedName, Pin]:
     """The old lock's pins, to be kept without asking the index while they fit; none if it can't give them
     (a lock without a wheel for this interpreter is simply re-resolved, as before)."""
     from envsync.resolve.lockfile import pins_from_lock
@@ -269,7 +275,7 @@ def lock_pins(lock, interpreter: Interpreter) -> dict:
         return {}
 
 
-def frozen_state(spec: EnvSpec, interpreter: Interpreter, path: Path, lock, local: dict | None = None) -> Resolution:
+def frozen_state(spec: EnvSpec, interpreter: Interpreter, path: Path, lock: LockFile | None, local: dict[NormalizedName, DirectDist] | None = None) -> Resolution:
     """The env's pins from its lock as it is (--frozen): never resolved, never rewritten. A local
     project's version is its folder's (`local`): PEP 751 locks a source tree without one."""
     from envsync.resolve.lockfile import check_hashes, pins_from_lock
@@ -287,7 +293,7 @@ def frozen_state(spec: EnvSpec, interpreter: Interpreter, path: Path, lock, loca
 
 
 def _resolve(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Path, digest: str,
-             preferred: dict[NormalizedName, Version], local: dict, locked: dict | None = None, *,
+             preferred: dict[NormalizedName, Version], local: dict[NormalizedName, DirectDist], locked: dict[NormalizedName, Pin] | None = None, *,
              builder_interpreter: Interpreter | None = None, platform: str | None = None) -> Resolution:
     """Resolve `spec` for `interpreter` (a platform's, when `platform` names one: sources are still
     built by `builder_interpreter`, this machine's)."""

@@ -16,17 +16,25 @@ from envsync.errors import ResolutionConflict
 
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
+    from resolvelib.structs import RequirementInformation
 
+    from envsync.resolve.resolver import Candidate
     from envsync.state.solve_groups import Roots, SolveGroup
 
 
-class Tracer(BaseReporter):
+if TYPE_CHECKING:
+    _Reporter = BaseReporter[Requirement, Candidate, str]
+else:  # resolvelib before 1.1 has no runtime generics (they were in its stubs)
+    _Reporter = BaseReporter
+
+
+class Tracer(_Reporter):
     """Remembers who asked for each package during a resolve, to tell a conflict's story by env."""
 
     def __init__(self) -> None:
         self.asked: dict[str, list[tuple[str | None, Requirement]]] = {}
 
-    def adding_requirement(self, requirement, parent) -> None:
+    def adding_requirement(self, requirement: Requirement, parent: Candidate | None) -> None:
         from packaging.utils import canonicalize_name
 
         entries = self.asked.setdefault(canonicalize_name(requirement.name), [])
@@ -53,7 +61,7 @@ class Tracer(BaseReporter):
         return None
 
 
-def _causes(error: BaseException) -> list:
+def _causes(error: BaseException) -> list[RequirementInformation[Requirement, Candidate]]:
     """The resolvelib causes behind a resolver error, if it was raised while handling them."""
     seen: BaseException | None = error
     while seen is not None:

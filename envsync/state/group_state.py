@@ -12,13 +12,18 @@ from envsync.state.desired import Resolution, lock_write_if_changed
 from envsync.state.session import Session
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from packaging.utils import NormalizedName
     from packaging.version import Version
 
+    from envsync.model import Pin
+    from envsync.state.solve_groups import SolveGroup
 
-def resolve_group(session: Session, group, interpreters: dict[str, Interpreter], paths: dict[str, Path],
+
+def resolve_group(session: Session, group: SolveGroup, interpreters: dict[str, Interpreter], paths: dict[str, Path],
                   digest: str, preferred: dict[NormalizedName, Version],
-                  locked: dict | None = None) -> dict[str, Resolution]:
+                  locked: dict[NormalizedName, Pin] | None = None) -> dict[str, Resolution]:
     """Resolve the union of the group's roots once, then give each env the pins its own roots reach."""
     from packaging.metadata import parse_email
     from packaging.requirements import InvalidRequirement, Requirement
@@ -48,10 +53,14 @@ def resolve_group(session: Session, group, interpreters: dict[str, Interpreter],
     except ResolutionConflict as error:
         raise explain_conflict(group, error, tracer, roots) from None
 
-    def requires(pin) -> list[Requirement]:
+    def requires(pin: Pin) -> list[Requirement]:
         # The resolver recorded each pin's Requires-Dist (from its metadata or the old lock): no second read.
-        lines = pin.requires if pin.requires is not None else parse_email(index.metadata(pin.artifact))[0].get(
-            "requires_dist", [])
+        lines: Sequence[str]
+        if pin.requires is not None:
+            lines = pin.requires
+        else:
+            assert pin.artifact is not None  # a pin with neither recorded requires nor a file has no metadata to read
+            lines = parse_email(index.metadata(pin.artifact))[0].get("requires_dist", [])
         found = []
         for text in lines:
             try:

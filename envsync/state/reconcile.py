@@ -22,6 +22,7 @@ from envsync.state.venv_contents import survey_for
 
 if TYPE_CHECKING:
     from envsync.events import Report
+    from envsync.state.solve_groups import SolveGroup
 
 
 def make_plan(session: Session, names: Sequence[str] = (), mode: LockMode = LockMode.AUTO) -> Plan:
@@ -62,7 +63,7 @@ def make_plan(session: Session, names: Sequence[str] = (), mode: LockMode = Lock
                 order=order)
 
 
-def _group_plan(group, states: dict[str, Resolution]) -> GroupPlan:
+def _group_plan(group: SolveGroup, states: dict[str, Resolution]) -> GroupPlan:
     """What a plan says once per solve group: its envs and the versions more than one of them has."""
     seen: dict[str, tuple[str, int]] = {}
     for name in group.names:

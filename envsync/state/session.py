@@ -17,6 +17,9 @@ from envsync.errors import ConfigError
 from envsync.model import Config, EnvSpec, IndexSettings, Interpreter
 
 if TYPE_CHECKING:
+    from typing import Any
+
+    from envsync.build.pep517 import Builder
     from envsync.resolve.index import IndexClient
 
 
@@ -38,7 +41,7 @@ class Session:
     config: Config
     progress: Progress = _quiet
     refresh: bool = False  # revalidate every index page, however fresh the HTTP cache says it is
-    inputs: list | None = None  # the stamp's view of the config's inputs, taken before loading it
+    inputs: list[Any] | None = None  # the stamp's view of the config's inputs, taken before loading it
     warn: Progress = _quiet  # what is worth telling the user but stops nothing (an unknown extra)
     # Install a missing Python now (apply, run, watch) rather than plan its install (plan, lock).
     install_pythons: bool = False
@@ -68,7 +71,7 @@ class Session:
                 install=self.install_pythons, say=self.progress)
         return self._interpreters[request]
 
-    def builder(self, spec: EnvSpec, interpreter: Interpreter):
+    def builder(self, spec: EnvSpec, interpreter: Interpreter) -> Builder:
         """The builder of `spec`'s sources (project, sdists, direct references) for `interpreter`."""
         from envsync.build.pep517 import Builder
 

@@ -17,12 +17,19 @@ from envsync.errors import LockError
 from envsync.model import EnvSpec, Interpreter
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from packaging.requirements import Requirement
+    from packaging.utils import NormalizedName
+
+    from envsync.resolve.lockfile import LockFile
+    from envsync.sources.base import DirectDist
+    from envsync.state.solve_groups import SolveGroup
 
 ROOT = "<root>"
 
 
-def locked_roots(lock) -> set[str]:
+def locked_roots(lock: LockFile) -> set[str]:
     """The root requirements a lock was made from, as envsync records them (who-required-what)."""
     roots: set[str] = set()
     for package in lock.document.packages:
@@ -33,7 +40,8 @@ def locked_roots(lock) -> set[str]:
     return roots
 
 
-def current_roots(spec: EnvSpec, local: Mapping, config_dir: Path) -> list[tuple[str, str, Requirement]]:
+def current_roots(spec: EnvSpec, local: Mapping[NormalizedName, DirectDist],
+                  config_dir: Path) -> list[tuple[str, str, Requirement]]:
     """The env's roots as a lock records them (local paths relative), each with where it is written."""
     from packaging.requirements import Requirement
 
@@ -54,7 +62,8 @@ def current_roots(spec: EnvSpec, local: Mapping, config_dir: Path) -> list[tuple
     return [(portable(str(r), config_dir), origin, r) for r, origin in written]
 
 
-def stale_reason(spec: EnvSpec, lock, interpreter: Interpreter, local: Mapping, config_dir: Path) -> str:
+def stale_reason(spec: EnvSpec, lock: LockFile, interpreter: Interpreter, local: Mapping[NormalizedName, DirectDist],
+                 config_dir: Path) -> str:
     """Why `lock` is out of date with `spec`, naming the file to look at: a lock another tool wrote;
     the project's dependencies added or dropped (pyproject.toml); root requirements added or
     dropped and where the added ones are written (envs.toml, pyproject.toml, a requirements file);
@@ -65,7 +74,8 @@ def stale_reason(spec: EnvSpec, lock, interpreter: Interpreter, local: Mapping, 
                 "(envsync reads it with --frozen only)")
     from envsync.resolve.markers import marker_holds
 
-    def applies(requirement, extra: str = "") -> bool:  # unevaluable: still named, the resolve says what is wrong
+    # A marker that can't be evaluated: the requirement is still named; the resolve says what is wrong.
+    def applies(requirement: Requirement, extra: str = "") -> bool:
         return marker_holds(requirement.marker, interpreter.markers, extra=extra, if_unevaluable=True)
 
     changes: list[str] = []
@@ -93,7 +103,8 @@ def stale_reason(spec: EnvSpec, lock, interpreter: Interpreter, local: Mapping, 
     return f"is out of date with {', '.join(inputs)} (settings, interpreter or files changed)"
 
 
-def _project_changes(spec: EnvSpec, lock, local: Mapping, config_dir: Path, applies) -> list[tuple[str, str]]:
+def _project_changes(spec: EnvSpec, lock: LockFile, local: Mapping[NormalizedName, DirectDist], config_dir: Path,
+                     applies: Callable[[Requirement, str], bool]) -> list[tuple[str, str]]:
     """(file, "[project] dependencies: + x, - y") for each local project whose own dependencies
     differ from those its locked entry lists (one the lock has no entry for is left out)."""
     from packaging.utils import canonicalize_name
@@ -127,12 +138,14 @@ def _file_of(origin: str) -> str:
     return origin.rpartition(":")[0] or origin or "envs.toml"
 
 
-def locked_error(group, members: Sequence[EnvSpec], paths: Mapping[str, Path], locks: Mapping, states: Mapping,
-                 local: Mapping, interpreters: Mapping[str, Interpreter], config_dir: Path) -> LockError:
+def locked_error(group: SolveGroup | None, members: Sequence[EnvSpec], paths: Mapping[str, Path],
+                 locks: Mapping[str, LockFile | None], states: Mapping[str, str],
+                 local: Mapping[str, Mapping[NormalizedName, DirectDist]], interpreters: Mapping[str, Interpreter],
+                 config_dir: Path) -> LockError:
     """The --locked failure of a lone env or a solve group: each lock that is missing or stale, and why."""
     stale = [m for m in members if states[m.name] != "fresh"]
-    reasons = {m.name: "does not exist" if locks[m.name] is None else
-               stale_reason(m, locks[m.name], interpreters[m.name], local[m.name], config_dir) for m in stale}
+    reasons = {m.name: "does not exist" if (lock := locks[m.name]) is None else
+               stale_reason(m, lock, interpreters[m.name], local[m.name], config_dir) for m in stale}
     if group is None:
         spec = members[0]
         path = paths[spec.name]

@@ -21,6 +21,12 @@ from envsync.config.inputs import OVERRIDE_VARIABLES, config_files
 from envsync.config.paths import lock_path
 from envsync.files.cache import cache_subdir, write_atomic
 
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing would cost the no-op path
+if TYPE_CHECKING:
+    from typing import Any
+
+    from envsync.model import Config
+
 SCHEME = 5  # 5: the plan kept as data (each env's entry and the solve groups of plan_view), not as text
 
 
@@ -33,7 +39,7 @@ Stamp.__doc__ = """What a proven no-op shows: the selected envs, the plan's summ
 the selected envs (as plan_view gives them)."""
 
 
-def stamped_view(stamp: Stamp) -> dict:
+def stamped_view(stamp: Stamp) -> dict[str, Any]:
     """The in-sync plan of the stamp's envs as data, exactly as render/view.py's plan_view would give it."""
     groups = {group["name"]: group for group in stamp.groups}
     # Solve groups in the order their first selected env comes, as the full plan lists them.
@@ -52,7 +58,7 @@ def _signature(path: str | Path) -> list[int] | None:
     return [info.st_ino, info.st_mtime_ns, info.st_size]
 
 
-def inputs_digest(config_path: Path, extra_files: Sequence[str] = (), extra_variables: Sequence[str] = ()) -> list:
+def inputs_digest(config_path: Path, extra_files: Sequence[str] = (), extra_variables: Sequence[str] = ()) -> list[Any]:
     """Everything the desired state is computed from, besides the locks: the config files, the
     override variables, and what decides which interpreter an env gets (envsync's own one when
     `python` is unset; PATH, pyenv's versions folder and the Pythons envsync installed when a version
@@ -76,7 +82,7 @@ def inputs_digest(config_path: Path, extra_files: Sequence[str] = (), extra_vari
     return [files, hashlib.sha256("\0".join(values).encode()).hexdigest(), *extras]
 
 
-def extend_inputs(before: list, config) -> list | None:
+def extend_inputs(before: list[Any], config: Config) -> list[Any] | None:
     """`before` (taken before the config was read) plus the config's requirements files and ${VAR}s.
 
     None when anything changed since it was read: no stamp can be trusted from this run."""
@@ -90,7 +96,7 @@ def extend_inputs(before: list, config) -> list | None:
     return after
 
 
-def fingerprint(env_path: str, site_packages: str) -> list:
+def fingerprint(env_path: str, site_packages: str) -> list[list[int] | None]:
     """Cheap evidence of a venv's contents: changes whenever a package is added or removed."""
     return [_signature(os.path.join(env_path, "pyvenv.cfg")), _signature(site_packages),
             _signature(os.path.join(env_path, "bin")), _signature(os.path.join(env_path, "bin", "python"))]
@@ -110,8 +116,8 @@ def _stamp_path(config_path: Path) -> Path:
     return cache_subdir("stamps") / f"{zlib.crc32(data):08x}{zlib.adler32(data):08x}.json"
 
 
-def record(config_path: Path, inputs: list, root: Path, envs: Iterable[StampedEnv], summary: dict,
-           groups: Sequence[dict] = ()) -> None:
+def record(config_path: Path, inputs: list[Any], root: Path, envs: Iterable[StampedEnv], summary: dict[str, Any],
+           groups: Sequence[dict[str, Any]] = ()) -> None:
     """Remember that every env in `envs` (the config's whole set) is in sync right now.
 
     `inputs` is `inputs_digest` taken before the config was read, so an edit made while
@@ -177,6 +183,6 @@ def still_in_sync(config_path: Path, names: list[str]) -> Stamp | None:
     return Stamp(config_path, envs, document["summary"], groups, files)
 
 
-def _matrix_of(entry: dict) -> str | None:
+def _matrix_of(entry: dict[str, Any]) -> str | None:
     """The matrix env a stamped env is an expansion of, or None."""
     return (entry["document"].get("matrix") or {}).get("of")

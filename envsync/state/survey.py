@@ -13,7 +13,7 @@ import stat
 from dataclasses import replace
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from envsync.files.metadata import name_and_version, record_rows, script_names
@@ -65,7 +65,6 @@ def survey(path: Path, *, verify: bool = False) -> Actual:
         python_version=version,
         python_home=cfg.get("home"),
         interpreter_ok=python.exists(),
-        created_by_envsync="envsync" in cfg,
         installed=installed_dists(folder, verify=verify) if folder else {},
         owner=cfg.get(OWNER_KEY),
         verified=verify,
@@ -79,9 +78,9 @@ def _version(text: str) -> Version | None:
         return None
 
 
-def installed_dists(folder: Path, *, verify: bool = False) -> dict:
+def installed_dists(folder: Path, *, verify: bool = False) -> dict[NormalizedName, Installed]:
     """Every `*.dist-info` in `folder`, by normalised name; `verify` checks their files too."""
-    found: dict[str, Installed] = {}
+    found: dict[NormalizedName, Installed] = {}
     try:
         entries = list(os.scandir(folder))
     except OSError:
