@@ -20,6 +20,7 @@ import httpx
 from envsync import __version__
 from envsync.errors import ConfigError, HashMismatch, IndexUnavailable, InsecureRedirect
 from envsync.model import Artifact
+from envsync.resolve.connect import shared_lookup_transport
 from envsync.resolve.urls import redact
 
 TIMEOUT_VARIABLE = "ENVSYNC_HTTP_TIMEOUT"
@@ -149,20 +150,22 @@ def make_client(transport: httpx.BaseTransport | None = None) -> httpx.Client:
     compression state is changed by two at once: a cold lock failed with "deque mutated during
     iteration" in 1 run of 19), and envsync's fetch and look-ahead threads share the client.
 
-    `transport` is for tests of the HTTP layer (httpx.MockTransport); by default, the network.
+    `transport` is for tests of the HTTP layer (httpx.MockTransport); by default, the network,
+    each host looked up once per run (resolve/connect.py) unless a proxy is configured.
     The slow-server limits are checked here too, so a bad value is reported before any request.
     """
     positive_setting(DEADLINE_VARIABLE, DEFAULT_DEADLINE, "seconds")
     positive_setting(MIN_RATE_VARIABLE, DEFAULT_MIN_RATE, "bytes a second")
     positive_setting(WINDOW_VARIABLE, DEFAULT_WINDOW, "seconds")
+    limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
     return httpx.Client(
-        transport=transport,
+        transport=transport if transport is not None else shared_lookup_transport(limits),
         timeout=http_timeout(),
         follow_redirects=True,
         max_redirects=10,
         event_hooks={"response": [refuse_downgrade]},
         headers={"User-Agent": f"envsync/{__version__}"},
-        limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+        limits=limits,
     )
 
 

@@ -1,0 +1,123 @@
+"""Opening connections to the index: each host's name looked up once per run, and only a few
+connections set up at a time.
+
+Why: a cold lock opens 20-odd connections in the first second, and with httpx's default every
+one asks DNS for the same name at the same moment. Some resolvers (this project's CI machines,
+corporate DNS) drop part of such a burst, and the C library retries a dropped query only after
+5 s, so a cold lock took 2 s in one run and 7 or 12 s in the next. uv looks each name up once.
+Here the first connection to a host looks it up while the others wait for its answer, and the
+answer is kept for the run.
+
+Used only when no proxy is configured: through a proxy, the proxy looks names up, and httpx's
+own transport (which honours the proxy variables) is kept.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import urllib.request
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import httpcore
+import httpx
+
+MAX_SETUPS = 8  # TCP connections being opened at once, over every host
+Lookup = Callable[[str, int], list[str]]
+
+
+def system_lookup(host: str, port: int) -> list[str]:
+    """The addresses the C library gives for `host`, in its order of preference, without repeats."""
+    found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(sockaddr[0]) for *_, sockaddr in found))
+
+
+class HostAddresses:
+    """Each (host, port)'s addresses, looked up by one thread while the others wait for it.
+
+    A failed lookup is not kept: every waiting thread then tries for itself, so a transient
+    DNS error is retried by the HTTP layer's own retries as before.
+    """
+
+    def __init__(self, lookup: Lookup = system_lookup) -> None:
+        self._lookup = lookup
+        self._lock = threading.Lock()
+        self._known: dict[tuple[str, int], list[str]] = {}
+        self._pending: dict[tuple[str, int], threading.Event] = {}
+
+    def of(self, host: str, port: int) -> list[str]:
+        key = (host, port)
+        with self._lock:
+            if key in self._known:
+                return self._known[key]
+            answer = self._pending.get(key)
+            leading = answer is None
+            if answer is None:
+                answer = self._pending[key] = threading.Event()
+        if not leading:
+            answer.wait()
+            with self._lock:
+                if key in self._known:
+                    return self._known[key]
+            return self._lookup(host, port)
+        try:
+            addresses = self._lookup(host, port)
+            with self._lock:
+                self._known[key] = addresses
+            return addresses
+        finally:
+            with self._lock:
+                del self._pending[key]
+            answer.set()
+
+
+class SharedLookupBackend(httpcore.SyncBackend):
+    """httpcore's socket backend, connecting to addresses from a shared HostAddresses and opening
+    at most `setups` connections at once. TLS still checks the certificate against the host name:
+    httpcore passes the name, not the address, to start_tls."""
+
+    def __init__(self, addresses: HostAddresses, setups: int = MAX_SETUPS) -> None:
+        self._addresses = addresses
+        self._setups = threading.BoundedSemaphore(setups)
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+        try:
+            addresses = self._addresses.of(host, port)
+        except OSError as exc:  # socket.gaierror: the name does not resolve (now)
+            raise httpcore.ConnectError(f"{host}: {exc}") from exc
+        failure: Exception = httpcore.ConnectError(f"{host}: no address to connect to")
+        with self._setups:
+            for address in addresses:
+                try:
+                    return super().connect_tcp(address, port, timeout, local_address, socket_options)
+                except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                    failure = exc
+        raise failure
+
+
+_ADDRESSES = HostAddresses()  # one per process: a run
+
+
+def proxy_configured() -> bool:
+    """Whether the environment names a proxy httpx would use for http or https."""
+    return any(scheme in ("http", "https", "all") for scheme in urllib.request.getproxies())
+
+
+def shared_lookup_transport(limits: httpx.Limits) -> httpx.HTTPTransport | None:
+    """An HTTP/1.1 transport whose connections share this run's lookups, or None when a proxy is
+    configured (then httpx's default transport, which knows the proxy, is the one to use)."""
+    if proxy_configured():
+        return None
+    transport = httpx.HTTPTransport(limits=limits)
+    transport._pool = httpcore.ConnectionPool(  # the same pool httpx builds, with our backend
+        ssl_context=httpx.create_ssl_context(verify=True, trust_env=True),
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        http1=True,
+        http2=False,
+        network_backend=SharedLookupBackend(_ADDRESSES),
+    )
+    return transport
