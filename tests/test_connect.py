@@ -63,6 +63,24 @@ def test_a_failed_lookup_is_not_kept(monkeypatch: pytest.MonkeyPatch):
     assert addresses.of("index.example", 443) == ["127.0.0.1"]  # now kept: no third lookup
 
 
+def test_an_answer_is_asked_for_again_after_a_few_minutes():
+    now = [0.0]
+    asked: list[str] = []
+
+    def lookup(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return ["127.0.0.1"]
+
+    addresses = connect.HostAddresses(lookup, keep=300.0, clock=lambda: now[0])
+    addresses.of("index.example", 443)
+    now[0] = 299.0
+    addresses.of("index.example", 443)
+    assert asked == ["index.example"]
+    now[0] = 301.0  # envsync watch runs for hours: a host that moved is found again
+    addresses.of("index.example", 443)
+    assert asked == ["index.example", "index.example"]
+
+
 def test_a_host_that_does_not_resolve_is_a_connect_error_with_its_name(monkeypatch: pytest.MonkeyPatch):
     def nowhere(host: str, port: int) -> list[str]:
         raise OSError(-2, "Name or service not known")

@@ -6,7 +6,7 @@ one asks DNS for the same name at the same moment. Some resolvers (this project'
 corporate DNS) drop part of such a burst, and the C library retries a dropped query only after
 5 s, so a cold lock took 2 s in one run and 7 or 12 s in the next. uv looks each name up once.
 Here the first connection to a host looks it up while the others wait for its answer, and the
-answer is kept for the run.
+answer is kept for a few minutes (a run; `envsync watch` runs for hours and asks again).
 
 Used only when no proxy is configured: through a proxy, the proxy looks names up, and httpx's
 own transport (which honours the proxy variables) is kept.
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 import urllib.request
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -24,6 +25,7 @@ import httpcore
 import httpx
 
 MAX_SETUPS = 8  # TCP connections being opened at once, over every host
+KEEP_SECONDS = 300.0  # how long an answer is reused: hosts behind a CDN move now and then
 Lookup = Callable[[str, int], list[str]]
 
 
@@ -40,17 +42,21 @@ class HostAddresses:
     DNS error is retried by the HTTP layer's own retries as before.
     """
 
-    def __init__(self, lookup: Lookup = system_lookup) -> None:
+    def __init__(self, lookup: Lookup = system_lookup, keep: float = KEEP_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._lookup = lookup
+        self._keep = keep
+        self._clock = clock
         self._lock = threading.Lock()
-        self._known: dict[tuple[str, int], list[str]] = {}
+        self._known: dict[tuple[str, int], tuple[float, list[str]]] = {}  # -> (when looked up, addresses)
         self._pending: dict[tuple[str, int], threading.Event] = {}
 
     def of(self, host: str, port: int) -> list[str]:
         key = (host, port)
         with self._lock:
-            if key in self._known:
-                return self._known[key]
+            fresh = self._fresh(key)
+            if fresh is not None:
+                return fresh
             answer = self._pending.get(key)
             leading = answer is None
             if answer is None:
@@ -58,18 +64,24 @@ class HostAddresses:
         if not leading:
             answer.wait()
             with self._lock:
-                if key in self._known:
-                    return self._known[key]
-            return self._lookup(host, port)
+                fresh = self._fresh(key)
+            return fresh if fresh is not None else self._lookup(host, port)
         try:
             addresses = self._lookup(host, port)
             with self._lock:
-                self._known[key] = addresses
+                self._known[key] = (self._clock(), addresses)
             return addresses
         finally:
             with self._lock:
                 del self._pending[key]
             answer.set()
+
+    def _fresh(self, key: tuple[str, int]) -> list[str] | None:
+        """The kept answer for `key` if it is recent enough; the caller holds the lock."""
+        kept = self._known.get(key)
+        if kept is None or self._clock() - kept[0] > self._keep:
+            return None
+        return kept[1]
 
 
 class SharedLookupBackend(httpcore.SyncBackend):
