@@ -12,6 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
 from helpers import run_envsync, write_config
 from localindex import LocalIndex
@@ -86,8 +87,6 @@ def test_a_host_that_does_not_resolve_is_a_connect_error_with_its_name(monkeypat
         raise OSError(-2, "Name or service not known")
 
     monkeypatch.setattr(connect, "_ADDRESSES", connect.HostAddresses(nowhere))
-    import httpx
-
     with make_client() as client, pytest.raises(httpx.ConnectError, match="no-such-index.invalid"):
         client.get("http://no-such-index.invalid/simple/")
 
@@ -101,8 +100,6 @@ def test_unreachable_first_address_falls_back_to_the_next(index: LocalIndex, mon
 
 
 def test_with_a_proxy_configured_httpx_keeps_its_own_transport(monkeypatch: pytest.MonkeyPatch):
-    import httpx
-
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
     assert connect.shared_lookup_transport(httpx.Limits()) is None
     monkeypatch.delenv("HTTPS_PROXY")

@@ -122,9 +122,11 @@ def shared_lookup_transport(limits: httpx.Limits) -> httpx.HTTPTransport | None:
     configured (then httpx's default transport, which knows the proxy, is the one to use)."""
     if proxy_configured():
         return None
-    transport = httpx.HTTPTransport(limits=limits)
+    # One SSL context for both (loading the CA bundle costs about 25 ms): httpx uses a given one as is.
+    ssl_context = httpx.create_ssl_context(verify=True, trust_env=True)
+    transport = httpx.HTTPTransport(verify=ssl_context, limits=limits)
     transport._pool = httpcore.ConnectionPool(  # the same pool httpx builds, with our backend
-        ssl_context=httpx.create_ssl_context(verify=True, trust_env=True),
+        ssl_context=ssl_context,
         max_connections=limits.max_connections,
         max_keepalive_connections=limits.max_keepalive_connections,
         keepalive_expiry=limits.keepalive_expiry,
