@@ -206,3 +206,20 @@ def test_portable_requirement_texts(text: str, expected: str):
     from envsync.resolve.lockfile import portable
 
     assert portable(text, Path("/work/repo")) == expected
+
+
+def test_a_multi_platform_lock_with_the_project_is_reviewed_across_a_commit(repo: Path, index: LocalIndex):
+    """A lock for several platforms records the project without a version (PEP 751); the review
+    reads it per platform and must still know the project, on both sides."""
+    write_tiny_project(repo, "demo", dependencies=["lib"])
+    platforms = 'environments = ["sys_platform == \'linux\'", "sys_platform == \'win32\'"]\n'
+    config(repo, index, '[envs.dev]\nproject = "."\n' + platforms)
+    envsync(repo, "lock")
+    commit(repo, "base")
+    clean = envsync(repo, "plan", "--base", "HEAD", "--detailed-exitcode").stdout
+    assert "env dev: no changes" in clean
+    config(repo, index, '[envs.dev]\nproject = "."\ndependencies = ["tool"]\n' + platforms)
+    envsync(repo, "lock")
+    text = envsync(repo, "plan", "--base", "HEAD", "--detailed-exitcode", code=2).stdout
+    assert "  + added      tool 1.0" in text
+    assert "demo" not in text.split("Review:")[0].replace("env dev", ""), "the project is on both sides, unchanged"

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from envsync.cli import Output
     from envsync.model import Interpreter, Pin
+    from envsync.sources.base import DirectDist
     from envsync.state.desired import Resolution
     from envsync.state.session import Session
 
@@ -277,7 +278,7 @@ def _sides(session: Session, specs: Sequence[EnvSpec], where: str, notes: list[s
         pins = resolution.desired.pins
         interpreter = resolution.desired.interpreter
         if spec.environments:
-            pins, interpreter = _platform_pins(spec, resolution, where, notes)
+            pins, interpreter = _platform_pins(spec, resolution, _local_dists(session, spec), where, notes)
         direct = {canonicalize_name(requirement.name) for requirement in spec.requirements}
         local = {name for name, pin in pins.items() if pin.source is not None and pin.source.is_project()}
         sides[spec.name] = EnvSide(spec.python, str(interpreter.version),
@@ -291,16 +292,22 @@ def _dynamic_versions(session: Session, spec: EnvSpec, local: set[NormalizedName
     """The env's local projects whose version their backend computes (from git, say)."""
     if not local:
         return frozenset()
-    from envsync.sources import local_dists
-
-    interpreter = session.interpreter(spec.python)
-    dists = local_dists(spec, session.config.directory, lambda: session.builder(spec, interpreter))
+    dists = _local_dists(session, spec)
     return frozenset(name for name, dist in dists.items() if dist.source.computes_version)
 
 
-def _platform_pins(spec: EnvSpec, resolution: Resolution, where: str,
+def _local_dists(session: Session, spec: EnvSpec) -> dict[NormalizedName, DirectDist]:
+    """The env's local projects and folders as they are on this side of the review."""
+    from envsync.sources import local_dists
+
+    interpreter = session.interpreter(spec.python)
+    return local_dists(spec, session.config.directory, lambda: session.builder(spec, interpreter))
+
+
+def _platform_pins(spec: EnvSpec, resolution: Resolution, local: Mapping[NormalizedName, DirectDist], where: str,
                    notes: list[str]) -> tuple[dict[NormalizedName, Pin], Interpreter]:
-    """A multi-platform env's pins as its lock gives them on the platform the review shows."""
+    """A multi-platform env's pins as its lock gives them on the platform the review shows; the
+    lock records a local project without a version (PEP 751), which `local` supplies."""
     import tomllib
 
     from packaging.pylock import Pylock
@@ -310,7 +317,7 @@ def _platform_pins(spec: EnvSpec, resolution: Resolution, where: str,
     lock = (lock_from_document(resolution.lock_path, Pylock.from_dict(tomllib.loads(resolution.lock_write.text)))
             if resolution.lock_write is not None else read_lock(resolution.lock_path))
     interpreter = _review_platform(spec, resolution.desired.interpreter, where, notes)
-    return (pins_from_lock(lock, interpreter) if lock is not None else {}), interpreter
+    return (pins_from_lock(lock, interpreter, local) if lock is not None else {}), interpreter
 
 
 def _select(head: Config, base: Config | None, names: Sequence[str]) -> set[str]:
