@@ -105,16 +105,28 @@ def make_wheel(directory: Path, spec: WheelSpec) -> Path:
     target = directory / spec.filename
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
         for path, data in encoded.items():
-            zf.writestr(path, data)
+            zf.writestr(_entry(path), data)
         for path, link_target in spec.symlinks.items():
             info = zipfile.ZipInfo(path)
             info.external_attr = (0o120777 << 16)  # S_IFLNK | 0777
             zf.writestr(info, link_target)
         for path, data in spec.extra_entries:
-            zf.writestr(path, data)
+            zf.writestr(_entry(path), data)
         if "RECORD" not in spec.omit:
-            zf.writestr(f"{di}/RECORD", record)
+            zf.writestr(_entry(f"{di}/RECORD"), record)
     return target
+
+
+def _entry(path: str) -> zipfile.ZipInfo:
+    """A zip entry with a fixed timestamp, so the same spec always builds the same bytes.
+
+    A test that rebuilds a wheel and expects its old sha256 would otherwise fail whenever the two
+    builds fall in different seconds.
+    """
+    info = zipfile.ZipInfo(path, date_time=(2020, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o600 << 16
+    return info
 
 
 def read_metadata(wheel: Path) -> bytes:
