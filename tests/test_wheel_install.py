@@ -212,6 +212,73 @@ def test_a_failure_midway_leaves_the_venv_as_it_was(
     assert not (layout.site_packages / "alpha").exists()
 
 
+def big(version: str = "1.0", count: int = 1400) -> WheelSpec:
+    """A wheel as big as Django (files in nested folders), whose files are placed by several threads."""
+    files = {f"big/part{n % 7}/sub{n % 13}/m{n}.py": f"N = {n}\n" for n in range(count)}
+    return WheelSpec("big", version, files={"big/__init__.py": f"__version__ = {version!r}\n", **files})
+
+
+def threads_placing_files(monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    """The names of the threads that hard-link files from now on."""
+    real_link, names = os.link, set()
+
+    def link(src: str, dst: str) -> None:
+        names.add(threading.current_thread().name)
+        real_link(src, dst)
+
+    monkeypatch.setattr(os, "link", link)
+    return names
+
+
+def test_a_big_wheel_is_placed_by_several_threads_and_lands_whole(
+    tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unpacked = unpack(build(tmp_path / "w", big()), cache)
+    threads = threads_placing_files(monkeypatch)
+    install_wheel(unpacked, layout)
+    assert len(threads) >= 2
+    rows = installed_record(layout, big().dist_info)
+    listed = {row[0] for row in rows}
+    assert {f"big/part{n % 7}/sub{n % 13}/m{n}.py" for n in range(1400)} <= listed
+    for path, digest, _size in rows:
+        if digest:
+            assert record_hash((layout.site_packages / path).read_bytes()) == digest
+    assert run_py(venv, "import big.part6.sub8.m1399 as m; print(m.N)") == "1399"
+
+
+def test_a_failure_in_one_part_of_a_big_wheel_leaves_the_venv_as_it_was(
+    tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unpacked = unpack(build(tmp_path / "w", big()), cache)
+    before = snapshot(venv)
+    real_link = os.link
+
+    def full_disk_for_the_second_half(src: str, dst: str) -> None:
+        if dst.endswith(("/m1300.py", "/m1301.py")):  # in the last part, while the first is running
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_link(src, dst)
+
+    monkeypatch.setattr(os, "link", full_disk_for_the_second_half)
+    with pytest.raises(OSError, match="No space"):
+        install_wheel(unpacked, layout)
+    assert snapshot(venv) == before
+    assert not (layout.site_packages / "big").exists()
+
+
+def test_a_big_wheel_replaces_its_old_version_exactly(
+    tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout
+) -> None:
+    install_wheel(unpack(build(tmp_path / "old", big("1.0", count=1500)), cache), layout)
+    unpacked = unpack(build(tmp_path / "new", big("2.0", count=1200)), cache)
+    replace_wheel(layout.site_packages / big("1.0").dist_info, unpacked, layout)
+    after = snapshot(venv)
+    uninstall(layout.site_packages / big("2.0").dist_info, layout)
+    install_wheel(unpacked, layout)
+    assert after == snapshot(venv)  # as a clean install of the new version alone leaves it
+    assert not (layout.site_packages / "big" / "part1" / "sub1" / "m1457.py").exists()
+    assert run_py(venv, "import big; print(big.__version__)") == "2.0"
+
+
 def test_refuses_to_overwrite_another_packages_file(tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout) -> None:
     install_wheel(unpack(build(tmp_path / "a", WheelSpec("beta", "2.0", files={"shared/helpers.py": "X = 1\n"})),
                          cache), layout)

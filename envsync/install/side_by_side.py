@@ -15,16 +15,11 @@ as exact as installing one package after another:
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
 
 from envsync.install.site import InstallStopped, StagedInstall
-from envsync.install.threads import Stopped, run_in_threads
-
-# Linking is system calls, but each one gives up and takes back the GIL: with more threads than
-# cores they mostly wait for it (a large env on 2 cores: 2 threads 1.7 s, 8 threads 2.0 s, 1 thread 2.2 s).
-INSTALL_WORKERS = max(2, min(8, os.cpu_count() or 2))
+from envsync.install.threads import INSTALL_WORKERS, Stopped, run_in_threads
 
 
 def chains(destinations: Sequence[Iterable[str]]) -> list[list[int]]:

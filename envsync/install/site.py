@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import stat
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,6 +21,7 @@ from envsync.files.metadata import record_rows
 from envsync.install.layout import STAGED_SUFFIX, SiteLayout
 from envsync.install.shared import SharedFiles
 from envsync.install.targets import Target, check_targets
+from envsync.install.threads import INSTALL_WORKERS
 from envsync.install.uninstall import checked_dist_info, prune, remove_listed
 from envsync.install.wheel import RecordEntry, UnpackedWheel, record_hash, script_name_problem
 
@@ -161,6 +163,8 @@ class InstallStopped(Exception):
 
 
 _STOP_EVERY = 64  # files placed between two looks at the stop flag
+_SPREAD_AT = 1000  # a wheel with this many files is placed by several threads,
+_SPREAD_PART = 500  # each with at least this many
 
 
 def _install(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool, old: _Previous,
@@ -196,20 +200,24 @@ def _install(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool, old: 
         else:
             _write_new(record_path, _csv_bytes([*rows, record_row]), created_files)
         linker = _Linker()
-        for number, op in enumerate(body):
-            if stopped is not None and number % _STOP_EVERY == 0 and stopped():
-                raise InstallStopped
-            if op.dest in placement.shared:
-                continue  # the same bytes are there already, another package's too
-            _make_parents(os.path.dirname(op.dest), created_dirs, made)
-            if op.dest in replacing:
-                temp = op.dest + STAGED_SUFFIX
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(temp)  # left by an earlier attempt that was killed
-                _place(replace(op, dest=temp), linker, created_files)
-                staged.append((temp, op.dest))
-            else:
-                _place(op, linker, created_files)
+
+        def place(ops: list[_Op], should_stop: Callable[[], bool]) -> None:
+            for number, op in enumerate(ops):
+                if number % _STOP_EVERY == 0 and should_stop():
+                    raise InstallStopped
+                if op.dest in placement.shared:
+                    continue  # the same bytes are there already, another package's too
+                _make_parents(os.path.dirname(op.dest), created_dirs, made)
+                if op.dest in replacing:
+                    temp = op.dest + STAGED_SUFFIX
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(temp)  # left by an earlier attempt that was killed
+                    _place(replace(op, dest=temp), linker, created_files)
+                    staged.append((temp, op.dest))
+                else:
+                    _place(op, linker, created_files)
+
+        _place_spread(body, place, stopped or _never)
     except BaseException:
         _rollback(created_files, created_dirs)
         for path, content in saved.items():
@@ -238,6 +246,49 @@ def _install(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool, old: 
         sharing.files.removed(folder)
     sharing.files.installed(dist_info, [row[0] for row in (*rows, record_row)])
     return StagedInstall(_nothing, _nothing)
+
+
+def _never() -> bool:
+    return False
+
+
+def _place_spread(ops: list[_Op], place: Callable[[list[_Op], Callable[[], bool]], None],
+                  stopped: Callable[[], bool]) -> None:
+    """Place a wheel's files, a big wheel's on several threads.
+
+    One big wheel is otherwise the whole install's critical path: Django is 2,700 of the 5,000
+    files of a 32-package env, and its thread ran alone for two thirds of the install. Files of
+    one wheel are independent once their folders exist, and folders are made mkdir-first, so two
+    threads making the same one is harmless. The first failure stops the other parts, and the
+    caller takes out everything placed once they have all ended.
+    """
+    parts = min(INSTALL_WORKERS, len(ops) // _SPREAD_PART) if len(ops) >= _SPREAD_AT else 1
+    if parts <= 1:
+        place(ops, stopped)
+        return
+    size = -(-len(ops) // parts)
+    failed = threading.Event()
+    errors: list[BaseException] = []
+
+    def run(part: list[_Op]) -> None:
+        try:
+            place(part, lambda: failed.is_set() or stopped())
+        except BaseException as error:  # noqa: BLE001 — raised below, once every part has ended
+            errors.append(error)
+            failed.set()
+
+    helpers = [threading.Thread(target=run, args=(ops[start:start + size],), daemon=True,
+                                name=f"envsync-place-{start // size}")
+               for start in range(size, len(ops), size)]
+    for helper in helpers:
+        helper.start()
+    try:
+        run(ops[:size])
+    finally:
+        for helper in helpers:
+            helper.join()
+    if errors:  # the first is the cause; the others saw it and stopped
+        raise errors[0]
 
 
 def _nothing() -> None:
@@ -490,6 +541,7 @@ def _rollback(files: list[str], folders: list[str]) -> None:
     for path in reversed(files):
         with contextlib.suppress(OSError):
             os.unlink(path)
-    for folder in reversed(folders):
+    # Deepest first: a wheel placed by several threads lists its folders in no single order.
+    for folder in sorted(folders, key=lambda folder: folder.count(os.sep), reverse=True):
         with contextlib.suppress(OSError):
             os.rmdir(folder)

@@ -4,6 +4,7 @@ envs side by side, installing the packages of one env side by side."""
 from __future__ import annotations
 
 import collections
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -14,6 +15,10 @@ from typing import TypeVar
 # matters is atomic or repairable, so leaving mid-way is safe; waiting only tidies up.
 GRACE_SECONDS = 0.3
 T = TypeVar("T")
+
+# Linking is system calls, but each one gives up and takes back the GIL: with more threads than
+# cores they mostly wait for it (a large env on 2 cores: 2 threads 1.7 s, 8 threads 2.0 s, 1 thread 2.2 s).
+INSTALL_WORKERS = max(2, min(8, os.cpu_count() or 2))
 
 
 class Stopped(Exception):
