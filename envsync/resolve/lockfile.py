@@ -26,7 +26,6 @@ from packaging.version import Version
 from envsync.errors import LockError, from_os_error
 from envsync.files.cache import write_atomic
 from envsync.model import FIRST_INDEX, EnvSpec, IndexSettings, Interpreter, LockWrite, Pin
-from envsync.resolve.pages import safe_filename
 from envsync.resolve.tags import WheelRanker
 from envsync.resolve.urls import origin, redact, strip_credentials
 from envsync.sources.base import shown as redacted
@@ -336,6 +335,8 @@ def _check_wheel_name(lock_path: Path, package: str, wheel: PackageWheel) -> Non
     """
     from packaging.pylock import PylockValidationError
     from packaging.utils import InvalidWheelFilename
+
+    from envsync.resolve.pages import safe_filename  # the index page parser: not needed to read a lock
 
     try:
         filename = wheel.filename

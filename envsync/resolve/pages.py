@@ -6,12 +6,11 @@ names, and a remote page may not point at local files. Nothing here does I/O.
 
 from __future__ import annotations
 
-import html.parser
 import re
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from packaging.utils import NormalizedName
 
@@ -22,19 +21,35 @@ JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz")
 
 
-class _LinkParser(html.parser.HTMLParser):
-    """Collect the anchors of a PEP 503 page with their data-* attributes."""
+def _link_parser() -> _Links:
+    """A parser that collects the anchors of a PEP 503 page with their data-* attributes.
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.links: list[dict[str, str | None]] = []
-        self.base: str | None = None
+    Made on first use: html.parser is 3 ms to import, and only an HTML index page needs it.
+    """
+    import html.parser
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "a":
-            self.links.append(dict(attrs))
-        elif tag == "base" and self.base is None:
-            self.base = dict(attrs).get("href")
+    class LinkParser(html.parser.HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.links: list[dict[str, str | None]] = []
+            self.base: str | None = None
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag == "a":
+                self.links.append(dict(attrs))
+            elif tag == "base" and self.base is None:
+                self.base = dict(attrs).get("href")
+
+    return LinkParser()
+
+
+class _Links(Protocol):
+    links: list[dict[str, str | None]]
+    base: str | None
+
+    def feed(self, data: str) -> None: ...
+
+    def close(self) -> None: ...
 
 
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
@@ -120,7 +135,7 @@ def _allowed_schemes(page_url: str) -> frozenset[str]:
 
 def parse_html(page_url: str, text: str) -> list[Artifact]:
     """Artifacts from a PEP 503 project page; links that can't be used are skipped, as pip does."""
-    parser = _LinkParser()
+    parser = _link_parser()
     parser.feed(text)
     parser.close()
     base = page_url

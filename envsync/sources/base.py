@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from packaging.metadata import parse_email
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -188,6 +187,8 @@ def lock_relative(path: Path, lock_folder: Path) -> str:
 
 def parse_metadata(metadata: bytes, label: str) -> tuple[NormalizedName, Version, tuple[Requirement, ...]]:
     """Name, Version and Requires-Dist from core metadata; a malformed Requires-Dist line is skipped."""
+    from packaging.metadata import parse_email  # email's parser: 15 ms, needed only when metadata is read
+
     raw, _ = parse_email(metadata)
     try:
         name, version = canonicalize_name(raw["name"]), Version(raw["version"])
