@@ -90,12 +90,14 @@ class _FolderCache:
 
     Many files share few folders, so each is resolved once. A folder that does not exist yet
     will be made by us as a plain folder, so its real path is its nearest existing ancestor's
-    real path plus the rest, read lexically.
+    real path plus the rest, read lexically. Plain strings, not Paths: a large env has
+    thousands of folders, and pathlib's joins and comparisons cost several times more.
     """
 
     def __init__(self, root: Path) -> None:
-        self._root = root
-        self._real: dict[str, tuple[Path, bool]] = {}
+        self._root = str(root)
+        self._root_slash = os.path.join(self._root, "")
+        self._real: dict[str, tuple[str, bool]] = {}
         self._answers: dict[str, tuple[bool, bool]] = {}
 
     def lookup(self, folder: str) -> tuple[bool, bool]:
@@ -103,17 +105,18 @@ class _FolderCache:
         answer = self._answers.get(folder)
         if answer is None:
             real, present = self._resolve(folder)
-            answer = self._answers[folder] = (real.is_relative_to(self._root), present)
+            inside = real == self._root or real.startswith(self._root_slash)
+            answer = self._answers[folder] = (inside, present)
         return answer
 
-    def _resolve(self, folder: str) -> tuple[Path, bool]:
+    def _resolve(self, folder: str) -> tuple[str, bool]:
         known = self._real.get(folder)
         if known is None:
             parent = os.path.dirname(folder)
             if os.path.isdir(folder) or parent == folder:
-                known = (Path(os.path.realpath(folder)), True)
+                known = (os.path.realpath(folder), True)
             else:
-                known = (self._resolve(parent)[0] / os.path.basename(folder), False)
+                known = (os.path.join(self._resolve(parent)[0], os.path.basename(folder)), False)
             self._real[folder] = known
         return known
 
