@@ -24,6 +24,8 @@ def cache_dir() -> Path:
 
 def cache_subdir(name: str) -> Path:
     path = cache_dir() / name
+    if os.path.isdir(path):  # one look, where mkdir would fail, raise and look anyway
+        return path
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

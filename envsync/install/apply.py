@@ -29,7 +29,15 @@ from envsync.install.checkpoints import Checkpoints
 from envsync.install.layout import SiteLayout, layout_for
 from envsync.install.shared import SharedFiles
 from envsync.install.side_by_side import install_side_by_side
-from envsync.install.site import Sharing, StagedInstall, install_wheel, planned_targets, replace_wheel, stage_install
+from envsync.install.site import (
+    PlannedInstall,
+    Sharing,
+    StagedInstall,
+    check_against_env,
+    install_planned,
+    plan_install,
+    stage_install,
+)
 from envsync.install.targets import check_plan_fits
 from envsync.install.threads import Stopped, run_in_threads
 from envsync.install.uninstall import uninstall
@@ -74,8 +82,12 @@ class Wheels:
         if not needed:
             return
         self._report = report  # builds say where their output went (shown under -v)
-        total, counts = len(needed), {"cached": 0, "downloaded": 0, "built": 0, "size": 0}
-        report(FetchProgress(total, 0, 0, 0))
+        total = len(needed)
+        # Wheels already unpacked are looked up here: a marker read each, too little work to
+        # share out, and threads that only take turns at the GIL would slow it down.
+        missing = [item for item in needed.values() if self._known(item[0]) is None]
+        counts = {"cached": total - len(missing), "downloaded": 0, "built": 0, "size": 0}
+        report(FetchProgress(total, counts["cached"], 0, 0))
 
         def fetch(item: tuple[Pin, EnvPlan]) -> None:
             how, size = self._fetch(*item)
@@ -85,7 +97,7 @@ class Wheels:
                 news = FetchProgress(total, counts["cached"], counts["downloaded"], counts["size"], counts["built"])
             report(news)
 
-        failures = run_in_threads(needed.values(), fetch, FETCH_WORKERS, self._stopped, "envsync-fetch")
+        failures = run_in_threads(missing, fetch, FETCH_WORKERS, self._stopped, "envsync-fetch")
         if failures:
             raise failures[0]
         report(WheelsFetched(counts["cached"], counts["downloaded"], counts["size"], counts["built"]))
@@ -286,7 +298,7 @@ def apply_env(env: EnvPlan, actual: Actual, wheels: Wheels, report: Report, owne
     roots = root_names(env)
     layout = layout_for(env.path, env.desired.interpreter.short_version)
     sharing = _sharing(env, actual, layout)
-    writes = _check_fits(env, actual, wheels, layout, roots, sharing.overwritable)
+    planned = _check_fits(env, actual, wheels, layout, roots, sharing.overwritable)
     actions = env.actions
     position = 0
     while position < len(actions):
@@ -294,17 +306,17 @@ def apply_env(env: EnvPlan, actual: Actual, wheels: Wheels, report: Report, owne
             raise Stopped
         batch = _new_installs_from(actions, position, sharing)
         if len(batch) > 1:
-            _install_batch(env, batch, writes, wheels, layout, roots, sharing, report, stopped, checkpoints)
+            _install_batch(env, batch, planned, layout, sharing, report, stopped, checkpoints)
             position += len(batch)
             continue
-        _apply_action(env, actions[position], actual, wheels, layout, roots, sharing, report, owner)
+        _apply_action(env, actions[position], actual, planned, layout, sharing, report, owner)
         _reached(checkpoints, actions[position].kind)
         position += 1
     return len(actions)
 
 
-def _apply_action(env: EnvPlan, action: Action, actual: Actual, wheels: Wheels, layout: SiteLayout,
-                  roots: set[str], sharing: Sharing, report: Report, owner: str | None) -> None:
+def _apply_action(env: EnvPlan, action: Action, actual: Actual, planned: dict[str, PlannedInstall],
+                  layout: SiteLayout, sharing: Sharing, report: Report, owner: str | None) -> None:
     kind = action.kind
     if kind is ActionKind.CREATE_ENV:
         create_venv(env.path, env.desired.interpreter, prompt=env.name, owner=owner)
@@ -314,14 +326,9 @@ def _apply_action(env: EnvPlan, action: Action, actual: Actual, wheels: Wheels, 
         old = actual.installed.get(action.package) if kind.replaces and action.package else None
         if kind.installs and action.package is not None:
             pin = env.desired.pins[action.package]
-            unpacked = wheels.get(pin, env)
-            direct_url = direct_url_json(pin)
-            if old is None:
-                install_wheel(unpacked, layout, requested=pin.name in roots, direct_url=direct_url, sharing=sharing)
-            else:  # the old version stays until the new one is in place
-                replace_wheel(old.dist_info, unpacked, layout, requested=pin.name in roots, direct_url=direct_url,
-                              sharing=sharing)
-            _report_hooks(env, pin, unpacked, report)
+            install = planned[pin.name]  # the old version, if any, stays until the new one is in place
+            install_planned(install, layout, old=old.dist_info if old is not None else None, sharing=sharing)
+            _report_hooks(env, pin, install.unpacked, report)
         elif old is not None:
             uninstall(old.dist_info, layout, sharing.files)
     report(ActionDone(env.name, action))
@@ -347,24 +354,22 @@ def _new_installs_from(actions: tuple[Action, ...] | list[Action], position: int
     return list(actions[position:end])
 
 
-def _install_batch(env: EnvPlan, batch: list[Action], writes: dict[str, frozenset[str]], wheels: Wheels,
-                   layout: SiteLayout, roots: set[str], sharing: Sharing, report: Report, stopped: threading.Event,
-                   checkpoints: Checkpoints) -> None:
+def _install_batch(env: EnvPlan, batch: list[Action], planned: dict[str, PlannedInstall], layout: SiteLayout,
+                   sharing: Sharing, report: Report, stopped: threading.Event, checkpoints: Checkpoints) -> None:
     """Install new packages side by side; each is reported, and counted, when it completes in plan order."""
     pins = [env.desired.pins[action.package] for action in batch if action.package is not None]
-    unpacked = [wheels.get(pin, env) for pin in pins]
+    installs = [planned[pin.name] for pin in pins]
 
     def stage(index: int, stop: Callable[[], bool]) -> StagedInstall:
-        pin = pins[index]
-        return stage_install(unpacked[index], layout, requested=pin.name in roots, direct_url=direct_url_json(pin),
-                             sharing=sharing, stopped=stop)
+        return stage_install(installs[index], layout, sharing=sharing, stopped=stop)
 
     def completed(index: int) -> None:
-        _report_hooks(env, pins[index], unpacked[index], report)
+        _report_hooks(env, pins[index], installs[index].unpacked, report)
         report(ActionDone(env.name, batch[index]))
         _reached(checkpoints, batch[index].kind)
 
-    install_side_by_side([writes.get(pin.name, frozenset()) for pin in pins], stage, completed, stopped)
+    install_side_by_side([[target.key for target in install.targets] for install in installs], stage, completed,
+                         stopped)
 
 
 def _sharing(env: EnvPlan, actual: Actual, layout: SiteLayout) -> Sharing:
@@ -381,25 +386,24 @@ def _sharing(env: EnvPlan, actual: Actual, layout: SiteLayout) -> Sharing:
 
 
 def _check_fits(env: EnvPlan, actual: Actual, wheels: Wheels, layout: SiteLayout, roots: set[str],
-                overwritable: frozenset[str]) -> dict[str, frozenset[str]]:
-    """Refuse, before the env is touched, any install that would overwrite a file with other
-    contents: one another package keeps, or one a second wheel of this apply writes too.
-    Returns the files each install writes (normalised), by package name."""
+                overwritable: frozenset[str]) -> dict[str, PlannedInstall]:
+    """Plan every install of the env, and refuse, before the env is touched, any that would
+    overwrite a file with other contents: one another package keeps, or one a second wheel of
+    this apply writes too. Returns the installs by package name."""
     fresh = any(action.kind in ENV_ACTIONS for action in env.actions)  # the old files all go
-    planned = []
-    writes: dict[str, frozenset[str]] = {}
+    planned: dict[str, PlannedInstall] = {}
     for action in env.actions:
         if not (action.kind.installs and action.package is not None):
             continue
         pin = env.desired.pins[action.package]
-        unpacked = wheels.get(pin, env)
-        old = actual.installed.get(action.package) if action.kind.replaces else None
-        targets = planned_targets(unpacked, layout, old=old.dist_info if old else None, requested=pin.name in roots,
-                                  direct_url=direct_url_json(pin), overwritable=overwritable, on_disk=not fresh)
-        planned.append((f"{unpacked.name} {unpacked.version}", targets))
-        writes[pin.name] = frozenset(os.path.normcase(os.path.normpath(target.dest)) for target in targets)
-    check_plan_fits(planned)
-    return writes
+        install = plan_install(wheels.get(pin, env), layout, requested=pin.name in roots,
+                               direct_url=direct_url_json(pin))
+        if not fresh:
+            old = actual.installed.get(action.package) if action.kind.replaces else None
+            check_against_env(install, layout, old=old.dist_info if old else None, overwritable=overwritable)
+        planned[pin.name] = install
+    check_plan_fits([(install.label, install.targets) for install in planned.values()])
+    return planned
 
 
 def _reached(checkpoints: Checkpoints, kind: ActionKind) -> None:

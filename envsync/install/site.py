@@ -13,14 +13,15 @@ import shutil
 import stat
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from envsync.errors import EnvsyncError, UnsafeWheel
 from envsync.files.metadata import record_rows
 from envsync.install.layout import STAGED_SUFFIX, SiteLayout
 from envsync.install.shared import SharedFiles
-from envsync.install.targets import Target, check_targets
+from envsync.install.targets import Target, check_targets, path_key
 from envsync.install.threads import INSTALL_WORKERS
 from envsync.install.uninstall import checked_dist_info, prune, remove_listed
 from envsync.install.wheel import RecordEntry, UnpackedWheel, record_hash, script_name_problem
@@ -40,11 +41,12 @@ if __name__ == "__main__":
 """
 
 
-@dataclass(frozen=True)
-class _Op:
-    """One file the install creates: linked from the cache (`source`) or written (`content`)."""
+class _Op(NamedTuple):
+    """One file the install creates: linked from the cache (`source`) or written (`content`).
 
-    dest: str  # strings, not Paths: an install handles tens of thousands of these
+    A named tuple of strings, not a dataclass of Paths: an install makes tens of thousands."""
+
+    dest: str
     origin: str  # the archive path, or what generated the file, for messages
     source: str | None = None
     content: bytes | None = None
@@ -64,14 +66,77 @@ class Sharing:
     overwritable: frozenset[str] = frozenset()
 
 
+@dataclass(frozen=True)
+class PlannedInstall:
+    """Installing one wheel into one env, worked out once: the files it creates (`ops`, its
+    INSTALLER last), what each is (`targets`, its RECORD too) and the RECORD rows it writes.
+
+    An apply checks every install of an env against the env and against each other with these
+    before touching it, then carries out the very same ones."""
+
+    unpacked: UnpackedWheel
+    dist_info: str  # where its dist-info folder goes
+    ops: list[_Op]
+    targets: list[Target]
+    rows: list[tuple[str, str, str]]  # RECORD's rows, its own last
+
+    @property
+    def label(self) -> str:
+        return f"{self.unpacked.name} {self.unpacked.version}"
+
+
+def plan_install(unpacked: UnpackedWheel, layout: SiteLayout, *, requested: bool = False,
+                 direct_url: bytes | None = None) -> PlannedInstall:
+    """What installing `unpacked` into the venv of `layout` creates. `direct_url` is the PEP 610
+    direct_url.json of a package not installed from an index."""
+    ops = _plan(unpacked, layout, requested, direct_url)
+    dist_info = os.path.join(layout.site_packages, unpacked.dist_info)
+    record_path = os.path.join(dist_info, "RECORD")
+    # Every destination is normal already (layout_for's folders are, archive paths were checked
+    # by wheel.py), so on posix it is its own key; a large env has tens of thousands of them.
+    key: Callable[[str], str] = (lambda dest: dest) if os.sep == "/" else path_key
+    targets = [Target(op.dest, op.origin, op.entry.hash if op.entry else record_hash(op.content)
+                      if op.content is not None else None, key(op.dest)) for op in ops]
+    targets.append(Target(record_path, "RECORD", None, key(record_path)))
+    site = str(layout.site_packages) + os.sep
+    rows = [(op.origin, op.entry.hash, str(op.entry.size))  # linked into site-packages under its archive path
+            if op.entry is not None and op.source is not None and op.dest == site + op.origin
+            else _record_row(op, layout) for op in ops]
+    rows.append((_relative(record_path, layout), "", ""))
+    return PlannedInstall(unpacked, dist_info, ops, targets, rows)
+
+
 def install_wheel(unpacked: UnpackedWheel, layout: SiteLayout, *, requested: bool = False,
                   direct_url: bytes | None = None, sharing: Sharing | None = None) -> None:
     """Put `unpacked` into the venv of `layout`; all or nothing (best effort on rollback).
 
     None of its files may exist yet, unless with the same bytes (a file two packages ship,
-    left in place and listed by both): see `replace_wheel` for a package that is installed.
-    `direct_url` is the PEP 610 direct_url.json of a package not installed from an index."""
-    stage_install(unpacked, layout, requested=requested, direct_url=direct_url, sharing=sharing).complete()
+    left in place and listed by both): see `replace_wheel` for a package that is installed."""
+    install_planned(plan_install(unpacked, layout, requested=requested, direct_url=direct_url), layout,
+                    sharing=sharing)
+
+
+def replace_wheel(old: Path, unpacked: UnpackedWheel, layout: SiteLayout, *, requested: bool = False,
+                  direct_url: bytes | None = None, sharing: Sharing | None = None) -> None:
+    """Put `unpacked` in place of the installed dist-info `old`: an upgrade, downgrade or reinstall."""
+    install_planned(plan_install(unpacked, layout, requested=requested, direct_url=direct_url), layout, old=old,
+                    sharing=sharing)
+
+
+def install_planned(planned: PlannedInstall, layout: SiteLayout, *, old: Path | None = None,
+                    sharing: Sharing | None = None) -> None:
+    """Carry out `planned`, in place of the installed dist-info `old` when given.
+
+    A replaced version stays installed and importable until the new one is in place: every
+    target of the new wheel is checked first (it may overwrite only files the old version
+    owns), its files that replace old ones are staged beside them, and only then renamed
+    over them; the old files the new version does not own go last. A refusal or a failure
+    while staging (a full disk) leaves the old version as it was. A kill after staging
+    leaves a dist-info without INSTALLER, which the next apply replaces again; other
+    dist-infos of the same project (such a kill leaves two) are replaced with it.
+    """
+    previous = _previous(old, planned.unpacked, layout) if old is not None else _Previous()
+    _install(planned, layout, previous, sharing or Sharing(SharedFiles(layout))).complete()
 
 
 @dataclass(frozen=True)
@@ -86,48 +151,19 @@ class StagedInstall:
     undo: Callable[[], None]
 
 
-def stage_install(unpacked: UnpackedWheel, layout: SiteLayout, *, requested: bool = False,
-                  direct_url: bytes | None = None, sharing: Sharing | None = None,
+def stage_install(planned: PlannedInstall, layout: SiteLayout, *, sharing: Sharing | None = None,
                   stopped: Callable[[], bool] | None = None) -> StagedInstall:
-    """`install_wheel` up to its last file: see StagedInstall. When `stopped()` turns true while
-    the files are being placed, they are taken out again and InstallStopped is raised."""
-    return _install(unpacked, layout, requested, _Previous(), direct_url, sharing or Sharing(SharedFiles(layout)),
-                    stopped)
+    """Installing a new package up to its last file: see StagedInstall. When `stopped()` turns
+    true while the files are being placed, they are taken out again and InstallStopped is raised."""
+    return _install(planned, layout, _Previous(), sharing or Sharing(SharedFiles(layout)), stopped)
 
 
-def replace_wheel(old: Path, unpacked: UnpackedWheel, layout: SiteLayout, *, requested: bool = False,
-                  direct_url: bytes | None = None, sharing: Sharing | None = None) -> None:
-    """Put `unpacked` in place of the installed dist-info `old`: an upgrade, downgrade or reinstall.
-
-    The old version stays installed and importable until the new one is in place: every
-    target of the new wheel is checked first (it may overwrite only files the old version
-    owns), its files that replace old ones are staged beside them, and only then renamed
-    over them; the old files the new version does not own go last. A refusal or a failure
-    while staging (a full disk) leaves the old version as it was. A kill after staging
-    leaves a dist-info without INSTALLER, which the next apply replaces again; other
-    dist-infos of the same project (such a kill leaves two) are replaced with it.
-    """
-    _install(unpacked, layout, requested, _previous(old, unpacked, layout), direct_url,
-             sharing or Sharing(SharedFiles(layout))).complete()
-
-
-def planned_targets(unpacked: UnpackedWheel, layout: SiteLayout, *, old: Path | None, requested: bool,
-                    direct_url: bytes | None, overwritable: frozenset[str], on_disk: bool) -> list[Target]:
-    """The files installing `unpacked` writes; with `on_disk`, checked against the env as it is now
-    (what `install_wheel` or `replace_wheel` would refuse, this refuses too, writing nothing)."""
-    ops = _plan(unpacked, layout, requested, direct_url)
-    targets = _targets(ops, os.path.join(layout.site_packages, unpacked.dist_info, "RECORD"))
-    if on_disk:
-        previous = _previous(old, unpacked, layout) if old is not None else _Previous()
-        check_targets(targets, layout, owned=previous.owned, owned_folders=previous.records,
-                      overwritable=overwritable, label=f"{unpacked.name} {unpacked.version}")
-    return targets
-
-
-def _targets(ops: list[_Op], record_path: str) -> list[Target]:
-    found = [Target(op.dest, op.origin, op.entry.hash if op.entry else
-                    record_hash(op.content) if op.content is not None else None) for op in ops]
-    return [*found, Target(record_path, "RECORD", None)]
+def check_against_env(planned: PlannedInstall, layout: SiteLayout, *, old: Path | None,
+                      overwritable: frozenset[str]) -> None:
+    """Refuse, writing nothing, what carrying out `planned` in the env as it is now would refuse."""
+    previous = _previous(old, planned.unpacked, layout) if old is not None else _Previous()
+    check_targets(planned.targets, layout, owned=previous.owned, owned_folders=previous.records,
+                  overwritable=overwritable, label=planned.label)
 
 
 @dataclass(frozen=True)
@@ -167,21 +203,18 @@ _SPREAD_AT = 1000  # a wheel with this many files is placed by several threads,
 _SPREAD_PART = 500  # each with at least this many
 
 
-def _install(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool, old: _Previous,
-             direct_url: bytes | None, sharing: Sharing, stopped: Callable[[], bool] | None = None) -> StagedInstall:
-    ops = _plan(unpacked, layout, requested, direct_url)
-    dist_info = os.path.join(layout.site_packages, unpacked.dist_info)
+def _install(planned: PlannedInstall, layout: SiteLayout, old: _Previous, sharing: Sharing,
+             stopped: Callable[[], bool] | None = None) -> StagedInstall:
+    ops, dist_info, rows = planned.ops, planned.dist_info, planned.rows
     record_path = os.path.join(dist_info, "RECORD")
-    placement = check_targets(_targets(ops, record_path), layout, owned=old.owned, owned_folders=old.records,
-                              overwritable=sharing.overwritable, label=f"{unpacked.name} {unpacked.version}")
+    placement = check_targets(planned.targets, layout, owned=old.owned, owned_folders=old.records,
+                              overwritable=sharing.overwritable, label=planned.label)
     replacing = placement.replacing
     new_paths = {os.path.normpath(op.dest) for op in ops} | {record_path} if old.records else set()
     # Installing into a dist-info of the same name (a reinstall) overwrites its RECORD: the
     # rows only the old one has are kept in it until their files are gone.
     kept = [row for row in old.records.get(dist_info, [])
             if os.path.normpath(os.path.join(layout.site_packages, row[0])) not in new_paths]
-    rows = [_record_row(op, layout) for op in ops]
-    record_row = (_relative(record_path, layout), "", "")
     saved = _saved(dist_info) if dist_info in old.records else {}  # to put back if this fails
     created_files: list[str] = []
     created_dirs: list[str] = []
@@ -196,9 +229,9 @@ def _install(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool, old: 
                 os.unlink(os.path.join(dist_info, "INSTALLER"))
         _make_parents(dist_info, created_dirs, made)
         if record_path in saved:
-            _swap_in(record_path, _csv_bytes([*rows, *kept, record_row]))
+            _swap_in(record_path, _csv_bytes([*rows[:-1], *kept, rows[-1]]))
         else:
-            _write_new(record_path, _csv_bytes([*rows, record_row]), created_files)
+            _write_new(record_path, _csv_bytes(rows), created_files)
         linker = _Linker()
 
         def place(ops: list[_Op], should_stop: Callable[[], bool]) -> None:
@@ -212,7 +245,7 @@ def _install(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool, old: 
                     temp = op.dest + STAGED_SUFFIX
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(temp)  # left by an earlier attempt that was killed
-                    _place(replace(op, dest=temp), linker, created_files)
+                    _place(op._replace(dest=temp), linker, created_files)
                     staged.append((temp, op.dest))
                 else:
                     _place(op, linker, created_files)
@@ -227,7 +260,7 @@ def _install(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool, old: 
     if not old.records and not staged:  # a new package: nothing of it counts until INSTALLER is written
         def complete() -> None:
             _place(installer, _Linker(), [])
-            sharing.files.installed(dist_info, [row[0] for row in (*rows, record_row)])
+            sharing.files.installed(dist_info, [row[0] for row in rows])
 
         return StagedInstall(complete, lambda: _rollback(created_files, created_dirs))
     # From here on nothing is undone: renames do not need space, and a kill leaves a
@@ -241,10 +274,10 @@ def _install(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool, old: 
     if old.records:
         _remove_previous(old, new_paths, dist_info, layout, sharing.files)
         if kept:
-            _swap_in(record_path, _csv_bytes([*rows, record_row]))
+            _swap_in(record_path, _csv_bytes(rows))
     for folder in old.records:
         sharing.files.removed(folder)
-    sharing.files.installed(dist_info, [row[0] for row in (*rows, record_row)])
+    sharing.files.installed(dist_info, [row[0] for row in rows])
     return StagedInstall(_nothing, _nothing)
 
 
@@ -422,11 +455,11 @@ def _script_op(source: str, dest: str, entry: RecordEntry, layout: SiteLayout) -
 def _launcher_ops(unpacked: UnpackedWheel, layout: SiteLayout) -> list[_Op]:
     ops = []
     for kind, scripts in (("console", unpacked.console_scripts), ("gui", unpacked.gui_scripts)):
-        for name, target in scripts:
+        for name, entry_point in scripts:
             problem = script_name_problem(name)
             if problem:
                 raise UnsafeWheel(f"{unpacked.dist_info}: {kind} script name {name!r} {problem}")
-            module, _, attr = target.partition(":")
+            module, _, attr = entry_point.partition(":")
             body = _LAUNCHER.format(module=module, head=attr.split(".")[0], attr=attr)
             content = shebang(layout.python) + body.encode()
             ops.append(_Op(os.path.join(layout.scripts, name), f"{kind} script {name!r}", content=content,

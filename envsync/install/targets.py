@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from envsync.errors import UnsafeWheel
 from envsync.install.layout import SiteLayout
@@ -18,13 +19,21 @@ from envsync.install.shared import same_content
 from envsync.install.uninstall import record_paths
 
 
-@dataclass(frozen=True)
-class Target:
-    """One file an install writes: where, what for (for messages), and its RECORD hash (None: unknown)."""
+class Target(NamedTuple):
+    """One file an install writes: where, what for (for messages), its RECORD hash (None: unknown),
+    and `key`, the path normalised (`path_key`), by which two writes of one file are found.
+
+    A named tuple: a large env writes tens of thousands of these, and a tuple is made fastest."""
 
     dest: str
     origin: str
     digest: str | None
+    key: str
+
+
+def path_key(path: str) -> str:
+    """`path` normalised (case too, where the filesystem ignores it), for comparing destinations."""
+    return os.path.normcase(os.path.normpath(path))
 
 
 @dataclass(frozen=True)
@@ -46,13 +55,12 @@ def check_targets(targets: list[Target], layout: SiteLayout, *, owned: frozenset
     existing: list[str] = []
     replacing: set[str] = set()
     shared: set[str] = set()
-    for target in targets:
-        dest, origin = target.dest, target.origin
-        inside, present = folders.lookup(os.path.dirname(dest))
+    for dest, origin, digest, key in targets:
+        folder, _, name = dest.rpartition(os.sep)
+        inside, present = folders.lookup(folder or os.sep)
         # An existing dest (a symlink too) is refused below, so its folder decides where it lands.
-        if not inside or os.path.basename(dest) in ("", ".", ".."):
+        if not inside or name in ("", ".", ".."):
             raise UnsafeWheel(f"refusing {origin!r}: it would be written to {dest}, outside the env {layout.root}")
-        key = os.path.normcase(os.path.normpath(dest))
         if key in seen:
             raise UnsafeWheel(f"refusing {origin!r}: {seen[key]!r} is also installed to {dest}")
         seen[key] = origin
@@ -61,7 +69,7 @@ def check_targets(targets: list[Target], layout: SiteLayout, *, owned: frozenset
             ours = normal in owned or normal in overwritable or os.path.dirname(dest) in owned_in
             if ours and not os.path.isdir(dest):
                 replacing.add(dest)
-            elif target.digest is not None and same_content(dest, target.digest):
+            elif digest is not None and same_content(dest, digest):
                 shared.add(dest)
             else:
                 existing.append(dest)
@@ -75,13 +83,12 @@ def check_plan_fits(planned: list[tuple[str, list[Target]]]) -> None:
     bytes from both are shared. `planned` holds (\"name version\", its targets) per wheel."""
     claimed: dict[str, tuple[str | None, str]] = {}
     for label, targets in planned:
-        for target in targets:
-            key = os.path.normcase(os.path.normpath(target.dest))
+        for dest, _, digest, key in targets:
             other = claimed.get(key)
             if other is None:
-                claimed[key] = (target.digest, label)
-            elif other[0] is None or other[0] != target.digest:
-                raise UnsafeWheel(f"{label} and {other[1]} both install {target.dest}, with different contents",
+                claimed[key] = (digest, label)
+            elif other[0] is None or other[0] != digest:
+                raise UnsafeWheel(f"{label} and {other[1]} both install {dest}, with different contents",
                                   hint="they can't be installed together: drop one of them")
 
 

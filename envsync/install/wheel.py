@@ -17,9 +17,10 @@ import zlib
 from collections.abc import Callable
 from configparser import ConfigParser
 from configparser import Error as ConfigParserError
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
@@ -85,9 +86,11 @@ def _size_text(size: int) -> str:
     return f"{size} bytes"
 
 
-@dataclass(frozen=True)
-class RecordEntry:
-    """One verified RECORD row: archive path, `algo=urlsafe-b64` digest, size in bytes."""
+class RecordEntry(NamedTuple):
+    """One verified RECORD row: archive path, `algo=urlsafe-b64` digest, size in bytes.
+
+    A named tuple, not a dataclass: a large env's wheels hold tens of thousands of rows, read
+    from the cache at every apply, and a tuple is made several times faster."""
 
     path: str
     hash: str
@@ -150,12 +153,34 @@ def unpack_wheel(wheel: Path, sha256: str, cache_root: Path, *, limits: Limits |
 
 
 def cached_wheel(sha256: str, cache_root: Path) -> UnpackedWheel | None:
-    """The wheel with this sha256 if it is already unpacked in the cache; no file needed."""
+    """The wheel with this sha256 if it is already unpacked in the cache; no file needed.
+
+    A marker read once is remembered for the rest of the process while the marker file is the
+    same one (by inode, time and size): planning, fetching and installing each ask for every
+    wheel, and a large env's markers take tens of milliseconds to read."""
     digest = sha256.lower()
     if not _SHA256.match(digest):
         raise ValueError(f"not a sha256 hex digest: {sha256!r}")
     target = cache_root / digest
-    return _read_marker(cache_root / f"{digest}.json", target) if target.is_dir() else None
+    marker = os.path.join(cache_root, f"{digest}.json")
+    try:
+        found = os.stat(marker)
+    except OSError:
+        return None
+    if not os.path.isdir(target):
+        return None
+    stamp = (found.st_ino, found.st_mtime_ns, found.st_size)
+    known = _MARKERS_READ.get(marker)
+    if known is not None and known[0] == stamp:
+        return known[1]
+    unpacked = _read_marker(Path(marker), target)
+    if unpacked is not None:
+        _MARKERS_READ[marker] = (stamp, unpacked)
+    return unpacked
+
+
+# marker path -> (its inode, mtime and size when read, what it says); dict updates are atomic
+_MARKERS_READ: dict[str, tuple[tuple[int, int, int], UnpackedWheel]] = {}
 
 
 def inspect_wheel(zf: zipfile.ZipFile, filename: str, root: Path, limits: Limits = DEFAULT_LIMITS) -> UnpackedWheel:
@@ -526,8 +551,9 @@ def record_hash(data: bytes) -> str:
 
 
 def _marker_bytes(unpacked: UnpackedWheel) -> bytes:
-    fields = {key: value for key, value in asdict(unpacked).items() if key != "root"}
-    return json.dumps({"format": _MARKER_FORMAT, **fields}, separators=(",", ":")).encode()
+    kept = {field.name: getattr(unpacked, field.name) for field in fields(unpacked) if field.name not in ("root", "record")}
+    record = [{"path": entry.path, "hash": entry.hash, "size": entry.size} for entry in unpacked.record]
+    return json.dumps({"format": _MARKER_FORMAT, **kept, "record": record}, separators=(",", ":")).encode()
 
 
 def _read_marker(marker: Path, root: Path) -> UnpackedWheel | None:

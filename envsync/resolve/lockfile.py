@@ -178,7 +178,32 @@ class LockFile:
 
 
 def read_lock(path: Path) -> LockFile | None:
-    """The lock at `path`, or None if there is none; an invalid lock is a LockError."""
+    """The lock at `path`, or None if there is none; an invalid lock is a LockError.
+
+    A lock read once is remembered for the rest of the process while the file is the same one
+    (by inode, time and size): a plan reads each lock twice (its env's state, and the list of
+    locks beside the config), and a large lock takes tens of milliseconds to parse."""
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise LockError(f"{path.name}: cannot read: {exc}") from None
+    stamp = (found.st_ino, found.st_mtime_ns, found.st_size)
+    known = _LOCKS_READ.get(str(path))
+    if known is not None and known[0] == stamp:
+        return known[1]
+    lock = _parse_lock(path)
+    if lock is not None:
+        _LOCKS_READ[str(path)] = (stamp, lock)
+    return lock
+
+
+# lock path -> (its inode, mtime and size when read, what it holds); dict updates are atomic
+_LOCKS_READ: dict[str, tuple[tuple[int, int, int], LockFile]] = {}
+
+
+def _parse_lock(path: Path) -> LockFile | None:
     import tomllib
 
     from packaging.pylock import Pylock, PylockUnsupportedVersionError, PylockValidationError

@@ -76,14 +76,18 @@ def _group_plan(group: SolveGroup, states: dict[str, Resolution]) -> GroupPlan:
 
 def lock_files(config: Config) -> list[tuple[Path, str | None]]:
     """Every pylock.*.toml beside the config, with the env its [tool.envsync] names (None if none)."""
-    import tomllib
+    from envsync.errors import LockError
+    from envsync.resolve.lockfile import read_lock
 
     found = []
     for path in config.directory.glob("pylock.*.toml"):
-        try:
-            tool = tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {}).get("envsync", {})
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, AttributeError, RecursionError):
+        try:  # the env's own lock was read already, and is not parsed again
+            lock = read_lock(path)
+        except LockError:
             continue  # not a lock we can read: not ours to delete
+        if lock is None:
+            continue
+        tool = (lock.document.tool or {}).get("envsync", {})
         env = tool.get("env") if isinstance(tool, dict) else None
         found.append((path, env if isinstance(env, str) else None))
     return found
