@@ -12,7 +12,7 @@ import sys
 import threading
 import warnings
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -21,7 +21,8 @@ from wheelfactory import WheelSpec, make_wheel, record_hash
 
 from envsync.errors import ConfigError, EnvsyncError, HashMismatch, UnsafeWheel
 from envsync.install.layout import SiteLayout, layout_for
-from envsync.install.site import install_wheel, replace_wheel
+from envsync.install.link_helpers import LinkHelpers, helper_count
+from envsync.install.site import install_planned, install_wheel, plan_install, replace_wheel
 from envsync.install.uninstall import uninstall
 from envsync.install.wheel import SIZE_VARIABLE, Limits, UnpackedWheel, unpack_wheel
 
@@ -213,30 +214,36 @@ def test_a_failure_midway_leaves_the_venv_as_it_was(
 
 
 def big(version: str = "1.0", count: int = 1400) -> WheelSpec:
-    """A wheel as big as Django (files in nested folders), whose files are placed by several threads."""
+    """A wheel as big as Django (files in nested folders), part of which a link helper places."""
     files = {f"big/part{n % 7}/sub{n % 13}/m{n}.py": f"N = {n}\n" for n in range(count)}
     return WheelSpec("big", version, files={"big/__init__.py": f"__version__ = {version!r}\n", **files})
 
 
-def threads_placing_files(monkeypatch: pytest.MonkeyPatch) -> set[str]:
-    """The names of the threads that hard-link files from now on."""
-    real_link, names = os.link, set()
+@pytest.fixture
+def helpers() -> Iterator[LinkHelpers]:
+    started = LinkHelpers(1)
+    started.start()
+    yield started
+    started.close()
+
+
+def install_with(helpers: LinkHelpers, unpacked: UnpackedWheel, layout: SiteLayout) -> None:
+    install_planned(plan_install(unpacked, layout), layout, helpers=helpers)
+
+
+def test_a_big_wheel_is_placed_partly_by_a_link_helper_and_lands_whole(
+    tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout, helpers: LinkHelpers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unpacked = unpack(build(tmp_path / "w", big()), cache)
+    real_link, linked_here = os.link, []
 
     def link(src: str, dst: str) -> None:
-        names.add(threading.current_thread().name)
+        linked_here.append(dst)
         real_link(src, dst)
 
     monkeypatch.setattr(os, "link", link)
-    return names
-
-
-def test_a_big_wheel_is_placed_by_several_threads_and_lands_whole(
-    tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    unpacked = unpack(build(tmp_path / "w", big()), cache)
-    threads = threads_placing_files(monkeypatch)
-    install_wheel(unpacked, layout)
-    assert len(threads) >= 2
+    install_with(helpers, unpacked, layout)
+    assert 600 <= len(linked_here) <= 800  # this process linked about half; the helper the rest
     rows = installed_record(layout, big().dist_info)
     listed = {row[0] for row in rows}
     assert {f"big/part{n % 7}/sub{n % 13}/m{n}.py" for n in range(1400)} <= listed
@@ -246,23 +253,56 @@ def test_a_big_wheel_is_placed_by_several_threads_and_lands_whole(
     assert run_py(venv, "import big.part6.sub8.m1399 as m; print(m.N)") == "1399"
 
 
-def test_a_failure_in_one_part_of_a_big_wheel_leaves_the_venv_as_it_was(
-    tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout, monkeypatch: pytest.MonkeyPatch
+def test_a_failure_in_this_processs_part_of_a_big_wheel_leaves_the_venv_as_it_was(
+    tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout, helpers: LinkHelpers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     unpacked = unpack(build(tmp_path / "w", big()), cache)
     before = snapshot(venv)
     real_link = os.link
 
-    def full_disk_for_the_second_half(src: str, dst: str) -> None:
-        if dst.endswith(("/m1300.py", "/m1301.py")):  # in the last part, while the first is running
+    def full_disk_midway(src: str, dst: str) -> None:
+        if dst.endswith(("/m600.py", "/m601.py")):  # late in this process's part, the helper well under way
             raise OSError(errno.ENOSPC, "No space left on device")
         real_link(src, dst)
 
-    monkeypatch.setattr(os, "link", full_disk_for_the_second_half)
+    monkeypatch.setattr(os, "link", full_disk_midway)
     with pytest.raises(OSError, match="No space"):
-        install_wheel(unpacked, layout)
+        install_with(helpers, unpacked, layout)
+    assert snapshot(venv) == before  # the helper's links and folders were taken out too
+    assert not (layout.site_packages / "big").exists()
+
+
+def test_a_failure_in_the_helpers_part_is_met_again_here_and_leaves_the_venv_as_it_was(
+    tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout, helpers: LinkHelpers
+) -> None:
+    unpacked = unpack(build(tmp_path / "w", big()), cache)
+    before = snapshot(venv)
+    (unpacked.root / "big" / "part6" / "sub8" / "m1399.py").unlink()  # a damaged cache, in the helper's part
+    with pytest.raises(FileNotFoundError, match="m1399.py"):
+        install_with(helpers, unpacked, layout)
     assert snapshot(venv) == before
     assert not (layout.site_packages / "big").exists()
+
+
+def test_a_link_helper_that_died_only_means_linking_here(
+    tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout, helpers: LinkHelpers
+) -> None:
+    for process in helpers.processes():
+        process.kill()
+        process.wait()
+    install_with(helpers, unpack(build(tmp_path / "w", big()), cache), layout)
+    assert run_py(venv, "import big.part6.sub8.m1399 as m; print(m.N)") == "1399"
+    other = WheelSpec("other", "1.0", files={f"other/m{n}.py": "" for n in range(300)})
+    install_with(helpers, unpack(build(tmp_path / "w2", other), cache), layout)  # no helper is left: all of it here
+    assert (layout.site_packages / "other" / "m299.py").is_file()
+
+
+def test_the_number_of_link_helpers_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVSYNC_LINK_HELPERS", "0")
+    assert helper_count() == 0
+    monkeypatch.setenv("ENVSYNC_LINK_HELPERS", "lots")
+    with pytest.raises(ConfigError, match="ENVSYNC_LINK_HELPERS='lots'"):
+        helper_count()
 
 
 def test_a_big_wheel_replaces_its_old_version_exactly(

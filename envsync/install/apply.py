@@ -27,9 +27,11 @@ from envsync.files.cache import cache_dir, cache_subdir
 from envsync.files.hashes import sha256_of_file
 from envsync.install.checkpoints import Checkpoints
 from envsync.install.layout import SiteLayout, layout_for
+from envsync.install.link_helpers import LinkHelpers, helper_count
 from envsync.install.shared import SharedFiles
 from envsync.install.side_by_side import install_side_by_side
 from envsync.install.site import (
+    HELP_AT,
     PlannedInstall,
     Sharing,
     StagedInstall,
@@ -204,25 +206,32 @@ def apply_plan(plan: Plan, index_for: Callable[[EnvPlan], IndexClient], report: 
     stopped = threading.Event()
     checkpoints = Checkpoints(stopped)
     wheels = Wheels(index_for, stopped, checkpoints)
+    helpers = LinkHelpers(helper_count())
+    needed = _needed(plan)
     try:
-        wheels.fetch_all(_needed(plan), report)
+        wheels.fetch_all(needed, report)
     except OSError as exc:
         raise from_os_error(exc, cache_dir()) from exc
     checkpoints.reached("fetched")
+    if any(len(wheels.get(pin, env).record) >= HELP_AT for pin, env in needed.values()):
+        helpers.start()  # while the envs are made and checked: a bare interpreter starts in ~10 ms
     pending: list[EnvPlan | EnvRemoval] = [env for env in plan.entries if env.actions]
-    done = _apply_side_by_side(pending, wheels, report, str(plan.config_path), stopped, checkpoints)
+    try:
+        done = _apply_side_by_side(pending, wheels, report, str(plan.config_path), stopped, checkpoints, helpers)
+    finally:
+        helpers.close()
     return ApplyResult(len(pending), done, time.monotonic() - start)
 
 
 def _apply_side_by_side(envs: list[EnvPlan | EnvRemoval], wheels: Wheels, report: Report, owner: str,
-                        stopped: threading.Event, checkpoints: Checkpoints) -> int:
+                        stopped: threading.Event, checkpoints: Checkpoints, helpers: LinkHelpers) -> int:
     """Apply the envs, ENV_WORKERS at a time. After a failure no new env is started; every
     failure is reported once the envs already started have finished."""
     counts: list[int] = []
 
     def one(env: EnvPlan | EnvRemoval) -> None:
         try:
-            counts.append(_apply_locked(env, wheels, report, owner, stopped, checkpoints))
+            counts.append(_apply_locked(env, wheels, report, owner, stopped, checkpoints, helpers))
         except (EnvsyncError, Stopped):
             raise
         except Exception as exc:  # a bug: say which env it hit, and let the others finish
@@ -240,14 +249,15 @@ def _apply_side_by_side(envs: list[EnvPlan | EnvRemoval], wheels: Wheels, report
 
 
 def _apply_locked(planned: EnvPlan | EnvRemoval, wheels: Wheels, report: Report, owner: str,
-                  stopped: threading.Event, checkpoints: Checkpoints) -> int:
+                  stopped: threading.Event, checkpoints: Checkpoints, helpers: LinkHelpers) -> int:
     """One env, under its lock, re-planned against what is on disk now."""
     with env_lock(planned.path, report):
         try:
             if isinstance(planned, EnvRemoval):
                 return _remove_env(planned, report)
             env, actual = _replan(planned)
-            return apply_env(env, actual, wheels, report, owner, stopped=stopped, checkpoints=checkpoints)
+            return apply_env(env, actual, wheels, report, owner, stopped=stopped, checkpoints=checkpoints,
+                             helpers=helpers)
         except OSError as exc:  # a full disk, a read-only folder: name the env, not a traceback
             raise from_os_error(exc, planned.path) from exc
 
@@ -284,7 +294,8 @@ def _replan(planned: EnvPlan) -> tuple[EnvPlan, Actual]:
 
 
 def apply_env(env: EnvPlan, actual: Actual, wheels: Wheels, report: Report, owner: str | None = None, *,
-              stopped: threading.Event | None = None, checkpoints: Checkpoints | None = None) -> int:
+              stopped: threading.Event | None = None, checkpoints: Checkpoints | None = None,
+              helpers: LinkHelpers | None = None) -> int:
     """Carry out one env's actions in plan order. Returns how many were done.
 
     `owner` is the config that declares the env, recorded in the venvs it creates. Between
@@ -306,17 +317,18 @@ def apply_env(env: EnvPlan, actual: Actual, wheels: Wheels, report: Report, owne
             raise Stopped
         batch = _new_installs_from(actions, position, sharing)
         if len(batch) > 1:
-            _install_batch(env, batch, planned, layout, sharing, report, stopped, checkpoints)
+            _install_batch(env, batch, planned, layout, sharing, report, stopped, checkpoints, helpers)
             position += len(batch)
             continue
-        _apply_action(env, actions[position], actual, planned, layout, sharing, report, owner)
+        _apply_action(env, actions[position], actual, planned, layout, sharing, report, owner, helpers)
         _reached(checkpoints, actions[position].kind)
         position += 1
     return len(actions)
 
 
 def _apply_action(env: EnvPlan, action: Action, actual: Actual, planned: dict[str, PlannedInstall],
-                  layout: SiteLayout, sharing: Sharing, report: Report, owner: str | None) -> None:
+                  layout: SiteLayout, sharing: Sharing, report: Report, owner: str | None,
+                  helpers: LinkHelpers | None) -> None:
     kind = action.kind
     if kind is ActionKind.CREATE_ENV:
         create_venv(env.path, env.desired.interpreter, prompt=env.name, owner=owner)
@@ -327,7 +339,8 @@ def _apply_action(env: EnvPlan, action: Action, actual: Actual, planned: dict[st
         if kind.installs and action.package is not None:
             pin = env.desired.pins[action.package]
             install = planned[pin.name]  # the old version, if any, stays until the new one is in place
-            install_planned(install, layout, old=old.dist_info if old is not None else None, sharing=sharing)
+            install_planned(install, layout, old=old.dist_info if old is not None else None, sharing=sharing,
+                            helpers=helpers)
             _report_hooks(env, pin, install.unpacked, report)
         elif old is not None:
             uninstall(old.dist_info, layout, sharing.files)
@@ -355,13 +368,14 @@ def _new_installs_from(actions: tuple[Action, ...] | list[Action], position: int
 
 
 def _install_batch(env: EnvPlan, batch: list[Action], planned: dict[str, PlannedInstall], layout: SiteLayout,
-                   sharing: Sharing, report: Report, stopped: threading.Event, checkpoints: Checkpoints) -> None:
+                   sharing: Sharing, report: Report, stopped: threading.Event, checkpoints: Checkpoints,
+                   helpers: LinkHelpers | None) -> None:
     """Install new packages side by side; each is reported, and counted, when it completes in plan order."""
     pins = [env.desired.pins[action.package] for action in batch if action.package is not None]
     installs = [planned[pin.name] for pin in pins]
 
     def stage(index: int, stop: Callable[[], bool]) -> StagedInstall:
-        return stage_install(installs[index], layout, sharing=sharing, stopped=stop)
+        return stage_install(installs[index], layout, sharing=sharing, stopped=stop, helpers=helpers)
 
     def completed(index: int) -> None:
         _report_hooks(env, pins[index], installs[index].unpacked, report)

@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import stat
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +19,9 @@ from typing import NamedTuple
 from envsync.errors import EnvsyncError, UnsafeWheel
 from envsync.files.metadata import record_rows
 from envsync.install.layout import STAGED_SUFFIX, SiteLayout
+from envsync.install.link_helpers import LinkHelpers
 from envsync.install.shared import SharedFiles
 from envsync.install.targets import Target, check_targets, path_key
-from envsync.install.threads import INSTALL_WORKERS
 from envsync.install.uninstall import checked_dist_info, prune, remove_listed
 from envsync.install.wheel import RecordEntry, UnpackedWheel, record_hash, script_name_problem
 
@@ -124,7 +123,7 @@ def replace_wheel(old: Path, unpacked: UnpackedWheel, layout: SiteLayout, *, req
 
 
 def install_planned(planned: PlannedInstall, layout: SiteLayout, *, old: Path | None = None,
-                    sharing: Sharing | None = None) -> None:
+                    sharing: Sharing | None = None, helpers: LinkHelpers | None = None) -> None:
     """Carry out `planned`, in place of the installed dist-info `old` when given.
 
     A replaced version stays installed and importable until the new one is in place: every
@@ -136,7 +135,7 @@ def install_planned(planned: PlannedInstall, layout: SiteLayout, *, old: Path | 
     dist-infos of the same project (such a kill leaves two) are replaced with it.
     """
     previous = _previous(old, planned.unpacked, layout) if old is not None else _Previous()
-    _install(planned, layout, previous, sharing or Sharing(SharedFiles(layout))).complete()
+    _install(planned, layout, previous, sharing or Sharing(SharedFiles(layout)), helpers=helpers).complete()
 
 
 @dataclass(frozen=True)
@@ -152,10 +151,11 @@ class StagedInstall:
 
 
 def stage_install(planned: PlannedInstall, layout: SiteLayout, *, sharing: Sharing | None = None,
-                  stopped: Callable[[], bool] | None = None) -> StagedInstall:
+                  stopped: Callable[[], bool] | None = None, helpers: LinkHelpers | None = None) -> StagedInstall:
     """Installing a new package up to its last file: see StagedInstall. When `stopped()` turns
-    true while the files are being placed, they are taken out again and InstallStopped is raised."""
-    return _install(planned, layout, _Previous(), sharing or Sharing(SharedFiles(layout)), stopped)
+    true while the files are being placed, they are taken out again and InstallStopped is raised.
+    `helpers` may place part of a big wheel's files (link_helpers.py)."""
+    return _install(planned, layout, _Previous(), sharing or Sharing(SharedFiles(layout)), stopped, helpers)
 
 
 def check_against_env(planned: PlannedInstall, layout: SiteLayout, *, old: Path | None,
@@ -199,12 +199,11 @@ class InstallStopped(Exception):
 
 
 _STOP_EVERY = 64  # files placed between two looks at the stop flag
-_SPREAD_AT = 1000  # a wheel with this many files is placed by several threads,
-_SPREAD_PART = 500  # each with at least this many
+HELP_AT = 256  # a wheel with this many plain links gives part of them to a link helper
 
 
 def _install(planned: PlannedInstall, layout: SiteLayout, old: _Previous, sharing: Sharing,
-             stopped: Callable[[], bool] | None = None) -> StagedInstall:
+             stopped: Callable[[], bool] | None = None, helpers: LinkHelpers | None = None) -> StagedInstall:
     ops, dist_info, rows = planned.ops, planned.dist_info, planned.rows
     record_path = os.path.join(dist_info, "RECORD")
     placement = check_targets(planned.targets, layout, owned=old.owned, owned_folders=old.records,
@@ -250,7 +249,20 @@ def _install(planned: PlannedInstall, layout: SiteLayout, old: _Previous, sharin
                 else:
                     _place(op, linker, created_files)
 
-        _place_spread(body, place, stopped or _never)
+        own, share = (_helper_share(body, placement.shared | replacing) if helpers is not None and linker.linking
+                      else (body, []))
+        pairs = [(op.source, op.dest) for op in share if op.source is not None]  # every one has a source
+        job = helpers.submit(pairs) if helpers is not None and pairs else None
+        if job is None:
+            place(body, stopped or _never)
+        else:
+            try:
+                place(own, stopped or _never)
+            finally:
+                linked = job.result()
+                created_files += [op.dest for op in share[:linked.count]]
+                created_dirs += linked.folders
+            place(share[linked.count:], stopped or _never)  # what it could not link: our turn, our errors
     except BaseException:
         _rollback(created_files, created_dirs)
         for path, content in saved.items():
@@ -285,43 +297,18 @@ def _never() -> bool:
     return False
 
 
-def _place_spread(ops: list[_Op], place: Callable[[list[_Op], Callable[[], bool]], None],
-                  stopped: Callable[[], bool]) -> None:
-    """Place a wheel's files, a big wheel's on several threads.
-
-    One big wheel is otherwise the whole install's critical path: Django is 2,700 of the 5,000
-    files of a 32-package env, and its thread ran alone for two thirds of the install. Files of
-    one wheel are independent once their folders exist, and folders are made mkdir-first, so two
-    threads making the same one is harmless. The first failure stops the other parts, and the
-    caller takes out everything placed once they have all ended.
-    """
-    parts = min(INSTALL_WORKERS, len(ops) // _SPREAD_PART) if len(ops) >= _SPREAD_AT else 1
-    if parts <= 1:
-        place(ops, stopped)
-        return
-    size = -(-len(ops) // parts)
-    failed = threading.Event()
-    errors: list[BaseException] = []
-
-    def run(part: list[_Op]) -> None:
-        try:
-            place(part, lambda: failed.is_set() or stopped())
-        except BaseException as error:  # noqa: BLE001 — raised below, once every part has ended
-            errors.append(error)
-            failed.set()
-
-    helpers = [threading.Thread(target=run, args=(ops[start:start + size],), daemon=True,
-                                name=f"envsync-place-{start // size}")
-               for start in range(size, len(ops), size)]
-    for helper in helpers:
-        helper.start()
-    try:
-        run(ops[:size])
-    finally:
-        for helper in helpers:
-            helper.join()
-    if errors:  # the first is the cause; the others saw it and stopped
-        raise errors[0]
+def _helper_share(body: list[_Op], existing: frozenset[str]) -> tuple[list[_Op], list[_Op]]:
+    """A big wheel's files split in two: those this thread places, and those a link helper can:
+    plain links of files that do not exist yet, from the second half (so that the helper and
+    this thread, each making the folders of its part, finish together)."""
+    if len(body) < HELP_AT:
+        return body, []
+    half = len(body) // 2
+    own, share = body[:half], list[_Op]()
+    for op in body[half:]:
+        plain = op.source is not None and op.content is None and not op.executable and op.dest not in existing
+        (share if plain else own).append(op)
+    return own, share
 
 
 def _nothing() -> None:
