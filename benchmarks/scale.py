@@ -13,7 +13,7 @@ from pathlib import Path
 
 from harness import Bench, Once, Row, Step, StepFailed, run_steps
 from scenarios import Context, Scenario, count_dists, ensure_in_sync, envsync_lock_steps, fresh_dir, uv_compile_steps
-from tools import remove, venv_python, write_envs_toml
+from tools import remove, set_aside, venv_python, write_envs_toml
 from workloads import Workload
 
 ENV_COUNTS = (1, 4, 16, 64)
@@ -117,6 +117,7 @@ def scale_envs(ctx: Context, wl: Workload) -> list[Row]:
     """N envs of the workload's pins, N in ENV_COUNTS: apply into fresh venvs, the no-op plan, and uv
     doing the same venvs one by one and side by side."""
     tools, root = ctx.tools, fresh_dir(ctx.work / "scale-envs" / wl.name)
+    trash = root / "set-aside"
     rows: list[Row] = []
     for count in ENV_COUNTS:
         names = [f"e{n}" for n in range(count)]
@@ -133,11 +134,11 @@ def scale_envs(ctx: Context, wl: Workload) -> list[Row]:
 
         def drop(venvs: list[Path] = uv_venvs) -> None:
             for venv in venvs:
-                remove(venv)
+                set_aside(venv, trash)
 
         rows += alternate(ctx, wl, [
             Bench(f"envsync apply ({count} envs)", lambda config=config: [tools.envsync_step("apply", config)],
-                  setup=applied, prepare=lambda folder=folder: remove(folder / ".envs"),
+                  setup=applied, prepare=lambda folder=folder: set_aside(folder / ".envs", trash),
                   ratios={"÷ uv one by one": one_by_one, "÷ uv side by side": side_by_side}),
             Bench(one_by_one, uv_serial, setup=Once(lambda steps=uv_serial: ctx.run(steps())), prepare=drop),
             Bench(side_by_side, lambda venvs=uv_venvs: [uv_side_by_side(ctx, venvs, wl.pins_file)], prepare=drop),
@@ -150,6 +151,7 @@ def scale_envs(ctx: Context, wl: Workload) -> list[Row]:
             venvs = list((root / f"envsync-{count}" / ".envs").iterdir()) if count else []
             row.note = "; ".join(part for part in (f"{count} venvs, {count_dists(venvs[0]) if venvs else ''} each",
                                                     row.note) if part)
+    remove(trash)
     return rows
 
 
@@ -190,14 +192,15 @@ def scale_size(ctx: Context, wl: Workload) -> list[Row]:
     tools, root = ctx.tools, fresh_dir(ctx.work / "scale-size" / wl.name)
     config = write_envs_toml(root / "envsync", tools.python, {"a": wl.pins})
     envsync_venv, uv_venv = root / "envsync" / ".envs" / "a", root / "uv-venv"
+    trash = root / "set-aside"
     uv_label = "uv venv + uv pip sync"
     rows = alternate(ctx, wl, [
         Bench("envsync apply (fresh venv)", lambda: [tools.envsync_step("apply", config)],
               setup=Once(lambda: ctx.run([tools.envsync_step("apply", config)])),
-              prepare=lambda: remove(envsync_venv), ratios={"÷ uv": uv_label}),
+              prepare=lambda: set_aside(envsync_venv, trash), ratios={"÷ uv": uv_label}),
         Bench(uv_label, lambda: tools.uv_venv_sync(uv_venv, wl.pins_file),
               setup=Once(lambda: ctx.run(tools.uv_venv_sync(uv_venv, wl.pins_file))),
-              prepare=lambda: remove(uv_venv)),
+              prepare=lambda: set_aside(uv_venv, trash)),
         Bench("envsync plan, no-op", lambda: [tools.envsync_step("plan", config)],
               setup=Once(ensure_in_sync(ctx, config))),
         Bench("uv pip sync, no-op", lambda: [tools.uv_step("pip", "sync", "-q", "--python", str(venv_python(uv_venv)),
@@ -205,6 +208,7 @@ def scale_size(ctx: Context, wl: Workload) -> list[Row]:
     ])
     for row, venv in zip(rows, (envsync_venv, uv_venv, envsync_venv, uv_venv), strict=True):
         row.note = "; ".join(part for part in (count_dists(venv), row.note) if part)
+    remove(trash)
     return rows
 
 
