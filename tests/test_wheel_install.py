@@ -345,6 +345,23 @@ def test_refuses_a_destination_that_resolves_outside_the_venv(
     assert snapshot(venv) == before and list(elsewhere.iterdir()) == []
 
 
+def test_a_folder_linked_to_another_place_inside_the_venv_is_followed(
+    tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout
+) -> None:
+    (venv / "shared-data").mkdir()
+    (venv / "share").symlink_to(venv / "shared-data")  # as some distributions lay venvs out
+    install_wheel(unpack(build(tmp_path / "w", alpha()), cache), layout)
+    assert (venv / "shared-data" / "alpha" / "data.txt").is_file()
+
+
+def test_refuses_a_destination_under_a_dangling_link(tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout) -> None:
+    (venv / "share").symlink_to(tmp_path / "gone")  # would be made outside the env on first write
+    before = snapshot(venv)
+    with pytest.raises(UnsafeWheel, match="outside the env"):
+        install_wheel(unpack(build(tmp_path / "w", alpha()), cache), layout)
+    assert snapshot(venv) == before and not (tmp_path / "gone").exists()
+
+
 def test_install_refuses_bad_script_names_even_from_the_cache(
     tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout
 ) -> None:

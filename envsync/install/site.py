@@ -226,7 +226,7 @@ def _install(planned: PlannedInstall, layout: SiteLayout, old: _Previous, sharin
         if saved:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(dist_info, "INSTALLER"))
-        _make_parents(dist_info, created_dirs, made)
+        _make_parents(dist_info, created_dirs, made, placement.folders)
         if record_path in saved:
             _swap_in(record_path, _csv_bytes([*rows[:-1], *kept, rows[-1]]))
         else:
@@ -239,7 +239,7 @@ def _install(planned: PlannedInstall, layout: SiteLayout, old: _Previous, sharin
                     raise InstallStopped
                 if op.dest in placement.shared:
                     continue  # the same bytes are there already, another package's too
-                _make_parents(os.path.dirname(op.dest), created_dirs, made)
+                _make_parents(os.path.dirname(op.dest), created_dirs, made, placement.folders)
                 if op.dest in replacing:
                     temp = op.dest + STAGED_SUFFIX
                     with contextlib.suppress(FileNotFoundError):
@@ -508,18 +508,22 @@ def _write_new(path: str, content: bytes, created: list[str]) -> None:
         out.write(content)
 
 
-def _make_parents(folder: str, created: list[str], made: set[str]) -> None:
-    """Make `folder` and its missing parents; `made` remembers folders already seen to exist.
+def _make_parents(folder: str, created: list[str], made: set[str], existing: frozenset[str] = frozenset()) -> None:
+    """Make `folder` and its missing parents; `made` remembers folders already seen to exist, and
+    `existing` holds the folders that existed when the install was checked (Placement.folders).
 
-    mkdir comes first and a look only when it fails: in a new env almost every folder's parent
-    was just made, so one system call per folder instead of a look at it, one at its parent, then mkdir.
+    Parents not known to exist are made first, so a new env's folders each take one mkdir; a
+    parent made meanwhile by a package installed beside this one only makes mkdir fail as
+    existing. Without `existing`, mkdir comes first and a missing parent is made when it fails.
     """
     if folder in made:
         return
+    parent = os.path.dirname(folder)
+    if existing and parent != folder and parent not in made and parent not in existing:
+        _make_parents(parent, created, made, existing)
     try:
         _make_folder(folder, created)
     except FileNotFoundError:
-        parent = os.path.dirname(folder)
         if parent == folder:
             raise
         _make_parents(parent, created, made)

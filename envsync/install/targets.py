@@ -8,6 +8,7 @@ apply installs into one env (`check_plan_fits`), so a conflict never leaves an e
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,7 @@ class Placement:
 
     replacing: frozenset[str]  # existing files it writes over (staged beside, renamed over)
     shared: frozenset[str]  # existing files with the same bytes: left as they are, listed by both
+    folders: frozenset[str] = frozenset()  # destination folders, and their parents, that exist
 
 
 def check_targets(targets: list[Target], layout: SiteLayout, *, owned: frozenset[str], owned_folders: Iterable[str],
@@ -75,7 +77,7 @@ def check_targets(targets: list[Target], layout: SiteLayout, *, owned: frozenset
                 existing.append(dest)
     if existing:
         raise _conflict(existing, layout, label)
-    return Placement(frozenset(replacing), frozenset(shared))
+    return Placement(frozenset(replacing), frozenset(shared), folders.present())
 
 
 def check_plan_fits(planned: list[tuple[str, list[Target]]]) -> None:
@@ -116,14 +118,30 @@ class _FolderCache:
             answer = self._answers[folder] = (inside, present)
         return answer
 
+    def present(self) -> frozenset[str]:
+        """Every folder looked at that exists."""
+        return frozenset(folder for folder, (_, present) in self._real.items() if present)
+
     def _resolve(self, folder: str) -> tuple[str, bool]:
         known = self._real.get(folder)
         if known is None:
             parent = os.path.dirname(folder)
-            if os.path.isdir(folder) or parent == folder:
+            if parent == folder:
                 known = (os.path.realpath(folder), True)
             else:
-                known = (os.path.join(self._resolve(parent)[0], os.path.basename(folder)), False)
+                # In a folder that does not exist nothing does: a new env's thousands of folders
+                # cost one look each at the few that exist, none at the rest.
+                parent_real, parent_present = self._resolve(parent)
+                here = os.path.join(parent_real, os.path.basename(folder))
+                try:
+                    mode = os.lstat(folder).st_mode if parent_present else None
+                except OSError:
+                    mode = None
+                if mode is not None and stat.S_ISLNK(mode):
+                    real = os.path.realpath(folder)
+                    known = (real, os.path.isdir(real))
+                else:
+                    known = (here, mode is not None and stat.S_ISDIR(mode))
             self._real[folder] = known
         return known
 
