@@ -13,7 +13,7 @@ from pathlib import Path
 
 from harness import Bench, Once, Row, Step, StepFailed, run_steps
 from scenarios import Context, Scenario, count_dists, ensure_in_sync, envsync_lock_steps, fresh_dir, uv_compile_steps
-from tools import remove, set_aside, venv_python, write_envs_toml
+from tools import empty_set_aside, remove, set_aside, venv_python, write_envs_toml
 from workloads import Workload
 
 ENV_COUNTS = (1, 4, 16, 64)
@@ -151,7 +151,7 @@ def scale_envs(ctx: Context, wl: Workload) -> list[Row]:
             venvs = list((root / f"envsync-{count}" / ".envs").iterdir()) if count else []
             row.note = "; ".join(part for part in (f"{count} venvs, {count_dists(venvs[0]) if venvs else ''} each",
                                                     row.note) if part)
-    remove(trash)
+    empty_set_aside(trash)
     return rows
 
 
@@ -208,7 +208,7 @@ def scale_size(ctx: Context, wl: Workload) -> list[Row]:
     ])
     for row, venv in zip(rows, (envsync_venv, uv_venv, envsync_venv, uv_venv), strict=True):
         row.note = "; ".join(part for part in (count_dists(venv), row.note) if part)
-    remove(trash)
+    empty_set_aside(trash)
     return rows
 
 

@@ -124,6 +124,13 @@ def set_aside(path: Path, trash: Path) -> None:
         path.rename(trash / f"{sum(1 for _ in trash.iterdir())}-{path.name}")
 
 
+def empty_set_aside(trash: Path) -> None:
+    """Delete what `set_aside` moved into `trash`: with `rm -rf`, several times faster than
+    shutil.rmtree on the hundreds of venvs a scale-envs run leaves."""
+    if trash.exists():
+        subprocess.run(["rm", "-rf", "--", str(trash)], check=True)
+
+
 def venv_python(venv: Path) -> Path:
     return venv / "bin" / "python"
 
