@@ -13,7 +13,7 @@ from pathlib import Path
 
 from harness import Bench, Once, Row, Step, StepFailed, run_steps
 from scenarios import Context, Scenario, count_dists, ensure_in_sync, envsync_lock_steps, fresh_dir, uv_compile_steps
-from tools import empty_set_aside, remove, set_aside, venv_python, write_envs_toml
+from tools import empty_set_aside, set_aside, venv_python, write_envs_toml
 from workloads import Workload
 
 ENV_COUNTS = (1, 4, 16, 64)
