@@ -21,7 +21,7 @@ from wheelfactory import WheelSpec, make_wheel, record_hash
 
 from envsync.errors import ConfigError, EnvsyncError, HashMismatch, UnsafeWheel
 from envsync.install.layout import SiteLayout, layout_for
-from envsync.install.link_helpers import LinkHelpers, helper_count
+from envsync.install.link_helpers import Job, Linked, LinkHelpers, helper_count
 from envsync.install.site import install_planned, install_wheel, plan_install, replace_wheel
 from envsync.install.uninstall import uninstall
 from envsync.install.wheel import SIZE_VARIABLE, Limits, UnpackedWheel, unpack_wheel
@@ -295,6 +295,22 @@ def test_a_link_helper_that_died_only_means_linking_here(
     other = WheelSpec("other", "1.0", files={f"other/m{n}.py": "" for n in range(300)})
     install_with(helpers, unpack(build(tmp_path / "w2", other), cache), layout)  # no helper is left: all of it here
     assert (layout.site_packages / "other" / "m299.py").is_file()
+
+
+def test_a_helper_that_dies_before_answering_leaves_no_link_unaccounted(
+    tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout, helpers: LinkHelpers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_result = Job.result
+
+    def links_made_then_died(job: Job) -> Linked:
+        real_result(job)  # every link is made...
+        return Linked(0, [], "the link helper ended", known=False)  # ...and none reported
+
+    monkeypatch.setattr(Job, "result", links_made_then_died)
+    install_with(helpers, unpack(build(tmp_path / "w", big()), cache), layout)
+    listed = {row[0] for row in installed_record(layout, big().dist_info)}
+    assert {f"big/part{n % 7}/sub{n % 13}/m{n}.py" for n in range(1400)} <= listed
+    assert run_py(venv, "import big.part6.sub8.m1399 as m; print(m.N)") == "1399"
 
 
 def test_the_number_of_link_helpers_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -85,11 +85,13 @@ while True:
 @dataclass(frozen=True)
 class Linked:
     """What a helper did with a job: the first `count` links made, the folders it made for them,
-    and why it stopped short (None when it did not)."""
+    and why it stopped short (None when it did not). `known` is False when the helper died
+    mid-job: then some links may be made that `count` does not include."""
 
     count: int
     folders: list[str]
     failure: str | None
+    known: bool = True
 
 
 class _Helper:
@@ -115,7 +117,7 @@ class _Helper:
             return Linked(int(count), [str(folder) for folder in folders], None if failure is None else str(failure[1]))
         except (OSError, EOFError, ValueError, TypeError):
             self.alive = False  # it died mid-job: what it made is not known, the install redoes it all
-            return Linked(0, [], "the link helper ended")
+            return Linked(0, [], "the link helper ended", known=False)
 
 
 class Job:

@@ -262,7 +262,8 @@ def _install(planned: PlannedInstall, layout: SiteLayout, old: _Previous, sharin
                 linked = job.result()
                 created_files += [op.dest for op in share[:linked.count]]
                 created_dirs += linked.folders
-            place(share[linked.count:], stopped or _never)  # what it could not link: our turn, our errors
+                rest = share[linked.count:] if linked.known else _not_linked(share, created_files)
+            place(rest, stopped or _never)  # what it could not link: our turn, our errors
     except BaseException:
         _rollback(created_files, created_dirs)
         for path, content in saved.items():
@@ -309,6 +310,23 @@ def _helper_share(body: list[_Op], existing: frozenset[str]) -> tuple[list[_Op],
         plain = op.source is not None and op.content is None and not op.executable and op.dest not in existing
         (share if plain else own).append(op)
     return own, share
+
+
+def _not_linked(share: list[_Op], created: list[str]) -> list[_Op]:
+    """After a helper died mid-job: the files of its share it did not link. None of them existed
+    at the check and the env is locked, so a destination that is the cached file itself is its
+    work (and ours to take out on a rollback)."""
+    rest = []
+    for op in share:
+        try:
+            done = op.source is not None and os.path.samefile(op.dest, op.source)
+        except OSError:
+            done = False
+        if done:
+            created.append(op.dest)
+        else:
+            rest.append(op)
+    return rest
 
 
 def _nothing() -> None:
