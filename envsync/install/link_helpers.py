@@ -50,23 +50,23 @@ source, sink = sys.stdin.buffer, sys.stdout.buffer
 def make(folder, made, dirs):
     if folder in made:
         return
+    parent = os.path.dirname(folder)
+    if parent != folder and parent not in made:
+        make(parent, made, dirs)
     try:
         os.mkdir(folder)
         dirs.append(folder)
     except FileExistsError:
         if not os.path.isdir(folder):
             raise
-    except FileNotFoundError:
-        make(os.path.dirname(folder), made, dirs)
-        make(folder, set(), dirs)
     made.add(folder)
 
 while True:
     head = source.read(4)
     if len(head) < 4:
         break
-    pairs = marshal.loads(source.read(int.from_bytes(head, "big")))
-    made, dirs, failure, linked = set(), [], None, 0
+    existing, pairs = marshal.loads(source.read(int.from_bytes(head, "big")))
+    made, dirs, failure, linked = set(existing), [], None, 0
     for linked, (cached, dest) in enumerate(pairs):
         try:
             make(os.path.dirname(dest), made, dirs)
@@ -99,9 +99,9 @@ class _Helper:
         self.process = process
         self.alive = True
 
-    def send(self, pairs: list[tuple[str, str]]) -> bool:
+    def send(self, pairs: list[tuple[str, str]], existing: list[str]) -> bool:
         assert self.process.stdin is not None
-        job = marshal.dumps(pairs)
+        job = marshal.dumps((existing, pairs))
         try:
             self.process.stdin.write(len(job).to_bytes(4, "big") + job)
             self.process.stdin.flush()
@@ -158,13 +158,15 @@ class LinkHelpers:
                 self._all.append(helper)
                 self._idle.append(helper)
 
-    def submit(self, pairs: list[tuple[str, str]]) -> Job | None:
-        """Hand `pairs` (cached file, destination) to an idle helper; None when none is idle."""
+    def submit(self, pairs: list[tuple[str, str]], existing: frozenset[str] = frozenset()) -> Job | None:
+        """Hand `pairs` (cached file, destination) to an idle helper; None when none is idle.
+        `existing` are folders known to exist: the helper makes the others parents first, one
+        mkdir each (without them it looks at every parent up to the root once)."""
         with self._lock:
             helper = self._idle.pop() if self._idle else None
         if helper is None:
             return None
-        if not helper.send(pairs):
+        if not helper.send(pairs, sorted(existing)):
             return None
         return Job(self, helper)
 

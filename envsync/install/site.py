@@ -252,7 +252,7 @@ def _install(planned: PlannedInstall, layout: SiteLayout, old: _Previous, sharin
         own, share = (_helper_share(body, placement.shared | replacing) if helpers is not None and linker.linking
                       else (body, []))
         pairs = [(op.source, op.dest) for op in share if op.source is not None]  # every one has a source
-        job = helpers.submit(pairs) if helpers is not None and pairs else None
+        job = helpers.submit(pairs, placement.folders) if helpers is not None and pairs else None
         if job is None:
             place(body, stopped or _never)
         else:
