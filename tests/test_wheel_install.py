@@ -304,7 +304,7 @@ def test_a_helper_that_dies_before_answering_leaves_no_link_unaccounted(
 
     def links_made_then_died(job: Job) -> Linked:
         real_result(job)  # every link is made...
-        return Linked(0, [], "the link helper ended", known=False)  # ...and none reported
+        return Linked(0, [], known=False)  # ...and none reported
 
     monkeypatch.setattr(Job, "result", links_made_then_died)
     install_with(helpers, unpack(build(tmp_path / "w", big()), cache), layout)

@@ -382,7 +382,7 @@ def _install_batch(env: EnvPlan, batch: list[Action], planned: dict[str, Planned
         report(ActionDone(env.name, batch[index]))
         _reached(checkpoints, batch[index].kind)
 
-    install_side_by_side([[target.key for target in install.targets] for install in installs], stage, completed,
+    install_side_by_side([[target.dest for target in install.targets] for install in installs], stage, completed,
                          stopped)
 
 

@@ -41,6 +41,7 @@ def helper_count() -> int:
                           "set it to 0 (link in envsync's own process only) or a small number, or unset it")
     return int(raw)
 
+
 # The helper's whole program. Jobs and answers are marshal'd and prefixed by their length.
 _PROGRAM = """
 import marshal, os, signal, sys
@@ -66,17 +67,15 @@ while True:
     if len(head) < 4:
         break
     existing, pairs = marshal.loads(source.read(int.from_bytes(head, "big")))
-    made, dirs, failure, linked = set(existing), [], None, 0
-    for linked, (cached, dest) in enumerate(pairs):
+    made, dirs, linked = set(existing), [], 0
+    for cached, dest in pairs:
         try:
             make(os.path.dirname(dest), made, dirs)
             os.link(cached, dest)
-        except OSError as error:
-            failure = (error.errno or 0, str(error))
+        except OSError:
             break
-    else:
-        linked = len(pairs)
-    answer = marshal.dumps((linked, dirs, failure))
+        linked += 1
+    answer = marshal.dumps((linked, dirs))
     sink.write(len(answer).to_bytes(4, "big") + answer)
     sink.flush()
 """
@@ -84,13 +83,12 @@ while True:
 
 @dataclass(frozen=True)
 class Linked:
-    """What a helper did with a job: the first `count` links made, the folders it made for them,
-    and why it stopped short (None when it did not). `known` is False when the helper died
-    mid-job: then some links may be made that `count` does not include."""
+    """What a helper did with a job: the first `count` links made (it stops at the first that
+    fails), and the folders it made for them. `known` is False when the helper died mid-job:
+    then some links may be made that `count` does not include."""
 
     count: int
     folders: list[str]
-    failure: str | None
     known: bool = True
 
 
@@ -113,11 +111,11 @@ class _Helper:
         assert self.process.stdout is not None
         try:
             head = self.process.stdout.read(4)
-            count, folders, failure = marshal.loads(self.process.stdout.read(int.from_bytes(head, "big")))
-            return Linked(int(count), [str(folder) for folder in folders], None if failure is None else str(failure[1]))
+            count, folders = marshal.loads(self.process.stdout.read(int.from_bytes(head, "big")))
+            return Linked(int(count), [str(folder) for folder in folders])
         except (OSError, EOFError, ValueError, TypeError):
             self.alive = False  # it died mid-job: what it made is not known, the install redoes it all
-            return Linked(0, [], "the link helper ended", known=False)
+            return Linked(0, [], known=False)
 
 
 class Job:

@@ -21,7 +21,7 @@ from envsync.files.metadata import record_rows
 from envsync.install.layout import STAGED_SUFFIX, SiteLayout
 from envsync.install.link_helpers import LinkHelpers
 from envsync.install.shared import SharedFiles
-from envsync.install.targets import Target, check_targets, path_key
+from envsync.install.targets import Target, check_targets
 from envsync.install.uninstall import checked_dist_info, prune, remove_listed
 from envsync.install.wheel import RecordEntry, UnpackedWheel, record_hash, script_name_problem
 
@@ -91,17 +91,10 @@ def plan_install(unpacked: UnpackedWheel, layout: SiteLayout, *, requested: bool
     ops = _plan(unpacked, layout, requested, direct_url)
     dist_info = os.path.join(layout.site_packages, unpacked.dist_info)
     record_path = os.path.join(dist_info, "RECORD")
-    # Every destination is normal already (layout_for's folders are, archive paths were checked
-    # by wheel.py), so on posix it is its own key; a large env has tens of thousands of them.
-    key: Callable[[str], str] = (lambda dest: dest) if os.sep == "/" else path_key
     targets = [Target(op.dest, op.origin, op.entry.hash if op.entry else record_hash(op.content)
-                      if op.content is not None else None, key(op.dest)) for op in ops]
-    targets.append(Target(record_path, "RECORD", None, key(record_path)))
-    site = str(layout.site_packages) + os.sep
-    rows = [(op.origin, op.entry.hash, str(op.entry.size))  # linked into site-packages under its archive path
-            if op.entry is not None and op.source is not None and op.dest == site + op.origin
-            else _record_row(op, layout) for op in ops]
-    rows.append((_relative(record_path, layout), "", ""))
+                      if op.content is not None else None) for op in ops]
+    targets.append(Target(record_path, "RECORD", None))
+    rows = _record_rows(ops, record_path, layout)
     return PlannedInstall(unpacked, dist_info, ops, targets, rows)
 
 
@@ -249,8 +242,7 @@ def _install(planned: PlannedInstall, layout: SiteLayout, old: _Previous, sharin
                 else:
                     _place(op, linker, created_files)
 
-        own, share = (_helper_share(body, placement.shared | replacing) if helpers is not None and linker.linking
-                      else (body, []))
+        own, share = _helper_share(body, placement.shared | replacing) if helpers is not None else (body, [])
         pairs = [(op.source, op.dest) for op in share if op.source is not None]  # every one has a source
         job = helpers.submit(pairs, placement.folders) if helpers is not None and pairs else None
         if job is None:
@@ -526,26 +518,17 @@ def _write_new(path: str, content: bytes, created: list[str]) -> None:
         out.write(content)
 
 
-def _make_parents(folder: str, created: list[str], made: set[str], existing: frozenset[str] = frozenset()) -> None:
-    """Make `folder` and its missing parents; `made` remembers folders already seen to exist, and
-    `existing` holds the folders that existed when the install was checked (Placement.folders).
-
-    Parents not known to exist are made first, so a new env's folders each take one mkdir; a
-    parent made meanwhile by a package installed beside this one only makes mkdir fail as
-    existing. Without `existing`, mkdir comes first and a missing parent is made when it fails.
-    """
+def _make_parents(folder: str, created: list[str], made: set[str], existing: frozenset[str]) -> None:
+    """Make `folder` and its missing parents, parents first, one mkdir each; `made` remembers
+    folders already seen to exist, `existing` those that existed at the check (Placement.folders).
+    A folder made meanwhile by a package installed beside this one only makes mkdir fail as
+    existing."""
     if folder in made:
         return
     parent = os.path.dirname(folder)
-    if existing and parent != folder and parent not in made and parent not in existing:
+    if parent != folder and parent not in made and parent not in existing:
         _make_parents(parent, created, made, existing)
-    try:
-        _make_folder(folder, created)
-    except FileNotFoundError:
-        if parent == folder:
-            raise
-        _make_parents(parent, created, made)
-        _make_folder(folder, created)
+    _make_folder(folder, created)
     made.add(folder)
 
 
@@ -559,18 +542,25 @@ def _make_folder(folder: str, created: list[str]) -> None:
         created.append(folder)
 
 
-def _record_row(op: _Op, layout: SiteLayout) -> tuple[str, str, str]:
-    if op.content is not None:
-        return _relative(op.dest, layout), record_hash(op.content), str(len(op.content))
-    assert op.entry is not None
-    return _relative(op.dest, layout), op.entry.hash, str(op.entry.size)
+def _record_rows(ops: list[_Op], record_path: str, layout: SiteLayout) -> list[tuple[str, str, str]]:
+    """RECORD's rows for `ops`, paths relative to site-packages (in "/" form), its own row last."""
+    site = str(layout.site_packages)
+    prefix = site + os.sep
 
+    def relative(path: str) -> str:
+        if path.startswith(prefix):  # most files: no need for relpath's general walk
+            return path[len(prefix):].replace(os.sep, "/")
+        return os.path.relpath(path, site).replace(os.sep, "/")
 
-def _relative(path: str, layout: SiteLayout) -> str:
-    text, base = path, str(layout.site_packages) + os.sep
-    if text.startswith(base):  # most files: no need for relpath's general walk
-        return text[len(base):].replace(os.sep, "/")
-    return os.path.relpath(path, layout.site_packages).replace(os.sep, "/")
+    rows = []
+    for op in ops:
+        if op.content is not None:
+            rows.append((relative(op.dest), record_hash(op.content), str(len(op.content))))
+        else:
+            assert op.entry is not None
+            rows.append((relative(op.dest), op.entry.hash, str(op.entry.size)))
+    rows.append((relative(record_path), "", ""))
+    return rows
 
 
 def _csv_bytes(rows: Iterable[tuple[str, str, str]]) -> bytes:

@@ -21,20 +21,15 @@ from envsync.install.uninstall import record_paths
 
 
 class Target(NamedTuple):
-    """One file an install writes: where, what for (for messages), its RECORD hash (None: unknown),
-    and `key`, the path normalised (`path_key`), by which two writes of one file are found.
+    """One file an install writes: where, what for (for messages), and its RECORD hash (None: unknown).
 
-    A named tuple: a large env writes tens of thousands of these, and a tuple is made fastest."""
+    `dest` is a normal absolute path (site.plan_install builds it from layout_for's folders and
+    archive paths wheel.py checked: no "", "." or ".." parts), so two writes of one file have
+    equal `dest`s. A named tuple: a large env writes tens of thousands of these."""
 
     dest: str
     origin: str
     digest: str | None
-    key: str
-
-
-def path_key(path: str) -> str:
-    """`path` normalised (case too, where the filesystem ignores it), for comparing destinations."""
-    return os.path.normcase(os.path.normpath(path))
 
 
 @dataclass(frozen=True)
@@ -57,15 +52,15 @@ def check_targets(targets: list[Target], layout: SiteLayout, *, owned: frozenset
     existing: list[str] = []
     replacing: set[str] = set()
     shared: set[str] = set()
-    for dest, origin, digest, key in targets:
+    for dest, origin, digest in targets:
         folder, _, name = dest.rpartition(os.sep)
         inside, present = folders.lookup(folder or os.sep)
         # An existing dest (a symlink too) is refused below, so its folder decides where it lands.
         if not inside or name in ("", ".", ".."):
             raise UnsafeWheel(f"refusing {origin!r}: it would be written to {dest}, outside the env {layout.root}")
-        if key in seen:
-            raise UnsafeWheel(f"refusing {origin!r}: {seen[key]!r} is also installed to {dest}")
-        seen[key] = origin
+        if dest in seen:
+            raise UnsafeWheel(f"refusing {origin!r}: {seen[dest]!r} is also installed to {dest}")
+        seen[dest] = origin
         if present and os.path.lexists(dest):  # in a folder that does not exist yet, nothing can
             normal = os.path.normpath(dest)
             ours = normal in owned or normal in overwritable or os.path.dirname(dest) in owned_in
@@ -85,10 +80,10 @@ def check_plan_fits(planned: list[tuple[str, list[Target]]]) -> None:
     bytes from both are shared. `planned` holds (\"name version\", its targets) per wheel."""
     claimed: dict[str, tuple[str | None, str]] = {}
     for label, targets in planned:
-        for dest, _, digest, key in targets:
-            other = claimed.get(key)
+        for dest, _, digest in targets:
+            other = claimed.get(dest)
             if other is None:
-                claimed[key] = (digest, label)
+                claimed[dest] = (digest, label)
             elif other[0] is None or other[0] != digest:
                 raise UnsafeWheel(f"{label} and {other[1]} both install {dest}, with different contents",
                                   hint="they can't be installed together: drop one of them")

@@ -29,6 +29,7 @@ from envsync.errors import ConfigError, EnvsyncError, HashMismatch, UnsafeWheel
 from envsync.files.cache import write_atomic
 from envsync.files.hashes import sha256_of_file
 from envsync.files.metadata import name_and_version
+from envsync.files.read_once import ReadOnce
 
 SCHEMES = frozenset({"purelib", "platlib", "headers", "scripts", "data"})
 UNRECORDED = frozenset({"RECORD", "RECORD.jws", "RECORD.p7s"})  # dist-info files RECORD can't hash
@@ -154,33 +155,18 @@ def unpack_wheel(wheel: Path, sha256: str, cache_root: Path, *, limits: Limits |
 
 def cached_wheel(sha256: str, cache_root: Path) -> UnpackedWheel | None:
     """The wheel with this sha256 if it is already unpacked in the cache; no file needed.
-
-    A marker read once is remembered for the rest of the process while the marker file is the
-    same one (by inode, time and size): planning, fetching and installing each ask for every
-    wheel, and a large env's markers take tens of milliseconds to read."""
+    Planning, fetching and installing each ask: the marker is read once (files/read_once.py)."""
     digest = sha256.lower()
     if not _SHA256.match(digest):
         raise ValueError(f"not a sha256 hex digest: {sha256!r}")
     target = cache_root / digest
-    marker = os.path.join(cache_root, f"{digest}.json")
-    try:
-        found = os.stat(marker)
-    except OSError:
-        return None
     if not os.path.isdir(target):
         return None
-    stamp = (found.st_ino, found.st_mtime_ns, found.st_size)
-    known = _MARKERS_READ.get(marker)
-    if known is not None and known[0] == stamp:
-        return known[1]
-    unpacked = _read_marker(Path(marker), target)
-    if unpacked is not None:
-        _MARKERS_READ[marker] = (stamp, unpacked)
-    return unpacked
+    marker = cache_root / f"{digest}.json"
+    return _MARKERS.read(str(marker), lambda: _read_marker(marker, target))
 
 
-# marker path -> (its inode, mtime and size when read, what it says); dict updates are atomic
-_MARKERS_READ: dict[str, tuple[tuple[int, int, int], UnpackedWheel]] = {}
+_MARKERS: ReadOnce[UnpackedWheel] = ReadOnce()
 
 
 def inspect_wheel(zf: zipfile.ZipFile, filename: str, root: Path, limits: Limits = DEFAULT_LIMITS) -> UnpackedWheel:

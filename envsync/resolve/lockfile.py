@@ -25,6 +25,7 @@ from packaging.version import Version
 
 from envsync.errors import LockError, from_os_error
 from envsync.files.cache import write_atomic
+from envsync.files.read_once import ReadOnce
 from envsync.model import FIRST_INDEX, EnvSpec, IndexSettings, Interpreter, LockWrite, Pin
 from envsync.resolve.tags import WheelRanker
 from envsync.resolve.urls import origin, redact, strip_credentials
@@ -179,28 +180,12 @@ class LockFile:
 
 def read_lock(path: Path) -> LockFile | None:
     """The lock at `path`, or None if there is none; an invalid lock is a LockError.
-
-    A lock read once is remembered for the rest of the process while the file is the same one
-    (by inode, time and size): a plan reads each lock twice (its env's state, and the list of
-    locks beside the config), and a large lock takes tens of milliseconds to parse."""
-    try:
-        found = os.stat(path)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise LockError(f"{path.name}: cannot read: {exc}") from None
-    stamp = (found.st_ino, found.st_mtime_ns, found.st_size)
-    known = _LOCKS_READ.get(str(path))
-    if known is not None and known[0] == stamp:
-        return known[1]
-    lock = _parse_lock(path)
-    if lock is not None:
-        _LOCKS_READ[str(path)] = (stamp, lock)
-    return lock
+    A plan reads each lock twice (its env's state, and the list of locks beside the config):
+    it is parsed once (files/read_once.py)."""
+    return _LOCKS.read(str(path), lambda: _parse_lock(path))
 
 
-# lock path -> (its inode, mtime and size when read, what it holds); dict updates are atomic
-_LOCKS_READ: dict[str, tuple[tuple[int, int, int], LockFile]] = {}
+_LOCKS: ReadOnce[LockFile] = ReadOnce()
 
 
 def _parse_lock(path: Path) -> LockFile | None:
