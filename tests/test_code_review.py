@@ -4,6 +4,8 @@ swallowed bugs, and caches whose format tag was bumped by hand."""
 from __future__ import annotations
 
 import dataclasses
+import json
+import marshal
 import threading
 import time
 from pathlib import Path
@@ -108,14 +110,21 @@ def test_the_parsed_page_cache_never_loads_entries_of_an_older_artifact(monkeypa
     assert pagecache._parsed_path("https://example.org/simple/x/") != before
 
 
-def test_parsed_pages_are_rebuilt_by_field_name(tmp_path: Path):
+def test_parsed_pages_come_back_as_the_files_parsed(tmp_path: Path):
     from envsync.model import Artifact
     from envsync.resolve import pagecache
+    from envsync.resolve.page_parsers import PageJob, project_rows
+    from envsync.resolve.pages import JSON_TYPE
 
-    kept = [Artifact("x-1.0-py3-none-any.whl", "https://h/x.whl", "a" * 64, size=3, has_metadata_file=True,
-                     metadata_sha256="b" * 64)]
-    pagecache.store_parsed("https://h/simple/x/", b"d" * 32, kept)
-    assert pagecache.load_parsed("https://h/simple/x/", b"d" * 32) == kept
+    page = {"files": [{"filename": "x-1.0-py3-none-any.whl", "url": "https://h/x.whl", "hashes": {"sha256": "A" * 64},
+                       "size": 3, "core-metadata": {"sha256": "b" * 64}},
+                      {"filename": "other-1.0.tar.gz", "url": "https://h/o.tar.gz", "hashes": {}}]}
+    job = PageJob("https://h/simple/x/", JSON_TYPE, json.dumps(page).encode(), None, "x", "https://h/simple")
+    pagecache.store_parsed("https://h/simple/x/", b"d" * 32, marshal.dumps(project_rows(job)))
+    assert pagecache.load_parsed("https://h/simple/x/", b"d" * 32) == [
+        Artifact("x-1.0-py3-none-any.whl", "https://h/x.whl", "a" * 64, size=3, has_metadata_file=True,
+                 metadata_sha256="b" * 64, index="https://h/simple")]
+    assert pagecache.load_parsed("https://h/simple/x/", b"e" * 32) is None  # other bytes: parsed again
 
 
 def test_the_config_cache_never_loads_entries_of_an_older_env_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

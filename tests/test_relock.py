@@ -127,13 +127,13 @@ def test_a_lock_without_recorded_requires_is_re_resolved_from_the_index(tmp_path
 
 
 def test_unchanged_page_bytes_are_parsed_once_and_a_changed_page_again(index: LocalIndex, monkeypatch):
-    from envsync.resolve import index as index_module
+    from envsync.resolve import page_parsers
 
     index.add(WheelSpec("lib", "1.0"))
     settings = IndexSettings(index_url=index.url)
     parses = []
-    real = index_module.parse_json
-    monkeypatch.setattr(index_module, "parse_json", lambda *args: parses.append(1) or real(*args))
+    real = page_parsers.project_rows
+    monkeypatch.setattr(page_parsers, "project_rows", lambda *args: parses.append(1) or real(*args))
 
     def files() -> list[str]:
         client = IndexClient(settings)

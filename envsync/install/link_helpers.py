@@ -17,15 +17,13 @@ when its pipe closes.
 
 from __future__ import annotations
 
-import contextlib
-import marshal
 import os
 import subprocess
-import sys
-import threading
 from dataclasses import dataclass
+from typing import Any
 
 from envsync.errors import ConfigError
+from envsync.helper_processes import HelperLost, HelperPool, Pending
 from envsync.install.threads import INSTALL_WORKERS
 
 HELPERS_VARIABLE = "ENVSYNC_LINK_HELPERS"
@@ -42,11 +40,9 @@ def helper_count() -> int:
     return int(raw)
 
 
-# The helper's whole program. Jobs and answers are marshal'd and prefixed by their length.
+# The helper's program, after helper_processes.PROTOCOL: a job is (existing folders, pairs).
 _PROGRAM = """
-import marshal, os, signal, sys
-signal.signal(signal.SIGINT, signal.SIG_IGN)
-source, sink = sys.stdin.buffer, sys.stdout.buffer
+import os
 
 def make(folder, made, dirs):
     if folder in made:
@@ -62,11 +58,8 @@ def make(folder, made, dirs):
             raise
     made.add(folder)
 
-while True:
-    head = source.read(4)
-    if len(head) < 4:
-        break
-    existing, pairs = marshal.loads(source.read(int.from_bytes(head, "big")))
+while (job := next_job()) is not None:
+    existing, pairs = job
     made, dirs, linked = set(existing), [], 0
     for cached, dest in pairs:
         try:
@@ -75,9 +68,7 @@ while True:
         except OSError:
             break
         linked += 1
-    answer = marshal.dumps((linked, dirs))
-    sink.write(len(answer).to_bytes(4, "big") + answer)
-    sink.flush()
+    answer((linked, dirs))
 """
 
 
@@ -92,105 +83,42 @@ class Linked:
     known: bool = True
 
 
-class _Helper:
-    def __init__(self, process: subprocess.Popen[bytes]) -> None:
-        self.process = process
-        self.alive = True
-
-    def send(self, pairs: list[tuple[str, str]], existing: list[str]) -> bool:
-        assert self.process.stdin is not None
-        job = marshal.dumps((existing, pairs))
-        try:
-            self.process.stdin.write(len(job).to_bytes(4, "big") + job)
-            self.process.stdin.flush()
-        except OSError:
-            self.alive = False
-        return self.alive
-
-    def receive(self) -> Linked:
-        assert self.process.stdout is not None
-        try:
-            head = self.process.stdout.read(4)
-            count, folders = marshal.loads(self.process.stdout.read(int.from_bytes(head, "big")))
-            return Linked(int(count), [str(folder) for folder in folders])
-        except (OSError, EOFError, ValueError, TypeError):
-            self.alive = False  # it died mid-job: what it made is not known, the install redoes it all
-            return Linked(0, [], known=False)
-
-
 class Job:
     """A job handed to a helper: `result()` waits for its answer."""
 
-    def __init__(self, helpers: LinkHelpers, helper: _Helper) -> None:
-        self._helpers, self._helper = helpers, helper
+    def __init__(self, pending: Pending) -> None:
+        self._pending = pending
 
     def result(self) -> Linked:
-        answer = self._helper.receive()
-        self._helpers.give_back(self._helper)
-        return answer
+        try:
+            answer: Any = self._pending.result()
+            return Linked(int(answer[0]), [str(folder) for folder in answer[1]])
+        except (HelperLost, TypeError, ValueError, IndexError):
+            return Linked(0, [], known=False)  # it died mid-job: the install redoes it all
 
 
 class LinkHelpers:
-    """A few helper processes, each doing one job at a time; `submit` never waits for a busy one."""
+    """A few bare interpreters (`-I -S`, nothing of envsync) linking files; `submit` never waits
+    for a busy one."""
 
     def __init__(self, count: int) -> None:
-        self._idle: list[_Helper] = []
-        self._all: list[_Helper] = []
-        self._lock = threading.Lock()
-        self._count = count
-        self._started = False
+        self._pool = HelperPool(_PROGRAM, count)
 
     def start(self) -> None:
         """Start the helpers (once); where none can start, every install links on its own."""
-        with self._lock:
-            if self._started:
-                return
-            self._started = True
-            for _ in range(self._count):
-                try:
-                    process = subprocess.Popen([sys.executable, "-I", "-S", "-c", _PROGRAM], stdin=subprocess.PIPE,
-                                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-                except OSError:
-                    break
-                helper = _Helper(process)
-                self._all.append(helper)
-                self._idle.append(helper)
+        self._pool.start()
 
     def submit(self, pairs: list[tuple[str, str]], existing: frozenset[str] = frozenset()) -> Job | None:
         """Hand `pairs` (cached file, destination) to an idle helper; None when none is idle.
         `existing` are folders known to exist: the helper makes the others parents first, one
         mkdir each (without them it looks at every parent up to the root once)."""
-        with self._lock:
-            helper = self._idle.pop() if self._idle else None
-        if helper is None:
-            return None
-        if not helper.send(pairs, sorted(existing)):
-            return None
-        return Job(self, helper)
-
-    def give_back(self, helper: _Helper) -> None:
-        if helper.alive:
-            with self._lock:
-                self._idle.append(helper)
+        pending = self._pool.submit((sorted(existing), pairs))
+        return None if pending is None else Job(pending)
 
     def processes(self) -> list[subprocess.Popen[bytes]]:
         """The helper processes started (for diagnostics, and tests that end one)."""
-        with self._lock:
-            return [helper.process for helper in self._all]
+        return self._pool.processes()
 
     def close(self) -> None:
         """End every helper: closing its pipe ends its loop."""
-        with self._lock:
-            helpers, self._all, self._idle = self._all, [], []
-        for helper in helpers:
-            with contextlib.suppress(OSError):
-                assert helper.process.stdin is not None
-                helper.process.stdin.close()
-        for helper in helpers:
-            try:
-                helper.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                helper.process.kill()
-                helper.process.wait()
-            if helper.process.stdout is not None:
-                helper.process.stdout.close()
+        self._pool.close()

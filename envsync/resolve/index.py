@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import marshal
 import threading
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -44,6 +44,7 @@ from envsync.resolve.http import (
     retry_delay,
     store,
 )
+from envsync.resolve.page_parsers import PageJob, PageParsers
 from envsync.resolve.pages import (
     ARCHIVE_SUFFIXES,
     JSON_TYPE,
@@ -59,8 +60,9 @@ from envsync.resolve.urls import origin, redact, strip_credentials
 
 T = TypeVar("T")
 
-# Which files a page keeps, and a digest naming that choice in the parsed-page cache.
-Filter = tuple[Callable[[str], bool] | None, str]
+# Which files of a page are kept (the tags of the interpreters served; None: what runs on this OS),
+# and a digest naming that choice in the parsed-page cache.
+Filter = tuple[tuple[str, ...] | None, str]
 ACCEPT = f"{JSON_TYPE}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
 
 
@@ -94,6 +96,7 @@ class IndexClient:
         # Which files pages keep, and a digest naming that choice in the parsed-page cache: one
         # value, read once per page, so a page is never stored under another filter's name.
         self._keep: Filter = (None, "")
+        self._page_parsers: PageParsers | None = None  # started on the first page to parse
         self._auth = credentials_by_origin(self._bases())
         self._secrets = secrets(self._auth.values())
         self.sleep: Callable[[float], None] = time.sleep  # the wait between attempts; tests record it
@@ -109,6 +112,8 @@ class IndexClient:
         self._pool.shutdown(wait=False, cancel_futures=True)
         if self._client is not None:
             self._client.close()
+        if self._page_parsers is not None:
+            self._page_parsers.close()
 
     def describe(self) -> str:
         """The configured sources, credentials removed, for error messages."""
@@ -138,23 +143,12 @@ class IndexClient:
         the ones some served interpreter supports (and every sdist) makes reading pages
         several times cheaper. A new interpreter widens the filter and forgets pages read so far.
         """
-        from envsync.resolve.pages import runs_on_this_os
-        from envsync.resolve.tags import UNSUPPORTED, WheelRanker
-
         with self._lock:
             wanted = self._tags | frozenset(tags)
             if wanted == self._tags:
                 return
             self._tags = wanted
-            rank = WheelRanker(sorted(wanted)).rank
-            # Locking for other platforms (their tags are served too) needs their wheels.
-            this_os_only = all(runs_on_this_os(f"x-0-{tag}.whl") for tag in wanted)
-
-            def keep(filename: str) -> bool:
-                return not filename.endswith(".whl") or ((not this_os_only or runs_on_this_os(filename))
-                                                         and rank(filename) != UNSUPPORTED)
-
-            self._keep = (keep, hashlib.sha256("\n".join(sorted(wanted)).encode()).hexdigest())
+            self._keep = (tuple(sorted(wanted)), hashlib.sha256("\n".join(sorted(wanted)).encode()).hexdigest())
             self._pages = {}
 
     def prefetch(self, names: list[NormalizedName]) -> None:
@@ -211,35 +205,32 @@ class IndexClient:
 
     def _files_on(self, base: str, name: NormalizedName, keep: Filter | None = None) -> list[Artifact] | None:
         """`name`'s files on the index at `base`; None when the index does not have the project."""
-        page = self._project_page(base, name, keep)
-        if page is None:
-            return None
-        listed = None if base.startswith("file:") else strip_credentials(base)
-        return [replace(a, index=listed) if listed else a for a in page if belongs_to(a.filename, name)]
-
-    def _project_page(self, base: str, name: NormalizedName, keep_filter: Filter | None = None) -> list[Artifact] | None:
         page_url = f"{base.rstrip('/')}/{name}/"
         if page_url.startswith("file:"):
-            return self._file_page(base, page_url, name)
-        page = self._cached_request(page_url, name)
-        if page is None:
+            page = self._file_page(base, page_url, name)
+            return None if page is None else [a for a in page if belongs_to(a.filename, name)]
+        fetched = self._cached_request(page_url, name)
+        if fetched is None:
             return None
         key = strip_credentials(page_url)
-        keep, keep_key = self._keep if keep_filter is None else keep_filter
-        digest = pagecache.content_digest(page.url, page.content_type, page.content, keep_key)
+        tags, keep_key = self._keep if keep is None else keep
+        digest = pagecache.content_digest(fetched.url, fetched.content_type, fetched.content, keep_key)
         parsed = pagecache.load_parsed(key, digest)
         if parsed is not None:
             return parsed
+        job = PageJob(fetched.url, fetched.content_type, fetched.content, tags, name, strip_credentials(base))
         try:
-            if page.content_type == JSON_TYPE:
-                parsed = parse_json(page.url, json.loads(page.content), keep)
-            else:
-                parsed = parse_html(page.url, page.text)
-                parsed = parsed if keep is None else [a for a in parsed if keep(a.filename)]
+            rows = self._parsers().rows(job)
         except ValueError as exc:  # json and UnicodeDecodeError are ValueErrors too
             raise self._bad_page(base, name, exc) from None
-        pagecache.store_parsed(key, digest, parsed)
-        return parsed
+        pagecache.store_parsed(key, digest, rows)
+        return [Artifact(*row) for row in marshal.loads(rows)]
+
+    def _parsers(self) -> PageParsers:
+        with self._lock:
+            if self._page_parsers is None:
+                self._page_parsers = PageParsers()
+            return self._page_parsers
 
     def _cached_request(self, page_url: str, name: NormalizedName) -> Body | None:
         """The page from the HTTP cache while fresh; else fetched, or revalidated (304) when cached."""

@@ -141,13 +141,14 @@ def discard(key_url: str) -> None:
 
 def _parsed_path(key_url: str) -> Path:
     """Where a page's parsed files are kept: tagged with Artifact's fields (a new field is a new
-    format, never a stale entry) and the Python version (marshal's format)."""
+    format, never a stale entry), the Python version (marshal's format) and the rows' layout
+    (2: only the project's own files, each with its index set)."""
     import sys
 
     from envsync.files.cache import format_tag
     from envsync.model import Artifact
 
-    tag = f"{format_tag(Artifact)}-{sys.version_info[0]}{sys.version_info[1]}"
+    tag = f"{format_tag(Artifact)}-{sys.version_info[0]}{sys.version_info[1]}-2"
     return cache_subdir("parsed") / f"{hashlib.sha256(key_url.encode()).hexdigest()}.{tag}"
 
 
@@ -160,7 +161,7 @@ def content_digest(page_url: str, content_type: str, content: bytes, kept: str =
 
 
 def load_parsed(key_url: str, digest: bytes) -> list[Artifact] | None:
-    """The files parsed from the page at `key_url` when its bytes had `digest`, or None."""
+    """The files kept from the page at `key_url` when its bytes had `digest`, or None."""
     import dataclasses
     import marshal
 
@@ -172,22 +173,18 @@ def load_parsed(key_url: str, digest: bytes) -> list[Artifact] | None:
         return None
     if data[:len(digest)] != digest:
         return None  # the page changed (or was never parsed): parse it again
-    names = [field.name for field in dataclasses.fields(Artifact)]
+    width = len(dataclasses.fields(Artifact))
     try:
-        return [Artifact(**dict(zip(names, row, strict=True))) for row in marshal.loads(data[len(digest):])]
+        rows = marshal.loads(data[len(digest):])
+        if not all(type(row) is tuple and len(row) == width for row in rows):
+            return None
+        return [Artifact(*row) for row in rows]
     except (EOFError, ValueError, TypeError):
         return None  # a damaged entry is only a cache miss
 
 
-def store_parsed(key_url: str, digest: bytes, artifacts: list[Artifact]) -> None:
-    """Keep the files parsed from a page (one entry per URL: a new version of the page replaces it)."""
-    import dataclasses
-    import marshal
-    import operator
-
-    from envsync.model import Artifact
-
-    fields = operator.attrgetter(*(field.name for field in dataclasses.fields(Artifact)))
-    rows = [fields(artifact) for artifact in artifacts]
+def store_parsed(key_url: str, digest: bytes, rows: bytes) -> None:
+    """Keep the files of a page, as page_parsers.project_rows made them and marshal'd (one entry per
+    URL: a new version of the page replaces it)."""
     with contextlib.suppress(OSError):  # a cache that can't be written only costs the next parse
-        write_atomic(_parsed_path(key_url), digest + marshal.dumps(rows))
+        write_atomic(_parsed_path(key_url), digest + rows)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -245,6 +245,36 @@ def runs_on_this_os(filename: object) -> bool:
     if "." not in platforms:  # one platform tag: most wheels
         return platforms.startswith(_THIS_OS)
     return any(platform.startswith(_THIS_OS) for platform in platforms.split("."))
+
+
+def wheel_filter(tags: Iterable[str]) -> Callable[[str], bool]:
+    """Which files of a page to keep when resolving for interpreters with these tags: every sdist,
+    and the wheels one of them supports. Most files of a big project are wheels for other Pythons
+    and platforms; parsing only the rest makes reading a page several times cheaper."""
+    from envsync.resolve.tags import UNSUPPORTED, WheelRanker
+
+    wanted = sorted(tags)
+    rank = WheelRanker(wanted).rank
+    # Locking for other platforms (their tags are served too) needs their wheels.
+    this_os_only = all(runs_on_this_os(f"x-0-{tag}.whl") for tag in wanted)
+
+    def keep(filename: str) -> bool:
+        return not filename.endswith(".whl") or ((not this_os_only or runs_on_this_os(filename))
+                                                 and rank(filename) != UNSUPPORTED)
+
+    return keep
+
+
+def parse_page(page_url: str, content_type: str, content: bytes,
+               keep: Callable[[str], bool] | None = None) -> list[Artifact]:
+    """The files of a fetched page, PEP 691 JSON or PEP 503 HTML; with `keep`, only those it keeps
+    (without, a JSON page keeps what runs on this OS). ValueError for a page that is not one."""
+    import json
+
+    if content_type == JSON_TYPE:
+        return parse_json(page_url, json.loads(content), keep)
+    parsed = parse_html(page_url, content.decode("utf-8", errors="replace"))
+    return parsed if keep is None else [a for a in parsed if keep(a.filename)]
 
 
 def _json_artifact(page_url: str, entry: object, schemes: frozenset[str]) -> Artifact | None:
