@@ -113,6 +113,7 @@ class HelperPool:
         self._idle: list[_Helper] = []
         self._all: list[_Helper] = []
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # a helper was given back
         self._count = count
         self._started = False
 
@@ -145,21 +146,29 @@ class HelperPool:
             time.sleep(0.01)
         return False
 
-    def submit(self, job: object) -> Pending | None:
-        """Hand `job` to an idle, ready helper; None when there is none (do the job yourself)."""
-        with self._lock:
-            helper = next((h for h in reversed(self._idle) if h.is_ready()), None)
-            if helper is not None:
-                self._idle.remove(helper)
-            self._idle = [h for h in self._idle if h.alive]
+    def submit(self, job: object, *, wait: bool = False) -> Pending | None:
+        """Hand `job` to an idle, ready helper; None when there is none (do the job yourself).
+        With `wait`, a job waits for a busy helper rather than being done here, unless no helper
+        is up yet (one still starting, or none left)."""
+        with self._changed:
+            while True:
+                helper = next((h for h in reversed(self._idle) if h.is_ready()), None)
+                self._idle = [h for h in self._idle if h.alive and h is not helper]
+                if helper is not None or not wait:
+                    break
+                idle = {id(h) for h in self._idle}
+                if not any(h.alive and h.ready and id(h) not in idle for h in self._all):
+                    break  # no helper that is up is busy: nothing to wait for
+                self._changed.wait()
         if helper is None or not helper.send(job):
             return None
         return Pending(self, helper)
 
     def give_back(self, helper: _Helper) -> None:
-        if helper.alive:
-            with self._lock:
+        with self._changed:
+            if helper.alive:
                 self._idle.append(helper)
+            self._changed.notify()
 
     def processes(self) -> list[subprocess.Popen[bytes]]:
         """The helper processes started (for diagnostics, and tests that end one)."""

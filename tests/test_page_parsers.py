@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import marshal
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from packaging.tags import sys_tags
 from packaging.utils import NormalizedName
 from wheelfactory import WheelSpec
 
+from envsync.helper_processes import HelperPool, Pending
 from envsync.resolve import page_parsers
 from envsync.resolve.page_parsers import PARSE_IN_HELPER_AT, PageJob, PageParsers, project_rows
 from envsync.resolve.pages import JSON_TYPE
@@ -118,3 +121,36 @@ def test_a_lock_reads_a_big_page_and_its_parsed_files_are_kept(tmp_path: Path, i
     again = run_envsync("lock", "--upgrade", cwd=project)  # the same bytes: the files kept are used
     assert again.returncode == 0, again.stderr
     assert 'name = "lib"\nversion = "1.0"' in (project / "pylock.e.toml").read_text()
+
+
+ECHO = "while (job := next_job()) is not None:\n    answer(job)\n"
+
+
+def test_a_job_that_may_wait_waits_for_the_busy_helper_and_one_that_may_not_is_done_here() -> None:
+    pool = HelperPool(ECHO, 1)
+    pool.start()
+    try:
+        first = pool.submit("first")
+        assert first is not None
+        assert pool.submit("now") is None  # the only helper is busy: do it yourself
+        waited: list[Pending | None] = []
+        waiter = threading.Thread(target=lambda: waited.append(pool.submit("second", wait=True)))
+        waiter.start()
+        time.sleep(0.2)  # let the waiter find the helper busy (without waiting it would get None)
+        assert first.result() == "first"
+        waiter.join(timeout=30)
+        assert waited and waited[0] is not None and waited[0].result() == "second"
+    finally:
+        pool.close()
+
+
+def test_a_job_never_waits_for_a_helper_still_starting() -> None:
+    slow_start = "import time\ntime.sleep(30)\nanswer('ready')\n" + ECHO
+    pool = HelperPool(slow_start, 1, announces_ready=True)
+    pool.start()
+    try:
+        assert pool.submit("job", wait=True) is None  # not ready: done here at once, not queued
+    finally:
+        for process in pool.processes():
+            process.kill()
+        pool.close()
