@@ -160,7 +160,10 @@ class HelperPool:
                 if not any(h.alive and h.ready and id(h) not in idle for h in self._all):
                     break  # no helper that is up is busy: nothing to wait for
                 self._changed.wait()
-        if helper is None or not helper.send(job):
+        if helper is None:
+            return None
+        if not helper.send(job):
+            self.give_back(helper)  # it died: waiters must look again
             return None
         return Pending(self, helper)
 
@@ -168,7 +171,7 @@ class HelperPool:
         with self._changed:
             if helper.alive:
                 self._idle.append(helper)
-            self._changed.notify()
+            self._changed.notify_all()  # every waiter looks again: a helper that died ends their wait
 
     def processes(self) -> list[subprocess.Popen[bytes]]:
         """The helper processes started (for diagnostics, and tests that end one)."""
@@ -177,8 +180,9 @@ class HelperPool:
 
     def close(self) -> None:
         """End every helper: closing its pipe ends its loop."""
-        with self._lock:
+        with self._changed:
             helpers, self._all, self._idle = self._all, [], []
+            self._changed.notify_all()  # nothing left to wait for
         for helper in helpers:
             with contextlib.suppress(OSError):
                 assert helper.process.stdin is not None

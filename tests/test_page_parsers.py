@@ -3,6 +3,7 @@ helper at all is only slower."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import marshal
 import threading
@@ -17,7 +18,7 @@ from packaging.tags import sys_tags
 from packaging.utils import NormalizedName
 from wheelfactory import WheelSpec
 
-from envsync.helper_processes import HelperPool, Pending
+from envsync.helper_processes import HelperLost, HelperPool, Pending
 from envsync.resolve import page_parsers
 from envsync.resolve.page_parsers import PARSE_IN_HELPER_AT, PageJob, PageParsers, project_rows
 from envsync.resolve.pages import JSON_TYPE
@@ -153,4 +154,27 @@ def test_a_job_never_waits_for_a_helper_still_starting() -> None:
     finally:
         for process in pool.processes():
             process.kill()
+        pool.close()
+
+
+def test_every_job_waiting_for_a_helper_that_dies_is_done_here() -> None:
+    pool = HelperPool(ECHO, 1)
+    pool.start()
+    try:
+        busy = pool.submit("first")
+        assert busy is not None
+        waited: list[Pending | None] = []
+        waiters = [threading.Thread(target=lambda: waited.append(pool.submit("w", wait=True))) for _ in range(3)]
+        for waiter in waiters:
+            waiter.start()
+        time.sleep(0.2)  # let them all find the helper busy
+        for process in pool.processes():
+            process.kill()
+            process.wait()
+        with contextlib.suppress(HelperLost):
+            busy.result()  # its answer may have been written before it was killed
+        for waiter in waiters:
+            waiter.join(timeout=30)
+        assert waited == [None, None, None]  # none is left waiting
+    finally:
         pool.close()
