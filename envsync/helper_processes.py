@@ -3,9 +3,9 @@
 Python threads share one interpreter lock, so CPU-bound work in threads (decoding big index
 pages, making thousands of links) runs on one core however many there are. A helper is
 another interpreter: it reads jobs from its stdin and answers on its stdout, each a marshal'd
-value prefixed by its length. `submit` never waits for a busy helper (None: do the job here),
-so a helper is only ever a shortcut; one that cannot start or dies means the caller does the
-job itself. Helpers ignore Ctrl-C: envsync decides when to stop, and a helper ends when its
+value prefixed by its length. `submit` gives a job to an idle helper, or answers None (do the
+job here); asked to, it waits for a busy one, never for one still starting. A helper is only
+ever a shortcut: one that cannot start or dies means the caller does the job itself. Helpers ignore Ctrl-C: envsync decides when to stop, and a helper ends when its
 pipe closes.
 """
 
@@ -156,8 +156,7 @@ class HelperPool:
                 self._idle = [h for h in self._idle if h.alive and h is not helper]
                 if helper is not None or not wait:
                     break
-                idle = {id(h) for h in self._idle}
-                if not any(h.alive and h.ready and id(h) not in idle for h in self._all):
+                if not any(h.alive and h.ready and h not in self._idle for h in self._all):
                     break  # no helper that is up is busy: nothing to wait for
                 self._changed.wait()
         if helper is None:

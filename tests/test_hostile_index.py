@@ -183,6 +183,7 @@ MALFORMED = {
     "size is a bool": json.dumps({"files": [{**ENTRY, "size": True}]}).encode(),
     "yanked is a number": json.dumps({"files": [{**ENTRY, "yanked": 3}]}).encode(),
     "requires-python is a list": json.dumps({"files": [{**ENTRY, "requires-python": [">=3"]}]}).encode(),
+    "nested too deeply": b'{"files": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
 }
 
 

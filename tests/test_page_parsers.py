@@ -94,6 +94,9 @@ def test_an_invalid_big_page_fails_in_a_helper_with_the_parsers_own_message(
     assert str(there.value) == str(here.value) == "'url' of 'big-1.0.tar.gz' is int"
     with pytest.raises(ValueError, match="Expecting value"):
         parsers.rows(job(b"not json" + b" " * PARSE_IN_HELPER_AT))
+    deep = b'{"files": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"  # a hostile page: no crash on either side
+    with pytest.raises(ValueError, match="nested too deeply"):
+        parsers.rows(job(deep))
 
 
 def test_a_helper_that_died_only_means_parsing_here(parsers: PageParsers) -> None:
@@ -127,22 +130,33 @@ def test_a_lock_reads_a_big_page_and_its_parsed_files_are_kept(tmp_path: Path, i
 ECHO = "while (job := next_job()) is not None:\n    answer(job)\n"
 
 
-def test_a_job_that_may_wait_waits_for_the_busy_helper_and_one_that_may_not_is_done_here() -> None:
+@pytest.fixture
+def echo() -> Iterator[HelperPool]:
+    """One helper that answers each job with the job itself."""
     pool = HelperPool(ECHO, 1)
     pool.start()
-    try:
-        first = pool.submit("first")
-        assert first is not None
-        assert pool.submit("now") is None  # the only helper is busy: do it yourself
-        waited: list[Pending | None] = []
-        waiter = threading.Thread(target=lambda: waited.append(pool.submit("second", wait=True)))
+    yield pool
+    pool.close()
+
+
+def waiting_submits(pool: HelperPool, count: int) -> tuple[list[threading.Thread], list[Pending | None]]:
+    """`count` threads each submitting a job that may wait, left long enough to find the helper busy."""
+    waited: list[Pending | None] = []
+    waiters = [threading.Thread(target=lambda: waited.append(pool.submit("waited", wait=True))) for _ in range(count)]
+    for waiter in waiters:
         waiter.start()
-        time.sleep(0.2)  # let the waiter find the helper busy (without waiting it would get None)
-        assert first.result() == "first"
-        waiter.join(timeout=30)
-        assert waited and waited[0] is not None and waited[0].result() == "second"
-    finally:
-        pool.close()
+    time.sleep(0.2)  # without waiting, each would have had None by now
+    return waiters, waited
+
+
+def test_a_job_that_may_wait_waits_for_the_busy_helper_and_one_that_may_not_is_done_here(echo: HelperPool) -> None:
+    first = echo.submit("first")
+    assert first is not None
+    assert echo.submit("now") is None  # the only helper is busy: do it yourself
+    waiters, waited = waiting_submits(echo, 1)
+    assert first.result() == "first"
+    waiters[0].join(timeout=30)
+    assert waited and waited[0] is not None and waited[0].result() == "waited"
 
 
 def test_a_job_never_waits_for_a_helper_still_starting() -> None:
@@ -157,24 +171,15 @@ def test_a_job_never_waits_for_a_helper_still_starting() -> None:
         pool.close()
 
 
-def test_every_job_waiting_for_a_helper_that_dies_is_done_here() -> None:
-    pool = HelperPool(ECHO, 1)
-    pool.start()
-    try:
-        busy = pool.submit("first")
-        assert busy is not None
-        waited: list[Pending | None] = []
-        waiters = [threading.Thread(target=lambda: waited.append(pool.submit("w", wait=True))) for _ in range(3)]
-        for waiter in waiters:
-            waiter.start()
-        time.sleep(0.2)  # let them all find the helper busy
-        for process in pool.processes():
-            process.kill()
-            process.wait()
-        with contextlib.suppress(HelperLost):
-            busy.result()  # its answer may have been written before it was killed
-        for waiter in waiters:
-            waiter.join(timeout=30)
-        assert waited == [None, None, None]  # none is left waiting
-    finally:
-        pool.close()
+def test_every_job_waiting_for_a_helper_that_dies_is_done_here(echo: HelperPool) -> None:
+    busy = echo.submit("first")
+    assert busy is not None
+    waiters, waited = waiting_submits(echo, 3)
+    for process in echo.processes():
+        process.kill()
+        process.wait()
+    with contextlib.suppress(HelperLost):
+        busy.result()  # its answer may have been written before it was killed
+    for waiter in waiters:
+        waiter.join(timeout=30)
+    assert waited == [None, None, None]  # none is left waiting

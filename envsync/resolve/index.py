@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import marshal
 import threading
 import time
 import urllib.parse
@@ -224,7 +223,7 @@ class IndexClient:
         except ValueError as exc:  # json and UnicodeDecodeError are ValueErrors too
             raise self._bad_page(base, name, exc) from None
         pagecache.store_parsed(key, digest, rows)
-        return [Artifact(*row) for row in marshal.loads(rows)]
+        return pagecache.artifacts_from_rows(rows)
 
     def _parsers(self) -> PageParsers:
         with self._lock:

@@ -162,25 +162,30 @@ def content_digest(page_url: str, content_type: str, content: bytes, kept: str =
 
 def load_parsed(key_url: str, digest: bytes) -> list[Artifact] | None:
     """The files kept from the page at `key_url` when its bytes had `digest`, or None."""
-    import dataclasses
-    import marshal
-
-    from envsync.model import Artifact
-
     try:
         data = _parsed_path(key_url).read_bytes()
     except OSError:
         return None
     if data[:len(digest)] != digest:
         return None  # the page changed (or was never parsed): parse it again
-    width = len(dataclasses.fields(Artifact))
     try:
-        rows = marshal.loads(data[len(digest):])
-        if not all(type(row) is tuple and len(row) == width for row in rows):
-            return None
-        return [Artifact(*row) for row in rows]
+        return artifacts_from_rows(data[len(digest):])
     except (EOFError, ValueError, TypeError):
         return None  # a damaged entry is only a cache miss
+
+
+def artifacts_from_rows(rows: bytes) -> list[Artifact]:
+    """The files of marshal'd rows (page_parsers.project_rows); ValueError if they are not such rows."""
+    import dataclasses
+    import marshal
+
+    from envsync.model import Artifact
+
+    width = len(dataclasses.fields(Artifact))
+    loaded = marshal.loads(rows)
+    if type(loaded) is not list or not all(type(row) is tuple and len(row) == width for row in loaded):
+        raise ValueError("not rows of an Artifact's fields")
+    return [Artifact(*row) for row in loaded]
 
 
 def store_parsed(key_url: str, digest: bytes, rows: bytes) -> None:

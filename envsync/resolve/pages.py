@@ -272,7 +272,11 @@ def parse_page(page_url: str, content_type: str, content: bytes,
     import json
 
     if content_type == JSON_TYPE:
-        return parse_json(page_url, json.loads(content), keep)
+        try:
+            document = json.loads(content)
+        except RecursionError:  # a hostile page of `[[[[...`: not a page, and no crash
+            raise ValueError("its JSON is nested too deeply") from None
+        return parse_json(page_url, document, keep)
     parsed = parse_html(page_url, content.decode("utf-8", errors="replace"))
     return parsed if keep is None else [a for a in parsed if keep(a.filename)]
 
