@@ -1,7 +1,5 @@
 """`python -m envsync`."""
 
-import sys
+from envsync.cli import run
 
-from envsync.cli import main
-
-sys.exit(main())
+run()

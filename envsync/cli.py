@@ -20,7 +20,7 @@ from envsync.render import FORMATS
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: annotations only, no import at run time
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any, TextIO
+    from typing import Any, NoReturn, TextIO
 
     from envsync.model import Plan
     from envsync.state.desired import LockMode
@@ -298,6 +298,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.notice(f"envsync: internal error (this is a bug in envsync {__version__}, please report it): "
                    f"{type(error).__name__}: {error}")
         return EXIT_ERROR
+
+
+def run() -> NoReturn:
+    """The `envsync` command (console script and `python -m envsync`): main(), then leave at once.
+
+    Tearing down an interpreter that has imported envsync's modules costs 15 ms after a no-op
+    plan and 30-40 ms after an apply (measured), and there is nothing left to tear down:
+    every file is closed and every helper process stopped by the time main() returns. So once
+    the output is flushed the process ends with os._exit. When any other non-daemon thread is
+    still running (nothing in envsync leaves one, but a library might), the interpreter's
+    normal exit, which waits for it, is used instead. In-process tests call main() itself."""
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            _point_at_devnull(stream)
+    import threading
+
+    if any(thread is not threading.main_thread() and not thread.daemon for thread in threading.enumerate()):
+        sys.exit(code)
+    os._exit(code)
 
 
 def _print_json_error(error: EnvsyncError, out: Output) -> None:

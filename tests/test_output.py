@@ -214,3 +214,34 @@ def test_plan_clears_the_status_line_before_printing(tmp_path: Path, index: Loca
     status = text.rindex("resolving a for Python")
     header = text.index("env a (")
     assert "\x1b[K" in text[status:header], repr(text)  # `script` turns the "\r" before it into a newline
+
+
+# -- leaving: the command ends without tearing the interpreter down ----------------------------
+
+
+def _run_entry_point(script: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    return subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, text=True, capture_output=True,
+                          timeout=60, check=False)
+
+
+def test_the_command_flushes_its_output_before_it_leaves(tmp_path: Path):
+    """`run` ends the process with os._exit: output still in Python's buffers must reach the file."""
+    out = tmp_path / "out.txt"
+    script = (f"import sys; sys.stdout = open({str(out)!r}, 'w', buffering=1 << 20); "
+              "sys.argv = ['envsync']; from envsync.cli import run; run()")
+    result = _run_entry_point(script, tmp_path)
+    assert result.returncode == 1, result.stderr  # no command: the help, and exit 1
+    assert out.read_text().startswith("usage: envsync")
+
+
+def test_the_command_waits_for_a_thread_still_working(tmp_path: Path):
+    """A non-daemon thread a library left running finishes its work: then the normal exit is used."""
+    marker = tmp_path / "finished"
+    script = ("import sys, threading, time, pathlib\n"
+              f"def work():\n    time.sleep(0.5); pathlib.Path({str(marker)!r}).write_text('done')\n"
+              "threading.Thread(target=work).start()\n"
+              "sys.argv = ['envsync']\nfrom envsync.cli import run\nrun()\n")
+    result = _run_entry_point(script, tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert marker.read_text() == "done"
