@@ -4,7 +4,8 @@ The package files are the downloads, the unpacked wheels and the wheels built fr
 each kept under its sha256. One is in use when a lock lists its hash, or when an env has
 its package installed at that version. Locks and envs of every config this machine has
 applied (remembered in the cache, see state/known_envs.py) count, not only this one's:
-pruning in one project never makes another download or build again. Index pages,
+pruning in one project never makes another download or build again. Locks kept parsed
+(files/parsed_toml.py) go when no lock of those configs has that text any more. Index pages,
 metadata and interpreter probes are small and make the next resolve fast: they stay.
 """
 
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from envsync.files.cache import cache_subdir
+from envsync.files.parsed_toml import FOLDER, entry_name, load_toml
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: annotations only, no import at run time
 if TYPE_CHECKING:
@@ -31,10 +33,12 @@ _DIST = re.compile(r"^(?P<name>.+?)-(?P<version>[^-]+?)(?:\.dist-info|-.*\.whl)$
 
 @dataclass(frozen=True)
 class InUse:
-    """What the cache must keep: file hashes the locks list, and installed (name, version) pairs."""
+    """What the cache must keep: file hashes the locks list, installed (name, version) pairs, and
+    the parsed-TOML entries of the locks as they are now."""
 
     hashes: frozenset[str]
     installed: frozenset[tuple[str, str]]
+    parsed: frozenset[str] = frozenset()
 
 
 def run(args: argparse.Namespace, out: Output, session: Session) -> int:
@@ -46,6 +50,7 @@ def run(args: argparse.Namespace, out: Output, session: Session) -> int:
     finally:
         session.close()
     freed, removed = prune(cache_subdir("downloads"), cache_subdir("unpacked"), cache_subdir("built"), used)
+    freed += prune_parsed(cache_subdir(FOLDER), used)
     out.result(f"removed {removed} unused package file{'s' if removed != 1 else ''} from the cache, "
                f"freeing {freed / 1e6:.1f} MB (kept what the locks and envs of {len(configs)} "
                f"config{'s' if len(configs) != 1 else ''} use)")
@@ -60,23 +65,27 @@ def in_use(configs: Iterable[Path], env_paths: Iterable[Path]) -> InUse:
     from envsync.state.survey import survey
 
     hashes: set[str] = set()
+    parsed: set[str] = set()
     paths = set(env_paths)
     for config in configs:
         for lock in config.parent.glob("pylock.*.toml"):
-            hashes |= lock_hashes(lock)
+            try:
+                text = lock.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            hashes |= lock_hashes(text)
+            parsed.add(entry_name(text))
         paths |= set(known_env_paths(config))
     installed = {(str(canonicalize_name(dist.name)), str(dist.version))
                  for path in paths if path.is_dir() for dist in survey(path).installed.values()}
-    return InUse(frozenset(hashes), frozenset(installed))
+    return InUse(frozenset(hashes), frozenset(installed), frozenset(parsed))
 
 
-def lock_hashes(path: Path) -> set[str]:
-    """Every sha256 a lock file lists (wheels, sdists, archives), read as plain TOML."""
-    import tomllib
-
+def lock_hashes(text: str) -> set[str]:
+    """Every sha256 a lock's TOML lists (wheels, sdists, archives), read as plain TOML."""
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        document = load_toml(text)
+    except ValueError:  # not TOML (tomllib.TOMLDecodeError)
         return set()
     found: set[str] = set()
 
@@ -107,6 +116,16 @@ def prune(downloads: Path, unpacked: Path, built: Path, used: InUse) -> tuple[in
             _remove(entry)
             removed += entry.suffix != ".json"
     return freed, removed
+
+
+def prune_parsed(folder: Path, used: InUse) -> int:
+    """Remove the parsed-TOML entries no lock has the text of any more: the bytes freed."""
+    freed = 0
+    for entry in sorted(folder.iterdir()) if folder.is_dir() else ():
+        if entry.name not in used.parsed and entry.suffix == ".json" and entry.is_file():
+            freed += entry.stat().st_size
+            entry.unlink(missing_ok=True)
+    return freed
 
 
 def keep(entry: Path, digest: str, used: InUse) -> bool:

@@ -308,13 +308,9 @@ def _platform_pins(spec: EnvSpec, resolution: Resolution, local: Mapping[Normali
                    notes: list[str]) -> tuple[dict[NormalizedName, Pin], Interpreter]:
     """A multi-platform env's pins as its lock gives them on the platform the review shows; the
     lock records a local project without a version (PEP 751), which `local` supplies."""
-    import tomllib
+    from envsync.resolve.lockfile import lock_from_text, pins_from_lock, read_lock
 
-    from packaging.pylock import Pylock
-
-    from envsync.resolve.lockfile import lock_from_document, pins_from_lock, read_lock
-
-    lock = (lock_from_document(resolution.lock_path, Pylock.from_dict(tomllib.loads(resolution.lock_write.text)))
+    lock = (lock_from_text(resolution.lock_path, resolution.lock_write.text)
             if resolution.lock_write is not None else read_lock(resolution.lock_path))
     interpreter = _review_platform(spec, resolution.desired.interpreter, where, notes)
     return (pins_from_lock(lock, interpreter, local) if lock is not None else {}), interpreter

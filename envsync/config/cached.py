@@ -22,18 +22,13 @@ from typing import Any
 from packaging.requirements import Requirement
 
 from envsync.config.inputs import CONFIG_VARIABLES, config_files
-from envsync.files.cache import cache_subdir, format_tag, write_atomic
+from envsync.files.cache import format_tag, private_subdir, read_private, write_atomic
 from envsync.model import Config, EnvSpec, IndexSettings, ProjectSpec
 
 
 def entry_for(config_path: Path) -> Path:
     """Where the Config loaded from `config_path`, with today's inputs, is kept."""
-    folder = cache_subdir("configs")
-    with contextlib.suppress(OSError):
-        info = os.stat(folder)
-        if info.st_mode & 0o077 and info.st_uid == os.getuid():
-            os.chmod(folder, 0o700)
-    return folder / f"{key(config_path)}.json"
+    return private_subdir("configs") / f"{key(config_path)}.json"
 
 
 def key(config_path: Path) -> str:
@@ -65,13 +60,8 @@ def key(config_path: Path) -> str:
 
 def read(entry: Path) -> Config | None:
     """The Config kept at `entry`, or None when there is none this user alone could have written."""
-    try:
-        with open(os.open(entry, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)), "rb") as handle:
-            info = os.fstat(handle.fileno())
-            if info.st_uid != os.getuid() or info.st_mode & 0o077:
-                return None
-            data = handle.read()
-    except OSError:  # none, a link, a folder, unreadable: validate again
+    data = read_private(entry)
+    if data is None:  # none, a link, a folder, unreadable, not private: validate again
         return None
     try:
         return decode(json.loads(data))

@@ -6,10 +6,8 @@ name the file, the key path (`envs.dev.dependencies[2]`) and the fix.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
-import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -255,6 +253,13 @@ def _with_file_options(index: IndexSettings, settings: SettingsModel, parsed: Pa
                    from_files=tuple(from_files))
 
 
+def _close_matches(word: str, candidates: list[str], n: int) -> list[str]:
+    """difflib's suggestion for a misspelt name (imported only when a config has one)."""
+    import difflib
+
+    return difflib.get_close_matches(word, candidates, n=n)
+
+
 def _version() -> str:
     from envsync import __version__
 
@@ -262,6 +267,8 @@ def _version() -> str:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib  # not at module level: a cached config needs no TOML parser
+
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -318,7 +325,7 @@ def _flatten_inherits(path: Path, envs: dict[str, EnvModel]) -> dict[str, list[t
     for name, env in envs.items():
         for position, parent in enumerate(env.inherits):
             if parent not in envs:
-                close = difflib.get_close_matches(parent, list(envs), n=1)
+                close = _close_matches(parent, list(envs), n=1)
                 hint = f"did you mean {close[0]!r}?" if close else f"declared envs: {', '.join(envs)}"
                 raise ConfigError(f"{path.name}: envs.{name}.inherits[{position}]: unknown env {parent!r}", hint)
     _check_inherits_depth(path, envs)
@@ -394,7 +401,7 @@ def _group_requirements(path: Path, env: str, groups: list[str]) -> list[tuple[R
     declared = _declared_groups(_read_toml(pyproject).get("dependency-groups", {}))
     for position, group in enumerate(groups):
         if _group_key(group) not in declared:
-            close = difflib.get_close_matches(group, [written for written, _ in declared.values()], n=1)
+            close = _close_matches(group, [written for written, _ in declared.values()], n=1)
             hint = f"did you mean {close[0]!r}?" if close else "declare it under [dependency-groups] in pyproject.toml"
             raise ConfigError(f"{path.name}: envs.{env}.groups[{position}]: unknown dependency group {group!r}", hint)
     owners: dict[str, str] = {}  # requirement text -> the first group that brings it
@@ -450,7 +457,7 @@ def _expand_group(declared: GroupTable, key: str, trail: tuple[str, ...]) -> lis
         elif isinstance(item, dict) and list(item) == ["include-group"] and isinstance(item["include-group"], str):
             included = item["include-group"]
             if _group_key(included) not in declared:
-                close = difflib.get_close_matches(included, [written for written, _ in declared.values()], n=1)
+                close = _close_matches(included, [written for written, _ in declared.values()], n=1)
                 raise ConfigError(f"{where}[{position}]: include-group {included!r} is not declared",
                                   f"did you mean {close[0]!r}?" if close else "declare it under [dependency-groups]")
             found = _expand_group(declared, _group_key(included), (*trail, key))

@@ -37,6 +37,30 @@ def cache_subdir(name: str) -> Path:
     return path
 
 
+def private_subdir(name: str) -> Path:
+    """A cache folder for entries only this user may read or write (0700): what is kept there is
+    trusted when read back (a parsed config or lock), so nobody else may have put it there."""
+    folder = cache_subdir(name)
+    with contextlib.suppress(OSError):
+        info = os.stat(folder)
+        if info.st_mode & 0o077 and info.st_uid == os.getuid():
+            os.chmod(folder, 0o700)
+    return folder
+
+
+def read_private(entry: Path) -> bytes | None:
+    """The bytes of a private entry (written with mode 0o600), or None when there is none this
+    user alone could have written: missing, a link, a folder, another owner's, or readable by others."""
+    try:
+        with open(os.open(entry, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)), "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if info.st_uid != os.getuid() or info.st_mode & 0o077:
+                return None
+            return handle.read()
+    except OSError:
+        return None
+
+
 def write_atomic(target: Path, data: bytes, mode: int = 0o644) -> None:
     """Write `data` to `target` through a temp file in the same folder and a rename."""
     import tempfile  # not at module level: the no-op path never writes

@@ -189,10 +189,6 @@ _LOCKS: ReadOnce[LockFile] = ReadOnce()
 
 
 def _parse_lock(path: Path) -> LockFile | None:
-    import tomllib
-
-    from packaging.pylock import Pylock, PylockUnsupportedVersionError, PylockValidationError
-
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -202,9 +198,19 @@ def _parse_lock(path: Path) -> LockFile | None:
                         "delete it and run `envsync lock` to write a new one") from None
     except OSError as exc:
         raise LockError(f"{path.name}: cannot read: {exc}") from None
+    return lock_from_text(path, text)
+
+
+def lock_from_text(path: Path, text: str) -> LockFile:
+    """The lock whose TOML is `text` (read from `path`, or about to be written there); an invalid
+    one is a LockError. The parsed TOML comes from the cache when this text was read before."""
+    from packaging.pylock import Pylock, PylockUnsupportedVersionError, PylockValidationError
+
+    from envsync.files.parsed_toml import load_toml
+
     try:
-        document = Pylock.from_dict(tomllib.loads(text))
-    except (tomllib.TOMLDecodeError, PylockValidationError, PylockUnsupportedVersionError, RecursionError) as exc:
+        document = Pylock.from_dict(load_toml(text))
+    except (ValueError, PylockValidationError, PylockUnsupportedVersionError, RecursionError) as exc:
         reason = "values nested too deeply" if isinstance(exc, RecursionError) else exc
         raise LockError(f"{path.name}: not a valid PEP 751 lock file: {reason}",
                         "delete it and run `envsync lock` to write a new one") from None
@@ -486,6 +492,7 @@ def _document(spec: EnvSpec, interpreter: Interpreter, packages: list[Package], 
     from packaging.specifiers import SpecifierSet
 
     from envsync import __version__
+    from envsync.files.parsed_toml import keep_parsed
 
     tool: dict[str, object] = {"inputs": digest, "version": __version__, "env": spec.name}
     if spec.solve_group:
@@ -501,7 +508,10 @@ def _document(spec: EnvSpec, interpreter: Interpreter, packages: list[Package], 
         tool={"envsync": tool},
     )
     document.validate()
-    return tomli_w.dumps(document.to_dict())
+    data = document.to_dict()
+    text = tomli_w.dumps(data)
+    keep_parsed(text, data)
+    return text
 
 
 def lock_python(interpreter: Interpreter, packages: list[Package]) -> str:

@@ -221,7 +221,7 @@ def _resolve_platforms(session: Session, spec: EnvSpec, interpreter: Interpreter
     The pins for this machine are read back from the lock's text, exactly as a later run reads it.
     """
     from envsync.errors import EnvsyncError
-    from envsync.resolve.lockfile import check_hashes, lock_from_document, pins_from_lock, render_platform_lock
+    from envsync.resolve.lockfile import check_hashes, lock_from_text, pins_from_lock, render_platform_lock
     from envsync.resolve.platforms import targets
 
     where = f"{session.config.path.name}: {spec.environments_key}"
@@ -251,11 +251,7 @@ def _resolve_platforms(session: Session, spec: EnvSpec, interpreter: Interpreter
         resolved.append((target, pins))
     text = render_platform_lock(spec, interpreter, resolved, digest, session.config.directory)
     write = lock_write_if_changed(path, text)
-    import tomllib
-
-    from packaging.pylock import Pylock
-
-    written = lock_from_document(path, Pylock.from_dict(tomllib.loads(text)))
+    written = lock_from_text(path, text)
     labels = tuple(target.platform.label for target in chosen)
     if not written.valid_for(interpreter):
         return replace(_unserved(spec, interpreter, path, here), lock_write=write, platforms=labels)
