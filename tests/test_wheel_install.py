@@ -429,6 +429,29 @@ def test_unpacking_again_reuses_the_cache(tmp_path: Path, cache: Path) -> None:
     assert sorted(p.name for p in cache.iterdir()) == [digest, f"{digest}.json"]
 
 
+def test_the_cache_marker_of_an_earlier_envsync_is_still_read(tmp_path: Path, cache: Path) -> None:
+    """Markers written before RECORD rows became lists (format 1: one object per row) read the same;
+    a marker whose rows are malformed reads as none, so the wheel is unpacked again."""
+    import json
+
+    from envsync.install.wheel import _read_marker
+
+    wheel = build(tmp_path / "w", alpha())
+    digest = sha256_of(wheel)
+    first = unpack_wheel(wheel, digest, cache)
+    marker = cache / f"{digest}.json"
+    data = json.loads(marker.read_text())
+    assert data["format"] == 2 and all(isinstance(row, list) for row in data["record"])
+    old = {**data, "format": 1, "record": [{"path": p, "hash": h, "size": n} for p, h, n in data["record"]]}
+    marker.write_text(json.dumps(old))
+    assert _read_marker(marker, cache / digest) == first
+    for broken in ([["a.py", "sha256=x"]], [["a.py", "sha256=x", "12"]], [[1, "sha256=x", 12]], "rows"):
+        marker.write_text(json.dumps({**data, "record": broken}))
+        assert _read_marker(marker, cache / digest) is None
+    marker.write_text(json.dumps({**data, "format": 3}))
+    assert _read_marker(marker, cache / digest) is None
+
+
 def test_concurrent_unpacks_agree(tmp_path: Path, cache: Path) -> None:
     wheel = build(tmp_path / "w", alpha())
     results: list[UnpackedWheel] = []
