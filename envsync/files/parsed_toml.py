@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,7 @@ def load_toml(text: str) -> dict[str, Any]:
     return document
 
 
-def keep_parsed(text: str, document: dict[str, Any]) -> None:
+def keep_parsed(text: str, document: Mapping[str, Any]) -> None:
     """Keep `document` as the parsed form of `text`, which was just written from it (a lock
     envsync renders): the next read of that text needs no TOML parser."""
     try:
@@ -71,7 +72,7 @@ def keep_parsed(text: str, document: dict[str, Any]) -> None:
     _keep(entry, text, document)
 
 
-def _keep(entry: Path, text: str, document: dict[str, Any]) -> None:
+def _keep(entry: Path, text: str, document: Mapping[str, Any]) -> None:
     if _kept_exactly(document) and not _CREDENTIALS.search(text):
         with contextlib.suppress(OSError):
             write_atomic(entry, json.dumps(document, separators=(",", ":")).encode(), mode=0o600)

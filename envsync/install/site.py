@@ -91,10 +91,9 @@ def plan_install(unpacked: UnpackedWheel, layout: SiteLayout, *, requested: bool
     ops = _plan(unpacked, layout, requested, direct_url)
     dist_info = os.path.join(layout.site_packages, unpacked.dist_info)
     record_path = os.path.join(dist_info, "RECORD")
-    targets = [Target(op.dest, op.origin, op.entry.hash if op.entry else record_hash(op.content)
-                      if op.content is not None else None) for op in ops]
+    targets, rows = _targets_and_rows(ops, layout)
     targets.append(Target(record_path, "RECORD", None))
-    rows = _record_rows(ops, record_path, layout)
+    rows.append((_relative(record_path, str(layout.site_packages)), "", ""))
     return PlannedInstall(unpacked, dist_info, ops, targets, rows)
 
 
@@ -395,17 +394,20 @@ def _plan(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool, direct_u
     cache = str(unpacked.root) + os.sep
     site = str(layout.site_packages) + os.sep
     posix = os.sep == "/"
+    dist_info = unpacked.dist_info + "/"
     data_dir = unpacked.data_dir
+    new_op = tuple.__new__  # _Op(...) through its Python-level __new__ costs twice as much
     for entry in unpacked.record:
         path = entry.path
-        folder, _, base = path.rpartition("/")
-        if folder == unpacked.dist_info and (base in _WRITTEN_BY_US or (direct_url and base == "direct_url.json")):
-            continue  # ours replace the wheel's
+        if path.startswith(dist_info) and "/" not in path[len(dist_info):]:
+            base = path[len(dist_info):]
+            if base in _WRITTEN_BY_US or (direct_url and base == "direct_url.json"):
+                continue  # ours replace the wheel's
         if posix and path.partition("/")[0] != data_dir:
-            dest, scheme, source = site + path, "purelib", cache + path
-        else:
-            dest, scheme = _destination(path, unpacked, layout)
-            source = os.path.join(cache, *path.split("/"))
+            ops.append(new_op(_Op, (site + path, path, cache + path, None, False, entry)))
+            continue
+        dest, scheme = _destination(path, unpacked, layout)
+        source = os.path.join(cache, *path.split("/"))
         if scheme == "scripts":
             ops.append(_script_op(source, dest, entry, layout))
         else:
@@ -542,25 +544,37 @@ def _make_folder(folder: str, created: list[str]) -> None:
         created.append(folder)
 
 
-def _record_rows(ops: list[_Op], record_path: str, layout: SiteLayout) -> list[tuple[str, str, str]]:
-    """RECORD's rows for `ops`, paths relative to site-packages (in "/" form), its own row last."""
+def _targets_and_rows(ops: list[_Op], layout: SiteLayout) -> tuple[list[Target], list[tuple[str, str, str]]]:
+    """Per op, its Target and its RECORD row (path relative to site-packages in "/" form, hash,
+    size). One pass with the tuples taken apart: a large env plans 28,000 of each."""
     site = str(layout.site_packages)
     prefix = site + os.sep
-
-    def relative(path: str) -> str:
-        if path.startswith(prefix):  # most files: no need for relpath's general walk
-            return path[len(prefix):].replace(os.sep, "/")
-        return os.path.relpath(path, site).replace(os.sep, "/")
-
-    rows = []
-    for op in ops:
-        if op.content is not None:
-            rows.append((relative(op.dest), record_hash(op.content), str(len(op.content))))
+    cut = len(prefix)
+    posix = os.sep == "/"
+    new_target = tuple.__new__  # Target(...) through its Python-level __new__ costs twice as much
+    targets: list[Target] = []
+    rows: list[tuple[str, str, str]] = []
+    folders: dict[str, str] = {}
+    for dest, origin, _, content, _, entry in ops:
+        if entry is not None:
+            digest, size = entry.hash, str(entry.size)
         else:
-            assert op.entry is not None
-            rows.append((relative(op.dest), op.entry.hash, str(op.entry.size)))
-    rows.append((relative(record_path), "", ""))
-    return rows
+            assert content is not None  # every op is linked from a verified file or written
+            digest, size = record_hash(content), str(len(content))
+        targets.append(new_target(Target, (dest, origin, digest)))
+        if posix and dest.startswith(prefix):
+            rows.append((dest[cut:], digest, size))
+            continue
+        folder, name = os.path.split(dest)  # outside site-packages (scripts, data): few folders, many files
+        relative = folders.get(folder)
+        if relative is None:
+            relative = folders[folder] = _relative(folder, site)
+        rows.append((f"{relative}/{name}" if relative != "." else name, digest, size))
+    return targets, rows
+
+
+def _relative(path: str, site: str) -> str:
+    return os.path.relpath(path, site).replace(os.sep, "/")
 
 
 def _csv_bytes(rows: Iterable[tuple[str, str, str]]) -> bytes:
