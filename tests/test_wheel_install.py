@@ -429,6 +429,25 @@ def test_unpacking_again_reuses_the_cache(tmp_path: Path, cache: Path) -> None:
     assert sorted(p.name for p in cache.iterdir()) == [digest, f"{digest}.json"]
 
 
+def test_record_lists_odd_file_names_as_csv_does() -> None:
+    """RECORD is joined by hand when no field needs quoting; a file name with a comma, a quote or
+    a line break makes it csv's: the bytes are always the ones csv.writer writes."""
+    import io
+
+    from envsync.install.site import _csv_bytes
+
+    def by_csv(rows: list[tuple[str, str, str]]) -> bytes:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows(rows)
+        return buffer.getvalue().encode()
+
+    plain = [("a/b.py", "sha256=AbC-_", "12"), ("a-1.0.dist-info/RECORD", "", "")]
+    for odd in ("we,ird.txt", 'qu"ote.txt', "new\nline.txt", "carriage\rreturn.txt", " spaced .txt"):
+        rows = [plain[0], (f"a/{odd}", "sha256=x", "3"), plain[1]]
+        assert _csv_bytes(rows) == by_csv(rows)
+    assert _csv_bytes(plain) == by_csv(plain) == b"a/b.py,sha256=AbC-_,12\na-1.0.dist-info/RECORD,,\n"
+
+
 def test_the_cache_marker_of_an_earlier_envsync_is_still_read(tmp_path: Path, cache: Path) -> None:
     """Markers written before RECORD rows became lists (format 1: one object per row) read the same;
     a marker whose rows are malformed reads as none, so the wheel is unpacked again."""
