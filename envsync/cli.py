@@ -273,12 +273,16 @@ def _point_at_devnull(stream: TextIO) -> None:
         pass  # not a real file (a test's capture): nothing will flush it at exit
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, owns_process: bool = False) -> int:
+    """Run one command. `owns_process`: this process exists for this one command (`run`), so
+    what is only worth doing in a process of its own is done (see `_one_shot`)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()
         return EXIT_ERROR
+    if owns_process:
+        _one_shot(args.command)
     out = Output(args.quiet, args.verbose)
     try:
         return COMMANDS[args.command](args, out)
@@ -300,6 +304,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
 
 
+def _one_shot(command: str) -> None:
+    """A command that ends within seconds runs without the cyclic garbage collector: reference
+    counting frees everything but cycles, and a run leaves few (the peak memory of a cold lock of
+    162 packages is the same either way), while the collector's passes over the objects a run
+    builds (a large env's 28,000 planned files, 100,000 index files when locking) cost 5-10% of
+    an apply. `watch` runs for hours: it keeps the collector."""
+    if command != "watch":
+        import gc
+
+        gc.disable()
+
+
 def run() -> NoReturn:
     """The `envsync` command (console script and `python -m envsync`): main(), then leave at once.
 
@@ -309,7 +325,7 @@ def run() -> NoReturn:
     the output is flushed the process ends with os._exit. When any other non-daemon thread is
     still running (nothing in envsync leaves one, but a library might), the interpreter's
     normal exit, which waits for it, is used instead. In-process tests call main() itself."""
-    code = main()
+    code = main(owns_process=True)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

@@ -245,3 +245,23 @@ def test_the_command_waits_for_a_thread_still_working(tmp_path: Path):
     result = _run_entry_point(script, tmp_path)
     assert result.returncode == 1, result.stderr
     assert marker.read_text() == "done"
+
+
+def test_a_one_shot_command_runs_without_the_cycle_collector(tmp_path: Path, index: LocalIndex):
+    """`run` (a process of its own) turns the cyclic collector off for every command but `watch`;
+    main() called in-process, as here, leaves it alone."""
+    import gc
+
+    _publish(index, ["alpha"])
+    project = _project(tmp_path, index, {"a": ["alpha"]})
+    from envsync.cli import _one_shot, main
+
+    assert main(["list", "-c", str(project / "envs.toml")]) == 0
+    assert gc.isenabled()
+    try:
+        _one_shot("watch")
+        assert gc.isenabled()
+        _one_shot("apply")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
