@@ -22,8 +22,16 @@ def cache_dir() -> Path:
     return base / "envsync"
 
 
+# Subfolder paths by the variables that place them: an apply asks for them a hundred times.
+_SUBDIRS: dict[tuple[str | None, str | None, str | None, str], Path] = {}
+
+
 def cache_subdir(name: str) -> Path:
-    path = cache_dir() / name
+    environ = os.environ
+    key = (environ.get("ENVSYNC_CACHE_DIR"), environ.get("XDG_CACHE_HOME"), environ.get("HOME"), name)
+    path = _SUBDIRS.get(key)
+    if path is None:
+        path = _SUBDIRS[key] = cache_dir() / name
     if os.path.isdir(path):  # one look, where mkdir would fail, raise and look anyway
         return path
     try:
