@@ -15,12 +15,10 @@ import unicodedata
 import zipfile
 import zlib
 from collections.abc import Callable
-from configparser import ConfigParser
-from configparser import Error as ConfigParserError
 from dataclasses import dataclass, fields, replace
 from functools import partial
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
@@ -30,6 +28,9 @@ from envsync.files.cache import write_atomic
 from envsync.files.hashes import sha256_of_file
 from envsync.files.metadata import name_and_version
 from envsync.files.read_once import ReadOnce
+
+if TYPE_CHECKING:
+    from configparser import ConfigParser
 
 SCHEMES = frozenset({"purelib", "platlib", "headers", "scripts", "data"})
 UNRECORDED = frozenset({"RECORD", "RECORD.jws", "RECORD.p7s"})  # dist-info files RECORD can't hash
@@ -399,6 +400,9 @@ def _read_wheel_file(read: _Reader, filename: str, dist_info: str) -> bool:
 
 
 def _read_entry_points(read: _Reader, filename: str, dist_info: str) -> tuple[_Scripts, _Scripts]:
+    from configparser import ConfigParser  # here: a cached wheel's entry points are in its marker
+    from configparser import Error as ConfigParserError
+
     entry = f"{dist_info}/entry_points.txt"
     parser = ConfigParser(delimiters=("=",), interpolation=None)
     parser.optionxform = str  # type: ignore[assignment,method-assign]  # script names keep their case

@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import subprocess
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,6 +191,8 @@ def normalised(requires: Iterable[str]) -> tuple[str, ...]:
 
 def _static_metadata(folder: Path, label: str) -> ProjectMetadata | None:
     """(name, version, requires, entry points digest) from [project], or None when any is dynamic."""
+    import tomllib  # here, not at the top: reading a lock needs this module, not a TOML parser
+
     try:
         document = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -226,6 +227,8 @@ def _static_metadata(folder: Path, label: str) -> ProjectMetadata | None:
 def _version_is_dynamic(folder: Path) -> bool:
     """Whether the backend derives the version (pyproject.toml lists it as dynamic, or has no
     [project] table: a setup.py project, whose version may come from anywhere)."""
+    import tomllib  # here, not at the top: reading a lock needs this module, not a TOML parser
+
     try:
         table = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8")).get("project")
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
@@ -279,6 +282,8 @@ def _prepared_metadata(folder: Path, builder: BuilderFactory, label: str) -> Pro
 def _dynamic_files(folder: Path) -> list[str]:
     """The files setuptools reads dynamic metadata from (`[tool.setuptools.dynamic]`, e.g.
     `dependencies = {file = ["requirements.in"]}`): they decide the answer as the build files do."""
+    import tomllib  # here, not at the top: reading a lock needs this module, not a TOML parser
+
     try:
         table = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
