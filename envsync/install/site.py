@@ -231,7 +231,7 @@ def _install(planned: PlannedInstall, layout: SiteLayout, old: _Previous, sharin
                     raise InstallStopped
                 if op.dest in placement.shared:
                     continue  # the same bytes are there already, another package's too
-                _make_parents(os.path.dirname(op.dest), created_dirs, made, placement.folders)
+                _make_parents(op.dest.rpartition(os.sep)[0], created_dirs, made, placement.folders)  # a normal path
                 if op.dest in replacing:
                     temp = op.dest + STAGED_SUFFIX
                     with contextlib.suppress(FileNotFoundError):
