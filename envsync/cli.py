@@ -331,9 +331,9 @@ def run() -> NoReturn:
             stream.flush()
         except (OSError, ValueError):
             _point_at_devnull(stream)
-    import threading
-
-    if any(thread is not threading.main_thread() and not thread.daemon for thread in threading.enumerate()):
+    threading = sys.modules.get("threading")  # not imported (a no-op plan): no thread was started
+    if threading is not None and any(thread is not threading.main_thread() and not thread.daemon
+                                     for thread in threading.enumerate()):
         sys.exit(code)
     os._exit(code)
 
