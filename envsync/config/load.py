@@ -15,9 +15,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from envsync.config import cached
 from envsync.config.inputs import PYTHON_VERSION_FILE, digest_of_variable, other_inputs_unchanged
-from envsync.config.matrix import factor_requirement
 from envsync.config.projects import env_projects, project_files
-from envsync.config.scripts import script_fields
 from envsync.errors import ConfigError
 from envsync.model import Config, EnvSpec, IndexSettings
 from envsync.resolve.urls import redact, strip_credentials
@@ -61,7 +59,9 @@ def _load(path: Path) -> Config:
     """Read, validate with pydantic and flatten the config at `path`."""
     from pydantic import ValidationError
 
+    from envsync.config.matrix import factor_requirement
     from envsync.config.schema import FileModel, config_error
+    from envsync.config.scripts import script_fields
 
     raw = _read_toml(path)
     try:
