@@ -43,10 +43,7 @@ def entry_name(text: str) -> str:
 def load_toml(text: str) -> dict[str, Any]:
     """`tomllib.loads(text)`, from the cache when this text was parsed before.
     Raises what tomllib raises for invalid TOML (nothing invalid is ever kept)."""
-    try:
-        entry = private_subdir(FOLDER) / entry_name(text)
-    except EnvsyncError:  # no writable cache: parse, as without one
-        entry = None
+    entry = _entry(text)
     if entry is not None:
         kept = read_private(entry)
         if kept is not None:
@@ -63,13 +60,19 @@ def load_toml(text: str) -> dict[str, Any]:
 
 
 def keep_parsed(text: str, document: Mapping[str, Any]) -> None:
-    """Keep `document` as the parsed form of `text`, which was just written from it (a lock
-    envsync renders): the next read of that text needs no TOML parser."""
+    """Keep `document` as the parsed form of `text`, which was just made from it (a lock envsync
+    renders): the next read of that text needs no TOML parser."""
+    entry = _entry(text)
+    if entry is not None:
+        _keep(entry, text, document)
+
+
+def _entry(text: str) -> Path | None:
+    """Where `text` is kept parsed; None without a usable cache (then it is parsed every time)."""
     try:
-        entry = private_subdir(FOLDER) / entry_name(text)
+        return private_subdir(FOLDER) / entry_name(text)
     except EnvsyncError:
-        return
-    _keep(entry, text, document)
+        return None
 
 
 def _keep(entry: Path, text: str, document: Mapping[str, Any]) -> None:

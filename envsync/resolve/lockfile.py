@@ -214,10 +214,10 @@ def lock_from_text(path: Path, text: str) -> LockFile:
         reason = "values nested too deeply" if isinstance(exc, RecursionError) else exc
         raise LockError(f"{path.name}: not a valid PEP 751 lock file: {reason}",
                         "delete it and run `envsync lock` to write a new one") from None
-    return lock_from_document(path, document)
+    return _lock_from_document(path, document)
 
 
-def lock_from_document(path: Path, document: Pylock) -> LockFile:
+def _lock_from_document(path: Path, document: Pylock) -> LockFile:
     """A LockFile for a parsed document: the digest and platforms envsync keeps under [tool.envsync]."""
     from packaging.markers import InvalidMarker
 
@@ -487,6 +487,8 @@ def _specifier(text: str | None, kind: type[SpecifierSet]) -> SpecifierSet | Non
 
 def _document(spec: EnvSpec, interpreter: Interpreter, packages: list[Package], digest: str, environments: list[str],
               platforms: list[str] | None = None) -> str:
+    """The lock's TOML text, validated. Its parsed form is kept in the cache on the way
+    (files/parsed_toml.py), so reading this text back, now or at the next apply, needs no parser."""
     import tomli_w
     from packaging.pylock import Pylock
     from packaging.specifiers import SpecifierSet
