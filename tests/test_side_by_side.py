@@ -9,7 +9,7 @@ from helpers import installed, run_envsync, write_config
 from localindex import LocalIndex
 from wheelfactory import WheelSpec
 
-from envsync.install.side_by_side import chains
+from envsync.install.side_by_side import chains, longest_first
 
 
 def test_installs_writing_a_common_path_form_one_chain_in_plan_order():
@@ -21,6 +21,12 @@ def test_installs_writing_a_common_path_form_one_chain_in_plan_order():
 def test_no_common_path_means_one_chain_each_and_none_means_none():
     assert chains([{"a"}, {"b"}, set()]) == [[0], [1], [2]]
     assert chains([]) == []
+
+
+def test_the_chain_with_the_most_files_starts_first_and_equal_ones_keep_plan_order():
+    writes = [{"a.py"}, {"django/a.py", "django/b.py", "django/c.py"}, {"b.py"}, {"s/x.py", "s/y.py"},
+              {"s/x.py"}, {"c.py"}]
+    assert longest_first(chains(writes), writes) == [[1], [3, 4], [0], [2], [5]]
 
 
 def test_packages_of_one_env_are_reported_in_plan_order(tmp_path: Path, index: LocalIndex):

@@ -253,6 +253,67 @@ def test_a_big_wheel_is_placed_partly_by_a_link_helper_and_lands_whole(
     assert run_py(venv, "import big.part6.sub8.m1399 as m; print(m.N)") == "1399"
 
 
+@pytest.fixture
+def two_helpers() -> Iterator[LinkHelpers]:
+    started = LinkHelpers(2)
+    started.start()
+    yield started
+    started.close()
+
+
+def links_counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The destinations this process links from now on (a helper's links are not seen)."""
+    real_link, linked_here = os.link, []
+
+    def link(src: str, dst: str) -> None:
+        linked_here.append(dst)
+        real_link(src, dst)
+
+    monkeypatch.setattr(os, "link", link)
+    return linked_here
+
+
+def test_with_two_link_helpers_a_big_wheel_is_placed_in_three_parts_and_lands_whole(
+    tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout, two_helpers: LinkHelpers,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unpacked = unpack(build(tmp_path / "w", big()), cache)
+    linked_here = links_counted(monkeypatch)
+    install_with(two_helpers, unpacked, layout)
+    assert 400 <= len(linked_here) <= 550  # this process linked about a third; each helper another
+    rows = installed_record(layout, big().dist_info)
+    assert {f"big/part{n % 7}/sub{n % 13}/m{n}.py" for n in range(1400)} <= {row[0] for row in rows}
+    for path, digest, _size in rows:
+        if digest:
+            assert record_hash((layout.site_packages / path).read_bytes()) == digest
+    assert run_py(venv, "import big.part6.sub8.m1399 as m; print(m.N)") == "1399"
+
+
+def test_the_part_of_a_helper_that_is_not_idle_is_placed_here(
+    tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout, two_helpers: LinkHelpers,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, _ = two_helpers.processes()
+    first.kill()
+    first.wait()  # one helper is left: the part handed to the dead one comes back here
+    linked_here = links_counted(monkeypatch)
+    install_with(two_helpers, unpack(build(tmp_path / "w", big()), cache), layout)
+    assert 850 <= len(linked_here) <= 1000  # two thirds here, the last third by the helper left
+    assert run_py(venv, "import big.part6.sub8.m1399 as m; print(m.N)") == "1399"
+
+
+def test_a_failure_in_the_second_helpers_part_leaves_the_venv_as_it_was(
+    tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout, two_helpers: LinkHelpers
+) -> None:
+    unpacked = unpack(build(tmp_path / "w", big()), cache)
+    before = snapshot(venv)
+    (unpacked.root / "big" / "part6" / "sub8" / "m1399.py").unlink()  # a damaged cache, in the last part
+    with pytest.raises(FileNotFoundError, match="m1399.py"):
+        install_with(two_helpers, unpacked, layout)
+    assert snapshot(venv) == before  # both helpers' links and folders were taken out
+    assert not (layout.site_packages / "big").exists()
+
+
 def test_a_failure_in_this_processs_part_of_a_big_wheel_leaves_the_venv_as_it_was(
     tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout, helpers: LinkHelpers, monkeypatch: pytest.MonkeyPatch
 ) -> None:

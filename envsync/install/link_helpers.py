@@ -102,6 +102,7 @@ class LinkHelpers:
     for a busy one."""
 
     def __init__(self, count: int) -> None:
+        self.count = count  # a big wheel is cut into this many parts for helpers, and one of its own
         self._pool = HelperPool(_PROGRAM, count)
 
     def start(self) -> None:

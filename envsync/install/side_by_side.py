@@ -16,13 +16,13 @@ as exact as installing one package after another:
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from envsync.install.site import InstallStopped, StagedInstall
 from envsync.install.threads import INSTALL_WORKERS, Stopped, run_in_threads
 
 
-def chains(destinations: Sequence[Iterable[str]]) -> list[list[int]]:
+def chains(destinations: Sequence[Collection[str]]) -> list[list[int]]:
     """Indices of the installs grouped so that two that write a common path share a group, each
     group in plan order, the groups ordered by their first install."""
     parent = list(range(len(destinations)))
@@ -43,6 +43,13 @@ def chains(destinations: Sequence[Iterable[str]]) -> list[list[int]]:
     for index in range(len(destinations)):
         groups.setdefault(root(index), []).append(index)
     return sorted(groups.values(), key=lambda group: group[0])
+
+
+def longest_first(groups: list[list[int]], destinations: Sequence[Collection[str]]) -> list[list[int]]:
+    """The chains with the most files first: the biggest wheel (Django's 3,700 files among 31 small
+    packages) sets how long the batch takes, so it starts at once and the small ones fill the other
+    threads around it, rather than it starting last and finishing alone."""
+    return sorted(groups, key=lambda group: -sum(len(destinations[index]) for index in group))
 
 
 class _InOrder:
@@ -76,7 +83,7 @@ class _InOrder:
             self._ready.pop(index).undo()
 
 
-def install_side_by_side(destinations: Sequence[Iterable[str]], stage: Callable[[int, Callable[[], bool]], StagedInstall],
+def install_side_by_side(destinations: Sequence[Collection[str]], stage: Callable[[int, Callable[[], bool]], StagedInstall],
                          completed: Callable[[int], None], stopped: threading.Event) -> None:
     """Stage install `i` (0 <= i < len(destinations), writing the given paths) with `stage(i, stop)`
     on INSTALL_WORKERS threads, complete each in order and call `completed(i)` right after.
@@ -93,7 +100,8 @@ def install_side_by_side(destinations: Sequence[Iterable[str]], stage: Callable[
                 raise Stopped from None
             order.ready(index, staged)
 
-    failures = run_in_threads(chains(destinations), run_chain, INSTALL_WORKERS, stopped, "envsync-install")
+    failures = run_in_threads(longest_first(chains(destinations), destinations), run_chain, INSTALL_WORKERS, stopped,
+                              "envsync-install")
     order.abandon()
     if stopped.is_set():
         raise Stopped

@@ -241,20 +241,25 @@ def _install(planned: PlannedInstall, layout: SiteLayout, old: _Previous, sharin
                 else:
                     _place(op, linker, created_files)
 
-        own, share = _helper_share(body, placement.shared | replacing) if helpers is not None else (body, [])
-        pairs = [(op.source, op.dest) for op in share if op.source is not None]  # every one has a source
-        job = helpers.submit(pairs, placement.folders) if helpers is not None and pairs else None
-        if job is None:
-            place(body, stopped or _never)
-        else:
-            try:
-                place(own, stopped or _never)
-            finally:
+        own, shares = _helper_shares(body, placement.shared | replacing, helpers.count if helpers is not None else 0)
+        jobs = []
+        for share in shares:
+            job = helpers.submit([(op.source, op.dest) for op in share if op.source is not None],  # all have one
+                                 placement.folders) if helpers is not None else None
+            if job is None:
+                own += share  # no helper is idle: this part is ours too
+            else:
+                jobs.append((share, job))
+        rest: list[_Op] = []
+        try:
+            place(own if jobs else body, stopped or _never)
+        finally:
+            for share, job in jobs:
                 linked = job.result()
                 created_files += [op.dest for op in share[:linked.count]]
                 created_dirs += linked.folders
-                rest = share[linked.count:] if linked.known else _not_linked(share, created_files)
-            place(rest, stopped or _never)  # what it could not link: our turn, our errors
+                rest += share[linked.count:] if linked.known else _not_linked(share, created_files)
+        place(rest, stopped or _never)  # what a helper could not link: our turn, our errors
     except BaseException:
         _rollback(created_files, created_dirs)
         for path, content in saved.items():
@@ -289,18 +294,23 @@ def _never() -> bool:
     return False
 
 
-def _helper_share(body: list[_Op], existing: frozenset[str]) -> tuple[list[_Op], list[_Op]]:
-    """A big wheel's files split in two: those this thread places, and those a link helper can:
-    plain links of files that do not exist yet, from the second half (so that the helper and
-    this thread, each making the folders of its part, finish together)."""
-    if len(body) < HELP_AT:
+def _helper_shares(body: list[_Op], existing: frozenset[str], helpers: int) -> tuple[list[_Op], list[list[_Op]]]:
+    """A big wheel's files cut into one part per link helper and one for this thread: equal runs in
+    RECORD order (so that each part makes mostly its own folders, the dominant cost, and all finish
+    together). A helper's part keeps only plain links of files that do not exist yet; the other
+    files of its run are this thread's."""
+    if len(body) < HELP_AT or helpers < 1:
         return body, []
-    half = len(body) // 2
-    own, share = body[:half], list[_Op]()
-    for op in body[half:]:
-        plain = op.source is not None and op.content is None and not op.executable and op.dest not in existing
-        (share if plain else own).append(op)
-    return own, share
+    size = -(-len(body) // (helpers + 1))
+    own, shares = body[:size], []
+    for start in range(size, len(body), size):
+        share: list[_Op] = []
+        for op in body[start:start + size]:
+            plain = op.source is not None and op.content is None and not op.executable and op.dest not in existing
+            (share if plain else own).append(op)
+        if share:
+            shares.append(share)
+    return own, shares
 
 
 def _not_linked(share: list[_Op], created: list[str]) -> list[_Op]:
