@@ -509,8 +509,8 @@ def _document(spec: EnvSpec, interpreter: Interpreter, packages: list[Package], 
         packages=packages,
         tool={"envsync": tool},
     )
-    document.validate()
     data = document.to_dict()
+    Pylock.from_dict(data)  # what document.validate() does, without converting the document twice
     text = tomli_w.dumps(data)
     keep_parsed(text, data)
     return text
