@@ -314,19 +314,13 @@ def test_a_failure_in_the_second_helpers_part_leaves_the_venv_as_it_was(
     assert not (layout.site_packages / "big").exists()
 
 
-def test_the_only_big_wheel_of_a_batch_may_use_every_helper_and_several_share_them(
-    tmp_path: Path, cache: Path, layout: SiteLayout, two_helpers: LinkHelpers
-) -> None:
-    from envsync.install.apply import _helper_parts
+def test_the_only_big_wheel_of_an_apply_may_use_every_helper_and_several_share_them() -> None:
     from envsync.install.threads import INSTALL_WORKERS
 
-    django_like = plan_install(unpack(build(tmp_path / "a", big()), cache), layout)
-    other_big = plan_install(unpack(build(tmp_path / "b", WheelSpec(
-        "other", "1.0", files={f"other/m{n}.py": "" for n in range(300)})), cache), layout)
-    small = plan_install(unpack(build(tmp_path / "c", WheelSpec("small", "1.0")), cache), layout)
-    assert _helper_parts([small, django_like, small], two_helpers) is None  # every helper
-    assert _helper_parts([django_like, other_big, small], two_helpers) == max(1, 2 // INSTALL_WORKERS)
-    assert _helper_parts([django_like, other_big], None) is None
+    assert LinkHelpers(2, big_installs=1).per_wheel == 2  # Django among small packages: every helper
+    assert LinkHelpers(2, big_installs=3).per_wheel == max(1, 2 // INSTALL_WORKERS)
+    assert LinkHelpers(8, big_installs=64).per_wheel == max(1, 8 // INSTALL_WORKERS)
+    assert LinkHelpers(0, big_installs=5).per_wheel == 0
 
 
 def test_a_failure_in_this_processs_part_of_a_big_wheel_leaves_the_venv_as_it_was(

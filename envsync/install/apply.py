@@ -37,12 +37,11 @@ from envsync.install.site import (
     StagedInstall,
     check_against_env,
     install_planned,
-    is_big,
     plan_install,
     stage_install,
 )
 from envsync.install.targets import check_plan_fits
-from envsync.install.threads import INSTALL_WORKERS, Stopped, run_in_threads
+from envsync.install.threads import Stopped, run_in_threads
 from envsync.install.uninstall import uninstall
 from envsync.install.venv import create_venv, recreate_venv, remove_venv
 from envsync.install.wheel import UnpackedWheel, cached_wheel, unpack_wheel
@@ -207,14 +206,15 @@ def apply_plan(plan: Plan, index_for: Callable[[EnvPlan], IndexClient], report: 
     stopped = threading.Event()
     checkpoints = Checkpoints(stopped)
     wheels = Wheels(index_for, stopped, checkpoints)
-    helpers = LinkHelpers(helper_count())
     needed = _needed(plan)
     try:
         wheels.fetch_all(needed, report)
     except OSError as exc:
         raise from_os_error(exc, cache_dir()) from exc
     checkpoints.reached("fetched")
-    if any(len(wheels.get(pin, env).record) >= HELP_AT for pin, env in needed.values()):
+    big = _big_installs(plan, wheels)
+    helpers = LinkHelpers(helper_count(), big_installs=big)
+    if big:
         helpers.start()  # while the envs are made and checked: a bare interpreter starts in ~10 ms
     pending: list[EnvPlan | EnvRemoval] = [env for env in plan.entries if env.actions]
     try:
@@ -222,6 +222,13 @@ def apply_plan(plan: Plan, index_for: Callable[[EnvPlan], IndexClient], report: 
     finally:
         helpers.close()
     return ApplyResult(len(pending), done, time.monotonic() - start)
+
+
+def _big_installs(plan: Plan, wheels: Wheels) -> int:
+    """How many installs, over every env of the plan, are of wheels big enough for link helpers."""
+    return sum(1 for env in plan.envs for action in env.actions
+               if action.kind.installs and action.package is not None
+               and len(wheels.get(env.desired.pins[action.package], env).record) >= HELP_AT)
 
 
 def _apply_side_by_side(envs: list[EnvPlan | EnvRemoval], wheels: Wheels, report: Report, owner: str,
@@ -374,10 +381,9 @@ def _install_batch(env: EnvPlan, batch: list[Action], planned: dict[str, Planned
     """Install new packages side by side; each is reported, and counted, when it completes in plan order."""
     pins = [env.desired.pins[action.package] for action in batch if action.package is not None]
     installs = [planned[pin.name] for pin in pins]
-    parts = _helper_parts(installs, helpers)
 
     def stage(index: int, stop: Callable[[], bool]) -> StagedInstall:
-        return stage_install(installs[index], layout, sharing=sharing, stopped=stop, helpers=helpers, helper_parts=parts)
+        return stage_install(installs[index], layout, sharing=sharing, stopped=stop, helpers=helpers)
 
     def completed(index: int) -> None:
         _report_hooks(env, pins[index], installs[index].unpacked, report)
@@ -386,16 +392,6 @@ def _install_batch(env: EnvPlan, batch: list[Action], planned: dict[str, Planned
 
     install_side_by_side([[target.dest for target in install.targets] for install in installs], stage, completed,
                          stopped)
-
-
-def _helper_parts(installs: list[PlannedInstall], helpers: LinkHelpers | None) -> int | None:
-    """How many link helpers one big wheel of the batch may use. The only big one (Django among
-    small packages) takes them all: nothing else would use them. With several, each thread's
-    wheel takes its share, or the first would take every helper and the next place all its
-    files alone (the large workload's apply: 0.68 s -> 0.76 s)."""
-    if helpers is None or sum(1 for install in installs if is_big(install)) <= 1:
-        return None
-    return max(1, helpers.count // INSTALL_WORKERS)
 
 
 def _sharing(env: EnvPlan, actual: Actual, layout: SiteLayout) -> Sharing:

@@ -101,8 +101,12 @@ class LinkHelpers:
     """A few bare interpreters (`-I -S`, nothing of envsync) linking files; `submit` never waits
     for a busy one."""
 
-    def __init__(self, count: int) -> None:
-        self.count = count  # a big wheel is cut into this many parts for helpers, and one of its own
+    def __init__(self, count: int, *, big_installs: int = 1) -> None:
+        # How many helpers one big wheel may use (it is cut into that many parts and one of its
+        # own): every one when it is the apply's only big wheel (Django among small packages:
+        # nothing else would use them); else a thread's share, or the first would take them all
+        # and the next place all its files alone (the large workload's apply: 0.68 -> 0.76 s).
+        self.per_wheel = count if big_installs <= 1 else min(count, max(1, count // INSTALL_WORKERS))
         self._pool = HelperPool(_PROGRAM, count)
 
     def start(self) -> None:

@@ -143,19 +143,11 @@ class StagedInstall:
 
 
 def stage_install(planned: PlannedInstall, layout: SiteLayout, *, sharing: Sharing | None = None,
-                  stopped: Callable[[], bool] | None = None, helpers: LinkHelpers | None = None,
-                  helper_parts: int | None = None) -> StagedInstall:
+                  stopped: Callable[[], bool] | None = None, helpers: LinkHelpers | None = None) -> StagedInstall:
     """Installing a new package up to its last file: see StagedInstall. When `stopped()` turns
     true while the files are being placed, they are taken out again and InstallStopped is raised.
-    `helpers` may place part of a big wheel's files (link_helpers.py): `helper_parts` parts at
-    most (default: one per helper)."""
-    return _install(planned, layout, _Previous(), sharing or Sharing(SharedFiles(layout)), stopped, helpers,
-                    helper_parts)
-
-
-def is_big(planned: PlannedInstall) -> bool:
-    """Whether link helpers place part of this install's files."""
-    return len(planned.ops) - 1 >= HELP_AT  # its files, the INSTALLER written last aside
+    `helpers` may place part of a big wheel's files (link_helpers.py)."""
+    return _install(planned, layout, _Previous(), sharing or Sharing(SharedFiles(layout)), stopped, helpers)
 
 
 def check_against_env(planned: PlannedInstall, layout: SiteLayout, *, old: Path | None,
@@ -203,8 +195,7 @@ HELP_AT = 256  # a wheel with this many plain links gives part of them to a link
 
 
 def _install(planned: PlannedInstall, layout: SiteLayout, old: _Previous, sharing: Sharing,
-             stopped: Callable[[], bool] | None = None, helpers: LinkHelpers | None = None,
-             helper_parts: int | None = None) -> StagedInstall:
+             stopped: Callable[[], bool] | None = None, helpers: LinkHelpers | None = None) -> StagedInstall:
     ops, dist_info, rows = planned.ops, planned.dist_info, planned.rows
     record_path = os.path.join(dist_info, "RECORD")
     placement = check_targets(planned.targets, layout, owned=old.owned, owned_folders=old.records,
@@ -250,8 +241,7 @@ def _install(planned: PlannedInstall, layout: SiteLayout, old: _Previous, sharin
                 else:
                     _place(op, linker, created_files)
 
-        parts = 0 if helpers is None else helpers.count if helper_parts is None else min(helper_parts, helpers.count)
-        own, shares = _helper_shares(body, placement.shared | replacing, parts)
+        own, shares = _helper_shares(body, placement.shared | replacing, helpers.per_wheel if helpers is not None else 0)
         jobs = []
         for share in shares:
             job = helpers.submit([(op.source, op.dest) for op in share if op.source is not None],  # all have one
