@@ -18,16 +18,16 @@ import sys
 import threading
 from collections.abc import Sequence
 
-# Put at the top of a helper's program: read one job (None at the end of the input), answer one.
+# Put at the top of a helper's program: read one job (the helper ends with its input), answer one.
 PROTOCOL = """
-import marshal, signal, sys
+import marshal, os, signal, sys
 signal.signal(signal.SIGINT, signal.SIG_IGN)
 _source, _sink = sys.stdin.buffer, sys.stdout.buffer
 
 def next_job():
     head = _source.read(4)
     if len(head) < 4:
-        return None
+        os._exit(0)  # the pipe closed: every answer is flushed, and envsync need not wait for a teardown
     return marshal.loads(_source.read(int.from_bytes(head, "big")))
 
 def answer(value):

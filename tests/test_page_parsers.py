@@ -183,3 +183,13 @@ def test_every_job_waiting_for_a_helper_that_dies_is_done_here(echo: HelperPool)
     for waiter in waiters:
         waiter.join(timeout=30)
     assert waited == [None, None, None]  # none is left waiting
+
+
+def test_a_helper_answers_and_ends_as_soon_as_its_input_closes() -> None:
+    pool = HelperPool("while True:\n    answer(next_job())\n", 1)
+    pool.start()
+    pending = pool.submit(("ping", 1))
+    assert pending is not None and pending.result() == ("ping", 1)
+    (process,) = pool.processes()
+    pool.close()  # closes its pipe, and would kill it after 5 s
+    assert process.returncode == 0

@@ -58,7 +58,8 @@ def make(folder, made, dirs):
             raise
     made.add(folder)
 
-while (job := next_job()) is not None:
+while True:
+    job = next_job()  # the helper ends when its input does
     existing, pairs = job
     made, dirs, linked = set(existing), [], 0
     for cached, dest in pairs:

@@ -69,7 +69,8 @@ _PROGRAM = """
 sys.path[:] = marshal.loads(bytes.fromhex(sys.argv[1]))
 from envsync.resolve.page_parsers import PageJob, project_rows
 answer(("ready", None))
-while (job := next_job()) is not None:
+while True:
+    job = next_job()  # the helper ends when its input does
     try:
         answer(("rows", marshal.dumps(project_rows(PageJob(*job)))))
     except ValueError as exc:
