@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import errno
 import hashlib
@@ -219,12 +220,20 @@ def big(version: str = "1.0", count: int = 1400) -> WheelSpec:
     return WheelSpec("big", version, files={"big/__init__.py": f"__version__ = {version!r}\n", **files})
 
 
+@contextlib.contextmanager
+def running_helpers(count: int) -> Iterator[LinkHelpers]:
+    started = LinkHelpers(count)
+    started.start()
+    try:
+        yield started
+    finally:
+        started.close()
+
+
 @pytest.fixture
 def helpers() -> Iterator[LinkHelpers]:
-    started = LinkHelpers(1)
-    started.start()
-    yield started
-    started.close()
+    with running_helpers(1) as started:
+        yield started
 
 
 def install_with(helpers: LinkHelpers, unpacked: UnpackedWheel, layout: SiteLayout) -> None:
@@ -255,10 +264,8 @@ def test_a_big_wheel_is_placed_partly_by_a_link_helper_and_lands_whole(
 
 @pytest.fixture
 def two_helpers() -> Iterator[LinkHelpers]:
-    started = LinkHelpers(2)
-    started.start()
-    yield started
-    started.close()
+    with running_helpers(2) as started:
+        yield started
 
 
 def links_counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
