@@ -60,15 +60,18 @@ def test_requires_python_is_no_wider_than_the_packages_allow(tmp_path: Path, ind
         pytest.skip("needs an interpreter after the minor version's first release")
     bound = f">={minor}.{sys.version_info.micro}"
     index.add(WheelSpec("strict", "1.0", requires_python=bound))
+    index.add(WheelSpec("also-strict", "1.0", requires_python=bound))  # the same clause, named once
+    index.add(WheelSpec("loose", "1.0", requires_python=">=3.0"))  # every patch release: not named
     project = tmp_path / "p"
-    write_config(project, f'[settings]\nindex-url = "{index.url}"\n[envs.dev]\ndependencies = ["strict"]\n')
+    write_config(project, f'[settings]\nindex-url = "{index.url}"\n[envs.dev]\n'
+                          'dependencies = ["also-strict", "loose", "strict"]\n')
     document = lock(project)
     assert document["requires-python"] == f"=={minor}.*,{bound}"
-    (strict,) = document["packages"]
+    strict = next(p for p in document["packages"] if p["name"] == "strict")
     assert strict["requires-python"] == bound
     again = run_envsync("plan", "--locked", cwd=project)
     assert again.returncode == 0, again.stderr  # read back and re-rendered the same
-    assert uv_installs(project, tmp_path) == {"strict": "1.0"}
+    assert uv_installs(project, tmp_path) == {"strict": "1.0", "also-strict": "1.0", "loose": "1.0"}
 
 
 def test_an_index_package_names_the_index_its_file_came_from(tmp_path: Path, index: LocalIndex):

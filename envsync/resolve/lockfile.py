@@ -523,10 +523,14 @@ def lock_python(interpreter: Interpreter, packages: list[Package]) -> str:
     minor = f"{interpreter.version.major}.{interpreter.version.minor}"
     kept: dict[str, None] = {f"=={minor}.*": None}
     patches = [Version(f"{minor}.{patch}") for patch in range(0, 100)]
+    judged: set[str] = set()  # a big lock's 160 packages share a dozen clauses (">=3.9"): each is tried once
     for package in packages:
         for item in package.requires_python or ():
-            if not all(item.contains(version, prereleases=True) for version in patches):
-                kept[str(item)] = None
+            clause = str(item)
+            if clause not in judged:
+                judged.add(clause)
+                if not all(item.contains(version, prereleases=True) for version in patches):
+                    kept[clause] = None
     return ",".join(kept)
 
 
