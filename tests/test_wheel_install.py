@@ -541,7 +541,8 @@ def test_the_cache_marker_of_an_earlier_envsync_is_still_read(tmp_path: Path, ca
     old = {**data, "format": 1, "record": [{"path": p, "hash": h, "size": n} for p, h, n in data["record"]]}
     marker.write_text(json.dumps(old))
     assert _read_marker(marker, cache / digest) == first
-    for broken in ([["a.py", "sha256=x"]], [["a.py", "sha256=x", "12"]], [[1, "sha256=x", 12]], "rows"):
+    for broken in ([["a.py", "sha256=x"]], [["a.py", "sha256=x", "12"]], [[1, "sha256=x", 12]], "rows",
+                   [["a.py", "sha256=x", 12, "more"]], ["abc"], [5], [None]):
         marker.write_text(json.dumps({**data, "record": broken}))
         assert _read_marker(marker, cache / digest) is None
     marker.write_text(json.dumps({**data, "format": 3}))

@@ -559,7 +559,8 @@ def _read_marker(marker: Path, root: Path) -> UnpackedWheel | None:
             rows = [(row["path"], row["hash"], row["size"]) for row in rows]
         elif layout != _MARKER_FORMAT:
             return None
-        record = tuple(map(RecordEntry._make, rows))
+        new = tuple.__new__  # RecordEntry._make checks the length too, at three times the cost: unpacking does it below
+        record = tuple([new(RecordEntry, row) for row in rows])
         if not all(type(path) is str and type(digest) is str and type(size) is int for path, digest, size in record):
             return None
         console, gui = (tuple((str(name), str(target)) for name, target in data.pop(key))
