@@ -438,6 +438,17 @@ def test_refuses_a_destination_that_resolves_outside_the_venv(
     assert snapshot(venv) == before and list(elsewhere.iterdir()) == []
 
 
+def test_refuses_two_files_of_one_wheel_that_land_on_one_path(
+    tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout
+) -> None:
+    spec = WheelSpec("twice", "1.0", files={"twice/x.py": "A = 1\n", "twice-1.0.data/purelib/twice/x.py": "A = 2\n"})
+    before = snapshot(venv)
+    with pytest.raises(UnsafeWheel, match="is also installed to") as caught:
+        install_wheel(unpack(build(tmp_path / "w", spec), cache), layout)
+    assert "twice-1.0.data/purelib/twice/x.py" in str(caught.value) and "site-packages/twice/x.py" in str(caught.value)
+    assert snapshot(venv) == before
+
+
 def test_a_folder_linked_to_another_place_inside_the_venv_is_followed(
     tmp_path: Path, cache: Path, venv: Path, layout: SiteLayout
 ) -> None:
