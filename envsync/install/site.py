@@ -243,17 +243,17 @@ def _install(planned: PlannedInstall, layout: SiteLayout, old: _Previous, sharin
 
         own, shares = _helper_shares(body, placement.shared | replacing, helpers.per_wheel if helpers is not None else 0)
         jobs = []
-        for share in shares:
-            job = helpers.submit([(op.source, op.dest) for op in share if op.source is not None],  # all have one
-                                 placement.folders) if helpers is not None else None
-            if job is None:
-                own += share  # no helper is idle: this part is ours too
-            else:
-                jobs.append((share, job))
         rest: list[_Op] = []
         try:
+            for share in shares:
+                job = helpers.submit([(op.source, op.dest) for op in share if op.source is not None],  # all have one
+                                     placement.folders) if helpers is not None else None
+                if job is None:
+                    own += share  # no helper is idle: this part is ours too
+                else:
+                    jobs.append((share, job))
             place(own if jobs else body, stopped or _never)
-        finally:
+        finally:  # what every helper made is known before anything is rolled back
             for share, job in jobs:
                 linked = job.result()
                 created_files += [op.dest for op in share[:linked.count]]
