@@ -21,9 +21,10 @@ import pytest
 from wheelfactory import WheelSpec, make_wheel, record_hash
 
 from envsync.errors import ConfigError, EnvsyncError, HashMismatch, UnsafeWheel
+from envsync.install.file_plan import plan_install
 from envsync.install.layout import SiteLayout, layout_for
 from envsync.install.link_helpers import Job, Linked, LinkHelpers, helper_count
-from envsync.install.site import install_planned, install_wheel, plan_install, replace_wheel
+from envsync.install.site import install_planned, install_wheel, replace_wheel
 from envsync.install.uninstall import uninstall
 from envsync.install.wheel import SIZE_VARIABLE, Limits, UnpackedWheel, unpack_wheel
 
@@ -522,7 +523,7 @@ def test_record_lists_odd_file_names_as_csv_does() -> None:
     a line break makes it csv's: the bytes are always the ones csv.writer writes."""
     import io
 
-    from envsync.install.site import _csv_bytes
+    from envsync.install.file_plan import record_text
 
     def by_csv(rows: list[tuple[str, str, str]]) -> bytes:
         buffer = io.StringIO()
@@ -532,8 +533,8 @@ def test_record_lists_odd_file_names_as_csv_does() -> None:
     plain = [("a/b.py", "sha256=AbC-_", "12"), ("a-1.0.dist-info/RECORD", "", "")]
     for odd in ("we,ird.txt", 'qu"ote.txt', "new\nline.txt", "carriage\rreturn.txt", " spaced .txt"):
         rows = [plain[0], (f"a/{odd}", "sha256=x", "3"), plain[1]]
-        assert _csv_bytes(rows) == by_csv(rows)
-    assert _csv_bytes(plain) == by_csv(plain) == b"a/b.py,sha256=AbC-_,12\na-1.0.dist-info/RECORD,,\n"
+        assert record_text(rows) == by_csv(rows)
+    assert record_text(plain) == by_csv(plain) == b"a/b.py,sha256=AbC-_,12\na-1.0.dist-info/RECORD,,\n"
 
 
 def test_the_cache_marker_of_an_earlier_envsync_is_still_read(tmp_path: Path, cache: Path) -> None:

@@ -26,18 +26,17 @@ from envsync.events import ActionDone, FetchProgress, Progress, Report, StartupH
 from envsync.files.cache import cache_dir, cache_subdir
 from envsync.files.hashes import sha256_of_file
 from envsync.install.checkpoints import Checkpoints
+from envsync.install.file_plan import PlannedInstall, plan_install
 from envsync.install.layout import SiteLayout, layout_for
 from envsync.install.link_helpers import LinkHelpers, helper_count
 from envsync.install.shared import SharedFiles
 from envsync.install.side_by_side import install_side_by_side
 from envsync.install.site import (
     HELP_AT,
-    PlannedInstall,
     Sharing,
     StagedInstall,
     check_against_env,
     install_planned,
-    plan_install,
     stage_install,
 )
 from envsync.install.targets import check_plan_fits

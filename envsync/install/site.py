@@ -4,53 +4,29 @@ anything outside the venv. Taking one out is uninstall.py's job."""
 from __future__ import annotations
 
 import contextlib
-import csv
 import errno
 import io
 import os
-import re
 import shutil
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
-from envsync.errors import EnvsyncError, UnsafeWheel
 from envsync.files.metadata import record_rows
+from envsync.install.file_plan import FileOp, PlannedInstall, plan_install, record_text
 from envsync.install.layout import STAGED_SUFFIX, SiteLayout
 from envsync.install.link_helpers import LinkHelpers
 from envsync.install.shared import SharedFiles
-from envsync.install.targets import Target, check_targets
+from envsync.install.targets import check_targets
 from envsync.install.uninstall import checked_dist_info, prune, remove_listed
-from envsync.install.wheel import RecordEntry, UnpackedWheel, record_hash, script_name_problem
+from envsync.install.wheel import UnpackedWheel
 
 # When os.link fails with one of these, copying works where linking can't (other device, no permission...).
 _LINK_FALLBACK = frozenset(
     code for code in (errno.EXDEV, errno.EPERM, errno.EACCES, errno.EMLINK, errno.ENOTSUP,
                       errno.EOPNOTSUPP, errno.ENOSYS) if code is not None
 )
-_SHEBANG_MAX = 127  # the kernel truncates longer #! lines on older Linux
-_WRITTEN_BY_US = frozenset({"INSTALLER", "REQUESTED", "RECORD", "RECORD.jws", "RECORD.p7s"})
-_LAUNCHER = """\
-import sys
-from {module} import {head}
-if __name__ == "__main__":
-    sys.exit({attr}())
-"""
-
-
-class _Op(NamedTuple):
-    """One file the install creates: linked from the cache (`source`) or written (`content`).
-
-    A named tuple of strings, not a dataclass of Paths: an install makes tens of thousands."""
-
-    dest: str
-    origin: str  # the archive path, or what generated the file, for messages
-    source: str | None = None
-    content: bytes | None = None
-    executable: bool = False
-    entry: RecordEntry | None = None  # the verified hash of `source`
 
 
 # --- install ---------------------------------------------------------------------------------
@@ -63,38 +39,6 @@ class Sharing:
 
     files: SharedFiles
     overwritable: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True)
-class PlannedInstall:
-    """Installing one wheel into one env, worked out once: the files it creates (`ops`, its
-    INSTALLER last), what each is (`targets`, its RECORD too) and the RECORD rows it writes.
-
-    An apply checks every install of an env against the env and against each other with these
-    before touching it, then carries out the very same ones."""
-
-    unpacked: UnpackedWheel
-    dist_info: str  # where its dist-info folder goes
-    ops: list[_Op]
-    targets: list[Target]
-    rows: list[tuple[str, str, str]]  # RECORD's rows, its own last
-
-    @property
-    def label(self) -> str:
-        return f"{self.unpacked.name} {self.unpacked.version}"
-
-
-def plan_install(unpacked: UnpackedWheel, layout: SiteLayout, *, requested: bool = False,
-                 direct_url: bytes | None = None) -> PlannedInstall:
-    """What installing `unpacked` into the venv of `layout` creates. `direct_url` is the PEP 610
-    direct_url.json of a package not installed from an index."""
-    ops = _plan(unpacked, layout, requested, direct_url)
-    dist_info = os.path.join(layout.site_packages, unpacked.dist_info)
-    record_path = os.path.join(dist_info, "RECORD")
-    targets, rows = _targets_and_rows(ops, layout)
-    targets.append(Target(record_path, "RECORD", None))
-    rows.append((_relative(record_path, str(layout.site_packages)), "", ""))
-    return PlannedInstall(unpacked, dist_info, ops, targets, rows)
 
 
 def install_wheel(unpacked: UnpackedWheel, layout: SiteLayout, *, requested: bool = False,
@@ -220,12 +164,12 @@ def _install(planned: PlannedInstall, layout: SiteLayout, old: _Previous, sharin
                 os.unlink(os.path.join(dist_info, "INSTALLER"))
         _make_parents(dist_info, created_dirs, made, placement.folders)
         if record_path in saved:
-            _swap_in(record_path, _csv_bytes([*rows[:-1], *kept, rows[-1]]))
+            _swap_in(record_path, record_text([*rows[:-1], *kept, rows[-1]]))
         else:
-            _write_new(record_path, _csv_bytes(rows), created_files)
+            _write_new(record_path, record_text(rows), created_files)
         linker = _Linker()
 
-        def place(ops: list[_Op], should_stop: Callable[[], bool]) -> None:
+        def place(ops: list[FileOp], should_stop: Callable[[], bool]) -> None:
             for number, op in enumerate(ops):
                 if number % _STOP_EVERY == 0 and should_stop():
                     raise InstallStopped
@@ -243,7 +187,7 @@ def _install(planned: PlannedInstall, layout: SiteLayout, old: _Previous, sharin
 
         own, shares = _helper_shares(body, placement.shared | replacing, helpers.per_wheel if helpers is not None else 0)
         jobs = []
-        rest: list[_Op] = []
+        rest: list[FileOp] = []
         try:
             for share in shares:
                 job = helpers.submit([(op.source, op.dest) for op in share if op.source is not None],  # all have one
@@ -283,7 +227,7 @@ def _install(planned: PlannedInstall, layout: SiteLayout, old: _Previous, sharin
     if old.records:
         _remove_previous(old, new_paths, dist_info, layout, sharing.files)
         if kept:
-            _swap_in(record_path, _csv_bytes(rows))
+            _swap_in(record_path, record_text(rows))
     for folder in old.records:
         sharing.files.removed(folder)
     sharing.files.installed(dist_info, [row[0] for row in rows])
@@ -294,7 +238,7 @@ def _never() -> bool:
     return False
 
 
-def _helper_shares(body: list[_Op], existing: frozenset[str], helpers: int) -> tuple[list[_Op], list[list[_Op]]]:
+def _helper_shares(body: list[FileOp], existing: frozenset[str], helpers: int) -> tuple[list[FileOp], list[list[FileOp]]]:
     """A big wheel's files cut into one part per link helper and one for this thread: equal runs in
     RECORD order (so that each part makes mostly its own folders, the dominant cost, and all finish
     together). A helper's part keeps only plain links of files that do not exist yet; the other
@@ -304,7 +248,7 @@ def _helper_shares(body: list[_Op], existing: frozenset[str], helpers: int) -> t
     size = -(-len(body) // (helpers + 1))
     own, shares = body[:size], []
     for start in range(size, len(body), size):
-        share: list[_Op] = []
+        share: list[FileOp] = []
         for op in body[start:start + size]:
             plain = op.source is not None and op.content is None and not op.executable and op.dest not in existing
             (share if plain else own).append(op)
@@ -313,7 +257,7 @@ def _helper_shares(body: list[_Op], existing: frozenset[str], helpers: int) -> t
     return own, shares
 
 
-def _not_linked(share: list[_Op], created: list[str]) -> list[_Op]:
+def _not_linked(share: list[FileOp], created: list[str]) -> list[FileOp]:
     """After a helper died mid-job: the files of its share it did not link. None of them existed
     at the check and the env is locked, so a destination that is the cached file itself is its
     work (and ours to take out on a rollback)."""
@@ -397,98 +341,6 @@ def _remove_previous(old: _Previous, new_paths: set[str], dist_info: str, layout
             shutil.rmtree(folder)
 
 
-def _plan(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool, direct_url: bytes | None = None) -> list[_Op]:
-    ops: list[_Op] = []
-    # Archive paths use "/" and were checked by wheel.py (no "..", nothing absolute): on posix they
-    # join by concatenation, which matters for wheels of thousands of files.
-    cache = str(unpacked.root) + os.sep
-    site = str(layout.site_packages) + os.sep
-    posix = os.sep == "/"
-    dist_info = unpacked.dist_info + "/"
-    data_dir = unpacked.data_dir
-    new_op = tuple.__new__  # _Op(...) through its Python-level __new__ costs twice as much
-    for entry in unpacked.record:
-        path = entry.path
-        if path.startswith(dist_info) and "/" not in path[len(dist_info):]:
-            base = path[len(dist_info):]
-            if base in _WRITTEN_BY_US or (direct_url and base == "direct_url.json"):
-                continue  # ours replace the wheel's
-        if posix and path.partition("/")[0] != data_dir:
-            ops.append(new_op(_Op, (site + path, path, cache + path, None, False, entry)))
-            continue
-        dest, scheme = _destination(path, unpacked, layout)
-        source = os.path.join(cache, *path.split("/"))
-        if scheme == "scripts":
-            ops.append(_script_op(source, dest, entry, layout))
-        else:
-            ops.append(_Op(dest, entry.path, source=source, entry=entry))
-    ops += _launcher_ops(unpacked, layout)
-    dist_info = os.path.join(layout.site_packages, unpacked.dist_info)
-    if requested:
-        ops.append(_Op(os.path.join(dist_info, "REQUESTED"), "REQUESTED", content=b""))
-    if direct_url is not None:
-        ops.append(_Op(os.path.join(dist_info, "direct_url.json"), "direct_url.json", content=direct_url))
-    ops.append(_Op(os.path.join(dist_info, "INSTALLER"), "INSTALLER", content=b"envsync\n"))  # last: marks it complete
-    return ops
-
-
-def _destination(path: str, unpacked: UnpackedWheel, layout: SiteLayout) -> tuple[str, str]:
-    parts = path.split("/")  # every part was checked by wheel.py: no "..", no absolute paths
-    if unpacked.data_dir is None or parts[0] != unpacked.data_dir:
-        return os.path.join(layout.site_packages, *parts), "purelib" if unpacked.root_is_purelib else "platlib"
-    scheme, rest = parts[1], parts[2:]
-    bases = {
-        "purelib": layout.site_packages,
-        "platlib": layout.site_packages,
-        "headers": layout.include / unpacked.name,
-        "scripts": layout.scripts,
-        "data": layout.data,
-    }
-    if scheme not in bases or not rest:
-        raise UnsafeWheel(f"{unpacked.dist_info}: {path!r} is not in a known scheme folder")
-    return os.path.join(bases[scheme], *rest), scheme
-
-
-def _script_op(source: str, dest: str, entry: RecordEntry, layout: SiteLayout) -> _Op:
-    """Scripts starting with `#!python` get the venv's interpreter; others are linked as they are."""
-    with open(source, "rb") as handle:
-        first = handle.readline(4096)
-        match = re.match(rb"#!pythonw?(\s.*)?\r?\n?$", first)
-        if not match:
-            return _Op(dest, entry.path, source=source, executable=True, entry=entry)
-        rest = handle.read()
-    args = (match.group(1) or b"").strip()
-    return _Op(dest, entry.path, content=shebang(layout.python, args) + rest, executable=True)
-
-
-def _launcher_ops(unpacked: UnpackedWheel, layout: SiteLayout) -> list[_Op]:
-    ops = []
-    for kind, scripts in (("console", unpacked.console_scripts), ("gui", unpacked.gui_scripts)):
-        for name, entry_point in scripts:
-            problem = script_name_problem(name)
-            if problem:
-                raise UnsafeWheel(f"{unpacked.dist_info}: {kind} script name {name!r} {problem}")
-            module, _, attr = entry_point.partition(":")
-            body = _LAUNCHER.format(module=module, head=attr.split(".")[0], attr=attr)
-            content = shebang(layout.python) + body.encode()
-            ops.append(_Op(os.path.join(layout.scripts, name), f"{kind} script {name!r}", content=content,
-                           executable=True))
-    return ops
-
-
-def shebang(python: Path, args: bytes = b"") -> bytes:
-    """A first line running the script with `python`; via /bin/sh when #! can't hold the path."""
-    exe = os.fsencode(python)
-    line = b"#!" + exe + (b" " + args if args else b"") + b"\n"
-    if b" " not in exe and len(line) <= _SHEBANG_MAX:
-        return line
-    if any(char in exe for char in (b'"', b"$", b"`", b"\\", b"'", b"\n")):
-        raise EnvsyncError(f"cannot write scripts for an interpreter at {python}: its path has quotes or $")
-    # Valid sh (exec the interpreter on this file) and a harmless string statement in Python.
-    exec_args = b" " + args if args else b""
-    return b"#!/bin/sh\n'''exec' \"" + exe + b'"' + exec_args + b' "$0" "$@"\n' + b"' '''\n"
-
-
 class _Linker:
     """Hard-links from the cache until the filesystem refuses once, then copies."""
 
@@ -516,7 +368,7 @@ def _create(path: str, created: list[str]) -> io.BufferedWriter:
     return handle
 
 
-def _place(op: _Op, linker: _Linker, created: list[str]) -> None:
+def _place(op: FileOp, linker: _Linker, created: list[str]) -> None:
     if op.content is not None:
         _write_new(op.dest, op.content, created)
     elif op.source is not None:
@@ -552,52 +404,6 @@ def _make_folder(folder: str, created: list[str]) -> None:
             raise
     else:
         created.append(folder)
-
-
-def _targets_and_rows(ops: list[_Op], layout: SiteLayout) -> tuple[list[Target], list[tuple[str, str, str]]]:
-    """Per op, its Target and its RECORD row (path relative to site-packages in "/" form, hash,
-    size). One pass with the tuples taken apart: a large env plans 28,000 of each."""
-    site = str(layout.site_packages)
-    prefix = site + os.sep
-    cut = len(prefix)
-    posix = os.sep == "/"
-    new_target = tuple.__new__  # Target(...) through its Python-level __new__ costs twice as much
-    targets: list[Target] = []
-    rows: list[tuple[str, str, str]] = []
-    folders: dict[str, str] = {}
-    for dest, origin, _, content, _, entry in ops:
-        if entry is not None:
-            digest, size = entry.hash, str(entry.size)
-        else:
-            assert content is not None  # every op is linked from a verified file or written
-            digest, size = record_hash(content), str(len(content))
-        targets.append(new_target(Target, (dest, origin, digest)))
-        if posix and dest.startswith(prefix):
-            rows.append((dest[cut:], digest, size))
-            continue
-        folder, name = os.path.split(dest)  # outside site-packages (scripts, data): few folders, many files
-        relative = folders.get(folder)
-        if relative is None:
-            relative = folders[folder] = _relative(folder, site)
-        rows.append((f"{relative}/{name}" if relative != "." else name, digest, size))
-    return targets, rows
-
-
-def _relative(path: str, site: str) -> str:
-    return os.path.relpath(path, site).replace(os.sep, "/")
-
-
-def _csv_bytes(rows: Iterable[tuple[str, str, str]]) -> bytes:
-    """RECORD's text. Almost no path needs CSV quoting, and joining the rows ourselves is five
-    times faster than csv.writer (a large env writes 28,000 rows); when any field holds a comma,
-    a quote or a line break (the counts tell), the csv module writes it all instead."""
-    rows = list(rows)
-    text = "".join([f"{path},{digest},{size}\n" for path, digest, size in rows])
-    if '"' in text or "\r" in text or text.count(",") != 2 * len(rows) or text.count("\n") != len(rows):
-        buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\n").writerows(rows)
-        text = buffer.getvalue()
-    return text.encode("utf-8")
 
 
 def _rollback(files: list[str], folders: list[str]) -> None:
