@@ -82,6 +82,23 @@ def test_a_big_page_decoded_by_a_helper_gives_the_files_parsing_here_gives(
     assert any("cp39-cp39-manylinux" in row[0] or "cp311" in row[0] for row in every)
 
 
+def test_the_quick_reading_of_common_entries_gives_what_the_full_checks_give() -> None:
+    """Most entries take the quick path (json_rows); every entry of the numpy-like page, read one at a
+    time through the full checks, must come out the same, a yank's reason included."""
+    from envsync.resolve.pages import _json_artifact, _row_of
+
+    page = numpy_like_page()
+    rows = project_rows(job(page))
+    kept = {row[0] for row in rows}
+    by_full_checks = [_row_of(a) + ("https://index.example/simple",)
+                      for e in json.loads(page)["files"] if e["filename"] in kept
+                      for a in [_json_artifact("https://index.example/simple/big/", e, frozenset({"https"}))]
+                      if a is not None]
+    assert rows == by_full_checks
+    assert {row[6] for row in rows if row[0] == "big-1.7-py3-none-any.whl"} == {"broken"}
+    assert {row[7] for row in rows if "cp311" in row[0]} == {True}  # metadata-hinted: the full checks read it
+
+
 def test_an_invalid_big_page_fails_in_a_helper_with_the_parsers_own_message(
     parsers: PageParsers, monkeypatch: pytest.MonkeyPatch
 ) -> None:

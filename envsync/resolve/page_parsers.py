@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import marshal
-import operator
 import os
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from packaging.utils import NormalizedName
 
 from envsync.helper_processes import HelperLost, HelperPool
 from envsync.model import Artifact
-from envsync.resolve.pages import belongs_to, parse_page, wheel_filter
+from envsync.resolve.pages import belongs_to, page_rows, wheel_filter
 
 PARSE_IN_HELPER_AT = 32 * 1024  # smaller pages cost less to parse than to send
 
@@ -51,7 +50,6 @@ def _filter(tags: tuple[str, ...]) -> Callable[[str], bool]:
 
 _NAMES = [field.name for field in dataclasses.fields(Artifact)]
 assert _NAMES[-1] == "index", "a row ends with the index the page is on"
-_ALL_BUT_INDEX = operator.attrgetter(*_NAMES[:-1])
 
 
 def project_rows(job: PageJob) -> list[tuple[object, ...]]:
@@ -59,8 +57,22 @@ def project_rows(job: PageJob) -> list[tuple[object, ...]]:
     what `Artifact(*row)` makes again, and what the parsed-page cache keeps."""
     keep = None if job.tags is None else _filter(tuple(job.tags))
     listed_on = (job.listed_on,)
-    return [_ALL_BUT_INDEX(a) + listed_on for a in parse_page(job.page_url, job.content_type, job.content, keep)
-            if belongs_to(a.filename, job.name)]
+    ours: dict[str, bool] = {}  # whether a file name's project part is `job.name`: most files share one
+    rows = []
+    for row in page_rows(job.page_url, job.content_type, job.content, keep):
+        filename = row[0]
+        if filename.endswith(".whl"):
+            part = filename.split("-", 1)[0]
+        elif filename.endswith(".tar.gz"):
+            part = filename[:-7].rpartition("-")[0] + "-"
+        else:
+            part = "\0" + filename  # belongs_to parses it whole (no file name holds a NUL)
+        belongs = ours.get(part)
+        if belongs is None:
+            belongs = ours[part] = belongs_to(filename, job.name)
+        if belongs:
+            rows.append(row + listed_on)
+    return rows
 
 
 # The helper's program, after helper_processes.PROTOCOL: envsync's own parser, on sys.path of the

@@ -180,45 +180,59 @@ def parse_json(page_url: str, document: object, keep: Callable[[str], bool] | No
     Every field is type-checked, because a broken or hostile index must end in a clear
     IndexUnavailable (the caller turns ValueError into one), never in an AttributeError later.
     """
+    return [Artifact(*row) for row in json_rows(page_url, document, keep)]
+
+
+# An Artifact's fields but the last (`index`, set by whoever knows which index listed the page).
+Row = tuple[str, str, "str | None", "int | None", "str | None", bool, "str | None", bool, "str | None"]
+
+
+def json_rows(page_url: str, document: object, keep: Callable[[str], bool] | None = None) -> list[Row]:
+    """`parse_json`'s files as tuples of an Artifact's fields but `index`: what a helper process sends
+    back (page_parsers.py). A big tree has some 100,000 entries, so the common entry is checked in
+    one go here (an absolute https URL on a plain host with no fragment, string fields, a sha256, no
+    metadata hint); anything else goes through `_json_artifact`, whose checks and messages are the
+    reference."""
     keep = keep or runs_on_this_os
     if not isinstance(document, dict):
         raise ValueError(f"the document is a {type(document).__name__}, not an object")
     files = document.get("files", [])
     if not isinstance(files, list):
         raise ValueError(f"'files' is {type(files).__name__}, not a list")
-    artifacts = []
+    rows: list[Row] = []
     schemes = _allowed_schemes(page_url)
+    plain_sha256 = _SHA256.fullmatch
     for entry in files:
-        if isinstance(entry, dict) and isinstance(filename := entry.get("filename"), str) and not keep(filename):
-            continue  # most files of a big project are for other systems: skip them before parsing
-        artifact = _plain_json_artifact(entry) or _json_artifact(page_url, entry, schemes)
+        if type(entry) is dict:
+            get = entry.get
+            filename = get("filename")
+            if type(filename) is str:
+                if not keep(filename):
+                    continue  # most files of a big project are for other systems: skip them before parsing
+                url, hashes, size = get("url"), get("hashes"), get("size")
+                requires, yanked, uploaded = get("requires-python"), get("yanked", False), get("upload-time")
+                if (type(url) is str and type(hashes) is dict
+                        and (size is None or (type(size) is int and size >= 0))
+                        and (requires is None or type(requires) is str) and (uploaded is None or type(uploaded) is str)
+                        and (yanked is None or type(yanked) is bool or type(yanked) is str)
+                        and not get("core-metadata") and not get("dist-info-metadata")
+                        and url.startswith("https://") and "#" not in url and safe_filename(filename)):
+                    sha256 = hashes.get("sha256")
+                    host = url[8:url.find("/", 8)]
+                    if (type(sha256) is str and plain_sha256(sha256) is not None
+                            and "@" not in host and "[" not in host and "]" not in host):
+                        rows.append((filename, url, sha256.lower(), size, requires or None, bool(yanked),
+                                     yanked if type(yanked) is str and yanked else None, False, None))
+                        continue
+        artifact = _json_artifact(page_url, entry, schemes)
         if artifact is not None:
-            artifacts.append(artifact)
-    return artifacts
+            rows.append(_row_of(artifact))
+    return rows
 
 
-def _plain_json_artifact(entry: object) -> Artifact | None:
-    """The common entry, checked in one go: an absolute http(s) URL on a plain host with no fragment,
-    string fields, a sha256, no metadata hint. None sends anything else through `_json_artifact`,
-    whose checks (and error messages) are the reference; a big tree has some 100,000 entries."""
-    if type(entry) is not dict:
-        return None
-    get = entry.get
-    filename, url, hashes = get("filename"), get("url"), get("hashes")
-    size, requires, yanked, uploaded = get("size"), get("requires-python"), get("yanked", False), get("upload-time")
-    if not (type(filename) is str and type(url) is str and type(hashes) is dict
-            and (size is None or (type(size) is int and size >= 0))
-            and (requires is None or type(requires) is str) and (uploaded is None or type(uploaded) is str)
-            and (yanked is None or type(yanked) is bool or type(yanked) is str)
-            and not get("core-metadata") and not get("dist-info-metadata")
-            and url.startswith("https://") and "#" not in url and safe_filename(filename)):
-        return None
-    sha256 = hashes.get("sha256")
-    host = url[8:url.find("/", 8)]
-    if type(sha256) is not str or _SHA256.fullmatch(sha256) is None or "@" in host or "[" in host or "]" in host:
-        return None
-    return Artifact(filename=filename, url=url, sha256=sha256.lower(), size=size, requires_python=requires or None,
-                    yanked=bool(yanked))
+def _row_of(artifact: Artifact) -> Row:
+    return (artifact.filename, artifact.url, artifact.sha256, artifact.size, artifact.requires_python,
+            artifact.yanked, artifact.yank_reason, artifact.has_metadata_file, artifact.metadata_sha256)
 
 
 def _os_platform_prefixes() -> tuple[str, ...]:
@@ -258,9 +272,19 @@ def wheel_filter(tags: Iterable[str]) -> Callable[[str], bool]:
     # Locking for other platforms (their tags are served too) needs their wheels.
     this_os_only = all(runs_on_this_os(f"x-0-{tag}.whl") for tag in wanted)
 
+    kept: dict[str, bool] = {}  # by a wheel's tag triple: a big project's thousands of wheels share a few
+
     def keep(filename: str) -> bool:
-        return not filename.endswith(".whl") or ((not this_os_only or runs_on_this_os(filename))
-                                                 and rank(filename) != UNSUPPORTED)
+        if not filename.endswith(".whl"):
+            return True
+        if filename.count("-") not in (4, 5):
+            return False  # not a wheel's name: no tags to support
+        last = filename.rfind("-")
+        triple = filename[filename.rfind("-", 0, filename.rfind("-", 0, last)) + 1:-4]
+        answer = kept.get(triple)
+        if answer is None:
+            answer = kept[triple] = (not this_os_only or runs_on_this_os(filename)) and rank(filename) != UNSUPPORTED
+        return answer
 
     return keep
 
@@ -269,6 +293,12 @@ def parse_page(page_url: str, content_type: str, content: bytes,
                keep: Callable[[str], bool] | None = None) -> list[Artifact]:
     """The files of a fetched page, PEP 691 JSON or PEP 503 HTML; with `keep`, only those it keeps
     (without, a JSON page keeps what runs on this OS). ValueError for a page that is not one."""
+    return [Artifact(*row) for row in page_rows(page_url, content_type, content, keep)]
+
+
+def page_rows(page_url: str, content_type: str, content: bytes,
+              keep: Callable[[str], bool] | None = None) -> list[Row]:
+    """`parse_page`'s files as rows (see `json_rows`)."""
     import json
 
     if content_type == JSON_TYPE:
@@ -276,9 +306,9 @@ def parse_page(page_url: str, content_type: str, content: bytes,
             document = json.loads(content)
         except RecursionError:  # a hostile page of `[[[[...`: not a page, and no crash
             raise ValueError("its JSON is nested too deeply") from None
-        return parse_json(page_url, document, keep)
+        return json_rows(page_url, document, keep)
     parsed = parse_html(page_url, content.decode("utf-8", errors="replace"))
-    return parsed if keep is None else [a for a in parsed if keep(a.filename)]
+    return [_row_of(a) for a in parsed if keep is None or keep(a.filename)]
 
 
 def _json_artifact(page_url: str, entry: object, schemes: frozenset[str]) -> Artifact | None:
