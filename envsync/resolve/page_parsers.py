@@ -58,7 +58,7 @@ def project_rows(job: PageJob) -> list[tuple[object, ...]]:
     keep = None if job.tags is None else _filter(tuple(job.tags))
     listed_on = (job.listed_on,)
     ours: dict[str, bool] = {}  # whether a file name's project part is `job.name`: most files share one
-    rows = []
+    rows: list[tuple[object, ...]] = []
     for row in page_rows(job.page_url, job.content_type, job.content, keep):
         filename = row[0]
         if filename.endswith(".whl"):
