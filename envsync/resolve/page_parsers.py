@@ -30,6 +30,9 @@ from envsync.model import Artifact
 from envsync.resolve.pages import belongs_to, page_rows, wheel_filter
 
 PARSE_IN_HELPER_AT = 32 * 1024  # smaller pages cost less to parse than to send
+# A page this big waits for a busy helper; a smaller one is parsed here meanwhile (a few ms, where
+# waiting behind a big page took 100-300 ms in a cold resolve of the large workload).
+WAIT_FOR_HELPER_AT = 256 * 1024
 
 
 class PageJob(NamedTuple):
@@ -109,7 +112,7 @@ class PageParsers:
         """`project_rows(job)`, marshal'd; ValueError (with the parser's message) for an invalid page."""
         if len(job.content) >= PARSE_IN_HELPER_AT:
             self._pool.start()
-            pending = self._pool.submit(tuple(job), wait=True)
+            pending = self._pool.submit(tuple(job), wait=len(job.content) >= WAIT_FOR_HELPER_AT)
             if pending is not None:
                 try:
                     kind, payload = pending.result()  # type: ignore[misc]
