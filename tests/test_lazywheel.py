@@ -125,3 +125,20 @@ def test_a_damaged_metadata_member_is_refused_as_zipfile_refuses_it() -> None:
     renamed[renamed.index(b"small-2.0")] = ord("S")  # the local header's name, not the directory's
     with pytest.raises(zipfile.BadZipFile):
         remote_metadata(RemoteFile(bytes(renamed)).tail, RemoteFile(bytes(renamed)).range)
+
+
+def test_an_encrypted_metadata_ends_in_a_message_not_a_traceback(tmp_path: Path) -> None:
+    from envsync.errors import UnsafeWheel
+    from envsync.model import Artifact, IndexSettings
+    from envsync.resolve.index import IndexClient
+
+    data = bytearray(zip_bytes({"small-2.0.dist-info/METADATA": METADATA}, compression=zipfile.ZIP_STORED))
+    for signature, flag_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # the "encrypted" bit, both headers
+        data[data.index(signature) + flag_at] |= 1
+    with pytest.raises(zipfile.BadZipFile):
+        remote_metadata(RemoteFile(bytes(data)).tail, RemoteFile(bytes(data)).range)
+    wheel = tmp_path / "small-2.0-py3-none-any.whl"
+    wheel.write_bytes(bytes(data))
+    client = IndexClient(IndexSettings(index_url=None))
+    with pytest.raises(UnsafeWheel, match="encrypted METADATA"):
+        client._metadata_from_wheel(Artifact(wheel.name, wheel.as_uri(), None))

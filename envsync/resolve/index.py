@@ -439,14 +439,18 @@ class IndexClient:
             data = self._metadata_by_ranges(artifact)
             if data is not None:
                 return data
+        from envsync.errors import UnsafeWheel
+
         path = self.download(artifact)
         with zipfile.ZipFile(path) as archive:
             for info in archive.infolist():
                 parts = info.filename.split("/")
                 if len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] == "METADATA":
-                    return archive.read(info)
-        from envsync.errors import UnsafeWheel
-
+                    try:
+                        return archive.read(info)
+                    except RuntimeError:  # zipfile's word for an encrypted member
+                        raise UnsafeWheel(f"{artifact.filename} has an encrypted METADATA",
+                                          "the wheel is broken or hostile; report it to its authors") from None
         raise UnsafeWheel(f"{artifact.filename} has no .dist-info/METADATA", "the wheel is broken; report it to its authors")
 
     def _metadata_by_ranges(self, artifact: Artifact) -> bytes | None:

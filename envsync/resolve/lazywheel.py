@@ -135,7 +135,7 @@ def _metadata_from_directory(tail: bytes, size: int, fetch: RangeFetch) -> bytes
         if not name.endswith(b".dist-info/METADATA") or name.count(b"/") != 1:
             continue
         if flags & 1:
-            raise zipfile.BadZipFile("METADATA is encrypted")  # no wheel's is: the whole download will say so
+            raise zipfile.BadZipFile("METADATA is encrypted")  # no wheel's is: the whole download refuses it
         if method not in (0, 8) or unpacked > MAX_METADATA or 0xFFFFFFFF in (packed, offset):
             return _UNUSUAL
         return _member(tail, tail_start, fetch, name, method, crc, packed, unpacked, offset)
