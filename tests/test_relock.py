@@ -88,6 +88,34 @@ def test_a_moved_bound_refetches_only_the_pin_it_no_longer_fits(tmp_path: Path, 
     assert locked(tmp_path)["lib"]["version"] == "2.0"
 
 
+def test_an_upgrade_asks_at_once_for_every_package_the_old_lock_named(tmp_path: Path, index: LocalIndex):
+    """`lock --upgrade` needs the pages of (nearly) every package the old lock names: it asks for all of
+    them from the start rather than one level of the dependency tree per round trip. One asked for and
+    no longer needed costs a request, never a place in the new lock."""
+    publish(index)
+    index.add(WheelSpec("dropped", "1.0"))
+    configure(tmp_path, index, '"app", "dropped"')
+    ok(tmp_path, "lock")
+    configure(tmp_path, index, '"app"')
+    index.clear_requests()
+    ok(tmp_path, "lock", "--upgrade")
+    assert "dropped" in queried(index)
+    assert set(locked(tmp_path)) == {"app", "lib"}
+
+
+def test_a_re_lock_asks_nothing_ahead_for_the_pins_it_keeps(tmp_path: Path, index: LocalIndex):
+    """Without --upgrade, the old lock's pins that still fit are kept from the lock: asking ahead for
+    their pages would be wasted requests."""
+    publish(index)
+    configure(tmp_path, index, '"app", "tool"')
+    ok(tmp_path, "lock")
+    configure(tmp_path, index, '"app"')
+    index.clear_requests()
+    ok(tmp_path, "lock")
+    assert queried(index) == set()
+    assert set(locked(tmp_path)) == {"app", "lib"}
+
+
 def test_a_locked_pin_that_conflicts_falls_back_to_the_index(tmp_path: Path, index: LocalIndex):
     """The kept pin's own dependencies can rule it out: the resolver then reads the index as usual."""
     index.add(WheelSpec("lib", "1.0"))

@@ -374,12 +374,15 @@ def resolve(requirements: Sequence[Requirement], interpreter: Interpreter, index
             origins: Sequence[str] = (), env: str | None = None,
             similar: Callable[[str], Sequence[str]] | None = None,
             warn: Callable[[str], None] | None = None,
-            locked: Mapping[NormalizedName, Pin] | None = None) -> dict[NormalizedName, Pin]:
+            locked: Mapping[NormalizedName, Pin] | None = None,
+            likely: Iterable[NormalizedName] = ()) -> dict[NormalizedName, Pin]:
     """Pins for `requirements` on `interpreter`; `preferred` versions win whenever they still fit.
 
     `constraints` cap the versions of names something requires and add nothing; with `hashes`
     (hash-checking mode) only files whose sha256 is listed for their package are used. `locked` pins
     (from the env's previous lock, with their Requires-Dist) are tried first without asking the index.
+    `likely` names packages the resolve will probably need (every name of the old locks): the look-ahead
+    asks for all of them at once, rather than one level of the dependency tree per round trip.
     For a failure's message: `origins` (parallel to `requirements`) says where each was
     written, `env` names the env, and `similar` offers names close to one not found; `warn`
     hears of what does not stop the resolve (an extra the package does not provide)."""
@@ -391,6 +394,7 @@ def resolve(requirements: Sequence[Requirement], interpreter: Interpreter, index
     for root in roots:
         provider.needed_by.setdefault(canonicalize_name(root.name), []).append((root, None))
     provider.speculate(canonicalize_name(r.name) for r in roots)
+    provider.speculate(likely)  # after the roots: their pages are the first the resolver waits for
     resolver = Resolver(provider, reporter or BaseReporter())
     try:
         result = resolver.resolve(roots, max_rounds=20000)

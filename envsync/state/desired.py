@@ -138,19 +138,21 @@ def _unit_states(session: Session, members: tuple[EnvSpec, ...], group: SolveGro
                 for name, pin in lock_pins(lock, interpreters[m.name]).items():
                     if preferred.get(name) == pin.version:
                         locked.setdefault(name, pin)
+    # Whatever the old locks named is likely needed again (all of it under --upgrade): asked for ahead.
+    likely = [name for lock in locks.values() if lock is not None for name in lock.versions()]
     if group is not None:
         from envsync.state.group_state import resolve_group
 
-        resolved = resolve_group(session, group, interpreters, paths, digest, preferred, locked)
+        resolved = resolve_group(session, group, interpreters, paths, digest, preferred, locked, likely)
     else:
         spec = members[0]
         if spec.environments:
             resolution = _resolve_platforms(session, spec, interpreters[spec.name], paths[spec.name], digest,
                                             preferred, local[spec.name],
-                                            locks[spec.name] if usable(spec) else None, here)
+                                            locks[spec.name] if usable(spec) else None, here, likely)
         else:
             resolution = _resolve(session, spec, interpreters[spec.name], paths[spec.name], digest, preferred,
-                                  local[spec.name], locked)
+                                  local[spec.name], locked, likely=likely)
         resolved = {spec.name: resolution}
     return {name: replace(resolution, lock_state=states[name]) for name, resolution in resolved.items()}
 
@@ -213,7 +215,8 @@ def _marker_here(interpreter: Interpreter) -> str:
 
 
 def _resolve_platforms(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Path, digest: str,
-                       preferred: dict[NormalizedName, Version], local: dict[NormalizedName, DirectDist], lock: LockFile | None, here: bool) -> Resolution:
+                       preferred: dict[NormalizedName, Version], local: dict[NormalizedName, DirectDist], lock: LockFile | None, here: bool,
+                       likely: Sequence[NormalizedName] = ()) -> Resolution:
     """Resolve the env for every platform its `environments` name and write one lock for them all.
 
     The platforms are resolved in declared order, each preferring the version the first platform
@@ -239,7 +242,7 @@ def _resolve_platforms(session: Session, spec: EnvSpec, interpreter: Interpreter
                       if preferences.get(name) == pin.version}
         try:
             resolution = _resolve(session, spec, target.interpreter, path, digest, preferences, local, locked,
-                                  builder_interpreter=interpreter, platform=target.platform.label)
+                                  builder_interpreter=interpreter, platform=target.platform.label, likely=likely)
         except EnvsyncError as error:
             # The resolver's message names the env already; say it once, with the platform.
             message = error.message.removeprefix(f"env {spec.name}: ")
@@ -290,7 +293,8 @@ def frozen_state(spec: EnvSpec, interpreter: Interpreter, path: Path, lock: Lock
 
 def _resolve(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Path, digest: str,
              preferred: dict[NormalizedName, Version], local: dict[NormalizedName, DirectDist], locked: dict[NormalizedName, Pin] | None = None, *,
-             builder_interpreter: Interpreter | None = None, platform: str | None = None) -> Resolution:
+             builder_interpreter: Interpreter | None = None, platform: str | None = None,
+             likely: Sequence[NormalizedName] = ()) -> Resolution:
     """Resolve `spec` for `interpreter` (a platform's, when `platform` names one: sources are still
     built by `builder_interpreter`, this machine's)."""
     from packaging.requirements import Requirement
@@ -316,7 +320,8 @@ def _resolve(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Pa
                    prereleases=spec.index.prereleases, preferred=preferred, constraints=spec.constraints,
                    hashes=None if spec.hashes is None else {name: (ok, at) for name, ok, at in spec.hashes},
                    direct=direct, sdist_metadata=lambda artifact: sdist_metadata(artifact, builder), locked=locked,
-                   env=spec.name, origins=spec.origins, warn=session.warn, similar=similar_to(session, spec))
+                   env=spec.name, origins=spec.origins, warn=session.warn, similar=similar_to(session, spec),
+                   likely=likely)
     if platform:
         return Resolution(Desired(spec, interpreter, pins), path, None)
     text = render_lock(spec, interpreter, pins, digest, session.config.directory)

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 def resolve_group(session: Session, group: SolveGroup, interpreters: dict[str, Interpreter], paths: dict[str, Path],
                   digest: str, preferred: dict[NormalizedName, Version],
-                  locked: dict[NormalizedName, Pin] | None = None) -> dict[str, Resolution]:
+                  locked: dict[NormalizedName, Pin] | None = None,
+                  likely: Sequence[NormalizedName] = ()) -> dict[str, Resolution]:
     """Resolve the union of the group's roots once, then give each env the pins its own roots reach."""
     from packaging.metadata import parse_email
     from packaging.requirements import InvalidRequirement, Requirement
@@ -49,7 +50,7 @@ def resolve_group(session: Session, group: SolveGroup, interpreters: dict[str, I
                        hashes=None if first.hashes is None else {name: (ok, at) for name, ok, at in first.hashes},
                        sdist_metadata=lambda artifact: sdist_metadata(artifact, builder),
                        origins=[roots.origin(requirement) for requirement in roots.requirements],
-                       warn=session.warn)
+                       warn=session.warn, likely=likely)
     except ResolutionConflict as error:
         raise explain_conflict(group, error, tracer, roots) from None
 
