@@ -218,3 +218,14 @@ def test_pages_keep_the_wheels_of_every_served_interpreter(index: LocalIndex):
     assert files(cp311) == ["lib-1.0-cp311-cp311-manylinux_2_17_x86_64.whl"]
     assert files(cp312) == ["lib-1.0-cp312-cp312-manylinux_2_17_x86_64.whl"]
     assert len(files(cp311, cp312)) == 2
+
+
+def test_an_extra_the_package_does_not_provide_is_warned_about_once(tmp_path: Path, index: LocalIndex):
+    """As pip and uv do: the resolve goes on, and says which package lacks which extra."""
+    index.add(WheelSpec("lib", "1.0", extras={"test": ["tool"]}))
+    index.add(WheelSpec("tool", "1.0"))
+    configure(tmp_path, index, '"lib[test,nope]"')
+    result = ok(tmp_path, "lock")
+    assert result.stderr.count("lib 1.0 does not provide the extra 'nope'") == 1, result.stderr
+    assert "'test'" not in result.stderr
+    assert set(locked(tmp_path)) == {"lib", "tool"}

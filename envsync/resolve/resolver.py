@@ -16,7 +16,6 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import httpx
-from packaging.metadata import parse_email
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import (
@@ -28,6 +27,7 @@ from resolvelib import AbstractProvider, BaseReporter, Resolver
 from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 
 from envsync.errors import ConfigError, EnvsyncError, ResolutionConflict
+from envsync.files.metadata import multiple_use_field
 from envsync.model import Artifact, Interpreter, Pin
 from envsync.resolve.explain import pinned_exactly
 from envsync.resolve.failure import explain_failure
@@ -275,8 +275,8 @@ class Provider(_Provider):
         if candidate.name in self.direct:
             return  # a local project or `name @ URL`: its metadata is not on an index
         assert candidate.artifact is not None
-        raw, _ = parse_email(self._metadata(candidate.artifact))
-        provided = {canonicalize_name(extra) for extra in raw.get("provides_extra", [])}
+        provided = {canonicalize_name(extra)
+                    for extra in multiple_use_field(self._metadata(candidate.artifact), "provides_extra")}
         for extra in sorted(candidate.extras):
             if canonicalize_name(extra) not in provided:
                 warning = f"{candidate.name} {candidate.version} does not provide the extra {extra!r}"
@@ -314,8 +314,7 @@ class Provider(_Provider):
         cached = self._requires_memo.get(artifact.url)
         if cached is not None:
             return cached
-        raw, _ = parse_email(self._metadata(artifact))
-        lines = tuple(raw.get("requires_dist", []))
+        lines = tuple(multiple_use_field(self._metadata(artifact), "requires_dist"))
         requirements = _parse_requires(lines)
         self._requires_text[artifact.url] = lines
         self._requires_memo[artifact.url] = requirements

@@ -26,11 +26,11 @@ def resolve_group(session: Session, group: SolveGroup, interpreters: dict[str, I
                   locked: dict[NormalizedName, Pin] | None = None,
                   likely: Sequence[NormalizedName] = ()) -> dict[str, Resolution]:
     """Resolve the union of the group's roots once, then give each env the pins its own roots reach."""
-    from packaging.metadata import parse_email
     from packaging.requirements import InvalidRequirement, Requirement
 
     from envsync.build.wheels import sdist_metadata
     from envsync.errors import ResolutionConflict
+    from envsync.files.metadata import multiple_use_field
     from envsync.resolve.lockfile import render_lock
     from envsync.resolve.markers import marker_holds
     from envsync.resolve.resolver import resolve
@@ -61,7 +61,7 @@ def resolve_group(session: Session, group: SolveGroup, interpreters: dict[str, I
             lines = pin.requires
         else:
             assert pin.artifact is not None  # a pin with neither recorded requires nor a file has no metadata to read
-            lines = parse_email(index.metadata(pin.artifact))[0].get("requires_dist", [])
+            lines = multiple_use_field(index.metadata(pin.artifact), "requires_dist")
         found = []
         for text in lines:
             try:
