@@ -326,6 +326,9 @@ def run() -> NoReturn:
     still running (nothing in envsync leaves one, but a library might), the interpreter's
     normal exit, which waits for it, is used instead. In-process tests call main() itself."""
     code = main(owns_process=True)
+    from envsync.dataclass_code import save
+
+    save()  # the methods this run's dataclasses compiled, for the next runs (when __main__ installed it)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
