@@ -36,7 +36,8 @@ def _exec(source: Any, globals: dict[str, Any] | None = None, locals: Any = None
     global _compiled, _added
     if type(source) is str:
         if _compiled is None:
-            _compiled = _read(_cache_file())
+            _compiled = {}  # first: a class made while the cache is read is compiled, not read again
+            _compiled.update(_read_cache())
         code = _compiled.get(source)
         if code is None:
             code = _compiled[source] = compile(source, "<string>", "exec")
@@ -75,15 +76,22 @@ class _WhenDataclassesLoads:
 def _cache_file() -> Path:
     from importlib.util import MAGIC_NUMBER
 
-    from envsync.files.cache import cache_dir
+    from envsync.files.cache import private_subdir
 
-    return cache_dir() / f"dataclass-code-{sys.implementation.cache_tag}-{MAGIC_NUMBER.hex()}.marshal"
+    # Code is run from it: a private entry (0600 in a 0700 folder), as the parsed config is.
+    return private_subdir("compiled") / f"dataclasses-{sys.implementation.cache_tag}-{MAGIC_NUMBER.hex()}.marshal"
 
 
-def _read(path: Path) -> dict[str, CodeType]:
+def _read_cache() -> dict[str, CodeType]:
+    """What earlier runs compiled; nothing when the cache can't be read, holds an entry this user
+    alone could not have written (files.cache.read_private), or holds something else."""
+    from envsync.errors import EnvsyncError
+    from envsync.files.cache import read_private
+
     try:
-        loaded = marshal.loads(path.read_bytes())
-    except (OSError, EOFError, ValueError, TypeError):
+        data = read_private(_cache_file())
+        loaded = marshal.loads(data) if data is not None else {}
+    except (EnvsyncError, OSError, EOFError, ValueError, TypeError):
         return {}
     if type(loaded) is not dict:
         return {}
@@ -104,13 +112,13 @@ def save() -> None:
     Called as the command ends; a cache that can't be written costs the next run its compiles."""
     if not _added or _compiled is None:
         return
+    from envsync.errors import EnvsyncError
     from envsync.files.cache import write_atomic
 
-    path = _cache_file()
-    merged = {**_read(path), **_compiled}
+    merged = {**_read_cache(), **_compiled}
     if len(merged) > MAX_ENTRIES:
         merged = dict(_compiled)  # start over with what this version of envsync uses
     try:
-        write_atomic(path, marshal.dumps(merged))
-    except OSError:
+        write_atomic(_cache_file(), marshal.dumps(merged), mode=0o600)
+    except (EnvsyncError, OSError):
         return

@@ -4,6 +4,7 @@ for the command's process only, never for this one."""
 
 from __future__ import annotations
 
+import marshal
 import os
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from helpers import REPO_ROOT, run_envsync, write_config
 
 
 def cache_files(cache: Path) -> list[Path]:
-    return sorted(cache.glob("dataclass-code-*.marshal"))
+    return sorted(cache.glob("compiled/dataclasses-*.marshal"))
 
 
 def python(code: str, cache: Path) -> subprocess.CompletedProcess[str]:
@@ -88,9 +89,24 @@ def test_a_damaged_cache_file_only_means_compiling_again(tmp_path: Path):
     assert run_envsync("lock", cwd=tmp_path, env=env).returncode == 0
     (kept,) = cache_files(cache)
     good = kept.read_bytes()
+    assert kept.stat().st_mode & 0o777 == 0o600 and kept.parent.stat().st_mode & 0o777 == 0o700
     for damage in (good[: len(good) // 2], b"not marshal at all", b"\xe9" * 10):
         kept.write_bytes(damage)
         result = run_envsync("plan", cwd=tmp_path, env=env)
         assert result.returncode == 0, result.stderr
         assert "Traceback" not in result.stderr
-        assert kept.read_bytes() != damage  # written again, whole
+        assert len(marshal.loads(kept.read_bytes())) > 20  # written again, whole
+
+
+def test_code_anyone_else_could_have_written_is_not_run(tmp_path: Path):
+    """Code is run from this entry: one that others may write (or read) is compiled afresh and replaced."""
+    cache = tmp_path / "cache"
+    write_config(tmp_path, "[envs.dev]\ndependencies = []\n")
+    env = {"ENVSYNC_CACHE_DIR": str(cache)}
+    assert run_envsync("lock", cwd=tmp_path, env=env).returncode == 0
+    (kept,) = cache_files(cache)
+    kept.chmod(0o666)
+    planted = kept.stat().st_ino
+    result = run_envsync("lock", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert kept.stat().st_ino != planted and kept.stat().st_mode & 0o777 == 0o600
