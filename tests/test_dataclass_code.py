@@ -82,12 +82,18 @@ def test_classes_made_from_kept_code_behave_as_compiled_ones(tmp_path: Path):
     assert reading.stdout == compiling.stdout
 
 
-def test_a_damaged_cache_file_only_means_compiling_again(tmp_path: Path):
-    cache = tmp_path / "cache"
-    write_config(tmp_path, "[envs.dev]\ndependencies = []\n")
+def locked_once(project: Path) -> tuple[Path, dict[str, str]]:
+    """A config locked once with its own cache: the kept compiled code, and the variables of that cache."""
+    cache = project / "cache"
+    write_config(project, "[envs.dev]\ndependencies = []\n")
     env = {"ENVSYNC_CACHE_DIR": str(cache)}
-    assert run_envsync("lock", cwd=tmp_path, env=env).returncode == 0
+    assert run_envsync("lock", cwd=project, env=env).returncode == 0
     (kept,) = cache_files(cache)
+    return kept, env
+
+
+def test_a_damaged_cache_file_only_means_compiling_again(tmp_path: Path):
+    kept, env = locked_once(tmp_path)
     good = kept.read_bytes()
     assert kept.stat().st_mode & 0o777 == 0o600 and kept.parent.stat().st_mode & 0o777 == 0o700
     for damage in (good[: len(good) // 2], b"not marshal at all", b"\xe9" * 10):
@@ -100,11 +106,7 @@ def test_a_damaged_cache_file_only_means_compiling_again(tmp_path: Path):
 
 def test_code_anyone_else_could_have_written_is_not_run(tmp_path: Path):
     """Code is run from this entry: one that others may write (or read) is compiled afresh and replaced."""
-    cache = tmp_path / "cache"
-    write_config(tmp_path, "[envs.dev]\ndependencies = []\n")
-    env = {"ENVSYNC_CACHE_DIR": str(cache)}
-    assert run_envsync("lock", cwd=tmp_path, env=env).returncode == 0
-    (kept,) = cache_files(cache)
+    kept, env = locked_once(tmp_path)
     kept.chmod(0o666)
     planted = kept.stat().st_ino
     result = run_envsync("lock", cwd=tmp_path, env=env)
