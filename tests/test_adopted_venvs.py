@@ -71,6 +71,7 @@ def test_a_project_folder_adopted_as_a_venv_is_never_recreated(tmp_path: Path, i
     assert plan.returncode == 1
     shown = plan.stdout + plan.stderr
     assert "cannot recreate dev:" in shown and "not part of the venv" in shown
+    assert "in sync" not in plan.stdout and "1 env could not be planned" in plan.stdout, plan.stdout
     for name in ("src", "NOTES.md", ".git", ".gitignore", "envs.toml"):
         assert str(project / name) in shown
     assert str(project / "bin") not in shown and str(project / "lib") not in shown

@@ -90,6 +90,17 @@ def python_install_text(python: dict[str, Any]) -> str:
 
 
 def summary_line(view: dict[str, Any]) -> str:
+    """The plan's last line; an env that could not be planned is never counted as in sync."""
+    failed = sum(1 for env in view["envs"] if env.get("status") == "error")
+    if not failed:
+        return _changes_line(view, "every environment is in sync")
+    could_not = f"{failed} env{'s' if failed != 1 else ''} could not be planned (see above)"
+    if not view["changes_pending"]:
+        return f"No changes for the other environments; {could_not}."
+    return f"{_changes_line(view, 'every other environment is in sync').removesuffix('.')}; {could_not}."
+
+
+def _changes_line(view: dict[str, Any], in_sync: str) -> str:
     counts = view["summary"]
     if not view["changes_pending"]:
         return "No changes. Every environment is in sync."
@@ -102,7 +113,7 @@ def summary_line(view: dict[str, Any]) -> str:
         gone = len(removals)
         lock_part = (f"{lock_part}, " if locks else "") + f"{gone} lock file{'s' if gone != 1 else ''} to remove"
     if not any(action["action"] != "write-lock" for env in view["envs"] for action in env["actions"]):
-        return "Plan: " + ", ".join([*python_part, lock_part]) + "; every environment is in sync."
+        return "Plan: " + ", ".join([*python_part, lock_part]) + f"; {in_sync}."
     change = counts["upgrade"] + counts["downgrade"] + counts["reinstall"]
     parts = [*python_part, f"{counts['install']} to install", f"{change} to change", f"{counts['remove']} to remove"]
     for key, word in (("create-env", "create"), ("recreate-env", "recreate"), ("remove-env", "remove")):
