@@ -144,10 +144,14 @@ def test_cache_prune_keeps_what_locks_and_envs_use(project: Path, index: LocalIn
     assert "of 2 configs" in said.stdout
 
     shutil.rmtree(other)  # that project is gone: its wheel is used by nothing now
+    for name in entries:  # an earlier envsync's markers (<sha256>.json) go with their wheels too
+        (cache / "unpacked" / f"{name}.json").write_text("{}")
     said = run_envsync("cache", "prune", cwd=project)
     assert said.returncode == 0
     assert re.search(r"removed [1-9]\d* unused package files? from the cache, freeing \d+\.\d MB", said.stdout)
     left = {path.name for path in (cache / "unpacked").iterdir() if path.is_dir()}
     assert len(left) == 1 and left < entries
+    for suffix in (".marker", ".json"):
+        assert {path.name.removesuffix(suffix) for path in (cache / "unpacked").glob(f"*{suffix}")} == left
     assert run_envsync("apply", cwd=project).stdout.startswith("No changes")
     assert run_envsync("apply", "--refresh", cwd=project).returncode == 0

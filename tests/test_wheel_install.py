@@ -512,10 +512,10 @@ def test_unpacking_again_reuses_the_cache(tmp_path: Path, cache: Path) -> None:
     wheel.unlink()  # a cache hit does not need the wheel
     assert unpack_wheel(wheel, digest, cache) == first
     assert first.root == cache / digest
-    (cache / f"{digest}.json").unlink()  # a lost marker is rebuilt from the wheel
+    (cache / f"{digest}.marker").unlink()  # a lost marker is rebuilt from the wheel
     build(tmp_path / "w", alpha())
     assert unpack_wheel(wheel, digest, cache) == first
-    assert sorted(p.name for p in cache.iterdir()) == [digest, f"{digest}.json"]
+    assert sorted(p.name for p in cache.iterdir()) == [digest, f"{digest}.marker"]
 
 
 def test_record_lists_odd_file_names_as_csv_does() -> None:
@@ -538,26 +538,41 @@ def test_record_lists_odd_file_names_as_csv_does() -> None:
 
 
 def test_the_cache_marker_of_an_earlier_envsync_is_still_read(tmp_path: Path, cache: Path) -> None:
-    """Markers written before RECORD rows became lists (format 1: one object per row) read the same;
-    a marker whose rows are malformed reads as none, so the wheel is unpacked again."""
+    """Markers of earlier envsyncs (JSON in <sha256>.json: format 2, rows as lists; format 1, one
+    object per row) read the same as today's marshal'd <sha256>.marker, which is written from them
+    when today's is missing. A marker whose rows are malformed, or whose format does not go with its
+    name, reads as none, so the wheel is unpacked again."""
     import json
+    import marshal
 
-    from envsync.install.wheel import _read_marker
+    from envsync.install.wheel import _read_marker, cached_wheel
 
     wheel = build(tmp_path / "w", alpha())
     digest = sha256_of(wheel)
     first = unpack_wheel(wheel, digest, cache)
-    marker = cache / f"{digest}.json"
-    data = json.loads(marker.read_text())
-    assert data["format"] == 2 and all(isinstance(row, list) for row in data["record"])
-    old = {**data, "format": 1, "record": [{"path": p, "hash": h, "size": n} for p, h, n in data["record"]]}
-    marker.write_text(json.dumps(old))
-    assert _read_marker(marker, cache / digest) == first
+    marker = cache / f"{digest}.marker"
+    data = marshal.loads(marker.read_bytes())
+    assert data["format"] == 3 and all(type(row) is tuple for row in data["record"])
+    earlier = cache / f"{digest}.json"
+    lists = {**data, "format": 2, "record": [list(row) for row in data["record"]]}
+    objects = {**data, "format": 1, "record": [{"path": p, "hash": h, "size": n} for p, h, n in data["record"]]}
+    for old in (lists, objects):
+        earlier.write_text(json.dumps(old))
+        assert _read_marker(earlier, cache / digest) == first
+    marker.unlink()
+    assert cached_wheel(digest, cache) == first  # from the JSON marker
+    assert marshal.loads(marker.read_bytes()) == data  # and today's written again from it
     for broken in ([["a.py", "sha256=x"]], [["a.py", "sha256=x", "12"]], [[1, "sha256=x", 12]], "rows",
                    [["a.py", "sha256=x", 12, "more"]], ["abc"], [5], [None]):
-        marker.write_text(json.dumps({**data, "record": broken}))
+        earlier.write_text(json.dumps({**lists, "record": broken}))
+        assert _read_marker(earlier, cache / digest) is None
+        marker.write_bytes(marshal.dumps({**data, "record": broken}))
         assert _read_marker(marker, cache / digest) is None
-    marker.write_text(json.dumps({**data, "format": 3}))
+    earlier.write_text(json.dumps({**lists, "format": 3}))
+    assert _read_marker(earlier, cache / digest) is None
+    marker.write_bytes(marshal.dumps({**data, "format": 2}))
+    assert _read_marker(marker, cache / digest) is None
+    marker.write_bytes(b"\x00 not marshal")
     assert _read_marker(marker, cache / digest) is None
 
 
@@ -570,7 +585,7 @@ def test_concurrent_unpacks_agree(tmp_path: Path, cache: Path) -> None:
     for thread in threads:
         thread.join()
     assert len(results) == 8 and all(result == results[0] for result in results)
-    assert sorted(p.name for p in cache.iterdir()) == sorted([results[0].root.name, results[0].root.name + ".json"])
+    assert sorted(p.name for p in cache.iterdir()) == sorted([results[0].root.name, results[0].root.name + ".marker"])
 
 
 def test_a_wheel_that_differs_from_its_sha256_is_refused(tmp_path: Path, cache: Path) -> None:

@@ -109,12 +109,12 @@ def prune(downloads: Path, unpacked: Path, built: Path, used: InUse) -> tuple[in
     freed = removed = 0
     for folder in (downloads, unpacked, built):
         for entry in sorted(folder.iterdir()) if folder.is_dir() else ():
-            digest = entry.name.removesuffix(".json")
+            digest = entry.name.removesuffix(".marker").removesuffix(".json")  # a wheel's markers: its folder's
             if not _SHA256.match(digest) or keep(entry if entry.is_dir() else folder / digest, digest, used):
                 continue
             freed += _size(entry)
             _remove(entry)
-            removed += entry.suffix != ".json"
+            removed += entry.suffix not in (".marker", ".json")
     return freed, removed
 
 
