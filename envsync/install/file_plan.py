@@ -64,17 +64,23 @@ def plan_install(unpacked: UnpackedWheel, layout: SiteLayout, *, requested: bool
                  direct_url: bytes | None = None) -> PlannedInstall:
     """What installing `unpacked` into the venv of `layout` creates. `direct_url` is the PEP 610
     direct_url.json of a package not installed from an index."""
-    ops = _plan(unpacked, layout, requested, direct_url)
+    ops, targets, rows = _plan(unpacked, layout, requested, direct_url)
     dist_info = os.path.join(layout.site_packages, unpacked.dist_info)
     record_path = os.path.join(dist_info, "RECORD")
-    targets, rows = _targets_and_rows(ops, layout)
     targets.append(Target(record_path, "RECORD", None))
     rows.append((_relative(record_path, str(layout.site_packages)), "", ""))
     return PlannedInstall(unpacked, dist_info, ops, targets, rows)
 
 
-def _plan(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool, direct_url: bytes | None = None) -> list[FileOp]:
+def _plan(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool,
+          direct_url: bytes | None = None) -> tuple[list[FileOp], list[Target], list[tuple[str, str, str]]]:
+    """Each file the install creates (a FileOp), what it is (its Target) and its RECORD row, in one
+    pass: a large env plans 28,000 of each. A plain file of site-packages, nearly every file, is
+    made here inline; the others (scripts, a .data folder's files, launchers, the files envsync
+    writes itself) go through `rows.add`."""
     ops: list[FileOp] = []
+    rows = _Rows(layout, ops)
+    targets, records = rows.targets, rows.rows
     # Archive paths use "/" and were checked by wheel.py (no "..", nothing absolute): on posix they
     # join by concatenation, which matters for wheels of thousands of files.
     cache = str(unpacked.root) + os.sep
@@ -82,7 +88,7 @@ def _plan(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool, direct_u
     posix = os.sep == "/"
     dist_info = unpacked.dist_info + "/"
     data_dir = unpacked.data_dir
-    new_op = tuple.__new__  # FileOp(...) through its Python-level __new__ costs twice as much
+    new = tuple.__new__  # FileOp(...) and Target(...) through their Python-level __new__ cost twice as much
     for entry in unpacked.record:
         path = entry.path
         if path.startswith(dist_info) and "/" not in path[len(dist_info):]:
@@ -90,22 +96,57 @@ def _plan(unpacked: UnpackedWheel, layout: SiteLayout, requested: bool, direct_u
             if base in _WRITTEN_BY_US or (direct_url and base == "direct_url.json"):
                 continue  # ours replace the wheel's
         if posix and path.partition("/")[0] != data_dir:
-            ops.append(new_op(FileOp, (site + path, path, cache + path, None, False, entry)))
+            dest, digest = site + path, entry.hash
+            ops.append(new(FileOp, (dest, path, cache + path, None, False, entry)))
+            targets.append(new(Target, (dest, path, digest)))
+            records.append((path, digest, str(entry.size)))
             continue
         dest, scheme = _destination(path, unpacked, layout)
         source = os.path.join(cache, *path.split("/"))
         if scheme == "scripts":
-            ops.append(_script_op(source, dest, entry, layout))
+            rows.add(_script_op(source, dest, entry, layout))
         else:
-            ops.append(FileOp(dest, entry.path, source=source, entry=entry))
-    ops += _launcher_ops(unpacked, layout)
+            rows.add(FileOp(dest, entry.path, source=source, entry=entry))
+    for op in _launcher_ops(unpacked, layout):
+        rows.add(op)
     dist_info = os.path.join(layout.site_packages, unpacked.dist_info)
     if requested:
-        ops.append(FileOp(os.path.join(dist_info, "REQUESTED"), "REQUESTED", content=b""))
+        rows.add(FileOp(os.path.join(dist_info, "REQUESTED"), "REQUESTED", content=b""))
     if direct_url is not None:
-        ops.append(FileOp(os.path.join(dist_info, "direct_url.json"), "direct_url.json", content=direct_url))
-    ops.append(FileOp(os.path.join(dist_info, "INSTALLER"), "INSTALLER", content=b"envsync\n"))  # last: marks it complete
-    return ops
+        rows.add(FileOp(os.path.join(dist_info, "direct_url.json"), "direct_url.json", content=direct_url))
+    rows.add(FileOp(os.path.join(dist_info, "INSTALLER"), "INSTALLER", content=b"envsync\n"))  # last: marks it complete
+    return ops, targets, records
+
+
+class _Rows:
+    """The Targets and RECORD rows (path relative to site-packages in "/" form, hash, size) of the
+    ops added, which are appended to `ops` too."""
+
+    def __init__(self, layout: SiteLayout, ops: list[FileOp]) -> None:
+        self.ops = ops
+        self.targets: list[Target] = []
+        self.rows: list[tuple[str, str, str]] = []
+        self._site = str(layout.site_packages)
+        self._prefix = self._site + os.sep
+        self._folders: dict[str, str] = {}  # outside site-packages (scripts, data): few folders, many files
+
+    def add(self, op: FileOp) -> None:
+        dest, origin, _, content, _, entry = op
+        if entry is not None:
+            digest, size = entry.hash, str(entry.size)
+        else:
+            assert content is not None  # every op is linked from a verified file or written
+            digest, size = record_hash(content), str(len(content))
+        self.ops.append(op)
+        self.targets.append(Target(dest, origin, digest))
+        if os.sep == "/" and dest.startswith(self._prefix):
+            self.rows.append((dest[len(self._prefix):], digest, size))
+            return
+        folder, name = os.path.split(dest)
+        relative = self._folders.get(folder)
+        if relative is None:
+            relative = self._folders[folder] = _relative(folder, self._site)
+        self.rows.append((f"{relative}/{name}" if relative != "." else name, digest, size))
 
 
 def _destination(path: str, unpacked: UnpackedWheel, layout: SiteLayout) -> tuple[str, str]:
@@ -163,35 +204,6 @@ def shebang(python: Path, args: bytes = b"") -> bytes:
     # Valid sh (exec the interpreter on this file) and a harmless string statement in Python.
     exec_args = b" " + args if args else b""
     return b"#!/bin/sh\n'''exec' \"" + exe + b'"' + exec_args + b' "$0" "$@"\n' + b"' '''\n"
-
-
-def _targets_and_rows(ops: list[FileOp], layout: SiteLayout) -> tuple[list[Target], list[tuple[str, str, str]]]:
-    """Per op, its Target and its RECORD row (path relative to site-packages in "/" form, hash,
-    size). One pass with the tuples taken apart: a large env plans 28,000 of each."""
-    site = str(layout.site_packages)
-    prefix = site + os.sep
-    cut = len(prefix)
-    posix = os.sep == "/"
-    new_target = tuple.__new__  # Target(...) through its Python-level __new__ costs twice as much
-    targets: list[Target] = []
-    rows: list[tuple[str, str, str]] = []
-    folders: dict[str, str] = {}
-    for dest, origin, _, content, _, entry in ops:
-        if entry is not None:
-            digest, size = entry.hash, str(entry.size)
-        else:
-            assert content is not None  # every op is linked from a verified file or written
-            digest, size = record_hash(content), str(len(content))
-        targets.append(new_target(Target, (dest, origin, digest)))
-        if posix and dest.startswith(prefix):
-            rows.append((dest[cut:], digest, size))
-            continue
-        folder, name = os.path.split(dest)  # outside site-packages (scripts, data): few folders, many files
-        relative = folders.get(folder)
-        if relative is None:
-            relative = folders[folder] = _relative(folder, site)
-        rows.append((f"{relative}/{name}" if relative != "." else name, digest, size))
-    return targets, rows
 
 
 def _relative(path: str, site: str) -> str:
