@@ -40,7 +40,8 @@ def _exec(source: Any, globals: dict[str, Any] | None = None, locals: Any = None
             _compiled.update(_read_cache())
         code = _compiled.get(source)
         if code is None:
-            code = _compiled[source] = compile(source, "<string>", "exec")
+            # As exec(text) in dataclasses compiles it: none of this module's __future__ flags.
+            code = _compiled[source] = compile(source, "<string>", "exec", dont_inherit=True)
             _added = True
         source = code
     builtins.exec(source, globals, locals)
@@ -79,7 +80,8 @@ def _cache_file() -> Path:
     from envsync.files.cache import private_subdir
 
     # Code is run from it: a private entry (0600 in a 0700 folder), as the parsed config is.
-    return private_subdir("compiled") / f"dataclasses-{sys.implementation.cache_tag}-{MAGIC_NUMBER.hex()}.marshal"
+    name = f"dataclass-methods-{sys.implementation.cache_tag}-{MAGIC_NUMBER.hex()}.marshal"
+    return private_subdir("compiled") / name
 
 
 def _read_cache() -> dict[str, CodeType]:
