@@ -87,9 +87,11 @@ def _cache_file() -> Path:
 def _read_cache() -> dict[str, CodeType]:
     """What earlier runs compiled; nothing when the cache can't be read, holds an entry this user
     alone could not have written (files.cache.read_private), or holds something else."""
-    from envsync.errors import EnvsyncError
-    from envsync.files.cache import read_private
-
+    try:
+        from envsync.errors import EnvsyncError
+        from envsync.files.cache import read_private
+    except ImportError:  # one of them being imported as its first class is made: compile this run
+        return {}
     try:
         data = read_private(_cache_file())
         loaded = marshal.loads(data) if data is not None else {}
