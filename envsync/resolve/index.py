@@ -440,18 +440,19 @@ class IndexClient:
             if data is not None:
                 return data
         from envsync.errors import UnsafeWheel
+        from envsync.resolve.lazywheel import metadata_member
 
         path = self.download(artifact)
-        with zipfile.ZipFile(path) as archive:
-            for info in archive.infolist():
-                parts = info.filename.split("/")
-                if len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] == "METADATA":
-                    try:
-                        return archive.read(info)
-                    except RuntimeError:  # zipfile's word for an encrypted member
-                        raise UnsafeWheel(f"{artifact.filename} has an encrypted METADATA",
-                                          "the wheel is broken or hostile; report it to its authors") from None
-        raise UnsafeWheel(f"{artifact.filename} has no .dist-info/METADATA", "the wheel is broken; report it to its authors")
+        try:
+            with zipfile.ZipFile(path) as archive:
+                data = metadata_member(archive)
+        except (zipfile.BadZipFile, EOFError, NotImplementedError, ValueError) as exc:
+            raise UnsafeWheel(f"{artifact.filename} is not a readable wheel: {exc}",
+                              "the wheel is broken or hostile; report it to its authors") from None
+        if data is None:
+            raise UnsafeWheel(f"{artifact.filename} has no .dist-info/METADATA",
+                              "the wheel is broken; report it to its authors")
+        return data
 
     def _metadata_by_ranges(self, artifact: Artifact) -> bytes | None:
         """METADATA from a few range requests (see lazywheel); None if the server can't, or it fails."""

@@ -83,11 +83,24 @@ def remote_metadata(fetch_tail: TailFetch, fetch: RangeFetch) -> bytes | None:
     if quick is not _UNUSUAL:
         return quick  # type: ignore[return-value]
     with zipfile.ZipFile(RangeReader(fetch, tail, size)) as archive:
-        for info in archive.infolist():
-            parts = info.filename.split("/")
-            if len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] == "METADATA":
+        return metadata_member(archive)
+
+
+def metadata_member(archive: zipfile.ZipFile) -> bytes | None:
+    """The bytes of a wheel's `*.dist-info/METADATA`, None if it has none; an encrypted one is
+    zipfile.BadZipFile (zipfile says RuntimeError), as a broken zip is. For a remote wheel read by
+    ranges and for a downloaded one alike."""
+    for info in archive.infolist():
+        if _is_metadata(info.filename.encode("utf-8", "surrogateescape")):
+            try:
                 return archive.read(info)
+            except RuntimeError:  # zipfile's word for an encrypted member
+                raise zipfile.BadZipFile("METADATA is encrypted") from None
     return None
+
+
+def _is_metadata(name: bytes) -> bool:
+    return name.endswith(b".dist-info/METADATA") and name.count(b"/") == 1
 
 
 # The zip records read here (APPNOTE.TXT 4.3.16, 4.3.12, 4.3.7), little-endian.
@@ -132,7 +145,7 @@ def _metadata_from_directory(tail: bytes, size: int, fetch: RangeFetch) -> bytes
         offset = fields[18]
         name = directory[position + _ENTRY.size:position + _ENTRY.size + name_length]
         position += _ENTRY.size + name_length + extra_length + comment_length
-        if not name.endswith(b".dist-info/METADATA") or name.count(b"/") != 1:
+        if not _is_metadata(name):
             continue
         if flags & 1:
             raise zipfile.BadZipFile("METADATA is encrypted")  # no wheel's is: the whole download refuses it
