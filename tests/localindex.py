@@ -321,6 +321,17 @@ class LocalIndex:
         with self._lock:
             return list(self._headers)
 
+    @property
+    def connections_opened(self) -> int:
+        """How many connections clients have opened to this index so far."""
+        return 0 if self._server is None else self._server.opened
+
+    def hang_up(self) -> None:
+        """Close every open connection from the server's side, as a server does with idle keep-alive
+        connections; the index keeps serving new ones."""
+        if self._server is not None:
+            self._server.close_connections()
+
     def clear_requests(self) -> None:
         with self._lock:
             self._requests.clear()
@@ -425,10 +436,12 @@ class _IndexServer(ThreadingHTTPServer):
         super().__init__(address, handler)
         self._connections: set[socket.socket] = set()
         self._conn_lock = threading.Lock()
+        self.opened = 0
 
     def track(self, conn: socket.socket, alive: bool) -> None:
         with self._conn_lock:
             (self._connections.add if alive else self._connections.discard)(conn)
+            self.opened += alive
 
     def close_connections(self) -> None:
         with self._conn_lock:

@@ -18,10 +18,8 @@ import socket
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable
 
-import httpcore
 import httpx
 
 MAX_SETUPS = 8  # TCP connections being opened at once, over every host
@@ -84,32 +82,8 @@ class HostAddresses:
         return kept[1]
 
 
-class SharedLookupBackend(httpcore.SyncBackend):
-    """httpcore's socket backend, connecting to addresses from a shared HostAddresses and opening
-    at most `setups` connections at once. TLS still checks the certificate against the host name:
-    httpcore passes the name, not the address, to start_tls."""
-
-    def __init__(self, addresses: HostAddresses, setups: int = MAX_SETUPS) -> None:
-        self._addresses = addresses
-        self._setups = threading.BoundedSemaphore(setups)
-
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                    socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
-        try:
-            addresses = self._addresses.of(host, port)
-        except OSError as exc:  # socket.gaierror: the name does not resolve (now)
-            raise httpcore.ConnectError(f"{host}: {exc}") from exc
-        failure: Exception = httpcore.ConnectError(f"{host}: no address to connect to")
-        with self._setups:
-            for address in addresses:
-                try:
-                    return super().connect_tcp(address, port, timeout, local_address, socket_options)
-                except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                    failure = exc
-        raise failure
-
-
 _ADDRESSES = HostAddresses()  # one per process: a run
+_SETUPS = threading.BoundedSemaphore(MAX_SETUPS)
 
 
 def proxy_configured() -> bool:
@@ -117,21 +91,13 @@ def proxy_configured() -> bool:
     return any(scheme in ("http", "https", "all") for scheme in urllib.request.getproxies())
 
 
-def shared_lookup_transport(limits: httpx.Limits) -> httpx.HTTPTransport | None:
+def shared_lookup_transport(limits: httpx.Limits) -> httpx.BaseTransport | None:
     """An HTTP/1.1 transport whose connections share this run's lookups, or None when a proxy is
     configured (then httpx's default transport, which knows the proxy, is the one to use)."""
     if proxy_configured():
         return None
-    # One SSL context for both (loading the CA bundle costs about 25 ms): httpx uses a given one as is.
-    ssl_context = httpx.create_ssl_context(verify=True, trust_env=True)
-    transport = httpx.HTTPTransport(verify=ssl_context, limits=limits)
-    transport._pool = httpcore.ConnectionPool(  # the same pool httpx builds, with our backend
-        ssl_context=ssl_context,
-        max_connections=limits.max_connections,
-        max_keepalive_connections=limits.max_keepalive_connections,
-        keepalive_expiry=limits.keepalive_expiry,
-        http1=True,
-        http2=False,
-        network_backend=SharedLookupBackend(_ADDRESSES),
-    )
-    return transport
+    from envsync.resolve.lean_transport import LeanTransport
+
+    ssl_context = httpx.create_ssl_context(verify=True, trust_env=True)  # loading the CA bundle: ~25 ms
+    return LeanTransport(ssl_context, _ADDRESSES, _SETUPS, keep_per_origin=limits.max_keepalive_connections or 16,
+                         keepalive_expiry=limits.keepalive_expiry or 5.0)
