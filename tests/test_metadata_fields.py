@@ -1,7 +1,7 @@
 """The resolver reads Requires-Dist and Provides-Extra of hundreds of METADATA files per cold resolve.
 envsync reads a plain header block line by line rather than through the email module: these tests
 hold that reading to exactly what packaging's parse_email gives, for the blocks it takes and the
-ones it hands over (folded lines, CRLF, other encodings, a line that ends the headers early)."""
+ones it hands over (folded lines, mixed line ends, other encodings, a line that ends the headers early)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,11 @@ CASES = {
     "folded with a tab": (b"Name: a\nRequires-Dist: b\n\t; extra == 'x'\n", True),
     "non-ASCII elsewhere": ("Name: a\nAuthor: José Ñandú\nRequires-Dist: b\n".encode(), True),
     "a blank first line": (b"\nRequires-Dist: b\n", True),
-    "CRLF line ends": (b"Name: a\r\nRequires-Dist: b\r\nRequires-Dist: c\r\n\r\n", False),
+    "CRLF line ends": (b"Name: a\r\nRequires-Dist: b\r\nRequires-Dist: c\r\n\r\nRequires-Dist: body\r\n", True),
+    "CRLF, folded": (b"Name: a\r\nRequires-Dist: b\r\n  >=1\r\nProvides-Extra: x\r\n", True),
+    "CRLF, then a bare LF": (b"Name: a\r\nRequires-Dist: b\nRequires-Dist: c\r\n", False),
+    "CRLF, then a bare CR": (b"Name: a\r\nRequires-Dist: b\rRequires-Dist: c\r\n", False),
+    "LF, then CRLF": (b"Name: a\nRequires-Dist: b\r\nRequires-Dist: c\n", False),
     "a first line that is folded": (b" Name: a\nRequires-Dist: b\n", False),
     "a line without a colon": (b"Name: a\nthis is no header\nRequires-Dist: b\n", False),
     "a unix From line": (b"From nobody Mon Jan  1 00:00:00 2024\nRequires-Dist: b\n", False),
@@ -82,9 +86,10 @@ lines = st.one_of(
     st.builds(lambda value: f"\t{value}", values),
     values,  # no colon at all, or an empty line
 )
-blocks = st.builds(lambda parts, end, body: "\n".join(parts) + end + body,
-                   st.lists(lines, max_size=8), st.sampled_from(["", "\n", "\n\n", "\r\n"]),
-                   st.sampled_from(["", "Requires-Dist: in-the-body\n"]))
+blocks = st.builds(lambda newline, parts, end, body: newline.join(parts) + end + body,
+                   st.sampled_from(["\n", "\r\n"]), st.lists(lines, max_size=8),
+                   st.sampled_from(["", "\n", "\n\n", "\r\n", "\r\n\r\n"]),
+                   st.sampled_from(["", "Requires-Dist: in-the-body\n", "Requires-Dist: in-the-body\r\n"]))
 encodings = st.sampled_from(["utf-8", "latin-1"])
 
 

@@ -46,8 +46,8 @@ _CONTROL = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]")
 
 def multiple_use_field(metadata: bytes, field: str) -> list[str]:
     """Every value of a multiple-use core metadata field (`requires_dist`, `provides_extra`), exactly
-    as packaging's parse_email gives it. A plain header block (no control byte but tab, "\n" line
-    ends, every line a header or a folded one, the field's values ASCII) is read line by line here:
+    as packaging's parse_email gives it. A plain header block (no control byte but tab, LF or CRLF
+    line ends throughout, every line a header or a folded one, the field's values ASCII) is read line by line here:
     parse_email runs the email module over the whole file, long description included, and costs
     twenty times more (a cold resolve of a big tree reads hundreds of METADATA files)."""
     values = _plain_values(metadata, field.replace("_", "-").encode())
@@ -61,14 +61,22 @@ def multiple_use_field(metadata: bytes, field: str) -> list[str]:
 
 def _plain_values(metadata: bytes, wanted: bytes) -> list[str] | None:
     """The values of the header named `wanted` (lower case) as the email module's compat32 policy
-    reads them (a folded value keeps its line breaks and indents); None when the block is not plain."""
-    head = metadata.partition(b"\n\n")[0]
-    if _CONTROL.search(head):
+    reads them (a folded value keeps its line breaks, CRLF or LF, and indents); None when the block
+    is not plain."""
+    first_end = metadata.find(b"\n")
+    newline = b"\r\n" if first_end > 0 and metadata[first_end - 1] == 13 else b"\n"  # 13: "\r"
+    head = metadata.partition(newline * 2)[0]
+    if newline == b"\r\n":  # CRLF throughout the block (Windows-built wheels): no bare CR or LF
+        if not head.count(b"\r") == head.count(b"\n") == head.count(b"\r\n"):
+            return None
+        if _CONTROL.search(head.replace(b"\r\n", b"\n")):
+            return None
+    elif _CONTROL.search(head):
         return None
     values: list[str] = []
     current: list[bytes] | None = None  # the lines of a value of `wanted` being read
     try:
-        for number, line in enumerate(head.split(b"\n")):
+        for number, line in enumerate(head.split(newline)):
             if not line:
                 break  # the blank line that ends the block
             if line[:1] in (b" ", b"\t"):  # a folded line continues the header above
@@ -78,13 +86,13 @@ def _plain_values(metadata: bytes, wanted: bytes) -> list[str] | None:
                     current.append(line)
                 continue
             if current is not None:
-                values.append(b"\n".join(current).decode("ascii"))
+                values.append(newline.join(current).decode("ascii"))
             name, colon, value = line.partition(b":")
             if not colon or not _FIELD_NAME.fullmatch(name):
                 return None  # the email module would end the headers here
             current = [value.lstrip(b" \t")] if name.lower() == wanted else None
         if current is not None:
-            values.append(b"\n".join(current).decode("ascii"))
+            values.append(newline.join(current).decode("ascii"))
     except UnicodeDecodeError:
         return None  # the email module's handling of other encodings is parse_email's to apply
     return values
