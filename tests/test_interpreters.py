@@ -258,3 +258,35 @@ def test_a_venvs_python_gives_its_base_interpreter(tmp_path: Path) -> None:
     assert tmp_path not in found.executable.parents
     assert found.version == probe(Path(sys.executable)).version
     assert found.stdlib is not None and tmp_path not in found.stdlib.parents
+
+
+@needs("3.12")
+def test_an_interpreter_found_ahead_is_probed_once_and_is_the_same_one(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """desired_states starts probing while it reads locks; what `interpreter` answers must not change."""
+    from envsync.config.load import load
+    from envsync.state.session import Session
+
+    (tmp_path / "envs.toml").write_text('[envs.e]\npython = "3.12"\n')
+    probed: list[Path] = []
+    real_run = interpreters._run_probe
+    monkeypatch.setattr(interpreters, "_run_probe", lambda path: probed.append(path) or real_run(path))
+    session = Session(load(tmp_path / "envs.toml"))
+    session.find_interpreters_ahead(["3.12", "3.12"])
+    found = session.interpreter("3.12")
+    assert found == find_interpreter("3.12", tmp_path)
+    assert len(probed) == 1, "the ahead thread probes; `interpreter` waits for it and reads its answer"
+
+
+def test_a_request_found_ahead_that_fails_reports_as_it_always_did(tmp_path: Path) -> None:
+    from envsync.config.load import load
+    from envsync.state.session import Session
+
+    (tmp_path / "envs.toml").write_text('[envs.e]\npython = "2.1"\n')
+    session = Session(load(tmp_path / "envs.toml"))
+    session.find_interpreters_ahead(["2.1"])
+    with pytest.raises(InterpreterNotFound) as ahead:
+        session.interpreter("2.1")
+    with pytest.raises(InterpreterNotFound) as plain:
+        Session(load(tmp_path / "envs.toml")).interpreter("2.1")
+    assert ahead.value.message == plain.value.message

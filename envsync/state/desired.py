@@ -81,6 +81,8 @@ def desired_states(session: Session, specs: Sequence[EnvSpec], mode: LockMode = 
     from envsync.state.solve_groups import SolveGroup, check_group, units
 
     todo = units(session.config, specs)
+    session.find_interpreters_ahead(member.python for unit in todo
+                                    for member in (unit.members if isinstance(unit, SolveGroup) else (unit,)))
     for unit in todo:
         if isinstance(unit, SolveGroup):
             check_group(session.config, unit, {m.name: session.interpreter(m.python) for m in unit.members})
@@ -102,9 +104,11 @@ def _unit_states(session: Session, members: tuple[EnvSpec, ...], group: SolveGro
     from envsync.state.solve_groups import group_digest
 
     config = session.config
-    interpreters = {m.name: session.interpreter(m.python) for m in members}
     paths = {m.name: lock_path(config.path, m.name) for m in members}
-    locks = {m.name: read_lock(paths[m.name]) for m in members}
+    try:
+        locks = {m.name: read_lock(paths[m.name]) for m in members}  # while the interpreters are probed
+    finally:  # a missing interpreter is reported before a broken lock, as when it was found first
+        interpreters = {m.name: session.interpreter(m.python) for m in members}
     local = {m.name: _local(session, m, interpreters[m.name]) for m in members}
     if mode is LockMode.FROZEN:
         return {m.name: frozen_state(m, interpreters[m.name], paths[m.name], locks[m.name], local[m.name])

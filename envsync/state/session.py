@@ -7,8 +7,9 @@ line into envs, and offers did-you-mean for a package no index has.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,6 +49,7 @@ class Session:
     skip_missing_pythons: bool = False  # --skip-missing-pythons (the setting is in the config)
     _indexes: dict[IndexSettings, IndexClient] = field(default_factory=dict)
     _interpreters: dict[str | None, Interpreter] = field(default_factory=dict)
+    _ahead: dict[str | None, threading.Thread] = field(default_factory=dict)  # see find_interpreters_ahead
     # The fetch threads ask for a client at once: one is made per settings, never one per thread.
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -60,11 +62,33 @@ class Session:
                 client = self._indexes[settings] = IndexClient(settings, revalidate=self.refresh)
             return client
 
+    def find_interpreters_ahead(self, requests: Iterable[str | None]) -> None:
+        """Start finding the interpreters these `python` requests name on this machine, each in a
+        thread: a probe runs the interpreter (50-60 ms when its answer is not cached yet), and the
+        caller reads locks meanwhile. A thread only warms the probe cache; `interpreter` waits for
+        it and then finds the interpreter as it always does, so what it answers or reports (a
+        request nothing here satisfies, a Python to download) is the same as without it."""
+        from envsync.pythons.interpreters import find_interpreter
+
+        def find_quietly(request: str | None) -> None:
+            with contextlib.suppress(Exception):  # `interpreter` finds it again, and reports what fails
+                find_interpreter(request, self.config.directory)
+
+        for request in dict.fromkeys(requests):
+            if request not in self._interpreters and request not in self._ahead:
+                thread = threading.Thread(target=find_quietly, args=(request,), daemon=True,
+                                          name="envsync-find-interpreter")
+                self._ahead[request] = thread
+                thread.start()
+
     def interpreter(self, request: str | None) -> Interpreter:
         """The interpreter for a `python` request: found here, else a python-build-standalone build,
         installed now (`install_pythons`) or planned, as settings.python-downloads allows."""
         from envsync.pythons.ondemand import downloads_policy, interpreter_for
 
+        ahead = self._ahead.pop(request, None)
+        if ahead is not None:
+            ahead.join()
         if request not in self._interpreters:
             self._interpreters[request] = interpreter_for(
                 request, self.config.directory, downloads_policy(self.config.python_downloads),
