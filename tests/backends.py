@@ -76,6 +76,9 @@ def _metadata():
     project = _project()
     lines = ["Metadata-Version: 2.1", f"Name: {project['name']}", f"Version: {_version(project)}"]
     lines += [f"Requires-Dist: {text}" for text in _dependencies(project)]
+    for extra, texts in project.get("optional-dependencies", {}).items():
+        lines.append(f"Provides-Extra: {extra}")
+        lines += [f'Requires-Dist: {text}; extra == "{extra}"' for text in texts]
     return project["name"].replace("-", "_"), _version(project), "\n".join(lines) + "\n"
 
 def _dist_info(name, version):
@@ -124,10 +127,11 @@ def build_editable(wheel_directory, config_settings=None, metadata_directory=Non
 
 
 def write_tiny_project(folder: Path, name: str, *, version: str | None = "1.0",
-                       dependencies: Sequence[str] | None = ()) -> Path:
+                       dependencies: Sequence[str] | None = (),
+                       extras: dict[str, list[str]] | None = None) -> Path:
     """A project built by TINY_BACKEND: `version=None` computes it from git, `dependencies=None`
     reads them from requirements.in (`dynamic = ["dependencies"]`, the file named as setuptools
-    names it)."""
+    names it); `extras` are its optional dependencies (plain requirements, no markers)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "_tiny_backend.py").write_text(TINY_BACKEND)
     (folder / "src" / name.replace("-", "_")).mkdir(parents=True, exist_ok=True)
@@ -139,7 +143,10 @@ def write_tiny_project(folder: Path, name: str, *, version: str | None = "1.0",
         lines.append(f'version = "{version}"')
     if dependencies is not None:
         lines.append(f"dependencies = {json.dumps(list(dependencies))}")
-    else:
+    if extras:
+        lines += ["", "[project.optional-dependencies]", *(f"{extra} = {json.dumps(texts)}"
+                                                           for extra, texts in extras.items())]
+    if dependencies is None:
         lines += ["", "[tool.setuptools.dynamic]", 'dependencies = { file = ["requirements.in"] }']
     (folder / "pyproject.toml").write_text("\n".join(lines) + "\n")
     return folder

@@ -227,6 +227,25 @@ def test_requirements_folder_layout_applies_in_one_solve_group(tmp_path: Path, i
     assert installed(folder / ".envs" / "prod") == {"lib": "1.0", "server": "1.0"}
 
 
+def test_a_layout_whose_dev_file_installs_the_project_applies_in_one_solve_group(tmp_path: Path,
+                                                                               index: LocalIndex):
+    """`-e .` in dev.txt: dev installs the project and still shares base.txt's versions with prod."""
+    from backends import write_tiny_project
+
+    publish(index)
+    folder = write_tiny_project(tmp_path / "site", "site-app", version="0.4", dependencies=["lib"])
+    (folder / "requirements").mkdir()
+    (folder / "requirements" / "base.txt").write_text("lib\n")
+    (folder / "requirements" / "dev.txt").write_text("-r base.txt\n-e ..\ntool\n")
+    (folder / "requirements" / "prod.txt").write_text("-r base.txt\nserver\n")
+    (folder / ".python-version").write_text(f"{PYTHON}\n")
+    text = init_and_keep_what_loads(folder, tmp_path)
+    assert text.count('solve-group = "base"') == 2, text
+    apply(folder, index, "dev", "prod")
+    assert installed(folder / ".envs" / "dev") == {"site-app": "0.4", "lib": "2.0", "tool": "0.5"}
+    assert installed(folder / ".envs" / "prod") == {"lib": "2.0", "server": "1.0"}
+
+
 def test_uv_project_with_dependency_groups_applies(tmp_path: Path, build_index: LocalIndex):
     publish(build_index)
     folder = tmp_path / "app"

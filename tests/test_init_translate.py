@@ -386,16 +386,17 @@ def test_requirements_folder_layout(tmp_path: Path):
 def test_requirements_files_next_to_a_project_join_its_dev_env(tmp_path: Path):
     config, _, _ = init(tmp_path, {"pyproject.toml": PROJECT, "requirements.txt": "lib\n",
                                    "requirements-dev.txt": "-r requirements.txt\ntool\n"})
-    # Solve groups don't take a local project yet, so dev (the project's) is not grouped with main.
-    assert config["envs"] == {"main": {"requirements": ["requirements.txt"]},
-                              "dev": {"project": ".", "requirements": ["requirements-dev.txt"]}}
+    # dev (the project's env, which installs it) shares requirements.txt with main: one solve group.
+    assert config["envs"] == {"main": {"requirements": ["requirements.txt"], "solve-group": "main"},
+                              "dev": {"project": ".", "requirements": ["requirements-dev.txt"],
+                                      "solve-group": "main"}}
 
 
-def test_requirements_files_with_an_editable_line_are_not_solve_grouped(tmp_path: Path):
+def test_requirements_files_with_an_editable_line_are_solve_grouped_too(tmp_path: Path):
     config, _, _ = init(tmp_path, {"requirements/base.txt": "lib\n", "requirements/dev.txt": "-r base.txt\n-e .\n",
                                    "requirements/prod.txt": "-r base.txt\n", "requirements/ci.txt": "-r base.txt\n"})
     assert {name: env.get("solve-group") for name, env in config["envs"].items()} == {
-        "ci": "base", "dev": None, "prod": "base"}
+        "ci": "base", "dev": "base", "prod": "base"}
 
 
 def test_nothing_to_translate_still_gives_an_env_to_fill_in(tmp_path: Path):

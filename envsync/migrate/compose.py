@@ -65,20 +65,21 @@ def _without_other_tools(folder: Path, pyproject: dict[str, Any], taken: set[str
     for env in layout.envs:
         same = by_name.get(env.name.lower())
         if same is not None and same.project is not None:
-            # Not in the files' solve group: solve groups don't take a local project (yet).
+            # The project's env reads the file, in the files' solve group like any env of the layout.
             merged[same.name] = dataclasses.replace(
-                same, requirements=env.requirements, constraints=env.constraints,
+                same, requirements=env.requirements, constraints=env.constraints, solve_group=env.solve_group,
                 comments=(*same.comments, *env.comments))
         else:
             extra.append(dataclasses.replace(env, name=valid_name(env.name, taken)))
-    defaults = dataclasses.replace(defaults, envs=tuple(merged.get(env.name, env) for env in defaults.envs))
-    layout = dataclasses.replace(layout, envs=_drop_lone_groups(extra))
+    project_envs = [merged.get(env.name, env) for env in defaults.envs]
+    members = Counter(env.solve_group for env in (*project_envs, *extra) if env.solve_group)
+    defaults = dataclasses.replace(defaults, envs=_drop_lone_groups(project_envs, members))
+    layout = dataclasses.replace(layout, envs=_drop_lone_groups(extra, members))
     return [("requirements files", layout), ("pyproject.toml", defaults)]
 
 
-def _drop_lone_groups(envs: list[EnvDraft]) -> tuple[EnvDraft, ...]:
-    """The envs, each solve group that only one of them is left in taken away."""
-    members = Counter(env.solve_group for env in envs if env.solve_group)
+def _drop_lone_groups(envs: list[EnvDraft], members: Counter[str]) -> tuple[EnvDraft, ...]:
+    """The envs, each solve group that only one env of all (`members` counts them) is left in taken away."""
     return tuple(env if members[env.solve_group or ""] > 1 else dataclasses.replace(env, solve_group=None)
                  for env in envs)
 

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from envsync.migrate.document import EnvDraft, Translation, valid_name
 
-_LOCAL = re.compile(r"^\s*(-e|--editable|\.|/|[A-Za-z+]+://|\S+\s*@\s)")
 _INCLUDE = re.compile(r"^\s*(-r|--requirement|-c|--constraint)(?:\s*=\s*|\s+|(?=[^\s-]))(\S+)")
 
 
@@ -28,7 +27,6 @@ class ReqFile:
     path: Path
     includes: tuple[Path, ...]
     constraints: tuple[Path, ...]
-    local: bool = False   # has an `-e` line or a direct reference, which solve groups don't take yet
 
 
 def find_files(folder: Path) -> list[Path]:
@@ -46,14 +44,12 @@ def read_layout(paths: list[Path]) -> list[ReqFile]:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             text = ""  # the loader names an unreadable file when the env is used
-        local = False
         for line in text.splitlines():
             match = _INCLUDE.match(line)
             if match:
                 target = Path(os.path.normpath(path.parent / match.group(2)))
                 (includes if match.group(1) in ("-r", "--requirement") else constraints).append(target)
-            local = local or bool(_LOCAL.match(line))
-        out.append(ReqFile(path, tuple(includes), tuple(constraints), local))
+        out.append(ReqFile(path, tuple(includes), tuple(constraints)))
     return out
 
 
@@ -65,8 +61,7 @@ def translate_layout(folder: Path, files: list[ReqFile], taken: set[str]) -> Tra
     tops = [file for file in files if file.path not in constraint_files
             and (file.path not in included or file.path == folder / "requirements.txt")]
     closures = {top.path: _closure(top.path, by_path) for top in tops}
-    groups = _solve_groups({top: files for top, files in closures.items()
-                            if not any(by_path[path].local for path in files if path in by_path)})
+    groups = _solve_groups(closures)
     envs = []
     for top in tops:
         reached_constraints = {c for path in closures[top.path] for c in by_path[path].constraints

@@ -112,3 +112,15 @@ def _direct_dists(spec: EnvSpec, config_dir: Path, builder: BuilderFactory,
 def direct_requirements(spec: EnvSpec) -> list[Requirement]:
     """The env's requirements as the resolver and the lock see them: no credentials in any URL."""
     return [without_credentials(requirement) for requirement in spec.requirements]
+
+
+def env_roots(spec: EnvSpec, local: Mapping[NormalizedName, DirectDist]) -> list[Requirement]:
+    """What the env asks the resolver for: its requirements (no credentials in a URL), its local
+    projects with their extras in place of any line naming one, and the tools it seeds. The one
+    list for an env resolved alone and for an env's share of a solve group."""
+    requirements = direct_requirements(spec)
+    if spec.projects:
+        names = {dist.name for _, dist in project_dists(spec, local)}
+        requirements = [r for r in requirements if canonicalize_name(r.name) not in names]
+        requirements += project_roots(spec, local)
+    return requirements + [Requirement(name) for name in spec.seed]

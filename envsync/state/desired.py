@@ -147,7 +147,7 @@ def _unit_states(session: Session, members: tuple[EnvSpec, ...], group: SolveGro
     if group is not None:
         from envsync.state.group_state import resolve_group
 
-        resolved = resolve_group(session, group, interpreters, paths, digest, preferred, locked, likely)
+        resolved = resolve_group(session, group, interpreters, paths, digest, preferred, local, locked, likely)
     else:
         spec = members[0]
         if spec.environments:
@@ -301,25 +301,16 @@ def _resolve(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Pa
              likely: Sequence[NormalizedName] = ()) -> Resolution:
     """Resolve `spec` for `interpreter` (a platform's, when `platform` names one: sources are still
     built by `builder_interpreter`, this machine's)."""
-    from packaging.requirements import Requirement
-
     from envsync.build.wheels import sdist_metadata
     from envsync.resolve.lockfile import render_lock
     from envsync.resolve.resolver import resolve
-    from envsync.sources import direct_requirements, project_dists, project_roots, remote_dists
+    from envsync.sources import env_roots, remote_dists
 
     on = f" on {platform}" if platform else ""
     session.progress(f"resolving {spec.name} for Python {interpreter.version}{on}")
     builder = session.builder(spec, builder_interpreter or interpreter)
     direct = {**local, **remote_dists(spec, session.config.directory, lambda: builder, local)}
-    requirements = direct_requirements(spec)
-    if spec.projects:
-        from packaging.utils import canonicalize_name
-
-        names = {dist.name for _, dist in project_dists(spec, local)}
-        requirements = [r for r in requirements if canonicalize_name(r.name) not in names]
-        requirements += project_roots(spec, local)
-    requirements += [Requirement(name) for name in spec.seed]
+    requirements = env_roots(spec, local)
     pins = resolve(requirements, interpreter, session.index(spec.index),
                    prereleases=spec.index.prereleases, preferred=preferred, constraints=spec.constraints,
                    hashes=None if spec.hashes is None else {name: (ok, at) for name, ok, at in spec.hashes},

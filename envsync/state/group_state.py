@@ -12,20 +12,24 @@ from envsync.state.desired import Resolution, lock_write_if_changed
 from envsync.state.session import Session
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from packaging.utils import NormalizedName
     from packaging.version import Version
 
     from envsync.model import Pin
+    from envsync.sources.base import DirectDist
     from envsync.state.solve_groups import SolveGroup
 
 
 def resolve_group(session: Session, group: SolveGroup, interpreters: dict[str, Interpreter], paths: dict[str, Path],
                   digest: str, preferred: dict[NormalizedName, Version],
+                  local: Mapping[str, Mapping[NormalizedName, DirectDist]] | None = None,
                   locked: dict[NormalizedName, Pin] | None = None,
                   likely: Sequence[NormalizedName] = ()) -> dict[str, Resolution]:
-    """Resolve the union of the group's roots once, then give each env the pins its own roots reach."""
+    """Resolve the union of the group's roots once, then give each env the pins its own roots reach.
+    `local`: each env's local projects and folders, read already (desired._local); the envs' other
+    direct references are read here, as for an env resolved alone."""
     from packaging.requirements import InvalidRequirement, Requirement
 
     from envsync.build.wheels import sdist_metadata
@@ -34,19 +38,27 @@ def resolve_group(session: Session, group: SolveGroup, interpreters: dict[str, I
     from envsync.resolve.lockfile import render_lock
     from envsync.resolve.markers import marker_holds
     from envsync.resolve.resolver import resolve
+    from envsync.sources import env_roots, remote_dists
     from envsync.state.group_conflicts import Tracer, explain_conflict
-    from envsync.state.solve_groups import env_pins, roots_of, union_constraints, union_roots
+    from envsync.state.solve_groups import env_pins, union_constraints, union_direct, union_roots
 
     first = group.members[0]
     interpreter = interpreters[first.name]
     index = session.index(first.index)
-    roots = union_roots(group)
+    local = local or {}
+    own_roots = {m.name: env_roots(m, local.get(m.name, {})) for m in group.members}
+    roots = union_roots(group, own_roots)
     tracer = Tracer()
     session.progress(f"resolving solve group {group.name} ({', '.join(group.names)}) for Python {interpreter.version}")
+    builder = session.builder(first, interpreter)  # the group's envs share index settings (check_group)
+    directory = session.config.directory
+    direct = union_direct(session.config, group, {
+        m.name: {**local.get(m.name, {}), **remote_dists(m, directory, lambda: builder, local.get(m.name, {}))}
+        for m in group.members})
     try:
-        builder = session.builder(first, interpreter)
         pins = resolve(list(roots.requirements), interpreter, index, prereleases=first.index.prereleases,
                        preferred=preferred, constraints=union_constraints(group), reporter=tracer, locked=locked,
+                       direct=direct,
                        hashes=None if first.hashes is None else {name: (ok, at) for name, ok, at in first.hashes},
                        sdist_metadata=lambda artifact: sdist_metadata(artifact, builder),
                        origins=[roots.origin(requirement) for requirement in roots.requirements],
@@ -56,6 +68,8 @@ def resolve_group(session: Session, group: SolveGroup, interpreters: dict[str, I
 
     def requires(pin: Pin) -> list[Requirement]:
         # The resolver recorded each pin's Requires-Dist (from its metadata or the old lock): no second read.
+        if pin.name in direct:
+            return list(direct[pin.name].requires)
         lines: Sequence[str]
         if pin.requires is not None:
             lines = pin.requires
@@ -75,8 +89,8 @@ def resolve_group(session: Session, group: SolveGroup, interpreters: dict[str, I
 
     states = {}
     for member in group.members:
-        own = env_pins(roots_of(member), pins, requires, applies)
-        text = render_lock(member, interpreters[member.name], own, digest, session.config.directory)
+        own = env_pins(own_roots[member.name], pins, requires, applies)
+        text = render_lock(member, interpreters[member.name], own, digest, directory)
         path = paths[member.name]
         states[member.name] = Resolution(Desired(member, interpreters[member.name], own), path,
                                          lock_write_if_changed(path, text))

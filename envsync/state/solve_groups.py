@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from packaging.requirements import Requirement
     from packaging.utils import NormalizedName
 
+    from envsync.sources.base import DirectDist
+
 ROOT = "<root>"  # as the resolver names the root of the dependency graph in Pin.required_by
 
 
@@ -81,10 +83,6 @@ def check_group(config: Config, group: SolveGroup, interpreters: Mapping[str, In
             raise ConfigError(f"{file}: env {member.name} of solve group {group.name!r} is locked for several "
                               f"platforms ({member.environments_key}); solve groups don't support that yet",
                               f"take env {member.name} out of the group, or drop its `environments`")
-        if member.projects or any(requirement.url for requirement in member.requirements):
-            raise ConfigError(f"{file}: env {member.name} of solve group {group.name!r} installs a local project "
-                              "or a direct reference (`name @ URL`); solve groups don't support those yet",
-                              f"take env {member.name} out of the group, or declare those packages by name")
     for member in group.members[1:]:
         if member.index != first.index:
             raise ConfigError(f"{file}: envs {first.name} and {member.name} of solve group {group.name!r} "
@@ -118,30 +116,47 @@ class Roots:
         return self.origins_of.get(id(requirement), "")
 
 
-def roots_of(member: EnvSpec) -> tuple[Requirement, ...]:
-    """What an env asks for itself: its requirements, and the tools it seeds (`seed = ["pip"]`)."""
-    from packaging.requirements import Requirement
+def union_roots(group: SolveGroup, roots_by_env: Mapping[str, Sequence[Requirement]]) -> Roots:
+    """Each root requirement of the group once (`roots_by_env`: each env's, from sources.env_roots),
+    with the envs that ask for it and where the first one wrote it (a requirements file's line,
+    envs.toml's key), for messages."""
+    from envsync.sources import direct_requirements
 
-    return (*member.requirements, *(Requirement(name) for name in member.seed))
-
-
-def union_roots(group: SolveGroup) -> Roots:
-    """Each root requirement of the group once, with the envs that ask for it and where the first
-    one wrote it (a requirements file's line, envs.toml's key), for messages."""
     by_text: dict[str, Requirement] = {}
     envs: dict[str, list[str]] = {}
     origins: dict[str, str] = {}
     for member in group.members:
-        written = [*member.origins, *(f"envs.{member.name}.seed" for _ in member.seed)]
-        for position, requirement in enumerate(roots_of(member)):
+        written = {str(requirement): origin for requirement, origin in zip(direct_requirements(member), member.origins,
+                                                                            strict=False)}
+        written.update((name, f"envs.{member.name}.seed") for name in member.seed)
+        for requirement in roots_by_env[member.name]:
             text = str(requirement)
             by_text.setdefault(text, requirement)
-            if position < len(written):
-                origins.setdefault(text, written[position])
+            if text in written:
+                origins.setdefault(text, written[text])
             if member.name not in envs.setdefault(text, []):
                 envs[text].append(member.name)
     return Roots(tuple(by_text.values()), {id(by_text[text]): tuple(names) for text, names in envs.items()},
                  {id(by_text[text]): origin for text, origin in origins.items()})
+
+
+def union_direct(config: Config, group: SolveGroup,
+                 dists_by_env: Mapping[str, Mapping[NormalizedName, DirectDist]]) -> dict[NormalizedName, DirectDist]:
+    """The packages the group's envs take from a source of their own (the project's folder, a
+    `name @ URL`), each once: the group resolves one version of every package, so every env that
+    has the package gets it from there. Two envs naming different sources for one package is an
+    error naming both."""
+    chosen: dict[NormalizedName, tuple[DirectDist, str]] = {}
+    for member in group.members:
+        for name, dist in dists_by_env.get(member.name, {}).items():
+            first = chosen.setdefault(name, (dist, member.name))
+            if first[0].source != dist.source:
+                raise ConfigError(
+                    f"{config.path.name}: envs {first[1]} and {member.name} of solve group {group.name!r} take "
+                    f"{name} from different sources ({first[0].source.url} and {dist.source.url}); "
+                    "the envs of a group share one version of every package",
+                    f"give both envs the same source for {name}, or take one of them out of the group")
+    return {name: dist for name, (dist, _) in chosen.items()}
 
 
 def union_constraints(group: SolveGroup) -> tuple[Requirement, ...]:
