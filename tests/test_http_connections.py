@@ -131,6 +131,16 @@ class _OddHandler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.connection.shutdown(socket.SHUT_RDWR)
             self.close_connection = True
+        elif self.path.startswith("/early-hints/"):
+            self.wfile.write(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n")
+            body = f"page of {self.path}".encode()
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        elif self.path == "/not-modified-chunked":
+            self.wfile.write(b"HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n")
+        elif self.path == "/gzip-chunked":
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n4\r\nabcd\r\n0\r\n\r\n")
+        elif self.path == "/two-lengths":
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nContent-Length: 8\r\n\r\nabcdefgh")
         else:
             self.send_error(404)
 
@@ -178,3 +188,42 @@ def test_a_port_nobody_listens_on_is_a_connect_error(odd_server: _OddServer):
         port = sock.getsockname()[1]  # bound, never listening: connections are refused
         with make_client() as client, pytest.raises(httpx.ConnectError):
             client.get(f"http://127.0.0.1:{port}/simple/")
+
+
+def test_an_informational_answer_is_passed_over_not_taken_for_the_page(odd_server: _OddServer):
+    """A 103 Early Hints before the 200: http.client alone would answer the 103 and leave the 200
+    to be read as the next request's answer."""
+    with make_client() as client:
+        for name in ("first", "second", "third"):
+            response = client.get(f"{_base(odd_server)}/early-hints/{name}/")
+            assert (response.status_code, response.text) == (200, f"page of /early-hints/{name}/")
+    assert odd_server.opened == 1
+
+
+def test_a_not_modified_answer_that_claims_a_chunked_body_has_none(odd_server: _OddServer,
+                                                                   monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("ENVSYNC_HTTP_TIMEOUT", "5")
+    with make_client() as client:
+        response = client.get(f"{_base(odd_server)}/not-modified-chunked")
+        assert (response.status_code, response.content) == (304, b"")
+        assert client.get(f"{_base(odd_server)}/chunked").content == b"hello chunked world"
+
+
+@pytest.mark.parametrize("path", ["/gzip-chunked", "/two-lengths"])
+def test_a_body_whose_length_is_in_doubt_is_an_error(odd_server: _OddServer, path: str):
+    with make_client() as client, pytest.raises(httpx.RemoteProtocolError):
+        client.get(f"{_base(odd_server)}{path}")
+
+
+def test_a_host_name_is_looked_up_as_httpx_sends_it(odd_server: _OddServer, monkeypatch: pytest.MonkeyPatch):
+    """IDNA 2008 (httpx, the Host header) and Python's IDNA 2003 spell some names differently."""
+    asked: list[str] = []
+
+    def lookup(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return ["127.0.0.1"]
+
+    monkeypatch.setattr(connect, "_ADDRESSES", connect.HostAddresses(lookup))
+    with make_client() as client:
+        assert client.get(f"http://faß.example:{odd_server.server_address[1]}/chunked").status_code == 200
+    assert asked == ["xn--fa-hia.example"]

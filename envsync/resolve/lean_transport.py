@@ -74,7 +74,8 @@ class LeanTransport(httpx.BaseTransport):
         if url.scheme not in ("http", "https"):
             raise httpx.UnsupportedProtocol(f"Request URL has an unsupported protocol '{url.scheme}://'.",
                                             request=request)
-        origin = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
+        # raw_host: the name as httpx encodes it (IDNA 2008) and sends it in Host, not Python's IDNA 2003
+        origin = (url.scheme, url.raw_host.decode("ascii"), url.port or (443 if url.scheme == "https" else 80))
         timeouts = request.extensions.get("timeout", {})
         body = request.read() if request.method not in ("GET", "HEAD") else b""
         for _ in range(2):
@@ -92,14 +93,23 @@ class LeanTransport(httpx.BaseTransport):
             except (OSError, http.client.HTTPException) as exc:
                 connection.close()
                 raise _mapped(exc, request) from exc
+            except ValueError as exc:  # a header value http.client refuses to send (a line break in it)
+                connection.close()
+                raise httpx.LocalProtocolError(str(exc), request=request) from exc
             except BaseException:
                 connection.close()
                 raise
             headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.getheaders()]
+            framing = _framing_error(response)
+            if framing:
+                response.close()
+                connection.close()
+                raise httpx.RemoteProtocolError(framing, request=request)
             reason = (response.reason or "").encode("latin-1", "replace")
+            version = b"HTTP/1.0" if response.version == 10 else b"HTTP/1.1"
             return httpx.Response(response.status, headers=headers,
                                   stream=_Body(self, origin, connection, response, request),
-                                  extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason})
+                                  extensions={"http_version": version, "reason_phrase": reason})
         raise httpx.RemoteProtocolError("the server closed the connection twice before answering", request=request)
 
     @staticmethod
@@ -165,6 +175,7 @@ class LeanTransport(httpx.BaseTransport):
         client = http.client.HTTPConnection(host, port)
         client.sock = sock
         client.auto_open = 0
+        client.response_class = _FinalResponse
         return _Connection(client)
 
     def give_back(self, origin: Origin, connection: _Connection) -> None:
@@ -197,7 +208,8 @@ class _Body(httpx.SyncByteStream):
 
     def __iter__(self) -> Iterator[bytes]:
         try:
-            while True:
+            # http.client gives a 204 or 304 no body (length 0) but still reads one if it claims to be chunked
+            while self._response.length != 0:
                 chunk = self._response.read1(CHUNK)  # what has arrived: a trickle must show as it comes
                 if not chunk:
                     break
@@ -243,6 +255,32 @@ def _mapped(exc: OSError | http.client.HTTPException, request: httpx.Request) ->
         return httpx.ReadTimeout(text, request=request)
     if isinstance(exc, http.client.HTTPException):
         return httpx.RemoteProtocolError(text, request=request)
-    if isinstance(exc, ssl.SSLError | ConnectionRefusedError | socket.gaierror):
-        return httpx.ConnectError(text, request=request)
     return httpx.ReadError(text, request=request)
+
+
+class _FinalResponse(http.client.HTTPResponse):
+    """http.client's response, passing over every informational (1xx) answer before the final one, as
+    httpcore does: http.client skips only `100 Continue`, and would take a `103 Early Hints` for the
+    answer (its headers as a body of none), leaving the real answer to be read as the next request's."""
+
+    def _read_status(self) -> tuple[str, int, str]:
+        version, status, reason = super()._read_status()  # type: ignore[misc]
+        while 100 < status < 200 and status != 101:
+            http.client.parse_headers(self.fp)  # the informational answer's headers, dropped
+            version, status, reason = super()._read_status()  # type: ignore[misc]
+        return version, status, reason
+
+
+def _framing_error(response: http.client.HTTPResponse) -> str:
+    """Why the response's length can't be trusted as http.client would read it, or "": a
+    Transfer-Encoding other than chunked (http.client would hand over its framing as the body),
+    or Content-Length headers that disagree (it would take the first)."""
+    encodings = response.headers.get_all("transfer-encoding") or []
+    if encodings and [value.strip().lower() for value in encodings] != ["chunked"]:
+        return f"unsupported Transfer-Encoding: {', '.join(encodings)}"
+    if encodings and not response.chunked:
+        return f"unsupported Transfer-Encoding: {', '.join(encodings)}"
+    lengths = {value.strip() for value in response.headers.get_all("content-length") or []}
+    if len(lengths) > 1:
+        return f"conflicting Content-Length headers: {', '.join(sorted(lengths))}"
+    return ""
