@@ -41,11 +41,18 @@ class _Connection:
         self.idle_since = 0.0
 
     def server_closed(self) -> bool:
-        """Whether the server has closed this idle connection (or sent something unasked)."""
+        """Whether the server has closed this idle connection (or sent something unasked: bytes
+        waiting in the socket, or decrypted and held by TLS)."""
         sock = self.client.sock
         if sock is None:
             return True
         try:
+            if isinstance(sock, ssl.SSLSocket) and sock.pending():
+                return True
+            if hasattr(select, "poll"):  # no limit on descriptor numbers, as select() has (1024)
+                poller = select.poll()
+                poller.register(sock, select.POLLIN)
+                return bool(poller.poll(0))
             return bool(select.select([sock], [], [], 0)[0])
         except (OSError, ValueError):
             return True
