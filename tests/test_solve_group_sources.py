@@ -130,3 +130,16 @@ def test_two_sources_of_one_package_in_a_group_are_refused_by_name(app: Path, in
     assert "solve group 'main'" in result.stderr
     assert "envs a and b" in result.stderr and "pinned-tool" in result.stderr
     assert not (app / ".envs").exists() and not (app / "pylock.a.toml").exists()
+
+
+def test_one_env_builds_the_project_the_other_installs_it_editable(app: Path, index: LocalIndex):
+    """The same folder is one source: each env of the group installs it as it declares it."""
+    configure(app, index, GROUP.replace('extras = ["docs"] }', 'extras = ["docs"], editable = false }'))
+    envsync(app, "apply")
+    assert lock(app, "test")["app"]["directory"] == {"path": ".", "editable": True}
+    assert lock(app, "docs")["app"]["directory"] == {"path": ".", "editable": False}
+    assert list((app / ".envs" / "test").glob("lib/python*/site-packages/_app_editable.pth"))
+    assert not list((app / ".envs" / "docs").glob("lib/python*/site-packages/_app_editable.pth"))
+    assert list((app / ".envs" / "docs").glob("lib/python*/site-packages/app/__init__.py"))
+    assert lock(app, "test")["beta"]["version"] == lock(app, "docs")["beta"]["version"] == "1.5"
+    assert "No changes" in envsync(app, "plan").stdout

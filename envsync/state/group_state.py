@@ -40,7 +40,7 @@ def resolve_group(session: Session, group: SolveGroup, interpreters: dict[str, I
     from envsync.resolve.resolver import resolve
     from envsync.sources import env_roots, remote_dists
     from envsync.state.group_conflicts import Tracer, explain_conflict
-    from envsync.state.solve_groups import env_pins, union_constraints, union_direct, union_roots
+    from envsync.state.solve_groups import env_pins, own_sources, union_constraints, union_direct, union_roots
 
     first = group.members[0]
     interpreter = interpreters[first.name]
@@ -52,9 +52,9 @@ def resolve_group(session: Session, group: SolveGroup, interpreters: dict[str, I
     session.progress(f"resolving solve group {group.name} ({', '.join(group.names)}) for Python {interpreter.version}")
     builder = session.builder(first, interpreter)  # the group's envs share index settings (check_group)
     directory = session.config.directory
-    direct = union_direct(session.config, group, {
-        m.name: {**local.get(m.name, {}), **remote_dists(m, directory, lambda: builder, local.get(m.name, {}))}
-        for m in group.members})
+    dists = {m.name: {**local.get(m.name, {}), **remote_dists(m, directory, lambda: builder, local.get(m.name, {}))}
+             for m in group.members}
+    direct = union_direct(session.config, group, dists)
     try:
         pins = resolve(list(roots.requirements), interpreter, index, prereleases=first.index.prereleases,
                        preferred=preferred, constraints=union_constraints(group), reporter=tracer, locked=locked,
@@ -89,7 +89,7 @@ def resolve_group(session: Session, group: SolveGroup, interpreters: dict[str, I
 
     states = {}
     for member in group.members:
-        own = env_pins(own_roots[member.name], pins, requires, applies)
+        own = own_sources(env_pins(own_roots[member.name], pins, requires, applies), dists[member.name])
         text = render_lock(member, interpreters[member.name], own, digest, directory)
         path = paths[member.name]
         states[member.name] = Resolution(Desired(member, interpreters[member.name], own), path,

@@ -145,18 +145,25 @@ def union_direct(config: Config, group: SolveGroup,
     """The packages the group's envs take from a source of their own (the project's folder, a
     `name @ URL`), each once: the group resolves one version of every package, so every env that
     has the package gets it from there. Two envs naming different sources for one package is an
-    error naming both."""
+    error naming both; one folder installed editable by one env and built by another is one
+    source (each env keeps its own way of installing it, see `own_sources`)."""
     chosen: dict[NormalizedName, tuple[DirectDist, str]] = {}
     for member in group.members:
         for name, dist in dists_by_env.get(member.name, {}).items():
             first = chosen.setdefault(name, (dist, member.name))
-            if first[0].source != dist.source:
+            if (type(first[0].source), first[0].source.url) != (type(dist.source), dist.source.url):
                 raise ConfigError(
                     f"{config.path.name}: envs {first[1]} and {member.name} of solve group {group.name!r} take "
                     f"{name} from different sources ({first[0].source.url} and {dist.source.url}); "
                     "the envs of a group share one version of every package",
                     f"give both envs the same source for {name}, or take one of them out of the group")
     return {name: dist for name, (dist, _) in chosen.items()}
+
+
+def own_sources(pins: Mapping[NormalizedName, Pin], dists: Mapping[NormalizedName, DirectDist]) -> dict[NormalizedName, Pin]:
+    """An env's share of the group's pins, each package the env itself takes from a source of its
+    own installed as the env declares it (editable or built), not as the env that came first does."""
+    return {name: replace(pin, source=dists[name].source) if name in dists else pin for name, pin in pins.items()}
 
 
 def union_constraints(group: SolveGroup) -> tuple[Requirement, ...]:
