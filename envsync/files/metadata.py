@@ -2,7 +2,9 @@
 
 One reader each, for the survey, installs, uninstalls and wheels alike. Only METADATA's
 header block is read (it ends at the first blank line), so a long description costs
-nothing; resolving needs every field and uses packaging's parser.
+nothing. The resolver reads Requires-Dist and Provides-Extra of index METADATA through
+`multiple_use_field`, exactly as packaging's parser does; the survey's `requires_dist` is
+the tolerant reading of an installed file's lines.
 """
 
 from __future__ import annotations
@@ -10,6 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
 
 
 def name_and_version(lines: Iterable[str]) -> tuple[str | None, str | None]:
@@ -37,6 +43,20 @@ def requires_dist(lines: Iterable[str]) -> tuple[str, ...]:
         if key.strip().lower() == "requires-dist" and value.strip():
             found.append(value.strip())
     return tuple(found)
+
+
+def valid_requirements(lines: Iterable[str]) -> list[Requirement]:
+    """Requires-Dist lines as requirements, a malformed one skipped: one bad line in someone
+    else's metadata must not stop a resolve (pip and uv skip it too)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    found = []
+    for text in lines:
+        try:
+            found.append(Requirement(text))
+        except InvalidRequirement:
+            continue
+    return found
 
 
 _FIELD_NAME = re.compile(rb"[!-9;-~]+")  # printable ASCII but ":": a header name to the email module

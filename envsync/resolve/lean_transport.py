@@ -88,7 +88,7 @@ class LeanTransport(httpx.BaseTransport):
         for _ in range(2):
             try:
                 connection, reused = self._checkout(origin, timeouts)
-            except (OSError, ssl.CertificateError) as exc:
+            except OSError as exc:  # the name, TCP or TLS (a certificate error is an OSError too)
                 raise _connect_error(exc, request) from exc
             try:
                 response = self._send(connection, request, url.raw_path.decode("ascii"), body, timeouts)
@@ -283,9 +283,7 @@ def _framing_error(response: http.client.HTTPResponse) -> str:
     Transfer-Encoding other than chunked (http.client would hand over its framing as the body),
     or Content-Length headers that disagree (it would take the first)."""
     encodings = response.headers.get_all("transfer-encoding") or []
-    if encodings and [value.strip().lower() for value in encodings] != ["chunked"]:
-        return f"unsupported Transfer-Encoding: {', '.join(encodings)}"
-    if encodings and not response.chunked:
+    if encodings and (len(encodings) > 1 or not response.chunked):  # chunked: exactly that, said once
         return f"unsupported Transfer-Encoding: {', '.join(encodings)}"
     lengths = {value.strip() for value in response.headers.get_all("content-length") or []}
     if len(lengths) > 1:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import httpx
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import (
     NormalizedName,
@@ -27,7 +27,7 @@ from resolvelib import AbstractProvider, BaseReporter, Resolver
 from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 
 from envsync.errors import ConfigError, EnvsyncError, ResolutionConflict
-from envsync.files.metadata import multiple_use_field
+from envsync.files.metadata import multiple_use_field, valid_requirements
 from envsync.model import Artifact, Interpreter, Pin
 from envsync.resolve.explain import pinned_exactly
 from envsync.resolve.failure import explain_failure
@@ -291,7 +291,7 @@ class Provider(_Provider):
         pin = self.locked.get(candidate.name)
         if pin is not None and pin.artifact == candidate.artifact and candidate.artifact.url not in self._requires_memo:
             assert pin.requires is not None
-            self._requires_memo[pin.artifact.url] = _parse_requires(pin.requires)
+            self._requires_memo[pin.artifact.url] = valid_requirements(pin.requires)
             self._requires_text[pin.artifact.url] = pin.requires
         return self._requirements_of_artifact(candidate.artifact)
 
@@ -315,7 +315,7 @@ class Provider(_Provider):
         if cached is not None:
             return cached
         lines = tuple(multiple_use_field(self._metadata(artifact), "requires_dist"))
-        requirements = _parse_requires(lines)
+        requirements = valid_requirements(lines)
         self._requires_text[artifact.url] = lines
         self._requires_memo[artifact.url] = requirements
         return requirements
@@ -416,19 +416,6 @@ def resolve(requirements: Sequence[Requirement], interpreter: Interpreter, index
         if name in pins:
             pins[name] = replace(pins[name], source=dist.source)
     return pins
-
-
-def _parse_requires(lines: Iterable[str]) -> list[Requirement]:
-    requirements = []
-    for text in lines:
-        try:
-            requirements.append(Requirement(text))
-        except InvalidRequirement:
-            continue  # one malformed line in someone else's metadata must not stop the resolve
-    return requirements
-
-
-
 
 
 def _root_applies(requirement: Requirement, interpreter: Interpreter) -> bool:

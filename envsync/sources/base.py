@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -189,19 +189,15 @@ def parse_metadata(metadata: bytes, label: str) -> tuple[NormalizedName, Version
     """Name, Version and Requires-Dist from core metadata; a malformed Requires-Dist line is skipped."""
     from packaging.metadata import parse_email  # email's parser: 15 ms, needed only when metadata is read
 
+    from envsync.files.metadata import valid_requirements
+
     raw, _ = parse_email(metadata)
     try:
         name, version = canonicalize_name(raw["name"]), Version(raw["version"])
     except (KeyError, InvalidVersion) as exc:
         raise BuildFailed(f"{label}: its metadata has no valid Name and Version ({exc})",
                           "the project's build configuration is broken") from None
-    requires = []
-    for text in raw.get("requires_dist", []):
-        try:
-            requires.append(Requirement(text))
-        except InvalidRequirement:
-            continue
-    return name, version, tuple(requires)
+    return name, version, tuple(valid_requirements(raw.get("requires_dist", [])))
 
 
 def hashes_of(package: Package) -> list[str]:

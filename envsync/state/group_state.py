@@ -30,11 +30,11 @@ def resolve_group(session: Session, group: SolveGroup, interpreters: dict[str, I
     """Resolve the union of the group's roots once, then give each env the pins its own roots reach.
     `local`: each env's local projects and folders, read already (desired._local); the envs' other
     direct references are read here, as for an env resolved alone."""
-    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.requirements import Requirement
 
     from envsync.build.wheels import sdist_metadata
     from envsync.errors import ResolutionConflict
-    from envsync.files.metadata import multiple_use_field
+    from envsync.files.metadata import multiple_use_field, valid_requirements
     from envsync.resolve.lockfile import render_lock
     from envsync.resolve.markers import marker_holds
     from envsync.resolve.resolver import resolve
@@ -76,13 +76,7 @@ def resolve_group(session: Session, group: SolveGroup, interpreters: dict[str, I
         else:
             assert pin.artifact is not None  # a pin with neither recorded requires nor a file has no metadata to read
             lines = multiple_use_field(index.metadata(pin.artifact), "requires_dist")
-        found = []
-        for text in lines:
-            try:
-                found.append(Requirement(text))
-            except InvalidRequirement:
-                continue  # as the resolver does: a malformed line in someone's metadata is skipped
-        return found
+        return valid_requirements(lines)  # as the resolver reads them
 
     def applies(requirement: Requirement, extra: str) -> bool:  # as the resolver reads a dependency's marker
         return marker_holds(requirement.marker, interpreter.markers, extra=extra, if_unevaluable=False)
