@@ -18,6 +18,7 @@ from helpers import run_envsync, write_config
 from localindex import LocalIndex
 from wheelfactory import WheelSpec
 
+from envsync.errors import ConfigError
 from envsync.resolve import connect
 from envsync.resolve.http import make_client
 
@@ -101,11 +102,11 @@ def test_unreachable_first_address_falls_back_to_the_next(index: LocalIndex, mon
 
 def test_with_a_proxy_configured_httpx_keeps_its_own_transport(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
-    assert connect.shared_lookup_transport(httpx.Limits()) is None
+    assert connect.shared_lookup_transport(httpx.Limits(), connect.new_tls_context()) is None
     monkeypatch.delenv("HTTPS_PROXY")
     for name in ("HTTP_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
-    assert connect.shared_lookup_transport(httpx.Limits()) is not None
+    assert connect.shared_lookup_transport(httpx.Limits(), connect.new_tls_context()) is not None
 
 
 def test_a_lock_through_a_host_name_works_end_to_end(tmp_path: Path, index: LocalIndex):
@@ -117,3 +118,44 @@ def test_a_lock_through_a_host_name_works_end_to_end(tmp_path: Path, index: Loca
     result = run_envsync("apply", cwd=project)
     assert result.returncode == 0, result.stderr
     assert 'name = "lib"' in (project / "pylock.e.toml").read_text()
+
+
+def _one_certificate(tmp_path: Path) -> Path:
+    import certifi
+
+    bundle = Path(certifi.where()).read_text()
+    end = "-----END CERTIFICATE-----"
+    first = bundle[bundle.index("-----BEGIN CERTIFICATE-----"):bundle.index(end) + len(end)]
+    (tmp_path / "one.pem").write_text(first + "\n")
+    return tmp_path / "one.pem"
+
+
+def test_a_tls_context_made_ahead_trusts_what_httpx_would(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The context is made in a thread while locks are read; it must read the same CA certificates
+    httpx.create_ssl_context(trust_env=True) reads, and be used by one client only."""
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    monkeypatch.setenv("SSL_CERT_FILE", str(_one_certificate(tmp_path)))
+    connect.prepare_tls()
+    ahead = connect._TLS_AHEAD.take()
+    assert ahead.get_ca_certs() == httpx.create_ssl_context(trust_env=True).get_ca_certs()
+    assert len(ahead.get_ca_certs()) == 1
+    monkeypatch.delenv("SSL_CERT_FILE")
+    later = connect._TLS_AHEAD.take()  # nothing made ahead this time: made now, from certifi's bundle
+    assert later is not ahead and len(later.get_ca_certs()) > 1
+
+
+def test_a_tls_context_that_fails_ahead_fails_when_taken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The thread keeps quiet about a bad CA file: the client made next reports it, as without the thread."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    connect.prepare_tls()
+    with pytest.raises(ConfigError, match="SSL_CERT_FILE=.*missing.pem can't be read"):
+        connect.tls_context()
+
+
+def test_a_lock_with_an_unreadable_ca_file_names_the_variable(tmp_path: Path, index: LocalIndex):
+    index.add(WheelSpec("lib", "1.0"))
+    write_config(tmp_path, f'[settings]\nindex-url = "{index.url}"\n[envs.dev]\ndependencies = ["lib"]\n')
+    result = run_envsync("lock", cwd=tmp_path, env={"SSL_CERT_FILE": str(tmp_path / "missing.pem")})
+    assert result.returncode == 1
+    assert "SSL_CERT_FILE=" in result.stderr and "missing.pem" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "pylock.dev.toml").exists()

@@ -14,13 +14,17 @@ own transport (which honours the proxy variables) is kept.
 
 from __future__ import annotations
 
+import os
 import socket
+import ssl
 import threading
 import time
 import urllib.request
 from collections.abc import Callable
 
 import httpx
+
+from envsync.errors import ConfigError
 
 MAX_SETUPS = 8  # TCP connections being opened at once, over every host
 KEEP_SECONDS = 300.0  # how long an answer is reused: hosts behind a CDN move now and then
@@ -86,18 +90,102 @@ _ADDRESSES = HostAddresses()  # one per process: a run
 _SETUPS = threading.BoundedSemaphore(MAX_SETUPS)
 
 
+class _TlsAhead:
+    """One TLS context being made in a thread for the next client (see `prepare_tls`)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._made: list[ssl.SSLContext] = []
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is not None or self._made:
+                return
+            cafile, capath = _ca_location()  # read here: the thread then runs little Python, mostly OpenSSL
+            self._thread = threading.Thread(target=self._make, args=(cafile, capath), daemon=True,
+                                            name="envsync-tls-ahead")
+            self._thread.start()
+
+    def _make(self, cafile: str | None, capath: str | None) -> None:
+        try:
+            context = ssl.create_default_context(cafile=cafile, capath=capath)
+        except (OSError, ValueError):  # `take` makes one again, and reports what fails
+            return
+        self._made.append(context)
+
+    def take(self) -> ssl.SSLContext:
+        """The context made ahead when there is one (waiting for it if it is being made), else a new one.
+        Each is used once: a client made later (watch mode, hours on) reads the CA bundle anew."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join()
+        with self._lock:
+            if self._made:
+                return self._made.pop()
+        return new_tls_context()
+
+
+_TLS_AHEAD = _TlsAhead()
+
+
+def prepare_tls() -> None:
+    """Start making the next client's TLS context in a thread.
+
+    Loading the CA bundle takes about 30 ms, nearly all of it in OpenSSL with the interpreter lock
+    released, so a caller that knows the index will be asked soon (a lock about to be resolved)
+    overlaps it with reading the old locks instead of making the first request wait for it.
+    A context prepared and never taken costs that thread only."""
+    _TLS_AHEAD.start()
+
+
+def tls_context() -> ssl.SSLContext:
+    """The TLS context for a new client: the one `prepare_tls` made, else one made now."""
+    return _TLS_AHEAD.take()
+
+
+def new_tls_context() -> ssl.SSLContext:
+    """A context that verifies servers against the CA certificates httpx would use; a file that
+    can't be read is named, with what to do, rather than failing the first request."""
+    cafile, capath = _ca_location()
+    try:
+        return ssl.create_default_context(cafile=cafile, capath=capath)
+    except (OSError, ValueError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        if capath is not None:
+            raise ConfigError(f"the CA certificates in SSL_CERT_DIR={capath} can't be read: {reason}",
+                              "point SSL_CERT_DIR at a folder of certificates, or unset it") from None
+        if os.environ.get("SSL_CERT_FILE"):
+            raise ConfigError(f"the CA certificates in SSL_CERT_FILE={cafile} can't be read: {reason}",
+                              "point SSL_CERT_FILE at a PEM file of certificates, or unset it") from None
+        raise ConfigError(f"certifi's CA certificates ({cafile}) can't be read: {reason}",
+                          "reinstall certifi, or set SSL_CERT_FILE to a PEM file of certificates") from None
+
+
+def _ca_location() -> tuple[str | None, str | None]:
+    """The CA file or folder to read, chosen as httpx.create_ssl_context(trust_env=True) chooses:
+    SSL_CERT_FILE, else SSL_CERT_DIR, else certifi's bundle."""
+    if os.environ.get("SSL_CERT_FILE"):
+        return os.environ["SSL_CERT_FILE"], None
+    if os.environ.get("SSL_CERT_DIR"):
+        return None, os.environ["SSL_CERT_DIR"]
+    import certifi
+
+    return certifi.where(), None
+
+
 def proxy_configured() -> bool:
     """Whether the environment names a proxy httpx would use for http or https."""
     return any(scheme in ("http", "https", "all") for scheme in urllib.request.getproxies())
 
 
-def shared_lookup_transport(limits: httpx.Limits) -> httpx.BaseTransport | None:
+def shared_lookup_transport(limits: httpx.Limits, context: ssl.SSLContext) -> httpx.BaseTransport | None:
     """An HTTP/1.1 transport whose connections share this run's lookups, or None when a proxy is
     configured (then httpx's default transport, which knows the proxy, is the one to use)."""
     if proxy_configured():
         return None
     from envsync.resolve.lean_transport import LeanTransport
 
-    ssl_context = httpx.create_ssl_context(verify=True, trust_env=True)  # loading the CA bundle: ~25 ms
-    return LeanTransport(ssl_context, _ADDRESSES, _SETUPS, keep_per_origin=limits.max_keepalive_connections or 16,
+    return LeanTransport(context, _ADDRESSES, _SETUPS, keep_per_origin=limits.max_keepalive_connections or 16,
                          keepalive_expiry=limits.keepalive_expiry or 5.0)

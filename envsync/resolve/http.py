@@ -20,7 +20,7 @@ import httpx
 from envsync import __version__
 from envsync.errors import ConfigError, HashMismatch, IndexUnavailable, InsecureRedirect
 from envsync.model import Artifact
-from envsync.resolve.connect import shared_lookup_transport
+from envsync.resolve.connect import shared_lookup_transport, tls_context
 from envsync.resolve.urls import redact
 
 TIMEOUT_VARIABLE = "ENVSYNC_HTTP_TIMEOUT"
@@ -158,8 +158,10 @@ def make_client(transport: httpx.BaseTransport | None = None) -> httpx.Client:
     positive_setting(MIN_RATE_VARIABLE, DEFAULT_MIN_RATE, "bytes a second")
     positive_setting(WINDOW_VARIABLE, DEFAULT_WINDOW, "seconds")
     limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
+    context = tls_context()
     return httpx.Client(
-        transport=transport if transport is not None else shared_lookup_transport(limits),
+        transport=transport if transport is not None else shared_lookup_transport(limits, context),
+        verify=context,  # for the proxy's transport, when one is configured
         timeout=http_timeout(),
         follow_redirects=True,
         max_redirects=10,
