@@ -260,6 +260,29 @@ def test_a_venvs_python_gives_its_base_interpreter(tmp_path: Path) -> None:
     assert found.stdlib is not None and tmp_path not in found.stdlib.parents
 
 
+@pytest.mark.parametrize("minor", ["3.8", "3.13"])
+def test_a_venv_of_an_older_or_newer_python_gives_its_base_interpreter(tmp_path: Path, minor: str) -> None:
+    """The probe runs without site, where a venv's prefix is set: it reads pyvenv.cfg itself, on every version."""
+    base = _pyenv_python(minor)
+    subprocess.run([str(base), "-m", "venv", "--without-pip", str(tmp_path / "venv")], check=True)
+    found = probe(tmp_path / "venv" / "bin" / "python")
+    direct = probe(base)
+    assert found.executable.parent == direct.executable.parent  # python3.8 rather than python3: the same file
+    assert (found.version, found.tags, found.markers, found.stdlib) == (direct.version, direct.tags, direct.markers,
+                                                                         direct.stdlib)
+
+
+def test_a_pth_file_that_prints_does_not_spoil_the_probe(tmp_path: Path) -> None:
+    """A .pth file runs at every start of that Python; the probe's answer on stdout must stay its own."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "venv")], check=True)
+    site_packages = next((tmp_path / "venv" / "lib").glob("python3.*/site-packages"))
+    (site_packages / "noisy.pth").write_text("import sys; sys.stdout.write('hello from a pth file')\n")
+    venv_python = tmp_path / "venv" / "bin" / "python"
+    noisy = subprocess.run([str(venv_python), "-c", "pass"], capture_output=True, text=True, check=True)
+    assert noisy.stdout.startswith("hello from a pth file")
+    assert probe(venv_python) == probe(Path(sys.executable))
+
+
 @needs("3.12")
 def test_an_interpreter_found_ahead_is_probed_once_and_is_the_same_one(tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
