@@ -43,20 +43,30 @@ def entry_name(text: str) -> str:
 def load_toml(text: str) -> dict[str, Any]:
     """`tomllib.loads(text)`, from the cache when this text was parsed before.
     Raises what tomllib raises for invalid TOML (nothing invalid is ever kept)."""
-    entry = _entry(text)
-    if entry is not None:
-        kept = read_private(entry)
-        if kept is not None:
-            with contextlib.suppress(ValueError):
-                document = json.loads(kept)
-                if isinstance(document, dict):
-                    return document
+    kept = kept_document(text)
+    if kept is not None:
+        return kept
     import tomllib
 
     document = tomllib.loads(text)
+    entry = _entry(text)
     if entry is not None:
         _keep(entry, text, document)
     return document
+
+
+def kept_document(text: str) -> dict[str, Any] | None:
+    """The parsed form of `text` when the cache keeps one (never parsing it here): for a quick
+    "is this the same document" that must not cost a TOML parse when the answer isn't at hand."""
+    entry = _entry(text)
+    kept = read_private(entry) if entry is not None else None
+    if kept is None:
+        return None
+    try:
+        document = json.loads(kept)
+    except ValueError:
+        return None
+    return document if isinstance(document, dict) else None
 
 
 def keep_parsed(text: str, document: Mapping[str, Any]) -> None:

@@ -105,6 +105,9 @@ def _unit_states(session: Session, members: tuple[EnvSpec, ...], group: SolveGro
 
     config = session.config
     paths = {m.name: lock_path(config.path, m.name) for m in members}
+    if mode is not LockMode.FROZEN and (upgrade.everything or upgrade.packages
+                                        or not all(path.exists() for path in paths.values())):
+        _resolve_soon()
     try:
         locks = {m.name: read_lock(paths[m.name]) for m in members}  # while the interpreters are probed
     finally:  # a missing interpreter is reported before a broken lock, as when it was found first
@@ -130,6 +133,7 @@ def _unit_states(session: Session, members: tuple[EnvSpec, ...], group: SolveGro
         from envsync.state.staleness import locked_error
 
         raise locked_error(group, members, paths, locks, states, local, interpreters, config.directory)
+    _resolve_soon()
     preferred: dict[NormalizedName, Version] = {}
     locked: dict[NormalizedName, Pin] = {}
     if not upgrade.everything:
@@ -159,6 +163,14 @@ def _unit_states(session: Session, members: tuple[EnvSpec, ...], group: SolveGro
                                   local[spec.name], locked, likely=likely)
         resolved = {spec.name: resolution}
     return {name: replace(resolution, lock_state=states[name]) for name, resolution in resolved.items()}
+
+
+def _resolve_soon() -> None:
+    """A resolve follows (asked to upgrade, a lock missing or stale): the index client's TLS context
+    is made meanwhile, in a thread (resolve/connect.py), rather than when the first page is asked for."""
+    from envsync.resolve.connect import prepare_tls
+
+    prepare_tls()
 
 
 def _local(session: Session, spec: EnvSpec, interpreter: Interpreter) -> dict[NormalizedName, DirectDist]:
@@ -228,7 +240,7 @@ def _resolve_platforms(session: Session, spec: EnvSpec, interpreter: Interpreter
     The pins for this machine are read back from the lock's text, exactly as a later run reads it.
     """
     from envsync.errors import EnvsyncError
-    from envsync.resolve.lockfile import check_hashes, lock_from_text, pins_from_lock, render_platform_lock
+    from envsync.resolve.lockfile import check_hashes, lock_from_text, lock_text, pins_from_lock, render_platform_lock
     from envsync.resolve.platforms import targets
 
     where = f"{session.config.path.name}: {spec.environments_key}"
@@ -256,8 +268,9 @@ def _resolve_platforms(session: Session, spec: EnvSpec, interpreter: Interpreter
             first_choice.setdefault(name, pin.version)
         preferences = {**preferred, **first_choice}
         resolved.append((target, pins))
-    text = render_platform_lock(spec, interpreter, resolved, digest, session.config.directory)
-    write = lock_write_if_changed(path, text)
+    previous = lock_text(path)
+    text = render_platform_lock(spec, interpreter, resolved, digest, session.config.directory, previous)
+    write = lock_write_if_changed(path, text, previous)
     written = lock_from_text(path, text)
     labels = tuple(target.platform.label for target in chosen)
     if not written.valid_for(interpreter):
@@ -302,7 +315,7 @@ def _resolve(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Pa
     """Resolve `spec` for `interpreter` (a platform's, when `platform` names one: sources are still
     built by `builder_interpreter`, this machine's)."""
     from envsync.build.wheels import sdist_metadata
-    from envsync.resolve.lockfile import render_lock
+    from envsync.resolve.lockfile import lock_text, render_lock
     from envsync.resolve.resolver import resolve
     from envsync.sources import env_roots, remote_dists
 
@@ -319,14 +332,11 @@ def _resolve(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Pa
                    likely=likely)
     if platform:
         return Resolution(Desired(spec, interpreter, pins), path, None)
-    text = render_lock(spec, interpreter, pins, digest, session.config.directory)
-    return Resolution(Desired(spec, interpreter, pins), path, lock_write_if_changed(path, text))
+    previous = lock_text(path)
+    text = render_lock(spec, interpreter, pins, digest, session.config.directory, previous)
+    return Resolution(Desired(spec, interpreter, pins), path, lock_write_if_changed(path, text, previous))
 
 
-def lock_write_if_changed(path: Path, text: str) -> LockWrite | None:
-    """The lock to write, or None when the file already holds exactly this text."""
-    try:
-        unchanged = path.read_text(encoding="utf-8") == text
-    except OSError:
-        unchanged = False
-    return None if unchanged else LockWrite(path, text)
+def lock_write_if_changed(path: Path, text: str, previous: str | None) -> LockWrite | None:
+    """The lock to write, or None when the file (`previous`, its text today) already holds exactly this text."""
+    return None if text == previous else LockWrite(path, text)

@@ -35,7 +35,7 @@ def resolve_group(session: Session, group: SolveGroup, interpreters: dict[str, I
     from envsync.build.wheels import sdist_metadata
     from envsync.errors import ResolutionConflict
     from envsync.files.metadata import multiple_use_field, valid_requirements
-    from envsync.resolve.lockfile import render_lock
+    from envsync.resolve.lockfile import lock_text, render_lock
     from envsync.resolve.markers import marker_holds
     from envsync.resolve.resolver import resolve
     from envsync.sources import env_roots, remote_dists
@@ -84,8 +84,9 @@ def resolve_group(session: Session, group: SolveGroup, interpreters: dict[str, I
     states = {}
     for member in group.members:
         own = own_sources(env_pins(own_roots[member.name], pins, requires, applies), dists[member.name])
-        text = render_lock(member, interpreters[member.name], own, digest, directory)
         path = paths[member.name]
+        previous = lock_text(path)
+        text = render_lock(member, interpreters[member.name], own, digest, directory, previous)
         states[member.name] = Resolution(Desired(member, interpreters[member.name], own), path,
-                                         lock_write_if_changed(path, text))
+                                         lock_write_if_changed(path, text, previous))
     return states
