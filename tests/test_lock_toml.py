@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from packaging.markers import Marker
@@ -33,7 +33,7 @@ def _lists(value: Any) -> Any:
 
 
 def _every_kind_of_package() -> list[Package]:
-    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     return [
         Package(name=canonicalize_name("wheels"), version=Version("1.0"), marker=Marker('sys_platform == "linux"'),
                 requires_python=SpecifierSet(">=3.9"), index="https://pypi.org/simple",

@@ -148,3 +148,33 @@ def test_cache_headers_are_read_as_http_means_them(headers: dict[str, str], fres
 
     assert pagecache.freshness(headers) == fresh_for
     assert pagecache.storable(headers) is kept
+
+
+def test_parsed_rows_give_the_artifacts_their_fields_name():
+    """Kept page rows are turned into Artifacts without their __init__ (a cold resolve makes 28,753):
+    each must be the Artifact those fields make, equal and hashing alike, and still frozen."""
+    import dataclasses
+    import marshal
+
+    from envsync.model import Artifact
+    from envsync.resolve.pagecache import artifacts_from_rows
+
+    rows = [("lib-1.0-py3-none-any.whl", "https://x/lib-1.0-py3-none-any.whl", "a" * 64, 10, ">=3.9", False, None,
+             True, "b" * 64, "https://x/simple/"),
+            ("lib-1.0.tar.gz", "https://x/lib-1.0.tar.gz", None, None, None, True, "broken", False, None, None)]
+    made = artifacts_from_rows(marshal.dumps(rows))
+    assert made == [Artifact(*row) for row in rows]
+    assert {hash(a) for a in made} == {hash(Artifact(*row)) for row in rows}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made[0].url = "elsewhere"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("damaged", [{"not": "a list"}, [("too", "short")], [["a", "list"] * 5], [None]])
+def test_a_damaged_parsed_entry_is_refused(damaged: object):
+    """A kept entry that is not rows of an Artifact's fields is a cache miss (the caller parses the page again)."""
+    import marshal
+
+    from envsync.resolve.pagecache import artifacts_from_rows
+
+    with pytest.raises(ValueError):
+        artifacts_from_rows(marshal.dumps(damaged))

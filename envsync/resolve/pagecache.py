@@ -175,17 +175,27 @@ def load_parsed(key_url: str, digest: bytes) -> list[Artifact] | None:
 
 
 def artifacts_from_rows(rows: bytes) -> list[Artifact]:
-    """The files of marshal'd rows (page_parsers.project_rows); ValueError if they are not such rows."""
+    """The files of marshal'd rows (page_parsers.project_rows); ValueError if they are not such rows.
+
+    A cold resolve of the large workload makes 28,753 Artifacts here. Each is filled in through its
+    __dict__, as the dataclass's __init__ would fill it but without a call to object.__setattr__ per
+    field (a frozen dataclass's way): 83 -> 53 ms for all of them."""
     import dataclasses
     import marshal
 
     from envsync.model import Artifact
 
-    width = len(dataclasses.fields(Artifact))
+    names = tuple(field.name for field in dataclasses.fields(Artifact))
     loaded = marshal.loads(rows)
-    if type(loaded) is not list or not all(type(row) is tuple and len(row) == width for row in loaded):
+    if type(loaded) is not list or not set(map(type, loaded)) <= {tuple} or not set(map(len, loaded)) <= {len(names)}:
         raise ValueError("not rows of an Artifact's fields")
-    return [Artifact(*row) for row in loaded]
+    made = []
+    new = object.__new__
+    for row in loaded:
+        artifact = new(Artifact)
+        artifact.__dict__.update(zip(names, row, strict=True))
+        made.append(artifact)
+    return made
 
 
 def store_parsed(key_url: str, digest: bytes, rows: bytes) -> None:
