@@ -32,7 +32,8 @@ def next_job():
 
 def answer(value):
     data = marshal.dumps(value)
-    _sink.write(len(data).to_bytes(4, "big") + data)
+    _sink.write(len(data).to_bytes(4, "big"))
+    _sink.write(data)  # not joined to its length first: that copies a big answer once more
     _sink.flush()
 """
 
@@ -67,7 +68,8 @@ class _Helper:
         assert self.process.stdin is not None
         data = marshal.dumps(job)  # type: ignore[arg-type]  # the caller sends only marshal-able values
         try:
-            self.process.stdin.write(len(data).to_bytes(4, "big") + data)
+            self.process.stdin.write(len(data).to_bytes(4, "big"))
+            self.process.stdin.write(data)  # not joined first: a big page would be copied once more
             self.process.stdin.flush()
         except (OSError, ValueError):
             self.alive = False

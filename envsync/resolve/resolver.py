@@ -29,8 +29,6 @@ from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 from envsync.errors import ConfigError, EnvsyncError, ResolutionConflict
 from envsync.files.metadata import multiple_use_field, valid_requirements
 from envsync.model import Artifact, Interpreter, Pin
-from envsync.resolve.explain import pinned_exactly
-from envsync.resolve.failure import explain_failure
 from envsync.resolve.files import Installable, ProjectFiles
 from envsync.resolve.index import IndexClient
 from envsync.resolve.markers import marker_holds
@@ -332,18 +330,16 @@ class Provider(_Provider):
         versions = installable.versions
 
         def allowed(version: Version, pre: bool) -> bool:
-            yanked = versions[version].yanked
-            return ((pre or not version.is_prerelease) and (not yanked or pinned_exactly(version, wanted))
+            return ((pre or not version.is_prerelease) and (not versions[version].yanked or _pinned_exactly(version, wanted))
                     and specifiers.contains(version, prereleases=True))
 
-        newest_first = self._newest_first(name, installable)
         # Pre-releases only when asked for, or when no final release fits.
         pre = self.prereleases or any(spec.prereleases for spec in specifiers) \
-            or not any(allowed(v, False) for v in newest_first)
+            or not any(allowed(v, False) for v in self._newest_first(name, installable))
         preferred = self.preferred.get(name)
-        order = newest_first
+        order: Iterable[Version] = self._newest_first(name, installable)
         if preferred in versions:
-            order = [preferred, *(v for v in newest_first if v != preferred)]
+            order = [preferred, *(v for v in order if v != preferred)]
         matched = yielded = False
         for version in order:
             if not allowed(version, pre):
@@ -358,11 +354,26 @@ class Provider(_Provider):
         if not matched:
             self.why_empty[name] = installable.why_none or "no version matches"
 
-    def _newest_first(self, name: NormalizedName, installable: Installable) -> list[Version]:
+    def _newest_first(self, name: NormalizedName, installable: Installable) -> Iterator[Version]:
+        """The versions, newest first. The resolver nearly always takes the newest, and sorting a big
+        project's thousands of versions (botocore's 2,500) only to read the first costs more than
+        finding the newest: the rest are sorted (once) only when something reads past it."""
         order = self._order_memo.get(name)
         if order is None:
+            if not installable.versions:
+                return
+            yield max(installable.versions)
             order = self._order_memo[name] = sorted(installable.versions, reverse=True)
-        return order
+            yield from order[1:]
+        else:
+            yield from order
+
+def _pinned_exactly(version: Version, requirements: Sequence[Requirement]) -> bool:
+    """explain.pinned_exactly, imported only for a yanked version (explain.py is for failures)."""
+    from envsync.resolve.explain import pinned_exactly
+
+    return pinned_exactly(version, requirements)
+
 
 def resolve(requirements: Sequence[Requirement], interpreter: Interpreter, index: IndexClient, *,
             prereleases: bool = False, preferred: Mapping[NormalizedName, Version] | None = None,
@@ -398,6 +409,8 @@ def resolve(requirements: Sequence[Requirement], interpreter: Interpreter, index
     try:
         result = resolver.resolve(roots, max_rounds=20000)
     except ResolutionImpossible as exc:
+        from envsync.resolve.failure import explain_failure
+
         raise explain_failure(exc, provider, env, similar) from None
     except ResolutionTooDeep:
         raise ResolutionConflict("the requirements could not be resolved within 20000 rounds",

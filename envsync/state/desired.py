@@ -314,20 +314,19 @@ def _resolve(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Pa
              likely: Sequence[NormalizedName] = ()) -> Resolution:
     """Resolve `spec` for `interpreter` (a platform's, when `platform` names one: sources are still
     built by `builder_interpreter`, this machine's)."""
-    from envsync.build.wheels import sdist_metadata
     from envsync.resolve.lockfile import lock_text, render_lock
     from envsync.resolve.resolver import resolve
     from envsync.sources import env_roots, remote_dists
 
     on = f" on {platform}" if platform else ""
     session.progress(f"resolving {spec.name} for Python {interpreter.version}{on}")
-    builder = session.builder(spec, builder_interpreter or interpreter)
-    direct = {**local, **remote_dists(spec, session.config.directory, lambda: builder, local)}
+    builds = session.builds_on_demand(spec, builder_interpreter or interpreter)
+    direct = {**local, **remote_dists(spec, session.config.directory, builds.builder, local)}
     requirements = env_roots(spec, local)
     pins = resolve(requirements, interpreter, session.index(spec.index),
                    prereleases=spec.index.prereleases, preferred=preferred, constraints=spec.constraints,
                    hashes=None if spec.hashes is None else {name: (ok, at) for name, ok, at in spec.hashes},
-                   direct=direct, sdist_metadata=lambda artifact: sdist_metadata(artifact, builder), locked=locked,
+                   direct=direct, sdist_metadata=builds.sdist_metadata, locked=locked,
                    env=spec.name, origins=spec.origins, warn=session.warn, similar=similar_to(session, spec),
                    likely=likely)
     if platform:

@@ -32,7 +32,6 @@ def resolve_group(session: Session, group: SolveGroup, interpreters: dict[str, I
     direct references are read here, as for an env resolved alone."""
     from packaging.requirements import Requirement
 
-    from envsync.build.wheels import sdist_metadata
     from envsync.errors import ResolutionConflict
     from envsync.files.metadata import multiple_use_field, valid_requirements
     from envsync.resolve.lockfile import lock_text, render_lock
@@ -50,9 +49,9 @@ def resolve_group(session: Session, group: SolveGroup, interpreters: dict[str, I
     roots = union_roots(group, own_roots)
     tracer = Tracer()
     session.progress(f"resolving solve group {group.name} ({', '.join(group.names)}) for Python {interpreter.version}")
-    builder = session.builder(first, interpreter)  # the group's envs share index settings (check_group)
+    builds = session.builds_on_demand(first, interpreter)  # the group's envs share index settings (check_group)
     directory = session.config.directory
-    dists = {m.name: {**local.get(m.name, {}), **remote_dists(m, directory, lambda: builder, local.get(m.name, {}))}
+    dists = {m.name: {**local.get(m.name, {}), **remote_dists(m, directory, builds.builder, local.get(m.name, {}))}
              for m in group.members}
     direct = union_direct(session.config, group, dists)
     try:
@@ -60,7 +59,7 @@ def resolve_group(session: Session, group: SolveGroup, interpreters: dict[str, I
                        preferred=preferred, constraints=union_constraints(group), reporter=tracer, locked=locked,
                        direct=direct,
                        hashes=None if first.hashes is None else {name: (ok, at) for name, ok, at in first.hashes},
-                       sdist_metadata=lambda artifact: sdist_metadata(artifact, builder),
+                       sdist_metadata=builds.sdist_metadata,
                        origins=[roots.origin(requirement) for requirement in roots.requirements],
                        warn=session.warn, likely=likely)
     except ResolutionConflict as error:

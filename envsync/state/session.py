@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from envsync.errors import ConfigError
-from envsync.model import Config, EnvSpec, IndexSettings, Interpreter
+from envsync.model import Artifact, Config, EnvSpec, IndexSettings, Interpreter
 
 if TYPE_CHECKING:
     from typing import Any
@@ -101,9 +101,35 @@ class Session:
 
         return Builder(interpreter, self.index(spec.index), prereleases=spec.index.prereleases)
 
+    def builds_on_demand(self, spec: EnvSpec, interpreter: Interpreter) -> Builds:
+        """`builder` and an sdist's metadata for a resolve, each made only when first needed: most
+        resolves build nothing, and importing the build machinery is then time spent for nothing."""
+        return Builds(lambda: self.builder(spec, interpreter))
+
     def close(self) -> None:
         for client in self._indexes.values():
             client.close()
+
+
+class Builds:
+    """One builder, made at the first call of `builder` (see Session.builds_on_demand)."""
+
+    def __init__(self, make: Callable[[], Builder]) -> None:
+        self._make = make
+        self._builder: Builder | None = None
+        self._lock = threading.Lock()
+
+    def builder(self) -> Builder:
+        with self._lock:
+            if self._builder is None:
+                self._builder = self._make()
+            return self._builder
+
+    def sdist_metadata(self, artifact: Artifact) -> bytes:
+        """The METADATA of an sdist, from its backend (build/wheels.py)."""
+        from envsync.build.wheels import sdist_metadata
+
+        return sdist_metadata(artifact, self.builder())
 
 
 def open_session(config_path: Path, *, progress: Progress = _quiet, warn: Progress = _quiet,
