@@ -103,8 +103,10 @@ class _TlsAhead:
             if self._thread is not None or self._made:
                 return
             cafile, capath = _ca_location()  # read here: the thread then runs little Python, mostly OpenSSL
-            self._thread = threading.Thread(target=self._make, args=(cafile, capath), daemon=True,
-                                            name="envsync-tls-ahead")
+            # Not a daemon: a process that ends while OpenSSL is still loading the bundle in this
+            # thread crashes in OpenSSL's exit handlers (seen as a SIGSEGV after a lock that never
+            # asked the network); ending waits for it instead, 30 ms at most.
+            self._thread = threading.Thread(target=self._make, args=(cafile, capath), name="envsync-tls-ahead")
             self._thread.start()
 
     def _make(self, cafile: str | None, capath: str | None) -> None:
