@@ -133,19 +133,28 @@ def _one_certificate(tmp_path: Path) -> Path:
 def test_a_tls_context_made_ahead_trusts_what_httpx_would(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """The context is made in a thread while locks are read; it must read the same CA certificates
     httpx.create_ssl_context(trust_env=True) reads, and be used by one client only."""
+    monkeypatch.setattr(connect, "_TLS_AHEAD", connect._TlsAhead())  # this run's first client
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)
     monkeypatch.setenv("SSL_CERT_FILE", str(_one_certificate(tmp_path)))
     connect.prepare_tls()
-    ahead = connect._TLS_AHEAD.take()
+    thread = connect._TLS_AHEAD._thread
+    assert thread is not None and not thread.daemon  # an exit waits for it (OpenSSL crashed otherwise)
+    thread.join()
+    (made,) = connect._TLS_AHEAD._made
+    ahead = connect.tls_context()
+    assert ahead is made
     assert ahead.get_ca_certs() == httpx.create_ssl_context(trust_env=True).get_ca_certs()
     assert len(ahead.get_ca_certs()) == 1
     monkeypatch.delenv("SSL_CERT_FILE")
-    later = connect._TLS_AHEAD.take()  # nothing made ahead this time: made now, from certifi's bundle
+    connect.prepare_tls()  # one ahead per run: a later client makes its own, from certifi's bundle now
+    assert connect._TLS_AHEAD._thread is None
+    later = connect.tls_context()
     assert later is not ahead and len(later.get_ca_certs()) > 1
 
 
 def test_a_tls_context_that_fails_ahead_fails_when_taken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """The thread keeps quiet about a bad CA file: the client made next reports it, as without the thread."""
+    monkeypatch.setattr(connect, "_TLS_AHEAD", connect._TlsAhead())
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
     connect.prepare_tls()
     with pytest.raises(ConfigError, match="SSL_CERT_FILE=.*missing.pem can't be read"):

@@ -97,11 +97,12 @@ class _TlsAhead:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._made: list[ssl.SSLContext] = []
+        self._taken = False  # a client took a context: later ones (watch mode, hours on) make their own
 
     def start(self) -> None:
         with self._lock:
-            if self._thread is not None or self._made:
-                return
+            if self._thread is not None or self._made or self._taken:
+                return  # one ahead per run: the first client is the one a cold run waits for
             cafile, capath = _ca_location()  # read here: the thread then runs little Python, mostly OpenSSL
             # Not a daemon: a process that ends while OpenSSL is still loading the bundle in this
             # thread crashes in OpenSSL's exit handlers (seen as a SIGSEGV after a lock that never
@@ -121,6 +122,7 @@ class _TlsAhead:
         Each is used once: a client made later (watch mode, hours on) reads the CA bundle anew."""
         with self._lock:
             thread, self._thread = self._thread, None
+            self._taken = True
         if thread is not None:
             thread.join()
         with self._lock:

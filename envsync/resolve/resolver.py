@@ -146,10 +146,11 @@ class Provider(_Provider):
     def _speculate_one(self, name: NormalizedName) -> None:
         try:
             installable = self.files.installable(name)
-            finals = [v for v in installable.versions if not v.is_prerelease and not installable.versions[v].yanked]
-            if not finals:
+            newest = next((v for v in self._newest_first(name, installable)
+                           if not v.is_prerelease and not installable.versions[v].yanked), None)
+            if newest is None:
                 return
-            best = installable.versions[max(finals)].artifact
+            best = installable.versions[newest].artifact
             if not best.filename.endswith(".whl"):
                 return  # an sdist's metadata may take a build: only when the resolver really asks
             requires = self._requirements_of_artifact(best)
