@@ -340,3 +340,80 @@ def test_a_multi_platform_lock_serves_every_patch_release_of_its_python(project:
     configure(project, index, [LINUX, MAC], deps='"lib"')
     envsync(project, "lock")
     assert {p.name: str(p.version) for p in lock_document(project).packages} == {"lib": "1.0", "backport": "1.0"}
+
+
+def publish_for_a_group(index: LocalIndex) -> None:
+    """`app` needs `lib` (newest 2.0) and `native` everywhere, `macdep` on macOS only; dev's `tool`
+    caps lib below 2."""
+    publish_native(index, platforms=("linux", "mac"))
+    index.add(WheelSpec("common", "1.0"))
+    index.add(WheelSpec("winonly", "1.0"))
+    for version in ("1.0", "2.0"):
+        index.add(WheelSpec("lib", version))
+    index.add(WheelSpec("macdep", "1.0"))
+    index.add(WheelSpec("app", "1.0", requires=["lib", "native", "macdep; sys_platform == 'darwin'"]))
+    index.add(WheelSpec("tool", "1.0", requires=["lib<2"]))
+
+
+def configure_group(project: Path, index: LocalIndex, dev_environments: str = "") -> None:
+    write_config(project, f"""
+        [settings]
+        index-url = "{index.url}"
+        environments = {json.dumps([LINUX, MAC])}
+        [envs.prod]
+        dependencies = ["app"]
+        solve-group = "main"
+        [envs.dev]
+        dependencies = ["app", "tool"]
+        solve-group = "main"
+        {dev_environments}
+    """)
+
+
+def test_a_solve_group_locked_for_several_platforms_agrees_on_every_one(project: Path, index: LocalIndex):
+    """Each env gets one lock for both platforms; on both, prod takes the lib dev can live with, and
+    only its own packages (no tool), with macOS's extra package marked for macOS."""
+    publish_for_a_group(index)
+    configure_group(project, index)
+    result = envsync(project, "lock")
+    assert "Linux x86_64, macOS arm64" in result.stdout + result.stderr
+    documents = {env: Pylock.from_dict(tomllib.loads((project / f"pylock.{env}.toml").read_text()))
+                 for env in ("prod", "dev")}
+    for env, document in documents.items():
+        assert [str(marker) for marker in document.environments] == [
+            'sys_platform == "linux" and platform_machine == "x86_64"',
+            'sys_platform == "darwin" and platform_machine == "arm64"'], env
+        packages = {package.name: package for package in document.packages}
+        assert str(packages["lib"].version) == "1.0", f"{env}: the group agrees on lib, on every platform"
+        assert sorted(wheel.name for wheel in packages["native"].wheels) == sorted(
+            f"native-1.0-{TAGS[platform]}.whl" for platform in ("linux", "mac"))
+        assert "darwin" in str(packages["macdep"].marker)
+        assert "common" in packages
+    assert "tool" not in {package.name for package in documents["prod"].packages}
+    assert "tool" in {package.name for package in documents["dev"].packages}
+
+    envsync(project, "apply", "--locked")
+    assert installed(project / ".envs" / "prod") == {"app": "1.0", "lib": "1.0", "native": "1.0", "common": "1.0"}
+    assert installed(project / ".envs" / "dev")["tool"] == "1.0"
+    texts = {env: (project / f"pylock.{env}.toml").read_text() for env in ("prod", "dev")}
+    assert "up to date" in envsync(project, "lock", "--upgrade").stdout
+    assert {env: (project / f"pylock.{env}.toml").read_text() for env in ("prod", "dev")} == texts
+
+
+def test_apart_prod_would_take_the_newest_lib(project: Path, index: LocalIndex):
+    publish_for_a_group(index)
+    configure_group(project, index)
+    (project / "envs.toml").write_text((project / "envs.toml").read_text().replace('solve-group = "main"\n', ""))
+    envsync(project, "lock")
+    prod = Pylock.from_dict(tomllib.loads((project / "pylock.prod.toml").read_text()))
+    assert {package.name: str(package.version) for package in prod.packages}["lib"] == "2.0"
+
+
+def test_a_solve_group_whose_envs_name_other_platforms_is_refused(project: Path, index: LocalIndex):
+    publish_for_a_group(index)
+    configure_group(project, index, dev_environments=f"environments = {json.dumps([LINUX])}")
+    result = envsync(project, "lock", code=1)
+    assert "envs prod and dev of solve group 'main' are locked for different platforms" in result.stderr
+    assert "give the envs of solve group 'main' (prod, dev) the same `environments`" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not list(project.glob("pylock.*.toml"))

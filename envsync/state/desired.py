@@ -8,7 +8,7 @@ once (see group_state.py). `plan`, `apply`, `lock` and the commands that show a 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from envsync.model import Pin
     from envsync.resolve.lockfile import LockFile
+    from envsync.resolve.platforms import Target
     from envsync.sources.base import DirectDist
     from envsync.state.solve_groups import SolveGroup
 
@@ -148,7 +149,14 @@ def _unit_states(session: Session, members: tuple[EnvSpec, ...], group: SolveGro
                         locked.setdefault(name, pin)
     # Whatever the old locks named is likely needed again (all of it under --upgrade): asked for ahead.
     likely = [name for lock in locks.values() if lock is not None for name in lock.versions()]
-    if group is not None:
+    if group is not None and group.members[0].environments:  # one `environments` for them all (check_group)
+        from envsync.state.group_state import resolve_group_platforms
+
+        first = group.members[0]
+        resolved = resolve_group_platforms(session, group, interpreters[first.name], paths, digest, preferred, local,
+                                           {m.name: locks[m.name] if usable(m) else None for m in members}, here,
+                                           likely)
+    elif group is not None:
         from envsync.state.group_state import resolve_group
 
         resolved = resolve_group(session, group, interpreters, paths, digest, preferred, local, locked, likely)
@@ -240,7 +248,6 @@ def _resolve_platforms(session: Session, spec: EnvSpec, interpreter: Interpreter
     The pins for this machine are read back from the lock's text, exactly as a later run reads it.
     """
     from envsync.errors import EnvsyncError
-    from envsync.resolve.lockfile import check_hashes, lock_from_text, lock_text, pins_from_lock, render_platform_lock
     from envsync.resolve.platforms import targets
 
     where = f"{session.config.path.name}: {spec.environments_key}"
@@ -268,11 +275,21 @@ def _resolve_platforms(session: Session, spec: EnvSpec, interpreter: Interpreter
             first_choice.setdefault(name, pin.version)
         preferences = {**preferred, **first_choice}
         resolved.append((target, pins))
+    return platform_resolution(session, spec, interpreter, path, resolved, digest, local, here,
+                               tuple(target.platform.label for target in chosen))
+
+
+def platform_resolution(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Path,
+                        resolved: Sequence[tuple[Target, Mapping[NormalizedName, Pin]]], digest: str,
+                        local: dict[NormalizedName, DirectDist], here: bool, labels: tuple[str, ...]) -> Resolution:
+    """The lock for every platform in `resolved` (each with the env's pins there), and this machine's
+    pins read back from its text, exactly as a later run reads them."""
+    from envsync.resolve.lockfile import check_hashes, lock_from_text, lock_text, pins_from_lock, render_platform_lock
+
     previous = lock_text(path)
     text = render_platform_lock(spec, interpreter, resolved, digest, session.config.directory, previous)
     write = lock_write_if_changed(path, text, previous)
     written = lock_from_text(path, text)
-    labels = tuple(target.platform.label for target in chosen)
     if not written.valid_for(interpreter):
         return replace(_unserved(spec, interpreter, path, here), lock_write=write, platforms=labels)
     pins = check_hashes(spec, written, pins_from_lock(written, interpreter, local))

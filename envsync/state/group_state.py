@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from packaging.version import Version
 
     from envsync.model import Pin
+    from envsync.resolve.lockfile import LockFile
+    from envsync.resolve.platforms import Target
     from envsync.sources.base import DirectDist
     from envsync.state.solve_groups import SolveGroup
 
@@ -30,11 +32,71 @@ def resolve_group(session: Session, group: SolveGroup, interpreters: dict[str, I
     """Resolve the union of the group's roots once, then give each env the pins its own roots reach.
     `local`: each env's local projects and folders, read already (desired._local); the envs' other
     direct references are read here, as for an env resolved alone."""
+    from envsync.resolve.lockfile import lock_text, render_lock
+
+    interpreter = interpreters[group.members[0].name]
+    shares = _shares(session, group, interpreter, interpreter, preferred, local or {}, locked, likely)
+    states = {}
+    for member in group.members:
+        own, path = shares[member.name], paths[member.name]
+        previous = lock_text(path)
+        text = render_lock(member, interpreters[member.name], own, digest, session.config.directory, previous)
+        states[member.name] = Resolution(Desired(member, interpreters[member.name], own), path,
+                                         lock_write_if_changed(path, text, previous))
+    return states
+
+
+def resolve_group_platforms(session: Session, group: SolveGroup, interpreter: Interpreter, paths: dict[str, Path],
+                            digest: str, preferred: dict[NormalizedName, Version],
+                            local: Mapping[str, Mapping[NormalizedName, DirectDist]], locks: Mapping[str, LockFile | None],
+                            here: bool, likely: Sequence[NormalizedName] = ()) -> dict[str, Resolution]:
+    """A group whose envs are locked for several platforms (one `environments`, check_group): the
+    union of their roots resolved once per platform, as an env alone is (desired._resolve_platforms:
+    in declared order, each platform preferring the version the first to need a package chose),
+    and each env's lock made of its own share on every platform."""
+    from envsync.errors import EnvsyncError
+    from envsync.resolve.platforms import targets
+    from envsync.state.desired import lock_pins, platform_resolution
+
+    first = group.members[0]
+    chosen = targets(first.environments, interpreter, f"{session.config.path.name}: {first.environments_key}")
+    session.index(first.index).serve(tag for target in chosen for tag in target.interpreter.tags)
+    preferences = dict(preferred)
+    first_choice: dict[NormalizedName, Version] = {}
+    resolved: dict[str, list[tuple[Target, dict[NormalizedName, Pin]]]] = {m.name: [] for m in group.members}
+    for target in chosen:
+        locked: dict[NormalizedName, Pin] = {}
+        for lock in locks.values():
+            if lock is not None:
+                for name, pin in lock_pins(lock, target.interpreter).items():
+                    if preferences.get(name) == pin.version:
+                        locked.setdefault(name, pin)
+        try:
+            shares = _shares(session, group, target.interpreter, interpreter, preferences, local, locked, likely,
+                             on=target.platform.label)
+        except EnvsyncError as error:
+            label = f"{target.platform.label} ({target.environment!r} in {first.environments_key})"
+            raise type(error)(f"{error.message} (on {label})", error.hint) from None
+        for env_name, pins in shares.items():
+            for pin in pins.values():
+                first_choice.setdefault(pin.name, pin.version)
+            resolved[env_name].append((target, pins))
+        preferences = {**preferred, **first_choice}
+    labels = tuple(target.platform.label for target in chosen)
+    return {m.name: platform_resolution(session, m, interpreter, paths[m.name], resolved[m.name], digest,
+                                        dict(local.get(m.name, {})), here, labels) for m in group.members}
+
+
+def _shares(session: Session, group: SolveGroup, interpreter: Interpreter, builder_interpreter: Interpreter,
+            preferred: dict[NormalizedName, Version], local: Mapping[str, Mapping[NormalizedName, DirectDist]],
+            locked: dict[NormalizedName, Pin] | None, likely: Sequence[NormalizedName],
+            on: str | None = None) -> dict[str, dict[NormalizedName, Pin]]:
+    """The union of the group's roots resolved for `interpreter` (a platform's, when `on` names one;
+    sources are built by `builder_interpreter`, this machine's), and each env's share of the pins."""
     from packaging.requirements import Requirement
 
     from envsync.errors import ResolutionConflict
     from envsync.files.metadata import multiple_use_field, valid_requirements
-    from envsync.resolve.lockfile import lock_text, render_lock
     from envsync.resolve.markers import marker_holds
     from envsync.resolve.resolver import resolve
     from envsync.sources import env_roots, remote_dists
@@ -42,14 +104,14 @@ def resolve_group(session: Session, group: SolveGroup, interpreters: dict[str, I
     from envsync.state.solve_groups import env_pins, own_sources, union_constraints, union_direct, union_roots
 
     first = group.members[0]
-    interpreter = interpreters[first.name]
     index = session.index(first.index)
-    local = local or {}
     own_roots = {m.name: env_roots(m, local.get(m.name, {})) for m in group.members}
     roots = union_roots(group, own_roots)
     tracer = Tracer()
-    session.progress(f"resolving solve group {group.name} ({', '.join(group.names)}) for Python {interpreter.version}")
-    builds = session.builds_on_demand(first, interpreter)  # the group's envs share index settings (check_group)
+    platform = f" on {on}" if on else ""
+    session.progress(f"resolving solve group {group.name} ({', '.join(group.names)}) for Python "
+                     f"{interpreter.version}{platform}")
+    builds = session.builds_on_demand(first, builder_interpreter)  # the group's envs share index settings (check_group)
     directory = session.config.directory
     dists = {m.name: {**local.get(m.name, {}), **remote_dists(m, directory, builds.builder, local.get(m.name, {}))}
              for m in group.members}
@@ -80,12 +142,5 @@ def resolve_group(session: Session, group: SolveGroup, interpreters: dict[str, I
     def applies(requirement: Requirement, extra: str) -> bool:  # as the resolver reads a dependency's marker
         return marker_holds(requirement.marker, interpreter.markers, extra=extra, if_unevaluable=False)
 
-    states = {}
-    for member in group.members:
-        own = own_sources(env_pins(own_roots[member.name], pins, requires, applies), dists[member.name])
-        path = paths[member.name]
-        previous = lock_text(path)
-        text = render_lock(member, interpreters[member.name], own, digest, directory, previous)
-        states[member.name] = Resolution(Desired(member, interpreters[member.name], own), path,
-                                         lock_write_if_changed(path, text, previous))
-    return states
+    return {member.name: own_sources(env_pins(own_roots[member.name], pins, requires, applies), dists[member.name])
+            for member in group.members}

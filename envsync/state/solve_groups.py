@@ -78,11 +78,16 @@ def check_group(config: Config, group: SolveGroup, interpreters: Mapping[str, In
                           "are resolved together, for one Python version and platform",
                           f"give the envs of solve group {group.name!r} ({names}) the same `python`, "
                           "or take one out of the group")
-    for member in group.members:
-        if member.environments:
-            raise ConfigError(f"{file}: env {member.name} of solve group {group.name!r} is locked for several "
-                              f"platforms ({member.environments_key}); solve groups don't support that yet",
-                              f"take env {member.name} out of the group, or drop its `environments`")
+    for member in group.members[1:]:
+        if member.environments != first.environments:
+            def platforms(env: EnvSpec) -> str:
+                return f"{env.environments_key} = {list(env.environments)}" if env.environments else "this machine only"
+
+            raise ConfigError(f"{file}: envs {first.name} and {member.name} of solve group {group.name!r} are locked "
+                              f"for different platforms ({first.name}: {platforms(first)}; {member.name}: "
+                              f"{platforms(member)}); a group is resolved together, platform by platform",
+                              f"give the envs of solve group {group.name!r} ({names}) the same `environments`, "
+                              "or take one out of the group")
     for member in group.members[1:]:
         if member.index != first.index:
             raise ConfigError(f"{file}: envs {first.name} and {member.name} of solve group {group.name!r} "
