@@ -143,3 +143,37 @@ def test_one_env_builds_the_project_the_other_installs_it_editable(app: Path, in
     assert list((app / ".envs" / "docs").glob("lib/python*/site-packages/app/__init__.py"))
     assert lock(app, "test")["beta"]["version"] == lock(app, "docs")["beta"]["version"] == "1.5"
     assert "No changes" in envsync(app, "plan").stdout
+
+
+def test_a_group_locked_for_two_platforms_with_the_project_an_include_and_a_direct_reference(
+        app: Path, index: LocalIndex, tmp_path: Path):
+    """Everything a real group combines, locked for Linux and macOS: the project in both envs, test's
+    requirements through an `-r` include, a wheel by URL in docs. Both locks carry both platforms,
+    agree on beta, keep the project as a folder, and stay untouched by an upgrade that changes nothing."""
+    wheel = make_wheel(tmp_path / "wheels", WheelSpec("pinned-tool", "7.0"))
+    (app / "requirements-base.txt").write_text("tool\n")
+    (app / "requirements-test.txt").write_text("-r requirements-base.txt\n")
+    configure(app, index, """
+        environments = ["sys_platform == 'linux' and platform_machine == 'x86_64'",
+                        "sys_platform == 'darwin' and platform_machine == 'arm64'"]
+    """ + GROUP.replace('extras = ["test"] }', 'extras = ["test"] }\nrequirements = ["requirements-test.txt"]')
+            .replace('extras = ["docs"] }', f'extras = ["docs"] }}\ndependencies = ["pinned-tool @ {wheel.as_uri()}"]'))
+    assert "for Linux x86_64, macOS arm64" in envsync(app, "lock").stdout
+    for env in ("test", "docs"):
+        document = tomllib.loads((app / f"pylock.{env}.toml").read_text())
+        assert len(document["environments"]) == 2, env
+    test_lock, docs_lock = lock(app, "test"), lock(app, "docs")
+    assert test_lock["beta"]["version"] == docs_lock["beta"]["version"] == "1.5"
+    assert test_lock["app"]["directory"]["path"] == "." == docs_lock["app"]["directory"]["path"]
+    assert set(test_lock) == {"app", "beta", "tool"} and set(docs_lock) == {"app", "beta", "needs-old-beta", "pinned-tool"}
+
+    envsync(app, "apply", "--locked")
+    assert installed(app / ".envs" / "docs") == {"app": "0.3", "beta": "1.5", "needs-old-beta": "1.0",
+                                                 "pinned-tool": "7.0"}
+    texts = [(app / f"pylock.{env}.toml").read_text() for env in ("test", "docs")]
+    envsync(app, "lock", "--upgrade")
+    assert [(app / f"pylock.{env}.toml").read_text() for env in ("test", "docs")] == texts
+    (app / "requirements-base.txt").write_text("tool\nneeds-old-beta\n")  # the include changes: the group relocks
+    envsync(app, "apply", "--locked", code=1)
+    envsync(app, "apply")
+    assert "needs-old-beta" in lock(app, "test")

@@ -19,6 +19,8 @@ from envsync.model import Desired, EnvSpec, Interpreter, LockWrite
 from envsync.state.session import Session, similar_to
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from packaging.utils import NormalizedName
     from packaging.version import Version
 
@@ -241,42 +243,58 @@ def _marker_here(interpreter: Interpreter) -> str:
 def _resolve_platforms(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Path, digest: str,
                        preferred: dict[NormalizedName, Version], local: dict[NormalizedName, DirectDist], lock: LockFile | None, here: bool,
                        likely: Sequence[NormalizedName] = ()) -> Resolution:
-    """Resolve the env for every platform its `environments` name and write one lock for them all.
-
-    The platforms are resolved in declared order, each preferring the version the first platform
-    that needed a package chose (then the old lock's), so they share one version wherever it fits.
-    The pins for this machine are read back from the lock's text, exactly as a later run reads it.
-    """
+    """Resolve the env for every platform its `environments` name (see `per_platform`) and write one
+    lock for them all; the pins for this machine are read back from the lock's text, exactly as a
+    later run reads it."""
     from envsync.errors import EnvsyncError
     from envsync.resolve.platforms import targets
 
-    where = f"{session.config.path.name}: {spec.environments_key}"
-    chosen = targets(spec.environments, interpreter, where)
-    index = session.index(spec.index)
-    index.serve(tag for target in chosen for tag in target.interpreter.tags)  # one page filter for every platform
-    preferences = dict(preferred)
-    first_choice: dict[NormalizedName, Version] = {}  # the version the first platform to need a package chose
-    resolved = []
-    for target in chosen:
-        label = f"{target.platform.label} ({target.environment!r} in {spec.environments_key})"
-        locked = {}
-        if lock is not None:
-            locked = {name: pin for name, pin in lock_pins(lock, target.interpreter).items()
-                      if preferences.get(name) == pin.version}
+    chosen = targets(spec.environments, interpreter, f"{session.config.path.name}: {spec.environments_key}")
+    session.index(spec.index).serve(tag for target in chosen for tag in target.interpreter.tags)
+
+    def resolve_on(target: Target, preferences: dict[NormalizedName, Version],
+                   locked: dict[NormalizedName, Pin]) -> dict[str, dict[NormalizedName, Pin]]:
         try:
             resolution = _resolve(session, spec, target.interpreter, path, digest, preferences, local, locked,
                                   builder_interpreter=interpreter, platform=target.platform.label, likely=likely)
         except EnvsyncError as error:
             # The resolver's message names the env already; say it once, with the platform.
+            label = f"{target.platform.label} ({target.environment!r} in {spec.environments_key})"
             message = error.message.removeprefix(f"env {spec.name}: ")
             raise type(error)(f"env {spec.name} on {label}: {message}", error.hint) from None
-        pins = resolution.desired.pins
-        for name, pin in pins.items():
-            first_choice.setdefault(name, pin.version)
-        preferences = {**preferred, **first_choice}
-        resolved.append((target, pins))
-    return platform_resolution(session, spec, interpreter, path, resolved, digest, local, here,
+        return {spec.name: resolution.desired.pins}
+
+    resolved = per_platform(chosen, preferred, [lock], resolve_on)
+    return platform_resolution(session, spec, interpreter, path, resolved[spec.name], digest, local, here,
                                tuple(target.platform.label for target in chosen))
+
+
+def per_platform(chosen: Sequence[Target], preferred: dict[NormalizedName, Version], locks: Sequence[LockFile | None],
+                 resolve_on: Callable[[Target, dict[NormalizedName, Version], dict[NormalizedName, Pin]],
+                                      dict[str, dict[NormalizedName, Pin]]],
+                 ) -> dict[str, list[tuple[Target, dict[NormalizedName, Pin]]]]:
+    """Each env's pins on each platform, for an env alone or a solve group (`resolve_on` gives each
+    env's pins on a target, with preferences and the old locks' pins to keep).
+
+    The platforms are resolved in declared order, each preferring the version the first platform
+    that needed a package chose (then the old locks'), so they share one version wherever it fits;
+    an old pin is kept without asking the index while it is the preferred version."""
+    preferences = dict(preferred)
+    first_choice: dict[NormalizedName, Version] = {}  # the version the first platform to need a package chose
+    resolved: dict[str, list[tuple[Target, dict[NormalizedName, Pin]]]] = {}
+    for target in chosen:
+        locked: dict[NormalizedName, Pin] = {}
+        for lock in locks:
+            if lock is not None:
+                for name, pin in lock_pins(lock, target.interpreter).items():
+                    if preferences.get(name) == pin.version:
+                        locked.setdefault(name, pin)
+        for env, pins in resolve_on(target, preferences, locked).items():
+            for pin in pins.values():
+                first_choice.setdefault(pin.name, pin.version)
+            resolved.setdefault(env, []).append((target, pins))
+        preferences = {**preferred, **first_choice}
+    return resolved
 
 
 def platform_resolution(session: Session, spec: EnvSpec, interpreter: Interpreter, path: Path,

@@ -51,37 +51,26 @@ def resolve_group_platforms(session: Session, group: SolveGroup, interpreter: In
                             local: Mapping[str, Mapping[NormalizedName, DirectDist]], locks: Mapping[str, LockFile | None],
                             here: bool, likely: Sequence[NormalizedName] = ()) -> dict[str, Resolution]:
     """A group whose envs are locked for several platforms (one `environments`, check_group): the
-    union of their roots resolved once per platform, as an env alone is (desired._resolve_platforms:
-    in declared order, each platform preferring the version the first to need a package chose),
-    and each env's lock made of its own share on every platform."""
+    union of their roots resolved on each platform as an env alone is (desired.per_platform), and
+    each env's lock made of its own share on every platform."""
     from envsync.errors import EnvsyncError
     from envsync.resolve.platforms import targets
-    from envsync.state.desired import lock_pins, platform_resolution
+    from envsync.state.desired import per_platform, platform_resolution
 
     first = group.members[0]
     chosen = targets(first.environments, interpreter, f"{session.config.path.name}: {first.environments_key}")
     session.index(first.index).serve(tag for target in chosen for tag in target.interpreter.tags)
-    preferences = dict(preferred)
-    first_choice: dict[NormalizedName, Version] = {}
-    resolved: dict[str, list[tuple[Target, dict[NormalizedName, Pin]]]] = {m.name: [] for m in group.members}
-    for target in chosen:
-        locked: dict[NormalizedName, Pin] = {}
-        for lock in locks.values():
-            if lock is not None:
-                for name, pin in lock_pins(lock, target.interpreter).items():
-                    if preferences.get(name) == pin.version:
-                        locked.setdefault(name, pin)
+
+    def resolve_on(target: Target, preferences: dict[NormalizedName, Version],
+                   locked: dict[NormalizedName, Pin]) -> dict[str, dict[NormalizedName, Pin]]:
         try:
-            shares = _shares(session, group, target.interpreter, interpreter, preferences, local, locked, likely,
-                             on=target.platform.label)
+            return _shares(session, group, target.interpreter, interpreter, preferences, local, locked, likely,
+                           on=target.platform.label)
         except EnvsyncError as error:
             label = f"{target.platform.label} ({target.environment!r} in {first.environments_key})"
             raise type(error)(f"{error.message} (on {label})", error.hint) from None
-        for env_name, pins in shares.items():
-            for pin in pins.values():
-                first_choice.setdefault(pin.name, pin.version)
-            resolved[env_name].append((target, pins))
-        preferences = {**preferred, **first_choice}
+
+    resolved = per_platform(chosen, preferred, list(locks.values()), resolve_on)
     labels = tuple(target.platform.label for target in chosen)
     return {m.name: platform_resolution(session, m, interpreter, paths[m.name], resolved[m.name], digest,
                                         dict(local.get(m.name, {})), here, labels) for m in group.members}

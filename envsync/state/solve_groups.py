@@ -80,15 +80,11 @@ def check_group(config: Config, group: SolveGroup, interpreters: Mapping[str, In
                           "or take one out of the group")
     for member in group.members[1:]:
         if member.environments != first.environments:
-            def platforms(env: EnvSpec) -> str:
-                return f"{env.environments_key} = {list(env.environments)}" if env.environments else "this machine only"
-
             raise ConfigError(f"{file}: envs {first.name} and {member.name} of solve group {group.name!r} are locked "
-                              f"for different platforms ({first.name}: {platforms(first)}; {member.name}: "
-                              f"{platforms(member)}); a group is resolved together, platform by platform",
+                              f"for different platforms ({first.name}: {_platforms(first)}; {member.name}: "
+                              f"{_platforms(member)}); a group is resolved together, platform by platform",
                               f"give the envs of solve group {group.name!r} ({names}) the same `environments`, "
                               "or take one out of the group")
-    for member in group.members[1:]:
         if member.index != first.index:
             raise ConfigError(f"{file}: envs {first.name} and {member.name} of solve group {group.name!r} "
                               "use different index settings (from their requirements files)",
@@ -97,6 +93,11 @@ def check_group(config: Config, group: SolveGroup, interpreters: Mapping[str, In
             raise ConfigError(f"{file}: envs {first.name} and {member.name} of solve group {group.name!r} "
                               "differ in hash-checking (--hash values in their requirements files)",
                               "give the envs of one solve group the same hashes, or take one out")
+
+
+def _platforms(env: EnvSpec) -> str:
+    """The platforms an env's lock serves, for a message."""
+    return f"{env.environments_key} = {list(env.environments)}" if env.environments else "this machine only"
 
 
 def group_digest(group: SolveGroup, digests: Mapping[str, str]) -> str:
