@@ -140,14 +140,16 @@ def test_a_tls_context_made_ahead_trusts_what_httpx_would(tmp_path: Path, monkey
     thread = connect._TLS_AHEAD._thread
     assert thread is not None and not thread.daemon  # an exit waits for it (OpenSSL crashed otherwise)
     thread.join()
-    (made,) = connect._TLS_AHEAD._made
+    made = connect._TLS_AHEAD._made
+    assert made is not None
     ahead = connect.tls_context()
     assert ahead is made
     assert ahead.get_ca_certs() == httpx.create_ssl_context(trust_env=True).get_ca_certs()
     assert len(ahead.get_ca_certs()) == 1
     monkeypatch.delenv("SSL_CERT_FILE")
+    thread_before = connect._TLS_AHEAD._thread
     connect.prepare_tls()  # one ahead per run: a later client makes its own, from certifi's bundle now
-    assert connect._TLS_AHEAD._thread is None
+    assert connect._TLS_AHEAD._thread is thread_before and connect._TLS_AHEAD._made is None
     later = connect.tls_context()
     assert later is not ahead and len(later.get_ca_certs()) > 1
 

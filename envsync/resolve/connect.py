@@ -14,6 +14,7 @@ own transport (which honours the proxy variables) is kept.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import ssl
@@ -91,17 +92,17 @@ _SETUPS = threading.BoundedSemaphore(MAX_SETUPS)
 
 
 class _TlsAhead:
-    """One TLS context being made in a thread for the next client (see `prepare_tls`)."""
+    """The first client's TLS context, made in a thread before it is asked for (see `prepare_tls`)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._made: list[ssl.SSLContext] = []
+        self._made: ssl.SSLContext | None = None
         self._taken = False  # a client took a context: later ones (watch mode, hours on) make their own
 
     def start(self) -> None:
         with self._lock:
-            if self._thread is not None or self._made or self._taken:
+            if self._thread is not None or self._taken:
                 return  # one ahead per run: the first client is the one a cold run waits for
             cafile, capath = _ca_location()  # read here: the thread then runs little Python, mostly OpenSSL
             # Not a daemon: a process that ends while OpenSSL is still loading the bundle in this
@@ -111,24 +112,17 @@ class _TlsAhead:
             self._thread.start()
 
     def _make(self, cafile: str | None, capath: str | None) -> None:
-        try:
-            context = ssl.create_default_context(cafile=cafile, capath=capath)
-        except (OSError, ValueError):  # `take` makes one again, and reports what fails
-            return
-        self._made.append(context)
+        with contextlib.suppress(OSError, ValueError):  # `take` makes one again, and reports what fails
+            self._made = ssl.create_default_context(cafile=cafile, capath=capath)
 
     def take(self) -> ssl.SSLContext:
-        """The context made ahead when there is one (waiting for it if it is being made), else a new one.
-        Each is used once: a client made later (watch mode, hours on) reads the CA bundle anew."""
+        """The context made ahead (waiting for it if it is being made), else a new one."""
         with self._lock:
-            thread, self._thread = self._thread, None
-            self._taken = True
+            thread, self._taken = self._thread, True
         if thread is not None:
             thread.join()
-        with self._lock:
-            if self._made:
-                return self._made.pop()
-        return new_tls_context()
+        made, self._made = self._made, None
+        return made if made is not None else new_tls_context()
 
 
 _TLS_AHEAD = _TlsAhead()

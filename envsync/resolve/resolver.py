@@ -29,6 +29,7 @@ from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 from envsync.errors import ConfigError, EnvsyncError, ResolutionConflict
 from envsync.files.metadata import multiple_use_field, valid_requirements
 from envsync.model import Artifact, Interpreter, Pin
+from envsync.resolve.explain import pinned_exactly
 from envsync.resolve.files import Installable, ProjectFiles
 from envsync.resolve.index import IndexClient
 from envsync.resolve.markers import marker_holds
@@ -331,7 +332,7 @@ class Provider(_Provider):
         versions = installable.versions
 
         def allowed(version: Version, pre: bool) -> bool:
-            return ((pre or not version.is_prerelease) and (not versions[version].yanked or _pinned_exactly(version, wanted))
+            return ((pre or not version.is_prerelease) and (not versions[version].yanked or pinned_exactly(version, wanted))
                     and specifiers.contains(version, prereleases=True))
 
         # Pre-releases only when asked for, or when no final release fits.
@@ -368,12 +369,6 @@ class Provider(_Provider):
             yield from order[1:]
         else:
             yield from order
-
-def _pinned_exactly(version: Version, requirements: Sequence[Requirement]) -> bool:
-    """explain.pinned_exactly, imported only for a yanked version (explain.py is for failures)."""
-    from envsync.resolve.explain import pinned_exactly
-
-    return pinned_exactly(version, requirements)
 
 
 def resolve(requirements: Sequence[Requirement], interpreter: Interpreter, index: IndexClient, *,
